@@ -1,0 +1,46 @@
+# The few commands people use. Everything installs into .venv/ and .neo4j/ (git-ignored).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format bench neo4j-start neo4j-stop neo4j-status schema clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/tracegraph demo
+
+test: setup
+	$(BIN)/tracegraph neo4j fetch
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: setup
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+schema: setup
+	$(BIN)/python -m tracegraph.events.schema_export
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+neo4j-start: setup
+	$(BIN)/tracegraph neo4j start
+neo4j-stop: setup
+	$(BIN)/tracegraph neo4j stop
+neo4j-status: setup
+	$(BIN)/tracegraph neo4j status
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,14 @@
+// The append-only event log; each event points at the run (or else the pipeline) it is about.
+UNWIND $rows AS row
+CREATE (e:Event {
+  id: row.id, seq: row.seq, type: row.type, time: row.time, received_at: row.received_at,
+  source: row.source, pipeline: row.pipeline, run: row.run, step: row.step,
+  attempt: row.attempt, payload: row.payload, fingerprint: row.fingerprint,
+  principal: row.principal
+})
+FOREACH (_ IN CASE WHEN row.run IS NOT NULL THEN [1] ELSE [] END |
+  MERGE (r:Run {id: row.run})
+  MERGE (e)-[:ABOUT]->(r))
+FOREACH (_ IN CASE WHEN row.run IS NULL AND row.pipeline IS NOT NULL THEN [1] ELSE [] END |
+  MERGE (p:Pipeline {name: row.pipeline})
+  MERGE (e)-[:ABOUT]->(p))

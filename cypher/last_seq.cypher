@@ -1,0 +1,2 @@
+OPTIONAL MATCH (c:Sequence {name: 'event'})
+RETURN coalesce(c.value, 0) AS last

@@ -1,0 +1,27 @@
+// Constraints and indexes, applied idempotently at startup. One statement per ';'.
+CREATE CONSTRAINT pipeline_name IF NOT EXISTS FOR (n:Pipeline) REQUIRE n.name IS UNIQUE;
+CREATE CONSTRAINT step_id IF NOT EXISTS FOR (n:Step) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT run_id IF NOT EXISTS FOR (n:Run) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT step_run_id IF NOT EXISTS FOR (n:StepRun) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT llm_call_id IF NOT EXISTS FOR (n:LLMCall) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT prompt_version_id IF NOT EXISTS FOR (n:PromptVersion) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT model_id IF NOT EXISTS FOR (n:Model) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT artifact_uri IF NOT EXISTS FOR (n:Artifact) REQUIRE n.uri IS UNIQUE;
+CREATE CONSTRAINT artifact_version_id IF NOT EXISTS FOR (n:ArtifactVersion) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT owner_id IF NOT EXISTS FOR (n:Owner) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT sla_id IF NOT EXISTS FOR (n:SLA) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT sla_breach_id IF NOT EXISTS FOR (n:SLABreach) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT event_id IF NOT EXISTS FOR (n:Event) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT event_seq IF NOT EXISTS FOR (n:Event) REQUIRE n.seq IS UNIQUE;
+CREATE CONSTRAINT quarantined_id IF NOT EXISTS FOR (n:Quarantined) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT audit_entry_id IF NOT EXISTS FOR (n:AuditEntry) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT sequence_name IF NOT EXISTS FOR (n:Sequence) REQUIRE n.name IS UNIQUE;
+CREATE INDEX run_status IF NOT EXISTS FOR (n:Run) ON (n.status);
+CREATE INDEX run_pipeline_started IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.started_at);
+CREATE INDEX step_run_run IF NOT EXISTS FOR (n:StepRun) ON (n.run);
+CREATE INDEX llm_call_run IF NOT EXISTS FOR (n:LLMCall) ON (n.run);
+CREATE INDEX llm_call_step_run IF NOT EXISTS FOR (n:LLMCall) ON (n.step_run);
+CREATE INDEX event_type IF NOT EXISTS FOR (n:Event) ON (n.type);
+CREATE INDEX event_run IF NOT EXISTS FOR (n:Event) ON (n.run);
+CREATE INDEX event_pipeline IF NOT EXISTS FOR (n:Event) ON (n.pipeline);
+CREATE INDEX quarantined_received IF NOT EXISTS FOR (n:Quarantined) ON (n.received_at);

@@ -1,0 +1,38 @@
+"""The application factory: one FastAPI app whose lifespan opens and closes the driver."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from tracegraph import __version__
+from tracegraph.api.errors import install_error_handlers
+from tracegraph.api.health_routes import router as health_router
+from tracegraph.api.ingest_routes import router as ingest_router
+from tracegraph.logging_setup import configure_logging
+from tracegraph.runtime import open_services
+from tracegraph.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="Tracegraph",
+        version=__version__,
+        description="Knowledge-graph observability for AI pipelines.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(ingest_router)
+    return app

@@ -1,0 +1,36 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from tracegraph.api.dependencies import get_services
+from tracegraph.api.json_response import json_response
+from tracegraph.runtime import Services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(services: Annotated[Services, Depends(get_services)]) -> Response:
+    """Neo4j answers and the graph schema is applied."""
+    try:
+        await services.driver.verify_connectivity()
+        neo4j_ok = True
+        detail = "reachable"
+    except Exception as exc:
+        neo4j_ok = False
+        detail = f"unreachable: {type(exc).__name__}"
+    schema_ok = services.schema_ready.is_set()
+    ready = neo4j_ok and schema_ok
+    body = {"ready": ready, "neo4j": detail, "schema_applied": schema_ok}
+    return json_response(body, status_code=200 if ready else 503)

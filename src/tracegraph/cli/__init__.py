@@ -1,0 +1,1 @@
+"""The ``tracegraph`` command line."""

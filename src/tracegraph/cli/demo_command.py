@@ -1,0 +1,156 @@
+"""``tracegraph demo``: local Neo4j + the service + a live synthetic workload."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from typing import Annotated
+from urllib.parse import urlparse
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from tracegraph.settings import get_settings
+
+console = Console()
+
+
+def _ensure_neo4j() -> None:
+    """Start the local server unless NEO4J_URI already answers."""
+    from neo4j import GraphDatabase
+
+    from tracegraph.cli.neo4j_commands import local_server
+
+    settings = get_settings()
+    try:
+        with GraphDatabase.driver(settings.neo4j.uri, auth=settings.neo4j.auth) as driver:
+            driver.verify_connectivity()
+        console.print(f"[green]neo4j answers at {settings.neo4j.uri}[/]")
+        return
+    except Exception:
+        pass
+    host = urlparse(settings.neo4j.uri).hostname
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise typer.BadParameter(f"NEO4J_URI {settings.neo4j.uri} does not answer")
+    console.print("starting the local neo4j (the first start downloads it via Maven) …")
+    uri = local_server().start()
+    console.print(f"[green]neo4j is running at {uri}[/]")
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.sent = 0
+        self.accepted = 0
+        self.rejected = 0
+        self.last_seq = 0
+        self.errors = 0
+        self.by_type: Counter[str] = Counter()
+        self.runs_seen: set[str] = set()
+        self.started = time.monotonic()
+
+    def table(self, base_url: str) -> Table:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        t = Table(title=f"Tracegraph demo — dashboard {base_url}/  GraphQL {base_url}/graphql")
+        t.add_column("metric")
+        t.add_column("value", justify="right")
+        t.add_row("events sent", str(self.sent))
+        t.add_row("accepted / rejected", f"{self.accepted} / {self.rejected}")
+        t.add_row("events/s", f"{self.sent / elapsed:.1f}")
+        t.add_row("last seq", str(self.last_seq))
+        t.add_row("runs seen", str(len(self.runs_seen)))
+        t.add_row("LLM calls", str(self.by_type["response.received"]))
+        t.add_row(
+            "failures (run/step)", f"{self.by_type['run.failed']}/{self.by_type['step.failed']}"
+        )
+        t.add_row("http errors (retried)", str(self.errors))
+        return t
+
+
+async def _emit(base_url: str, speed: float, stats: _Stats, stop_after: float | None) -> None:
+    from tracegraph.demo.workload import WorkloadGenerator
+
+    generator = WorkloadGenerator(seed=int(time.time()))
+    deadline = None if stop_after is None else time.monotonic() + stop_after
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        await _post(client, generator.definitions(), stats)
+        async for batch in generator.live(speed=speed):
+            await _post(client, batch, stats)
+            if deadline is not None and time.monotonic() > deadline:
+                return
+
+
+async def _post(client: httpx.AsyncClient, batch: list[dict], stats: _Stats) -> None:
+    while True:
+        try:
+            resp = await client.post("/v1/events", json=batch)
+        except httpx.HTTPError:
+            stats.errors += 1
+            await asyncio.sleep(1)
+            continue
+        if resp.status_code in (429, 503):
+            stats.errors += 1
+            await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+            continue
+        resp.raise_for_status()
+        body = resp.json()
+        stats.sent += len(batch)
+        stats.accepted += body["accepted"]
+        stats.rejected += len(body["rejected"])
+        stats.last_seq = body["last_seq"]
+        for ev in batch:
+            stats.by_type[ev["type"]] += 1
+            if ev.get("run"):
+                stats.runs_seen.add(ev["run"])
+        return
+
+
+async def _demo(port: int, speed: float, duration: float | None) -> None:
+    from tracegraph.api.app import create_app
+
+    settings = get_settings()
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serve_task = asyncio.create_task(server.serve())
+    while not server.started:
+        if serve_task.done():
+            serve_task.result()
+            return
+        await asyncio.sleep(0.1)
+    base_url = f"http://{settings.host}:{port}"
+    stats = _Stats()
+    console.print(f"[bold]service up at {base_url}[/] — Ctrl+C to stop")
+    emit_task = asyncio.create_task(_emit(base_url, speed, stats, duration))
+    try:
+        with Live(stats.table(base_url), console=console, refresh_per_second=2) as live:
+            while not emit_task.done():
+                live.update(stats.table(base_url))
+                await asyncio.sleep(0.5)
+            live.update(stats.table(base_url))
+        emit_task.result()
+    finally:
+        emit_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await emit_task
+        server.should_exit = True
+        await serve_task
+
+
+def demo(
+    port: Annotated[int | None, typer.Option(help="Service port (TRACEGRAPH_PORT).")] = None,
+    speed: Annotated[float, typer.Option(help="Workload speed factor.")] = 1.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl+C).")
+    ] = None,
+) -> None:
+    """Bring up Neo4j if needed, the service, and a live synthetic AI-pipeline workload."""
+    _ensure_neo4j()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_demo(port or get_settings().port, speed, duration))

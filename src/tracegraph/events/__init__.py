@@ -1,0 +1,117 @@
+"""The event model: the event contract as pydantic models (no I/O, no framework).
+
+`parse_event(raw)` validates one decoded JSON object and returns the `Event` subclass of its
+type, or raises `InvalidEvent` with one line such as `data.call: required for prompt.sent
+events`. `fingerprint(event)` tells a duplicate (same id, same fingerprint) from a conflict.
+"""
+
+from tracegraph.events.base import Payload
+from tracegraph.events.canonical import canonical_payload, fingerprint
+from tracegraph.events.definition import PipelineDefinedData, StepDefinition
+from tracegraph.events.envelope import (
+    EVENT_CLASSES,
+    EVENT_TYPES,
+    AnyEvent,
+    ArtifactReadEvent,
+    ArtifactWrittenEvent,
+    Event,
+    LogEvent,
+    PipelineDefinedEvent,
+    PromptSentEvent,
+    ResponseChunkEvent,
+    ResponseReceivedEvent,
+    RunCancelledEvent,
+    RunCompletedEvent,
+    RunFailedEvent,
+    RunScheduledEvent,
+    RunStartedEvent,
+    StepCompletedEvent,
+    StepFailedEvent,
+    StepProgressEvent,
+    StepScheduledEvent,
+    StepSkippedEvent,
+    StepStartedEvent,
+)
+from tracegraph.events.errors import InvalidEvent
+from tracegraph.events.fields import format_timestamp
+from tracegraph.events.parse import parse_event
+from tracegraph.events.payloads import (
+    ArtifactReadData,
+    ArtifactWrittenData,
+    ErrorInfo,
+    LogData,
+    Message,
+    PromptSentData,
+    ResponseChunkData,
+    ResponseReceivedData,
+    RunCancelledData,
+    RunCompletedData,
+    RunFailedData,
+    RunScheduledData,
+    RunStartedData,
+    StepCompletedData,
+    StepFailedData,
+    StepProgressData,
+    StepScheduledData,
+    StepSkippedData,
+    StepStartedData,
+    Template,
+)
+from tracegraph.events.schema import event_json_schema
+from tracegraph.events.sla import Sla, duration_to_timedelta
+
+__all__ = [
+    "EVENT_CLASSES",
+    "EVENT_TYPES",
+    "AnyEvent",
+    "ArtifactReadData",
+    "ArtifactReadEvent",
+    "ArtifactWrittenData",
+    "ArtifactWrittenEvent",
+    "ErrorInfo",
+    "Event",
+    "InvalidEvent",
+    "LogData",
+    "LogEvent",
+    "Message",
+    "Payload",
+    "PipelineDefinedData",
+    "PipelineDefinedEvent",
+    "PromptSentData",
+    "PromptSentEvent",
+    "ResponseChunkData",
+    "ResponseChunkEvent",
+    "ResponseReceivedData",
+    "ResponseReceivedEvent",
+    "RunCancelledData",
+    "RunCancelledEvent",
+    "RunCompletedData",
+    "RunCompletedEvent",
+    "RunFailedData",
+    "RunFailedEvent",
+    "RunScheduledData",
+    "RunScheduledEvent",
+    "RunStartedData",
+    "RunStartedEvent",
+    "Sla",
+    "StepCompletedData",
+    "StepCompletedEvent",
+    "StepDefinition",
+    "StepFailedData",
+    "StepFailedEvent",
+    "StepProgressData",
+    "StepProgressEvent",
+    "StepScheduledData",
+    "StepScheduledEvent",
+    "StepSkippedData",
+    "StepSkippedEvent",
+    "StepStartedData",
+    "StepStartedEvent",
+    "Template",
+    "canonical_payload",
+    "duration_to_timedelta",
+    "event_json_schema",
+    "fingerprint",
+    "format_timestamp",
+    "parse_event",
+]

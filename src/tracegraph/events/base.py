@@ -1,0 +1,34 @@
+"""Base class of every `data` payload and of its nested objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def drop_optional_nulls(model: type[BaseModel], value: Any) -> Any:
+    """`value` without the null entries of fields that are optional in `model`.
+
+    JSON emitters write `"key": null` for "no value"; it must mean the same as leaving the
+    key out, so the default applies (`attempt: null` is attempt 1, `depends_on: null` is []).
+    """
+    if not isinstance(value, dict):
+        return value
+    fields = model.model_fields
+    return {
+        key: item
+        for key, item in value.items()
+        if item is not None or key not in fields or fields[key].is_required()
+    }
+
+
+class Payload(BaseModel):
+    # Unknown keys are kept (the contract lets emitters extend payloads); frozen because an
+    # event is a fact whose fingerprint must not drift after validation.
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, value: Any) -> Any:
+        return drop_optional_nulls(cls, value)

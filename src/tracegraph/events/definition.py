@@ -1,0 +1,67 @@
+"""`pipeline.defined` data: the pipeline's metadata and its step DAG."""
+
+from __future__ import annotations
+
+from typing import Self
+
+import networkx as nx
+from pydantic import Field, model_validator
+
+from tracegraph.events.base import Payload
+from tracegraph.events.errors import problem
+from tracegraph.events.fields import Cron, Name, Owner, Version
+from tracegraph.events.sla import Sla
+
+
+class StepDefinition(Payload):
+    key: Name = Field(description="Step key, unique within the pipeline")
+    name: str | None = Field(None, description="Display name")
+    kind: str | None = None
+    # An empty list, not None, so that `depends_on: []` and no depends_on are the same event.
+    depends_on: list[Name] = Field(default_factory=list)
+    owner: Owner | None = None
+    sla: Sla | None = None
+    description: str | None = None
+
+
+class PipelineDefinedData(Payload):
+    version: Version | None = None
+    description: str | None = None
+    owner: Owner | None = None
+    schedule: Cron | None = None
+    sla: Sla | None = None
+    steps: list[StepDefinition] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_step_graph(self) -> Self:
+        first_index: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            if step.key in first_index:
+                raise problem(
+                    f"duplicate step key {step.key!r} (also steps[{first_index[step.key]}])",
+                    "steps",
+                    i,
+                    "key",
+                )
+            first_index[step.key] = i
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(first_index)
+        for i, step in enumerate(self.steps):
+            for dep in step.depends_on:
+                if dep not in first_index:
+                    known = ", ".join(sorted(k for k in first_index if k != step.key))
+                    raise problem(
+                        f"unknown step {dep!r} (known: {known or 'none'})",
+                        "steps",
+                        i,
+                        "depends_on",
+                    )
+                # Edges point downstream (dependency -> dependent), the way data flows.
+                graph.add_edge(dep, step.key)
+
+        if not nx.is_directed_acyclic_graph(graph):
+            cycle = nx.find_cycle(graph)
+            path = " -> ".join([cycle[0][0], *(edge[1] for edge in cycle)])
+            raise problem(f"steps form a dependency cycle: {path}", "steps")
+        return self

@@ -1,0 +1,1 @@
+"""Ingestion: validation, deduplication, sequencing and group commit of events."""

@@ -1,0 +1,161 @@
+"""Group commit: concurrent requests share write transactions.
+
+One writer task drains the queue; while a transaction is in flight new requests queue
+up and go together in the next one, so the cost of a round trip and a commit is paid
+once per batch rather than once per request. A request is never split, so it is
+committed whole or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
+from tracegraph.store.event_writer import BatchResult, EventWriter, UnitResult, WriteUnit
+from tracegraph.store.graph_rows import SequencedEvent
+
+log = structlog.get_logger(__name__)
+
+CommitListener = Callable[[Sequence[SequencedEvent]], Awaitable[None] | None]
+
+
+@dataclass
+class _Queued:
+    unit: WriteUnit
+    size: int
+    future: asyncio.Future[tuple[UnitResult, int]]
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, ServiceUnavailable | SessionExpired):
+        return True
+    # Pool acquisition timeouts and broken connections surface as plain DriverErrors.
+    return isinstance(exc, DriverError) and not isinstance(exc, Neo4jError)
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        writer: EventWriter,
+        *,
+        max_batch_events: int,
+        max_pending_events: int,
+        retry_after_s: int,
+    ) -> None:
+        self._writer = writer
+        self._max_batch = max_batch_events
+        self._max_pending = max_pending_events
+        self._retry_after = retry_after_s
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        self._pending_events = 0
+        self._listeners: list[CommitListener] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches_committed = 0
+        self.last_batch_size = 0
+
+    @property
+    def pending_events(self) -> int:
+        return self._pending_events
+
+    def add_listener(self, listener: CommitListener) -> None:
+        """Called after every commit with the newly sequenced events, in seq order."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="tracegraph-group-commit")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, unit: WriteUnit) -> tuple[UnitResult, int]:
+        """Queue a unit and wait for its commit; returns its result and the last seq."""
+        size = max(1, len(unit.events) + len(unit.rejected))
+        if self._pending_events + size > self._max_pending and self._pending_events > 0:
+            raise Overloaded(
+                f"ingestion queue is full ({self._pending_events} events waiting); retry later",
+                self._retry_after,
+            )
+        future: asyncio.Future[tuple[UnitResult, int]] = asyncio.get_running_loop().create_future()
+        self._pending_events += size
+        await self._queue.put(_Queued(unit, size, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            total = first.size
+            while total < self._max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if total + nxt.size > self._max_batch:
+                    # Too big to join; it leads the next batch.
+                    await self._commit(batch)
+                    batch, total = [nxt], nxt.size
+                    continue
+                batch.append(nxt)
+                total += nxt.size
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Queued]) -> None:
+        try:
+            try:
+                result = await self._writer.write([q.unit for q in batch])
+            except Exception as exc:
+                if len(batch) > 1 and not _is_unavailable(exc):
+                    # Keep one bad request from failing the others that shared its batch.
+                    for q in batch:
+                        await self._commit([q])
+                    return
+                raise
+        except Exception as exc:
+            self._fail(batch, exc)
+            return
+        self._settle(batch, result)
+        await self._notify(result)
+
+    def _settle(self, batch: list[_Queued], result: BatchResult) -> None:
+        self.batches_committed += 1
+        self.last_batch_size = sum(q.size for q in batch)
+        for q, unit_result in zip(batch, result.units, strict=True):
+            self._pending_events -= q.size
+            if not q.future.done():
+                q.future.set_result((unit_result, result.last_seq))
+
+    def _fail(self, batch: list[_Queued], exc: Exception) -> None:
+        if _is_unavailable(exc):
+            log.warning("neo4j unavailable; batch not stored", error=str(exc))
+            err: Exception = DatabaseUnavailable(
+                f"the graph database is unavailable ({type(exc).__name__}); nothing was stored",
+                self._retry_after,
+            )
+        else:
+            log.exception("batch write failed", exc_info=exc)
+            err = exc
+        for q in batch:
+            self._pending_events -= q.size
+            if not q.future.done():
+                q.future.set_exception(err)
+
+    async def _notify(self, result: BatchResult) -> None:
+        committed = [ev for unit in result.units for ev in unit.committed]
+        if not committed:
+            return
+        committed.sort(key=lambda ev: ev.seq)
+        for listener in self._listeners:
+            try:
+                outcome = listener(committed)
+                if outcome is not None:
+                    await outcome
+            except Exception:  # a broken listener must never stop ingestion
+                log.exception("commit listener failed")

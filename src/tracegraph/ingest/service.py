@@ -1,0 +1,82 @@
+"""The ingestion service shared by the HTTP endpoint, the GraphQL mutation and adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tracegraph.events import InvalidEvent, canonical_payload, fingerprint, parse_event
+from tracegraph.ingest.group_commit import GroupCommitter
+from tracegraph.store.event_writer import PendingEvent, QuarantineEntry, WriteUnit
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    id: str | None
+    error: str
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection] = field(default_factory=list)
+    last_seq: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [{"index": r.index, "id": r.id, "error": r.error} for r in self.rejected],
+            "last_seq": self.last_seq,
+        }
+
+
+def _raw_text(raw: Any) -> str:
+    try:
+        return orjson.dumps(raw).decode()
+    except TypeError:
+        return repr(raw)
+
+
+def _raw_id(raw: Any) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        return raw["id"]
+    return None
+
+
+class IngestService:
+    def __init__(self, committer: GroupCommitter) -> None:
+        self._committer = committer
+
+    def prepare(self, raw_events: Sequence[Any], principal: str | None = None) -> WriteUnit:
+        """Validate a request's events; invalid ones are kept for the quarantine."""
+        pending: list[PendingEvent] = []
+        rejected: list[QuarantineEntry] = []
+        for index, raw in enumerate(raw_events):
+            try:
+                event = parse_event(raw)
+            except InvalidEvent as exc:
+                rejected.append(QuarantineEntry(index, _raw_id(raw), _raw_text(raw), str(exc)))
+                continue
+            pending.append(PendingEvent(index, canonical_payload(event), fingerprint(event)))
+        return WriteUnit(
+            events=pending, rejected=rejected, received_at=datetime.now(UTC), principal=principal
+        )
+
+    async def ingest(
+        self, raw_events: Sequence[Any], principal: str | None = None
+    ) -> IngestOutcome:
+        unit = self.prepare(raw_events, principal)
+        result, last_seq = await self._committer.submit(unit)
+        return IngestOutcome(
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            rejected=[Rejection(q.index, q.event_id, q.reason) for q in result.rejected],
+            last_seq=last_seq,
+        )

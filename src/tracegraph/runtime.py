@@ -1,0 +1,73 @@
+"""The service's moving parts, opened and closed together (used by the app lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import structlog
+from neo4j import AsyncDriver
+
+from tracegraph.ingest.group_commit import GroupCommitter
+from tracegraph.ingest.pricing import load_prices
+from tracegraph.ingest.service import IngestService
+from tracegraph.settings import Settings
+from tracegraph.store.driver import open_driver
+from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.schema import apply_schema
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    driver: AsyncDriver
+    committer: GroupCommitter
+    ingest: IngestService
+    schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _apply_schema_until_ready(services: Services) -> None:
+    # The service starts even when Neo4j is down and applies the schema once it answers.
+    delay = 0.5
+    while True:
+        try:
+            await apply_schema(services.driver, services.settings.neo4j.database)
+        except Exception as exc:
+            log.warning("schema not applied yet; neo4j unavailable", error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        services.schema_ready.set()
+        log.info("graph schema applied")
+        return
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    driver = open_driver(settings.neo4j)
+    writer = EventWriter(driver, settings.neo4j.database, load_prices(settings.price_table_path))
+    committer = GroupCommitter(
+        writer,
+        max_batch_events=settings.commit_max_events,
+        max_pending_events=settings.max_pending_events,
+        retry_after_s=settings.retry_after_s,
+    )
+    services = Services(
+        settings=settings, driver=driver, committer=committer, ingest=IngestService(committer)
+    )
+    schema_task = asyncio.create_task(_apply_schema_until_ready(services))
+    try:
+        await asyncio.wait_for(asyncio.shield(schema_task), timeout=15)
+    except TimeoutError:
+        log.warning("starting before the graph schema is applied")
+    committer.start()
+    try:
+        yield services
+    finally:
+        schema_task.cancel()
+        await committer.stop()
+        await driver.close()

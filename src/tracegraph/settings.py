@@ -1,0 +1,63 @@
+"""Typed settings read from the environment (``TRACEGRAPH_*`` and ``NEO4J_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Neo4jSettings(BaseSettings):
+    """Where the graph lives. Auth is off on the local loopback-only server."""
+
+    model_config = SettingsConfigDict(env_prefix="NEO4J_", extra="ignore")
+
+    uri: str = "bolt://127.0.0.1:7687"
+    user: str = "neo4j"
+    password: str = ""
+    database: str = "neo4j"
+    max_connection_pool_size: int = 50
+    connection_timeout_s: float = 5.0
+    # Fail a request fast when the database is down instead of hanging the client.
+    connection_acquisition_timeout_s: float = 5.0
+    transaction_timeout_s: float = 30.0
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return (self.user, self.password) if self.password else None
+
+
+class Settings(BaseSettings):
+    """Service settings; every field can be set as ``TRACEGRAPH_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACEGRAPH_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    # Ingestion limits (contract: 5,000 events or 10 MiB per request).
+    max_batch_events: int = 5_000
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Group commit: how many events one write transaction may carry, and how many
+    # may wait for a writer before new requests get 429.
+    commit_max_events: int = 5_000
+    max_pending_events: int = 50_000
+    retry_after_s: int = 1
+
+    # Cost estimation: provider/model -> USD per 1k input/output tokens.
+    price_table_path: Path | None = None
+
+    # Where the local Neo4j launcher keeps the server, its config and data.
+    neo4j_home: Path = Field(default=REPO_ROOT / ".neo4j")
+
+    neo4j: Neo4jSettings = Field(default_factory=Neo4jSettings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

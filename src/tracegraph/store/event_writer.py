@@ -1,0 +1,195 @@
+"""One write transaction per batch: deduplicate, sequence, log and apply events.
+
+The transaction function is re-run by the driver on transient errors (deadlocks,
+leader changes), so it computes everything from what it reads inside the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from neo4j import AsyncDriver, AsyncManagedTransaction
+
+from tracegraph.store.cypher_files import cypher
+from tracegraph.store.graph_rows import SequencedEvent, event_log_rows, plan_statements
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A validated event waiting for its seq."""
+
+    index: int  # position in the request, for the rejection report
+    payload: dict[str, Any]
+    fingerprint: str
+
+    @property
+    def id(self) -> str:
+        return str(self.payload["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    index: int
+    event_id: str | None
+    raw: str  # the payload as received (JSON text)
+    reason: str
+
+
+@dataclass
+class WriteUnit:
+    """What one request asks to write; a unit is never split across transactions."""
+
+    events: list[PendingEvent]
+    rejected: list[QuarantineEntry]
+    received_at: datetime
+    principal: str | None = None
+
+
+@dataclass
+class UnitResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[QuarantineEntry] = field(default_factory=list)
+    committed: list[SequencedEvent] = field(default_factory=list)
+
+
+@dataclass
+class BatchResult:
+    units: list[UnitResult]
+    last_seq: int
+
+
+def _conflict(ev: PendingEvent) -> QuarantineEntry:
+    return QuarantineEntry(
+        index=ev.index,
+        event_id=ev.id,
+        raw=_raw_json(ev.payload),
+        reason=f"conflict: event id {ev.id!r} was already accepted with different content",
+    )
+
+
+def _raw_json(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload).decode()
+
+
+class EventWriter:
+    """Writes batches of units in single transactions."""
+
+    def __init__(self, driver: AsyncDriver, database: str, prices: dict[str, Any]) -> None:
+        self._driver = driver
+        self._database = database
+        self._prices = prices
+
+    async def write(self, units: Sequence[WriteUnit]) -> BatchResult:
+        async with self._driver.session(database=self._database) as session:
+            return await session.execute_write(self._write_tx, units)
+
+    async def replay(self, events: Sequence[SequencedEvent]) -> None:
+        """Apply already-sequenced events (from a stored log) keeping their seq."""
+        async with self._driver.session(database=self._database) as session:
+            await session.execute_write(self._replay_tx, events)
+
+    async def _replay_tx(
+        self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]
+    ) -> None:
+        if not events:
+            return
+        await self._apply(tx, events)
+        await (await tx.run(cypher("advance_seq"), seq=max(e.seq for e in events))).consume()
+
+    async def _write_tx(
+        self, tx: AsyncManagedTransaction, units: Sequence[WriteUnit]
+    ) -> BatchResult:
+        ids = sorted({ev.id for unit in units for ev in unit.events})
+        known: dict[str, str] = {}
+        if ids:
+            result = await tx.run(cypher("event_fingerprints"), ids=ids)
+            known = {rec["id"]: rec["fingerprint"] async for rec in result}
+
+        results: list[UnitResult] = []
+        fresh: list[tuple[UnitResult, WriteUnit, PendingEvent]] = []
+        for unit in units:
+            res = UnitResult(rejected=list(unit.rejected))
+            for ev in unit.events:
+                seen = known.get(ev.id)
+                if seen is None:
+                    known[ev.id] = ev.fingerprint
+                    fresh.append((res, unit, ev))
+                elif seen == ev.fingerprint:
+                    res.duplicates += 1
+                else:
+                    res.rejected.append(_conflict(ev))
+            results.append(res)
+
+        if fresh:
+            record = await (await tx.run(cypher("allocate_seq"), count=len(fresh))).single()
+            assert record is not None
+            last_seq = int(record["last"])
+        else:
+            record = await (await tx.run(cypher("last_seq"))).single()
+            last_seq = int(record["last"]) if record else 0
+
+        first = last_seq - len(fresh) + 1
+        sequenced: list[SequencedEvent] = []
+        for offset, (res, unit, ev) in enumerate(fresh):
+            stored = SequencedEvent(
+                seq=first + offset,
+                payload=ev.payload,
+                fingerprint=ev.fingerprint,
+                received_at=unit.received_at,
+                principal=unit.principal,
+            )
+            sequenced.append(stored)
+            res.committed.append(stored)
+            res.accepted += 1
+
+        if sequenced:
+            await self._apply(tx, sequenced)
+
+        quarantine = [
+            {
+                "id": str(uuid.uuid4()),
+                "event_id": q.event_id,
+                "raw": q.raw,
+                "reason": q.reason,
+                "received_at": unit.received_at,
+                "principal": unit.principal,
+            }
+            for unit, res in zip(units, results, strict=True)
+            for q in res.rejected
+        ]
+        if quarantine:
+            await (await tx.run(cypher("insert_quarantined"), rows=quarantine)).consume()
+        for res in results:
+            res.rejected.sort(key=lambda q: q.index)
+        return BatchResult(units=results, last_seq=last_seq)
+
+    async def _apply(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
+        await (await tx.run(cypher("insert_events"), rows=event_log_rows(events))).consume()
+        plan = plan_statements(events, self._prices)
+        for name, params in plan.steps:
+            result = await tx.run(cypher(name), **params)
+            if name == "apply_pipeline_defined":
+                winners = [rec["pipeline"] async for rec in result]
+                await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
+            else:
+                await result.consume()
+
+    async def _apply_pipeline_steps(
+        self,
+        tx: AsyncManagedTransaction,
+        winners: list[str],
+        pipeline_steps: dict[str, dict[str, Any]],
+    ) -> None:
+        if not winners:
+            return
+        rows = [pipeline_steps[name]["row"] for name in winners]
+        edges = [edge for name in winners for edge in pipeline_steps[name]["edges"]]
+        await (await tx.run(cypher("apply_pipeline_steps"), rows=rows)).consume()
+        if edges:
+            await (await tx.run(cypher("apply_step_dependencies"), edges=edges)).consume()

@@ -1,0 +1,484 @@
+"""Turns sequenced events into the parameter rows of the batched upserts in ``cypher/``.
+
+Each statement takes ``$rows`` for one event family; running them in the fixed order of
+``plan_statements`` inside one transaction applies a whole batch. The Cypher is written
+so that the result does not depend on the order of rows or batches (see the contract's
+ordering rules), which is what makes late, duplicated and shuffled streams converge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+RUN_STATUS: dict[str, tuple[str, int]] = {
+    "run.scheduled": ("scheduled", 0),
+    "run.started": ("running", 1),
+    "run.completed": ("succeeded", 2),
+    "run.failed": ("failed", 2),
+    "run.cancelled": ("cancelled", 2),
+}
+STEP_STATUS: dict[str, tuple[str, int]] = {
+    "step.scheduled": ("scheduled", 0),
+    "step.started": ("running", 1),
+    "step.progress": ("running", 1),
+    "step.completed": ("succeeded", 2),
+    "step.failed": ("failed", 2),
+    "step.skipped": ("skipped", 2),
+}
+# Events that happen inside a step run when they name a step.
+IN_STEP_TYPES = frozenset({"prompt.sent", "response.received", "artifact.read", "artifact.written"})
+
+
+@dataclass(frozen=True, slots=True)
+class SequencedEvent:
+    """A validated event with its global sequence number, as stored in the event log."""
+
+    seq: int
+    payload: dict[str, Any]  # canonical payload (see tracegraph.events.canonical_payload)
+    fingerprint: str
+    received_at: datetime
+    principal: str | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.payload["id"])
+
+    @property
+    def type(self) -> str:
+        return str(self.payload["type"])
+
+
+@dataclass
+class StatementPlan:
+    """The statements (by cypher file name) and parameters that apply one batch."""
+
+    steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Names of pipelines whose definitions are in the batch; their steps are written
+    # only if the definition wins, which is known after apply_pipeline_defined runs.
+    pipeline_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _owner(owner_id: str | None) -> dict[str, str] | None:
+    if not owner_id:
+        return None
+    kind, _, name = owner_id.partition(":")
+    return {"id": owner_id, "kind": kind, "name": name}
+
+
+def _sla(sla_id: str, sla: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not sla:
+        return None
+    keys = (
+        "max_duration_ms",
+        "max_tokens",
+        "max_cost_usd",
+        "min_success_rate",
+        "window",
+        "max_start_delay_ms",
+    )
+    return {"id": sla_id, **{k: sla.get(k) for k in keys}}
+
+
+def _text_or_messages(data: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The readable text of a prompt or response, and its messages as JSON if given."""
+    messages = data.get("messages")
+    text = data.get("text")
+    if text is None and messages:
+        text = "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in messages)
+    return text, _json(messages)
+
+
+def step_run_id(run: str, step: str, attempt: int) -> str:
+    return f"{run}/{step}#{attempt}"
+
+
+def _error_fields(data: dict[str, Any]) -> tuple[str | None, str | None]:
+    error = data.get("error")
+    if isinstance(error, dict):
+        return error.get("message"), error.get("type")
+    if isinstance(error, str):
+        return error, None
+    return None, None
+
+
+def event_log_rows(events: Sequence[SequencedEvent]) -> list[dict[str, Any]]:
+    rows = []
+    for ev in events:
+        p = ev.payload
+        rows.append(
+            {
+                "id": p["id"],
+                "seq": ev.seq,
+                "type": p["type"],
+                "time": parse_time(p["time"]),
+                "received_at": ev.received_at,
+                "source": p.get("source"),
+                "pipeline": p.get("pipeline"),
+                "run": p.get("run"),
+                "step": p.get("step"),
+                "attempt": p.get("attempt", 1),
+                "payload": orjson.dumps(p).decode(),
+                "fingerprint": ev.fingerprint,
+                "principal": ev.principal,
+            }
+        )
+    return rows
+
+
+def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[str, dict]]:
+    # Only the newest definition per pipeline in a batch can win; keep just that one.
+    newest: dict[str, SequencedEvent] = {}
+    for ev in events:
+        name = ev.payload["pipeline"]
+        cur = newest.get(name)
+        key = (parse_time(ev.payload["time"]), ev.seq)
+        if cur is None or key > (parse_time(cur.payload["time"]), cur.seq):
+            newest[name] = ev
+    rows, steps = [], {}
+    for name, ev in newest.items():
+        data = ev.payload.get("data") or {}
+        rows.append(
+            {
+                "pipeline": name,
+                "seq": ev.seq,
+                "defined_at": parse_time(ev.payload["time"]),
+                "version": data.get("version"),
+                "description": data.get("description"),
+                "schedule": data.get("schedule"),
+                "definition": _json(data),
+                "owner": _owner(data.get("owner")),
+                "sla": _sla(f"pipeline:{name}", data.get("sla")),
+            }
+        )
+        step_rows = []
+        edges = []
+        for st in data.get("steps") or []:
+            sid = f"{name}/{st['key']}"
+            step_rows.append(
+                {
+                    "id": sid,
+                    "key": st["key"],
+                    "name": st.get("name"),
+                    "kind": st.get("kind"),
+                    "description": st.get("description"),
+                    "owner": _owner(st.get("owner")),
+                    "sla": _sla(f"step:{sid}", st.get("sla")),
+                }
+            )
+            edges.extend({"from": sid, "to": f"{name}/{up}"} for up in st.get("depends_on") or [])
+        steps[name] = {"row": {"pipeline": name, "steps": step_rows}, "edges": edges}
+    return rows, steps
+
+
+def _run_row(ev: SequencedEvent) -> dict[str, Any]:
+    p = ev.payload
+    data = p.get("data") or {}
+    status, rank = RUN_STATUS[p["type"]]
+    error, error_type = _error_fields(data)
+    return {
+        "run": p["run"],
+        "pipeline": p["pipeline"],
+        "status": status,
+        "rank": rank,
+        "time": parse_time(p["time"]),
+        "seq": ev.seq,
+        "scheduled_for": parse_time(data.get("scheduled_for")),
+        "started_at": parse_time(p["time"]) if p["type"] == "run.started" else None,
+        "trigger": data.get("trigger"),
+        "triggered_by": data.get("triggered_by"),
+        "params": _json(data.get("params")),
+        "pipeline_version": data.get("pipeline_version"),
+        "error": error,
+        "error_type": error_type,
+        "outputs": _json(data.get("outputs")),
+        "reason": data.get("reason"),
+    }
+
+
+def _step_row(ev: SequencedEvent) -> dict[str, Any]:
+    p = ev.payload
+    data = p.get("data") or {}
+    status, rank = STEP_STATUS.get(p["type"], ("running", 1))
+    error, error_type = _error_fields(data) if p["type"] == "step.failed" else (None, None)
+    attempt = p.get("attempt", 1)
+    is_step_event = p["type"] in STEP_STATUS
+    return {
+        "run": p["run"],
+        "pipeline": p["pipeline"],
+        "step": p["step"],
+        "step_id": f"{p['pipeline']}/{p['step']}",
+        "attempt": attempt,
+        "id": step_run_id(p["run"], p["step"], attempt),
+        "status": status,
+        "rank": rank,
+        "time": parse_time(p["time"]),
+        "seq": ev.seq,
+        "scheduled_for": parse_time(data.get("scheduled_for")) if is_step_event else None,
+        "started_at": parse_time(p["time"]) if p["type"] == "step.started" else None,
+        "provider": data.get("provider") if p["type"] == "step.started" else None,
+        "model": data.get("model") if p["type"] == "step.started" else None,
+        "params": _json(data.get("params")) if p["type"] == "step.started" else None,
+        "token_budget": data.get("token_budget"),
+        "percent": data.get("percent") if p["type"] == "step.progress" else None,
+        "tokens_used": data.get("tokens_used") if p["type"] == "step.progress" else None,
+        "items_done": data.get("items_done"),
+        "items_total": data.get("items_total"),
+        "message": data.get("message") if p["type"] == "step.progress" else None,
+        "message_time": parse_time(p["time"]),
+        "message_seq": ev.seq,
+        "error": error,
+        "error_type": error_type,
+        "retryable": data.get("retryable"),
+        "reason": data.get("reason") if p["type"] == "step.skipped" else None,
+        "outputs": _json(data.get("outputs")) if p["type"] == "step.completed" else None,
+    }
+
+
+def _step_run_of(p: dict[str, Any]) -> str | None:
+    step = p.get("step")
+    return step_run_id(p["run"], step, p.get("attempt", 1)) if step else None
+
+
+def _prompt_row(ev: SequencedEvent) -> dict[str, Any]:
+    p = ev.payload
+    data = p.get("data") or {}
+    provider = data.get("provider") or "unknown"
+    template = data.get("template") or {}
+    text, messages = _text_or_messages(data)
+    tname, tversion = template.get("name"), template.get("version")
+    return {
+        "id": f"{p['run']}/{data['call']}",
+        "run": p["run"],
+        "call": data["call"],
+        "step_run": _step_run_of(p),
+        "provider": provider,
+        "model": data["model"],
+        "model_id": f"{provider}/{data['model']}",
+        "template": tname,
+        "template_version": tversion,
+        "prompt_version_id": f"{tname}@{tversion}" if tname and tversion is not None else None,
+        "prompt": text,
+        "prompt_messages": messages,
+        "variables": _json(data.get("variables")),
+        "input_tokens": data.get("input_tokens"),
+        "params": _json(data.get("params")),
+        "time": parse_time(p["time"]),
+    }
+
+
+def _response_row(ev: SequencedEvent) -> dict[str, Any]:
+    p = ev.payload
+    data = p.get("data") or {}
+    text, messages = _text_or_messages(data)
+    error = data.get("error")
+    return {
+        "id": f"{p['run']}/{data['call']}",
+        "run": p["run"],
+        "call": data["call"],
+        "step_run": _step_run_of(p),
+        "response": text,
+        "response_messages": messages,
+        "input_tokens": data.get("input_tokens"),
+        "output_tokens": data.get("output_tokens"),
+        "latency_ms": data.get("latency_ms"),
+        "cost_usd": data.get("cost_usd"),
+        "finish_reason": data.get("finish_reason"),
+        "error": error if isinstance(error, str) or error is None else _json(error),
+        "time": parse_time(p["time"]),
+    }
+
+
+def artifact_version_id(uri: str, version: str | None, content_hash: str | None) -> str:
+    return f"{uri}@{version if version is not None else content_hash or 'unversioned'}"
+
+
+def _artifact_row(ev: SequencedEvent) -> dict[str, Any]:
+    p = ev.payload
+    data = p.get("data") or {}
+    version = data.get("version")
+    version = None if version is None else str(version)
+    return {
+        "uri": data["uri"],
+        "version_id": artifact_version_id(data["uri"], version, data.get("hash")),
+        "kind": data.get("kind"),
+        "version": version,
+        "hash": data.get("hash"),
+        "size_bytes": data.get("size_bytes"),
+        "records": data.get("records"),
+        "schema": _json(data.get("schema")),
+        "owner": _owner(data.get("owner")),
+        "run": p["run"],
+        "step_run": _step_run_of(p),
+        "written": p["type"] == "artifact.written",
+        "time": parse_time(p["time"]),
+        "seq": ev.seq,
+    }
+
+
+def _status_key(row: dict[str, Any]) -> tuple:
+    # Terminal rows compete on (time, seq); earlier statuses only on rank.
+    if row["rank"] == 2:
+        return (2, row["time"], row["seq"])
+    return (row["rank"], _EPOCH, 0)
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_STATUS_FIELDS = (
+    "status",
+    "rank",
+    "time",
+    "seq",
+    "error",
+    "error_type",
+    "retryable",
+    "reason",
+    "outputs",
+)
+
+
+def _fold(rows: list[dict[str, Any]], key: str, *, grow: tuple[str, ...] = ()) -> list[dict]:
+    """One row per entity, folding a batch's rows with the same rules the Cypher applies
+    against stored state (a statement reads its snapshot before writing, so two rows for
+    one node in one statement would not see each other)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    folded = []
+    for group in groups.values():
+        if len(group) == 1:
+            folded.append(group[0])
+            continue
+        group.sort(key=lambda r: r["seq"])
+        out = dict(group[-1])
+        for field_name in out:
+            if field_name in _STATUS_FIELDS:
+                continue
+            values = [r[field_name] for r in group if r.get(field_name) is not None]
+            out[field_name] = values[-1] if values else None
+        winner = max(group, key=_status_key)
+        for field_name in _STATUS_FIELDS:
+            if field_name in winner:
+                out[field_name] = winner[field_name]
+        started = [r["started_at"] for r in group if r.get("started_at") is not None]
+        out["started_at"] = min(started) if started else None
+        for field_name in grow:
+            values = [r[field_name] for r in group if r.get(field_name) is not None]
+            out[field_name] = max(values) if values else None
+        messages = [r for r in group if r.get("message") is not None]
+        if messages:
+            latest = max(messages, key=lambda r: (r["time"], r["seq"]))
+            out["message"], out["message_time"], out["message_seq"] = (
+                latest["message"],
+                latest["time"],
+                latest["seq"],
+            )
+        folded.append(out)
+    return folded
+
+
+def _fold_artifacts(rows: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Artifact versions (one row each) and the read/write links of the batch."""
+    versions: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["seq"]):
+        cur = versions.get(row["version_id"])
+        if cur is None:
+            versions[row["version_id"]] = dict(row)
+            continue
+        for field_name, value in row.items():
+            if value is not None:
+                cur[field_name] = value
+        cur["time"] = min(cur["time"], row["time"])
+    links = [
+        {
+            "version_id": r["version_id"],
+            "run": r["run"],
+            "step_run": r["step_run"],
+            "written": r["written"],
+        }
+        for r in rows
+    ]
+    return list(versions.values()), links
+
+
+def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) -> StatementPlan:
+    """The ordered statements that apply ``events`` (the event log rows excluded)."""
+    by_type: dict[str, list[SequencedEvent]] = {}
+    for ev in events:
+        by_type.setdefault(ev.type, []).append(ev)
+
+    plan = StatementPlan()
+    defs = by_type.get("pipeline.defined", [])
+    if defs:
+        rows, plan.pipeline_steps = _pipeline_rows(defs)
+        plan.steps.append(("apply_pipeline_defined", {"rows": rows}))
+
+    run_rows = _fold([_run_row(ev) for t in RUN_STATUS for ev in by_type.get(t, [])], "run")
+    if run_rows:
+        plan.steps.append(("apply_run_events", {"rows": run_rows}))
+
+    step_rows: list[dict[str, Any]] = []
+    touch_rows: list[dict[str, Any]] = []
+    for t, evs in by_type.items():
+        if t in STEP_STATUS:
+            step_rows.extend(_step_row(ev) for ev in evs)
+        elif t in IN_STEP_TYPES:
+            for ev in evs:
+                if ev.payload.get("step"):
+                    step_rows.append(_step_row(ev))
+                else:
+                    touch_rows.append(
+                        {"run": ev.payload["run"], "pipeline": ev.payload["pipeline"]}
+                    )
+    if step_rows:
+        step_rows = _fold(step_rows, "id", grow=("percent", "tokens_used", "items_done"))
+        plan.steps.append(("apply_step_events", {"rows": step_rows}))
+    if touch_rows:
+        plan.steps.append(("touch_runs", {"rows": touch_rows}))
+
+    prompt_rows = [_prompt_row(ev) for ev in by_type.get("prompt.sent", [])]
+    response_rows = [_response_row(ev) for ev in by_type.get("response.received", [])]
+    if prompt_rows:
+        plan.steps.append(("apply_prompt_sent", {"rows": prompt_rows}))
+    if response_rows:
+        plan.steps.append(("apply_response_received", {"rows": response_rows}))
+    artifact_rows = [
+        _artifact_row(ev)
+        for t in ("artifact.read", "artifact.written")
+        for ev in by_type.get(t, [])
+    ]
+    if artifact_rows:
+        versions, links = _fold_artifacts(artifact_rows)
+        plan.steps.append(("apply_artifact_versions", {"rows": versions}))
+        plan.steps.append(("apply_artifact_links", {"rows": links}))
+
+    call_rows = prompt_rows + response_rows
+    if call_rows:
+        plan.steps.append(
+            ("price_llm_calls", {"ids": sorted({r["id"] for r in call_rows}), "prices": prices})
+        )
+        plan.steps.append(("refresh_run_totals", {"runs": sorted({r["run"] for r in call_rows})}))
+        step_runs = sorted({r["step_run"] for r in call_rows if r["step_run"]})
+        progress = {r["id"] for r in step_rows if r["tokens_used"] is not None}
+        plan.steps.append(
+            ("refresh_step_run_tokens", {"step_runs": sorted(set(step_runs) | progress)})
+        )
+    else:
+        progress_ids = sorted({r["id"] for r in step_rows if r["tokens_used"] is not None})
+        if progress_ids:
+            plan.steps.append(("refresh_step_run_tokens", {"step_runs": progress_ids}))
+    return plan

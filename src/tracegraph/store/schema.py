@@ -1,0 +1,14 @@
+"""Constraints and indexes, applied idempotently."""
+
+from __future__ import annotations
+
+from neo4j import AsyncDriver
+
+from tracegraph.store.cypher_files import query, script_queries
+
+
+async def apply_schema(driver: AsyncDriver, database: str) -> None:
+    async with driver.session(database=database) as session:
+        for statement in script_queries("schema"):
+            await (await session.run(statement)).consume()
+        await (await session.run(query("await_indexes"))).consume()

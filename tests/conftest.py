@@ -1,0 +1,163 @@
+"""Shared fixtures: a real Neo4j 5.26 server and a real running service.
+
+Neo4j comes from, in order: ``NEO4J_URI`` if set (the tests WIPE that database), a
+testcontainers ``neo4j:5.26-community`` container when a Docker engine answers, or the
+project's local launcher (instance ``test`` on port 7697, separate from the demo's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from neo4j import Driver, GraphDatabase
+
+from tracegraph.settings import REPO_ROOT, Neo4jSettings, Settings
+from tracegraph.store.cypher_files import query
+
+EXAMPLES = REPO_ROOT.parent / "shared" / "examples"
+TEST_BOLT_PORT = int(os.environ.get("TRACEGRAPH_TEST_BOLT_PORT", "7697"))
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def neo4j_server() -> Iterator[dict]:
+    """Connection facts of the test server, plus a handle to stop/start it when local."""
+    if os.environ.get("NEO4J_URI"):
+        yield {"uri": os.environ["NEO4J_URI"], "local": None}
+        return
+    if _docker_answers():
+        from testcontainers.neo4j import Neo4jContainer
+
+        with Neo4jContainer("neo4j:5.26-community") as container:
+            yield {
+                "uri": container.get_connection_url(),
+                "user": container.username,
+                "password": container.password,
+                "local": None,
+            }
+        return
+    from tracegraph.localneo4j import LocalNeo4j
+
+    server = LocalNeo4j(REPO_ROOT / ".neo4j", name="test", bolt_port=TEST_BOLT_PORT)
+    uri = server.start()
+    yield {"uri": uri, "local": server}
+    if os.environ.get("TRACEGRAPH_TEST_KEEP_NEO4J") != "1":
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings(neo4j_server: dict) -> Neo4jSettings:
+    return Neo4jSettings(
+        uri=neo4j_server["uri"],
+        user=neo4j_server.get("user", "neo4j"),
+        password=neo4j_server.get("password", ""),
+    )
+
+
+@pytest.fixture(scope="session")
+def sync_driver(neo4j_settings: Neo4jSettings) -> Iterator[Driver]:
+    driver = GraphDatabase.driver(neo4j_settings.uri, auth=neo4j_settings.auth)
+    yield driver
+    driver.close()
+
+
+def wipe(driver: Driver) -> None:
+    with driver.session() as session:
+        session.run(query("wipe_batch")).consume()
+
+
+@pytest.fixture
+def clean_graph(sync_driver: Driver) -> Driver:
+    """An empty graph (schema kept) before the test."""
+    wipe(sync_driver)
+    return sync_driver
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningService:
+    """The real app under uvicorn in a background thread, on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        from tracegraph.api.app import create_app
+
+        self.settings = settings
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve())
+
+    def __enter__(self) -> RunningService:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_service(neo4j_settings: Neo4jSettings) -> Iterator[Callable[..., RunningService]]:
+    started: list[RunningService] = []
+
+    def _make(**overrides: object) -> RunningService:
+        settings = Settings(neo4j=neo4j_settings, **overrides)  # type: ignore[arg-type]
+        svc = RunningService(settings).__enter__()
+        started.append(svc)
+        return svc
+
+    yield _make
+    for svc in started:
+        with contextlib.suppress(Exception):
+            svc.__exit__(None, None, None)
+
+
+@pytest.fixture
+def service(clean_graph: Driver, make_service: Callable[..., RunningService]) -> RunningService:
+    """A running service over an empty graph."""
+    return make_service()
+
+
+@pytest.fixture(scope="session")
+def example_events() -> list[dict]:
+    import orjson
+
+    return orjson.loads(Path(EXAMPLES / "rag-nightly.json").read_bytes())
