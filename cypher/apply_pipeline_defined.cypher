@@ -5,10 +5,10 @@ UNWIND $rows AS row
 MERGE (p:Pipeline {name: row.pipeline})
 WITH p, row
 WHERE p.defined_at IS NULL
-   OR row.defined_at > p.defined_at
-   OR (row.defined_at = p.defined_at AND row.seq > p.defined_seq)
+   OR datetime(row.defined_at) > p.defined_at
+   OR (datetime(row.defined_at) = p.defined_at AND row.seq > p.defined_seq)
 SET p.version = row.version, p.description = row.description, p.schedule = row.schedule,
-    p.defined_at = row.defined_at, p.defined_seq = row.seq, p.definition = row.definition
+    p.defined_at = datetime(row.defined_at), p.defined_seq = row.seq, p.definition = row.definition
 WITH p, row
 CALL (p) {
   OPTIONAL MATCH (p)-[o:OWNED_BY]->()

@@ -7,7 +7,7 @@ SET c.run = row.run, c.call = row.call,
     c.provider = row.provider, c.model = row.model,
     c.template = row.template, c.template_version = row.template_version,
     c.prompt = row.prompt, c.prompt_messages = row.prompt_messages, c.variables = row.variables,
-    c.prompt_input_tokens = row.input_tokens, c.params = row.params, c.sent_at = row.time,
+    c.prompt_input_tokens = row.input_tokens, c.params = row.params, c.sent_at = datetime(row.time),
     c.input_tokens = coalesce(c.response_input_tokens, row.input_tokens)
 MERGE (m:Model {id: row.model_id})
   ON CREATE SET m.provider = row.provider, m.name = row.model

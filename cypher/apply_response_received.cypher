@@ -8,7 +8,7 @@ SET c.run = row.run, c.call = row.call,
     c.input_tokens = coalesce(row.input_tokens, c.prompt_input_tokens),
     c.output_tokens = row.output_tokens, c.latency_ms = row.latency_ms,
     c.cost_reported = row.cost_usd, c.finish_reason = row.finish_reason,
-    c.error = row.error, c.received_at = row.time
+    c.error = row.error, c.received_at = datetime(row.time)
 WITH c, row
 CALL (c, row) {
   WITH c, row WHERE row.step_run IS NOT NULL

@@ -21,23 +21,23 @@ WITH sr, row, current_rank,
      CASE
        WHEN row.rank < 2 THEN row.rank > current_rank
        ELSE current_rank < 2
-         OR row.time > sr.terminal_time
-         OR (row.time = sr.terminal_time AND row.seq > sr.terminal_seq)
+         OR datetime(row.time) > sr.terminal_time
+         OR (datetime(row.time) = sr.terminal_time AND row.seq > sr.terminal_seq)
      END AS wins
 SET sr.status = CASE WHEN wins THEN row.status ELSE sr.status END,
     sr.status_rank = CASE WHEN wins THEN row.rank ELSE current_rank END,
-    sr.terminal_time = CASE WHEN wins AND row.rank = 2 THEN row.time ELSE sr.terminal_time END,
+    sr.terminal_time = CASE WHEN wins AND row.rank = 2 THEN datetime(row.time) ELSE sr.terminal_time END,
     sr.terminal_seq = CASE WHEN wins AND row.rank = 2 THEN row.seq ELSE sr.terminal_seq END,
-    sr.ended_at = CASE WHEN wins AND row.rank = 2 THEN row.time ELSE sr.ended_at END,
+    sr.ended_at = CASE WHEN wins AND row.rank = 2 THEN datetime(row.time) ELSE sr.ended_at END,
     sr.error = CASE WHEN wins AND row.rank = 2 THEN row.error ELSE sr.error END,
     sr.error_type = CASE WHEN wins AND row.rank = 2 THEN row.error_type ELSE sr.error_type END,
     sr.retryable = CASE WHEN wins AND row.rank = 2 THEN row.retryable ELSE sr.retryable END,
     sr.skip_reason = CASE WHEN wins AND row.rank = 2 THEN row.reason ELSE sr.skip_reason END,
     sr.outputs = CASE WHEN wins AND row.rank = 2 THEN row.outputs ELSE sr.outputs END,
-    sr.scheduled_for = coalesce(row.scheduled_for, sr.scheduled_for),
+    sr.scheduled_for = coalesce(datetime(row.scheduled_for), sr.scheduled_for),
     sr.started_at = CASE
-      WHEN row.started_at IS NOT NULL AND (sr.started_at IS NULL OR row.started_at < sr.started_at)
-      THEN row.started_at ELSE sr.started_at END,
+      WHEN datetime(row.started_at) IS NOT NULL AND (sr.started_at IS NULL OR datetime(row.started_at) < sr.started_at)
+      THEN datetime(row.started_at) ELSE sr.started_at END,
     sr.provider = coalesce(row.provider, sr.provider),
     sr.model = coalesce(row.model, sr.model),
     sr.params = coalesce(row.params, sr.params),
@@ -56,18 +56,18 @@ SET sr.status = CASE WHEN wins THEN row.status ELSE sr.status END,
     sr.items_total = coalesce(row.items_total, sr.items_total),
     sr.progress_message = CASE
       WHEN row.message IS NOT NULL
-        AND (sr.progress_time IS NULL OR row.message_time > sr.progress_time
-             OR (row.message_time = sr.progress_time AND row.message_seq > sr.progress_seq))
+        AND (sr.progress_time IS NULL OR datetime(row.message_time) > sr.progress_time
+             OR (datetime(row.message_time) = sr.progress_time AND row.message_seq > sr.progress_seq))
       THEN row.message ELSE sr.progress_message END,
     sr.progress_seq = CASE
       WHEN row.message IS NOT NULL
-        AND (sr.progress_time IS NULL OR row.message_time > sr.progress_time
-             OR (row.message_time = sr.progress_time AND row.message_seq > sr.progress_seq))
+        AND (sr.progress_time IS NULL OR datetime(row.message_time) > sr.progress_time
+             OR (datetime(row.message_time) = sr.progress_time AND row.message_seq > sr.progress_seq))
       THEN row.message_seq ELSE sr.progress_seq END,
     sr.progress_time = CASE
       WHEN row.message IS NOT NULL
-        AND (sr.progress_time IS NULL OR row.message_time > sr.progress_time)
-      THEN row.message_time ELSE sr.progress_time END
+        AND (sr.progress_time IS NULL OR datetime(row.message_time) > sr.progress_time)
+      THEN datetime(row.message_time) ELSE sr.progress_time END
 SET sr.duration_ms = CASE
       WHEN sr.started_at IS NOT NULL AND sr.ended_at IS NOT NULL
       THEN sr.ended_at.epochMillis - sr.started_at.epochMillis END,

@@ -1,7 +1,7 @@
 // The append-only event log; each event points at the run (or else the pipeline) it is about.
 UNWIND $rows AS row
 CREATE (e:Event {
-  id: row.id, seq: row.seq, type: row.type, time: row.time, received_at: row.received_at,
+  id: row.id, seq: row.seq, type: row.type, time: datetime(row.time), received_at: datetime(row.received_at),
   source: row.source, pipeline: row.pipeline, run: row.run, step: row.step,
   attempt: row.attempt, payload: row.payload, fingerprint: row.fingerprint,
   principal: row.principal

@@ -1,5 +1,5 @@
 UNWIND $rows AS row
 CREATE (:Quarantined {
   id: row.id, event_id: row.event_id, raw: row.raw, reason: row.reason,
-  received_at: row.received_at, principal: row.principal
+  received_at: datetime(row.received_at), principal: row.principal
 })

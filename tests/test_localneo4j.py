@@ -270,6 +270,11 @@ def test_start_query_status_stop(launcher_test: LocalNeo4j) -> None:
     # A fresh launcher object (as in another process) sees the same truth.
     other = LocalNeo4j(server.home, name=server.name, bolt_port=server.bolt_port)
     assert other.status().pid == st.pid
+    # Asking the running instance for another port fails fast instead of timing out.
+    moved = LocalNeo4j(server.home, name=server.name, bolt_port=_free_port())
+    assert moved.status().bolt_uri == uri
+    with pytest.raises(LocalNeo4jError, match="already runs"):
+        moved.start(timeout_s=5)
 
     server.stop()
     st = server.status()

@@ -10,7 +10,9 @@ from tracegraph.store.cypher_files import query
 
 # Bookkeeping that legitimately depends on arrival order: the event log's own seq and
 # arrival time, and the seq tie-breakers kept beside each status.
-ARRIVAL_PROPERTIES = {"seq", "received_at", "terminal_seq", "defined_seq", "progress_seq"}
+ARRIVAL_PROPERTIES = {
+    "seq", "received_at", "terminal_seq", "defined_seq", "progress_seq", "kind_seq", "content_seq"
+}
 
 
 def counts(driver: Driver) -> tuple[dict[str, int], dict[str, int]]:

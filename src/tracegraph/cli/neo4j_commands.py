@@ -48,3 +48,16 @@ def status() -> None:
     else:
         typer.echo("stopped")
     raise typer.Exit(1)
+
+
+@neo4j_app.command()
+def fetch() -> None:
+    """Download the server jars once (via Maven) without starting anything."""
+    from tracegraph.localneo4j import NEO4J_VERSION, ensure_dist
+
+    try:
+        lib = ensure_dist(get_settings().neo4j_home / "dist" / NEO4J_VERSION)
+    except LocalNeo4jError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"neo4j {NEO4J_VERSION} is in {lib}")

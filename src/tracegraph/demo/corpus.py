@@ -29,7 +29,7 @@ CASES: tuple[SupportCase, ...] = (
         "docs/security/api-keys.md",
         "lookup_account",
         {"account_id": "acct_8841"},
-        "1. Check the account plan allows two active keys.\n2. Explain the rotate-then-revoke flow.",
+        "1. Check the plan allows two active keys.\n2. Explain the rotate-then-revoke flow.",
     ),
     SupportCase(
         "Where is my order A-10421? It was due yesterday.",
@@ -38,7 +38,7 @@ CASES: tuple[SupportCase, ...] = (
         "docs/orders/shipping-times.md",
         "lookup_order",
         {"order_id": "A-10421"},
-        "1. Look up the order status.\n2. Give the carrier ETA.\n3. Offer the late-delivery credit.",
+        "1. Look up the order status.\n2. Give the carrier ETA.\n3. Offer a shipping credit.",
     ),
     SupportCase(
         "Can I export audit logs as CSV?",
@@ -51,8 +51,8 @@ CASES: tuple[SupportCase, ...] = (
     ),
     SupportCase(
         "Why was I charged twice this month?",
-        "The second charge is a pre-authorisation from the plan upgrade on the 14th; it is released "
-        "automatically within 5 business days. Your invoice only lists one payment.",
+        "The second charge is a pre-authorisation from the plan upgrade on the 14th; it is "
+        "released automatically within 5 business days. Your invoice only lists one payment.",
         "docs/billing/charges.md",
         "lookup_invoice",
         {"invoice_id": "in_2026_11_0457"},
@@ -97,7 +97,7 @@ CASES: tuple[SupportCase, ...] = (
     SupportCase(
         "I want a refund for the annual plan I bought by mistake.",
         "Annual plans can be refunded in full within 14 days. I have opened refund request "
-        "R-2291; the money is back on your card in 5–10 business days.",
+        "R-2291; the money is back on your card in 5 to 10 business days.",
         "docs/billing/refunds.md",
         "create_refund",
         {"invoice_id": "in_2026_11_0812", "reason": "purchased_by_mistake"},
@@ -135,7 +135,7 @@ CASES: tuple[SupportCase, ...] = (
 # Passages as the embedding jobs would see them (one chunk of a document each).
 DOC_CHUNKS: tuple[str, ...] = (
     "To rotate a key, create a new one first; both keys remain valid until one is revoked.",
-    "Standard shipping takes 2–4 business days; express orders ship the same day before 14:00.",
+    "Standard shipping takes 2 to 4 business days; express orders ship the same day before 14:00.",
     "Audit log exports are limited to 100,000 rows per file; larger exports are emailed.",
     "A pre-authorisation is a temporary hold and is released by the bank within 5 days.",
     "SSO can be enforced per workspace once at least one admin has signed in through the IdP.",

@@ -148,6 +148,12 @@ class LocalNeo4j:
         with file_lock(self.run_dir / "launcher.lock"):
             pid = self._live_pid()
             if pid is not None:
+                running_port = self._configured_port()
+                if running_port not in (None, self.bolt_port):
+                    raise LocalNeo4jError(
+                        f"instance {self.name!r} already runs (pid {pid}) on port "
+                        f"{running_port}, not {self.bolt_port}; stop it first to change ports"
+                    )
                 if self._probe() is not None:
                     return self.bolt_uri
                 self._wait_until_answering(pid, deadline, timeout_s)
@@ -187,11 +193,14 @@ class LocalNeo4j:
 
     def status(self) -> Neo4jStatus:
         pid = self._live_pid()
-        agent = self._probe() if pid is not None else None
+        # Report the port the live server was configured with, even if this object
+        # was built with another one: status must describe what actually runs.
+        port = (self._configured_port() or self.bolt_port) if pid is not None else self.bolt_port
+        agent = probe_bolt(bolt_uri(port)) if pid is not None else None
         return Neo4jStatus(
             running=pid is not None,
             pid=pid,
-            bolt_uri=self.bolt_uri,
+            bolt_uri=bolt_uri(port),
             answering=agent is not None,
             version=agent.removeprefix("Neo4j/") if agent else None,
             home=self.instance_dir,
@@ -299,6 +308,15 @@ class LocalNeo4j:
             return True  # no /proc to ask (not Linux): trust the pid file
         args = raw.decode("utf-8", errors="replace").split("\0")
         return ENTRY_POINT in args and f"--home-dir={self.instance_dir}" in args
+
+    def _configured_port(self) -> int | None:
+        """The Bolt port in the instance's neo4j.conf (what the live server uses)."""
+        try:
+            text = (self.conf_dir / "neo4j.conf").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        match = re.search(r"^server\.bolt\.listen_address=.*:(\d+)\s*$", text, re.MULTILINE)
+        return int(match.group(1)) if match else None
 
     def _probe(self) -> str | None:
         return probe_bolt(self.bolt_uri)

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
+from tracegraph.events import format_timestamp
 from tracegraph.store.cypher_files import cypher
 from tracegraph.store.graph_rows import SequencedEvent, event_log_rows, plan_statements
 
@@ -157,7 +158,7 @@ class EventWriter:
                 "event_id": q.event_id,
                 "raw": q.raw,
                 "reason": q.reason,
-                "received_at": unit.received_at,
+                "received_at": format_timestamp(unit.received_at),
                 "principal": unit.principal,
             }
             for unit, res in zip(units, results, strict=True)

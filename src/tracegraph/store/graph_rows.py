@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
+
+from tracegraph.events import format_timestamp
 
 RUN_STATUS: dict[str, tuple[str, int]] = {
     "run.scheduled": ("scheduled", 0),
@@ -63,10 +65,11 @@ class StatementPlan:
     pipeline_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value).astimezone(UTC)
+def parse_time(value: str | None) -> str | None:
+    """Timestamps stay canonical strings (UTC, fixed width, so they also sort as text);
+    the Cypher converts them with datetime(), which is far cheaper than the driver's
+    Python-side packing of datetime objects."""
+    return value
 
 
 def _json(value: Any) -> str | None:
@@ -126,7 +129,7 @@ def event_log_rows(events: Sequence[SequencedEvent]) -> list[dict[str, Any]]:
                 "seq": ev.seq,
                 "type": p["type"],
                 "time": parse_time(p["time"]),
-                "received_at": ev.received_at,
+                "received_at": format_timestamp(ev.received_at),
                 "source": p.get("source"),
                 "pipeline": p.get("pipeline"),
                 "run": p.get("run"),
@@ -325,6 +328,9 @@ def _artifact_row(ev: SequencedEvent) -> dict[str, Any]:
         "run": p["run"],
         "step_run": _step_run_of(p),
         "written": p["type"] == "artifact.written",
+        "written_rank": 1 if p["type"] == "artifact.written" else 0,
+        "kind_time": parse_time(p["time"]),
+        "kind_seq": ev.seq,
         "time": parse_time(p["time"]),
         "seq": ev.seq,
     }
@@ -337,7 +343,7 @@ def _status_key(row: dict[str, Any]) -> tuple:
     return (row["rank"], _EPOCH, 0)
 
 
-_EPOCH = datetime.min.replace(tzinfo=UTC)
+_EPOCH = ""
 _STATUS_FIELDS = (
     "status",
     "rank",
@@ -392,17 +398,30 @@ def _fold(rows: list[dict[str, Any]], key: str, *, grow: tuple[str, ...] = ()) -
 
 
 def _fold_artifacts(rows: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
-    """Artifact versions (one row each) and the read/write links of the batch."""
-    versions: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: r["seq"]):
-        cur = versions.get(row["version_id"])
-        if cur is None:
-            versions[row["version_id"]] = dict(row)
-            continue
-        for field_name, value in row.items():
-            if value is not None:
-                cur[field_name] = value
-        cur["time"] = min(cur["time"], row["time"])
+    """Artifact versions (one row each) and the read/write links of the batch.
+
+    A version's content comes from its latest write (else latest read), ranked by
+    (written, time, seq) — the same rule apply_artifact_versions applies to stored state.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["version_id"], []).append(row)
+    versions = []
+    for group in groups.values():
+        winner = dict(max(group, key=lambda r: (r["written_rank"], r["time"], r["seq"])))
+        with_kind = [r for r in group if r["kind"] is not None]
+        if with_kind:
+            # Artifact.kind follows the latest event that names a kind.
+            latest = max(with_kind, key=lambda r: (r["time"], r["seq"]))
+            winner["kind"], winner["kind_time"], winner["kind_seq"] = (
+                latest["kind"],
+                latest["time"],
+                latest["seq"],
+            )
+        winner["first_seen"] = min(r["time"] for r in group)
+        owners = {r["owner"]["id"]: r["owner"] for r in group if r["owner"]}
+        winner["owners"] = list(owners.values())
+        versions.append(winner)
     links = [
         {
             "version_id": r["version_id"],
@@ -412,7 +431,7 @@ def _fold_artifacts(rows: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]
         }
         for r in rows
     ]
-    return list(versions.values()), links
+    return versions, links
 
 
 def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) -> StatementPlan:

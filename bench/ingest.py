@@ -1,0 +1,199 @@
+"""Ingest throughput: the full HTTP API against a raw batched UNWIND writer.
+
+Arm (a) posts N realistic events to ``POST /v1/events`` from concurrent clients
+(the service runs in its own process, as in production). Arm (b) writes the same
+events with the same Cypher statements and the same driver, pre-validated and
+pre-sequenced, with no HTTP, validation, deduplication or group commit: the floor
+the service's overhead is measured against. Each arm starts from an empty graph;
+arms alternate after a warm-up, and only committed events are counted.
+
+    .venv/bin/python bench/ingest.py [--events 50000] [--rounds 2]
+
+The last line printed is ``ingest http_eps=<n> raw_eps=<n> ratio=<a/b>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tracegraph.demo.workload import WorkloadGenerator
+from tracegraph.events import canonical_payload, fingerprint, parse_event
+from tracegraph.ingest.pricing import DEFAULT_PRICES
+from tracegraph.settings import REPO_ROOT, Neo4jSettings
+from tracegraph.store.cypher_files import cypher, query
+from tracegraph.store.driver import open_driver
+from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.graph_rows import SequencedEvent
+from tracegraph.store.schema import apply_schema
+
+BENCH_BOLT_PORT = 7698
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _neo4j_uri() -> str:
+    if os.environ.get("NEO4J_URI"):
+        return os.environ["NEO4J_URI"]
+    from tracegraph.localneo4j import LocalNeo4j
+
+    return LocalNeo4j(REPO_ROOT / ".neo4j", name="bench", bolt_port=BENCH_BOLT_PORT).start()
+
+
+async def _wipe_and_count(settings: Neo4jSettings) -> None:
+    driver = open_driver(settings)
+    try:
+        async with driver.session() as session:
+            await (await session.run(query("wipe_batch"))).consume()
+        await apply_schema(driver, settings.database)
+    finally:
+        await driver.close()
+
+
+async def _committed_events(settings: Neo4jSettings) -> int:
+    driver = open_driver(settings)
+    try:
+        records, _, _ = await driver.execute_query(cypher("last_seq"))
+        return int(records[0]["last"])
+    finally:
+        await driver.close()
+
+
+def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "NEO4J_URI": uri,
+        "TRACEGRAPH_PORT": str(port),
+        "TRACEGRAPH_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracegraph.cli.main", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("service did not become ready")
+
+
+async def _http_arm(base: str, bodies: list[bytes], concurrency: int) -> float:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            while True:
+                resp = await client.post(
+                    "/v1/events", content=body, headers={"content-type": "application/json"}
+                )
+                if resp.status_code in (429, 503):
+                    await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+                    continue
+                if resp.status_code != 200:
+                    raise RuntimeError(f"ingest failed: {resp.status_code} {resp.text[:300]}")
+                break
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def _raw_arm(settings: Neo4jSettings, batches: list[list[SequencedEvent]]) -> float:
+    driver = open_driver(settings)
+    try:
+        writer = EventWriter(driver, settings.database, DEFAULT_PRICES)
+        started = time.perf_counter()
+        for batch in batches:
+            await writer.replay(batch)
+        return time.perf_counter() - started
+    finally:
+        await driver.close()
+
+
+def _sequenced(events: list[dict], batch_size: int) -> list[list[SequencedEvent]]:
+    now = datetime.now(UTC)
+    seqd = []
+    for seq, raw in enumerate(events, start=1):
+        ev = parse_event(raw)
+        seqd.append(SequencedEvent(seq, canonical_payload(ev), fingerprint(ev), now))
+    return [seqd[i : i + batch_size] for i in range(0, len(seqd), batch_size)]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=500, help="events per HTTP request")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--raw-batch", type=int, default=5000, help="events per raw transaction")
+    args = parser.parse_args()
+
+    uri = _neo4j_uri()
+    settings = Neo4jSettings(uri=uri)
+    events = WorkloadGenerator(seed=2026).events(args.events)
+    bodies = [orjson.dumps(events[i : i + args.batch]) for i in range(0, len(events), args.batch)]
+    raw_batches = _sequenced(events, args.raw_batch)
+    warm = WorkloadGenerator(seed=1).events(min(5000, args.events))
+    warm_bodies = [orjson.dumps(warm[i : i + args.batch]) for i in range(0, len(warm), args.batch)]
+    print(f"events={len(events)} http_batch={args.batch} concurrency={args.concurrency}", flush=True)
+
+    proc, base = _start_service(uri)
+    try:
+        await _wipe_and_count(settings)
+        await _http_arm(base, warm_bodies, args.concurrency)
+        await _wipe_and_count(settings)
+        await _raw_arm(settings, _sequenced(warm, args.raw_batch))
+
+        http_rates, raw_rates = [], []
+        for rnd in range(1, args.rounds + 1):
+            await _wipe_and_count(settings)
+            seconds = await _http_arm(base, bodies, args.concurrency)
+            committed = await _committed_events(settings)
+            http_rates.append(committed / seconds)
+            print(f"round {rnd} http: {committed} events in {seconds:.2f}s", flush=True)
+
+            await _wipe_and_count(settings)
+            seconds = await _raw_arm(settings, raw_batches)
+            committed = await _committed_events(settings)
+            raw_rates.append(committed / seconds)
+            print(f"round {rnd} raw:  {committed} events in {seconds:.2f}s", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    http_eps = statistics.median(http_rates)
+    raw_eps = statistics.median(raw_rates)
+    print(f"ingest http_eps={http_eps:.0f} raw_eps={raw_eps:.0f} ratio={http_eps / raw_eps:.2f}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    asyncio.run(main())

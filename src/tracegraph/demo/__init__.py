@@ -1,0 +1,1 @@
+"""Synthetic AI-pipeline workload for `tracegraph demo` and the ingest benchmark."""

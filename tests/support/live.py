@@ -1,0 +1,145 @@
+"""Helpers for the live-subscription tests: events, posting, and real GraphQL clients."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from gql import Client, GraphQLRequest, gql
+from gql.transport.websockets import WebsocketsTransport
+from neo4j import Driver
+
+from tests.conftest import RunningService
+from tests.support.cypher import fetch
+
+TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # "graphql-transport-ws"
+LEGACY_WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # "graphql-ws"
+PROTOCOLS = [TRANSPORT_WS, LEGACY_WS]
+
+EVENTS_QUERY = """
+    subscription Live($after: Int, $pipeline: String, $run: ID, $types: [String!]) {
+      events(afterSeq: $after, pipeline: $pipeline, run: $run, types: $types) {
+        seq id type time pipeline run step data
+      }
+    }
+"""
+EVENTS_SUB = gql(EVENTS_QUERY)
+RUN_SUB = gql(
+    """
+    subscription Runs($run: ID, $pipeline: String) {
+      runUpdated(run: $run, pipeline: $pipeline) {
+        id status inputTokens outputTokens costUsd error
+      }
+    }
+    """
+)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def log_event(pipeline: str, i: int, run: str | None = None, **data: Any) -> dict[str, Any]:
+    ev: dict[str, Any] = {
+        "id": f"{pipeline}-log-{i}",
+        "type": "log",
+        "time": "2026-11-20T02:00:00Z",
+        "source": "test/live",
+        "pipeline": pipeline,
+        "data": {"level": "info", "message": f"line {i}", **data},
+    }
+    if run is not None:
+        ev["run"] = run
+    return ev
+
+
+def chunk_event(pipeline: str, run: str, i: int) -> dict[str, Any]:
+    return {
+        "id": f"{run}-chunk-{i}",
+        "type": "response.chunk",
+        "time": "2026-11-20T02:00:01Z",
+        "source": "test/live",
+        "pipeline": pipeline,
+        "run": run,
+        "data": {"call": "c1", "index": i, "delta": f"tok{i} "},
+    }
+
+
+def run_event(pipeline: str, run: str, kind: str, **data: Any) -> dict[str, Any]:
+    return {
+        "id": f"{run}-{kind}",
+        "type": f"run.{kind}",
+        "time": {"started": "2026-11-20T02:00:00Z"}.get(kind, "2026-11-20T02:05:00Z"),
+        "source": "test/live",
+        "pipeline": pipeline,
+        "run": run,
+        "data": data,
+    }
+
+
+async def post(client: httpx.AsyncClient, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    response = await client.post("/v1/events", json=list(events))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def ws_url(service: RunningService) -> str:
+    return f"ws://127.0.0.1:{service.port}/graphql"
+
+
+@asynccontextmanager
+async def session(service: RunningService, protocol: str = TRANSPORT_WS) -> AsyncIterator[Any]:
+    """A connected gql session over WebSocket with exactly one subprotocol offered."""
+    transport = WebsocketsTransport(url=ws_url(service), subprotocols=[protocol])
+    async with Client(transport=transport, fetch_schema_from_transport=False) as s:
+        yield s
+
+
+def request(document: Any, variables: dict[str, Any]) -> GraphQLRequest:
+    return GraphQLRequest(document, variable_values=variables)
+
+
+async def take(
+    sess: Any, document: Any, variables: dict[str, Any], n: int, within_s: float = 30
+) -> list[dict[str, Any]]:
+    """The first ``n`` results of a subscription (then it is stopped)."""
+    out: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        async for result in sess.subscribe(request(document, variables)):
+            out.append(result)
+            if len(out) >= n:
+                return
+
+    await asyncio.wait_for(run(), within_s)
+    return out
+
+
+def stored_seqs(driver: Driver, pipeline: str) -> list[int]:
+    return [r["seq"] for r in fetch(driver, "event_seqs_of_pipeline", pipeline=pipeline)]
+
+
+def ensure_graphql(svc: RunningService) -> RunningService:
+    """Mount the live router over a stub Query when the app does not serve /graphql yet.
+
+    Temporary: the GraphQL schema and its mounting are being written in parallel; once
+    the app serves /graphql itself this does nothing.
+    """
+    if any(getattr(r, "path", None) == "/graphql" for r in svc.app.routes):
+        return svc
+    import strawberry
+
+    from tracegraph.api.graphql.subscriptions import Subscription
+    from tracegraph.api.live_ws import live_graphql_router
+
+    @strawberry.type
+    class Query:
+        ok: bool = True
+
+    schema = strawberry.Schema(query=Query, subscription=Subscription)
+    svc.app.include_router(live_graphql_router(schema), prefix="/graphql")
+    return svc
