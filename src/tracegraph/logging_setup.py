@@ -10,6 +10,9 @@ import structlog
 def configure_logging(level: str = "info") -> None:
     numeric = logging.getLevelName(level.upper())
     logging.basicConfig(level=numeric, format="%(message)s")
+    # Client libraries log every request at INFO; that drowns the service's own lines.
+    for noisy in ("httpx", "httpcore", "neo4j"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -56,7 +56,7 @@ class _Stats:
 
     def table(self, base_url: str) -> Table:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        t = Table(title=f"Tracegraph demo — dashboard {base_url}/  GraphQL {base_url}/graphql")
+        t = Table(title=f"Tracegraph demo — API {base_url}  (GraphQL: {base_url}/graphql)")
         t.add_column("metric")
         t.add_column("value", justify="right")
         t.add_row("events sent", str(self.sent))

@@ -1,0 +1,3 @@
+MATCH (e:Event)
+RETURN e.seq AS seq
+ORDER BY seq

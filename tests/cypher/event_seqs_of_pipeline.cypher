@@ -1,0 +1,3 @@
+MATCH (e:Event {pipeline: $pipeline})
+RETURN e.seq AS seq
+ORDER BY seq
