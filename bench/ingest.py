@@ -163,7 +163,9 @@ async def main() -> None:
     raw_batches = _sequenced(events, args.raw_batch)
     warm = WorkloadGenerator(seed=1).events(min(5000, args.events))
     warm_bodies = [orjson.dumps(warm[i : i + args.batch]) for i in range(0, len(warm), args.batch)]
-    print(f"events={len(events)} http_batch={args.batch} concurrency={args.concurrency}", flush=True)
+    print(
+        f"events={len(events)} http_batch={args.batch} concurrency={args.concurrency}", flush=True
+    )
 
     proc, base = _start_service(uri)
     try:

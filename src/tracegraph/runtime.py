@@ -13,9 +13,11 @@ from neo4j import AsyncDriver
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
+from tracegraph.live.hub import LiveHub
 from tracegraph.settings import Settings
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.schema import apply_schema
 
 log = structlog.get_logger(__name__)
@@ -27,6 +29,7 @@ class Services:
     driver: AsyncDriver
     committer: GroupCommitter
     ingest: IngestService
+    hub: LiveHub
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -56,8 +59,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         max_pending_events=settings.max_pending_events,
         retry_after_s=settings.retry_after_s,
     )
+    hub = LiveHub(
+        LiveReader(driver, settings.neo4j.database, settings.neo4j.transaction_timeout_s),
+        queue_size=settings.subscriber_queue_size,
+    )
+    # Fan-out happens after commit, in seq order; publish never blocks the writer.
+    committer.add_listener(hub.publish)
     services = Services(
-        settings=settings, driver=driver, committer=committer, ingest=IngestService(committer)
+        settings=settings,
+        driver=driver,
+        committer=committer,
+        ingest=IngestService(committer),
+        hub=hub,
     )
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
     try:
@@ -65,9 +78,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     except TimeoutError:
         log.warning("starting before the graph schema is applied")
     committer.start()
+    hub.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        # Subscribers end first (with a "shutting down" reason), then ingestion.
+        await hub.close()
         await committer.stop()
         await driver.close()

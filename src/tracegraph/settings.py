@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     max_pending_events: int = 50_000
     retry_after_s: int = 1
 
+    # Live subscriptions: events a subscriber may lag behind before it is closed
+    # (with the afterSeq to resume from), so a slow client never holds memory or ingest.
+    subscriber_queue_size: int = 1000
+
+    # GraphQL read limits: page sizes, lineage/impact depth and answer size.
+    max_page_size: int = 200
+    lineage_max_depth: int = 20
+    lineage_max_nodes: int = 5000
+    query_timeout_s: float = 10.0
+
     # Cost estimation: provider/model -> USD per 1k input/output tokens.
     price_table_path: Path | None = None
 

@@ -11,7 +11,13 @@ from tracegraph.store.cypher_files import query
 # Bookkeeping that legitimately depends on arrival order: the event log's own seq and
 # arrival time, and the seq tie-breakers kept beside each status.
 ARRIVAL_PROPERTIES = {
-    "seq", "received_at", "terminal_seq", "defined_seq", "progress_seq", "kind_seq", "content_seq"
+    "seq",
+    "received_at",
+    "terminal_seq",
+    "defined_seq",
+    "progress_seq",
+    "kind_seq",
+    "content_seq",
 }
 
 

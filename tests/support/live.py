@@ -121,25 +121,3 @@ async def take(
 
 def stored_seqs(driver: Driver, pipeline: str) -> list[int]:
     return [r["seq"] for r in fetch(driver, "event_seqs_of_pipeline", pipeline=pipeline)]
-
-
-def ensure_graphql(svc: RunningService) -> RunningService:
-    """Mount the live router over a stub Query when the app does not serve /graphql yet.
-
-    Temporary: the GraphQL schema and its mounting are being written in parallel; once
-    the app serves /graphql itself this does nothing.
-    """
-    if any(getattr(r, "path", None) == "/graphql" for r in svc.app.routes):
-        return svc
-    import strawberry
-
-    from tracegraph.api.graphql.subscriptions import Subscription
-    from tracegraph.api.live_ws import live_graphql_router
-
-    @strawberry.type
-    class Query:
-        ok: bool = True
-
-    schema = strawberry.Schema(query=Query, subscription=Subscription)
-    svc.app.include_router(live_graphql_router(schema), prefix="/graphql")
-    return svc

@@ -8,9 +8,13 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from tracegraph import __version__
+from tracegraph.api.adapter_routes import router as adapter_router
 from tracegraph.api.errors import install_error_handlers
+from tracegraph.api.graphql.router import graphql_router
 from tracegraph.api.health_routes import router as health_router
 from tracegraph.api.ingest_routes import router as ingest_router
+from tracegraph.api.metrics_routes import install_metrics
+from tracegraph.api.quarantine_routes import router as quarantine_router
 from tracegraph.logging_setup import configure_logging
 from tracegraph.runtime import open_services
 from tracegraph.settings import Settings, get_settings
@@ -35,4 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(ingest_router)
+    app.include_router(adapter_router)
+    app.include_router(quarantine_router)
+    install_metrics(app)
+    app.include_router(graphql_router())
     return app

@@ -9,13 +9,13 @@ from collections import Counter
 from typing import Annotated
 from urllib.parse import urlparse
 
-import httpx
 import typer
 import uvicorn
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from tracegraph.sdk import SenderStats, Tracegraph
 from tracegraph.settings import get_settings
 
 console = Console()
@@ -45,30 +45,34 @@ def _ensure_neo4j() -> None:
 
 class _Stats:
     def __init__(self) -> None:
-        self.sent = 0
-        self.accepted = 0
-        self.rejected = 0
-        self.last_seq = 0
-        self.errors = 0
+        # Delivery figures come from the SDK's sender; what was generated is counted here.
+        self.sdk = SenderStats()
         self.by_type: Counter[str] = Counter()
         self.runs_seen: set[str] = set()
         self.started = time.monotonic()
+
+    def note(self, batch: list[dict]) -> None:
+        for ev in batch:
+            self.by_type[ev["type"]] += 1
+            if ev.get("run"):
+                self.runs_seen.add(ev["run"])
 
     def table(self, base_url: str) -> Table:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         t = Table(title=f"Tracegraph demo — API {base_url}  (GraphQL: {base_url}/graphql)")
         t.add_column("metric")
         t.add_column("value", justify="right")
-        t.add_row("events sent", str(self.sent))
-        t.add_row("accepted / rejected", f"{self.accepted} / {self.rejected}")
-        t.add_row("events/s", f"{self.sent / elapsed:.1f}")
-        t.add_row("last seq", str(self.last_seq))
+        sdk = self.sdk
+        t.add_row("events sent", str(sdk.sent))
+        t.add_row("accepted / rejected", f"{sdk.accepted} / {sdk.rejected}")
+        t.add_row("events/s", f"{sdk.sent / elapsed:.1f}")
+        t.add_row("last seq", str(sdk.last_seq))
         t.add_row("runs seen", str(len(self.runs_seen)))
         t.add_row("LLM calls", str(self.by_type["response.received"]))
         t.add_row(
             "failures (run/step)", f"{self.by_type['run.failed']}/{self.by_type['step.failed']}"
         )
-        t.add_row("http errors (retried)", str(self.errors))
+        t.add_row("send retries / dropped", f"{sdk.retries} / {sdk.dropped}")
         return t
 
 
@@ -77,37 +81,22 @@ async def _emit(base_url: str, speed: float, stats: _Stats, stop_after: float | 
 
     generator = WorkloadGenerator(seed=int(time.time()))
     deadline = None if stop_after is None else time.monotonic() + stop_after
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        await _post(client, generator.definitions(), stats)
+    # The SDK's sender batches, retries (honouring Retry-After) and never blocks the
+    # generator; the demo only produces events, like any instrumented pipeline would.
+    tg = Tracegraph(url=base_url, source="tracegraph-demo", max_buffer=100_000)
+    stats.sdk = tg.stats
+    try:
+        definitions = generator.definitions()
+        tg.emit_raw(definitions)
+        stats.note(definitions)
         async for batch in generator.live(speed=speed):
-            await _post(client, batch, stats)
+            tg.emit_raw(batch)
+            stats.note(batch)
             if deadline is not None and time.monotonic() > deadline:
                 return
-
-
-async def _post(client: httpx.AsyncClient, batch: list[dict], stats: _Stats) -> None:
-    while True:
-        try:
-            resp = await client.post("/v1/events", json=batch)
-        except httpx.HTTPError:
-            stats.errors += 1
-            await asyncio.sleep(1)
-            continue
-        if resp.status_code in (429, 503):
-            stats.errors += 1
-            await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
-            continue
-        resp.raise_for_status()
-        body = resp.json()
-        stats.sent += len(batch)
-        stats.accepted += body["accepted"]
-        stats.rejected += len(body["rejected"])
-        stats.last_seq = body["last_seq"]
-        for ev in batch:
-            stats.by_type[ev["type"]] += 1
-            if ev.get("run"):
-                stats.runs_seen.add(ev["run"])
-        return
+    finally:
+        # close() waits for the last batches; off the loop, which also serves the API.
+        await asyncio.to_thread(tg.close, 10.0)
 
 
 async def _demo(port: int, speed: float, duration: float | None) -> None:

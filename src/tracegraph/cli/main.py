@@ -5,8 +5,13 @@ from __future__ import annotations
 import typer
 
 from tracegraph.cli.demo_command import demo
+from tracegraph.cli.emit_command import emit
+from tracegraph.cli.impact_command import impact
+from tracegraph.cli.lineage_command import lineage
 from tracegraph.cli.neo4j_commands import neo4j_app
+from tracegraph.cli.quarantine_command import quarantine_app
 from tracegraph.cli.serve_command import serve
+from tracegraph.cli.tail_command import tail
 
 app = typer.Typer(
     name="tracegraph",
@@ -17,6 +22,11 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(demo)
 app.add_typer(neo4j_app, name="neo4j")
+app.command()(tail)
+app.command()(lineage)
+app.command()(impact)
+app.command()(emit)
+app.add_typer(quarantine_app, name="quarantine")
 
 if __name__ == "__main__":
     app()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import structlog
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
+from tracegraph.ingest.metrics import IngestMetrics
 from tracegraph.store.event_writer import BatchResult, EventWriter, UnitResult, WriteUnit
 from tracegraph.store.graph_rows import SequencedEvent
 
@@ -32,7 +34,8 @@ class _Queued:
     future: asyncio.Future[tuple[UnitResult, int]]
 
 
-def _is_unavailable(exc: BaseException) -> bool:
+def is_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (answer 503), as opposed to a failing statement."""
     if isinstance(exc, ServiceUnavailable | SessionExpired):
         return True
     # Pool acquisition timeouts and broken connections surface as plain DriverErrors.
@@ -47,8 +50,11 @@ class GroupCommitter:
         max_batch_events: int,
         max_pending_events: int,
         retry_after_s: int,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self._writer = writer
+        # Own collectors per committer (so per app); /metrics exposes them.
+        self.metrics = metrics or IngestMetrics()
         self._max_batch = max_batch_events
         self._max_pending = max_pending_events
         self._retry_after = retry_after_s
@@ -82,6 +88,7 @@ class GroupCommitter:
         """Queue a unit and wait for its commit; returns its result and the last seq."""
         size = max(1, len(unit.events) + len(unit.rejected))
         if self._pending_events + size > self._max_pending and self._pending_events > 0:
+            self.metrics.overloaded.inc()
             raise Overloaded(
                 f"ingestion queue is full ({self._pending_events} events waiting); retry later",
                 self._retry_after,
@@ -109,10 +116,14 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[_Queued]) -> None:
         try:
+            started = time.perf_counter()
             try:
                 result = await self._writer.write([q.unit for q in batch])
             except Exception as exc:
-                if len(batch) > 1 and not _is_unavailable(exc):
+                self.metrics.failed(
+                    unavailable=is_unavailable(exc), seconds=time.perf_counter() - started
+                )
+                if len(batch) > 1 and not is_unavailable(exc):
                     # Keep one bad request from failing the others that shared its batch.
                     for q in batch:
                         await self._commit([q])
@@ -122,6 +133,13 @@ class GroupCommitter:
             self._fail(batch, exc)
             return
         self._settle(batch, result)
+        self.metrics.committed(
+            events=self.last_batch_size,
+            accepted=sum(u.accepted for u in result.units),
+            duplicates=sum(u.duplicates for u in result.units),
+            reasons=[q.reason for u in result.units for q in u.rejected],
+            seconds=time.perf_counter() - started,
+        )
         await self._notify(result)
 
     def _settle(self, batch: list[_Queued], result: BatchResult) -> None:
@@ -133,7 +151,7 @@ class GroupCommitter:
                 q.future.set_result((unit_result, result.last_seq))
 
     def _fail(self, batch: list[_Queued], exc: Exception) -> None:
-        if _is_unavailable(exc):
+        if is_unavailable(exc):
             log.warning("neo4j unavailable; batch not stored", error=str(exc))
             err: Exception = DatabaseUnavailable(
                 f"the graph database is unavailable ({type(exc).__name__}); nothing was stored",

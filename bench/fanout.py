@@ -1,0 +1,367 @@
+"""Live fan-out: commit-to-client latency with many WebSocket subscribers on one process.
+
+The service runs under uvicorn in its own process; the load clients (plain ``websockets``
+connections speaking ``graphql-transport-ws``) run in another, so their CPU does not
+share the service's event loop. Every client subscribes to the same live
+``events(pipeline: ...)`` subscription; an ingester posts one event at a time at a fixed
+rate, each carrying its send time. Latency is measured two ways per delivered event:
+
+* ``p99_ms`` (last line) — commit to client: from the moment the POST returned (the
+  commit is acknowledged) to the client's receipt; a push that beat the HTTP answer
+  counts as 0;
+* ``send_to_client_p99_ms`` — from the ingester's send (before the POST, so it also
+  includes validation and the Neo4j commit) to receipt: the conservative figure.
+
+``lost`` counts (subscriber, event) pairs never received. ::
+
+    .venv/bin/python bench/fanout.py [--subscribers 1000] [--rate 20] [--seconds 60]
+
+Neo4j: ``NEO4J_URI`` if set, else the local launcher's instance ``live`` on 7712.
+The last line printed is ``fanout subscribers=<n> p99_ms=<p> lost=<l>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_BOLT_PORT = 7712
+QUERY = (
+    "subscription Fanout($pipeline: String) { events(pipeline: $pipeline) "
+    "{ seq id type time pipeline run data } }"
+)
+SERVER = """
+import cProfile, signal, sys, uvicorn
+from tracegraph.api.app import create_app
+from tracegraph.settings import Settings
+app = create_app(Settings())
+def run():
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]),
+                log_level="warning", ws=sys.argv[2], ws_ping_interval=20)
+if len(sys.argv) > 3:
+    # uvicorn re-raises SIGTERM after its graceful shutdown; survive it to write stats.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        run()
+    finally:
+        prof.disable()
+        prof.dump_stats(sys.argv[3])
+else:
+    run()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _neo4j_uri() -> str:
+    if os.environ.get("NEO4J_URI"):
+        return os.environ["NEO4J_URI"]
+    from tracegraph.localneo4j import LocalNeo4j
+    from tracegraph.settings import REPO_ROOT
+
+    return LocalNeo4j(REPO_ROOT / ".neo4j", name="live", bolt_port=BENCH_BOLT_PORT).start()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# -- load clients (separate process) ----------------------------------------------------
+
+
+class _Subscriber(asyncio.Protocol):
+    """One subscriber on the ``websockets`` sans-I/O protocol: no task per connection,
+    frames parsed straight from ``data_received``, so 1,000 of them stay cheap."""
+
+    def __init__(self, url: str, pipeline: str, received: dict[str, float]) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.typing import Subprotocol
+        from websockets.uri import parse_uri
+
+        self.ws = ClientProtocol(
+            parse_uri(url), subprotocols=[Subprotocol("graphql-transport-ws")], max_size=2**22
+        )
+        self.pipeline = pipeline
+        self.received = received
+        self.ready = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.ws.send_request(self.ws.connect())
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self.ws.send_text(orjson.dumps(message))
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        from websockets.frames import Frame, Opcode
+        from websockets.http11 import Response
+
+        now = time.time()
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response):
+                self._send({"type": "connection_init"})
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self._message(orjson.loads(event.data), now)
+        self._flush()  # pongs to server pings
+
+    def _message(self, msg: dict[str, Any], now: float) -> None:
+        kind = msg.get("type")
+        if kind == "connection_ack":
+            sub = {"query": QUERY, "variables": {"pipeline": self.pipeline}}
+            self._send({"id": "1", "type": "subscribe", "payload": sub})
+            self.ready.set_result(None)
+        elif kind == "ping":
+            self._send({"type": "pong"})
+        elif kind == "next" and "errors" not in msg["payload"]:
+            self.received[msg["payload"]["data"]["events"]["id"]] = now
+        else:
+            self.received["__closed__"] = now
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(exc or ConnectionError("closed before ack"))
+
+
+def _clients_main(url: str, n: int, pipeline: str, pipe: Connection) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        per_client: list[dict[str, float]] = [{} for _ in range(n)]
+        subs: list[_Subscriber] = []
+        for i in range(n):
+            _, sub = await loop.create_connection(
+                lambda i=i: _Subscriber(url, pipeline, per_client[i]), "127.0.0.1", port
+            )
+            subs.append(sub)
+            if i % 50 == 49:
+                await asyncio.sleep(0.02)  # don't flood the listen backlog
+        await asyncio.gather(*(s.ready for s in subs))
+        pipe.send("ready")
+        while True:
+            command = await loop.run_in_executor(None, pipe.recv)
+            if command == "stop":
+                break
+            # "count <event id>": how many subscribers have received it.
+            eid = command.split(" ", 1)[1]
+            pipe.send(sum(eid in got for got in per_client))
+        for sub in subs:
+            if sub.transport is not None:
+                sub.transport.close()
+        pipe.send(per_client)
+
+    asyncio.run(main())
+
+
+# -- ingester --------------------------------------------------------------------------
+
+
+async def _ingest(
+    base: str, pipeline: str, rate: float, seconds: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    sent: dict[str, float] = {}
+    acked: dict[str, float] = {}
+    interval = 1.0 / rate
+    n = int(rate * seconds)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+
+        async def one(i: int) -> None:
+            eid = f"{pipeline}-{i}"
+            t = time.time()
+            event = {
+                "id": eid,
+                "type": "log" if i % 3 else "response.chunk",
+                "time": "2026-11-20T02:00:00Z",
+                "source": "bench/fanout",
+                "pipeline": pipeline,
+                "run": f"{pipeline}-run",
+                "data": (
+                    {"level": "info", "message": f"line {i}", "sent": t}
+                    if i % 3
+                    else {"call": "c1", "index": i, "delta": f"token {i} ", "sent": t}
+                ),
+            }
+            sent[eid] = t
+            r = await http.post("/v1/events", json=[event])
+            r.raise_for_status()
+            acked[eid] = time.time()
+
+        start = time.monotonic()
+        pending = []
+        for i in range(n):
+            # A fixed schedule (not sleep-after-post): a slow commit does not lower the rate.
+            delay = start + i * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*pending)
+    return sent, acked
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("service exited during startup")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("service not ready")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subscribers", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=20.0, help="events per second")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--ws", default="websockets-sansio", help="uvicorn WebSocket implementation")
+    ap.add_argument("--profile", help="write the service's cProfile stats to this file")
+    args = ap.parse_args()
+
+    uri = _neo4j_uri()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SERVER,
+            str(port),
+            args.ws,
+            *([args.profile] if args.profile else []),
+        ],
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        _wait_ready(base, server)
+        pipeline = f"fanout-{uuid.uuid4().hex[:8]}"
+        parent, child = mp.Pipe()
+        ctx = mp.get_context("spawn")
+        clients = ctx.Process(
+            target=_clients_main,
+            args=(f"ws://127.0.0.1:{port}/graphql", args.subscribers, pipeline, child),
+        )
+        clients.start()
+        if not parent.poll(180):
+            raise RuntimeError("subscribers did not connect")
+        assert parent.recv() == "ready"
+        # Warm-up (query plans, JIT): events everyone must receive before measuring, which
+        # also proves every subscription is registered with the hub.
+        with httpx.Client(base_url=base, timeout=30) as http:
+            deadline = time.monotonic() + 60
+            for i in range(10):
+                eid = f"{pipeline}-warmup-{i}"
+                ev = {
+                    "id": eid,
+                    "type": "log",
+                    "time": "2026-11-20T02:00:00Z",
+                    "source": "bench/fanout",
+                    "pipeline": pipeline,
+                    "data": {"level": "info", "message": "warm-up"},
+                }
+                http.post("/v1/events", json=[ev]).raise_for_status()
+                time.sleep(0.1)
+            while True:
+                parent.send(f"count {eid}")
+                if parent.recv() == args.subscribers:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("warm-up event did not reach every subscriber")
+                time.sleep(0.2)
+        print(f"{args.subscribers} subscribers connected; ingesting", flush=True)
+        t0 = time.monotonic()
+        cpu0 = _cpu_s(server.pid), _cpu_s(clients.pid or 0)
+        sent, acked = asyncio.run(_ingest(base, pipeline, args.rate, args.seconds))
+        ingest_s = time.monotonic() - t0
+        cpu1 = _cpu_s(server.pid), _cpu_s(clients.pid or 0)
+        time.sleep(3.0)  # drain
+        parent.send("stop")
+        per_client: list[dict[str, float]] = parent.recv()
+        clients.join(30)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    latencies: list[float] = []
+    commit_latencies: list[float] = []
+    lost = 0
+    closed = 0
+    for got in per_client:
+        closed += "__closed__" in got
+        for eid, t_sent in sent.items():
+            t = got.get(eid)
+            if t is None:
+                lost += 1
+                continue
+            latencies.append((t - t_sent) * 1000)
+            commit_latencies.append(max(0.0, (t - acked[eid]) * 1000))
+    p50 = _percentile(latencies, 0.50)
+    send_p99 = _percentile(latencies, 0.99)
+    p99 = _percentile(commit_latencies, 0.99)
+    posts = [(acked[e] - sent[e]) * 1000 for e in sent]
+    print(
+        f"post_ms p50={_percentile(posts, 0.5):.1f} p99={_percentile(posts, 0.99):.1f} "
+        f"max={max(posts):.1f}"
+    )
+    print(
+        f"events={len(sent)} in {ingest_s:.1f}s deliveries={len(latencies)} "
+        f"closed={closed} p50_ms={p50:.1f} max_ms={max(latencies, default=0):.1f} "
+        f"mean_ms={statistics.fmean(latencies) if latencies else 0:.1f} "
+        f"send_to_client_p99_ms={send_p99:.1f}"
+    )
+    print(
+        f"cpu during ingest: service={(cpu1[0] - cpu0[0]) / ingest_s:.0%} "
+        f"clients={(cpu1[1] - cpu0[1]) / ingest_s:.0%} of one core"
+    )
+    print(f"fanout subscribers={args.subscribers} p99_ms={p99:.1f} lost={lost}")
+
+
+if __name__ == "__main__":
+    main()

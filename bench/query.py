@@ -1,0 +1,203 @@
+"""Query benchmark: lineage (depth 10) and impact through /graphql over HTTP on a graph of
+at least 1,000,000 nodes, built server-side with batched Cypher (bench/cypher/*.cypher).
+
+    .venv/bin/python bench/query.py [--runs-per-pipeline 400] [--pipelines 100] [--requests 200]
+
+Neo4j: NEO4J_URI if set (the database is WIPED), else the local launcher's 'bench'
+instance on port 7698. The app runs under uvicorn in a subprocess on a free port.
+Last line: ``query nodes=<n> lineage_p95_ms=<a> impact_p95_ms=<b>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import LiteralString, cast
+
+import httpx
+from neo4j import GraphDatabase
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
+STEPS = 10
+
+LINEAGE = """query($uri: String!, $v: String) {
+  lineage(uri: $uri, version: $v, direction: DOWNSTREAM, depth: 10) {
+    root { id } nodes { id depth } edges { from to via } truncated } }"""
+IMPACT = """query($key: String!) {
+  impact(kind: ARTIFACT_VERSION, key: $key, depth: 10) {
+    artifacts { id } steps { id } pipelines { name } runs { id } owners { id } slas { id }
+    paths truncated } }"""
+
+
+def bench_cypher(name: str) -> LiteralString:
+    return cast(LiteralString, (BENCH_CYPHER / f"{name}.cypher").read_text(encoding="utf-8"))
+
+
+def neo4j_uri() -> str:
+    if os.environ.get("NEO4J_URI"):
+        return os.environ["NEO4J_URI"]
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    from tracegraph.localneo4j import LocalNeo4j
+
+    return LocalNeo4j(REPO_ROOT / ".neo4j", name="bench", bolt_port=7698).start()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_graph(uri: str, pipelines: int, runs_per_pipeline: int, cross_every: int) -> int:
+    from tracegraph.settings import Neo4jSettings
+    from tracegraph.store.cypher_files import cypher
+    from tracegraph.store.driver import open_driver
+    from tracegraph.store.schema import apply_schema
+
+    async def schema() -> None:
+        driver = open_driver(Neo4jSettings(uri=uri))
+        try:
+            await apply_schema(driver, "neo4j")
+        finally:
+            await driver.close()
+
+    with GraphDatabase.driver(uri) as driver:
+        t0 = time.perf_counter()
+        with driver.session() as s:
+            s.run(cypher("wipe_batch")).consume()
+        asyncio.run(schema())
+        driver.execute_query(
+            bench_cypher("query_bench_pipelines"), pipelines=pipelines, steps=STEPS
+        )
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(runs_per_pipeline):
+            driver.execute_query(
+                bench_cypher("query_bench_runs"),
+                pipelines=pipelines,
+                steps=STEPS,
+                i=i,
+                t0=start,
+                cross_every=cross_every,
+            )
+            if i % 50 == 0:
+                print(f"  built iteration {i}/{runs_per_pipeline}", file=sys.stderr, flush=True)
+        nodes = sum(r["count"] for r in driver.execute_query(cypher("count_by_label")).records)
+        print(f"built {nodes} nodes in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        return int(nodes)
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+SIZES: dict[str, list[int]] = {}
+
+
+def measure(url: str, query: str, variables: list[dict], warmup: int = 10) -> list[float]:
+    out: list[float] = []
+    sizes = SIZES.setdefault(query, [])
+    with httpx.Client(timeout=60) as client:
+        for n, v in enumerate(variables):
+            t = time.perf_counter()
+            resp = client.post(url, json={"query": query, "variables": v})
+            dt = (time.perf_counter() - t) * 1000
+            body = resp.json()
+            assert resp.status_code == 200 and not body.get("errors"), body
+            if n >= warmup:
+                out.append(dt)
+                data = next(iter(body["data"].values()))
+                sizes.append(len(data.get("nodes") or data.get("paths") or []))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pipelines", type=int, default=100)
+    ap.add_argument("--runs-per-pipeline", type=int, default=400)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument(
+        "--cross-every",
+        type=int,
+        default=4,
+        help="1 in N step runs also reads another pipeline's output",
+    )
+    ap.add_argument("--skip-build", action="store_true")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    uri = neo4j_uri()
+    if args.skip_build:
+        with GraphDatabase.driver(uri) as d:
+            from tracegraph.store.cypher_files import cypher
+
+            records = d.execute_query(cypher("count_by_label")).records
+            nodes = int(sum(r["count"] for r in records))
+    else:
+        nodes = build_graph(uri, args.pipelines, args.runs_per_pipeline, args.cross_every)
+
+    port = free_port()
+    env = dict(os.environ, NEO4J_URI=uri, TRACEGRAPH_LOG_LEVEL="warning")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tracegraph.api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/graphql"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("service did not start")
+            time.sleep(0.2)
+        rng = random.Random(1)
+        last = max(args.runs_per_pipeline - 12, 1)
+        roots = [
+            (
+                f"bench://p{rng.randrange(args.pipelines)}/s{rng.randrange(STEPS)}",
+                rng.randrange(last),
+            )
+            for _ in range(args.requests + 10)
+        ]
+        lin = measure(url, LINEAGE, [{"uri": u, "v": str(i)} for u, i in roots])
+        imp = measure(url, IMPACT, [{"key": f"{u}@{i}"} for u, i in roots])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    for name, values, q in (("lineage depth 10", lin, LINEAGE), ("impact depth 10", imp, IMPACT)):
+        size = statistics.mean(SIZES[q])
+        print(
+            f"{name}: n={len(values)} p50={pct(values, 50):.1f} ms p95={pct(values, 95):.1f} ms"
+            f" (mean answer: {size:.0f} nodes/paths)"
+        )
+    print(f"query nodes={nodes} lineage_p95_ms={pct(lin, 95):.1f} impact_p95_ms={pct(imp, 95):.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+// Lineage upstream of an artifact version (or of every version of $uri when $version is
+// null), breadth first: A is one level above B when some step run (or run) READ A and
+// WROTE B. Bounded by $depth levels and about $max_nodes nodes; answered as ONE record.
+// Edges point the way data flowed (from the input to the output).
+OPTIONAL MATCH (a:Artifact {uri: $uri})
+OPTIONAL MATCH (av:ArtifactVersion {id: $uri + '@' + coalesce($version, '')})
+WITH a, CASE
+  WHEN $version IS NULL THEN [(a)<-[:VERSION_OF]-(v:ArtifactVersion) | v]
+  WHEN av IS NULL THEN []
+  ELSE [av] END AS roots
+WITH a, roots,
+  reduce(st = {seen: roots, frontier: roots, edges: [], levels: [roots]}, i IN range(1, $depth) |
+    CASE WHEN size(st.frontier) = 0 OR size(st.seen) >= $max_nodes THEN st ELSE
+    head([hits IN [reduce(h = [], f IN st.frontier |
+        h + [(f)<-[:WROTE]-(via)-[:READ]->(m:ArtifactVersion) | {f: f, via: via, m: m}])] |
+      head([nxt IN [reduce(acc = [], x IN hits |
+          CASE WHEN x.m IN st.seen OR x.m IN acc THEN acc ELSE acc + x.m END)] |
+        {seen: st.seen + nxt, frontier: nxt, levels: st.levels + [nxt],
+         edges: st.edges + [x IN hits | {from: x.m.id, to: x.f.id, via: x.via.id}]}])])
+    END) AS st
+RETURN a { .uri, .kind } AS artifact,
+       [lvl IN st.levels | [n IN lvl | n { .id, .uri, .version, .hash, .kind }]] AS levels,
+       st.edges AS edges,
+       any(f IN st.frontier WHERE EXISTS { (f)<-[:WROTE]-()-[:READ]->(:ArtifactVersion) }) AS more

@@ -1,0 +1,3 @@
+UNWIND $ids AS id
+MATCH (r:Run {id: id})
+RETURN id, properties(r) AS r

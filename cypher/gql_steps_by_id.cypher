@@ -1,0 +1,3 @@
+UNWIND $ids AS id
+MATCH (s:Step {id: id})
+RETURN id, s { .id, .key, .name, .kind } AS s

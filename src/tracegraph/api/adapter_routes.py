@@ -1,0 +1,164 @@
+"""Ecosystem ingestion: OpenLineage (``POST /api/v1/lineage``) and OTLP (``POST /v1/traces``).
+
+Both translate with the pure adapters in `tracegraph.ingest.adapters` and store through
+`IngestService.ingest`, so validation, dedupe, quarantine and commit-before-ack are the
+same as for ``POST /v1/events``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from neo4j.exceptions import DriverError, Neo4jError
+
+from tracegraph.api.dependencies import get_services
+from tracegraph.api.ingest_routes import read_limited_body
+from tracegraph.api.json_response import json_response
+from tracegraph.ingest.adapters import openlineage, otlp
+from tracegraph.ingest.errors import BadRequestBody, DatabaseUnavailable, IngestError, TooLarge
+from tracegraph.runtime import Services
+from tracegraph.store.graph_reads import GraphReads
+
+router = APIRouter(tags=["ingest"])
+
+# Stored events of one trace read back to place LLM calls in steps; a trace is far smaller.
+_MAX_TRACE_EVENTS = 20_000
+
+
+class UnsupportedMediaType(IngestError):
+    status = 415
+
+
+async def _read_body(request: Request, services: Services) -> bytes:
+    """The body, gunzipped when the client compressed it (both clients can)."""
+    limit = services.settings.max_body_bytes
+    body = await read_limited_body(request, limit)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}; use gzip")
+    inflater = zlib.decompressobj(wbits=47)  # 47: gzip or zlib header, detected
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadRequestBody(f"body is not valid {encoding}: {exc}") from None
+    if len(out) > limit:
+        raise TooLarge(f"decompressed body exceeds the limit of {limit} bytes")
+    return out
+
+
+def _require_ready(services: Services) -> None:
+    if not services.schema_ready.is_set():
+        raise DatabaseUnavailable(
+            "the graph database is not ready yet; nothing was stored",
+            services.settings.retry_after_s,
+        )
+
+
+def _check_batch(count: int, services: Services) -> None:
+    limit = services.settings.max_batch_events
+    if count > limit:
+        raise TooLarge(f"request translates to {count} events; the limit is {limit} per request")
+
+
+@router.post(
+    "/api/v1/lineage",
+    responses={
+        200: {"description": "every derived event stored or a duplicate"},
+        207: {"description": "some derived events rejected (and quarantined)"},
+        400: {"description": "not OpenLineage JSON; the error names the field"},
+        413: {"description": "over the batch limits"},
+        503: {"description": "database unavailable; Retry-After is set; nothing stored"},
+    },
+)
+async def post_openlineage(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Response:
+    """OpenLineage RunEvent / DatasetEvent / JobEvent, one object or an array.
+
+    The body is `/v1/events`'s; `rejected[].index` is the position of the OpenLineage event
+    in the request and `id` the derived Tracegraph event's id.
+    """
+    body = await _read_body(request, services)
+    if not body.strip():
+        raise BadRequestBody("request body is empty; send an OpenLineage event as JSON")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestBody(f"body is not valid JSON: {exc}") from None
+    try:
+        pairs = openlineage.translate_body(doc)
+    except openlineage.MalformedOpenLineage as exc:
+        raise BadRequestBody(f"invalid OpenLineage event: {exc}") from None
+    _check_batch(len(pairs), services)
+    _require_ready(services)
+    outcome = await services.ingest.ingest([event for _, event in pairs])
+    body_out = outcome.as_dict()
+    # Rejections name the OpenLineage event the client sent, not our derived position.
+    for rejection in body_out["rejected"]:
+        rejection["index"] = pairs[rejection["index"]][0]
+    return json_response(body_out, status_code=207 if outcome.rejected else 200)
+
+
+@router.post(
+    "/v1/traces",
+    responses={
+        200: {"description": "ExportTraceServiceResponse, maybe with partial_success"},
+        400: {"description": "not an OTLP ExportTraceServiceRequest"},
+        413: {"description": "over the batch limits"},
+        415: {"description": "not application/x-protobuf or application/json"},
+        503: {"description": "database unavailable; Retry-After is set; nothing stored"},
+    },
+)
+async def post_otlp_traces(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Response:
+    """OTLP/HTTP trace export, protobuf or JSON; answers in the request's encoding."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media in ("application/x-protobuf", "application/protobuf"):
+        as_json = False
+    elif media == "application/json":
+        as_json = True
+    else:
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {media or 'none'!r}; "
+            "send application/x-protobuf or application/json"
+        )
+    body = await _read_body(request, services)
+    try:
+        export = otlp.decode_json(body) if as_json else otlp.decode_protobuf(body)
+        spans = otlp.spans_of(export)
+    except otlp.MalformedOtlp as exc:
+        raise BadRequestBody(f"invalid OTLP trace export: {exc}") from None
+    media_type = "application/json" if as_json else "application/x-protobuf"
+    if not spans:
+        return Response(otlp.encode_response(0, "", as_json), media_type=media_type)
+    _require_ready(services)
+    stored = await _stored_traces(services, otlp.trace_ids(spans))
+    pairs = otlp.translate_spans(spans, stored)
+    _check_batch(len(pairs), services)
+    outcome = await services.ingest.ingest([event for _, event in pairs])
+    rejected_spans = len({pairs[r.index][0] for r in outcome.rejected})
+    message = "; ".join(sorted({r.error for r in outcome.rejected}))[:1000]
+    return Response(otlp.encode_response(rejected_spans, message, as_json), media_type=media_type)
+
+
+async def _stored_traces(services: Services, traces: list[str]) -> dict[str, list[Any]]:
+    """Our stored events of each trace's run, for placing LLM calls in their steps."""
+    reads = GraphReads(services.driver, services.settings.neo4j.database)
+    stored: dict[str, list[Any]] = {}
+    try:
+        for trace in traces:
+            rows = await reads.events(0, _MAX_TRACE_EVENTS, None, trace)
+            stored[trace] = [payload for _, payload in rows]
+    except (DriverError, Neo4jError) as exc:
+        raise DatabaseUnavailable(
+            f"the graph database is unavailable; nothing was stored ({exc})",
+            services.settings.retry_after_s,
+        ) from None
+    return stored

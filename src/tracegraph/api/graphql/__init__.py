@@ -1,0 +1,1 @@
+"""The GraphQL API (contract: shared/contract/graphql.md), served at ``/graphql``."""

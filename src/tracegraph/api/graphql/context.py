@@ -1,0 +1,81 @@
+"""Per-request GraphQL context: the running services and fresh DataLoaders."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from tracegraph.runtime import Services
+from tracegraph.store.graph_reads import GraphReads
+
+
+def _keyed(
+    fetch: Callable[[Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any, cache: bool
+) -> DataLoader[Any, Any]:
+    async def load(keys: list[Any]) -> list[Any]:
+        found = await fetch(list(dict.fromkeys(keys)))
+        return [found.get(k, default() if callable(default) else default) for k in keys]
+
+    return DataLoader(load_fn=load, cache=cache)
+
+
+class Loaders:
+    """One batch statement per nested field shape; created per request (per operation on
+    WebSockets, where ``cache`` is off so live updates are never served stale)."""
+
+    def __init__(self, reads: GraphReads, cache: bool = True) -> None:
+        self.pipeline_by_name = _keyed(reads.pipelines_by_name, None, cache)
+        self.pipeline_links = _keyed(
+            reads.pipeline_links, lambda: {"owner": None, "sla": None, "steps": []}, cache
+        )
+        self.step_by_id = _keyed(reads.steps_by_id, None, cache)
+        self.step_links = _keyed(
+            reads.step_links, lambda: {"depends_on": [], "owner": None, "sla": None}, cache
+        )
+        self.run_by_id = _keyed(reads.runs_by_id, None, cache)
+        self.step_runs_of_run = _keyed(reads.step_runs_of_runs, list, cache)
+        self.step_run_links = _keyed(
+            reads.step_run_links, lambda: {"llm_calls": [], "reads": [], "writes": []}, cache
+        )
+
+        async def runs_of_pipelines(keys: list[tuple[str, int]]) -> list[list[dict]]:
+            by_first: dict[int, list[str]] = defaultdict(list)
+            for name, first in dict.fromkeys(keys):
+                by_first[first].append(name)
+            found: dict[tuple[str, int], list[dict]] = {}
+            for first, names in by_first.items():
+                for name, runs in (await reads.runs_of_pipelines(names, first)).items():
+                    found[(name, first)] = runs
+            return [found.get(k, []) for k in keys]
+
+        self.runs_of_pipeline: DataLoader[tuple[str, int], list[dict]] = DataLoader(
+            load_fn=runs_of_pipelines, cache=cache
+        )
+
+
+class Context(BaseContext):
+    def __init__(self, services: Services, cache: bool = True) -> None:
+        super().__init__()
+        self.services = services
+        settings = services.settings
+        self.reads = GraphReads(
+            services.driver, settings.neo4j.database, timeout_s=settings.query_timeout_s
+        )
+        self.loaders = Loaders(self.reads, cache=cache)
+
+    def page_size(self, first: int) -> int:
+        """``first`` checked and capped at ``max_page_size``."""
+        if first < 0:
+            raise ValueError(f"first must be >= 0 (got {first})")
+        return min(first, self.services.settings.max_page_size)
+
+
+async def get_context(conn: HTTPConnection) -> Context:
+    """FastAPI dependency (HTTP and WebSocket alike); strawberry fills in request etc."""
+    services: Services = conn.app.state.services
+    return Context(services, cache=conn.scope["type"] != "websocket")

@@ -1,0 +1,227 @@
+"""The GraphQL schema: ``Query`` and ``Mutation`` here, ``Subscription`` from the live side."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, ParserCache, ValidationCache
+from strawberry.types import Info
+
+from tracegraph.api.graphql.scalars import JSON
+from tracegraph.api.graphql.subscriptions import Subscription
+from tracegraph.api.graphql.types import (
+    Direction,
+    Event,
+    Impact,
+    IngestResult,
+    LineageGraph,
+    NodeKind,
+    Overview,
+    PageInfo,
+    Pipeline,
+    PipelineConnection,
+    PipelineEdge,
+    Rejection,
+    Run,
+    RunConnection,
+    RunEdge,
+    RunStatus,
+)
+from tracegraph.api.graphql.views import BadArgument, impact_answer, lineage_graph
+from tracegraph.ingest.errors import IngestError
+
+IMPACT_ROOTS = {
+    NodeKind.PIPELINE,
+    NodeKind.STEP,
+    NodeKind.RUN,
+    NodeKind.ARTIFACT,
+    NodeKind.ARTIFACT_VERSION,
+    NodeKind.PROMPT_VERSION,
+    NodeKind.MODEL,
+    NodeKind.OWNER,
+}
+
+
+def _encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
+
+
+def _decode_cursor(cursor: str | None) -> Any:
+    if cursor is None:
+        return None
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except Exception as exc:
+        raise BadArgument(f"invalid cursor {cursor!r}") from exc
+
+
+def _check_depth(depth: int, cap: int) -> int:
+    if depth < 0:
+        raise BadArgument(f"depth must be >= 0 (got {depth})")
+    return min(depth, cap)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The header bar: active runs, today's tokens/cost, health.")
+    async def overview(self, info: Info) -> Overview:
+        try:
+            o = await info.context.reads.overview()
+        except Exception:
+            return Overview(
+                active_runs=0, tokens_today=0, cost_today_usd=0.0, healthy=False, last_seq=0
+            )
+        return Overview(
+            active_runs=int(o["active_runs"]),
+            tokens_today=int(o["tokens_today"] or 0),
+            cost_today_usd=float(o["cost_today_usd"] or 0.0),
+            healthy=True,
+            last_seq=int(o["last_seq"]),
+        )
+
+    @strawberry.field(description="Pipelines by name.")
+    async def pipelines(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> PipelineConnection:
+        limit = info.context.page_size(50 if first is None else first)
+        after_name = _decode_cursor(after)
+        rows = await info.context.reads.pipelines_page(after_name, limit + 1)
+        page = rows[:limit]
+        edges = [
+            PipelineEdge(cursor=_encode_cursor(p["name"]), node=Pipeline.from_node(p)) for p in page
+        ]
+        return PipelineConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field
+    async def pipeline(self, info: Info, name: str) -> Pipeline | None:
+        node = await info.context.loaders.pipeline_by_name.load(name)
+        return Pipeline.from_node(node) if node else None
+
+    @strawberry.field(description="Runs newest first (by start, else scheduled time).")
+    async def runs(
+        self,
+        info: Info,
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> RunConnection:
+        limit = info.context.page_size(50 if first is None else first)
+        cur = _decode_cursor(after)
+        if cur is not None and not (isinstance(cur, list) and len(cur) == 2):
+            raise BadArgument(f"invalid cursor {after!r}")
+        rows = await info.context.reads.runs_page(
+            pipeline, status.to_graph() if status else None, tuple(cur) if cur else None, limit + 1
+        )
+        page = rows[:limit]
+        edges = [
+            RunEdge(cursor=_encode_cursor([k, r["id"]]), node=Run.from_node(r)) for r, k in page
+        ]
+        return RunConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field
+    async def run(self, info: Info, id: strawberry.ID) -> Run | None:
+        node = await info.context.loaders.run_by_id.load(str(id))
+        return Run.from_node(node) if node else None
+
+    @strawberry.field(
+        description="Artifact versions upstream or downstream of an artifact (every version "
+        "of it when no version is given), depth-bounded; edges point the way data flowed."
+    )
+    async def lineage(
+        self,
+        info: Info,
+        uri: str,
+        version: str | None = None,
+        direction: Direction | None = Direction.UPSTREAM,
+        depth: int | None = 5,
+    ) -> LineageGraph:
+        depth = 5 if depth is None else depth
+        settings = info.context.services.settings
+        applied = _check_depth(depth, settings.lineage_max_depth)
+        rows = await info.context.reads.lineage(
+            uri,
+            version,
+            downstream=direction is Direction.DOWNSTREAM,
+            depth=applied,
+            max_nodes=settings.lineage_max_nodes,
+        )
+        return lineage_graph(rows, uri, version, depth, applied, settings.lineage_max_nodes)
+
+    @strawberry.field(description="The blast radius of a node, with one explaining path each.")
+    async def impact(self, info: Info, kind: NodeKind, key: str, depth: int | None = 10) -> Impact:
+        depth = 10 if depth is None else depth
+        if kind not in IMPACT_ROOTS:
+            raise BadArgument(
+                f"impact roots are {', '.join(sorted(k.value for k in IMPACT_ROOTS))}"
+            )
+        settings = info.context.services.settings
+        applied = _check_depth(depth, settings.lineage_max_depth)
+        rec = await info.context.reads.impact(
+            kind.value, key, depth=applied, max_nodes=settings.lineage_max_nodes
+        )
+        if rec is None:
+            raise BadArgument(f"unknown {kind.value} {key!r}")
+        return impact_answer(rec, depth, applied, settings.lineage_max_nodes)
+
+    @strawberry.field(description="Stored events after afterSeq, in seq order.")
+    async def events(
+        self,
+        info: Info,
+        after_seq: int | None = 0,
+        first: int | None = 100,
+        pipeline: str | None = None,
+        run: strawberry.ID | None = None,
+    ) -> list[Event]:
+        limit = info.context.page_size(100 if first is None else first)
+        rows = await info.context.reads.events(
+            after_seq or 0, limit, pipeline, str(run) if run is not None else None
+        )
+        return [Event.from_payload(seq, payload) for seq, payload in rows]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Same semantics as POST /v1/events.")
+    async def ingest_events(self, info: Info, events: list[JSON]) -> IngestResult:
+        try:
+            outcome = await info.context.services.ingest.ingest(events)
+        except IngestError as exc:
+            raise BadArgument(str(exc)) from exc
+        return IngestResult(
+            accepted=outcome.accepted,
+            duplicates=outcome.duplicates,
+            rejected=[
+                Rejection(index=r.index, id=strawberry.ID(r.id) if r.id else None, error=r.error)
+                for r in outcome.rejected
+            ],
+            last_seq=outcome.last_seq,
+        )
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    # Parser and validation caches live at module level, so per-request factories share them.
+    extensions=[
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: MaxAliasesLimiter(max_alias_count=50),
+    ],
+)

@@ -1,0 +1,473 @@
+"""The GraphQL object types of the contract (``shared/contract/graphql.md``).
+
+Objects are built from plain property maps read from the graph (``from_node``); nested
+fields resolve through the per-request DataLoaders on ``info.context.loaders`` so a page
+of runs with their steps costs a constant number of queries.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.types import Info
+
+from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime
+
+
+@strawberry.enum(description="Status of a run or step run (graph values are lowercase).")
+class RunStatus(enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+
+    @classmethod
+    def from_graph(cls, value: str | None) -> RunStatus:
+        return cls[(value or "scheduled").upper()]
+
+    def to_graph(self) -> str:
+        return self.value.lower()
+
+
+@strawberry.enum
+class Direction(enum.Enum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+
+
+@strawberry.enum
+class NodeKind(enum.Enum):
+    PIPELINE = "PIPELINE"
+    STEP = "STEP"
+    RUN = "RUN"
+    ARTIFACT = "ARTIFACT"
+    ARTIFACT_VERSION = "ARTIFACT_VERSION"
+    PROMPT_VERSION = "PROMPT_VERSION"
+    MODEL = "MODEL"
+    OWNER = "OWNER"
+    # Nodes that appear inside lineage/impact answers but are not impact roots.
+    STEP_RUN = "STEP_RUN"
+    LLM_CALL = "LLM_CALL"
+    SLA = "SLA"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@strawberry.type
+class Overview:
+    active_runs: int
+    tokens_today: int = strawberry.field(
+        description="Input + output tokens of LLM calls received since UTC midnight."
+    )
+    cost_today_usd: float = strawberry.field(
+        description="Cost of LLM calls received since UTC midnight (reported or estimated)."
+    )
+    healthy: bool
+    last_seq: int
+
+
+@strawberry.type
+class Event:
+    seq: int
+    id: strawberry.ID
+    type: str
+    time: DateTime
+    pipeline: str | None
+    run: strawberry.ID | None
+    step: str | None
+    data: JSON | None
+
+    @classmethod
+    def from_payload(cls, seq: int, payload: dict[str, Any] | str | bytes) -> Event:
+        """From a stored or just-committed canonical event (dict or its JSON text)."""
+        if not isinstance(payload, dict):
+            payload = orjson.loads(payload)
+        return cls(
+            seq=int(seq),
+            id=strawberry.ID(payload["id"]),
+            type=payload["type"],
+            time=to_datetime(payload["time"]),  # type: ignore[arg-type]
+            pipeline=payload.get("pipeline"),
+            run=payload.get("run"),
+            step=payload.get("step"),
+            data=payload.get("data"),
+        )
+
+
+@strawberry.type
+class Rejection:
+    index: int
+    id: strawberry.ID | None
+    error: str
+
+
+@strawberry.type
+class IngestResult:
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+    last_seq: int
+
+
+@strawberry.type
+class Owner:
+    id: strawberry.ID
+    kind: str
+    name: str
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> Owner:
+        oid = n["id"]
+        kind = n.get("kind") or (oid.split(":", 1)[0] if ":" in oid else "unknown")
+        return cls(id=strawberry.ID(oid), kind=kind, name=n.get("name") or oid)
+
+
+@strawberry.type(name="SLA")
+class SLA:
+    id: strawberry.ID
+    max_duration_ms: int | None
+    max_tokens: int | None
+    max_cost_usd: float | None
+    min_success_rate: float | None
+    window: str | None
+    max_start_delay_ms: int | None
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> SLA:
+        return cls(
+            id=strawberry.ID(n["id"]),
+            max_duration_ms=_int(n.get("max_duration_ms")),
+            max_tokens=_int(n.get("max_tokens")),
+            max_cost_usd=_float(n.get("max_cost_usd")),
+            min_success_rate=_float(n.get("min_success_rate")),
+            window=n.get("window"),
+            max_start_delay_ms=_int(n.get("max_start_delay_ms")),
+        )
+
+
+@strawberry.type
+class ArtifactVersion:
+    id: strawberry.ID
+    uri: str
+    version: str | None
+    hash: str | None
+    kind: str | None
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> ArtifactVersion:
+        return cls(
+            id=strawberry.ID(n["id"]),
+            uri=n.get("uri") or n["id"].rsplit("@", 1)[0],
+            version=n.get("version"),
+            hash=n.get("hash"),
+            kind=n.get("kind"),
+        )
+
+
+@strawberry.type(name="LLMCall")
+class LLMCall:
+    id: strawberry.ID
+    provider: str
+    model: str
+    prompt_template: str | None
+    prompt_version: str | None
+    prompt: str | None
+    response: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int | None
+    cost_usd: float | None
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> LLMCall:
+        # A response that arrived before its prompt leaves provider/model unknown for now.
+        return cls(
+            id=strawberry.ID(n["id"]),
+            provider=n.get("provider") or "unknown",
+            model=n.get("model") or "unknown",
+            prompt_template=n.get("template"),
+            prompt_version=n.get("template_version"),
+            prompt=n.get("prompt"),
+            response=n.get("response"),
+            input_tokens=_int(n.get("input_tokens")),
+            output_tokens=_int(n.get("output_tokens")),
+            latency_ms=_int(n.get("latency_ms")),
+            cost_usd=_float(n.get("cost_usd")),
+        )
+
+
+@strawberry.type
+class Step:
+    id: strawberry.ID
+    key: str
+    name: str | None
+    kind: str | None
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> Step:
+        sid = n["id"]
+        return cls(
+            id=strawberry.ID(sid),
+            key=n.get("key") or sid.split("/", 1)[-1],
+            name=n.get("name"),
+            kind=n.get("kind"),
+        )
+
+    @strawberry.field(description="The steps this step depends on (its upstream in the DAG).")
+    async def depends_on(self, info: Info) -> list[Step]:
+        links = await info.context.loaders.step_links.load(str(self.id))
+        return [Step.from_node(n) for n in links["depends_on"]]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> Owner | None:
+        links = await info.context.loaders.step_links.load(str(self.id))
+        return Owner.from_node(links["owner"]) if links["owner"] else None
+
+    @strawberry.field
+    async def sla(self, info: Info) -> SLA | None:
+        links = await info.context.loaders.step_links.load(str(self.id))
+        return SLA.from_node(links["sla"]) if links["sla"] else None
+
+
+@strawberry.type
+class Pipeline:
+    name: str
+    version: str | None
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> Pipeline:
+        return cls(name=n["name"], version=n.get("version"))
+
+    @strawberry.field
+    async def owner(self, info: Info) -> Owner | None:
+        links = await info.context.loaders.pipeline_links.load(self.name)
+        return Owner.from_node(links["owner"]) if links["owner"] else None
+
+    @strawberry.field
+    async def sla(self, info: Info) -> SLA | None:
+        links = await info.context.loaders.pipeline_links.load(self.name)
+        return SLA.from_node(links["sla"]) if links["sla"] else None
+
+    @strawberry.field
+    async def steps(self, info: Info) -> list[Step]:
+        links = await info.context.loaders.pipeline_links.load(self.name)
+        return [Step.from_node(n) for n in links["steps"]]
+
+    @strawberry.field(description="The pipeline's latest runs, newest first (capped).")
+    async def runs(self, info: Info, first: int | None = 20) -> list[Run]:
+        first = info.context.page_size(20 if first is None else first)
+        nodes = await info.context.loaders.runs_of_pipeline.load((self.name, first))
+        return [Run.from_node(n) for n in nodes]
+
+
+@strawberry.type
+class StepRun:
+    id: strawberry.ID
+    attempt: int
+    status: RunStatus
+    started_at: DateTime | None
+    ended_at: DateTime | None
+    duration_ms: int | None
+    percent: float | None
+    tokens_used: int | None
+    token_budget: int | None
+    provider: str | None
+    model: str | None
+    error: str | None
+    step_id: strawberry.Private[str]
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> StepRun:
+        return cls(
+            id=strawberry.ID(n["id"]),
+            attempt=int(n.get("attempt") or 1),
+            status=RunStatus.from_graph(n.get("status")),
+            started_at=to_datetime(n.get("started_at")),  # type: ignore[arg-type]
+            ended_at=to_datetime(n.get("ended_at")),  # type: ignore[arg-type]
+            duration_ms=_int(n.get("duration_ms")),
+            percent=_float(n.get("percent")),
+            tokens_used=_int(n.get("tokens_used")),
+            token_budget=_int(n.get("token_budget")),
+            provider=n.get("provider"),
+            model=n.get("model"),
+            error=n.get("error"),
+            step_id=f"{n.get('pipeline')}/{n.get('step')}",
+        )
+
+    @strawberry.field
+    async def step(self, info: Info) -> Step:
+        node = await info.context.loaders.step_by_id.load(self.step_id)
+        return Step.from_node(node or {"id": self.step_id})
+
+    @strawberry.field
+    async def llm_calls(self, info: Info) -> list[LLMCall]:
+        links = await info.context.loaders.step_run_links.load(str(self.id))
+        return [LLMCall.from_node(n) for n in links["llm_calls"]]
+
+    @strawberry.field
+    async def reads(self, info: Info) -> list[ArtifactVersion]:
+        links = await info.context.loaders.step_run_links.load(str(self.id))
+        return [ArtifactVersion.from_node(n) for n in links["reads"]]
+
+    @strawberry.field
+    async def writes(self, info: Info) -> list[ArtifactVersion]:
+        links = await info.context.loaders.step_run_links.load(str(self.id))
+        return [ArtifactVersion.from_node(n) for n in links["writes"]]
+
+
+@strawberry.type
+class Run:
+    id: strawberry.ID
+    status: RunStatus
+    scheduled_for: DateTime | None
+    started_at: DateTime | None
+    ended_at: DateTime | None
+    duration_ms: int | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    cost_estimated: bool
+    error: str | None
+    trigger: str | None
+    pipeline_name: strawberry.Private[str]
+
+    @classmethod
+    def from_node(cls, n: dict[str, Any]) -> Run:
+        """From a Run node's properties (e.g. ``dict(record["r"])``)."""
+        return cls(
+            id=strawberry.ID(n["id"]),
+            status=RunStatus.from_graph(n.get("status")),
+            scheduled_for=to_datetime(n.get("scheduled_for")),  # type: ignore[arg-type]
+            started_at=to_datetime(n.get("started_at")),  # type: ignore[arg-type]
+            ended_at=to_datetime(n.get("ended_at")),  # type: ignore[arg-type]
+            duration_ms=_int(n.get("duration_ms")),
+            input_tokens=int(n.get("input_tokens") or 0),
+            output_tokens=int(n.get("output_tokens") or 0),
+            cost_usd=float(n.get("cost_usd") or 0.0),
+            cost_estimated=bool(n.get("cost_estimated") or False),
+            error=n.get("error"),
+            trigger=n.get("trigger"),
+            pipeline_name=n.get("pipeline") or "",
+        )
+
+    @strawberry.field
+    async def pipeline(self, info: Info) -> Pipeline:
+        node = await info.context.loaders.pipeline_by_name.load(self.pipeline_name)
+        return Pipeline.from_node(node or {"name": self.pipeline_name})
+
+    @strawberry.field(description="The run's step runs (every attempt), in start order.")
+    async def steps(self, info: Info) -> list[StepRun]:
+        nodes = await info.context.loaders.step_runs_of_run.load(str(self.id))
+        return [StepRun.from_node(n) for n in nodes]
+
+
+@strawberry.type
+class LineageNode:
+    id: strawberry.ID
+    kind: NodeKind
+    key: str
+    label: str
+    depth: int
+
+
+@strawberry.type
+class LineageEdge:
+    from_: strawberry.ID = strawberry.field(name="from")
+    to: strawberry.ID
+    kind: str
+    via: strawberry.ID | None
+
+
+@strawberry.type
+class LineageGraph:
+    root: LineageNode
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    truncated: bool
+
+
+@strawberry.type
+class Impact:
+    root: LineageNode
+    artifacts: list[ArtifactVersion]
+    steps: list[Step]
+    pipelines: list[Pipeline]
+    runs: list[Run]
+    owners: list[Owner]
+    slas: list[SLA]
+    paths: list[list[strawberry.ID]] = strawberry.field(
+        description="For each affected node, one shortest path of ids from the root."
+    )
+    truncated: bool
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class PipelineEdge:
+    cursor: str
+    node: Pipeline
+
+
+@strawberry.type
+class PipelineConnection:
+    edges: list[PipelineEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class RunEdge:
+    cursor: str
+    node: Run
+
+
+@strawberry.type
+class RunConnection:
+    edges: list[RunEdge]
+    page_info: PageInfo
+
+
+__all__ = [
+    "JSON",
+    "SLA",
+    "ArtifactVersion",
+    "DateTime",
+    "Direction",
+    "Event",
+    "Impact",
+    "IngestResult",
+    "LLMCall",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "NodeKind",
+    "Overview",
+    "PageInfo",
+    "Pipeline",
+    "PipelineConnection",
+    "PipelineEdge",
+    "Rejection",
+    "Run",
+    "RunConnection",
+    "RunEdge",
+    "RunStatus",
+    "Step",
+    "StepRun",
+    "datetime",
+]

@@ -1,0 +1,187 @@
+"""Turning the collected lineage / impact records into the contract's answers (no I/O)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import strawberry
+
+from tracegraph.api.graphql.types import (
+    SLA,
+    ArtifactVersion,
+    Impact,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+    NodeKind,
+    Owner,
+    Pipeline,
+    Run,
+    Step,
+)
+from tracegraph.store.graph_reads import LineageRows
+
+_KIND_BY_LABEL = {
+    "Pipeline": NodeKind.PIPELINE,
+    "Step": NodeKind.STEP,
+    "Run": NodeKind.RUN,
+    "Artifact": NodeKind.ARTIFACT,
+    "ArtifactVersion": NodeKind.ARTIFACT_VERSION,
+    "PromptVersion": NodeKind.PROMPT_VERSION,
+    "Model": NodeKind.MODEL,
+    "Owner": NodeKind.OWNER,
+    "StepRun": NodeKind.STEP_RUN,
+    "LLMCall": NodeKind.LLM_CALL,
+    "SLA": NodeKind.SLA,
+}
+
+
+class BadArgument(ValueError):
+    """A query argument that cannot be answered; becomes a GraphQL error with this text."""
+
+
+def node_key(props: dict[str, Any]) -> str:
+    """The contract key of a node: pipeline name, artifact uri, else the node id."""
+    labels = props.get("labels") or []
+    if "Pipeline" in labels:
+        return str(props["name"])
+    if "Artifact" in labels:
+        return str(props["uri"])
+    return str(props["id"])
+
+
+def _version_label(av: dict[str, Any]) -> str:
+    tag = av.get("version") or (av.get("hash") or "")[:12]
+    return f"{av.get('uri') or av['id']} @ {tag}" if tag else str(av["id"])
+
+
+def lineage_graph(
+    rows: LineageRows,
+    uri: str,
+    version: str | None,
+    requested_depth: int,
+    applied_depth: int,
+    max_nodes: int,
+) -> LineageGraph:
+    if rows.artifact is None:
+        raise BadArgument(f"unknown artifact uri {uri!r}")
+    if not rows.levels or not rows.levels[0]:
+        raise BadArgument(f"artifact {uri!r} has no version {version!r}")
+    nodes: list[LineageNode] = []
+    kept: set[str] = set()
+    edges: list[LineageEdge] = []
+    cut = False
+    for depth, level in enumerate(rows.levels):
+        for av in level:
+            if len(kept) >= max_nodes:
+                cut = True
+                break
+            kept.add(av["id"])
+            nodes.append(
+                LineageNode(
+                    id=strawberry.ID(av["id"]),
+                    kind=NodeKind.ARTIFACT_VERSION,
+                    key=av["id"],
+                    label=_version_label(av),
+                    depth=depth,
+                )
+            )
+    if version is None:
+        root = LineageNode(
+            id=strawberry.ID(uri), kind=NodeKind.ARTIFACT, key=uri, label=uri, depth=0
+        )
+        nodes.insert(0, root)
+        edges.extend(
+            LineageEdge(from_=strawberry.ID(av["id"]), to=root.id, kind="VERSION_OF", via=None)
+            for av in rows.levels[0]
+        )
+    else:
+        root = nodes[0]
+    seen: set[tuple[str, str, str]] = set()
+    for e in rows.edges:
+        triple = (e["from"], e["to"], e["via"])
+        if triple in seen or e["from"] not in kept or e["to"] not in kept:
+            continue
+        seen.add(triple)
+        edges.append(
+            LineageEdge(
+                from_=strawberry.ID(e["from"]),
+                to=strawberry.ID(e["to"]),
+                kind="DERIVED",
+                via=strawberry.ID(e["via"]),
+            )
+        )
+    hit_limit = cut or (len(kept) >= max_nodes and rows.more)
+    depth_cut = rows.more and requested_depth > applied_depth
+    return LineageGraph(root=root, nodes=nodes, edges=edges, truncated=hit_limit or depth_cut)
+
+
+def _lineage_node(props: dict[str, Any], depth: int) -> LineageNode:
+    label_names = props.get("labels") or []
+    kind = next((_KIND_BY_LABEL[lb] for lb in label_names if lb in _KIND_BY_LABEL), NodeKind.RUN)
+    key = node_key(props)
+    label = _version_label(props) if kind is NodeKind.ARTIFACT_VERSION else key
+    return LineageNode(id=strawberry.ID(key), kind=kind, key=key, label=label, depth=depth)
+
+
+def impact_answer(
+    rec: dict[str, Any], requested_depth: int, applied_depth: int, max_nodes: int
+) -> Impact:
+    root_eid = rec["root"]["eid"]
+    adjacency: dict[str, list[str]] = {}
+    for a, b, _kind in rec["edges"]:
+        adjacency.setdefault(a, []).append(b)
+    # Breadth first from the root over the explanation edges: one shortest path each.
+    parent: dict[str, str | None] = {root_eid: None}
+    queue = deque([root_eid])
+    while queue:
+        cur = queue.popleft()
+        for nxt in adjacency.get(cur, ()):
+            if nxt not in parent:
+                parent[nxt] = cur
+                queue.append(nxt)
+
+    keys: dict[str, str] = {root_eid: node_key(rec["root"])}
+    for group in ("flow_nodes", "steps", "runs", "pipelines", "artifacts", "owners", "slas"):
+        for n in rec[group]:
+            keys[n["eid"]] = node_key(n)
+
+    def path(eid: str) -> list[strawberry.ID]:
+        ids: list[strawberry.ID] = []
+        cur: str | None = eid
+        while cur is not None:
+            ids.append(strawberry.ID(keys.get(cur, cur)))
+            cur = parent.get(cur)
+        return ids[::-1]
+
+    def affected(rows: list[dict[str, Any]], label: str | None = None) -> list[dict[str, Any]]:
+        out, seen = [], set()
+        for n in rows:
+            if n["eid"] == root_eid or n["eid"] in seen or n["eid"] not in parent:
+                continue
+            if label is not None and label not in n["labels"]:
+                continue
+            seen.add(n["eid"])
+            out.append(n)
+        return sorted(out, key=node_key)
+
+    artifacts = affected(rec["flow_nodes"], "ArtifactVersion")
+    steps = affected(rec["steps"])
+    pipelines = affected(rec["pipelines"])
+    runs = affected(rec["runs"])
+    owners = affected(rec["owners"])
+    slas = affected(rec["slas"])
+    paths = [path(n["eid"]) for n in artifacts + steps + pipelines + runs + owners + slas]
+    hit_limit = len(rec["flow_nodes"]) >= max_nodes
+    return Impact(
+        root=_lineage_node(rec["root"], 0),
+        artifacts=[ArtifactVersion.from_node(n) for n in artifacts],
+        steps=[Step.from_node(n) for n in steps],
+        pipelines=[Pipeline.from_node(n) for n in pipelines],
+        runs=[Run.from_node(n) for n in runs],
+        owners=[Owner.from_node(n) for n in owners],
+        slas=[SLA.from_node(n) for n in slas],
+        paths=paths,
+        truncated=hit_limit or (bool(rec["more"]) and requested_depth > applied_depth),
+    )

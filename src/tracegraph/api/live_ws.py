@@ -1,0 +1,386 @@
+"""Shared execution of live subscriptions over WebSocket (both subprotocols).
+
+Strawberry's stock handlers run one GraphQL execution per subscriber per event and
+JSON-encode each result separately (~100+ µs each), which caps fan-out at a few
+thousand messages a second per core. These handlers recognise the two live root fields
+(``events``, ``runUpdated``), subscribe to the hub directly and render each event once
+per *distinct subscription* — same document, same variables (``afterSeq`` aside, it
+only decides where the stream starts) and same visibility — keeping the serialized
+``payload`` text on the shared event object (``LiveItem.memo``). Every subscriber then
+only wraps that text in its protocol envelope and writes it.
+
+Anything else (queries and mutations over WebSocket, invalid documents, other
+subscriptions) goes to strawberry's own handling unchanged, so errors and protocol
+edge cases behave exactly as strawberry documents them.
+
+Mount with :func:`live_graphql_router` (or set the two ``*_handler_class`` attributes
+on any strawberry async view).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLField,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+    visit,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import Visitor
+from starlette.websockets import WebSocketDisconnect
+from strawberry.extensions import AddValidationRules
+from strawberry.fastapi import GraphQLRouter
+from strawberry.schema import BaseSchema
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from tracegraph.api.graphql.subscriptions import (
+    closed_error,
+    event_of,
+    live_hub,
+    run_of,
+)
+from tracegraph.live.hub import EventFilter, LiveItem, RunFilter, RunUpdate, SubscriberClosed
+
+log = structlog.get_logger(__name__)
+
+_LIVE_FIELDS = ("events", "runUpdated")
+# Process-wide counters (tests and the benchmark check that rendering is shared).
+STATS: dict[str, int] = {"shared": 0, "fallback": 0, "renders": 0}
+# Sending to a connection that has gone away raises one of these, depending on the server.
+_GONE = (WebSocketDisconnect, OSError, RuntimeError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """A parsed, validated live subscription document (cached per query text)."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    field_node: FieldNode
+    field_def: GraphQLField
+    field_name: str
+    # The variable that only feeds afterSeq: left out of the sharing key.
+    after_seq_variable: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSubscription:
+    """One subscriber's plan: where it starts, what it filters and how it renders."""
+
+    doc: _Document
+    variables: dict[str, Any]
+    operation_name: str | None
+    field_name: str
+    args: dict[str, Any]
+    render_key: Hashable
+
+
+class _VariableUses(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[str, int] = {}
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.counts[node.name.value] = self.counts.get(node.name.value, 0) + 1
+
+
+def _visibility(context: Any) -> Hashable:
+    """What of the context can change a rendered result (who may see prompts)."""
+    for name in ("role", "roles", "principal"):
+        value = context.get(name) if isinstance(context, dict) else getattr(context, name, None)
+        if value is not None:
+            return _hashable(value)
+    return None
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, list | set | frozenset | tuple):
+        return tuple(sorted(map(str, value)))
+    return value if isinstance(value, Hashable) else repr(value)
+
+
+class SharedSubscriptions:
+    """Plans and renders live subscriptions for one schema."""
+
+    def __init__(self, schema: BaseSchema) -> None:
+        self._schema = schema
+        self._gql = schema._schema  # type: ignore[attr-defined]
+        # Rules that schema extensions add (alias and depth limits) apply here too.
+        self._rules = [
+            rule
+            for ext in getattr(schema, "extensions", ())
+            if isinstance(ext, AddValidationRules)
+            for rule in ext.validation_rules
+        ]
+        self._parse = functools.lru_cache(maxsize=512)(self._parse_uncached)
+
+    def _parse_uncached(self, query: str, operation_name: str | None) -> _Document | None:
+        try:
+            document = parse(query)
+        except GraphQLError:
+            return None
+        # Invalid documents go to strawberry, which reports the errors per protocol.
+        if validate(self._gql, document, [*specified_rules, *self._rules]):
+            return None
+        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is not None:
+            ops = [o for o in ops if o.name is not None and o.name.value == operation_name]
+        if len(ops) != 1 or ops[0].operation is not OperationType.SUBSCRIPTION:
+            return None
+        op = ops[0]
+        selections = op.selection_set.selections
+        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+            return None
+        field_node = selections[0]
+        name = field_node.name.value
+        if name not in _LIVE_FIELDS or field_node.directives:
+            return None
+        field_def = self._gql.subscription_type.fields[name]
+        definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if getattr(definition, "permission_classes", None) or getattr(
+            definition, "extensions", None
+        ):
+            return None  # the resolver's guards must run: use strawberry's path
+        after_var = None
+        for arg in field_node.arguments:
+            if arg.name.value == "afterSeq" and isinstance(arg.value, VariableNode):
+                uses = _VariableUses()
+                # Count uses (in the operation's selections and any fragment), not the
+                # variable's own definition.
+                visit(op.selection_set, uses)
+                for d in document.definitions:
+                    if not isinstance(d, OperationDefinitionNode):
+                        visit(d, uses)
+                if uses.counts.get(arg.value.name.value) == 1:
+                    after_var = arg.value.name.value
+        return _Document(document, op, field_node, field_def, name, after_var)
+
+    def plan(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Any,
+    ) -> SharedSubscription | None:
+        """A shared plan, or None to let strawberry handle the operation as usual."""
+        sub = self._plan(query, variables, operation_name, context)
+        STATS["fallback" if sub is None else "shared"] += 1
+        return sub
+
+    def _plan(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Any,
+    ) -> SharedSubscription | None:
+        if not isinstance(query, str):
+            return None
+        doc = self._parse(query, operation_name)
+        if doc is None:
+            return None
+        variables = dict(variables or {})
+        coerced = get_variable_values(self._gql, doc.operation.variable_definitions, variables)
+        if isinstance(coerced, list):
+            return None  # strawberry reports the variable errors
+        try:
+            args = get_argument_values(doc.field_def, doc.field_node, coerced)
+        except GraphQLError:
+            return None
+        shared_vars = {k: v for k, v in variables.items() if k != doc.after_seq_variable}
+        try:
+            var_key = orjson.dumps(shared_vars, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        render_key = ("live", query, operation_name, var_key, _visibility(context))
+        return SharedSubscription(doc, variables, operation_name, doc.field_name, args, render_key)
+
+    async def stream(self, sub: SharedSubscription, context: Any) -> AsyncGenerator[str, None]:
+        """The ``payload`` JSON text of each result, rendered once per event and key."""
+        hub = live_hub(context)
+        args = sub.args
+        source: AsyncGenerator[LiveItem, None] | AsyncGenerator[RunUpdate, None]
+        if sub.field_name == "events":
+            flt = EventFilter.of(args.get("pipeline"), args.get("run"), args.get("types"))
+            source = hub.events(flt, args.get("afterSeq"))
+        else:
+            source = hub.run_updates(RunFilter.of(args.get("run"), args.get("pipeline")))
+        async with contextlib.aclosing(source):
+            async for item in source:
+                text = item.memo.get(sub.render_key)
+                if text is None:
+                    text = await self._render(sub, item, context)
+                elif isinstance(text, asyncio.Future):
+                    text = await text  # another subscriber is rendering it right now
+                yield text
+
+    async def _render(self, sub: SharedSubscription, item: LiveItem | RunUpdate, ctx: Any) -> str:
+        STATS["renders"] += 1
+        root = event_of(item) if isinstance(item, LiveItem) else run_of(item)
+        doc = sub.doc
+        result: Any = execute(
+            self._gql,
+            doc.document,
+            root_value=root,
+            context_value=ctx,
+            variable_values=sub.variables,
+            operation_name=sub.operation_name,
+        )
+        if inspect.isawaitable(result):
+            # Nested fields that load from the graph: share the pending render too.
+            pending: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            item.memo[sub.render_key] = pending
+            try:
+                result = await result
+                text = _payload_text(result)
+            except BaseException as exc:
+                item.memo.pop(sub.render_key, None)
+                pending.set_exception(exc)
+                pending.exception()  # retrieved: waiters re-raise their own copy
+                raise
+            pending.set_result(text)
+        else:
+            text = _payload_text(result)
+        item.memo[sub.render_key] = text
+        return text
+
+
+def _payload_text(result: Any) -> str:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [err.formatted for err in result.errors]
+    return orjson.dumps(payload).decode()
+
+
+def _closed_payload(exc: SubscriberClosed) -> str:
+    return orjson.dumps({"data": None, "errors": [closed_error(exc).formatted]}).decode()
+
+
+@functools.cache
+def _shared_for(schema: BaseSchema) -> SharedSubscriptions:
+    return SharedSubscriptions(schema)
+
+
+def _raw_socket(handler: Any) -> Any:
+    return getattr(handler.websocket, "ws", None)
+
+
+class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """``graphql-transport-ws`` with shared rendering of live subscriptions."""
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        ws = _raw_socket(self)
+        sub = None
+        if ws is not None:
+            shared = _shared_for(self.schema)
+            sub = shared.plan(
+                operation.query, operation.variables, operation.operation_name, self.context
+            )
+        if sub is None:
+            await super().run_operation(operation)
+            return
+        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        try:
+            try:
+                async for text in shared.stream(sub, self.context):
+                    await ws.send_text(prefix + text + "}")
+            except SubscriberClosed as exc:
+                # Same shape as strawberry's path: a result with the error, then complete.
+                await ws.send_text(prefix + _closed_payload(exc) + "}")
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _GONE:
+            return
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+
+
+class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    """Legacy ``graphql-ws`` with shared rendering of live subscriptions."""
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        ws = _raw_socket(self)
+        sub = None
+        if ws is not None:
+            shared = _shared_for(self.schema)
+            sub = shared.plan(query, variables, operation_name, self.context)
+        if sub is None:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
+        complete = {"type": "complete", "id": operation_id}
+        try:
+            try:
+                async for text in shared.stream(sub, self.context):
+                    await ws.send_text(prefix + text + "}")
+            except SubscriberClosed as exc:
+                await ws.send_text(prefix + _closed_payload(exc) + "}")
+            await self.send_message(complete)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            # A "stop" from the client: confirm it, as strawberry does.
+            with contextlib.suppress(*_GONE):
+                await self.send_message(complete)  # type: ignore[arg-type]
+        except _GONE:
+            pass
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)
+
+
+class LiveGraphQLRouter(GraphQLRouter[Any, Any]):
+    """strawberry's FastAPI router with the shared live handlers."""
+
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+    graphql_ws_handler_class = LiveWSHandler
+
+
+def live_graphql_router(schema: BaseSchema, **kwargs: Any) -> LiveGraphQLRouter:
+    """The ``/graphql`` router: both subprotocols, and keep-alives for ``graphql-ws``
+    (``graphql-transport-ws`` keeps alive with its own ping/pong)."""
+    kwargs.setdefault(
+        "subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
+    )
+    kwargs.setdefault("keep_alive", True)
+    kwargs.setdefault("keep_alive_interval", 15)
+    return LiveGraphQLRouter(schema, **kwargs)
+
+
+__all__ = [
+    "LiveGraphQLRouter",
+    "LiveTransportWSHandler",
+    "LiveWSHandler",
+    "SharedSubscriptions",
+    "live_graphql_router",
+]

@@ -1,0 +1,471 @@
+"""The live hub: fans committed events and run states out to subscribers.
+
+Pure asyncio, no GraphQL. The group committer calls :meth:`LiveHub.publish` after every
+commit with the new events in seq order; the hub routes each event through topic
+dictionaries (by run, by pipeline, everything) to *filter groups* — subscribers with
+the same filter share one group, so a filter is evaluated once per event, not once per
+subscriber — and appends one shared :class:`LiveItem` to each subscriber's bounded
+queue. Publishing never awaits: a subscriber whose queue is full is closed with a
+reason that says where to resume, so a slow client can neither block ingestion nor
+grow memory.
+
+Resume without gap or duplicate (:meth:`LiveHub.events` with ``after_seq``): the
+subscriber's queue is registered *before* the stored log is read, so every event
+committed after the read started is in the queue and everything committed before is
+in the read; live items at or below the last replayed seq are dropped. If the queue
+overflows while the replay is still reading (a long catch-up), it is emptied and the
+replay reads again from where it got to, which fills that gap from the database.
+
+Ordering: seqs are allocated under a lock inside the commit transaction and one writer
+task commits, so within one process commits — and so publishes — come in seq order.
+Across replicas each process only sees its own commits; live fan-out there would have
+to tail the database event log (``events_after_seq``) or a broker instead of relying
+on the in-process listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Collection, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import structlog
+
+from tracegraph.store.graph_rows import SequencedEvent
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class LiveReads(Protocol):
+    """What the hub reads from the graph (``tracegraph.store.live_reads.LiveReader``)."""
+
+    async def events_after(
+        self,
+        after_seq: int,
+        *,
+        pipeline: str | None = None,
+        run: str | None = None,
+        types: Collection[str] | None = None,
+        limit: int = 1000,
+    ) -> list[SequencedEvent]: ...
+
+    async def runs_by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class SubscriberClosed(Exception):
+    """The hub ended a subscription (too slow, or the server is shutting down)."""
+
+    def __init__(self, message: str, *, code: str, resume_after_seq: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.resume_after_seq = resume_after_seq
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    pipeline: str | None = None
+    run: str | None = None
+    types: frozenset[str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        pipeline: str | None = None,
+        run: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> EventFilter:
+        return cls(pipeline, None if run is None else str(run), _types(types))
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        return (
+            (self.run is None or payload.get("run") == self.run)
+            and (self.pipeline is None or payload.get("pipeline") == self.pipeline)
+            and (self.types is None or payload["type"] in self.types)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    run: str | None = None
+    pipeline: str | None = None
+
+    @classmethod
+    def of(cls, run: str | None = None, pipeline: str | None = None) -> RunFilter:
+        return cls(None if run is None else str(run), pipeline)
+
+    def matches(self, run_id: str, pipeline: str | None) -> bool:
+        return (self.run is None or run_id == self.run) and (
+            self.pipeline is None or pipeline == self.pipeline
+        )
+
+
+def _types(types: Collection[str] | None) -> frozenset[str] | None:
+    return None if types is None else frozenset(types)
+
+
+class LiveItem:
+    """One committed event as fanned out; the same object goes to every subscriber.
+
+    ``memo`` lets the API layer convert or render the event once per event (keyed by
+    whatever identifies the conversion) and share the result across subscribers.
+    """
+
+    __slots__ = ("event", "memo", "seq")
+
+    def __init__(self, event: SequencedEvent) -> None:
+        self.event = event
+        self.seq = event.seq
+        self.memo: dict[Hashable, Any] = {}
+
+
+class RunUpdate:
+    """A run's state (its node properties) read after a commit that touched it."""
+
+    __slots__ = ("memo", "pipeline", "run_id", "seq", "state")
+
+    def __init__(self, run_id: str, state: dict[str, Any], seq: int) -> None:
+        self.run_id = run_id
+        self.state = state
+        self.pipeline: str | None = state.get("pipeline")
+        self.seq = seq  # the last seq committed when the state was read
+        self.memo: dict[Hashable, Any] = {}
+
+
+class _Subscriber(Generic[T]):
+    """A bounded queue with one consumer; pushing never blocks."""
+
+    __slots__ = (
+        "_items",
+        "_limit",
+        "_waiter",
+        "_what",
+        "batch",
+        "batch_whole",
+        "buffering",
+        "error",
+        "last_delivered",
+        "lost",
+    )
+
+    def __init__(self, limit: int, what: str = "events") -> None:
+        self._items: deque[T] = deque()
+        self._limit = limit
+        self._what = what
+        self._waiter: asyncio.Future[None] | None = None
+        # While replaying, an overflow only drops the buffer (the replay re-reads it).
+        self.buffering = False
+        self.lost = False
+        self.error: SubscriberClosed | None = None
+        self.last_delivered: int | None = None
+        self.batch = -1
+        self.batch_whole = False
+
+    def push(self, item: T, batch: int) -> bool:
+        """Queue an item of commit ``batch``; False when the subscriber is (now) closed.
+
+        A commit that finds the queue empty is taken whole even if it is bigger than the
+        limit (one large commit does not make a subscriber slow); otherwise more than
+        ``limit`` undelivered items means the subscriber has fallen behind.
+        """
+        if self.error is not None:
+            return False
+        if batch != self.batch:
+            self.batch = batch
+            self.batch_whole = not self._items
+        if len(self._items) >= self._limit and not self.batch_whole:
+            if self.buffering:
+                self._items.clear()
+                self.lost = True
+            else:
+                resume = None
+                if self._what == "events":
+                    resume = self.last_delivered
+                    if resume is None:
+                        resume = getattr(self._items[0], "seq", 1) - 1
+                hint = "subscribe again" if resume is None else f"resume with afterSeq={resume}"
+                self.close(
+                    SubscriberClosed(
+                        f"subscriber fell more than {self._limit} {self._what} behind; {hint}",
+                        code="SUBSCRIBER_TOO_SLOW",
+                        resume_after_seq=resume,
+                    )
+                )
+                return False
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return True
+
+    def close(self, error: SubscriberClosed) -> None:
+        if self.error is None:
+            self.error = error
+            self._items.clear()  # free memory now; the consumer gets the error next
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def get(self) -> T:
+        while not self._items:
+            if self.error is not None:
+                raise self.error
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self.error is not None:
+            raise self.error
+        return self._items.popleft()
+
+
+class _Group(Generic[T]):
+    """Subscribers that share one filter (evaluated once per event for all of them)."""
+
+    __slots__ = ("filter", "subscribers")
+
+    def __init__(self, flt: Any) -> None:
+        self.filter = flt
+        self.subscribers: set[_Subscriber[T]] = set()
+
+    def push(self, item: T, batch: int) -> list[_Subscriber[T]]:
+        return [s for s in self.subscribers if not s.push(item, batch)]
+
+
+class _Topics(Generic[T]):
+    """Filter groups indexed by their most selective key: run, else pipeline, else all."""
+
+    def __init__(self, run_of: Callable[[Any], str | None], pipe_of: Callable[[Any], str | None]):
+        self._run_of = run_of
+        self._pipe_of = pipe_of
+        self.groups: dict[Hashable, _Group[T]] = {}
+        self.by_run: dict[str, dict[Hashable, _Group[T]]] = {}
+        self.by_pipeline: dict[str, dict[Hashable, _Group[T]]] = {}
+        self.everything: dict[Hashable, _Group[T]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    def _bucket(self, flt: Hashable) -> dict[Hashable, _Group[T]]:
+        run, pipe = self._run_of(flt), self._pipe_of(flt)
+        if run is not None:
+            return self.by_run.setdefault(run, {})
+        if pipe is not None:
+            return self.by_pipeline.setdefault(pipe, {})
+        return self.everything
+
+    def add(self, flt: Hashable, sub: _Subscriber[T]) -> None:
+        group = self.groups.get(flt)
+        if group is None:
+            group = self.groups[flt] = _Group(flt)
+            self._bucket(flt)[flt] = group
+        group.subscribers.add(sub)
+
+    def remove(self, flt: Hashable, sub: _Subscriber[T]) -> None:
+        group = self.groups.get(flt)
+        if group is None:
+            return
+        group.subscribers.discard(sub)
+        if not group.subscribers:
+            del self.groups[flt]
+            run, pipe = self._run_of(flt), self._pipe_of(flt)
+            bucket = self._bucket(flt)
+            bucket.pop(flt, None)
+            if not bucket:
+                if run is not None:
+                    self.by_run.pop(run, None)
+                elif pipe is not None:
+                    self.by_pipeline.pop(pipe, None)
+
+    def candidates(self, run: str | None, pipeline: str | None) -> list[_Group[T]]:
+        found = list(self.everything.values())
+        if pipeline is not None and (g := self.by_pipeline.get(pipeline)):
+            found.extend(g.values())
+        if run is not None and (g := self.by_run.get(run)):
+            found.extend(g.values())
+        return found
+
+    def all_subscribers(self) -> list[_Subscriber[T]]:
+        return [s for g in self.groups.values() for s in g.subscribers]
+
+
+class LiveHub:
+    """Routes committed events and run states to subscribers (see the module doc)."""
+
+    def __init__(self, reads: LiveReads, *, queue_size: int = 1000, page_size: int = 1000):
+        self._reads = reads
+        self._queue_size = queue_size
+        self._page_size = page_size
+        self._events: _Topics[LiveItem] = _Topics(lambda f: f.run, lambda f: f.pipeline)
+        self._runs: _Topics[RunUpdate] = _Topics(lambda f: f.run, lambda f: f.pipeline)
+        self._pending_runs: dict[str, str | None] = {}
+        self._runs_wanted = asyncio.Event()
+        self._run_task: asyncio.Task[None] | None = None
+        self._closed: SubscriberClosed | None = None
+        self.last_seq = 0  # the highest seq published by this process
+        self.published = 0
+        self.dropped_subscribers = 0
+        self._batch = 0  # counts publishes (commits) and run-state rounds
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._run_task is None:
+            self._run_task = asyncio.create_task(self._run_states(), name="tracegraph-live-runs")
+
+    async def close(self) -> None:
+        self._closed = SubscriberClosed("the server is shutting down", code="SHUTTING_DOWN")
+        for topics in (self._events, self._runs):
+            for sub in topics.all_subscribers():
+                sub.close(self._closed)
+        if self._run_task is not None:
+            self._run_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._run_task
+            self._run_task = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._events.all_subscribers()) + len(self._runs.all_subscribers())
+
+    # -- publishing (called by the group committer after each commit) -----------------
+
+    def publish(self, committed: Sequence[SequencedEvent]) -> None:
+        """Fan out newly committed events (in seq order). Never blocks."""
+        if not committed:
+            return
+        self.last_seq = max(self.last_seq, committed[-1].seq)
+        self.published += len(committed)
+        if self._events:
+            self._publish_events(committed)
+        if self._runs:
+            self._note_touched_runs(committed)
+
+    def _publish_events(self, committed: Sequence[SequencedEvent]) -> None:
+        topics = self._events
+        self._batch += 1
+        batch = self._batch
+        for ev in committed:
+            p = ev.payload
+            item: LiveItem | None = None
+            for group in topics.candidates(p.get("run"), p.get("pipeline")):
+                if not group.filter.matches(p):
+                    continue
+                if item is None:
+                    item = LiveItem(ev)
+                for sub in group.push(item, batch):
+                    self._drop(topics, group.filter, sub)
+
+    def _drop(self, topics: _Topics[Any], flt: Hashable, sub: _Subscriber[Any]) -> None:
+        topics.remove(flt, sub)
+        self.dropped_subscribers += 1
+        log.warning("live subscriber closed", reason=str(sub.error))
+
+    def _note_touched_runs(self, committed: Sequence[SequencedEvent]) -> None:
+        topics = self._runs
+        for ev in committed:
+            run = ev.payload.get("run")
+            if run is None or run in self._pending_runs:
+                continue
+            pipeline = ev.payload.get("pipeline")
+            # Read a run's state only if some subscriber could want it.
+            if topics.candidates(run, pipeline):
+                self._pending_runs[run] = pipeline
+        if self._pending_runs:
+            self._runs_wanted.set()
+
+    async def _run_states(self) -> None:
+        """One reader task: touched runs are read in one batch per round and pushed.
+
+        Commits that land while a read is in flight coalesce into the next round, so
+        a burst costs a few reads and every subscriber still ends with the newest state.
+        """
+        while True:
+            await self._runs_wanted.wait()
+            self._runs_wanted.clear()
+            pending, self._pending_runs = self._pending_runs, {}
+            seq = self.last_seq
+            try:
+                states = await self._reads.runs_by_ids(sorted(pending))
+            except Exception as exc:
+                log.warning("run states not read; updates skipped", error=str(exc))
+                continue
+            topics = self._runs
+            self._batch += 1
+            batch = self._batch
+            for run_id, state in states.items():
+                update = RunUpdate(run_id, state, seq)
+                for group in topics.candidates(run_id, update.pipeline):
+                    if group.filter.matches(run_id, update.pipeline):
+                        for sub in group.push(update, batch):
+                            self._drop(topics, group.filter, sub)
+
+    # -- subscribing -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed is not None:
+            raise self._closed
+
+    async def events(
+        self, flt: EventFilter, after_seq: int | None = None
+    ) -> AsyncGenerator[LiveItem, None]:
+        """Events matching ``flt``: stored ones with seq > after_seq first (when given),
+        then live ones, each exactly once and in seq order."""
+        self._check_open()
+        sub: _Subscriber[LiveItem] = _Subscriber(self._queue_size)
+        # Registered before the replay reads, so nothing committed meanwhile is missed.
+        sub.buffering = after_seq is not None
+        self._events.add(flt, sub)
+        try:
+            last = -1
+            if after_seq is not None:
+                last = after_seq
+                sub.last_delivered = after_seq
+                while True:
+                    sub.lost = False
+                    while True:
+                        page = await self._reads.events_after(
+                            last,
+                            pipeline=flt.pipeline,
+                            run=flt.run,
+                            types=flt.types,
+                            limit=self._page_size,
+                        )
+                        for ev in page:
+                            last = ev.seq
+                            sub.last_delivered = last
+                            yield LiveItem(ev)
+                        if len(page) < self._page_size:
+                            break
+                    # Live items were dropped during this pass: read the gap again.
+                    if not sub.lost:
+                        break
+                if sub.error is not None:
+                    raise sub.error
+                sub.buffering = False
+            while True:
+                item = await sub.get()
+                if item.seq <= last:
+                    continue  # already replayed
+                last = item.seq
+                sub.last_delivered = last
+                yield item
+        finally:
+            self._events.remove(flt, sub)
+
+    async def run_updates(self, flt: RunFilter) -> AsyncGenerator[RunUpdate, None]:
+        """The new state of each matching run after every commit that touches it."""
+        self._check_open()
+        sub: _Subscriber[RunUpdate] = _Subscriber(self._queue_size, "run updates")
+        self._runs.add(flt, sub)
+        try:
+            while True:
+                yield await sub.get()
+        finally:
+            self._runs.remove(flt, sub)

@@ -1,0 +1,179 @@
+"""Read side of the graph for the GraphQL API: one statement per request shape.
+
+Every function takes the async driver and database and returns plain property maps; the
+GraphQL layer turns them into objects. Batch functions take a list of keys (DataLoaders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from neo4j import AsyncDriver, Query
+
+from tracegraph.store.cypher_files import cypher
+
+Props = dict[str, Any]
+
+
+class GraphReads:
+    """The read statements, bound to one driver/database and a per-statement timeout."""
+
+    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
+        self.driver = driver
+        self.database = database
+        self.timeout_s = timeout_s
+
+    async def _records(self, name: str, **params: Any) -> list[Any]:
+        records, _, _ = await self.driver.execute_query(
+            Query(cypher(name), timeout=self.timeout_s),
+            params,
+            database_=self.database,
+            routing_="r",
+        )
+        return records
+
+    # -- header bar, event log ------------------------------------------------------------
+
+    async def overview(self) -> Props:
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        rec = (await self._records("gql_overview", since=midnight))[0]
+        return dict(rec)
+
+    async def events(
+        self, after_seq: int, limit: int, pipeline: str | None, run: str | None
+    ) -> list[tuple[int, Props]]:
+        recs = await self._records(
+            "gql_events_page", after_seq=after_seq, limit=limit, pipeline=pipeline, run=run
+        )
+        return [(r["seq"], orjson.loads(r["payload"])) for r in recs]
+
+    # -- pages ----------------------------------------------------------------------------
+
+    async def pipelines_page(self, after: str | None, limit: int) -> list[Props]:
+        recs = await self._records("gql_pipelines_page", after=after, limit=limit)
+        return [r["p"] for r in recs]
+
+    async def runs_page(
+        self,
+        pipeline: str | None,
+        status: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[tuple[Props, int]]:
+        recs = await self._records(
+            "gql_runs_page",
+            pipeline=pipeline,
+            status=status,
+            after_key=after[0] if after else None,
+            after_id=after[1] if after else None,
+            limit=limit,
+        )
+        return [(r["r"], r["k"]) for r in recs]
+
+    # -- batches for DataLoaders ----------------------------------------------------------
+
+    async def _by_key(self, name: str, param: str, keys: Sequence[Any], key: str, value: str):
+        recs = await self._records(name, **{param: list(keys)})
+        return {r[key]: r[value] for r in recs}
+
+    async def runs_by_id(self, ids: Sequence[str]) -> dict[str, Props]:
+        return await self._by_key("gql_runs_by_id", "ids", ids, "id", "r")
+
+    async def pipelines_by_name(self, names: Sequence[str]) -> dict[str, Props]:
+        return await self._by_key("gql_pipelines_by_name", "names", names, "name", "p")
+
+    async def steps_by_id(self, ids: Sequence[str]) -> dict[str, Props]:
+        return await self._by_key("gql_steps_by_id", "ids", ids, "id", "s")
+
+    async def pipeline_links(self, names: Sequence[str]) -> dict[str, Props]:
+        recs = await self._records("gql_pipeline_links", names=list(names))
+        out = {}
+        for r in recs:
+            out[r["name"]] = {
+                "owner": r["owner"],
+                "sla": r["sla"],
+                "steps": _topological([(s["step"], s["deps"]) for s in r["steps"]]),
+            }
+        return out
+
+    async def step_links(self, ids: Sequence[str]) -> dict[str, Props]:
+        recs = await self._records("gql_step_links", ids=list(ids))
+        return {
+            r["id"]: {
+                "depends_on": sorted(r["depends_on"], key=lambda s: s["id"]),
+                "owner": r["owner"],
+                "sla": r["sla"],
+            }
+            for r in recs
+        }
+
+    async def step_runs_of_runs(self, ids: Sequence[str]) -> dict[str, list[Props]]:
+        recs = await self._records("gql_step_runs_of_runs", ids=list(ids))
+        return {r["id"]: sorted(r["step_runs"], key=_start_order) for r in recs}
+
+    async def step_run_links(self, ids: Sequence[str]) -> dict[str, Props]:
+        recs = await self._records("gql_step_run_links", ids=list(ids))
+        return {
+            r["id"]: {
+                "llm_calls": sorted(r["llm_calls"], key=lambda c: (str(c.get("sent_at")), c["id"])),
+                "reads": sorted(r["reads"], key=lambda a: a["id"]),
+                "writes": sorted(r["writes"], key=lambda a: a["id"]),
+            }
+            for r in recs
+        }
+
+    async def runs_of_pipelines(self, names: Sequence[str], first: int) -> dict[str, list[Props]]:
+        recs = await self._records("gql_runs_of_pipelines", names=list(names), first=first)
+        return {r["name"]: r["runs"] for r in recs}
+
+    # -- lineage and impact ---------------------------------------------------------------
+
+    async def lineage(
+        self, uri: str, version: str | None, downstream: bool, depth: int, max_nodes: int
+    ) -> LineageRows:
+        name = "gql_lineage_downstream" if downstream else "gql_lineage_upstream"
+        rec = (
+            await self._records(name, uri=uri, version=version, depth=depth, max_nodes=max_nodes)
+        )[0]
+        return LineageRows(
+            artifact=rec["artifact"], levels=rec["levels"], edges=rec["edges"], more=rec["more"]
+        )
+
+    async def impact(self, kind: str, key: str, depth: int, max_nodes: int) -> Props | None:
+        recs = await self._records(
+            "gql_impact", kind=kind, key=key, depth=depth, max_nodes=max_nodes
+        )
+        return dict(recs[0]) if recs else None
+
+
+@dataclass
+class LineageRows:
+    artifact: Props | None
+    levels: list[list[Props]]
+    edges: list[Props]
+    more: bool
+    extra: Props = field(default_factory=dict)
+
+
+def _start_order(sr: Props) -> tuple[str, str]:
+    started = sr.get("started_at")
+    return (started.iso_format() if started is not None else "9999", sr["id"])
+
+
+def _topological(steps: list[tuple[Props, list[str]]]) -> list[Props]:
+    """Steps in DAG order (upstream first), ties by key; cycles fall back to key order."""
+    from graphlib import CycleError, TopologicalSorter
+
+    by_id = {s["id"]: s for s, _ in steps}
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for s, deps in sorted(steps, key=lambda x: x[0].get("key") or x[0]["id"]):
+        sorter.add(s["id"], *[d for d in deps if d in by_id])
+    try:
+        order = list(sorter.static_order())
+    except CycleError:
+        order = sorted(by_id)
+    return [by_id[i] for i in order]

@@ -1,0 +1,107 @@
+"""A subscriber that stops reading is closed with a clear reason; ingestion goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+import time
+from collections.abc import Callable
+
+import httpx
+import orjson
+from neo4j import Driver
+from websockets.asyncio.client import connect
+
+from tests.conftest import RunningService
+from tests.support.live import (
+    EVENTS_QUERY,
+    EVENTS_SUB,
+    TRANSPORT_WS,
+    log_event,
+    post,
+    session,
+    stored_seqs,
+    take,
+    unique,
+    ws_url,
+)
+
+QUEUE = 20
+BIG = "x" * 48_000  # big events fill the socket buffers quickly
+
+
+async def _subscribe_raw(url: str, variables: dict) -> object:
+    """A graphql-transport-ws client that will not read: tiny buffers, no read-ahead."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    sock.connect((host, int(port)))
+    ws = await connect(url, sock=sock, subprotocols=[TRANSPORT_WS], max_queue=1, compression=None)
+    await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+    assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+    payload = {"query": EVENTS_QUERY, "variables": variables}
+    message = {"id": "1", "type": "subscribe", "payload": payload}
+    await ws.send(orjson.dumps(message).decode())
+    return ws
+
+
+async def test_slow_subscriber_is_closed_with_resume_point_and_ingest_continues(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    svc = make_service(subscriber_queue_size=QUEUE)
+    pipe = unique("slow")
+    total = 300
+    ws = await _subscribe_raw(ws_url(svc), {"after": 0, "pipeline": pipe})
+    try:
+        async with (
+            httpx.AsyncClient(base_url=svc.base_url, timeout=60) as http,
+            session(svc) as fast_sess,
+        ):
+            fast = asyncio.create_task(
+                take(fast_sess, EVENTS_SUB, {"after": 0, "pipeline": pipe}, total, within_s=120)
+            )
+            await asyncio.sleep(0.3)
+            slowest = 0.0
+            for start in range(0, total, 5):
+                t0 = time.monotonic()
+                await post(http, [log_event(pipe, i, blob=BIG) for i in range(start, start + 5)])
+                slowest = max(slowest, time.monotonic() - t0)
+            # Ingestion never waited for the stuck client; a healthy one got everything.
+            assert slowest < 10
+            fast_seqs = [r["events"]["seq"] for r in await fast]
+            assert fast_seqs == stored_seqs(clean_graph, pipe)
+
+            # The stuck client now reads what it was sent: some events, then the reason.
+            received: list[int] = []
+            error = None
+            while error is None:
+                msg = orjson.loads(await asyncio.wait_for(ws.recv(), 30))  # type: ignore[attr-defined]
+                assert msg["type"] == "next", msg
+                payload = msg["payload"]
+                if payload.get("errors"):
+                    error = payload["errors"][0]
+                else:
+                    received.append(payload["data"]["events"]["seq"])
+            done = orjson.loads(await asyncio.wait_for(ws.recv(), 30))  # type: ignore[attr-defined]
+            assert done == {"id": "1", "type": "complete"}
+            assert len(received) < total
+            match = re.fullmatch(
+                rf"subscriber fell more than {QUEUE} events behind; resume with afterSeq=(\d+)",
+                error["message"],
+            )
+            assert match, error
+            resume = int(match.group(1))
+            assert error["extensions"] == {"code": "SUBSCRIBER_TOO_SLOW", "resumeAfterSeq": resume}
+            # Everything up to the resume point was delivered, nothing after it.
+            assert received == [s for s in fast_seqs if s <= resume]
+
+            # Resuming from there gives the rest: no gap, no duplicate.
+            rest_n = len([s for s in fast_seqs if s > resume])
+            async with session(svc) as again:
+                rest = await take(again, EVENTS_SUB, {"after": resume, "pipeline": pipe}, rest_n)
+            assert received + [r["events"]["seq"] for r in rest] == fast_seqs
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.close()  # type: ignore[attr-defined]
