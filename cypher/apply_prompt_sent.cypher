@@ -3,6 +3,7 @@
 UNWIND $rows AS row
 MERGE (c:LLMCall {id: row.id})
 SET c.run = row.run, c.call = row.call,
+    c.pipeline = row.pipeline, c.step = coalesce(row.step, c.step),
     c.step_run = coalesce(row.step_run, c.step_run),
     c.provider = row.provider, c.model = row.model,
     c.template = row.template, c.template_version = row.template_version,

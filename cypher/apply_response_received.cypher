@@ -2,6 +2,7 @@
 UNWIND $rows AS row
 MERGE (c:LLMCall {id: row.id})
 SET c.run = row.run, c.call = row.call,
+    c.pipeline = row.pipeline, c.step = coalesce(row.step, c.step),
     c.step_run = coalesce(row.step_run, c.step_run),
     c.response = row.response, c.response_messages = row.response_messages,
     c.response_input_tokens = row.input_tokens,

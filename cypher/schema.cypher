@@ -25,3 +25,17 @@ CREATE INDEX event_type IF NOT EXISTS FOR (n:Event) ON (n.type);
 CREATE INDEX event_run IF NOT EXISTS FOR (n:Event) ON (n.run);
 CREATE INDEX event_pipeline IF NOT EXISTS FOR (n:Event) ON (n.pipeline);
 CREATE INDEX quarantined_received IF NOT EXISTS FOR (n:Quarantined) ON (n.received_at);
+// Metrics and SLA evaluation: time ranges per pipeline/step/model, open work by status.
+CREATE INDEX run_started IF NOT EXISTS FOR (n:Run) ON (n.started_at);
+CREATE INDEX run_pipeline_ended IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.ended_at);
+CREATE INDEX step_run_status IF NOT EXISTS FOR (n:StepRun) ON (n.status);
+CREATE INDEX step_run_started IF NOT EXISTS FOR (n:StepRun) ON (n.started_at);
+CREATE INDEX step_run_pipeline_started IF NOT EXISTS FOR (n:StepRun) ON (n.pipeline, n.started_at);
+CREATE INDEX step_run_pipeline_step_ended IF NOT EXISTS FOR (n:StepRun) ON (n.pipeline, n.step, n.ended_at);
+CREATE INDEX llm_call_received IF NOT EXISTS FOR (n:LLMCall) ON (n.received_at);
+CREATE INDEX llm_call_pipeline_received IF NOT EXISTS FOR (n:LLMCall) ON (n.pipeline, n.received_at);
+CREATE INDEX llm_call_provider_received IF NOT EXISTS FOR (n:LLMCall) ON (n.provider, n.received_at);
+CREATE INDEX event_pipeline_time IF NOT EXISTS FOR (n:Event) ON (n.pipeline, n.time);
+CREATE INDEX event_time IF NOT EXISTS FOR (n:Event) ON (n.time);
+CREATE INDEX sla_breach_at IF NOT EXISTS FOR (n:SLABreach) ON (n.at);
+CREATE INDEX sla_breach_pipeline IF NOT EXISTS FOR (n:SLABreach) ON (n.pipeline);

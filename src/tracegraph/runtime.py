@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 from neo4j import AsyncDriver
@@ -15,10 +16,13 @@ from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
 from tracegraph.live.hub import LiveHub
 from tracegraph.settings import Settings
+from tracegraph.slas.evaluator import SlaEvaluator
+from tracegraph.slas.webhooks import WebhookSender
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.schema import apply_schema
+from tracegraph.store.sla_store import SlaStore
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +35,18 @@ class Services:
     ingest: IngestService
     hub: LiveHub
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # The SLA timer's notion of now; tests replace it to make late starts happen.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    slas: SlaStore | None = None
+    sla_evaluator: SlaEvaluator | None = None
+    webhooks: WebhookSender | None = None
+
+    def publish_alerts(self, breaches: list[dict]) -> None:
+        """New or changed breaches: to alert subscribers and (queued) webhooks."""
+        self.hub.publish_alerts(breaches)
+        if self.webhooks is not None:
+            for breach in breaches:
+                self.webhooks.enqueue({"type": "sla.breach", "breach": breach})
 
 
 async def _apply_schema_until_ready(services: Services) -> None:
@@ -47,6 +63,31 @@ async def _apply_schema_until_ready(services: Services) -> None:
         services.schema_ready.set()
         log.info("graph schema applied")
         return
+
+
+def _open_slas(services: Services) -> None:
+    # Evaluated after commit from a bounded set of touched ids plus a timer, so SLA work
+    # never runs inside (or holds up) an ingest transaction.
+    settings = services.settings
+    services.slas = SlaStore(
+        services.driver, settings.neo4j.database, timeout_s=settings.query_timeout_s
+    )
+    services.webhooks = WebhookSender(
+        settings.webhook_urls,
+        timeout_s=settings.webhook_timeout_s,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_s=settings.webhook_backoff_s,
+        backoff_max_s=settings.webhook_backoff_max_s,
+        queue_size=settings.webhook_queue_size,
+    )
+    services.sla_evaluator = SlaEvaluator(
+        services.slas,
+        lambda: services.clock(),
+        interval_s=settings.sla_check_interval_s,
+        queue_size=settings.sla_queue_size,
+        on_breaches=services.publish_alerts,
+    )
+    services.committer.add_listener(services.sla_evaluator.on_commit)
 
 
 @contextlib.asynccontextmanager
@@ -72,6 +113,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ingest=IngestService(committer),
         hub=hub,
     )
+    _open_slas(services)
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
     try:
         await asyncio.wait_for(asyncio.shield(schema_task), timeout=15)
@@ -79,10 +121,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         log.warning("starting before the graph schema is applied")
     committer.start()
     hub.start()
+    assert services.sla_evaluator is not None and services.webhooks is not None
+    services.webhooks.start()
+    services.sla_evaluator.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await services.sla_evaluator.stop()
+        await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.
         await hub.close()
         await committer.stop()

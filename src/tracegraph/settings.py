@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     # Cost estimation: provider/model -> USD per 1k input/output tokens.
     price_table_path: Path | None = None
 
+    # SLA evaluation (after commit, never in the ingest transaction): how often the timer
+    # looks for late starts and runs over their duration while still running, and how
+    # many touched runs/step runs may wait for evaluation before new ones are dropped.
+    sla_check_interval_s: float = 5.0
+    sla_queue_size: int = 100_000
+    # Alert webhooks: JSON POST of every new breach to each URL, retried with backoff.
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_timeout_s: float = 5.0
+    webhook_max_attempts: int = 5
+    webhook_backoff_s: float = 0.5
+    webhook_backoff_max_s: float = 30.0
+    webhook_queue_size: int = 1000
+
     # Where the local Neo4j launcher keeps the server, its config and data.
     neo4j_home: Path = Field(default=REPO_ROOT / ".neo4j")
 

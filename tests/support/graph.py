@@ -42,6 +42,8 @@ def snapshot(driver: Driver) -> tuple[list, list]:
         nodes = []
         for rec in s.run(query("graph_snapshot_nodes")):
             labels = tuple(sorted(rec["labels"]))
+            if labels == ("SLABreach",):
+                continue  # found by the clock-driven evaluator, not derived from events
             props = dict(rec["props"])
             if labels == ("Quarantined",):
                 props.pop("id")  # a random key of the quarantine entry
@@ -50,5 +52,6 @@ def snapshot(driver: Driver) -> tuple[list, list]:
         rels = sorted(
             (r["type"], r["from_label"], str(r["from_key"]), r["to_label"], str(r["to_key"]))
             for r in s.run(query("graph_snapshot_relationships"))
+            if r["from_label"] != "SLABreach"
         )
     return sorted(nodes), rels

@@ -305,6 +305,8 @@ class LiveHub:
         self._events: _Topics[LiveItem] = _Topics(lambda f: f.run, lambda f: f.pipeline)
         self._runs: _Topics[RunUpdate] = _Topics(lambda f: f.run, lambda f: f.pipeline)
         self._pending_runs: dict[str, str | None] = {}
+        # SLA alerts (new breaches, acknowledgements, resolutions): few, so one flat set.
+        self._alerts: set[_Subscriber[dict[str, Any]]] = set()
         self._runs_wanted = asyncio.Event()
         self._run_task: asyncio.Task[None] | None = None
         self._closed: SubscriberClosed | None = None
@@ -324,6 +326,8 @@ class LiveHub:
         for topics in (self._events, self._runs):
             for sub in topics.all_subscribers():
                 sub.close(self._closed)
+        for alert_sub in self._alerts:
+            alert_sub.close(self._closed)
         if self._run_task is not None:
             self._run_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -405,6 +409,30 @@ class LiveHub:
                     if group.filter.matches(run_id, update.pipeline):
                         for sub in group.push(update, batch):
                             self._drop(topics, group.filter, sub)
+
+    def publish_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+        """Fan out SLA alerts (breach states) to alert subscribers. Never blocks."""
+        if not alerts or not self._alerts:
+            return
+        self._batch += 1
+        batch = self._batch
+        for sub in list(self._alerts):
+            for alert in alerts:
+                if not sub.push(alert, batch):
+                    self._alerts.discard(sub)
+                    self.dropped_subscribers += 1
+                    break
+
+    async def alerts(self) -> AsyncGenerator[dict[str, Any], None]:
+        """SLA alerts published from now on."""
+        self._check_open()
+        sub: _Subscriber[dict[str, Any]] = _Subscriber(self._queue_size, "alerts")
+        self._alerts.add(sub)
+        try:
+            while True:
+                yield await sub.get()
+        finally:
+            self._alerts.discard(sub)
 
     # -- subscribing -------------------------------------------------------------------
 

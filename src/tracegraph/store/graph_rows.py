@@ -269,6 +269,9 @@ def _prompt_row(ev: SequencedEvent) -> dict[str, Any]:
         "run": p["run"],
         "call": data["call"],
         "step_run": _step_run_of(p),
+        # Pipeline and step on the call let metrics filter calls by index, without joins.
+        "pipeline": p["pipeline"],
+        "step": p.get("step"),
         "provider": provider,
         "model": data["model"],
         "model_id": f"{provider}/{data['model']}",
@@ -294,6 +297,9 @@ def _response_row(ev: SequencedEvent) -> dict[str, Any]:
         "run": p["run"],
         "call": data["call"],
         "step_run": _step_run_of(p),
+        # Pipeline and step on the call let metrics filter calls by index, without joins.
+        "pipeline": p["pipeline"],
+        "step": p.get("step"),
         "response": text,
         "response_messages": messages,
         "input_tokens": data.get("input_tokens"),

@@ -10,8 +10,10 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, ParserCache, ValidationCache
 from strawberry.types import Info
 
+from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
+from tracegraph.api.graphql.metrics_types import MetricsQuery
 from tracegraph.api.graphql.scalars import JSON
-from tracegraph.api.graphql.subscriptions import Subscription
+from tracegraph.api.graphql.subscriptions import Subscription as LiveSubscription
 from tracegraph.api.graphql.types import (
     Direction,
     Event,
@@ -65,7 +67,7 @@ def _check_depth(depth: int, cap: int) -> int:
 
 
 @strawberry.type
-class Query:
+class Query(MetricsQuery, AlertsQuery):
     @strawberry.field(description="The header bar: active runs, today's tokens/cost, health.")
     async def overview(self, info: Info) -> Overview:
         try:
@@ -196,7 +198,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(AlertsMutation):
     @strawberry.mutation(description="Same semantics as POST /v1/events.")
     async def ingest_events(self, info: Info, events: list[JSON]) -> IngestResult:
         try:
@@ -212,6 +214,12 @@ class Mutation:
             ],
             last_seq=outcome.last_seq,
         )
+
+
+
+@strawberry.type
+class Subscription(LiveSubscription, AlertsSubscription):
+    """Live events and run states (tracegraph.api.graphql.subscriptions) plus alerts."""
 
 
 schema = strawberry.Schema(

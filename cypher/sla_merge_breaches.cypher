@@ -1,0 +1,27 @@
+// Record breaches by their deterministic id: MERGE makes each breach exist once however
+// often it is evaluated. `fresh` says which were new (they are the ones to alert on).
+// The latest evaluation's figure is kept as `observed` (a running run's duration grows).
+// MATCH (never MERGE) on the SLA and subject: evaluation must not recreate wiped nodes.
+UNWIND $rows AS row
+MATCH (s:SLA {id: row.sla_id})
+OPTIONAL MATCH (old:SLABreach {id: row.id})
+WITH s, row, old IS NULL AS fresh
+MERGE (b:SLABreach {id: row.id})
+  ON CREATE SET b.kind = row.kind, b.threshold = row.threshold,
+                b.at = datetime({epochMillis: row.at_ms}), b.sla = row.sla_id,
+                b.pipeline = row.pipeline, b.step = row.step, b.subject = row.subject,
+                b.detected_at = datetime({epochMillis: $now_ms})
+SET b.observed = row.observed
+MERGE (b)-[:OF]->(s)
+WITH b, row, fresh
+CALL (b, row, fresh) {
+  WITH b, row WHERE fresh AND row.subject_label = 'Run'
+  MATCH (r:Run {id: row.subject})
+  MERGE (b)-[:ON]->(r)
+}
+CALL (b, row, fresh) {
+  WITH b, row WHERE fresh AND row.subject_label = 'StepRun'
+  MATCH (t:StepRun {id: row.subject})
+  MERGE (b)-[:ON]->(t)
+}
+RETURN b.id AS id, fresh

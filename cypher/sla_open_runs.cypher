@@ -1,0 +1,9 @@
+// For the timer: runs not started yet or still running whose pipeline SLA bounds start
+// delay or duration (the only fields that can be breached without a new event).
+MATCH (r:Run)
+WHERE r.status IN ['scheduled', 'running']
+MATCH (r)-[:OF]->(:Pipeline)-[:GOVERNED_BY]->(s:SLA)
+WHERE s.max_duration_ms IS NOT NULL OR s.max_start_delay_ms IS NOT NULL
+RETURN r {.id, .pipeline, .status, .scheduled_for, .started_at, .ended_at, .cost_usd,
+          tokens: coalesce(r.input_tokens, 0) + coalesce(r.output_tokens, 0)} AS subject,
+       properties(s) AS sla

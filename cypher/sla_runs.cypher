@@ -1,0 +1,12 @@
+// Runs (by id) governed by their pipeline's SLA, with the figures the SLA rules need.
+// Tokens: the larger of the run's LLM-call tokens and what its step runs reported.
+UNWIND $ids AS id
+MATCH (r:Run {id: id})-[:OF]->(:Pipeline)-[:GOVERNED_BY]->(s:SLA)
+CALL (r) {
+  OPTIONAL MATCH (r)-[:HAS]->(sr:StepRun)
+  RETURN sum(coalesce(sr.tokens_used, 0)) AS step_tokens
+}
+WITH r, s, step_tokens, coalesce(r.input_tokens, 0) + coalesce(r.output_tokens, 0) AS call_tokens
+RETURN r {.id, .pipeline, .status, .scheduled_for, .started_at, .ended_at, .cost_usd,
+          tokens: CASE WHEN step_tokens > call_tokens THEN step_tokens ELSE call_tokens END} AS subject,
+       properties(s) AS sla

@@ -1,0 +1,172 @@
+"""GraphQL alerts: SLA breaches (query, acknowledge/resolve mutations, live subscription).
+
+Breaches are found by :mod:`tracegraph.slas.evaluator`; these resolvers only read and
+update them through :class:`tracegraph.store.sla_store.SlaStore`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from tracegraph.api.graphql.scalars import DateTime, to_datetime
+from tracegraph.api.graphql.subscriptions import closed_error, live_hub
+from tracegraph.api.graphql.types import SLA, Owner
+from tracegraph.api.graphql.views import BadArgument
+from tracegraph.live.hub import SubscriberClosed
+from tracegraph.slas.rules import to_ms
+from tracegraph.store.sla_store import SlaStore
+
+
+@strawberry.enum
+class BreachStatus(enum.Enum):
+    OPEN = "OPEN"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+
+
+@strawberry.enum(description="The SLA field that was breached.")
+class BreachKind(enum.Enum):
+    MAX_DURATION_MS = "max_duration_ms"
+    MAX_TOKENS = "max_tokens"
+    MAX_COST_USD = "max_cost_usd"
+    MIN_SUCCESS_RATE = "min_success_rate"
+    MAX_START_DELAY_MS = "max_start_delay_ms"
+
+
+@strawberry.type(name="SLABreach")
+class SLABreach:
+    id: strawberry.ID
+    kind: BreachKind
+    status: BreachStatus
+    observed: float = strawberry.field(description="The figure that breached (field's unit).")
+    threshold: float
+    at: DateTime = strawberry.field(description="When the SLA was (or is reckoned) breached.")
+    detected_at: DateTime | None
+    pipeline: str
+    step: str | None
+    subject: strawberry.ID | None = strawberry.field(
+        description="The run or step run that breached (for success rates: the last failure)."
+    )
+    acknowledged_by: str | None
+    acknowledged_at: DateTime | None
+    resolved_by: str | None
+    resolved_at: DateTime | None
+    sla: SLA | None
+    owners: list[Owner]
+
+    @classmethod
+    def from_row(cls, b: dict[str, Any]) -> SLABreach:
+        if b.get("resolved_at") is not None:
+            status = BreachStatus.RESOLVED
+        elif b.get("acknowledged_at") is not None:
+            status = BreachStatus.ACKNOWLEDGED
+        else:
+            status = BreachStatus.OPEN
+        sla = b.get("sla_props")
+        return cls(
+            id=strawberry.ID(b["id"]),
+            kind=BreachKind(b["kind"]),
+            status=status,
+            observed=float(b["observed"]),
+            threshold=float(b["threshold"]),
+            at=to_datetime(b["at"]),  # type: ignore[arg-type]
+            detected_at=to_datetime(b.get("detected_at")),  # type: ignore[arg-type]
+            pipeline=b.get("pipeline") or "",
+            step=b.get("step"),
+            subject=b.get("subject"),
+            acknowledged_by=b.get("acknowledged_by"),
+            acknowledged_at=to_datetime(b.get("acknowledged_at")),  # type: ignore[arg-type]
+            resolved_by=b.get("resolved_by"),
+            resolved_at=to_datetime(b.get("resolved_at")),  # type: ignore[arg-type]
+            sla=SLA.from_node(sla) if sla else None,
+            owners=[Owner.from_node(o) for o in b.get("owners") or []],
+        )
+
+
+def _store(info: Info) -> SlaStore:
+    services = info.context.services
+    if services.slas is None:
+        raise BadArgument("SLA evaluation is not running")
+    return services.slas  # type: ignore[no-any-return]
+
+
+def _now_ms(info: Info) -> int:
+    now = to_ms(info.context.services.clock())
+    assert now is not None
+    return now
+
+
+@strawberry.type
+class AlertsQuery:
+    @strawberry.field(description="SLA breaches newest first, optionally filtered.")
+    async def sla_breaches(
+        self,
+        info: Info,
+        status: BreachStatus | None = None,
+        pipeline: str | None = None,
+        owner: str | None = None,
+        first: int | None = 50,
+    ) -> list[SLABreach]:
+        limit = info.context.page_size(50 if first is None else first)
+        rows = await _store(info).breaches(
+            status=status.value.lower() if status else None,
+            pipeline=pipeline,
+            owner=owner,
+            limit=limit,
+        )
+        return [SLABreach.from_row(r) for r in rows]
+
+
+async def _changed(info: Info, breach_id: str, ok: bool) -> SLABreach:
+    if not ok:
+        raise BadArgument(f"unknown SLA breach {breach_id!r}")
+    rows = await _store(info).breaches(ids=[breach_id], limit=1)
+    # Subscribers see the new state too (acknowledged, resolved).
+    info.context.services.hub.publish_alerts(rows)
+    return SLABreach.from_row(rows[0])
+
+
+@strawberry.type
+class AlertsMutation:
+    @strawberry.mutation(description="Mark a breach as seen by someone (the first one stands).")
+    async def acknowledge_breach(
+        self, info: Info, id: strawberry.ID, by: str | None = None
+    ) -> SLABreach:
+        ok = await _store(info).acknowledge(str(id), by or "anonymous", _now_ms(info))
+        return await _changed(info, str(id), ok)
+
+    @strawberry.mutation(description="Close a breach (the first resolution stands).")
+    async def resolve_breach(
+        self, info: Info, id: strawberry.ID, by: str | None = None
+    ) -> SLABreach:
+        ok = await _store(info).resolve(str(id), by or "anonymous", _now_ms(info))
+        return await _changed(info, str(id), ok)
+
+
+@strawberry.type
+class AlertsSubscription:
+    @strawberry.subscription(
+        description="New SLA breaches, and breaches acknowledged or resolved, as they happen."
+    )
+    async def alerts(
+        self, info: Info, pipeline: str | None = None, owner: str | None = None
+    ) -> AsyncGenerator[SLABreach, None]:
+        stream = live_hub(info.context).alerts()
+        try:
+            async for row in stream:
+                if pipeline is not None and row.get("pipeline") != pipeline:
+                    continue
+                if owner is not None and not any(
+                    o.get("id") == owner for o in row.get("owners") or []
+                ):
+                    continue
+                yield SLABreach.from_row(row)
+        except SubscriberClosed as exc:
+            raise closed_error(exc) from exc
+        finally:
+            await stream.aclose()

@@ -1,0 +1,265 @@
+"""GraphQL metrics: time series and totals, cost breakdowns, provider/model comparison.
+
+Resolvers only check arguments and map rows; the aggregation is Cypher over indexed time
+ranges (``tracegraph.store.metrics_reads``). ``Metrics.series`` and ``Metrics.totals``
+each cost one round of queries, and only when selected.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from tracegraph.api.graphql.scalars import DateTime
+from tracegraph.api.graphql.views import BadArgument
+from tracegraph.store.metrics_reads import MetricFilter, MetricsReads
+
+MAX_BUCKETS = 2000
+
+
+@strawberry.enum(description="What LLM-call figures are grouped by in a breakdown.")
+class MetricGroup(enum.Enum):
+    PIPELINE = "PIPELINE"
+    STEP = "STEP"
+    MODEL = "MODEL"
+    PROVIDER = "PROVIDER"
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _ratio(part: Any, whole: Any) -> float | None:
+    return None if not whole or part is None else float(part) / float(whole)
+
+
+@strawberry.type(description="Figures for one time bucket (or the whole range, as totals).")
+class MetricPoint:
+    start: DateTime
+    end: DateTime
+    runs: int | None = strawberry.field(
+        description="Runs started (null when filtering by step, provider or model)."
+    )
+    runs_succeeded: int | None
+    runs_failed: int | None
+    runs_cancelled: int | None
+    run_duration_p50_ms: float | None
+    run_duration_p95_ms: float | None
+    run_duration_p99_ms: float | None
+    step_runs: int = strawberry.field(description="Step runs (attempts) started.")
+    step_runs_succeeded: int
+    step_runs_failed: int
+    step_duration_p50_ms: float | None
+    step_duration_p95_ms: float | None
+    step_duration_p99_ms: float | None
+    error_rate: float | None = strawberry.field(
+        description="Failed step runs / finished step runs (null when none finished)."
+    )
+    events: int | None = strawberry.field(
+        description="Stored events by source time (null when filtering by provider/model)."
+    )
+    llm_calls: int = strawberry.field(description="LLM calls answered in the bucket.")
+    llm_call_errors: int
+    latency_p50_ms: float | None = strawberry.field(description="LLM call latency.")
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float = strawberry.field(description="Reported plus estimated cost.")
+    estimated_cost_usd: float = strawberry.field(
+        description="The part of costUsd estimated from the price table."
+    )
+    estimated_cost_share: float | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], start: datetime, end: datetime) -> MetricPoint:
+        return cls(
+            start=start,  # type: ignore[arg-type]
+            end=end,  # type: ignore[arg-type]
+            runs=row["runs"],
+            runs_succeeded=row["runs_succeeded"],
+            runs_failed=row["runs_failed"],
+            runs_cancelled=row["runs_cancelled"],
+            run_duration_p50_ms=_f(row["run_p50"]),
+            run_duration_p95_ms=_f(row["run_p95"]),
+            run_duration_p99_ms=_f(row["run_p99"]),
+            step_runs=row["step_runs"],
+            step_runs_succeeded=row["step_runs_succeeded"],
+            step_runs_failed=row["step_runs_failed"],
+            step_duration_p50_ms=_f(row["step_p50"]),
+            step_duration_p95_ms=_f(row["step_p95"]),
+            step_duration_p99_ms=_f(row["step_p99"]),
+            error_rate=_ratio(row["step_runs_failed"], row["step_runs_finished"]),
+            events=row["events"],
+            llm_calls=row["calls"],
+            llm_call_errors=row["call_errors"],
+            latency_p50_ms=_f(row["latency_p50"]),
+            latency_p95_ms=_f(row["latency_p95"]),
+            latency_p99_ms=_f(row["latency_p99"]),
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            cost_usd=float(row["cost_usd"]),
+            estimated_cost_usd=float(row["estimated_cost_usd"]),
+            estimated_cost_share=_ratio(row["estimated_cost_usd"], row["cost_usd"]),
+        )
+
+
+def _reads(info: Info) -> MetricsReads:
+    services = info.context.services
+    settings = services.settings
+    return MetricsReads(services.driver, settings.neo4j.database, settings.query_timeout_s)
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+@strawberry.type(description="Metrics of the selected scope over [from, to).")
+class Metrics:
+    pipeline: str | None
+    step: str | None
+    provider: str | None
+    model: str | None
+    from_: DateTime = strawberry.field(name="from")
+    to: DateTime
+    bucket_seconds: int
+    flt: strawberry.Private[MetricFilter]
+
+    @strawberry.field(description="One point per bucket, oldest first (empty buckets as 0).")
+    async def series(self, info: Info) -> list[MetricPoint]:
+        start: datetime = self.from_  # type: ignore[assignment]
+        end: datetime = self.to  # type: ignore[assignment]
+        step = timedelta(seconds=self.bucket_seconds)
+        rows = await _reads(info).buckets(
+            self.flt, _ms(start), _ms(end), self.bucket_seconds * 1000
+        )
+        return [
+            MetricPoint.from_row(r, start + step * i, min(start + step * (i + 1), end))
+            for i, r in enumerate(rows)
+        ]
+
+    @strawberry.field(description="The whole range as one point (exact percentiles).")
+    async def totals(self, info: Info) -> MetricPoint:
+        start: datetime = self.from_  # type: ignore[assignment]
+        end: datetime = self.to  # type: ignore[assignment]
+        width = max(1, _ms(end) - _ms(start))
+        rows = await _reads(info).buckets(self.flt, _ms(start), _ms(end), width)
+        return MetricPoint.from_row(rows[0], start, end)
+
+
+@strawberry.type(description="LLM-call figures of one group (pipeline, step, model, provider).")
+class MetricBreakdown:
+    key: str
+    llm_calls: int
+    llm_call_errors: int
+    error_rate: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    estimated_cost_usd: float
+    estimated_cost_share: float | None
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> MetricBreakdown:
+        return cls(
+            key=str(r["key"]),
+            llm_calls=r["calls"],
+            llm_call_errors=r["errors"],
+            error_rate=_ratio(r["errors"], r["calls"]),
+            latency_p50_ms=_f(r["p50"]),
+            latency_p95_ms=_f(r["p95"]),
+            latency_p99_ms=_f(r["p99"]),
+            input_tokens=r["input_tokens"],
+            output_tokens=r["output_tokens"],
+            cost_usd=float(r["cost_usd"]),
+            estimated_cost_usd=float(r["estimated_cost_usd"]),
+            estimated_cost_share=_ratio(r["estimated_cost_usd"], r["cost_usd"]),
+        )
+
+
+def _check_range(start: datetime, end: datetime, bucket_seconds: int) -> None:
+    if end <= start:
+        raise BadArgument("'to' must be after 'from'")
+    if bucket_seconds <= 0:
+        raise BadArgument("bucketSeconds must be > 0")
+    if (end - start).total_seconds() / bucket_seconds > MAX_BUCKETS:
+        raise BadArgument(f"at most {MAX_BUCKETS} buckets per series; widen bucketSeconds")
+
+
+async def _breakdown(
+    info: Info,
+    by: MetricGroup,
+    start: datetime,
+    end: datetime,
+    pipeline: str | None,
+    provider: str | None,
+) -> list[MetricBreakdown]:
+    _check_range(start, end, 1 << 30)
+    rows = await _reads(info).breakdown(by.value, _ms(start), _ms(end), pipeline, provider)
+    return [MetricBreakdown.from_row(r) for r in rows]
+
+
+@strawberry.type
+class MetricsQuery:
+    @strawberry.field(
+        description="Throughput, latency, errors, tokens and cost over [from, to) for a "
+        "pipeline (optionally one step), a provider (optionally one model), or everything; "
+        "as a series of buckets of bucketSeconds and as totals."
+    )
+    def metrics(
+        self,
+        from_: Annotated[DateTime, strawberry.argument(name="from")],
+        to: DateTime,
+        pipeline: str | None = None,
+        step: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        bucket_seconds: int = 3600,
+    ) -> Metrics:
+        start: datetime = from_  # type: ignore[assignment]
+        end: datetime = to  # type: ignore[assignment]
+        _check_range(start, end, bucket_seconds)
+        if step is not None and pipeline is None:
+            raise BadArgument("step needs its pipeline")
+        if model is not None and provider is None:
+            raise BadArgument("model needs its provider")
+        return Metrics(
+            pipeline=pipeline,
+            step=step,
+            provider=provider,
+            model=model,
+            from_=from_,
+            to=to,
+            bucket_seconds=bucket_seconds,
+            flt=MetricFilter(pipeline, step, provider, model),
+        )
+
+    @strawberry.field(description="Cost (and tokens, latency) of LLM calls grouped by `by`.")
+    async def cost_breakdown(
+        self,
+        info: Info,
+        by: MetricGroup,
+        from_: Annotated[DateTime, strawberry.argument(name="from")],
+        to: DateTime,
+        pipeline: str | None = None,
+    ) -> list[MetricBreakdown]:
+        return await _breakdown(info, by, from_, to, pipeline, None)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Providers/models side by side: latency, errors, cost.")
+    async def model_comparison(
+        self,
+        info: Info,
+        from_: Annotated[DateTime, strawberry.argument(name="from")],
+        to: DateTime,
+        pipeline: str | None = None,
+        provider: str | None = None,
+        by: MetricGroup = MetricGroup.MODEL,
+    ) -> list[MetricBreakdown]:
+        return await _breakdown(info, by, from_, to, pipeline, provider)  # type: ignore[arg-type]

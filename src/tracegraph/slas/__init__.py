@@ -1,0 +1,1 @@
+"""SLA evaluation: pure rules (``rules``), the evaluator service and webhook delivery."""

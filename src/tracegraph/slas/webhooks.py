@@ -1,0 +1,127 @@
+"""Alert webhooks: each alert is POSTed as JSON to every configured URL.
+
+Delivery runs in background tasks fed by a bounded queue: enqueueing never waits (a full
+queue drops the alert and counts it), and a slow or failing receiver is retried with
+exponential backoff without holding up ingestion or other deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import structlog
+
+log = structlog.get_logger(__name__)
+
+# Worth retrying: the receiver may recover. Other 4xx answers will not change.
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def json_safe(value: Any) -> Any:
+    """Driver temporal values and datetimes as RFC 3339 strings, recursively."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    return value
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        timeout_s: float = 5.0,
+        max_attempts: int = 5,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        queue_size: int = 1000,
+        concurrency: int = 8,
+    ) -> None:
+        self.urls = list(urls)
+        self._timeout = timeout_s
+        self._attempts = max(1, max_attempts)
+        self._backoff = backoff_s
+        self._backoff_max = backoff_max_s
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+        self.delivered = 0
+        self.failed = 0
+        self.dropped = 0
+
+    def enqueue(self, payload: dict[str, Any]) -> bool:
+        if not self.urls:
+            return False
+        try:
+            self._queue.put_nowait(json_safe(payload))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("webhook queue full; alert not delivered", dropped=self.dropped)
+            return False
+        return True
+
+    def start(self) -> None:
+        if self.urls and self._task is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout)
+            self._task = asyncio.create_task(self._run(), name="tracegraph-webhooks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._inflight):
+            task.cancel()
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self) -> None:
+        while True:
+            payload = await self._queue.get()
+            for url in self.urls:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._deliver(url, payload))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slots.release()
+
+    async def _deliver(self, url: str, payload: dict[str, Any]) -> None:
+        assert self._client is not None
+        for attempt in range(1, self._attempts + 1):
+            try:
+                resp = await self._client.post(url, json=payload)
+                if resp.status_code < 300:
+                    self.delivered += 1
+                    return
+                if resp.status_code not in RETRY_STATUS:
+                    log.warning("webhook refused", url=url, status=resp.status_code)
+                    self.failed += 1
+                    return
+                reason = f"status {resp.status_code}"
+            except httpx.HTTPError as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            if attempt < self._attempts:
+                delay = min(self._backoff * 2 ** (attempt - 1), self._backoff_max)
+                log.info("webhook retry", url=url, attempt=attempt, delay_s=delay, reason=reason)
+                await asyncio.sleep(delay)
+        self.failed += 1
+        log.warning("webhook gave up", url=url, attempts=self._attempts)

@@ -1,0 +1,110 @@
+"""Graph access for SLA evaluation and alerts (statements in ``cypher/sla_*.cypher``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from neo4j import AsyncDriver, Query
+
+from tracegraph.slas.rules import Finding, RateWindow, Sla, Subject
+from tracegraph.store.cypher_files import cypher
+
+Props = dict[str, Any]
+
+
+class SlaStore:
+    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
+        self.driver = driver
+        self.database = database
+        self.timeout_s = timeout_s
+
+    async def _records(self, name: str, write: bool = False, **params: Any) -> list[Any]:
+        records, _, _ = await self.driver.execute_query(
+            Query(cypher(name), timeout=self.timeout_s),
+            params,
+            database_=self.database,
+            routing_="w" if write else "r",
+        )
+        return records
+
+    async def _subjects(self, name: str, label: str, **params: Any) -> list[tuple[Subject, Sla]]:
+        recs = await self._records(name, **params)
+        return [(Subject.from_props(label, r["subject"]), Sla.from_props(r["sla"])) for r in recs]
+
+    async def run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]:
+        return await self._subjects("sla_runs", "Run", ids=list(ids)) if ids else []
+
+    async def step_run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]:
+        return await self._subjects("sla_step_runs", "StepRun", ids=list(ids)) if ids else []
+
+    async def open_subjects(self) -> list[tuple[Subject, Sla]]:
+        """Scheduled or running work whose SLA bounds start delay or duration."""
+        return await self._subjects("sla_open_runs", "Run") + await self._subjects(
+            "sla_open_step_runs", "StepRun"
+        )
+
+    async def rate_slas(
+        self, ids: Sequence[str] | None = None
+    ) -> list[tuple[Sla, str, str | None]]:
+        recs = await self._records("sla_rate_slas", ids=None if ids is None else list(ids))
+        return [(Sla.from_props(r["sla"]), r["pipeline"], r["step"]) for r in recs]
+
+    async def rate_counts(
+        self, windows: Sequence[RateWindow]
+    ) -> dict[str, tuple[int, int, str | None]]:
+        """Per SLA id: (succeeded, rated, last failed subject id) inside its window."""
+        if not windows:
+            return {}
+        rows = [
+            {
+                "sla_id": w.sla.id,
+                "pipeline": w.pipeline,
+                "step": w.step,
+                "since": w.since_ms,
+                "until": w.until_ms,
+            }
+            for w in windows
+        ]
+        recs = await self._records("sla_rate_counts", rows=rows)
+        return {r["sla_id"]: (r["succeeded"], r["rated"], r["last_failed"]) for r in recs}
+
+    async def merge_breaches(self, findings: Sequence[Finding], now_ms: int) -> list[str]:
+        """Record breaches (idempotent); returns the ids that did not exist before."""
+        if not findings:
+            return []
+        # One row per id: the same breach found twice in a round must not race itself.
+        rows = list({f.id: f.row() for f in findings}.values())
+        recs = await self._records("sla_merge_breaches", write=True, rows=rows, now_ms=now_ms)
+        return [r["id"] for r in recs if r["fresh"]]
+
+    async def breaches(
+        self,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        owner: str | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[Props]:
+        recs = await self._records(
+            "sla_breaches_page",
+            status=status,
+            pipeline=pipeline,
+            owner=owner,
+            ids=None if ids is None else list(ids),
+            limit=limit,
+        )
+        return [{**r["b"], "sla_props": r["sla"], "owners": r["owners"]} for r in recs]
+
+    async def acknowledge(self, breach_id: str, by: str, now_ms: int) -> bool:
+        recs = await self._records(
+            "sla_acknowledge_breach", write=True, id=breach_id, by=by, now_ms=now_ms
+        )
+        return bool(recs)
+
+    async def resolve(self, breach_id: str, by: str, now_ms: int) -> bool:
+        recs = await self._records(
+            "sla_resolve_breach", write=True, id=breach_id, by=by, now_ms=now_ms
+        )
+        return bool(recs)

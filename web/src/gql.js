@@ -1,0 +1,115 @@
+// GraphQL transport: queries over HTTP POST, subscriptions over graphql-transport-ws.
+// Live data never polls: subscriptions carry it, and after a reconnect they resume from
+// the last sequence number seen so nothing is missed and nothing is applied twice.
+import { createClient } from "/static/vendor/graphql-ws/client.js";
+
+const wsUrl = () => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+
+export async function query(text, variables = {}) {
+  const res = await fetch("/graphql", {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ query: text, variables }),
+  });
+  const body = await res.json().catch(() => ({ errors: [{ message: `HTTP ${res.status}` }] }));
+  if (body.errors && body.errors.length) {
+    const err = new Error(body.errors.map((e) => e.message).join("; "));
+    err.errors = body.errors;
+    err.data = body.data;
+    throw err;
+  }
+  return body.data;
+}
+
+// Introspection is used once so panels built on fields that may not exist yet (metrics,
+// SLA breaches) can say "unavailable" instead of failing.
+let schemaFields = null;
+export async function schemaInfo() {
+  if (schemaFields) return schemaFields;
+  const data = await query(`{ __schema {
+    queryType { fields { name args { name } } }
+    mutationType { fields { name } }
+    subscriptionType { fields { name } }
+  } }`);
+  const s = data.__schema;
+  schemaFields = {
+    query: new Map((s.queryType?.fields || []).map((f) => [f.name, f.args.map((a) => a.name)])),
+    mutation: new Set((s.mutationType?.fields || []).map((f) => f.name)),
+    subscription: new Set((s.subscriptionType?.fields || []).map((f) => f.name)),
+  };
+  return schemaFields;
+}
+
+export async function typeFields(typeName) {
+  const data = await query(`query($n: String!) { __type(name: $n) { name kind
+    fields { name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }
+    enumValues { name } } }`, { n: typeName });
+  return data.__type;
+}
+
+/** Connection state listeners: "connecting" | "live" | "reconnecting". */
+const stateListeners = new Set();
+let connState = "connecting";
+export const onConnState = (fn) => { stateListeners.add(fn); fn(connState); return () => stateListeners.delete(fn); };
+const setState = (s) => { if (s !== connState) { connState = s; stateListeners.forEach((f) => f(s)); } };
+
+let everConnected = false;
+const reconnectListeners = new Set();
+export const onReconnect = (fn) => reconnectListeners.add(fn);
+
+const client = createClient({
+  url: wsUrl(),
+  lazy: true,
+  // The client itself never retries a dropped socket: resilientSubscribe re-subscribes
+  // with fresh variables (afterSeq = last seen), which an automatic retry would not do.
+  retryAttempts: 0,
+  keepAlive: 10_000,
+  on: {
+    connected: () => {
+      setState("live");
+      if (everConnected) reconnectListeners.forEach((f) => f());
+      everConnected = true;
+    },
+    closed: () => setState("reconnecting"),
+    error: () => setState("reconnecting"),
+  },
+});
+
+/**
+ * A subscription that survives disconnects. `variables()` is called on every (re)start,
+ * so the events subscription can ask for afterSeq = the last seq applied.
+ */
+export function resilientSubscribe(text, variables, onData, { onRestart } = {}) {
+  let dispose = null;
+  let stopped = false;
+  let attempt = 0;
+  let timer = null;
+  const start = () => {
+    if (stopped) return;
+    dispose = client.subscribe(
+      { query: text, variables: variables() },
+      {
+        next: (msg) => {
+          attempt = 0;
+          if (msg.errors && msg.errors.length) console.warn("subscription error", msg.errors);
+          if (msg.data) onData(msg.data);
+        },
+        error: (err) => {
+          // A server-side GraphQL error (e.g. "fell behind, resume from N") or a closed
+          // socket: either way restart from what was last applied, with backoff.
+          if (Array.isArray(err)) console.warn("subscription ended:", err.map((e) => e.message).join("; "));
+          schedule();
+        },
+        complete: () => schedule(),
+      },
+    );
+  };
+  const schedule = () => {
+    if (stopped || timer) return;
+    attempt += 1;
+    const wait = Math.min(5000, 250 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
+    timer = setTimeout(() => { timer = null; onRestart && onRestart(); start(); }, wait);
+  };
+  start();
+  return () => { stopped = true; clearTimeout(timer); dispose && dispose(); };
+}

@@ -1,0 +1,78 @@
+// Bootstrap: load the initial state over GraphQL, start the live subscriptions, route.
+import { onConnState } from "./gql.js";
+import { state, on, loadOverview, loadPipelines, startLive } from "./store.js";
+import { $, h, replace, fmtInt, fmtUsd, fmtCompact, frameScheduler, announce } from "./util.js";
+import { parseRoute, navigate, onRoute, currentRoute, back } from "./router.js";
+import * as pipelinesView from "./views/pipelines.js";
+import * as runView from "./views/run.js";
+import * as logsView from "./views/logs.js";
+import * as insightsView from "./views/insights.js";
+import * as graphView from "./views/graph.js";
+import { setupKeys, openPicker } from "./keys.js";
+
+const views = [pipelinesView, runView, logsView, insightsView];
+
+function renderHeader() {
+  $("#stat-active").textContent = fmtInt(state.activeRuns);
+  const tok = $("#stat-tokens");
+  tok.textContent = fmtCompact(state.tokens);
+  tok.title = `${fmtInt(state.tokens)} tokens since UTC midnight`;
+  $("#stat-cost").textContent = fmtUsd(state.cost);
+  const hl = $("#stat-health");
+  const healthy = state.overview?.healthy;
+  hl.replaceChildren(
+    h("span", { class: healthy ? "health-ok" : "health-bad", "aria-hidden": "true" }, healthy ? "● " : "▲ "),
+    healthy ? "healthy" : healthy === false ? "degraded" : "—",
+  );
+}
+const headerSoon = frameScheduler(renderHeader);
+
+function renderConn(s) {
+  const el = $("#stat-conn");
+  const [cls, icon, word] = s === "live" ? ["health-ok", "●", "live"] : s === "connecting" ? ["health-warn", "◌", "connecting…"] : ["health-warn", "↻", "reconnecting…"];
+  el.replaceChildren(h("span", { class: cls, "aria-hidden": "true" }, icon + " "), word);
+  document.body.dataset.conn = s;
+}
+
+function applyRoute(route) {
+  const main = $("#main");
+  const graphMode = route.name === "lineage" || route.name === "impact";
+  main.classList.toggle("graph-mode", graphMode);
+  $("#panel-graph").hidden = !graphMode;
+  document.body.dataset.route = route.name;
+  const titles = { home: "Overview", pipeline: `Pipeline ${route.params.name}`, run: `Run ${route.params.id}`, lineage: "Lineage", impact: "Blast radius" };
+  document.title = `${titles[route.name] || "Tracegraph"} · Tracegraph`;
+  $("#page-title").textContent = `Tracegraph — ${titles[route.name] || ""}`;
+  if (graphMode) graphView.route(route);
+  else graphView.leave();
+  for (const v of views) v.route(route);
+}
+
+async function boot() {
+  onConnState(renderConn);
+  for (const v of views) v.mount();
+  graphView.mount();
+  setupKeys();
+  $("#btn-help").addEventListener("click", () => $("#dlg-help").showModal());
+  $("#btn-picker").addEventListener("click", openPicker);
+  $("#btn-lineage").addEventListener("click", () => navigate("/lineage"));
+  on("counters", headerSoon);
+  on("overview", headerSoon);
+  onRoute(applyRoute);
+  try {
+    await loadOverview();
+    renderHeader();
+    // Subscribing before the grid's queries return means no event between the two is lost.
+    startLive();
+    await loadPipelines();
+  } catch (e) {
+    console.warn("initial load failed", e);
+    announce("Could not load the dashboard data; retrying on reconnect.");
+  }
+  state.ready = true;
+  document.body.dataset.ready = "1";
+  applyRoute(currentRoute());
+}
+
+boot();
+export { navigate, back, parseRoute };

@@ -1,0 +1,204 @@
+// Client-side state: seeded by GraphQL queries, then kept current by two subscriptions
+// (every event; every run state change). Views subscribe to topics and re-render in rAF.
+import { query, resilientSubscribe, onReconnect } from "./gql.js";
+import { ts } from "./util.js";
+
+export const RUN_LIGHT = `id status scheduledFor startedAt endedAt durationMs inputTokens outputTokens
+  costUsd costEstimated error trigger pipeline { name }
+  steps { id attempt status startedAt endedAt durationMs percent tokensUsed tokenBudget provider model error step { key } }`;
+
+const PIPELINE_FIELDS = `name version owner { id name kind }
+  sla { maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
+  steps { id key name kind owner { name } dependsOn { key } }
+  runs(first: 10) { ${RUN_LIGHT} }`;
+
+const listeners = new Map();
+export function on(topic, fn) {
+  if (!listeners.has(topic)) listeners.set(topic, new Set());
+  listeners.get(topic).add(fn);
+  return () => listeners.get(topic).delete(fn);
+}
+function emit(topic, payload) {
+  for (const fn of listeners.get(topic) || []) {
+    try { fn(payload); } catch (e) { console.error(e); }
+  }
+}
+
+export const state = {
+  overview: null,
+  overviewSeq: 0, // events at or below this seq are already in the overview's totals
+  lastSeq: 0, // last event seq applied: the resume point after a reconnect
+  tokens: 0,
+  cost: 0,
+  activeRuns: 0,
+  pipelines: new Map(), // name -> {name, version, owner, sla, steps, runs: Map}
+  runs: new Map(), // id -> light run
+  ready: false,
+  eventsSeen: 0,
+};
+
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED"]);
+const MAX_RUNS = 3000;
+
+export async function loadOverview() {
+  const { overview } = await query(`{ overview { activeRuns tokensToday costTodayUsd healthy lastSeq } }`);
+  state.overview = overview;
+  state.overviewSeq = overview.lastSeq;
+  state.tokens = overview.tokensToday;
+  state.cost = overview.costTodayUsd;
+  state.activeRuns = overview.activeRuns;
+  if (!state.lastSeq) state.lastSeq = overview.lastSeq;
+  emit("overview", overview);
+  return overview;
+}
+
+export async function loadPipelines() {
+  let after = null;
+  for (let page = 0; page < 10; page++) {
+    const data = await query(
+      `query($after: String) { pipelines(first: 100, after: $after) {
+        edges { node { ${PIPELINE_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
+      { after },
+    );
+    for (const { node } of data.pipelines.edges) putPipeline(node);
+    if (!data.pipelines.pageInfo.hasNextPage) break;
+    after = data.pipelines.pageInfo.endCursor;
+  }
+  // Active runs beyond each pipeline's latest ten still belong on the grid.
+  const { runs } = await query(`{ runs(status: RUNNING, first: 500) { edges { node { ${RUN_LIGHT} } } } }`);
+  for (const { node } of runs.edges) putRun(node, false);
+  emit("pipelines");
+}
+
+function putPipeline(node) {
+  const prev = state.pipelines.get(node.name);
+  const p = { ...node, runs: prev ? prev.runs : new Map() };
+  delete p.runs_;
+  state.pipelines.set(node.name, p);
+  for (const r of node.runs || []) putRun(r, false);
+  return p;
+}
+
+export function pipelineRuns(p) {
+  return [...p.runs.values()].sort((a, b) => runTime(b) - runTime(a));
+}
+export const runTime = (r) => ts(r.startedAt) || ts(r.scheduledFor) || 0;
+
+function putRun(run, notify = true) {
+  const prev = state.runs.get(run.id);
+  if (prev && prev.status === "RUNNING" && run.status !== "RUNNING") state.activeRuns = Math.max(0, state.activeRuns - 1);
+  const merged = { ...(prev || {}), ...run };
+  state.runs.set(run.id, merged);
+  const name = run.pipeline?.name;
+  if (name) {
+    let p = state.pipelines.get(name);
+    if (!p) {
+      p = { name, steps: [], runs: new Map(), placeholder: true };
+      state.pipelines.set(name, p);
+      refreshPipeline(name);
+    }
+    p.runs.set(run.id, merged);
+    if (p.runs.size > 30) {
+      // Keep the newest runs and every running one; old finished runs fall off the card.
+      const keep = pipelineRuns(p).filter((r, i) => i < 20 || r.status === "RUNNING");
+      p.runs = new Map(keep.map((r) => [r.id, r]));
+    }
+  }
+  if (state.runs.size > MAX_RUNS) {
+    for (const [id, r] of state.runs) {
+      if (state.runs.size <= MAX_RUNS * 0.8) break;
+      if (r.status !== "RUNNING") state.runs.delete(id);
+    }
+  }
+  if (notify) emit("run", merged);
+  return merged;
+}
+
+const pendingPipelines = new Set();
+let pipelineTimer = null;
+export function refreshPipeline(name) {
+  // Definitions change rarely; batch the refetches of a burst into one query.
+  pendingPipelines.add(name);
+  if (pipelineTimer) return;
+  pipelineTimer = setTimeout(async () => {
+    pipelineTimer = null;
+    const names = [...pendingPipelines];
+    pendingPipelines.clear();
+    for (const n of names) {
+      try {
+        const { pipeline } = await query(`query($n: String!) { pipeline(name: $n) { ${PIPELINE_FIELDS} } }`, { n });
+        if (pipeline) putPipeline(pipeline);
+      } catch (e) { console.warn(e); }
+    }
+    emit("pipelines");
+  }, 300);
+}
+
+function applyEvent(ev) {
+  if (ev.seq <= state.lastSeq) return; // replay overlap after a resume: already applied
+  state.lastSeq = ev.seq;
+  state.eventsSeen += 1;
+  const d = ev.data || {};
+  const counted = ev.seq > state.overviewSeq;
+  if (counted && ev.type === "response.received") {
+    state.tokens += (d.input_tokens || 0) + (d.output_tokens || 0);
+    if (typeof d.cost_usd === "number") state.cost += d.cost_usd;
+    emit("counters");
+  }
+  if (counted && ev.type === "run.started") {
+    const r = state.runs.get(ev.run);
+    if (!r || r.status !== "RUNNING") {
+      state.activeRuns += 1;
+      state.runs.set(ev.run, { ...(r || { id: ev.run, pipeline: { name: ev.pipeline }, steps: [] }), status: "RUNNING", startedAt: r?.startedAt || ev.time });
+    }
+    emit("counters");
+  }
+  if (ev.type === "step.progress" && ev.run) {
+    // Progress moves the bar at once; runUpdated brings the authoritative state after.
+    const r = state.runs.get(ev.run);
+    if (r && r.steps) {
+      const sr = [...r.steps].reverse().find((s) => s.step?.key === ev.step);
+      if (sr && typeof d.percent === "number") {
+        sr.percent = d.percent;
+        if (typeof d.tokens_used === "number") sr.tokensUsed = d.tokens_used;
+        emit("run", r);
+      }
+    }
+  }
+  if (ev.type === "pipeline.defined" && ev.pipeline) refreshPipeline(ev.pipeline);
+  emit("event", ev);
+}
+
+let started = false;
+export function startLive() {
+  if (started) return;
+  started = true;
+  resilientSubscribe(
+    `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step data } }`,
+    () => ({ afterSeq: state.lastSeq }),
+    (data) => applyEvent(data.events),
+  );
+  resilientSubscribe(
+    `subscription { runUpdated { ${RUN_LIGHT} } }`,
+    () => ({}),
+    (data) => {
+      const run = data.runUpdated;
+      const prev = state.runs.get(run.id);
+      if (run.status === "RUNNING" && (!prev || prev.status !== "RUNNING")) state.activeRuns += 1;
+      putRun(run);
+      emit("counters");
+    },
+  );
+  onReconnect(async () => {
+    // Totals re-sync from the server; the events subscription resumes by itself.
+    try {
+      await loadOverview();
+      await loadPipelines();
+      emit("counters");
+      emit("resync");
+    } catch (e) { console.warn(e); }
+  });
+}
+
+export function isTerminal(status) { return TERMINAL.has(status); }
+export { emit };
