@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from harness import free_port, neo4j_uri, percentile, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_BOLT_PORT = 7712
@@ -68,21 +69,6 @@ else:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _neo4j_uri() -> str:
-    if os.environ.get("NEO4J_URI"):
-        return os.environ["NEO4J_URI"]
-    from tracegraph.localneo4j import LocalNeo4j
-    from tracegraph.settings import REPO_ROOT
-
-    return LocalNeo4j(REPO_ROOT / ".neo4j", name="live", bolt_port=BENCH_BOLT_PORT).start()
-
-
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
     try:
@@ -90,13 +76,6 @@ def _cpu_s(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # -- load clients (separate process) ----------------------------------------------------
@@ -240,20 +219,6 @@ async def _ingest(
     return sent, acked
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("service exited during startup")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("service not ready")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--subscribers", type=int, default=1000)
@@ -263,8 +228,8 @@ def main() -> None:
     ap.add_argument("--profile", help="write the service's cProfile stats to this file")
     args = ap.parse_args()
 
-    uri = _neo4j_uri()
-    port = _free_port()
+    uri = neo4j_uri("live", BENCH_BOLT_PORT)
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning"}
     server = subprocess.Popen(
@@ -280,7 +245,7 @@ def main() -> None:
         env=env,
     )
     try:
-        _wait_ready(base, server)
+        wait_ready(base, server)
         pipeline = f"fanout-{uuid.uuid4().hex[:8]}"
         parent, child = mp.Pipe()
         ctx = mp.get_context("spawn")
@@ -342,12 +307,12 @@ def main() -> None:
                 continue
             latencies.append((t - t_sent) * 1000)
             commit_latencies.append(max(0.0, (t - acked[eid]) * 1000))
-    p50 = _percentile(latencies, 0.50)
-    send_p99 = _percentile(latencies, 0.99)
-    p99 = _percentile(commit_latencies, 0.99)
+    p50 = percentile(latencies, 0.50)
+    send_p99 = percentile(latencies, 0.99)
+    p99 = percentile(commit_latencies, 0.99)
     posts = [(acked[e] - sent[e]) * 1000 for e in sent]
     print(
-        f"post_ms p50={_percentile(posts, 0.5):.1f} p99={_percentile(posts, 0.99):.1f} "
+        f"post_ms p50={percentile(posts, 0.5):.1f} p99={percentile(posts, 0.99):.1f} "
         f"max={max(posts):.1f}"
     )
     print(

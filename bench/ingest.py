@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,10 +27,11 @@ from pathlib import Path
 import httpx
 import orjson
 
+from harness import free_port, neo4j_uri, wait_ready
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events import canonical_payload, fingerprint, parse_event
 from tracegraph.ingest.pricing import DEFAULT_PRICES
-from tracegraph.settings import REPO_ROOT, Neo4jSettings
+from tracegraph.settings import Neo4jSettings
 from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
@@ -39,20 +39,6 @@ from tracegraph.store.graph_rows import SequencedEvent
 from tracegraph.store.schema import apply_schema
 
 BENCH_BOLT_PORT = 7698
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _neo4j_uri() -> str:
-    if os.environ.get("NEO4J_URI"):
-        return os.environ["NEO4J_URI"]
-    from tracegraph.localneo4j import LocalNeo4j
-
-    return LocalNeo4j(REPO_ROOT / ".neo4j", name="bench", bolt_port=BENCH_BOLT_PORT).start()
 
 
 async def _wipe_and_count(settings: Neo4jSettings) -> None:
@@ -75,7 +61,7 @@ async def _committed_events(settings: Neo4jSettings) -> int:
 
 
 def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "NEO4J_URI": uri,
@@ -88,16 +74,8 @@ def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("service did not become ready")
+    wait_ready(base, proc)
+    return proc, base
 
 
 async def _http_arm(base: str, bodies: list[bytes], concurrency: int) -> float:
@@ -156,7 +134,7 @@ async def main() -> None:
     parser.add_argument("--raw-batch", type=int, default=5000, help="events per raw transaction")
     args = parser.parse_args()
 
-    uri = _neo4j_uri()
+    uri = neo4j_uri("bench", BENCH_BOLT_PORT)
     settings = Neo4jSettings(uri=uri)
     events = WorkloadGenerator(seed=2026).events(args.events)
     bodies = [orjson.dumps(events[i : i + args.batch]) for i in range(0, len(events), args.batch)]

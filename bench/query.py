@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from typing import LiteralString, cast
 
 import httpx
 from neo4j import GraphDatabase
+
+from harness import free_port, neo4j_uri
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
@@ -41,21 +42,6 @@ IMPACT = """query($key: String!) {
 
 def bench_cypher(name: str) -> LiteralString:
     return cast(LiteralString, (BENCH_CYPHER / f"{name}.cypher").read_text(encoding="utf-8"))
-
-
-def neo4j_uri() -> str:
-    if os.environ.get("NEO4J_URI"):
-        return os.environ["NEO4J_URI"]
-    sys.path.insert(0, str(REPO_ROOT / "src"))
-    from tracegraph.localneo4j import LocalNeo4j
-
-    return LocalNeo4j(REPO_ROOT / ".neo4j", name="bench", bolt_port=7698).start()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_graph(uri: str, pipelines: int, runs_per_pipeline: int, cross_every: int) -> int:
@@ -134,7 +120,7 @@ def main() -> int:
     ap.add_argument("--skip-build", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "src"))
-    uri = neo4j_uri()
+    uri = neo4j_uri("bench", 7698)
     if args.skip_build:
         with GraphDatabase.driver(uri) as d:
             from tracegraph.store.cypher_files import cypher

@@ -1,0 +1,51 @@
+"""What every benchmark needs: a Neo4j to use, a free port, readiness, percentiles."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+
+import httpx
+
+from tracegraph.settings import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def neo4j_uri(instance: str, bolt_port: int) -> str:
+    """``NEO4J_URI`` if set (the benchmark wipes it), else a local instance of its own."""
+    if os.environ.get("NEO4J_URI"):
+        return os.environ["NEO4J_URI"]
+    from tracegraph.localneo4j import LocalNeo4j
+
+    return LocalNeo4j(REPO_ROOT / ".neo4j", name=instance, bolt_port=bolt_port).start()
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    """Wait until the service under test answers ``/readyz``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("service exited during startup")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("service not ready")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile, ``q`` in 0..1."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
