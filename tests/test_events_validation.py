@@ -719,8 +719,8 @@ BAD: list[tuple[str, object, str]] = [
     ),
     (
         "too deep",
-        make("log", data={"message": "m", "context": {"x": deep_list(100)}}),
-        "data.context.x[0][0][0]...: nested too deeply (more than 64 levels)",
+        make("log", data={"message": "m", "context": {"x": deep_list(300)}}),
+        "data.context.x[0][0][0]...: nested too deeply (more than 254 levels)",
     ),
 ]
 

@@ -6,7 +6,7 @@ events`. `fingerprint(event)` tells a duplicate (same id, same fingerprint) from
 """
 
 from tracegraph.events.base import Payload
-from tracegraph.events.canonical import canonical_payload, fingerprint
+from tracegraph.events.canonical import canonical_payload, fingerprint, payload_fingerprint
 from tracegraph.events.definition import PipelineDefinedData, StepDefinition
 from tracegraph.events.envelope import (
     EVENT_CLASSES,
@@ -114,4 +114,5 @@ __all__ = [
     "fingerprint",
     "format_timestamp",
     "parse_event",
+    "payload_fingerprint",
 ]

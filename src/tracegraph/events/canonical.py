@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -14,9 +15,8 @@ from tracegraph.events.envelope import Event
 from tracegraph.events.errors import format_loc
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# orjson refuses to serialise beyond ~250 levels; far below that, and below Python's
-# recursion limit, nothing legitimate nests deeper.
-MAX_DEPTH = 64
+# orjson refuses to serialise deeper than this, so the event log could not hold it.
+MAX_DEPTH = 254
 
 
 def canonical_payload(event: Event) -> dict[str, Any]:
@@ -30,7 +30,12 @@ def canonical_payload(event: Event) -> dict[str, Any]:
 
 def fingerprint(event: Event) -> str:
     """sha256 hex of the canonical payload serialised with sorted keys."""
-    blob = orjson.dumps(canonical_payload(event), option=orjson.OPT_SORT_KEYS)
+    return payload_fingerprint(canonical_payload(event))
+
+
+def payload_fingerprint(payload: dict[str, Any]) -> str:
+    """The fingerprint of an already computed canonical payload (saves a second dump)."""
+    blob = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -39,23 +44,42 @@ def json_problem(value: Any, loc: tuple[str | int, ...] = ()) -> str | None:
 
     Free-form parts of an event (params, context, unknown keys) are not typed, so they may
     hold 2**70, NaN or lone surrogates that json.loads accepts but storage does not.
+    Two C serialisers answer "all fine" in a few microseconds; only a value they refuse
+    is walked in Python to name the path of the problem.
     """
+    if _storable(value):
+        return None
+    return _first_problem(value, loc)
+
+
+def _storable(value: Any) -> bool:
+    try:
+        # orjson: lone surrogates, integers beyond 64 bits, non-string keys, deep nesting.
+        orjson.dumps(value)
+        # json: NaN and infinities, which orjson would silently write as null.
+        json.dumps(value, allow_nan=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _first_problem(value: Any, loc: tuple[str | int, ...] = ()) -> str | None:
     if len(loc) > MAX_DEPTH:
         return f"{format_loc(loc[:6])}...: nested too deeply (more than {MAX_DEPTH} levels)"
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"{format_loc(loc)}: object keys must be strings (got {key!r})"
-            found = json_problem(item, (*loc, key))
+            found = _first_problem(item, (*loc, key))
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = json_problem(item, (*loc, i))
+            found = _first_problem(item, (*loc, i))
             if found:
                 return found
     elif isinstance(value, BaseModel):
-        return json_problem(value.model_dump(by_alias=True), loc)
+        return _first_problem(value.model_dump(by_alias=True), loc)
     elif isinstance(value, bool | datetime) or value is None:
         pass
     elif isinstance(value, int):

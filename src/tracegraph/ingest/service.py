@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from tracegraph.events import InvalidEvent, canonical_payload, fingerprint, parse_event
+from tracegraph.events import InvalidEvent, canonical_payload, parse_event, payload_fingerprint
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.store.event_writer import PendingEvent, QuarantineEntry, WriteUnit
 
@@ -64,7 +64,8 @@ class IngestService:
             except InvalidEvent as exc:
                 rejected.append(QuarantineEntry(index, _raw_id(raw), _raw_text(raw), str(exc)))
                 continue
-            pending.append(PendingEvent(index, canonical_payload(event), fingerprint(event)))
+            payload = canonical_payload(event)
+            pending.append(PendingEvent(index, payload, payload_fingerprint(payload)))
         return WriteUnit(
             events=pending, rejected=rejected, received_at=datetime.now(UTC), principal=principal
         )
