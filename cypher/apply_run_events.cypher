@@ -30,6 +30,7 @@ SET r.pipeline = row.pipeline,
     r.triggered_by = coalesce(row.triggered_by, r.triggered_by),
     r.params = coalesce(row.params, r.params),
     r.pipeline_version = coalesce(row.pipeline_version, r.pipeline_version)
-SET r.duration_ms = CASE
+SET r.order_key = right('0000000000000' + toString(coalesce(r.started_at.epochMillis, r.scheduled_for.epochMillis, 0)), 13) + '|' + r.id,
+    r.duration_ms = CASE
   WHEN r.started_at IS NOT NULL AND r.ended_at IS NOT NULL
   THEN r.ended_at.epochMillis - r.started_at.epochMillis END

@@ -8,7 +8,9 @@ MERGE (r:Run {id: row.run})
 MERGE (r)-[:OF]->(p)
 SET r.pipeline = row.pipeline
 SET r.status = CASE WHEN coalesce(r.status_rank, -1) < 1 THEN 'running' ELSE r.status END,
-    r.status_rank = CASE WHEN coalesce(r.status_rank, -1) < 1 THEN 1 ELSE r.status_rank END
+    r.status_rank = CASE WHEN coalesce(r.status_rank, -1) < 1 THEN 1 ELSE r.status_rank END,
+    // newest-first paging key: start (else schedule) time, then id; indexed
+    r.order_key = right('0000000000000' + toString(coalesce(r.started_at.epochMillis, r.scheduled_for.epochMillis, 0)), 13) + '|' + r.id
 MERGE (s:Step {id: row.step_id})
   ON CREATE SET s.key = row.step, s.pipeline = row.pipeline
 MERGE (sr:StepRun {id: row.id})

@@ -1,10 +1,9 @@
-// Runs newest first (by start, else schedule time, then id), a page after the cursor
-// ($after_key, $after_id); optional pipeline and status filters.
+// Runs newest first (by start, else schedule time, then id) after the cursor $after_key,
+// optionally with one status. Walks the order_key index backwards, so a page costs the
+// page, not the number of runs.
 MATCH (r:Run)
-WHERE ($pipeline IS NULL OR r.pipeline = $pipeline)
+WHERE r.order_key < $after_key
   AND ($status IS NULL OR r.status = $status)
-WITH r, coalesce(r.started_at.epochMillis, r.scheduled_for.epochMillis, 0) AS k
-WHERE $after_key IS NULL OR k < $after_key OR (k = $after_key AND r.id < $after_id)
-RETURN properties(r) AS r, k
-ORDER BY k DESC, r.id DESC
+RETURN properties(r) AS r, r.order_key AS k
+ORDER BY r.order_key DESC
 LIMIT $limit

@@ -18,6 +18,8 @@ CREATE CONSTRAINT audit_entry_id IF NOT EXISTS FOR (n:AuditEntry) REQUIRE n.id I
 CREATE CONSTRAINT sequence_name IF NOT EXISTS FOR (n:Sequence) REQUIRE n.name IS UNIQUE;
 CREATE INDEX run_status IF NOT EXISTS FOR (n:Run) ON (n.status);
 CREATE INDEX run_pipeline_started IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.started_at);
+CREATE INDEX run_order IF NOT EXISTS FOR (n:Run) ON (n.order_key);
+CREATE INDEX run_pipeline_order IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.order_key);
 CREATE INDEX step_run_run IF NOT EXISTS FOR (n:StepRun) ON (n.run);
 CREATE INDEX llm_call_run IF NOT EXISTS FOR (n:LLMCall) ON (n.run);
 CREATE INDEX llm_call_step_run IF NOT EXISTS FOR (n:LLMCall) ON (n.step_run);

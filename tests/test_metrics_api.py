@@ -21,20 +21,17 @@ POINT = """
   latencyP50Ms latencyP95Ms latencyP99Ms inputTokens outputTokens costUsd estimatedCostUsd
   estimatedCostShare
 """
-METRICS = (
-    """
+METRICS = f"""
 query M($from: DateTime!, $to: DateTime!, $pipeline: String, $step: String,
-        $provider: String, $model: String, $bucket: Int!) {
+        $provider: String, $model: String, $bucket: Int!) {{
   metrics(from: $from, to: $to, pipeline: $pipeline, step: $step, provider: $provider,
-          model: $model, bucketSeconds: $bucket) {
+          model: $model, bucketSeconds: $bucket) {{
     bucketSeconds
-    totals { %s }
-    series { %s }
-  }
-}
+    totals {{ {POINT} }}
+    series {{ {POINT} }}
+  }}
+}}
 """
-    % (POINT, POINT)
-)
 
 
 def metrics(service: RunningService, **variables: Any) -> dict[str, Any]:
@@ -70,7 +67,9 @@ def test_pipeline_totals_and_series(loaded: RunningService) -> None:
 
     series = m["series"]
     assert len(series) == 24 and m["bucketSeconds"] == 3600
-    assert series[2]["start"] == "2026-11-20T02:00:00Z" and series[2]["end"] == "2026-11-20T03:00:00Z"
+    assert (
+        series[2]["start"] == "2026-11-20T02:00:00Z" and series[2]["end"] == "2026-11-20T03:00:00Z"
+    )
     busy = [p for p in series if p["stepRuns"]]
     assert busy == [series[2]]
     assert series[2]["stepRuns"] == 6 and series[2]["costUsd"] == pytest.approx(0.000426)
@@ -106,7 +105,9 @@ def test_cost_breakdown_and_model_comparison(loaded: RunningService) -> None:
         body = c.post("/graphql", json={"query": q, "variables": {"from": FROM, "to": TO}}).json()
     assert "errors" not in body, body
     d = body["data"]
-    assert d["byPipeline"] == [{"key": "rag-nightly", "costUsd": pytest.approx(0.000426), "llmCalls": 2}]
+    assert d["byPipeline"] == [
+        {"key": "rag-nightly", "costUsd": pytest.approx(0.000426), "llmCalls": 2}
+    ]
     assert d["byStep"] == [{"key": "rag-nightly/eval", "costUsd": pytest.approx(0.000426)}]
     assert d["byProvider"] == [{"key": "anthropic", "inputTokens": 122}]
     assert d["models"] == [

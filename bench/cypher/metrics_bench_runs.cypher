@@ -7,6 +7,7 @@ MATCH (pl:Pipeline {name: 'mbench-' + p})
 CREATE (r:Run {id: 'mrun-' + i, pipeline: pl.name, status: CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'succeeded' END,
                started_at: t, ended_at: t + duration({seconds: 100}), duration_ms: 100000,
                input_tokens: 200, output_tokens: 40, cost_usd: 0.002, cost_estimated: false})
+SET r.order_key = right('0000000000000' + toString(t.epochMillis), 13) + '|' + r.id
 CREATE (r)-[:OF]->(pl)
 WITH i, p, t, r
 UNWIND range(0, $steps - 1) AS k

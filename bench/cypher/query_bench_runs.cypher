@@ -7,6 +7,7 @@ UNWIND range(0, $pipelines - 1) AS p
 CREATE (r:Run {id: 'run-' + p + '-' + $i, pipeline: 'bench-' + p, status: 'succeeded',
                started_at: $t0 + duration({minutes: $i}), input_tokens: 10, output_tokens: 5,
                cost_usd: 0.001, cost_estimated: false})
+SET r.order_key = right('0000000000000' + toString(r.started_at.epochMillis), 13) + '|' + r.id
 WITH p, r
 MATCH (pl:Pipeline {name: 'bench-' + p})
 CREATE (r)-[:OF]->(pl)

@@ -61,17 +61,15 @@ class GraphReads:
         self,
         pipeline: str | None,
         status: str | None,
-        after: tuple[int, str] | None,
+        after: str | None,
         limit: int,
-    ) -> list[tuple[Props, int]]:
-        recs = await self._records(
-            "gql_runs_page",
-            pipeline=pipeline,
-            status=status,
-            after_key=after[0] if after else None,
-            after_id=after[1] if after else None,
-            limit=limit,
-        )
+    ) -> list[tuple[Props, str]]:
+        # '~' sorts after every order key (digits, '|', id), so no cursor = from the top.
+        params = {"status": status, "after_key": after or "~", "limit": limit}
+        if pipeline is None:
+            recs = await self._records("gql_runs_page", **params)
+        else:
+            recs = await self._records("gql_runs_page_of_pipeline", pipeline=pipeline, **params)
         return [(r["r"], r["k"]) for r in recs]
 
     # -- batches for DataLoaders ----------------------------------------------------------

@@ -119,15 +119,13 @@ class Query(MetricsQuery, AlertsQuery):
     ) -> RunConnection:
         limit = info.context.page_size(50 if first is None else first)
         cur = _decode_cursor(after)
-        if cur is not None and not (isinstance(cur, list) and len(cur) == 2):
+        if cur is not None and not isinstance(cur, str):
             raise BadArgument(f"invalid cursor {after!r}")
         rows = await info.context.reads.runs_page(
-            pipeline, status.to_graph() if status else None, tuple(cur) if cur else None, limit + 1
+            pipeline, status.to_graph() if status else None, cur, limit + 1
         )
         page = rows[:limit]
-        edges = [
-            RunEdge(cursor=_encode_cursor([k, r["id"]]), node=Run.from_node(r)) for r, k in page
-        ]
+        edges = [RunEdge(cursor=_encode_cursor(k), node=Run.from_node(r)) for r, k in page]
         return RunConnection(
             edges=edges,
             page_info=PageInfo(
