@@ -74,5 +74,7 @@ async function boot() {
   applyRoute(currentRoute());
 }
 
+// A read-only handle for benchmarks and debugging from the console.
+window.tracegraph = { state, on };
 boot();
 export { navigate, back, parseRoute };

@@ -9,7 +9,7 @@ export const RUN_LIGHT = `id status scheduledFor startedAt endedAt durationMs in
 
 const PIPELINE_FIELDS = `name version owner { id name kind }
   sla { maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
-  steps { id key name kind owner { name } dependsOn { key } }
+  steps { id key name kind owner { id name } dependsOn { key } }
   runs(first: 10) { ${RUN_LIGHT} }`;
 
 const listeners = new Map();
@@ -149,7 +149,8 @@ function applyEvent(ev) {
     const r = state.runs.get(ev.run);
     if (!r || r.status !== "RUNNING") {
       state.activeRuns += 1;
-      state.runs.set(ev.run, { ...(r || { id: ev.run, pipeline: { name: ev.pipeline }, steps: [] }), status: "RUNNING", startedAt: r?.startedAt || ev.time });
+      // Shown at once; the runUpdated push that follows fills in the rest.
+      putRun({ ...(r || { id: ev.run, pipeline: { name: ev.pipeline }, steps: [], inputTokens: 0, outputTokens: 0, costUsd: 0 }), status: "RUNNING", startedAt: r?.startedAt || ev.time });
     }
     emit("counters");
   }
@@ -165,7 +166,14 @@ function applyEvent(ev) {
       }
     }
   }
-  if (ev.type === "pipeline.defined" && ev.pipeline) refreshPipeline(ev.pipeline);
+  if (ev.type === "pipeline.defined" && ev.pipeline) {
+    if (!state.pipelines.has(ev.pipeline)) {
+      const steps = (d.steps || []).map((st) => ({ key: st.key, name: st.name, kind: st.kind, dependsOn: (st.depends_on || []).map((k) => ({ key: k })) }));
+      state.pipelines.set(ev.pipeline, { name: ev.pipeline, version: d.version, steps, runs: new Map(), placeholder: true });
+      emit("pipelines");
+    }
+    refreshPipeline(ev.pipeline);
+  }
   emit("event", ev);
 }
 

@@ -16,7 +16,13 @@ export function h(tag, attrs, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
     else if (k === "class") node.className = [node.className, v].filter(Boolean).join(" ");
-    else if (k === "style" && typeof v === "object") Object.assign(node.style, v);
+    else if (k === "style" && typeof v === "object") {
+      for (const [prop, val] of Object.entries(v)) {
+        // Custom properties (--x) only take effect through setProperty.
+        if (prop.startsWith("--")) node.style.setProperty(prop, val);
+        else node.style[prop] = val;
+      }
+    }
     else if (k === "dataset") Object.assign(node.dataset, v);
     else if (k in node && typeof v !== "string") node[k] = v;
     else node.setAttribute(k, v === true ? "" : v);
@@ -125,12 +131,18 @@ export function announce(msg) {
 }
 
 /** Coalesce work into one animation frame (many events per frame -> one DOM update). */
-export function frameScheduler(fn) {
+export function frameScheduler(fn, minIntervalMs = 0) {
+  // minIntervalMs caps how often heavy views redraw under a flood of updates (a grid that
+  // repaints 4 times a second still looks live, and leaves the main thread free).
   let queued = false;
+  let last = 0;
+  const run = () => { queued = false; last = performance.now(); fn(); };
   return () => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; fn(); });
+    const wait = last + minIntervalMs - performance.now();
+    if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
+    else requestAnimationFrame(run);
   };
 }
 

@@ -18,6 +18,7 @@ from tracegraph.api.quarantine_routes import router as quarantine_router
 from tracegraph.logging_setup import configure_logging
 from tracegraph.runtime import open_services
 from tracegraph.settings import Settings, get_settings
+from tracegraph.web import install_dashboard
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quarantine_router)
     install_metrics(app)
     app.include_router(graphql_router())
+    install_dashboard(app)
     return app

@@ -66,6 +66,4 @@ def install_dashboard(app: FastAPI) -> None:
         return _index()
 
     for path in SPA_PATHS:
-        app.add_api_route(
-            path, page, methods=["GET"], include_in_schema=False, response_model=None
-        )
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False, response_model=None)

@@ -5,7 +5,7 @@ import * as charts from "./charts.js";
 import * as breaches from "./breaches.js";
 
 const TABS = [
-  ["prompt", "Prompt inspector"],
+  ["prompt", "Prompts"],
   ["metrics", "Performance"],
   ["breaches", "SLA breaches"],
 ];

@@ -20,13 +20,15 @@ const levels = new Set(LEVELS);
 let search = "";
 let autoScroll = true;
 let scope = "all"; // "all" | "run"
-let route = { name: "home", params: {} };
+let cur = { name: "home", params: {} };
 let shown = 0;
 
 export function mount() {
   panel = $("#panel-logs");
   const searchInput = h("input#log-search", { type: "search", placeholder: "Search logs", "aria-label": "Search logs",
-    oninput: debounce((e) => { search = e.target.value.trim().toLowerCase(); rerender(); }, 120) });
+    oninput: (e) => { search = e.target.value.trim().toLowerCase(); rerenderSoon(); } });
+  // The query applies at once (export, new lines); only the full redraw is debounced.
+  const rerenderSoon = debounce(rerender, 120);
   const auto = h("button#log-autoscroll", { type: "button", "aria-pressed": "true", title: "Keep the newest line in view",
     onclick: () => { autoScroll = !autoScroll; auto.setAttribute("aria-pressed", String(autoScroll)); auto.textContent = `Auto-scroll ${autoScroll ? "on" : "off"}`; if (autoScroll) list.scrollTop = list.scrollHeight; } }, "Auto-scroll on");
   const scopeSel = h("select#log-scope", { "aria-label": "Log scope", onchange: (e) => { scope = e.target.value; rerender(); } },
@@ -82,7 +84,7 @@ function subscribe() {
 }
 
 export function route(r) {
-  route = r;
+  cur = r;
   subscribe();
   const sel = $("#log-scope");
   const runOpt = sel.querySelector('option[value="run"]');
@@ -168,6 +170,6 @@ function updateCount() {
 
 function exportLogs() {
   const rows = source().filter(match);
-  download(`tracegraph-logs${scope === "run" && route.params.id ? "-" + route.params.id : ""}.ndjson`,
+  download(`tracegraph-logs${scope === "run" && cur.params.id ? "-" + cur.params.id : ""}.ndjson`,
     rows.map((e) => JSON.stringify(e)).join("\n") + "\n", "application/x-ndjson");
 }

@@ -6,7 +6,7 @@ import { pipelineHref, runHref, impactHref, navigate } from "../router.js";
 import { runProgress } from "../progress.js";
 
 let panel;
-let route = { name: "home" };
+let cur = { name: "home" };
 let filter = "all";
 let text = "";
 const cards = new Map(); // pipeline name -> {el, parts}
@@ -21,22 +21,22 @@ const FILTERS = [
 
 export function mount() {
   panel = $("#panel-pipelines");
-  const soon = frameScheduler(render);
+  const soon = frameScheduler(render, 250);
   on("pipelines", soon);
   on("run", soon);
   on("resync", soon);
-  setInterval(() => { if (route.name === "pipeline") soon(); }, 1000); // live durations only
+  setInterval(() => { if (cur.name === "pipeline") soon(); }, 1000); // live durations only
 }
 
 export function route(r) {
-  const changed = r.name !== route.name || r.params.name !== route.params?.name;
-  route = r;
+  const changed = r.name !== cur.name || r.params.name !== cur.params?.name;
+  cur = r;
   if (changed) { panel.replaceChildren(); cards.clear(); }
   render();
 }
 
 function render() {
-  if (route.name === "pipeline") renderPipeline(route.params.name);
+  if (cur.name === "pipeline") renderPipeline(cur.params.name);
   else renderGrid();
 }
 
@@ -153,7 +153,7 @@ function pipelineBody(p) {
   const sla = p.sla;
   return [
     h("dl.kv",
-      h("dt", "Owner"), h("dd", p.owner ? h("a", { href: impactHref("OWNER", p.owner.id), "data-link": true }, p.owner.name) : "—"),
+      h("dt", "Owner"), h("dd", p.owner ? h("a", { href: impactHref("OWNER", p.owner.id), "data-link": true }, p.owner.id) : "—"),
       h("dt", "SLA"), h("dd", sla ? slaText(sla) : "none"),
       h("dt", "Runs"), h("dd", `${runs.filter((r) => r.status === "RUNNING").length} active, ${runs.length} shown`)),
     h("h3", "Steps"),
@@ -161,7 +161,7 @@ function pipelineBody(p) {
       h("a", { href: impactHref("STEP", `${p.name}/${s.key}`), "data-link": true, title: "Blast radius of this step" }, s.name || s.key),
       s.kind ? h("span.muted", ` · ${s.kind}`) : null,
       s.dependsOn?.length ? h("span.muted", ` · after ${s.dependsOn.map((d) => d.key).join(", ")}`) : null,
-      s.owner ? h("span.muted", ` · ${s.owner.name}`) : null))),
+      s.owner ? h("span.muted", ` · ${s.owner.id}`) : null))),
     h("h3", "Recent runs"),
     runs.length ? h("table",
       h("thead", h("tr", h("th", "Run"), h("th", "Status"), h("th", "Started"), h("th.num", "Duration"), h("th.num", "Tokens"), h("th.num", "Cost"))),

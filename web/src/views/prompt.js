@@ -17,8 +17,22 @@ let search = "";
 let matchIndex = 0;
 let soon;
 
+let content, pickerSlot, exportBtn, searchInput;
+let exportFn = null;
+
 export function mount(el) {
   root = el;
+  // The toolbar is built once so typing in the search box never loses its caret to a
+  // live re-render; only `content` (and the call picker) are redrawn.
+  searchInput = h("input#prompt-search", { type: "search", placeholder: "Search prompt & response", "aria-label": "Search prompt and response",
+    oninput: (e) => { search = e.target.value.toLowerCase(); matchIndex = 0; render(); },
+    onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); jump(e.shiftKey ? -1 : 1); } } });
+  pickerSlot = h("span");
+  exportBtn = h("button", { type: "button", onclick: () => exportFn && exportFn() }, "Export JSON");
+  content = h("div");
+  root.append(h("div.inspector#prompt-inspector",
+    h("div.callpick#prompt-toolbar", pickerSlot, searchInput, h("span.muted.small#prompt-matches", { "aria-live": "polite" }), h("span.spacer"), exportBtn),
+    content));
   soon = frameScheduler(render);
   on("runFull", () => soon());
   on("runEvent", (ev) => {
@@ -92,14 +106,19 @@ function render() {
   preserveFocus(root, renderInner);
 }
 
+function setEmpty(msg) {
+  document.getElementById("prompt-toolbar").hidden = true;
+  replace(content, h("p.empty", msg));
+}
+
 function renderInner() {
   if (!route || route.name !== "run") {
-    replace(root, h("p.empty", "Open a run (click a run or an LLM call) to inspect its prompts and responses as they stream."));
+    setEmpty("Open a run (click a run or an LLM call) to inspect its prompts and responses as they stream.");
     return;
   }
   const calls = mergedCalls();
   if (!calls.length) {
-    replace(root, h("p.empty", current.run || current.missing ? "This run has made no LLM calls yet." : "Loading…"));
+    setEmpty(current.run || current.missing ? "This run has made no LLM calls yet." : "Loading…");
     return;
   }
   const id = selectedId();
@@ -119,13 +138,10 @@ function renderInner() {
   const messages = messagesOf(call);
   const picker = h("select#call-picker", { "aria-label": "LLM call", onchange: (e) => navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), { replace: true }) },
     calls.map((c) => h("option", { value: c.id, selected: c.id === call.id }, `${c.stepKey || "?"} · ${c.id.split("/").pop()}${c.live && !c.live.received ? " (streaming)" : ""}`)));
-  const searchInput = h("input#prompt-search", { type: "search", placeholder: "Search prompt & response", "aria-label": "Search prompt and response", value: search,
-    oninput: (e) => { search = e.target.value.toLowerCase(); matchIndex = 0; render(); },
-    onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); jump(e.shiftKey ? -1 : 1); } } });
-  replace(root, h("div.inspector#prompt-inspector",
-    h("div.callpick", picker, searchInput, h("span.muted.small#prompt-matches", { "aria-live": "polite" }),
-      h("span.spacer"),
-      h("button", { type: "button", onclick: () => exportCall(call, messages, response) }, "Export JSON")),
+  document.getElementById("prompt-toolbar").hidden = false;
+  replace(pickerSlot, picker);
+  exportFn = () => exportCall(call, messages, response);
+  replace(content,
     h("dl.kv#call-meta",
       h("dt", "Template"), h("dd", template ? h("a", { href: impactHref("PROMPT_VERSION", `${template}@${version}`), "data-link": true, title: "Blast radius of this prompt version" }, `${template} v${version ?? "?"}`) : "—"),
       h("dt", "Model"), h("dd", model ? h("a", { href: impactHref("MODEL", `${provider}/${model}`), "data-link": true }, `${provider} / ${model}`) : "—"),
@@ -139,7 +155,7 @@ function renderInner() {
     streaming ? streamingBox(chunks) : response != null ? msgBox("assistant", response, "", "prompt-response") : h("p.muted.small#prompt-response", "Waiting for the response…"),
     h("h3", `Streamed chunks (${chunks.length})`),
     h("ol.chips#chunk-list", { start: "0", "aria-label": "Streamed chunks in order" }, chunks.map((c) => h("li.chip.mono", { title: `chunk ${c.index}` }, JSON.stringify(c.delta)))),
-  ));
+  );
   updateMatches();
 }
 
@@ -150,8 +166,8 @@ function streamingBox(chunks) {
 
 function appendChunk(ev) {
   // Streaming appends in place: re-rendering the whole inspector per chunk would flicker.
-  const code = root.querySelector("#stream-text");
-  const list = root.querySelector("#chunk-list");
+  const code = content.querySelector("#stream-text");
+  const list = content.querySelector("#chunk-list");
   if (!code || !list || search) { soon(); return; }
   const d = ev.data || {};
   const span = h("span.chunk.chunk-fresh", { dataset: { index: String(d.index) } }, d.delta ?? "");
@@ -165,13 +181,13 @@ function appendChunk(ev) {
 function updateMatches() {
   const el = root.querySelector("#prompt-matches");
   if (!el) return;
-  const marks = root.querySelectorAll("mark");
+  const marks = content.querySelectorAll("mark");
   el.textContent = search ? `${marks.length} match${marks.length === 1 ? "" : "es"}` : "";
   if (marks.length) jump(0);
 }
 
 function jump(delta) {
-  const marks = [...root.querySelectorAll("mark")];
+  const marks = [...content.querySelectorAll("mark")];
   if (!marks.length) return;
   marks.forEach((m) => m.classList.remove("current"));
   matchIndex = (matchIndex + delta + marks.length) % marks.length;

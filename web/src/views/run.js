@@ -8,22 +8,22 @@ import { navigate, pipelineHref, runHref, lineageHref, impactHref } from "../rou
 import { runProgress } from "../progress.js";
 
 let panel;
-let route = { name: "home", params: {}, query: new URLSearchParams() };
+let cur = { name: "home", params: {}, query: new URLSearchParams() };
 let soon;
 
 export function mount() {
   panel = $("#panel-run");
-  soon = frameScheduler(render);
-  on("run", () => { if (route.name !== "run") soon(); });
+  soon = frameScheduler(render, 250);
+  on("run", () => { if (cur.name !== "run") soon(); });
   on("runFull", soon);
   on("runEvent", (ev) => { if (ev.type.startsWith("step.") || ev.type.startsWith("artifact.") || ev.type === "prompt.sent") soon(); });
   on("resync", soon);
   // The live timers (run and running steps) tick once a second, nothing else polls.
-  setInterval(() => { if (route.name === "run" && current.run?.status === "RUNNING") soon(); }, 1000);
+  setInterval(() => { if (cur.name === "run" && current.run?.status === "RUNNING") soon(); }, 1000);
 }
 
 export function route(r) {
-  route = r;
+  cur = r;
   if (r.name === "run") openRun(r.params.id);
   else closeRun();
   render();
@@ -31,8 +31,8 @@ export function route(r) {
 
 function render() {
   preserveFocus(panel, () => {
-    if (route.name === "run") renderRun();
-    else if (route.name === "pipeline") renderRuns(state.pipelines.get(route.params.name), `Runs of ${route.params.name}`);
+    if (cur.name === "run") renderRun();
+    else if (cur.name === "pipeline") renderRuns(state.pipelines.get(cur.params.name), `Runs of ${cur.params.name}`);
     else renderRuns(null, "Recent runs");
   });
 }
@@ -65,14 +65,14 @@ function renderRuns(pipeline, title) {
 }
 
 function selectedStepRun(run) {
-  const want = route.query.get("step");
+  const want = cur.query.get("step");
   const steps = run.steps || [];
   if (want) return steps.find((s) => s.id === want) || steps.find((s) => s.step.key === want) || null;
   return [...steps].reverse().find((s) => s.status === "RUNNING") || steps[steps.length - 1] || null;
 }
 
 function renderRun() {
-  const id = route.params.id;
+  const id = cur.params.id;
   const run = current.run;
   const head = h("header.panel-head",
     h("nav.crumbs", { "aria-label": "Breadcrumb" },

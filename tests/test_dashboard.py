@@ -1,0 +1,500 @@
+"""The live dashboard in a real browser: Debian's Chromium driven by Playwright, against the
+real service over a real Neo4j. Screenshots of each view go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningService
+from tracegraph.settings import REPO_ROOT
+
+pytestmark = pytest.mark.neo4j
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO_ROOT / "test-output" / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PANELS = ("pipelines", "run", "logs", "insights")
+# Harmless noise Chromium prints for things the page never asked for.
+IGNORED_CONSOLE = ("favicon.ico", "DevTools")
+
+if not CHROMIUM.exists():
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
+if not (REPO_ROOT / "web" / "node_modules").is_dir():
+    pytest.skip("front-end packages missing: run `make setup`", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+class Dash:
+    """A page on the dashboard plus everything it logged to the console."""
+
+    def __init__(self, page: Page, service: RunningService) -> None:
+        self.page = page
+        self.service = service
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, msg: Any) -> None:
+        if msg.type == "error" and not any(s in msg.text for s in IGNORED_CONSOLE):
+            self.errors.append(f"console.error: {msg.text}")
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.service.base_url + path)
+        self.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=15_000)
+        return self.page
+
+    def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+
+@pytest.fixture
+def dash(browser: Browser, service: RunningService) -> Iterator[Callable[..., Dash]]:
+    contexts = []
+
+    def _open(width: int = 1440, height: int = 900) -> Dash:
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(ctx)
+        return Dash(ctx.new_page(), service)
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+
+
+def ingest(service: RunningService, events: list[dict]) -> None:
+    with service.client() as http:
+        r = http.post("/v1/events", json=events)
+        assert r.status_code == 200, r.text
+
+
+def now_iso(offset_s: float = 0) -> str:
+    t = datetime.now(UTC) + timedelta(seconds=offset_s)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ev(n: str, type_: str, pipeline: str, run: str | None = None, **extra: Any) -> dict:
+    e: dict[str, Any] = {
+        "id": f"ui-{n}",
+        "type": type_,
+        "time": now_iso(),
+        "source": "tests/dashboard",
+        "pipeline": pipeline,
+    }
+    if run:
+        e["run"] = run
+    e.update(extra)
+    return e
+
+
+def live_pipeline(name: str, run: str) -> list[dict]:
+    return [
+        ev(
+            f"{name}-def",
+            "pipeline.defined",
+            name,
+            data={
+                "version": "1",
+                "owner": "team:qa",
+                "steps": [
+                    {"key": "retrieve", "kind": "retrieval"},
+                    {"key": "answer", "kind": "llm", "depends_on": ["retrieve"]},
+                ],
+            },
+        ),
+        ev(f"{name}-start", "run.started", name, run, data={"trigger": "manual"}),
+        ev(f"{name}-s1", "step.started", name, run, step="retrieve"),
+    ]
+
+
+def test_page_loads_and_shows_example_pipelines(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/")
+    card = page.locator("article.card[data-pipeline='rag-nightly']")
+    expect(card).to_be_visible()
+    expect(card.locator(".badge")).to_contain_text("succeeded")
+    expect(page.locator("#runs-table")).to_contain_text("run-rag-0001")
+    expect(page.locator("#stat-conn")).to_contain_text("live")
+    # Landmarks and labelled regions for assistive technology.
+    assert page.locator("header[role=banner]").count() == 1
+    assert page.locator("main#main").count() == 1
+    expect(page.locator("#tabpanel-metrics")).to_be_visible()
+    time.sleep(0.5)
+    d.shot("01-home-desktop")
+    assert d.errors == []
+
+
+def test_live_event_changes_dom_without_reload(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/")
+    expect(page.locator("#stat-conn")).to_contain_text("live")
+    page.evaluate("window.__marker = 'same page'")
+    t0 = time.monotonic()
+    ingest(service, live_pipeline("live-qa", "run-live-1"))
+    started = time.monotonic()  # the events are committed (acknowledged) from here on
+    page.wait_for_selector("article.card[data-pipeline='live-qa']", timeout=1000)
+    print(f"ingest {started - t0:.3f}s, to DOM {time.monotonic() - started:.3f}s")
+    assert time.monotonic() - started < 1.0
+    card = page.locator("article.card[data-pipeline='live-qa']")
+    expect(card.locator(".badge")).to_contain_text("running", timeout=1000)
+    expect(card.locator(".current-step")).to_contain_text("retrieve", timeout=1000)
+    expect(page.locator("#stat-active")).to_have_text("1", timeout=1000)
+
+    ingest(
+        service,
+        [
+            ev(
+                "p1",
+                "step.progress",
+                "live-qa",
+                "run-live-1",
+                step="retrieve",
+                data={"percent": 60},
+            ),
+            ev(
+                "log1",
+                "log",
+                "live-qa",
+                "run-live-1",
+                step="retrieve",
+                data={"level": "error", "message": "vector store timed out"},
+            ),
+        ],
+    )
+    started = time.monotonic()
+    page.wait_for_selector(".logrow:has-text('vector store timed out')", timeout=1000)
+    expect(card.locator("[role=progressbar]")).to_have_attribute(
+        "aria-valuenow", "30", timeout=1000
+    )
+    assert time.monotonic() - started < 1.0
+    assert page.evaluate("window.__marker") == "same page"  # no reload happened
+    d.shot("02-home-live-update")
+    assert d.errors == []
+
+
+def test_drill_down_to_run_and_step(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/")
+    page.locator("article.card[data-pipeline='rag-nightly'] a", has_text="rag-nightly").click()
+    expect(page).to_have_url(f"{service.base_url}/pipelines/rag-nightly")
+    expect(page.locator("#panel-pipelines")).to_contain_text("fetch-docs")
+    expect(page.locator("#panel-pipelines")).to_contain_text("team:search")
+    d.shot("03-pipeline-page")
+    page.locator("#panel-pipelines a", has_text="run-rag-0001").click()
+    expect(page).to_have_url(f"{service.base_url}/runs/run-rag-0001")
+    gantt = page.locator("#gantt")
+    # Five steps, embed twice (the retry): six bars, the failed attempt marked in words.
+    expect(gantt.locator("button.bar")).to_have_count(6)
+    expect(gantt.locator("button.bar.st-failed")).to_have_attribute(
+        "aria-label", "embed: failed, 2m 5s"
+    )
+    page.locator("#gantt button.bar[data-step='embed'][data-attempt='2']").click()
+    detail = page.locator("#step-detail")
+    expect(detail).to_contain_text("attempt 2")
+    expect(detail).to_contain_text("openai / text-embedding-3-large")
+    expect(detail).to_contain_text("23.95M of 30.00M budget (80%)")
+    expect(detail).to_contain_text("s3://support/chunks")
+    expect(detail).to_contain_text("s3://support/embeddings")
+    expect(page).to_have_url(f"{service.base_url}/runs/run-rag-0001?step=run-rag-0001%2Fembed%232")
+    d.shot("04-run-step-detail")
+    # A deep link survives a reload.
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    expect(page.locator("#step-detail")).to_contain_text("attempt 2")
+    assert d.errors == []
+
+
+def test_prompt_inspector_streams_chunks(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    ingest(service, live_pipeline("chat", "run-chat-1"))
+    d = dash()
+    page = d.open("/runs/run-chat-1")
+    expect(page.locator("#tab-prompt")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#gantt button.bar")).to_have_count(1)
+    call = {"call": "c1"}
+    ingest(
+        service,
+        [
+            ev("a1", "step.completed", "chat", "run-chat-1", step="retrieve"),
+            ev(
+                "a2",
+                "step.started",
+                "chat",
+                "run-chat-1",
+                step="answer",
+                data={"provider": "openai", "model": "gpt-4o", "params": {"temperature": 0.2}},
+            ),
+            ev(
+                "a3",
+                "prompt.sent",
+                "chat",
+                "run-chat-1",
+                step="answer",
+                data={
+                    **call,
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "template": {"name": "support-answer", "version": "4"},
+                    "messages": [
+                        {"role": "system", "content": "Answer from the passages only."},
+                        {"role": "user", "content": "How do I reset my password?"},
+                    ],
+                    "variables": {"question": "How do I reset my password?"},
+                },
+            ),
+        ],
+    )
+    inspector = page.locator("#prompt-inspector")
+    expect(inspector.locator("#prompt-messages")).to_contain_text("Answer from the passages only.")
+    expect(inspector.locator("#call-meta")).to_contain_text("support-answer v4")
+    expect(inspector.locator("#call-vars")).to_contain_text("How do I reset my password?")
+    for i, delta in enumerate(["Open Settings", " → Security", " and choose Reset."]):
+        ingest(
+            service,
+            [
+                ev(
+                    f"ch{i}",
+                    "response.chunk",
+                    "chat",
+                    "run-chat-1",
+                    step="answer",
+                    data={**call, "index": i, "delta": delta},
+                )
+            ],
+        )
+        expect(page.locator("#stream-text")).to_contain_text(delta.strip(), timeout=1000)
+    expect(page.locator("#chunk-list li")).to_have_count(3)
+    expect(page.locator("#prompt-response")).to_contain_text("Open Settings → Security")
+    d.shot("05-prompt-inspector-streaming")
+    ingest(
+        service,
+        [
+            ev(
+                "a4",
+                "response.received",
+                "chat",
+                "run-chat-1",
+                step="answer",
+                data={
+                    **call,
+                    "text": "Open Settings → Security and choose Reset.",
+                    "input_tokens": 42,
+                    "output_tokens": 11,
+                    "latency_ms": 900,
+                    "cost_usd": 0.0012,
+                },
+            )
+        ],
+    )
+    expect(page.locator("#call-meta")).to_contain_text("42 in · 11 out")
+    expect(page.locator("#prompt-response")).not_to_have_class("msg streaming")
+    expect(page.locator("#prompt-response")).to_contain_text("choose Reset.")
+    expect(page.locator("#chunk-list li")).to_have_count(3)
+    # Search marks every match in the prompt and the response.
+    page.locator("#prompt-search").fill("settings")
+    expect(page.locator("#prompt-matches")).to_have_text("1 match")
+    expect(page.locator("#prompt-response mark")).to_have_text("Settings")
+    page.locator("#prompt-search").fill("")
+    # The header's live counters moved with the response.
+    expect(page.locator("#stat-tokens")).to_have_text("53")
+    d.shot("06-prompt-inspector-final")
+    assert d.errors == []
+
+
+def test_log_viewer_filter_and_search(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/")
+    rows = page.locator("#log-list .logrow")
+    expect(rows).to_have_count(2)
+    page.locator(".lvltoggles button[data-level='warning']").click()
+    expect(page.locator(".lvltoggles button[data-level='warning']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("429 rate limited")
+    page.locator(".lvltoggles button[data-level='warning']").click()
+    expect(rows).to_have_count(2)
+    page.locator("#log-search").fill("exceeded")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("mark")).to_have_text("exceeded")
+    page.locator("#log-search").fill("no such text")
+    expect(rows).to_have_count(0)
+    expect(page.locator("#log-list")).to_contain_text("No log lines match.")
+    page.locator("#log-search").fill("")
+    page.locator("#log-autoscroll").click()
+    expect(page.locator("#log-autoscroll")).to_have_attribute("aria-pressed", "false")
+    with page.expect_download() as dl:
+        page.locator("#log-export").click()
+    body = Path(dl.value.path()).read_text()
+    lines = body.strip().splitlines()
+    assert len(lines) == 2
+    d.shot("07-logs-filtered")
+    assert d.errors == []
+
+
+def test_lineage_view_renders_known_upstream(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/lineage?uri=vector://support-docs")
+    nodes = page.locator("#graph-nodes")
+    for uri in [
+        "s3://support/embeddings",
+        "s3://support/chunks",
+        "s3://support/clean-docs",
+        "s3://support/raw-docs",
+    ]:
+        expect(nodes).to_contain_text(uri)
+    expect(page.locator("#cy canvas").first).to_be_visible()
+    time.sleep(0.3)
+    d.shot("08-lineage")
+    # Clicking a node in the list re-roots the view on it.
+    nodes.locator("a", has_text="s3://support/chunks").first.click()
+    expect(page).to_have_url(f"{service.base_url}/lineage?uri=s3%3A%2F%2Fsupport%2Fchunks")
+    expect(page.locator("#graph-nodes")).to_contain_text("s3://support/raw-docs")
+    expect(page.locator("#graph-nodes")).not_to_contain_text("s3://support/embeddings")
+    # Blast radius of the raw dataset: owners and SLAs listed.
+    page.goto(f"{service.base_url}/impact?kind=ARTIFACT&key=s3://support/raw-docs")
+    side = page.locator("#graph-side")
+    expect(side.locator("#affected-owners")).to_be_visible()
+    expect(side).to_contain_text("team:search")
+    expect(side).to_contain_text("rag-nightly")
+    time.sleep(0.3)
+    d.shot("09-impact")
+    assert d.errors == []
+
+
+def test_keyboard_shortcuts(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/")
+    page.keyboard.press("?")
+    expect(page.locator("#dlg-help")).to_be_visible()
+    d.shot("10-help")
+    page.keyboard.press("Escape")
+    expect(page.locator("#dlg-help")).to_be_hidden()
+    page.keyboard.press("Control+l")
+    expect(page.locator("#log-search")).to_be_focused()
+    page.locator("body").click(position={"x": 5, "y": 880})
+    page.keyboard.press("Control+f")
+    expect(page.locator("#log-search")).to_be_focused()
+    page.keyboard.press("Control+p")
+    expect(page.locator("#dlg-picker")).to_be_visible()
+    page.keyboard.type("rag")
+    expect(page.locator("#picker-list [role=option]")).to_have_count(1)
+    d.shot("11-pipeline-picker")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{service.base_url}/pipelines/rag-nightly")
+    # Keyboard-only drill-down: Tab to the run link and follow it.
+    page.locator("#panel-pipelines a", has_text="run-rag-0001").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{service.base_url}/runs/run-rag-0001")
+    expect(page.locator("#prompt-search")).to_be_visible()
+    page.locator("body").click(position={"x": 5, "y": 880})
+    page.keyboard.press("Control+f")
+    expect(page.locator("#prompt-search")).to_be_focused()
+    page.keyboard.type("reference")
+    expect(page.locator("#prompt-matches")).to_have_text("1 match")
+    page.keyboard.press("Escape")  # first Esc clears the search, stays on the run
+    expect(page.locator("#prompt-search")).to_have_value("")
+    expect(page).to_have_url(f"{service.base_url}/runs/run-rag-0001")
+    page.keyboard.press("Escape")  # then up one level: the run's pipeline
+    expect(page).to_have_url(f"{service.base_url}/pipelines/rag-nightly")
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(f"{service.base_url}/")
+    assert d.errors == []
+
+
+def test_phone_is_one_column_tablet_is_two(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    phone = dash(390, 844)
+    page = phone.open("/")
+    expect(page.locator("article.card[data-pipeline='rag-nightly']")).to_be_visible()
+    boxes = [page.locator(f"#panel-{p}").bounding_box() for p in PANELS]
+    assert all(b is not None for b in boxes)
+    assert len({round(b["x"]) for b in boxes}) == 1  # type: ignore[index]
+    assert [b["y"] for b in boxes] == sorted(b["y"] for b in boxes)  # type: ignore[index]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.shot("12-phone")
+    tablet = dash(820, 1180)
+    page = tablet.open("/runs/run-rag-0001")
+    boxes = [page.locator(f"#panel-{p}").bounding_box() for p in PANELS]
+    assert len({round(b["x"]) for b in boxes}) == 2  # type: ignore[index]
+    assert len({round(b["y"]) for b in boxes}) == 2  # type: ignore[index]
+    expect(page.locator("#gantt button.bar")).to_have_count(6)
+    tablet.shot("13-tablet-run")
+    assert phone.errors == [] and tablet.errors == []
+
+
+def test_metrics_and_breaches_panels(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    events = copy.deepcopy(example_events)
+    ingest(service, events)
+    ingest(service, live_pipeline("metrics-now", "run-metrics-1"))
+    d = dash()
+    page = d.open("/")
+    page.locator("#tab-metrics").click()
+    panel = page.locator("#tabpanel-metrics")
+    # Either real charts or a clear "unavailable" note, never a broken panel.
+    expect(panel.locator("figure.chart, #metrics-unavailable").first).to_be_visible()
+    time.sleep(0.5)
+    d.shot("14-metrics")
+    page.locator("#tab-breaches").click()
+    expect(
+        page.locator("#breaches-table, #breaches-unavailable, #tabpanel-breaches .empty").first
+    ).to_be_visible()
+    d.shot("15-breaches")
+    assert d.errors == []
+
+
+def test_unknown_paths_stay_404(service: RunningService) -> None:
+    with service.client() as http:
+        assert http.get("/no-such-page").status_code == 404
+        assert http.get("/runs/abc").status_code == 200
+        assert "text/html" in http.get("/lineage").headers["content-type"]
+        assert http.get("/static/vendor/graphql-ws/client.js").status_code == 200
+        assert http.get("/static/vendor/graphql-ws/../../../package.json").status_code == 404

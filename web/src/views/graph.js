@@ -1,0 +1,226 @@
+// Lineage (/lineage?uri=…) and blast radius (/impact?kind=…&key=…) as a graph: cytoscape
+// with the dagre layered layout, pan/zoom, click (or Enter in the list) to re-root.
+import cytoscape from "/static/vendor/cytoscape/cytoscape.esm.min.mjs";
+import dagre from "/static/vendor/cytoscape-dagre/cytoscape-dagre.min.mjs";
+import { query } from "../gql.js";
+import { h, $, replace, statusBadge, announce } from "../util.js";
+import { navigate, lineageHref, impactHref, pipelineHref, runHref } from "../router.js";
+import { slaText } from "./pipelines.js";
+
+cytoscape.use(dagre);
+
+// Colour and shape both encode the kind, and every label starts with it in words.
+const KIND_STYLE = {
+  ARTIFACT_VERSION: ["#58a6ff", "round-rectangle", "artifact"],
+  ARTIFACT: ["#79c0ff", "round-rectangle", "artifact"],
+  PIPELINE: ["#a371f7", "hexagon", "pipeline"],
+  STEP: ["#3fb950", "ellipse", "step"],
+  STEP_RUN: ["#56d364", "ellipse", "step run"],
+  RUN: ["#d29922", "diamond", "run"],
+  PROMPT_VERSION: ["#f778ba", "tag", "prompt"],
+  MODEL: ["#ff7b72", "octagon", "model"],
+  OWNER: ["#e3b341", "star", "owner"],
+  LLM_CALL: ["#db61a2", "vee", "llm call"],
+  SLA: ["#f85149", "triangle", "sla"],
+};
+const KINDS = ["PIPELINE", "STEP", "RUN", "ARTIFACT", "ARTIFACT_VERSION", "PROMPT_VERSION", "MODEL", "OWNER"];
+
+let panel, cy = null, side, cyBox;
+let lastKey = null;
+
+export function mount() {
+  panel = $("#panel-graph");
+}
+
+export function leave() {
+  if (cy) { cy.destroy(); cy = null; }
+  lastKey = null;
+}
+
+export function route(r) {
+  const key = r.name + "?" + r.query.toString();
+  if (key === lastKey) return;
+  lastKey = key;
+  if (r.name === "lineage") showLineage(r.query);
+  else showImpact(r.query);
+}
+
+function frame(title, form, note) {
+  if (cy) { cy.destroy(); cy = null; }
+  cyBox = h("div#cy", { role: "img", "aria-label": `${title} graph; the list beside it has the same nodes` });
+  side = h("aside.graphside#graph-side", { "aria-label": "Nodes and details" });
+  replace(panel,
+    h("header.panel-head",
+      h("nav.crumbs", { "aria-label": "Breadcrumb" }, h("a", { href: "/", "data-link": true }, "Dashboard"), " / "),
+      h("h2#h-graph", title), h("span.spacer"), form),
+    note,
+    h("div.graphwrap", cyBox, side));
+}
+
+function lineageForm(q) {
+  const uri = h("input#graph-uri", { type: "text", name: "uri", value: q.get("uri") || "", placeholder: "artifact URI, e.g. s3://bucket/path", "aria-label": "Artifact URI", size: 36, required: true });
+  const dir = h("select#graph-direction", { name: "direction", "aria-label": "Direction" },
+    ["UPSTREAM", "DOWNSTREAM"].map((d) => h("option", { value: d, selected: (q.get("direction") || "UPSTREAM") === d }, d.toLowerCase())));
+  const depth = h("input#graph-depth", { type: "number", name: "depth", min: "1", max: "20", value: q.get("depth") || "5", "aria-label": "Depth", style: { width: "4.5em" } });
+  return h("form.row", { role: "search", onsubmit: (e) => {
+    e.preventDefault();
+    navigate(`${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}`);
+  } }, uri, dir, depth, h("button", { type: "submit" }, "Show lineage"));
+}
+
+function impactForm(q) {
+  const kind = h("select#graph-kind", { "aria-label": "Node kind" }, KINDS.map((k) => h("option", { value: k, selected: q.get("kind") === k }, k.toLowerCase().replace("_", " "))));
+  const key = h("input#graph-uri", { type: "text", value: q.get("key") || "", placeholder: "key (uri, pipeline/step, template@version…)", "aria-label": "Node key", size: 30, required: true });
+  return h("form.row", { role: "search", onsubmit: (e) => { e.preventDefault(); navigate(impactHref(kind.value, key.value.trim())); } },
+    kind, key, h("button", { type: "submit" }, "Show blast radius"));
+}
+
+function legend() {
+  return h("div.legend", { "aria-hidden": "true" }, Object.entries(KIND_STYLE).slice(0, 9).map(([, [c, , w]]) => h("span", { style: { "--c": c } }, w)));
+}
+
+async function showLineage(q) {
+  const uri = q.get("uri");
+  frame("Lineage", lineageForm(q), null);
+  if (!uri) { replace(side, h("p.empty", "Enter an artifact URI (or click an artifact in a step's inputs/outputs).")); return; }
+  replace(side, h("p.empty", "Loading…"));
+  const direction = q.get("direction") || "UPSTREAM";
+  const depth = Number(q.get("depth") || 5);
+  let g;
+  try {
+    ({ lineage: g } = await query(`query($uri: String!, $d: Direction, $depth: Int) { lineage(uri: $uri, direction: $d, depth: $depth) {
+      root { id kind key label depth } nodes { id kind key label depth } edges { from to kind via } truncated } }`, { uri, d: direction, depth }));
+  } catch (e) { replace(side, h("p.unavailable", e.message)); return; }
+  const nodes = dedupe([g.root, ...g.nodes]);
+  draw(nodes, g.edges.map((e) => ({ from: e.from, to: e.to, label: e.kind })), g.root.id);
+  replace(side,
+    legend(),
+    h("p.small", `${direction === "UPSTREAM" ? "Upstream of" : "Downstream of"} `, h("strong", uri), g.truncated ? h("span.badge.st-failed", " truncated") : null),
+    h("p.row", h("a", { href: `${lineageHref(uri, direction === "UPSTREAM" ? "DOWNSTREAM" : "UPSTREAM")}&depth=${depth}`, "data-link": true }, `Show ${direction === "UPSTREAM" ? "downstream" : "upstream"}`),
+      h("a", { href: impactHref("ARTIFACT", uri), "data-link": true }, "Blast radius")),
+    nodeList(nodes, g.root.id));
+  announce(`Lineage of ${uri}: ${nodes.length} nodes`);
+}
+
+async function showImpact(q) {
+  const kind = q.get("kind");
+  const key = q.get("key");
+  frame("Blast radius", impactForm(q), null);
+  if (!kind || !key) { replace(side, h("p.empty", "Choose a kind and key to see everything downstream of it.")); return; }
+  replace(side, h("p.empty", "Loading…"));
+  let im;
+  try {
+    ({ impact: im } = await query(`query($k: NodeKind!, $key: String!) { impact(kind: $k, key: $key) {
+      root { id kind key label depth }
+      artifacts { id uri version kind } steps { id key name } pipelines { name owner { name } }
+      runs { id status pipeline { name } } owners { id name kind }
+      slas { id maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
+      paths truncated } }`, { k: kind, key }));
+  } catch (e) { replace(side, h("p.unavailable", e.message)); return; }
+  const label = new Map();
+  const kindOf = new Map();
+  const put = (id, k, l) => { if (id && !label.has(id)) { label.set(id, l); kindOf.set(id, k); } };
+  put(im.root.id, im.root.kind, im.root.label);
+  for (const a of im.artifacts) put(a.id, "ARTIFACT_VERSION", `${a.uri}${a.version ? "@" + a.version : ""}`);
+  for (const s of im.steps) put(s.id, "STEP", s.name || s.key);
+  for (const r of im.runs) put(r.id, "RUN", r.id);
+  for (const o of im.owners) put(o.id, "OWNER", o.name);
+  for (const s of im.slas) put(s.id, "SLA", `SLA ${slaText(s)}`);
+  const ids = new Set(im.paths.flat());
+  ids.add(im.root.id);
+  const edges = new Map();
+  for (const p of im.paths) for (let i = 1; i < p.length; i++) edges.set(`${p[i - 1]}>${p[i]}`, { from: p[i - 1], to: p[i], label: "" });
+  const nodes = [...ids].map((id) => ({ id, kind: kindOf.get(id) || guessKind(id, im), key: id, label: label.get(id) || shortId(id), depth: 0 }));
+  draw(nodes, [...edges.values()], im.root.id);
+  replace(side,
+    legend(),
+    h("p.small", "Everything affected by ", h("strong", `${kind.toLowerCase()} ${key}`), im.truncated ? h("span.badge.st-failed", " truncated") : null),
+    section("Affected owners", im.owners, (o) => h("li", h("a", { href: impactHref("OWNER", o.id), "data-link": true }, o.id)), "affected-owners"),
+    section("SLAs at risk", im.slas, (s) => h("li", slaText(s)), "affected-slas"),
+    section("Pipelines", im.pipelines, (p) => h("li", h("a", { href: pipelineHref(p.name), "data-link": true }, p.name), p.owner ? h("span.muted", ` · ${p.owner.name}`) : null)),
+    section("Artifacts", im.artifacts, (a) => h("li", h("a", { href: lineageHref(a.uri, "DOWNSTREAM"), "data-link": true }, a.uri), a.version ? h("span.muted", ` @ ${a.version}`) : null)),
+    section("Steps", im.steps, (s) => h("li", s.name || s.key)),
+    section("Runs", im.runs.slice(0, 50), (r) => h("li", h("a", { href: runHref(r.id), "data-link": true }, r.id), " ", statusBadge(r.status))),
+  );
+  announce(`Blast radius: ${im.pipelines.length} pipelines, ${im.owners.length} owners, ${im.slas.length} SLAs`);
+}
+
+function guessKind(id, im) {
+  if (im.pipelines.some((p) => id === p.name || id.endsWith(`:${p.name}`))) return "PIPELINE";
+  if (/prompt|@/.test(id)) return "PROMPT_VERSION";
+  return "STEP_RUN";
+}
+const shortId = (id) => (id.length > 40 ? "…" + id.slice(-38) : id);
+
+function section(title, items, fn, id) {
+  return [h("h3", { id }, `${title} (${items.length})`), items.length ? h("ul.calls", items.map(fn)) : h("p.muted.small", "None.")];
+}
+
+function dedupe(nodes) {
+  const m = new Map();
+  for (const n of nodes) if (!m.has(n.id)) m.set(n.id, n);
+  return [...m.values()];
+}
+
+function nodeHref(n) {
+  if (n.kind === "ARTIFACT_VERSION" || n.kind === "ARTIFACT") {
+    const uri = n.kind === "ARTIFACT_VERSION" && n.key.includes("@") ? n.key.slice(0, n.key.lastIndexOf("@")) : n.key;
+    return lineageHref(uri);
+  }
+  if (n.kind === "RUN") return runHref(n.key);
+  if (KINDS.includes(n.kind)) return impactHref(n.kind, n.key);
+  return null;
+}
+
+function nodeList(nodes, rootId) {
+  return [h("h3", `Nodes (${nodes.length})`), h("ul.calls#graph-nodes", nodes.map((n) => {
+    const href = nodeHref(n);
+    const text = `${KIND_STYLE[n.kind]?.[2] || n.kind.toLowerCase()}: ${n.label}`;
+    return h("li", { dataset: { node: n.id, kind: n.kind } }, href ? h("a", { href, "data-link": true }, text) : text, n.id === rootId ? h("span.muted", " (root)") : n.depth ? h("span.muted", ` · depth ${n.depth}`) : null);
+  }))];
+}
+
+function draw(nodes, edges, rootId) {
+  const ids = new Set(nodes.map((n) => n.id));
+  const elements = [
+    ...nodes.map((n) => ({ data: { id: n.id, label: `${KIND_STYLE[n.kind]?.[2] || n.kind.toLowerCase()}\n${shortLabel(n)}`, full: `${n.kind}: ${n.label}`, kind: n.kind, root: n.id === rootId ? 1 : 0, href: nodeHref(n) } })),
+    ...edges.filter((e) => ids.has(e.from) && ids.has(e.to)).map((e, i) => ({ data: { id: `e${i}`, source: e.from, target: e.to, label: e.label || "" } })),
+  ];
+  cy = cytoscape({
+    container: cyBox,
+    elements,
+    wheelSensitivity: 0.3,
+    minZoom: 0.2,
+    maxZoom: 3,
+    style: [
+      { selector: "node", style: {
+        label: "data(label)", "text-wrap": "wrap", "font-size": 10, color: "#e6edf3", "text-valign": "bottom", "text-margin-y": 4,
+        "background-color": (n) => KIND_STYLE[n.data("kind")]?.[0] || "#8b949e", shape: (n) => KIND_STYLE[n.data("kind")]?.[1] || "ellipse",
+        width: 26, height: 26, "border-width": 1, "border-color": "#0d1117", "text-background-color": "#0d1117", "text-background-opacity": 0.7, "text-background-padding": 2 } },
+      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": "#ffffff", width: 34, height: 34 } },
+      { selector: "edge", style: { width: 1.5, "line-color": "#4b5563", "target-arrow-color": "#6b7280", "target-arrow-shape": "triangle", "curve-style": "bezier",
+        label: "data(label)", "font-size": 8, color: "#9da7b3", "text-rotation": "autorotate" } },
+      { selector: "node:active, node:selected", style: { "overlay-opacity": 0.15 } },
+    ],
+    layout: { name: "dagre", rankDir: "LR", nodeSep: 40, rankSep: 110, animate: false, fit: true, padding: 30 },
+  });
+  cy.on("tap", "node", (e) => {
+    const href = e.target.data("href");
+    if (href) navigate(href); // re-root the view on the clicked node
+  });
+}
+
+const wrap = (s) => (s.length > 26 ? s.slice(0, 24) + "…" : s);
+
+// Graph labels stay short (the side list has the full names): last path segment + version.
+function shortLabel(n) {
+  const text = n.label || n.key || n.id;
+  if (n.kind === "ARTIFACT_VERSION" || n.kind === "ARTIFACT" || /^[a-z0-9]+:\/\//.test(text)) {
+    const at = text.lastIndexOf("@");
+    const [uri, version] = at > text.indexOf("//") ? [text.slice(0, at), text.slice(at + 1)] : [text, null];
+    const name = uri.replace(/\/+$/, "").split("/").pop() || uri;
+    return `${wrap(name.trim())}${version ? `\n@${wrap(version.trim())}` : ""}`;
+  }
+  if (/#\d+$/.test(text) && text.includes("/")) return wrap(text.split("/").slice(1).join("/").replace("#", " #"));
+  return wrap(text);
+}
