@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from neo4j import AsyncDriver, Query
+from neo4j import READ_ACCESS, AsyncDriver, Query
 
 from tracegraph.store.cypher_files import cypher
 
@@ -28,13 +28,13 @@ class GraphReads:
         self.timeout_s = timeout_s
 
     async def _records(self, name: str, **params: Any) -> list[Any]:
-        records, _, _ = await self.driver.execute_query(
-            Query(cypher(name), timeout=self.timeout_s),
-            params,
-            database_=self.database,
-            routing_="r",
-        )
-        return records
+        # An auto-commit read: one round trip (RUN+PULL pipelined), where a managed
+        # transaction would add BEGIN and COMMIT exchanges to every resolver's query.
+        async with self.driver.session(
+            database=self.database, default_access_mode=READ_ACCESS
+        ) as session:
+            result = await session.run(Query(cypher(name), timeout=self.timeout_s), params)
+            return [record async for record in result]
 
     # -- header bar, event log ------------------------------------------------------------
 
