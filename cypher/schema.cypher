@@ -30,6 +30,9 @@ CREATE INDEX quarantined_received IF NOT EXISTS FOR (n:Quarantined) ON (n.receiv
 // Metrics and SLA evaluation: time ranges per pipeline/step/model, open work by status.
 CREATE INDEX run_started IF NOT EXISTS FOR (n:Run) ON (n.started_at);
 CREATE INDEX run_pipeline_ended IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.ended_at);
+// Missing scheduled runs: the starts and schedules of one pipeline's runs since a horizon.
+CREATE INDEX run_pipeline_started IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.started_at);
+CREATE INDEX run_pipeline_scheduled IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.scheduled_for);
 CREATE INDEX step_run_status IF NOT EXISTS FOR (n:StepRun) ON (n.status);
 CREATE INDEX step_run_started IF NOT EXISTS FOR (n:StepRun) ON (n.started_at);
 CREATE INDEX step_run_pipeline_started IF NOT EXISTS FOR (n:StepRun) ON (n.pipeline, n.started_at);

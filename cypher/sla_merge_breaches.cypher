@@ -2,6 +2,9 @@
 // often it is evaluated. `fresh` says which were new (they are the ones to alert on).
 // The latest evaluation's figure is kept as `observed` (a running run's duration grows).
 // MATCH (never MERGE) on the SLA and subject: evaluation must not recreate wiped nodes.
+// (SLABreach)-[:ON]->(x) links the run or step run that breached; a `missing_run` breach
+// (a cron fire time that no run covered, subject_label 'Pipeline') has no run, so it is
+// linked to the scheduled Pipeline instead, and carries no `subject`.
 UNWIND $rows AS row
 MATCH (s:SLA {id: row.sla_id})
 OPTIONAL MATCH (old:SLABreach {id: row.id})
@@ -23,5 +26,10 @@ CALL (b, row, fresh) {
   WITH b, row WHERE fresh AND row.subject_label = 'StepRun'
   MATCH (t:StepRun {id: row.subject})
   MERGE (b)-[:ON]->(t)
+}
+CALL (b, row, fresh) {
+  WITH b, row WHERE fresh AND row.subject_label = 'Pipeline'
+  MATCH (p:Pipeline {name: row.pipeline})
+  MERGE (b)-[:ON]->(p)
 }
 RETURN b.id AS id, fresh

@@ -86,6 +86,8 @@ def _open_slas(services: Services) -> None:
         interval_s=settings.sla_check_interval_s,
         queue_size=settings.sla_queue_size,
         on_breaches=services.publish_alerts,
+        missing_run_lookback_s=settings.sla_missing_run_lookback_s,
+        min_gap_s=settings.sla_evaluation_min_gap_s,
     )
     services.committer.add_listener(services.sla_evaluator.on_commit)
 

@@ -66,7 +66,12 @@ class Settings(BaseSettings):
     # looks for late starts and runs over their duration while still running, and how
     # many touched runs/step runs may wait for evaluation before new ones are dropped.
     sla_check_interval_s: float = 5.0
+    # Touched runs are evaluated at most this often (they accumulate in between).
+    sla_evaluation_min_gap_s: float = 1.0
     sla_queue_size: int = 100_000
+    # Missing scheduled runs (cron `schedule` + `max_start_delay_ms`): how far back the
+    # timer looks for cron fire times that no run covered.
+    sla_missing_run_lookback_s: float = 86_400.0
     # Alert webhooks: JSON POST of every new breach to each URL, retried with backoff.
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_timeout_s: float = 5.0

@@ -3,8 +3,9 @@
 The group committer hands it the committed events (``on_commit``, synchronous and
 non-blocking): it only notes which runs and step runs were touched, in a bounded set.
 A background task evaluates them against their SLAs, and on every tick of the timer it
-also checks work that no event will announce — scheduled runs that never started and
-runs still running past their duration — plus success rates over their windows.
+also checks work that no event will announce — scheduled runs that never started, cron
+fire times of scheduled pipelines that no run covered (``missing_run``), and runs still
+running past their duration — plus success rates over their windows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from tracegraph.slas.missing_runs import MAX_FIRES, ScheduledPipeline, evaluate_missing_runs
 from tracegraph.slas.rules import (
     TERMINAL,
     Finding,
@@ -41,6 +43,7 @@ class SlaStoreLike(Protocol):
     async def run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]: ...
     async def step_run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]: ...
     async def open_subjects(self) -> list[tuple[Subject, Sla]]: ...
+    async def scheduled_pipelines(self, since_ms: int) -> list[ScheduledPipeline]: ...
     async def rate_slas(
         self, ids: Sequence[str] | None = None
     ) -> list[tuple[Sla, str, str | None]]: ...
@@ -62,12 +65,20 @@ class SlaEvaluator:
         interval_s: float = 5.0,
         queue_size: int = 100_000,
         on_breaches: BreachHandler | None = None,
+        missing_run_lookback_s: float = 86_400.0,
+        missing_run_max_fires: int = MAX_FIRES,
+        min_gap_s: float = 1.0,
     ) -> None:
         self._store = store
         self._clock = clock
         self._interval = interval_s
         self._limit = queue_size
         self._on_breaches = on_breaches
+        self._lookback_ms = int(missing_run_lookback_s * 1000)
+        self._max_fires = missing_run_max_fires
+        # Under sustained ingest, touched runs pile up for this long and are evaluated
+        # together, so SLA reads do not compete with every single commit.
+        self._min_gap = min_gap_s
         # Insertion-ordered sets of touched ids; a dict dedups repeated events for free.
         self._runs: dict[str, None] = {}
         self._step_runs: dict[str, None] = {}
@@ -131,6 +142,8 @@ class SlaEvaluator:
             try:
                 if self._runs or self._step_runs:
                     await self.evaluate_touched()
+                    if self._min_gap:
+                        await asyncio.sleep(self._min_gap)
                 if self._force_sweep or time.monotonic() >= next_sweep:
                     self._force_sweep = False
                     await self.sweep()
@@ -174,15 +187,26 @@ class SlaEvaluator:
         return await self._record(findings, now)
 
     async def sweep(self) -> list[str]:
-        """What the clock alone can breach: late starts, overlong running work, rates."""
+        """What the clock alone can breach: late starts, missing scheduled runs, overlong
+        running work, rates."""
         now = self._now_ms()
         pairs = await self._store.open_subjects()
         findings = [f for subj, sla in pairs for f in evaluate_subject(sla, subj, now)]
+        findings += await self._missing_runs(now)
         findings += await self._success_rates(None, now)
         return await self._record(findings, now)
 
     async def evaluate_now(self) -> list[str]:
         return await self.evaluate_touched() + await self.sweep()
+
+    async def _missing_runs(self, now: int) -> list[Finding]:
+        found: list[Finding] = []
+        for pipeline in await self._store.scheduled_pipelines(now - self._lookback_ms):
+            try:
+                found += evaluate_missing_runs(pipeline, now, self._lookback_ms, self._max_fires)
+            except ValueError as exc:  # a schedule croniter cannot read
+                log.warning("schedule not evaluated", pipeline=pipeline.pipeline, error=str(exc))
+        return found
 
     async def _success_rates(self, sla_ids: Collection[str] | None, now: int) -> list[Finding]:
         windows: list[RateWindow] = []

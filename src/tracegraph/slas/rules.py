@@ -24,6 +24,7 @@ KINDS = (
     "max_cost_usd",
     "min_success_rate",
     "max_start_delay_ms",
+    "missing_run",  # a cron fire time no run covered (see missing_runs.py)
 )
 
 _DURATION = re.compile(

@@ -7,6 +7,7 @@ from typing import Any
 
 from neo4j import AsyncDriver, Query
 
+from tracegraph.slas.missing_runs import RunTimes, ScheduledPipeline
 from tracegraph.slas.rules import Finding, RateWindow, Sla, Subject
 from tracegraph.store.cypher_files import cypher
 
@@ -43,6 +44,21 @@ class SlaStore:
         return await self._subjects("sla_open_runs", "Run") + await self._subjects(
             "sla_open_step_runs", "StepRun"
         )
+
+    async def scheduled_pipelines(self, since_ms: int) -> list[ScheduledPipeline]:
+        """Pipelines with a cron schedule and a start-delay SLA, with the start and
+        scheduled times of their runs since ``since_ms`` (one batched read)."""
+        recs = await self._records("sla_scheduled_pipelines", since_ms=since_ms)
+        return [
+            ScheduledPipeline(
+                pipeline=r["pipeline"],
+                schedule=r["schedule"],
+                sla=Sla.from_props(r["sla"]),
+                defined_at_ms=r["defined_at"],
+                runs=tuple(RunTimes(x["scheduled_for"], x["started_at"]) for x in r["runs"]),
+            )
+            for r in recs
+        ]
 
     async def rate_slas(
         self, ids: Sequence[str] | None = None

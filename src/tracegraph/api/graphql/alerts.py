@@ -29,13 +29,20 @@ class BreachStatus(enum.Enum):
     RESOLVED = "RESOLVED"
 
 
-@strawberry.enum(description="The SLA field that was breached.")
+@strawberry.enum(
+    description=(
+        "The SLA field that was breached. MISSING_RUN: a cron fire time of a scheduled "
+        "pipeline that no run covered within max_start_delay_ms (no subject; observed is "
+        "how late, in ms)."
+    )
+)
 class BreachKind(enum.Enum):
     MAX_DURATION_MS = "max_duration_ms"
     MAX_TOKENS = "max_tokens"
     MAX_COST_USD = "max_cost_usd"
     MIN_SUCCESS_RATE = "min_success_rate"
     MAX_START_DELAY_MS = "max_start_delay_ms"
+    MISSING_RUN = "missing_run"
 
 
 @strawberry.type(name="SLABreach")
@@ -50,7 +57,10 @@ class SLABreach:
     pipeline: str
     step: str | None
     subject: strawberry.ID | None = strawberry.field(
-        description="The run or step run that breached (for success rates: the last failure)."
+        description=(
+            "The run or step run that breached (for success rates: the last failure; "
+            "none for a missing run)."
+        )
     )
     acknowledged_by: str | None
     acknowledged_at: DateTime | None

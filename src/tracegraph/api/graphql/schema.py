@@ -214,7 +214,6 @@ class Mutation(AlertsMutation):
         )
 
 
-
 @strawberry.type
 class Subscription(LiveSubscription, AlertsSubscription):
     """Live events and run states (tracegraph.api.graphql.subscriptions) plus alerts."""
