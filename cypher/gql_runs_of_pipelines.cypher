@@ -1,3 +1,5 @@
+// Temporal properties come back as RFC 3339 text: the driver's Python-side DateTime
+// hydration cost more than the query itself on pages of runs.
 // The latest $first runs of each pipeline, newest first.
 UNWIND $names AS name
 CALL (name) {
@@ -5,6 +7,6 @@ CALL (name) {
   WHERE r.pipeline = name AND r.order_key < '~'
   WITH r ORDER BY r.order_key DESC
   LIMIT $first
-  RETURN collect(properties(r)) AS runs
+  RETURN collect(r {.*, scheduled_for: toString(r.scheduled_for), started_at: toString(r.started_at), ended_at: toString(r.ended_at), terminal_time: null}) AS runs
 }
 RETURN name, runs

@@ -1,9 +1,11 @@
+// Temporal properties come back as RFC 3339 text: the driver's Python-side DateTime
+// hydration cost more than the query itself on pages of runs.
 // Runs newest first (by start, else schedule time, then id) after the cursor $after_key,
 // optionally with one status. Walks the order_key index backwards, so a page costs the
 // page, not the number of runs.
 MATCH (r:Run)
 WHERE r.order_key < $after_key
   AND ($status IS NULL OR r.status = $status)
-RETURN properties(r) AS r, r.order_key AS k
+RETURN r {.*, scheduled_for: toString(r.scheduled_for), started_at: toString(r.started_at), ended_at: toString(r.ended_at), terminal_time: null} AS r, r.order_key AS k
 ORDER BY r.order_key DESC
 LIMIT $limit

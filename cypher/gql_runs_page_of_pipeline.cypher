@@ -1,8 +1,10 @@
+// Temporal properties come back as RFC 3339 text: the driver's Python-side DateTime
+// hydration cost more than the query itself on pages of runs.
 // One pipeline's runs newest first after the cursor $after_key, optionally with one status
 // (the (pipeline, order_key) index gives them in order).
 MATCH (r:Run)
 WHERE r.pipeline = $pipeline AND r.order_key < $after_key
   AND ($status IS NULL OR r.status = $status)
-RETURN properties(r) AS r, r.order_key AS k
+RETURN r {.*, scheduled_for: toString(r.scheduled_for), started_at: toString(r.started_at), ended_at: toString(r.ended_at), terminal_time: null} AS r, r.order_key AS k
 ORDER BY r.order_key DESC
 LIMIT $limit

@@ -157,9 +157,13 @@ class LineageRows:
     extra: Props = field(default_factory=dict)
 
 
-def _start_order(sr: Props) -> tuple[str, str]:
+def _start_order(sr: Props) -> tuple[datetime, str]:
+    # started_at comes back as RFC 3339 text (see gql_step_runs_of_runs.cypher).
     started = sr.get("started_at")
-    return (started.iso_format() if started is not None else "9999", sr["id"])
+    return (datetime.fromisoformat(started) if started else _NEVER, sr["id"])
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def _topological(steps: list[tuple[Props, list[str]]]) -> list[Props]:
