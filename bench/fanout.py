@@ -41,7 +41,7 @@ import orjson
 from harness import free_port, neo4j_uri, percentile, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH_BOLT_PORT = 7712
+BENCH_BOLT_PORT = 7698
 QUERY = (
     "subscription Fanout($pipeline: String) { events(pipeline: $pipeline) "
     "{ seq id type time pipeline run data } }"
@@ -228,7 +228,7 @@ def main() -> None:
     ap.add_argument("--profile", help="write the service's cProfile stats to this file")
     args = ap.parse_args()
 
-    uri = neo4j_uri("live", BENCH_BOLT_PORT)
+    uri = neo4j_uri("bench", BENCH_BOLT_PORT)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning"}

@@ -114,7 +114,7 @@ def main() -> int:
     ap.add_argument("--skip-build", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "src"))
-    uri = neo4j_uri("mbench", 7699)
+    uri = neo4j_uri("bench", 7698)
     now = datetime.now(UTC).replace(microsecond=0)
     t0 = now - timedelta(days=DAYS)
     if not args.skip_build:

@@ -31,7 +31,7 @@ from harness import free_port, neo4j_uri, percentile, wait_ready
 from tracegraph.settings import REPO_ROOT
 from tracegraph.store.cypher_files import query
 
-BENCH_BOLT_PORT = 7699
+BENCH_BOLT_PORT = 7698
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -155,7 +155,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    uri = neo4j_uri("bench-ui", BENCH_BOLT_PORT)
+    uri = neo4j_uri("bench", BENCH_BOLT_PORT)
     _wipe(uri)
     proc, base = _start_service(uri)
     try:
