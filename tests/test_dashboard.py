@@ -498,3 +498,55 @@ def test_unknown_paths_stay_404(service: RunningService) -> None:
         assert "text/html" in http.get("/lineage").headers["content-type"]
         assert http.get("/static/vendor/graphql-ws/client.js").status_code == 200
         assert http.get("/static/vendor/graphql-ws/../../../package.json").status_code == 404
+
+
+def test_sla_breach_arrives_live_and_is_acknowledged(
+    dash: Callable[..., Dash], service: RunningService
+) -> None:
+    d = dash()
+    page = d.open("/")
+    page.locator("#tab-breaches").click()
+    expect(page.locator("#tabpanel-breaches .empty")).to_be_visible()
+
+    # A run that took 5 s against a 1 s duration SLA: the evaluator records a breach after
+    # commit and the page hears of it through the alerts subscription (no reload).
+    name, run = "sla-ui", "run-sla-ui-1"
+    definition = ev(
+        "sla-def",
+        "pipeline.defined",
+        name,
+        data={"version": "1", "owner": "team:qa", "sla": {"max_duration_ms": 1000}, "steps": []},
+    )
+    started = ev("sla-start", "run.started", name, run, time=now_iso(-5))
+    done = ev("sla-done", "run.completed", name, run)
+    ingest(service, [definition, started, done])
+
+    row = page.locator("#breaches-table tbody tr").first
+    expect(row).to_contain_text(name, timeout=15_000)
+    expect(row).to_contain_text("duration")
+    expect(row).to_contain_text("open")
+    # The run itself finished: whichever of its event and its state push came first, the
+    # page must not count it as active.
+    expect(page.locator(f"[data-run='{run}'], tr:has-text('{run}')").first).to_contain_text(
+        "succeeded"
+    )
+    expect(page.locator("#stat-active")).to_have_text("0")
+    d.shot("16-breach-open")
+
+    row.get_by_role("button", name=f"Acknowledge duration breach of {name}").click()
+    page.locator("#breach-filter").select_option("ACKNOWLEDGED")
+    acknowledged = page.locator("#breaches-table tbody tr").first
+    expect(acknowledged).to_contain_text("acknowledged")
+    expect(acknowledged).to_contain_text("by dashboard")
+
+    with service.client() as http:
+        body = http.post(
+            "/graphql",
+            json={
+                "query": "{ slaBreaches(status: ACKNOWLEDGED) { pipeline kind acknowledgedBy } }"
+            },
+        ).json()
+    assert body["data"]["slaBreaches"] == [
+        {"pipeline": name, "kind": "MAX_DURATION_MS", "acknowledgedBy": "dashboard"}
+    ]
+    assert d.errors == []

@@ -252,3 +252,28 @@ async def test_subscribers_sharing_a_subscription_share_one_rendering(
     for results in got:
         assert [r["events"]["seq"] for r in results] == expected
     assert rendered == 4, STATS
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_subscriptions_without_variables_take_literal_or_no_arguments(
+    live: RunningService, clean_graph: Driver, protocol: str
+) -> None:
+    """The dashboard subscribes with no arguments at all; literal arguments work too."""
+    from gql import gql
+
+    pipe, run = unique("p"), unique("run")
+    every_run = gql("subscription { runUpdated { id status } }")
+    literal = gql(f'subscription {{ runUpdated(pipeline: "{pipe}") {{ id status }} }}')
+    every_event = gql("subscription { events { type run } }")
+    async with _client(live) as http, session(live, protocol) as sess:
+        tasks = [
+            asyncio.create_task(take(sess, every_run, {}, 1)),
+            asyncio.create_task(take(sess, literal, {}, 1)),
+            asyncio.create_task(take(sess, every_event, {}, 1)),
+        ]
+        await asyncio.sleep(0.3)
+        await post(http, [run_event(pipe, run, "started")])
+        all_runs, by_literal, events = await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert all_runs[0]["runUpdated"] == {"id": run, "status": "RUNNING"}
+    assert by_literal[0]["runUpdated"] == {"id": run, "status": "RUNNING"}
+    assert events[0]["events"] == {"type": "run.started", "run": run}

@@ -147,7 +147,9 @@ function applyEvent(ev) {
   }
   if (counted && ev.type === "run.started") {
     const r = state.runs.get(ev.run);
-    if (!r || r.status !== "RUNNING") {
+    // Status only moves forward: the runUpdated push (another subscription) may already
+    // have brought a later state of this run than this event.
+    if (!r || r.status === "SCHEDULED") {
       state.activeRuns += 1;
       // Shown at once; the runUpdated push that follows fills in the rest.
       putRun({ ...(r || { id: ev.run, pipeline: { name: ev.pipeline }, steps: [], inputTokens: 0, outputTokens: 0, costUsd: 0 }), status: "RUNNING", startedAt: r?.startedAt || ev.time });

@@ -166,7 +166,7 @@ class SharedSubscriptions:
         ):
             return None  # the resolver's guards must run: use strawberry's path
         after_var = None
-        for arg in field_node.arguments:
+        for arg in field_node.arguments or ():
             if arg.name.value == "afterSeq" and isinstance(arg.value, VariableNode):
                 uses = _VariableUses()
                 # Count uses (in the operation's selections and any fragment), not the
@@ -187,7 +187,13 @@ class SharedSubscriptions:
         context: Any,
     ) -> SharedSubscription | None:
         """A shared plan, or None to let strawberry handle the operation as usual."""
-        sub = self._plan(query, variables, operation_name, context)
+        try:
+            sub = self._plan(query, variables, operation_name, context)
+        except Exception:
+            # A document this fast path misreads must still be served: strawberry's own
+            # path handles everything, only slower.
+            log.exception("shared subscription plan failed; using the generic path")
+            sub = None
         STATS["fallback" if sub is None else "shared"] += 1
         return sub
 
@@ -204,7 +210,9 @@ class SharedSubscriptions:
         if doc is None:
             return None
         variables = dict(variables or {})
-        coerced = get_variable_values(self._gql, doc.operation.variable_definitions, variables)
+        coerced = get_variable_values(
+            self._gql, doc.operation.variable_definitions or (), variables
+        )
         if isinstance(coerced, list):
             return None  # strawberry reports the variable errors
         try:
