@@ -134,6 +134,49 @@ export function refreshPipeline(name) {
   }, 300);
 }
 
+const RUN_END = { "run.completed": "SUCCEEDED", "run.failed": "FAILED", "run.cancelled": "CANCELLED" };
+const STEP_STATUS = {
+  "step.started": "RUNNING", "step.completed": "SUCCEEDED", "step.failed": "FAILED", "step.skipped": "SKIPPED",
+};
+
+function applyRunEvent(ev, d) {
+  const known = state.runs.get(ev.run);
+  const run = known
+    ? { ...known, steps: [...(known.steps || [])] }
+    : { id: ev.run, pipeline: { name: ev.pipeline }, status: "RUNNING", steps: [], inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  if (!known && !RUN_END[ev.type]) state.activeRuns += 1;
+  if (RUN_END[ev.type]) {
+    if (isTerminal(run.status) && ts(run.endedAt) > ts(ev.time)) return; // a later end won
+    run.status = RUN_END[ev.type];
+    run.endedAt = ev.time;
+    if (run.startedAt) run.durationMs = ts(ev.time) - ts(run.startedAt);
+    run.error = ev.type === "run.failed" ? (d.error && d.error.message) || null : null;
+  } else if (STEP_STATUS[ev.type]) {
+    const id = `${ev.run}/${ev.step}#${ev.attempt || 1}`;
+    const i = run.steps.findIndex((sr) => sr.id === id);
+    const sr = i >= 0 ? { ...run.steps[i] } : { id, attempt: ev.attempt || 1, step: { key: ev.step }, status: "RUNNING" };
+    if (ev.type === "step.started") {
+      sr.startedAt = sr.startedAt || ev.time;
+      if (!isTerminal(sr.status)) sr.status = "RUNNING";
+      if (d.provider) sr.provider = d.provider;
+      if (d.model) sr.model = d.model;
+      if (d.token_budget != null) sr.tokenBudget = d.token_budget;
+    } else {
+      sr.status = STEP_STATUS[ev.type];
+      sr.endedAt = ev.time;
+      if (sr.status === "SUCCEEDED") sr.percent = 100;
+    }
+    if (i >= 0) run.steps[i] = sr; else run.steps.push(sr);
+  } else {
+    if (ev.seq <= state.overviewSeq) return; // already in the totals the page loaded
+    run.inputTokens = (run.inputTokens || 0) + (d.input_tokens || 0);
+    run.outputTokens = (run.outputTokens || 0) + (d.output_tokens || 0);
+    if (typeof d.cost_usd === "number") run.costUsd = (run.costUsd || 0) + d.cost_usd;
+  }
+  putRun(run);
+  emit("counters");
+}
+
 function applyEvent(ev) {
   if (ev.seq <= state.lastSeq) return; // replay overlap after a resume: already applied
   state.lastSeq = ev.seq;
@@ -155,6 +198,11 @@ function applyEvent(ev) {
       putRun({ ...(r || { id: ev.run, pipeline: { name: ev.pipeline }, steps: [], inputTokens: 0, outputTokens: 0, costUsd: 0 }), status: "RUNNING", startedAt: r?.startedAt || ev.time });
     }
     emit("counters");
+  }
+  if (ev.run && (RUN_END[ev.type] || STEP_STATUS[ev.type] || ev.type === "response.received")) {
+    // Run state follows the event stream itself: one subscription, no per-run re-reads
+    // on the server. (The run detail view still takes authoritative runUpdated pushes.)
+    applyRunEvent(ev, d);
   }
   if (ev.type === "step.progress" && ev.run) {
     // Progress moves the bar at once; runUpdated brings the authoritative state after.
@@ -187,17 +235,6 @@ export function startLive() {
     `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step data } }`,
     () => ({ afterSeq: state.lastSeq }),
     (data) => applyEvent(data.events),
-  );
-  resilientSubscribe(
-    `subscription { runUpdated { ${RUN_LIGHT} } }`,
-    () => ({}),
-    (data) => {
-      const run = data.runUpdated;
-      const prev = state.runs.get(run.id);
-      if (run.status === "RUNNING" && (!prev || prev.status !== "RUNNING")) state.activeRuns += 1;
-      putRun(run);
-      emit("counters");
-    },
   );
   onReconnect(async () => {
     // Totals re-sync from the server; the events subscription resumes by itself.
