@@ -8,6 +8,9 @@ CREATE (e:Event {
 })
 FOREACH (_ IN CASE WHEN row.run IS NOT NULL THEN [1] ELSE [] END |
   MERGE (r:Run {id: row.run})
+    // newest-first paging key (start, else schedule time, then id; indexed): a run
+    // seen first through any event pages as time 0 until apply_run_events knows better
+    ON CREATE SET r.order_key = '0000000000000|' + row.run
   MERGE (e)-[:ABOUT]->(r))
 FOREACH (_ IN CASE WHEN row.run IS NULL AND row.pipeline IS NOT NULL THEN [1] ELSE [] END |
   MERGE (p:Pipeline {name: row.pipeline})
