@@ -6,10 +6,14 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
+from typing import LiteralString, cast
 
 import httpx
 
 from tracegraph.settings import REPO_ROOT
+
+BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
 
 
 def free_port() -> int:
@@ -49,3 +53,32 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_cypher(name: str) -> LiteralString:
+    """A benchmark-only statement from ``bench/cypher/<name>.cypher`` (graph loaders)."""
+    return cast(LiteralString, (BENCH_CYPHER / f"{name}.cypher").read_text(encoding="utf-8"))
+
+
+def reset_graph(uri: str) -> None:
+    """An empty graph with the service's constraints and indexes in place."""
+    import asyncio
+
+    from neo4j import GraphDatabase
+
+    from tracegraph.settings import Neo4jSettings
+    from tracegraph.store.cypher_files import query
+    from tracegraph.store.driver import open_driver
+    from tracegraph.store.schema import apply_schema
+
+    with GraphDatabase.driver(uri) as driver, driver.session() as session:
+        session.run(query("wipe_batch")).consume()
+
+    async def schema() -> None:
+        driver = open_driver(Neo4jSettings(uri=uri))
+        try:
+            await apply_schema(driver, "neo4j")
+        finally:
+            await driver.close()
+
+    asyncio.run(schema())

@@ -14,7 +14,6 @@ local launcher's 'mbench' instance on port 7699. Last line:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import subprocess
@@ -22,15 +21,13 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import LiteralString, cast
 
 import httpx
 from neo4j import GraphDatabase
 
-from harness import free_port, neo4j_uri, percentile, wait_ready
+from harness import bench_cypher, free_port, neo4j_uri, percentile, reset_graph, wait_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
 PIPELINES = 20
 DAYS = 30
 
@@ -48,28 +45,10 @@ AGGREGATE = """query($p: String!, $from: DateTime!, $to: DateTime!) {
 }"""
 
 
-def bench_cypher(name: str) -> LiteralString:
-    return cast(LiteralString, (BENCH_CYPHER / f"{name}.cypher").read_text(encoding="utf-8"))
-
-
 def build_graph(uri: str, runs: int, steps: int, t0: datetime) -> None:
-    from tracegraph.settings import Neo4jSettings
-    from tracegraph.store.cypher_files import cypher
-    from tracegraph.store.driver import open_driver
-    from tracegraph.store.schema import apply_schema
-
-    async def schema() -> None:
-        driver = open_driver(Neo4jSettings(uri=uri))
-        try:
-            await apply_schema(driver, "neo4j")
-        finally:
-            await driver.close()
-
     started = time.perf_counter()
+    reset_graph(uri)
     with GraphDatabase.driver(uri) as driver:
-        with driver.session() as s:
-            s.run(cypher("wipe_batch")).consume()
-        asyncio.run(schema())
         driver.execute_query(
             bench_cypher("metrics_bench_pipelines"), pipelines=PIPELINES, steps=steps
         )

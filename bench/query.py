@@ -11,7 +11,6 @@ Last line: ``query nodes=<n> lineage_p95_ms=<a> impact_p95_ms=<b>``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import statistics
@@ -20,15 +19,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import LiteralString, cast
 
 import httpx
 from neo4j import GraphDatabase
 
-from harness import free_port, neo4j_uri
+from harness import bench_cypher, free_port, neo4j_uri, reset_graph
+from tracegraph.store.cypher_files import cypher
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
 STEPS = 10
 
 LINEAGE = """query($uri: String!, $v: String) {
@@ -40,28 +38,10 @@ IMPACT = """query($key: String!) {
     paths truncated } }"""
 
 
-def bench_cypher(name: str) -> LiteralString:
-    return cast(LiteralString, (BENCH_CYPHER / f"{name}.cypher").read_text(encoding="utf-8"))
-
-
 def build_graph(uri: str, pipelines: int, runs_per_pipeline: int, cross_every: int) -> int:
-    from tracegraph.settings import Neo4jSettings
-    from tracegraph.store.cypher_files import cypher
-    from tracegraph.store.driver import open_driver
-    from tracegraph.store.schema import apply_schema
-
-    async def schema() -> None:
-        driver = open_driver(Neo4jSettings(uri=uri))
-        try:
-            await apply_schema(driver, "neo4j")
-        finally:
-            await driver.close()
-
+    reset_graph(uri)
     with GraphDatabase.driver(uri) as driver:
         t0 = time.perf_counter()
-        with driver.session() as s:
-            s.run(cypher("wipe_batch")).consume()
-        asyncio.run(schema())
         driver.execute_query(
             bench_cypher("query_bench_pipelines"), pipelines=pipelines, steps=STEPS
         )
