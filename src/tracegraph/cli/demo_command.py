@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -59,7 +60,7 @@ class _Stats:
 
     def table(self, base_url: str) -> Table:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        t = Table(title=f"Tracegraph demo — API {base_url}  (GraphQL: {base_url}/graphql)")
+        t = Table(title=f"Tracegraph demo — dashboard {base_url}/  (GraphQL: {base_url}/graphql)")
         t.add_column("metric")
         t.add_column("value", justify="right")
         sdk = self.sdk
@@ -79,7 +80,9 @@ class _Stats:
 async def _emit(base_url: str, speed: float, stats: _Stats, stop_after: float | None) -> None:
     from tracegraph.demo.workload import WorkloadGenerator
 
-    generator = WorkloadGenerator(seed=int(time.time()))
+    # Definitions dated now: a schedule defined long ago would open with a day of
+    # "missing run" SLA breaches for cron fire times the demo never ran.
+    generator = WorkloadGenerator(seed=int(time.time()), start=datetime.now(UTC))
     deadline = None if stop_after is None else time.monotonic() + stop_after
     # The SDK's sender batches, retries (honouring Retry-After) and never blocks the
     # generator; the demo only produces events, like any instrumented pipeline would.
