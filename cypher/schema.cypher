@@ -23,9 +23,6 @@ CREATE INDEX run_pipeline_order IF NOT EXISTS FOR (n:Run) ON (n.pipeline, n.orde
 CREATE INDEX step_run_run IF NOT EXISTS FOR (n:StepRun) ON (n.run);
 CREATE INDEX llm_call_run IF NOT EXISTS FOR (n:LLMCall) ON (n.run);
 CREATE INDEX llm_call_step_run IF NOT EXISTS FOR (n:LLMCall) ON (n.step_run);
-CREATE INDEX event_type IF NOT EXISTS FOR (n:Event) ON (n.type);
-CREATE INDEX event_run IF NOT EXISTS FOR (n:Event) ON (n.run);
-CREATE INDEX event_pipeline IF NOT EXISTS FOR (n:Event) ON (n.pipeline);
 CREATE INDEX quarantined_received IF NOT EXISTS FOR (n:Quarantined) ON (n.received_at);
 // Metrics and SLA evaluation: time ranges per pipeline/step/model, open work by status.
 CREATE INDEX run_started IF NOT EXISTS FOR (n:Run) ON (n.started_at);
@@ -44,3 +41,7 @@ CREATE INDEX event_pipeline_time IF NOT EXISTS FOR (n:Event) ON (n.pipeline, n.t
 CREATE INDEX event_time IF NOT EXISTS FOR (n:Event) ON (n.time);
 CREATE INDEX sla_breach_at IF NOT EXISTS FOR (n:SLABreach) ON (n.at);
 CREATE INDEX sla_breach_pipeline IF NOT EXISTS FOR (n:SLABreach) ON (n.pipeline);
+// Indexes no query uses cost a write on every event: drop them where older versions made them.
+DROP INDEX event_type IF EXISTS;
+DROP INDEX event_run IF EXISTS;
+DROP INDEX event_pipeline IF EXISTS;

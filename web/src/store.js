@@ -84,10 +84,33 @@ export function pipelineRuns(p) {
 }
 export const runTime = (r) => ts(r.startedAt) || ts(r.scheduledFor) || 0;
 
+const RANK = { SCHEDULED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2, SKIPPED: 2 };
+const rank = (status) => RANK[status] ?? -1;
+
+function mergeSteps(known = [], incoming) {
+  if (!incoming) return known;
+  const byId = new Map(known.map((sr) => [sr.id, sr]));
+  for (const sr of incoming) {
+    const prev = byId.get(sr.id);
+    if (!prev) { byId.set(sr.id, sr); continue; }
+    const m = { ...prev, ...sr };
+    if (rank(prev.status) > rank(sr.status)) m.status = prev.status;
+    if ((prev.percent ?? 0) > (sr.percent ?? 0)) m.percent = prev.percent;
+    byId.set(sr.id, m);
+  }
+  return [...byId.values()];
+}
+
 function putRun(run, notify = true) {
   const prev = state.runs.get(run.id);
   if (prev && prev.status === "RUNNING" && run.status !== "RUNNING") state.activeRuns = Math.max(0, state.activeRuns - 1);
   const merged = { ...(prev || {}), ...run };
+  if (prev) {
+    // A query answer can be older than events already applied from the live stream:
+    // statuses only move forward and progress only grows, whichever arrives last.
+    if (rank(prev.status) > rank(run.status)) merged.status = prev.status;
+    merged.steps = mergeSteps(prev.steps, run.steps);
+  }
   state.runs.set(run.id, merged);
   const name = run.pipeline?.name;
   if (name) {
@@ -136,7 +159,8 @@ export function refreshPipeline(name) {
 
 const RUN_END = { "run.completed": "SUCCEEDED", "run.failed": "FAILED", "run.cancelled": "CANCELLED" };
 const STEP_STATUS = {
-  "step.started": "RUNNING", "step.completed": "SUCCEEDED", "step.failed": "FAILED", "step.skipped": "SKIPPED",
+  "step.started": "RUNNING", "step.progress": "RUNNING",
+  "step.completed": "SUCCEEDED", "step.failed": "FAILED", "step.skipped": "SKIPPED",
 };
 
 function applyRunEvent(ev, d) {
@@ -155,7 +179,11 @@ function applyRunEvent(ev, d) {
     const id = `${ev.run}/${ev.step}#${ev.attempt || 1}`;
     const i = run.steps.findIndex((sr) => sr.id === id);
     const sr = i >= 0 ? { ...run.steps[i] } : { id, attempt: ev.attempt || 1, step: { key: ev.step }, status: "RUNNING" };
-    if (ev.type === "step.started") {
+    if (ev.type === "step.progress") {
+      if (!isTerminal(sr.status)) sr.status = "RUNNING";
+      if (typeof d.percent === "number") sr.percent = Math.max(sr.percent ?? 0, d.percent);
+      if (typeof d.tokens_used === "number") sr.tokensUsed = d.tokens_used;
+    } else if (ev.type === "step.started") {
       sr.startedAt = sr.startedAt || ev.time;
       if (!isTerminal(sr.status)) sr.status = "RUNNING";
       if (d.provider) sr.provider = d.provider;
@@ -203,18 +231,6 @@ function applyEvent(ev) {
     // Run state follows the event stream itself: one subscription, no per-run re-reads
     // on the server. (The run detail view still takes authoritative runUpdated pushes.)
     applyRunEvent(ev, d);
-  }
-  if (ev.type === "step.progress" && ev.run) {
-    // Progress moves the bar at once; runUpdated brings the authoritative state after.
-    const r = state.runs.get(ev.run);
-    if (r && r.steps) {
-      const sr = [...r.steps].reverse().find((s) => s.step?.key === ev.step);
-      if (sr && typeof d.percent === "number") {
-        sr.percent = d.percent;
-        if (typeof d.tokens_used === "number") sr.tokensUsed = d.tokens_used;
-        emit("run", r);
-      }
-    }
   }
   if (ev.type === "pipeline.defined" && ev.pipeline) {
     if (!state.pipelines.has(ev.pipeline)) {
