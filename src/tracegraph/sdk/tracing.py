@@ -102,11 +102,51 @@ class _Scope:
     _token: contextvars.Token[Any] | None = None
     _finished = False
 
-    def _start(self) -> None:
+    _kind: str  # "run" or "step": the prefix of the lifecycle event types
+    _started = False
+    outputs: dict[str, Any]
+
+    def emit(self, type_: str, data: Mapping[str, Any] | None = None) -> str:
         raise NotImplementedError
 
-    def _finish(self, exc: BaseException | None) -> None:
+    def fail(self, error: BaseException | str) -> None:
         raise NotImplementedError
+
+    def _started_data(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _interrupted(self, exc: BaseException) -> None:
+        """Ctrl+C or task cancellation: the run is cancelled, the step skipped."""
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        self.start()
+
+    @safe
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.emit(f"{self._kind}.started", compact(self._started_data()))
+
+    def _finish(self, exc: BaseException | None) -> None:
+        if self._finished:
+            return
+        if exc is None:
+            self.complete()
+        elif isinstance(exc, _CANCELLATIONS):
+            self._interrupted(exc)
+        else:
+            self.fail(exc)
+
+    @safe
+    def complete(self, outputs: Mapping[str, Any] | None = None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if outputs:
+            self.outputs.update(outputs)
+        self.emit(f"{self._kind}.completed", {"outputs": self.outputs} if self.outputs else {})
 
     def __enter__(self) -> Any:
         safe(self._start)()
@@ -174,44 +214,18 @@ class Run(_Scope):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        self.start()
+    _kind = "run"
 
-    @safe
-    def start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        self.emit(
-            "run.started",
-            compact(
-                {
-                    "trigger": self.trigger,
-                    "triggered_by": self.triggered_by,
-                    "params": self.params,
-                    "pipeline_version": self.pipeline_version,
-                }
-            ),
-        )
+    def _started_data(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "triggered_by": self.triggered_by,
+            "params": self.params,
+            "pipeline_version": self.pipeline_version,
+        }
 
-    def _finish(self, exc: BaseException | None) -> None:
-        if self._finished:
-            return
-        if exc is None:
-            self.complete()
-        elif isinstance(exc, _CANCELLATIONS):
-            self.cancel(reason=f"interrupted ({type(exc).__name__})")
-        else:
-            self.fail(exc)
-
-    @safe
-    def complete(self, outputs: Mapping[str, Any] | None = None) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        if outputs:
-            self.outputs.update(outputs)
-        self.emit("run.completed", {"outputs": self.outputs} if self.outputs else {})
+    def _interrupted(self, exc: BaseException) -> None:
+        self.cancel(reason=f"interrupted ({type(exc).__name__})")
 
     @safe
     def fail(self, error: BaseException | str) -> None:
@@ -300,44 +314,18 @@ class Step(_Scope):
     def emit(self, type_: str, data: Mapping[str, Any] | None = None) -> str:
         return self.run.emit(type_, data, step=self.key, attempt=self.attempt)
 
-    def _start(self) -> None:
-        self.start()
+    _kind = "step"
 
-    @safe
-    def start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        self.emit(
-            "step.started",
-            compact(
-                {
-                    "provider": self.provider,
-                    "model": self.model,
-                    "params": self.params,
-                    "token_budget": self.token_budget,
-                }
-            ),
-        )
+    def _started_data(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "params": self.params,
+            "token_budget": self.token_budget,
+        }
 
-    def _finish(self, exc: BaseException | None) -> None:
-        if self._finished:
-            return
-        if exc is None:
-            self.complete()
-        elif isinstance(exc, _CANCELLATIONS):
-            self.skip(f"interrupted ({type(exc).__name__})")
-        else:
-            self.fail(exc)
-
-    @safe
-    def complete(self, outputs: Mapping[str, Any] | None = None) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        if outputs:
-            self.outputs.update(outputs)
-        self.emit("step.completed", {"outputs": self.outputs} if self.outputs else {})
+    def _interrupted(self, exc: BaseException) -> None:
+        self.skip(f"interrupted ({type(exc).__name__})")
 
     @safe
     def fail(self, error: BaseException | str, retryable: bool | None = None) -> None:
