@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +80,41 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = 0.5
     webhook_backoff_max_s: float = 30.0
     webhook_queue_size: int = 1000
+
+    # --- Security ------------------------------------------------------------------
+    # production: introspection and GraphiQL off; development: both on.
+    mode: Literal["development", "production"] = "development"
+    # Bearer JWTs for people: HS256 with a shared secret, and/or RS256 keys from a JWKS
+    # URL (or an OIDC issuer, whose discovery document names the JWKS URL).
+    jwt_hs256_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    jwt_issuer: str | None = None  # required `iss` (defaults to oidc_issuer when set)
+    jwt_audience: str | None = None  # required `aud` when set
+    jwt_roles_claim: str = "roles"  # a role name or a list of them
+    jwt_subject_claims: list[str] = Field(default_factory=lambda: ["email", "sub"])
+    # Verified API keys are cached this long, so a revocation made on another replica
+    # takes effect within it (at once on the replica that revoked).
+    api_key_cache_ttl_s: float = 5.0
+    # last_used_at is written at most this often per key (never on the request path).
+    api_key_touch_interval_s: float = 60.0
+    # Browser origins allowed to open WebSockets; empty means same origin as the Host.
+    allowed_origins: list[str] = Field(default_factory=list)
+    # Per-principal request rate limits ("limits" notation), answered with 429 + Retry-After.
+    rate_limit: str = "1200/minute"
+    ingest_rate_limit: str = "6000/minute"
+    # GraphQL hardening: document and cost limits, body size.
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 4000
+    graphql_max_aliases: int = 30
+    graphql_max_cost: int = 200_000
+    graphql_max_body_bytes: int = 1024 * 1024
+    # Scrubbing at ingest: built-in rules by name plus custom rules (name -> RE2 regex)
+    # applied to prompt, response and log text before anything is stored.
+    redaction_builtins: list[str] = Field(
+        default_factory=lambda: ["api_key", "bearer_token", "email", "credit_card"]
+    )
+    redaction_custom_rules: dict[str, str] = Field(default_factory=dict)
 
     # Where the local Neo4j launcher keeps the server, its config and data.
     neo4j_home: Path = Field(default=REPO_ROOT / ".neo4j")

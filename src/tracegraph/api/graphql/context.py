@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from tracegraph.auth import SYSTEM, Principal
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
 
@@ -59,9 +60,13 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, services: Services, cache: bool = True) -> None:
+    def __init__(
+        self, services: Services, principal: Principal | None, cache: bool = True
+    ) -> None:
         super().__init__()
         self.services = services
+        # None on a WebSocket until connection_init authenticates it.
+        self.principal = principal
         settings = services.settings
         self.reads = GraphReads(
             services.driver, settings.neo4j.database, timeout_s=settings.query_timeout_s
@@ -78,4 +83,5 @@ class Context(BaseContext):
 async def get_context(conn: HTTPConnection) -> Context:
     """FastAPI dependency (HTTP and WebSocket alike); strawberry fills in request etc."""
     services: Services = conn.app.state.services
-    return Context(services, cache=conn.scope["type"] != "websocket")
+    # Authentication lands next; until then every caller acts as the system principal.
+    return Context(services, SYSTEM, cache=conn.scope["type"] != "websocket")

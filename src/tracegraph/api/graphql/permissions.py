@@ -1,0 +1,48 @@
+"""Per-field authorization: strawberry permission classes built from :class:`Permission`.
+
+Use ``permission_classes=[allow(Permission.X)]`` on a field to deny with an error, or
+``extensions=[hidden_unless(Permission.X)]`` on a nullable field to answer ``null`` to
+callers without the permission (prompt and response text for viewers).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, ClassVar
+
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from tracegraph.auth import Permission, Principal
+
+
+def principal_of(info: Info) -> Principal | None:
+    return getattr(info.context, "principal", None)
+
+
+def can(info: Info, permission: Permission) -> bool:
+    principal = principal_of(info)
+    return principal is not None and principal.can(permission)
+
+
+@functools.cache
+def allow(permission: Permission) -> type[BasePermission]:
+    """A permission class that lets through principals holding ``permission``."""
+
+    class Allowed(BasePermission):
+        message = f"forbidden: this needs the '{permission.value}' permission"
+        error_extensions: ClassVar[dict[str, Any]] = {
+            "code": "FORBIDDEN",
+            "permission": permission.value,
+        }
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            return can(info, permission)
+
+    Allowed.__name__ = Allowed.__qualname__ = f"Allow_{permission.name}"
+    return Allowed
+
+
+def hidden_unless(permission: Permission) -> PermissionExtension:
+    """Field extension: ``null`` (no error) for callers without ``permission``."""
+    return PermissionExtension(permissions=[allow(permission)()], fail_silently=True)

@@ -1,0 +1,52 @@
+"""Roles and the permissions each grants (the issue's role table, in one place)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"  # status, lineage, impact, metrics; prompt/response text hidden
+    REVIEWER = "reviewer"  # viewer + prompt/response text, audit trail, quarantine
+    INGESTER = "ingester"  # write events only
+    ADMIN = "admin"  # everything, including keys, owners, SLAs and the redaction policy
+
+
+class Permission(StrEnum):
+    READ = "read"  # status, runs, lineage, impact, metrics, events, breaches
+    READ_PROMPTS = "read:prompts"  # prompt and response text
+    READ_AUDIT = "read:audit"  # the audit trail and who ingested what
+    QUARANTINE = "quarantine"  # list and resolve quarantined events
+    ACK_BREACHES = "breaches:ack"  # acknowledge / resolve SLA breaches
+    INGEST = "ingest"  # write events (HTTP, GraphQL mutation, adapters)
+    MANAGE_KEYS = "admin:keys"
+    MANAGE_OWNERS = "admin:owners"
+    MANAGE_SLAS = "admin:slas"
+    MANAGE_POLICY = "admin:policy"  # the redaction policy
+
+
+_REVIEWER = frozenset(
+    {
+        Permission.READ,
+        Permission.READ_PROMPTS,
+        Permission.READ_AUDIT,
+        Permission.QUARANTINE,
+        Permission.ACK_BREACHES,
+    }
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.READ}),
+    Role.REVIEWER: _REVIEWER,
+    Role.INGESTER: frozenset({Permission.INGEST}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def parse_role(value: str) -> Role:
+    """A role from its name, with a clear error naming the valid ones."""
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        valid = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {value!r}; valid roles are {valid}") from None
