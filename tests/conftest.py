@@ -13,8 +13,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from neo4j import Driver, GraphDatabase
 from tracegraph.settings import REPO_ROOT, Neo4jSettings, Settings
 from tracegraph.store.cypher_files import query
 
+T = TypeVar("T")
 EXAMPLES = REPO_ROOT.parent / "shared" / "examples"
 TEST_BOLT_PORT = int(os.environ.get("TRACEGRAPH_TEST_BOLT_PORT", "7697"))
 
@@ -112,10 +115,13 @@ class RunningService:
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self._keys: dict[str, str] = {}
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
 
     def __enter__(self) -> RunningService:
         self.thread.start()
@@ -129,9 +135,38 @@ class RunningService:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if not self.thread.is_alive():
+            self.loop.close()
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)  # type: ignore[arg-type]
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the service's own event loop (its driver lives there)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def key(self, role: str = "admin") -> str:
+        """An API key of ``role``, created through the service's own key store."""
+        if role not in self._keys:
+            from tracegraph.auth.roles import parse_role
+
+            services = self.app.state.services
+            _, text = self.call(
+                services.keys.create(
+                    f"test-{role}-{uuid.uuid4().hex[:8]}", parse_role(role), "system:tests"
+                )
+            )
+            self._keys[role] = text
+        return self._keys[role]
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(role)}"}
+
+    def client(self, role: str | None = "admin", **kwargs: Any) -> httpx.Client:
+        """An HTTP client carrying ``role``'s key (``role=None``: no credentials)."""
+        headers = {**(self.headers(role) if role else {}), **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=self.base_url, timeout=60, headers=headers, **kwargs)
+
+    def async_client(self, role: str | None = "admin", **kwargs: Any) -> httpx.AsyncClient:
+        headers = {**(self.headers(role) if role else {}), **kwargs.pop("headers", {})}
+        return httpx.AsyncClient(base_url=self.base_url, timeout=60, headers=headers, **kwargs)
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ RUN = "run-rag-0001"
 
 def client_for(service: RunningService) -> Client:
     return Client(
-        transport=HTTPXTransport(url=f"{service.base_url}/graphql", timeout=60),
+        transport=HTTPXTransport(
+            url=f"{service.base_url}/graphql", headers=service.headers(), timeout=60
+        ),
         fetch_schema_from_transport=False,
     )
 

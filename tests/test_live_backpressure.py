@@ -9,7 +9,6 @@ import socket
 import time
 from collections.abc import Callable
 
-import httpx
 import orjson
 from neo4j import Driver
 from websockets.asyncio.client import connect
@@ -32,14 +31,15 @@ QUEUE = 20
 BIG = "x" * 48_000  # big events fill the socket buffers quickly
 
 
-async def _subscribe_raw(url: str, variables: dict) -> object:
+async def _subscribe_raw(url: str, variables: dict, key: str) -> object:
     """A graphql-transport-ws client that will not read: tiny buffers, no read-ahead."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
     sock.connect((host, int(port)))
     ws = await connect(url, sock=sock, subprotocols=[TRANSPORT_WS], max_queue=1, compression=None)
-    await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
+    await ws.send(orjson.dumps(init).decode())
     assert orjson.loads(await ws.recv())["type"] == "connection_ack"
     payload = {"query": EVENTS_QUERY, "variables": variables}
     message = {"id": "1", "type": "subscribe", "payload": payload}
@@ -53,10 +53,10 @@ async def test_slow_subscriber_is_closed_with_resume_point_and_ingest_continues(
     svc = make_service(subscriber_queue_size=QUEUE)
     pipe = unique("slow")
     total = 300
-    ws = await _subscribe_raw(ws_url(svc), {"after": 0, "pipeline": pipe})
+    ws = await _subscribe_raw(ws_url(svc), {"after": 0, "pipeline": pipe}, svc.key("viewer"))
     try:
         async with (
-            httpx.AsyncClient(base_url=svc.base_url, timeout=60) as http,
+            svc.async_client() as http,
             session(svc) as fast_sess,
         ):
             fast = asyncio.create_task(

@@ -32,7 +32,7 @@ def live(service: RunningService) -> RunningService:
 
 
 def _client(svc: RunningService) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=svc.base_url, timeout=60)
+    return svc.async_client()
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -30,7 +30,12 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
 )
 from openlineage.client.serde import Serde
-from openlineage.client.transport.http import HttpCompression, HttpConfig, HttpTransport
+from openlineage.client.transport.http import (
+    ApiKeyTokenProvider,
+    HttpCompression,
+    HttpConfig,
+    HttpTransport,
+)
 
 from tests.conftest import RunningService
 from tracegraph.events import parse_event
@@ -54,6 +59,7 @@ def gql(service: RunningService, query: str, **variables: Any) -> dict[str, Any]
     resp = httpx.post(
         f"{service.base_url}/graphql",
         json={"query": query, "variables": variables},
+        headers=service.headers(),
         timeout=60,
     )
     body = resp.json()
@@ -62,6 +68,8 @@ def gql(service: RunningService, query: str, **variables: Any) -> dict[str, Any]
 
 
 def _client(service: RunningService, **config: Any) -> OpenLineageClient:
+    # OpenLineage's own API-key provider: it sends "Authorization: Bearer <key>".
+    config.setdefault("auth", ApiKeyTokenProvider({"apiKey": service.key("ingester")}))
     return OpenLineageClient(transport=HttpTransport(HttpConfig(url=service.base_url, **config)))
 
 

@@ -36,7 +36,10 @@ RUN_QUERY = """query($id: ID!) { run(id: $id) {
 
 def gql(service: RunningService, query: str, **variables: Any) -> dict[str, Any]:
     resp = httpx.post(
-        f"{service.base_url}/graphql", json={"query": query, "variables": variables}, timeout=60
+        f"{service.base_url}/graphql",
+        json={"query": query, "variables": variables},
+        headers=service.headers(),
+        timeout=60,
     )
     body = resp.json()
     assert resp.status_code == 200 and not body.get("errors"), body
@@ -52,7 +55,11 @@ def _emit_rag_trace(service: RunningService) -> tuple[str, InMemorySpanExporter]
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "rag query-service"}))
     provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{service.base_url}/v1/traces"))
+        SimpleSpanProcessor(
+            OTLPSpanExporter(
+                endpoint=f"{service.base_url}/v1/traces", headers=service.headers("ingester")
+            )
+        )
     )
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("tests")
@@ -122,7 +129,9 @@ def test_real_sdk_export_builds_run_steps_and_llm_calls(service: RunningService)
 
     # Re-exporting every span (all in one request now) stores nothing new.
     last_seq = gql(service, "{ overview { lastSeq } }")["overview"]["lastSeq"]
-    exporter = OTLPSpanExporter(endpoint=f"{service.base_url}/v1/traces")
+    exporter = OTLPSpanExporter(
+        endpoint=f"{service.base_url}/v1/traces", headers=service.headers("ingester")
+    )
     assert exporter.export(memory.get_finished_spans()) == SpanExportResult.SUCCESS
     assert gql(service, "{ overview { lastSeq } }")["overview"]["lastSeq"] == last_seq
 

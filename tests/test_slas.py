@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 from gql import gql
 from neo4j import Driver
@@ -391,7 +390,7 @@ def test_alerts_subscription_over_websocket(svc: RunningService) -> None:
 
             task = asyncio.create_task(listen())
             await asyncio.sleep(0.5)  # subscribed before the breach happens
-            async with httpx.AsyncClient(base_url=svc.base_url) as c:
+            async with svc.async_client() as c:
                 r = await c.post(
                     "/v1/events", json=[ev("r6", "run.started", 0), ev("r6", "run.completed", 70)]
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,16 +12,27 @@ from datetime import UTC, datetime
 import structlog
 from neo4j import AsyncDriver
 
+from tracegraph.auth import SYSTEM
+from tracegraph.auth.authenticator import Authenticator
+from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
 from tracegraph.live.hub import LiveHub
+from tracegraph.redaction import (
+    ActivePolicy,
+    InvalidRedactionRule,
+    PolicyRefresher,
+    make_policy,
+)
 from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.key_store import KeyStore
 from tracegraph.store.live_reads import LiveReader
+from tracegraph.store.policy_store import PolicyStore
 from tracegraph.store.schema import apply_schema
 from tracegraph.store.sla_store import SlaStore
 
@@ -34,12 +46,18 @@ class Services:
     committer: GroupCommitter
     ingest: IngestService
     hub: LiveHub
+    keys: KeyStore
+    authenticator: Authenticator
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     slas: SlaStore | None = None
     sla_evaluator: SlaEvaluator | None = None
     webhooks: WebhookSender | None = None
+    # Scrubbing at ingest: the policy in force, where it is stored, and its refresh timer.
+    redaction: ActivePolicy | None = None
+    policies: PolicyStore | None = None
+    policy_refresher: PolicyRefresher | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -55,6 +73,7 @@ async def _apply_schema_until_ready(services: Services) -> None:
     while True:
         try:
             await apply_schema(services.driver, services.settings.neo4j.database)
+            await _load_redaction_policy(services)
         except Exception as exc:
             log.warning("schema not applied yet; neo4j unavailable", error=str(exc))
             await asyncio.sleep(delay)
@@ -62,7 +81,66 @@ async def _apply_schema_until_ready(services: Services) -> None:
             continue
         services.schema_ready.set()
         log.info("graph schema applied")
+        await _bootstrap_admin_key(services)
         return
+
+
+async def _bootstrap_admin_key(services: Services) -> None:
+    # The first start against a database mints one admin key and shows it once, on the
+    # terminal only (never in the structured log); later starts print nothing.
+    try:
+        key = await services.keys.bootstrap_admin()
+    except Exception as exc:
+        log.error("could not create the first admin key", error=str(exc))
+        return
+    if key is None:
+        return
+    log.warning("first start: generated an admin API key (printed once on stderr)")
+    sys.stderr.write(
+        "\n  First start: an admin API key was generated. It is shown only this once;\n"
+        "  keep it somewhere safe (create more with `tracegraph keys create`):\n\n"
+        f"    {key}\n\n"
+    )
+    sys.stderr.flush()
+
+
+def _authenticator(settings: Settings, keys: KeyStore) -> Authenticator:
+    secret = settings.jwt_hs256_secret
+    jwts = JwtVerifier(
+        JwtConfig(
+            hs256_secret=secret.get_secret_value() if secret else None,
+            jwks_url=settings.jwt_jwks_url,
+            oidc_issuer=settings.oidc_issuer,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            roles_claim=settings.jwt_roles_claim,
+            subject_claims=settings.jwt_subject_claims,
+        )
+    )
+    return Authenticator(
+        keys,
+        jwts,
+        cache_ttl_s=settings.api_key_cache_ttl_s,
+        touch_interval_s=settings.api_key_touch_interval_s,
+    )
+
+
+async def _load_redaction_policy(services: Services) -> None:
+    # The stored policy wins over the settings (which only seed it on first start).
+    if services.policies is None or services.redaction is None:
+        return
+    stored = await services.policies.load_or_seed(services.redaction.policy, SYSTEM.actor)
+    try:
+        services.redaction.apply(stored)
+    except InvalidRedactionRule as exc:
+        log.error("stored redaction policy is invalid; keeping the configured one", error=str(exc))
+
+
+def _open_redaction(settings: Settings, driver: AsyncDriver) -> tuple[ActivePolicy, PolicyStore]:
+    # An invalid configured policy stops the start with an error naming the bad rule.
+    configured = make_policy(settings.redaction_builtins, settings.redaction_custom_rules)
+    store = PolicyStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s)
+    return ActivePolicy(configured), store
 
 
 def _open_slas(services: Services) -> None:
@@ -108,12 +186,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
+    keys = KeyStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s)
+    redaction, policies = _open_redaction(settings, driver)
     services = Services(
         settings=settings,
         driver=driver,
         committer=committer,
-        ingest=IngestService(committer),
+        ingest=IngestService(committer, redaction),
         hub=hub,
+        keys=keys,
+        authenticator=_authenticator(settings, keys),
+        redaction=redaction,
+        policies=policies,
+        policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
     )
     _open_slas(services)
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
@@ -126,10 +211,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     assert services.sla_evaluator is not None and services.webhooks is not None
     services.webhooks.start()
     services.sla_evaluator.start()
+    assert services.policy_refresher is not None
+    services.policy_refresher.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await services.policy_refresher.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.

@@ -92,9 +92,15 @@ def ws_url(service: RunningService) -> str:
 
 
 @asynccontextmanager
-async def session(service: RunningService, protocol: str = TRANSPORT_WS) -> AsyncIterator[Any]:
+async def session(
+    service: RunningService, protocol: str = TRANSPORT_WS, role: str = "admin"
+) -> AsyncIterator[Any]:
     """A connected gql session over WebSocket with exactly one subprotocol offered."""
-    transport = WebsocketsTransport(url=ws_url(service), subprotocols=[protocol])
+    transport = WebsocketsTransport(
+        url=ws_url(service),
+        subprotocols=[protocol],
+        init_payload={"Authorization": f"Bearer {service.key(role)}"},
+    )
     async with Client(transport=transport, fetch_schema_from_transport=False) as s:
         yield s
 

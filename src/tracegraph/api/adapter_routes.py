@@ -15,15 +15,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from neo4j.exceptions import DriverError, Neo4jError
 
+from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
 from tracegraph.api.ingest_routes import read_limited_body
 from tracegraph.api.json_response import json_response
+from tracegraph.auth import Permission
 from tracegraph.ingest.adapters import openlineage, otlp
 from tracegraph.ingest.errors import BadRequestBody, DatabaseUnavailable, IngestError, TooLarge
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(tags=["ingest"], dependencies=[Depends(require(Permission.INGEST))])
 
 # Stored events of one trace read back to place LLM calls in steps; a trace is far smaller.
 _MAX_TRACE_EVENTS = 20_000
@@ -97,7 +99,9 @@ async def post_openlineage(
         raise BadRequestBody(f"invalid OpenLineage event: {exc}") from None
     _check_batch(len(pairs), services)
     _require_ready(services)
-    outcome = await services.ingest.ingest([event for _, event in pairs])
+    outcome = await services.ingest.ingest(
+        [event for _, event in pairs], principal_of(request).actor
+    )
     body_out = outcome.as_dict()
     # Rejections name the OpenLineage event the client sent, not our derived position.
     for rejection in body_out["rejected"]:
@@ -142,7 +146,9 @@ async def post_otlp_traces(
     stored = await _stored_traces(services, otlp.trace_ids(spans))
     pairs = otlp.translate_spans(spans, stored)
     _check_batch(len(pairs), services)
-    outcome = await services.ingest.ingest([event for _, event in pairs])
+    outcome = await services.ingest.ingest(
+        [event for _, event in pairs], principal_of(request).actor
+    )
     rejected_spans = len({pairs[r.index][0] for r in outcome.rejected})
     message = "; ".join(sorted({r.error for r in outcome.rejected}))[:1000]
     return Response(otlp.encode_response(rejected_spans, message, as_json), media_type=media_type)

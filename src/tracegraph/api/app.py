@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tracegraph import __version__
 from tracegraph.api.adapter_routes import router as adapter_router
+from tracegraph.api.authentication import install_auth_error_handlers
 from tracegraph.api.errors import install_error_handlers
 from tracegraph.api.graphql.router import graphql_router
 from tracegraph.api.health_routes import router as health_router
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_auth_error_handlers(app)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(adapter_router)

@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
 from tracegraph.api.json_response import json_response
+from tracegraph.auth import Permission
 from tracegraph.ingest.body import decode_events
 from tracegraph.ingest.errors import DatabaseUnavailable, TooLarge
 from tracegraph.runtime import Services
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(tags=["ingest"], dependencies=[Depends(require(Permission.INGEST))])
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -51,6 +53,6 @@ async def post_events(
         raise DatabaseUnavailable(
             "the graph database is not ready yet; nothing was stored", settings.retry_after_s
         )
-    outcome = await services.ingest.ingest(raw_events)
+    outcome = await services.ingest.ingest(raw_events, principal_of(request).actor)
     status = 207 if outcome.rejected else 200
     return json_response(outcome.as_dict(), status_code=status)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -23,6 +23,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tracegraph.api.authentication import require
+from tracegraph.auth import Permission
 from tracegraph.store.quarantine_store import QuarantineStore
 
 log = structlog.get_logger(__name__)
@@ -145,7 +147,7 @@ async def _refresh_quarantine(request: Request, metrics: AppMetrics) -> None:
     metrics.quarantine_open.set(count)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(require(Permission.READ))])
 async def get_metrics(request: Request) -> Response:
     metrics: AppMetrics = request.app.state.metrics
     await _refresh_quarantine(request, metrics)

@@ -19,16 +19,18 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
 from tracegraph.api.errors import error_response
 from tracegraph.api.ingest_routes import read_limited_body
 from tracegraph.api.json_response import json_response
+from tracegraph.auth import Permission
 from tracegraph.ingest.errors import DatabaseUnavailable
 from tracegraph.ingest.group_commit import is_unavailable
 from tracegraph.runtime import Services
 from tracegraph.store.quarantine_store import STATUSES, QuarantineStore
 
-router = APIRouter(tags=["quarantine"])
+router = APIRouter(tags=["quarantine"], dependencies=[Depends(require(Permission.QUARANTINE))])
 
 T = TypeVar("T")
 
@@ -122,7 +124,7 @@ async def resubmit_quarantined(
             "the graph database is not ready yet; nothing was stored",
             services.settings.retry_after_s,
         )
-    outcome = await services.ingest.ingest([payload])
+    outcome = await services.ingest.ingest([payload], principal_of(request).actor)
     if outcome.rejected:
         # Valid but its id was stored with other content: the writer quarantined it anew.
         return json_response({"error": outcome.rejected[0].error, "entry": entry}, status_code=409)

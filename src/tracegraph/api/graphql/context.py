@@ -10,7 +10,9 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from tracegraph.auth import SYSTEM, Principal
+from tracegraph.api.authentication import authenticate
+from tracegraph.api.origins import check_origin
+from tracegraph.auth import Principal
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
 
@@ -81,7 +83,24 @@ class Context(BaseContext):
 
 
 async def get_context(conn: HTTPConnection) -> Context:
-    """FastAPI dependency (HTTP and WebSocket alike); strawberry fills in request etc."""
+    """FastAPI dependency (HTTP and WebSocket alike); strawberry fills in request etc.
+
+    HTTP requests authenticate here (401 otherwise), except a browser's plain GET of the
+    GraphiQL page, which holds no data. WebSockets check the Origin here, before the
+    handshake is accepted, and authenticate in ``connection_init`` (``on_ws_connect``).
+    """
     services: Services = conn.app.state.services
-    # Authentication lands next; until then every caller acts as the system principal.
-    return Context(services, SYSTEM, cache=conn.scope["type"] != "websocket")
+    if conn.scope["type"] == "websocket":
+        check_origin(conn, services.settings.allowed_origins)
+        return Context(services, None, cache=False)
+    if _is_graphiql_page(conn) and services.settings.mode == "development":
+        return Context(services, None)
+    return Context(services, await authenticate(conn))
+
+
+def _is_graphiql_page(conn: HTTPConnection) -> bool:
+    return (
+        conn.scope.get("method") == "GET"
+        and "query" not in conn.query_params
+        and "text/html" in conn.headers.get("accept", "")
+    )

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import DateTime
 from tracegraph.api.graphql.views import BadArgument
+from tracegraph.auth import Permission
 from tracegraph.store.metrics_reads import MetricFilter, MetricsReads
 
 MAX_BUCKETS = 2000
@@ -209,9 +211,10 @@ async def _breakdown(
 @strawberry.type
 class MetricsQuery:
     @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
         description="Throughput, latency, errors, tokens and cost over [from, to) for a "
         "pipeline (optionally one step), a provider (optionally one model), or everything; "
-        "as a series of buckets of bucketSeconds and as totals."
+        "as a series of buckets of bucketSeconds and as totals.",
     )
     def metrics(
         self,
@@ -241,7 +244,10 @@ class MetricsQuery:
             flt=MetricFilter(pipeline, step, provider, model),
         )
 
-    @strawberry.field(description="Cost (and tokens, latency) of LLM calls grouped by `by`.")
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Cost (and tokens, latency) of LLM calls grouped by `by`.",
+    )
     async def cost_breakdown(
         self,
         info: Info,
@@ -252,7 +258,10 @@ class MetricsQuery:
     ) -> list[MetricBreakdown]:
         return await _breakdown(info, by, from_, to, pipeline, None)  # type: ignore[arg-type]
 
-    @strawberry.field(description="Providers/models side by side: latency, errors, cost.")
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Providers/models side by side: latency, errors, cost.",
+    )
     async def model_comparison(
         self,
         info: Info,

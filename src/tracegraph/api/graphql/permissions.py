@@ -30,6 +30,7 @@ def allow(permission: Permission) -> type[BasePermission]:
     """A permission class that lets through principals holding ``permission``."""
 
     class Allowed(BasePermission):
+        required: ClassVar[Permission] = permission
         message = f"forbidden: this needs the '{permission.value}' permission"
         error_extensions: ClassVar[dict[str, Any]] = {
             "code": "FORBIDDEN",

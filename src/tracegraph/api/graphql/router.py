@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from tracegraph.api.graphql.context import get_context
+from tracegraph.api.authentication import credential_of
+from tracegraph.api.graphql.context import Context, get_context
 from tracegraph.api.graphql.schema import schema
 from tracegraph.api.live_ws import LiveGraphQLRouter
+from tracegraph.auth.errors import AuthenticationError
+
+
+def connection_credential(params: Any) -> str | None:
+    """The credential in a ``connection_init`` payload: ``{"Authorization": "Bearer …"}``
+    (as browsers' graphql-ws clients send it), or ``{"apiKey": …}`` / ``{"token": …}``."""
+    if not isinstance(params, dict):
+        return None
+    headers = {k.lower(): v for k, v in params.items() if isinstance(v, str)}
+    nested = params.get("headers")
+    if isinstance(nested, dict):
+        headers.update({k.lower(): v for k, v in nested.items() if isinstance(v, str)})
+    return credential_of(headers) or headers.get("apikey") or headers.get("token")
+
+
+class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
+    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403."""
+
+    async def on_ws_connect(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        credential = connection_credential(context.connection_params)
+        try:
+            principal = await context.services.authenticator.authenticate(credential)
+        except AuthenticationError as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from None
+        context.principal = principal
+        return {"actor": principal.actor, "roles": principal.role_names}
 
 
 def graphql_router() -> GraphQLRouter:
     # Live subscriptions render once per distinct subscription (tracegraph.api.live_ws);
     # keep_alive sends graphql-ws "ka" frames (graphql-transport-ws uses ping/pong).
-    return LiveGraphQLRouter(
+    return AuthenticatedGraphQLRouter(
         schema,
         keep_alive=True,
         keep_alive_interval=15,

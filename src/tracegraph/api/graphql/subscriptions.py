@@ -17,7 +17,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.types import Event, Run
+from tracegraph.auth import Permission
 from tracegraph.live.hub import (
     EventFilter,
     LiveHub,
@@ -64,12 +66,13 @@ def closed_error(exc: SubscriberClosed) -> GraphQLError:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
+        permission_classes=[allow(Permission.READ)],
         description=(
             "Stored events with seq > afterSeq in seq order, then live ones: no gap, no "
             "duplicate, filters applied to both parts. Without afterSeq, live only. A "
             "subscriber that falls too far behind gets an error naming the afterSeq to "
             "resume from."
-        )
+        ),
     )
     async def events(
         self,
@@ -89,7 +92,8 @@ class Subscription:
             await stream.aclose()
 
     @strawberry.subscription(
-        description="The run's new state after every change to it or its step runs."
+        permission_classes=[allow(Permission.READ)],
+        description="The run's new state after every change to it or its step runs.",
     )
     async def run_updated(
         self, info: Info, run: strawberry.ID | None = None, pipeline: str | None = None

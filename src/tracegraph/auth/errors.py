@@ -1,0 +1,7 @@
+"""Why a credential was refused (the message is safe to show the caller)."""
+
+from __future__ import annotations
+
+
+class AuthenticationError(Exception):
+    """No usable credential: missing, malformed, unknown, revoked or expired."""

@@ -1,0 +1,171 @@
+"""API keys in the graph (``:ApiKey``): create, list, revoke, verify, last-used time.
+
+Only the SHA-256 of a key's secret is stored; the key text exists once, in the answer
+to :meth:`KeyStore.create`. Creation and revocation are audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j.exceptions import ConstraintError
+
+from tracegraph.audit import AuditRecord
+from tracegraph.auth.api_keys import IssuedKey, new_api_key
+from tracegraph.auth.authenticator import StoredKey
+from tracegraph.auth.roles import Role
+from tracegraph.events import format_timestamp
+from tracegraph.store.audit_store import record_in_tx
+from tracegraph.store.cypher_files import cypher, query
+
+
+class KeyNameTaken(ValueError):
+    pass
+
+
+class UnknownKey(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    name: str
+    role: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None
+    revoked_by: str | None
+    last_used_at: str | None
+
+    @classmethod
+    def of(cls, rec: Any) -> ApiKeyRecord:
+        return cls(**{f: rec[f] for f in cls.__dataclass_fields__})
+
+    def audit_view(self) -> dict[str, Any]:
+        # What the audit trail keeps of a key: never its hash.
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "revoked": bool(self.revoked_at),
+        }
+
+
+def _now() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+async def _create_in_tx(
+    tx: AsyncManagedTransaction, issued: IssuedKey, name: str, role: Role, actor: str
+) -> ApiKeyRecord:
+    result = await tx.run(
+        cypher("api_key_create"),
+        id=issued.id,
+        name=name,
+        role=role.value,
+        hash=issued.hash,
+        at=_now(),
+        actor=actor,
+    )
+    record = ApiKeyRecord.of(await result.single(strict=True))
+    await record_in_tx(
+        tx, [AuditRecord(actor, "key.created", f"api_key:{record.id}", None, record.audit_view())]
+    )
+    return record
+
+
+class KeyStore:
+    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
+        self._driver = driver
+        self._database = database
+        self._timeout_s = timeout_s
+
+    async def create(self, name: str, role: Role, actor: str) -> tuple[ApiKeyRecord, str]:
+        """A new key; returns its record and the key text (shown once, never stored)."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ValueError("a key name must be 1-100 characters")
+        issued = new_api_key()
+
+        async def work(tx: AsyncManagedTransaction) -> ApiKeyRecord:
+            return await _create_in_tx(tx, issued, name, role, actor)
+
+        async with self._driver.session(database=self._database) as session:
+            try:
+                record = await session.execute_write(work)
+            except ConstraintError:
+                raise KeyNameTaken(f"an API key named {name!r} already exists") from None
+        return record, issued.text
+
+    async def revoke(self, key_id: str, actor: str) -> ApiKeyRecord:
+        async def work(tx: AsyncManagedTransaction) -> ApiKeyRecord:
+            result = await tx.run(cypher("api_key_revoke"), id=key_id, at=_now(), actor=actor)
+            rec = await result.single()
+            if rec is None:
+                raise UnknownKey(f"no API key with id {key_id!r}")
+            record = ApiKeyRecord.of(rec)
+            if rec["changed"]:
+                before = {**record.audit_view(), "revoked": False}
+                await record_in_tx(
+                    tx,
+                    [
+                        AuditRecord(
+                            actor, "key.revoked", f"api_key:{key_id}", before, record.audit_view()
+                        )
+                    ],
+                )
+            return record
+
+        async with self._driver.session(database=self._database) as session:
+            return await session.execute_write(work)
+
+    async def list(self, include_revoked: bool = False) -> list[ApiKeyRecord]:
+        records, _, _ = await self._driver.execute_query(
+            query("api_key_list", self._timeout_s),
+            include_revoked=include_revoked,
+            database_=self._database,
+            routing_="r",
+        )
+        return [ApiKeyRecord.of(r) for r in records]
+
+    async def get(self, key_id: str) -> StoredKey | None:
+        records, _, _ = await self._driver.execute_query(
+            query("api_key_by_id", self._timeout_s),
+            id=key_id,
+            database_=self._database,
+            routing_="r",
+        )
+        if not records:
+            return None
+        r = records[0]
+        return StoredKey(
+            id=r["id"], name=r["name"], role=Role(r["role"]), hash=r["hash"], revoked=r["revoked"]
+        )
+
+    async def touch(self, used: Sequence[tuple[str, datetime]]) -> None:
+        rows = [{"id": key_id, "at": format_timestamp(at)} for key_id, at in used]
+        await self._driver.execute_query(
+            query("api_key_touch", self._timeout_s), rows=rows, database_=self._database
+        )
+
+    async def bootstrap_admin(self) -> str | None:
+        """On the very first start against a database: a generated admin key's text
+        (to print once); None on every later start, even after that key is revoked."""
+
+        issued = new_api_key()
+
+        async def claim(tx: AsyncManagedTransaction) -> bool:
+            result = await tx.run(cypher("auth_bootstrap"), at=_now())
+            if not (await result.single(strict=True))["claimed"]:
+                return False
+            await _create_in_tx(tx, issued, "bootstrap-admin", Role.ADMIN, "system:bootstrap")
+            return True
+
+        async with self._driver.session(database=self._database) as session:
+            claimed = await session.execute_write(claim)
+        return issued.text if claimed else None
