@@ -115,6 +115,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["api_key", "bearer_token", "email", "credit_card"]
     )
     redaction_custom_rules: dict[str, str] = Field(default_factory=dict)
+    # The settings above seed the stored policy on first start; afterwards admins change it
+    # (GraphQL setRedactionPolicy) and every replica reloads it within this interval.
+    redaction_policy_refresh_s: float = 5.0
 
     # Where the local Neo4j launcher keeps the server, its config and data.
     neo4j_home: Path = Field(default=REPO_ROOT / ".neo4j")

@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from tracegraph import __version__
 from tracegraph.api.adapter_routes import router as adapter_router
 from tracegraph.api.authentication import install_auth_error_handlers
+from tracegraph.api.body_limit import BodyLimit
 from tracegraph.api.errors import install_error_handlers
 from tracegraph.api.graphql.router import graphql_router
 from tracegraph.api.health_routes import router as health_router
 from tracegraph.api.ingest_routes import router as ingest_router
 from tracegraph.api.metrics_routes import install_metrics
 from tracegraph.api.quarantine_routes import router as quarantine_router
+from tracegraph.api.rate_limit import install_rate_limits
 from tracegraph.logging_setup import configure_logging
 from tracegraph.runtime import open_services
 from tracegraph.settings import Settings, get_settings
@@ -40,11 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_auth_error_handlers(app)
+    install_rate_limits(app, settings)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(adapter_router)
     app.include_router(quarantine_router)
     install_metrics(app)
-    app.include_router(graphql_router())
+    app.include_router(graphql_router(settings))
+    app.add_middleware(BodyLimit, path="/graphql", max_bytes=settings.graphql_max_body_bytes)
     install_dashboard(app)
     return app

@@ -7,6 +7,7 @@ import typer
 from tracegraph.cli.demo_command import demo
 from tracegraph.cli.emit_command import emit
 from tracegraph.cli.impact_command import impact
+from tracegraph.cli.keys_command import keys_app
 from tracegraph.cli.lineage_command import lineage
 from tracegraph.cli.neo4j_commands import neo4j_app
 from tracegraph.cli.quarantine_command import quarantine_app
@@ -27,6 +28,7 @@ app.command()(lineage)
 app.command()(impact)
 app.command()(emit)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

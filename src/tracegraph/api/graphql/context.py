@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from tracegraph.api.authentication import authenticate
-from tracegraph.api.origins import check_origin
+from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Principal
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
@@ -78,7 +78,7 @@ class Context(BaseContext):
     def page_size(self, first: int) -> int:
         """``first`` checked and capped at ``max_page_size``."""
         if first < 0:
-            raise ValueError(f"first must be >= 0 (got {first})")
+            raise BadArgument(f"first must be >= 0 (got {first})")
         return min(first, self.services.settings.max_page_size)
 
 
@@ -86,12 +86,11 @@ async def get_context(conn: HTTPConnection) -> Context:
     """FastAPI dependency (HTTP and WebSocket alike); strawberry fills in request etc.
 
     HTTP requests authenticate here (401 otherwise), except a browser's plain GET of the
-    GraphiQL page, which holds no data. WebSockets check the Origin here, before the
-    handshake is accepted, and authenticate in ``connection_init`` (``on_ws_connect``).
+    GraphiQL page, which holds no data. WebSockets authenticate in ``connection_init``
+    (``on_ws_connect``); strawberry checks their Origin (``allowed_origins``).
     """
     services: Services = conn.app.state.services
     if conn.scope["type"] == "websocket":
-        check_origin(conn, services.settings.allowed_origins)
         return Context(services, None, cache=False)
     if _is_graphiql_page(conn) and services.settings.mode == "development":
         return Context(services, None)

@@ -10,9 +10,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from tracegraph.api.authentication import credential_of
 from tracegraph.api.graphql.context import Context, get_context
-from tracegraph.api.graphql.schema import schema
+from tracegraph.api.graphql.schema import build_schema
 from tracegraph.api.live_ws import LiveGraphQLRouter
 from tracegraph.auth.errors import AuthenticationError
+from tracegraph.settings import Settings
 
 
 def connection_credential(params: Any) -> str | None:
@@ -40,15 +41,19 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
         return {"actor": principal.actor, "roles": principal.role_names}
 
 
-def graphql_router() -> GraphQLRouter:
+def graphql_router(settings: Settings) -> GraphQLRouter:
     # Live subscriptions render once per distinct subscription (tracegraph.api.live_ws);
     # keep_alive sends graphql-ws "ka" frames (graphql-transport-ws uses ping/pong).
     return AuthenticatedGraphQLRouter(
-        schema,
+        build_schema(settings),
         keep_alive=True,
         keep_alive_interval=15,
         path="/graphql",
-        graphql_ide="graphiql",
+        # GraphiQL, like introspection, only in development.
+        graphql_ide="graphiql" if settings.mode == "development" else None,
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL],
+        # Cross-site WebSocket hijacking guard: besides the service's own origin and
+        # non-browser clients (no Origin), only these origins may open a socket.
+        allowed_origins=settings.allowed_origins,
     )
