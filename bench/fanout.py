@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import orjson
 
-from harness import free_port, neo4j_uri, percentile, wait_ready
+from harness import UNTHROTTLED_ENV, bearer, free_port, mint_keys, neo4j_uri, percentile, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_BOLT_PORT = 7698
@@ -85,7 +85,7 @@ class _Subscriber(asyncio.Protocol):
     """One subscriber on the ``websockets`` sans-I/O protocol: no task per connection,
     frames parsed straight from ``data_received``, so 1,000 of them stay cheap."""
 
-    def __init__(self, url: str, pipeline: str, received: dict[str, float]) -> None:
+    def __init__(self, url: str, pipeline: str, received: dict[str, float], key: str) -> None:
         from websockets.client import ClientProtocol
         from websockets.typing import Subprotocol
         from websockets.uri import parse_uri
@@ -95,6 +95,7 @@ class _Subscriber(asyncio.Protocol):
         )
         self.pipeline = pipeline
         self.received = received
+        self.init_payload = {"Authorization": f"Bearer {key}"}
         self.ready = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
 
@@ -121,7 +122,7 @@ class _Subscriber(asyncio.Protocol):
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if isinstance(event, Response):
-                self._send({"type": "connection_init"})
+                self._send({"type": "connection_init", "payload": self.init_payload})
             elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
                 self._message(orjson.loads(event.data), now)
         self._flush()  # pongs to server pings
@@ -144,7 +145,7 @@ class _Subscriber(asyncio.Protocol):
             self.ready.set_exception(exc or ConnectionError("closed before ack"))
 
 
-def _clients_main(url: str, n: int, pipeline: str, pipe: Connection) -> None:
+def _clients_main(url: str, n: int, pipeline: str, key: str, pipe: Connection) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
@@ -152,7 +153,7 @@ def _clients_main(url: str, n: int, pipeline: str, pipe: Connection) -> None:
         subs: list[_Subscriber] = []
         for i in range(n):
             _, sub = await loop.create_connection(
-                lambda i=i: _Subscriber(url, pipeline, per_client[i]), "127.0.0.1", port
+                lambda i=i: _Subscriber(url, pipeline, per_client[i], key), "127.0.0.1", port
             )
             subs.append(sub)
             if i % 50 == 49:
@@ -178,13 +179,13 @@ def _clients_main(url: str, n: int, pipeline: str, pipe: Connection) -> None:
 
 
 async def _ingest(
-    base: str, pipeline: str, rate: float, seconds: float
+    base: str, key: str, pipeline: str, rate: float, seconds: float
 ) -> tuple[dict[str, float], dict[str, float]]:
     sent: dict[str, float] = {}
     acked: dict[str, float] = {}
     interval = 1.0 / rate
     n = int(rate * seconds)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=bearer(key)) as http:
 
         async def one(i: int) -> None:
             eid = f"{pipeline}-{i}"
@@ -231,7 +232,7 @@ def main() -> None:
     uri = neo4j_uri("bench", BENCH_BOLT_PORT)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning"}
+    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning", **UNTHROTTLED_ENV}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -246,12 +247,20 @@ def main() -> None:
     )
     try:
         wait_ready(base, server)
+        # The emitter posts with an ingester key; subscribers read with a viewer key.
+        keys = mint_keys(uri, "ingester", "viewer")
         pipeline = f"fanout-{uuid.uuid4().hex[:8]}"
         parent, child = mp.Pipe()
         ctx = mp.get_context("spawn")
         clients = ctx.Process(
             target=_clients_main,
-            args=(f"ws://127.0.0.1:{port}/graphql", args.subscribers, pipeline, child),
+            args=(
+                f"ws://127.0.0.1:{port}/graphql",
+                args.subscribers,
+                pipeline,
+                keys["viewer"],
+                child,
+            ),
         )
         clients.start()
         if not parent.poll(180):
@@ -259,7 +268,7 @@ def main() -> None:
         assert parent.recv() == "ready"
         # Warm-up (query plans, JIT): events everyone must receive before measuring, which
         # also proves every subscription is registered with the hub.
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, headers=bearer(keys["ingester"])) as http:
             deadline = time.monotonic() + 60
             for i in range(10):
                 eid = f"{pipeline}-warmup-{i}"
@@ -283,7 +292,9 @@ def main() -> None:
         print(f"{args.subscribers} subscribers connected; ingesting", flush=True)
         t0 = time.monotonic()
         cpu0 = _cpu_s(server.pid), _cpu_s(clients.pid or 0)
-        sent, acked = asyncio.run(_ingest(base, pipeline, args.rate, args.seconds))
+        sent, acked = asyncio.run(
+            _ingest(base, keys["ingester"], pipeline, args.rate, args.seconds)
+        )
         ingest_s = time.monotonic() - t0
         cpu1 = _cpu_s(server.pid), _cpu_s(clients.pid or 0)
         time.sleep(3.0)  # drain

@@ -1,4 +1,5 @@
-"""What every benchmark needs: a Neo4j to use, a free port, readiness, percentiles."""
+"""What every benchmark needs: a Neo4j to use, a free port, readiness, percentiles, API
+keys for the service under test, and settings that keep its rate limits out of the way."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ import httpx
 from tracegraph.settings import REPO_ROOT
 
 BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
+
+# Environment for the service under test: per-principal rate limits far above anything a
+# benchmark sends, so the figures measure the service, not its throttle.
+UNTHROTTLED_ENV: dict[str, str] = {
+    "TRACEGRAPH_RATE_LIMIT": "100000000/minute",
+    "TRACEGRAPH_INGEST_RATE_LIMIT": "100000000/minute",
+}
 
 
 def free_port() -> int:
@@ -82,3 +90,38 @@ def reset_graph(uri: str) -> None:
             await driver.close()
 
     asyncio.run(schema())
+
+
+async def amint_keys(uri: str, *roles: str) -> dict[str, str]:
+    """API keys (role -> key text) written straight to the graph, as ``tracegraph keys
+    create`` does. Wiping the graph deletes them: mint again after a wipe."""
+    import uuid
+
+    from tracegraph.auth.roles import parse_role
+    from tracegraph.settings import Neo4jSettings
+    from tracegraph.store.driver import open_driver
+    from tracegraph.store.key_store import KeyStore
+
+    driver = open_driver(Neo4jSettings(uri=uri))
+    try:
+        store = KeyStore(driver, "neo4j")
+        keys = {}
+        for role in roles:
+            name = f"bench-{role}-{uuid.uuid4().hex[:8]}"
+            _, keys[role] = await store.create(
+                name=name, role=parse_role(role), actor="system:bench"
+            )
+        return keys
+    finally:
+        await driver.close()
+
+
+def mint_keys(uri: str, *roles: str) -> dict[str, str]:
+    """:func:`amint_keys` from synchronous code."""
+    import asyncio
+
+    return asyncio.run(amint_keys(uri, *roles))
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from harness import free_port, neo4j_uri, wait_ready
+from harness import UNTHROTTLED_ENV, amint_keys, bearer, free_port, neo4j_uri, wait_ready
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events import canonical_payload, fingerprint, parse_event
 from tracegraph.ingest.pricing import DEFAULT_PRICES
@@ -67,6 +67,7 @@ def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
         "NEO4J_URI": uri,
         "TRACEGRAPH_PORT": str(port),
         "TRACEGRAPH_LOG_LEVEL": "warning",
+        **UNTHROTTLED_ENV,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracegraph.cli.main", "serve"],
@@ -78,7 +79,7 @@ def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, base
 
 
-async def _http_arm(base: str, bodies: list[bytes], concurrency: int) -> float:
+async def _http_arm(base: str, key: str, bodies: list[bytes], concurrency: int) -> float:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -88,7 +89,9 @@ async def _http_arm(base: str, bodies: list[bytes], concurrency: int) -> float:
             body = queue.get_nowait()
             while True:
                 resp = await client.post(
-                    "/v1/events", content=body, headers={"content-type": "application/json"}
+                    "/v1/events",
+                    content=body,
+                    headers={"content-type": "application/json", **bearer(key)},
                 )
                 if resp.status_code in (429, 503):
                     await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
@@ -102,6 +105,10 @@ async def _http_arm(base: str, bodies: list[bytes], concurrency: int) -> float:
         started = time.perf_counter()
         await asyncio.gather(*(sender(client) for _ in range(concurrency)))
         return time.perf_counter() - started
+
+
+async def _ingester_key(uri: str) -> str:
+    return (await amint_keys(uri, "ingester"))["ingester"]
 
 
 async def _raw_arm(settings: Neo4jSettings, batches: list[list[SequencedEvent]]) -> float:
@@ -148,14 +155,16 @@ async def main() -> None:
     proc, base = _start_service(uri)
     try:
         await _wipe_and_count(settings)
-        await _http_arm(base, warm_bodies, args.concurrency)
+        # The wipe deletes API keys too: an ingester key is minted after each one.
+        await _http_arm(base, await _ingester_key(uri), warm_bodies, args.concurrency)
         await _wipe_and_count(settings)
         await _raw_arm(settings, _sequenced(warm, args.raw_batch))
 
         http_rates, raw_rates = [], []
         for rnd in range(1, args.rounds + 1):
             await _wipe_and_count(settings)
-            seconds = await _http_arm(base, bodies, args.concurrency)
+            key = await _ingester_key(uri)
+            seconds = await _http_arm(base, key, bodies, args.concurrency)
             committed = await _committed_events(settings)
             http_rates.append(committed / seconds)
             print(f"round {rnd} http: {committed} events in {seconds:.2f}s", flush=True)

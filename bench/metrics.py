@@ -25,7 +25,17 @@ from pathlib import Path
 import httpx
 from neo4j import GraphDatabase
 
-from harness import bench_cypher, free_port, neo4j_uri, percentile, reset_graph, wait_ready
+from harness import (
+    UNTHROTTLED_ENV,
+    bearer,
+    bench_cypher,
+    free_port,
+    mint_keys,
+    neo4j_uri,
+    percentile,
+    reset_graph,
+    wait_ready,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = 20
@@ -71,9 +81,10 @@ def build_graph(uri: str, runs: int, steps: int, t0: datetime) -> None:
     print(f"built {runs} runs in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
 
-def measure(url: str, query: str, variables: list[dict], warmup: int = 5) -> list[float]:
+def measure(url: str, key: str, query: str, variables: list[dict], warmup: int = 5) -> list[float]:
     out: list[float] = []
-    with httpx.Client(timeout=60) as client:
+    # A viewer key: what a dashboard reading these figures would hold.
+    with httpx.Client(timeout=60, headers=bearer(key)) as client:
         for n, v in enumerate(variables):
             t = time.perf_counter()
             resp = client.post(url, json={"query": query, "variables": v})
@@ -100,7 +111,7 @@ def main() -> int:
         build_graph(uri, args.runs, args.steps, t0)
 
     port = free_port()
-    env = dict(os.environ, NEO4J_URI=uri, TRACEGRAPH_LOG_LEVEL="warning")
+    env = dict(os.environ, NEO4J_URI=uri, TRACEGRAPH_LOG_LEVEL="warning", **UNTHROTTLED_ENV)
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tracegraph.api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
@@ -120,8 +131,9 @@ def main() -> int:
             agg_vars.append(
                 {"p": p, "from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()}
             )
-        status = measure(url, STATUS, status_vars)
-        aggregate = measure(url, AGGREGATE, agg_vars)
+        key = mint_keys(uri, "viewer")["viewer"]
+        status = measure(url, key, STATUS, status_vars)
+        aggregate = measure(url, key, AGGREGATE, agg_vars)
     finally:
         server.terminate()
         server.wait(timeout=30)

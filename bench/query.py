@@ -23,7 +23,15 @@ from pathlib import Path
 import httpx
 from neo4j import GraphDatabase
 
-from harness import bench_cypher, free_port, neo4j_uri, reset_graph
+from harness import (
+    UNTHROTTLED_ENV,
+    bearer,
+    bench_cypher,
+    free_port,
+    mint_keys,
+    neo4j_uri,
+    reset_graph,
+)
 from tracegraph.store.cypher_files import cypher
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -69,10 +77,11 @@ def pct(values: list[float], q: float) -> float:
 SIZES: dict[str, list[int]] = {}
 
 
-def measure(url: str, query: str, variables: list[dict], warmup: int = 10) -> list[float]:
+def measure(url: str, key: str, query: str, variables: list[dict], warmup: int = 10) -> list[float]:
     out: list[float] = []
     sizes = SIZES.setdefault(query, [])
-    with httpx.Client(timeout=60) as client:
+    # A viewer key: what a dashboard reading these figures would hold.
+    with httpx.Client(timeout=60, headers=bearer(key)) as client:
         for n, v in enumerate(variables):
             t = time.perf_counter()
             resp = client.post(url, json={"query": query, "variables": v})
@@ -111,7 +120,7 @@ def main() -> int:
         nodes = build_graph(uri, args.pipelines, args.runs_per_pipeline, args.cross_every)
 
     port = free_port()
-    env = dict(os.environ, NEO4J_URI=uri, TRACEGRAPH_LOG_LEVEL="warning")
+    env = dict(os.environ, NEO4J_URI=uri, TRACEGRAPH_LOG_LEVEL="warning", **UNTHROTTLED_ENV)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -150,8 +159,9 @@ def main() -> int:
             )
             for _ in range(args.requests + 10)
         ]
-        lin = measure(url, LINEAGE, [{"uri": u, "v": str(i)} for u, i in roots])
-        imp = measure(url, IMPACT, [{"key": f"{u}@{i}"} for u, i in roots])
+        key = mint_keys(uri, "viewer")["viewer"]
+        lin = measure(url, key, LINEAGE, [{"uri": u, "v": str(i)} for u, i in roots])
+        imp = measure(url, key, IMPACT, [{"key": f"{u}@{i}"} for u, i in roots])
     finally:
         server.terminate()
         server.wait(timeout=30)

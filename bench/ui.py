@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 from neo4j import GraphDatabase
 
-from harness import free_port, neo4j_uri, percentile, wait_ready
+from harness import UNTHROTTLED_ENV, bearer, free_port, mint_keys, neo4j_uri, percentile, wait_ready
 from tracegraph.settings import REPO_ROOT
 from tracegraph.store.cypher_files import query
 
@@ -73,7 +73,7 @@ def _wipe(uri: str) -> None:
 
 def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_PORT": str(port)}
+    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_PORT": str(port), **UNTHROTTLED_ENV}
     env["TRACEGRAPH_LOG_LEVEL"] = "warning"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracegraph.cli.main", "serve"], env=env, stdout=subprocess.DEVNULL
@@ -97,7 +97,7 @@ def _event(n: int, type_: str, pipeline: str, run: str | None = None, **extra: o
     return ev
 
 
-def _seed(base: str, runs: int) -> list[tuple[str, str]]:
+def _seed(base: str, key: str, runs: int) -> list[tuple[str, str]]:
     events: list[dict] = []
     n = 0
     for p in range(PIPELINES):
@@ -109,19 +109,21 @@ def _seed(base: str, runs: int) -> list[tuple[str, str]]:
         events.append(_event(n := n + 1, "run.started", pipeline, run, data={"trigger": "api"}))
         events.append(_event(n := n + 1, "step.started", pipeline, run, step=STEPS[r % 4]))
         active.append((pipeline, run))
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=bearer(key)) as http:
         for i in range(0, len(events), 500):
             http.post("/v1/events", json=events[i : i + 500]).raise_for_status()
     return active
 
 
-async def _drive(base: str, active: list[tuple[str, str]], rate: int, seconds: float) -> int:
+async def _drive(
+    base: str, key: str, active: list[tuple[str, str]], rate: int, seconds: float
+) -> int:
     """Post ``rate`` events/s in 10 batches a second; returns how many were accepted."""
     sent = 0
     n = 10_000_000
     tick = 0.1
     per_tick = max(1, rate // 10)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=bearer(key)) as http:
         start = time.monotonic()
         pending: set[asyncio.Task] = set()
         while time.monotonic() - start < seconds:
@@ -159,7 +161,9 @@ def main() -> None:
     _wipe(uri)
     proc, base = _start_service(uri)
     try:
-        active = _seed(base, args.runs)
+        # The load posts with an ingester key; the page signs in with a viewer key.
+        keys = mint_keys(uri, "ingester", "viewer")
+        active = _seed(base, keys["ingester"], args.runs)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
@@ -167,7 +171,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(base + "/")
+            page.goto(f"{base}/#key={keys['viewer']}")
             page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
             page.wait_for_function("document.body.dataset.conn === 'live'", timeout=30_000)
             page.evaluate(INSTRUMENT)
@@ -177,7 +181,7 @@ def main() -> None:
             result: list[int] = []
             driver = threading.Thread(
                 target=lambda: result.append(
-                    asyncio.run(_drive(base, active, args.rate, args.seconds))
+                    asyncio.run(_drive(base, keys["ingester"], active, args.rate, args.seconds))
                 )
             )
             driver.start()

@@ -9,7 +9,12 @@ SET c.run = row.run, c.call = row.call,
     c.template = row.template, c.template_version = row.template_version,
     c.prompt = row.prompt, c.prompt_messages = row.prompt_messages, c.variables = row.variables,
     c.prompt_input_tokens = row.input_tokens, c.params = row.params, c.sent_at = datetime(row.time),
-    c.input_tokens = coalesce(c.response_input_tokens, row.input_tokens)
+    c.input_tokens = coalesce(c.response_input_tokens, row.input_tokens),
+    // Redactions at ingest: the prompt's, and the call's (prompt + response; kinds merged).
+    c.prompt_redactions = row.redactions, c.prompt_redaction_kinds = row.redaction_kinds,
+    c.redactions = row.redactions + coalesce(c.response_redactions, 0),
+    c.redaction_kinds = row.redaction_kinds +
+      [k IN coalesce(c.response_redaction_kinds, []) WHERE NOT k IN row.redaction_kinds]
 MERGE (m:Model {id: row.model_id})
   ON CREATE SET m.provider = row.provider, m.name = row.model
 MERGE (c)-[:USED_MODEL]->(m)

@@ -1,12 +1,25 @@
-// Audit entries, linked to the node they are about when it exists.
+// Audit entries (keyed by id, so recording one twice is a no-op: replay-safe), each
+// linked to the node it is about when that node exists. Targets are `<kind>:<key>`.
 UNWIND $entries AS e
-CREATE (a:AuditEntry {
-  id: e.id, actor: e.actor, action: e.action, target: e.target,
-  before: e.before, after: e.after, at: datetime(e.at)
-})
+MERGE (a:AuditEntry {id: e.id})
+ON CREATE SET a.actor = e.actor, a.action = e.action, a.target = e.target,
+              a.before = e.before, a.after = e.after, a.at = datetime(e.at),
+              a.order_key = e.order_key
 WITH a, e
-CALL (a, e) {
-  OPTIONAL MATCH (k:ApiKey {id: e.target_key}) WHERE e.target_kind = 'api_key'
-  WITH a, k WHERE k IS NOT NULL
-  MERGE (a)-[:ON]->(k)
+CALL (e) {
+  MATCH (n:Pipeline {name: e.target_key}) WHERE e.target_kind = 'pipeline'
+  RETURN n
+  UNION
+  MATCH (n:Step {id: e.target_key}) WHERE e.target_kind = 'step'
+  RETURN n
+  UNION
+  MATCH (n:SLABreach {id: e.target_key}) WHERE e.target_kind = 'breach'
+  RETURN n
+  UNION
+  MATCH (n:ApiKey {id: e.target_key}) WHERE e.target_kind = 'api_key'
+  RETURN n
+  UNION
+  MATCH (n:RedactionPolicy {id: e.target_key}) WHERE e.target_kind = 'policy'
+  RETURN n
 }
+MERGE (a)-[:ON]->(n)

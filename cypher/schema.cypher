@@ -45,6 +45,11 @@ CREATE INDEX event_pipeline_time IF NOT EXISTS FOR (n:Event) ON (n.pipeline, n.t
 CREATE INDEX event_time IF NOT EXISTS FOR (n:Event) ON (n.time);
 CREATE INDEX sla_breach_at IF NOT EXISTS FOR (n:SLABreach) ON (n.at);
 CREATE INDEX sla_breach_pipeline IF NOT EXISTS FOR (n:SLABreach) ON (n.pipeline);
+// The audit trail: newest first, alone or after an equality on actor, target or action.
+CREATE INDEX audit_entry_order IF NOT EXISTS FOR (n:AuditEntry) ON (n.order_key);
+CREATE INDEX audit_entry_actor IF NOT EXISTS FOR (n:AuditEntry) ON (n.actor, n.order_key);
+CREATE INDEX audit_entry_target IF NOT EXISTS FOR (n:AuditEntry) ON (n.target, n.order_key);
+CREATE INDEX audit_entry_action IF NOT EXISTS FOR (n:AuditEntry) ON (n.action, n.order_key);
 // Indexes no query uses cost a write on every event: drop them where older versions made them.
 DROP INDEX event_type IF EXISTS;
 DROP INDEX event_run IF EXISTS;

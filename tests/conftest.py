@@ -83,9 +83,10 @@ def sync_driver(neo4j_settings: Neo4jSettings) -> Iterator[Driver]:
     driver.close()
 
 
-def wipe(driver: Driver) -> None:
+def wipe(driver: Driver, keep_governance: bool = False) -> None:
+    """Empty the graph; ``keep_governance`` keeps keys, policy and audit (as replay does)."""
     with driver.session() as session:
-        session.run(query("wipe_batch")).consume()
+        session.run(query("wipe_event_graph" if keep_governance else "wipe_batch")).consume()
 
 
 @pytest.fixture
@@ -112,7 +113,12 @@ class RunningService:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            ws_max_size=settings.ws_max_message_bytes,
         )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()

@@ -135,7 +135,11 @@ def test_revocation_reaches_other_replicas_within_the_cache_ttl(
     assert _me(other, key).status_code == 401
 
 
-def test_keys_cli_create_list_revoke(service: RunningService, neo4j_settings: Any) -> None:
+def test_keys_cli_create_list_revoke(
+    clean_graph: Driver, make_service: Callable[..., RunningService], neo4j_settings: Any
+) -> None:
+    # The CLI revokes in the database; the service notices within its key cache TTL.
+    service = make_service(api_key_cache_ttl_s=0.5)
     env = {**os.environ, "NEO4J_URI": neo4j_settings.uri, "NEO4J_PASSWORD": neo4j_settings.password}
     cli = [str(REPO_ROOT / ".venv" / "bin" / "tracegraph"), "keys"]
 
@@ -155,6 +159,7 @@ def test_keys_cli_create_list_revoke(service: RunningService, neo4j_settings: An
     assert listed.returncode == 0 and "ana" in listed.stdout and "reviewer" in listed.stdout
     revoked = run("revoke", key.split("_")[1])
     assert revoked.returncode == 0, revoked.stderr
+    time.sleep(0.7)
     assert _me(service, key).status_code == 401
     missing = run("revoke", "000000000000")
     assert missing.returncode == 2 and "no API key" in missing.stderr

@@ -55,6 +55,21 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         ADMINS,
     ),
     "acknowledgeBreach": ('mutation { acknowledgeBreach(id: "no-such-breach") { id } }', REVIEWERS),
+    "resolveBreach": ('mutation { resolveBreach(id: "no-such-breach") { id } }', REVIEWERS),
+    "auditTrail": ("{ auditTrail(first: 5) { edges { node { action actor } } } }", REVIEWERS),
+    "redactionPolicy": ("{ redactionPolicy { version builtins } }", ADMINS),
+    "setRedactionPolicy": (
+        'mutation { setRedactionPolicy(builtins: ["email"], customRules: []) { version } }',
+        ADMINS,
+    ),
+    "setOwner": (
+        'mutation { setOwner(pipeline: "rag-nightly", owner: "team:search") { name } }',
+        ADMINS,
+    ),
+    "setSla": (
+        'mutation { setSla(pipeline: "rag-nightly", sla: {maxTokens: 100000}) { name } }',
+        ADMINS,
+    ),
 }
 
 

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 from typer.testing import CliRunner
 
 from tests.conftest import RunningService
@@ -20,7 +19,8 @@ runner = CliRunner()
 
 
 def cli(svc: RunningService, *args: str, input: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--url", svc.base_url], input=input)
+    env = {"TRACEGRAPH_API_KEY": svc.key("admin")}
+    result = runner.invoke(app, [*args, "--url", svc.base_url], input=input, env=env)
     return result.exit_code, result.output
 
 
@@ -170,6 +170,7 @@ def test_quarantine_list_and_resubmit(service: RunningService, tmp_path: Path) -
 
 def test_tail_prints_events_posted_while_it_runs(service: RunningService) -> None:
     env = {**os.environ, "TRACEGRAPH_URL": service.base_url, "PYTHONUNBUFFERED": "1"}
+    env["TRACEGRAPH_API_KEY"] = service.key("reviewer")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -191,7 +192,7 @@ def test_tail_prints_events_posted_while_it_runs(service: RunningService) -> Non
     )
     try:
         time.sleep(3)  # let it connect and subscribe
-        with httpx.Client(base_url=service.base_url) as client:
+        with service.client("ingester") as client:
             for i in range(3):
                 run_event = {
                     "id": f"tail-run-{i}",

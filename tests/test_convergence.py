@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo4j import Driver
-from tracegraph.demo.workload import WorkloadGenerator
 
 from tests.conftest import RunningService, wipe
-from tests.support.graph import snapshot
-from tracegraph.ingest.pricing import DEFAULT_PRICES
+from tests.support.graph import rebuild, snapshot
+from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.settings import Neo4jSettings
-from tracegraph.store.driver import open_driver
-from tracegraph.store.event_log import rebuild_from_log
-from tracegraph.store.event_writer import EventWriter
 
 
 def _post_in_batches(service: RunningService, events: list[dict], sizes: list[int]) -> None:
@@ -56,11 +51,11 @@ def test_any_order_with_duplicates_gives_the_same_graph(
     dup_rate: float,
     sizes: list[int],
 ) -> None:
-    wipe(clean_graph)
+    wipe(clean_graph, keep_governance=True)
     _post_in_batches(service, example_events, [len(example_events)])
     expected = snapshot(clean_graph)
 
-    wipe(clean_graph)
+    wipe(clean_graph, keep_governance=True)
     _post_in_batches(service, _shuffled_with_duplicates(example_events, seed, dup_rate), sizes)
     assert snapshot(clean_graph) == expected
 
@@ -71,7 +66,7 @@ def test_shuffled_workload_converges(service: RunningService, clean_graph: Drive
     _post_in_batches(service, events, [500])
     expected = snapshot(clean_graph)
     for seed in (1, 2):
-        wipe(clean_graph)
+        wipe(clean_graph, keep_governance=True)
         _post_in_batches(service, _shuffled_with_duplicates(events, seed, 0.1), [7, 130, 61])
         assert snapshot(clean_graph) == expected
 
@@ -83,13 +78,5 @@ def test_replaying_the_event_log_gives_the_same_graph(
     _post_in_batches(service, events, [97, 300])
     before = snapshot(clean_graph)
 
-    async def rebuild() -> int:
-        driver = open_driver(neo4j_settings)
-        try:
-            writer = EventWriter(driver, neo4j_settings.database, DEFAULT_PRICES)
-            return await rebuild_from_log(writer, driver, neo4j_settings.database)
-        finally:
-            await driver.close()
-
-    assert asyncio.run(rebuild()) == 800
+    assert rebuild(neo4j_settings) == 800
     assert snapshot(clean_graph) == before

@@ -1,5 +1,8 @@
 """The live dashboard in a real browser: Debian's Chromium driven by Playwright, against the
-real service over a real Neo4j. Screenshots of each view go to test-output/screenshots/."""
+real service over a real Neo4j. Screenshots of each view go to test-output/screenshots/.
+
+Every page signs in first (a `#key=` link with an admin key unless a test says otherwise);
+the sign-in tests drive the form itself."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import RunningService
@@ -60,10 +64,26 @@ class Dash:
         if msg.type == "error" and not any(s in msg.text for s in IGNORED_CONSOLE):
             self.errors.append(f"console.error: {msg.text}")
 
-    def open(self, path: str = "/") -> Page:
-        self.page.goto(self.service.base_url + path)
+    def open(self, path: str = "/", role: str | None = "admin") -> Page:
+        """Open ``path`` signed in with a key of ``role`` (through a ``#key=`` link)."""
+        link = f"{self.service.base_url}{path}"
+        if role is not None:
+            link += f"#key={self.service.key(role)}"
+        self.page.goto(link)
         self.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=15_000)
         return self.page
+
+    def open_signed_out(self, path: str = "/") -> Page:
+        self.page.goto(self.service.base_url + path)
+        expect(self.page.locator("#signin")).to_be_visible()
+        return self.page
+
+    def sign_in(self, credential: str, remember: bool = False) -> None:
+        """Fill in and submit the sign-in form."""
+        self.page.locator("#signin-credential").fill(credential)
+        if remember:
+            self.page.locator("#signin-remember").check()
+        self.page.get_by_role("button", name="Sign in").click()
 
     def shot(self, name: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -498,6 +518,20 @@ def test_unknown_paths_stay_404(service: RunningService) -> None:
         assert "text/html" in http.get("/lineage").headers["content-type"]
         assert http.get("/static/vendor/graphql-ws/client.js").status_code == 200
         assert http.get("/static/vendor/graphql-ws/../../../package.json").status_code == 404
+    # The shell (page, modules, styles, vendored assets) is public: it holds no data.
+    # Everything with data goes through /graphql, which needs a credential.
+    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+        for path in (
+            "/",
+            "/runs/abc",
+            "/static/app/main.js",
+            "/static/app/app.css",
+            "/static/vendor/uplot/uPlot.min.css",
+        ):
+            assert anonymous.get(path).status_code == 200, path
+        refused = anonymous.post("/graphql", json={"query": "{ overview { lastSeq } }"})
+        assert refused.status_code == 401
+        assert "overview" not in refused.text
 
 
 def test_sla_breach_arrives_live_and_is_acknowledged(
@@ -537,7 +571,10 @@ def test_sla_breach_arrives_live_and_is_acknowledged(
     page.locator("#breach-filter").select_option("ACKNOWLEDGED")
     acknowledged = page.locator("#breaches-table tbody tr").first
     expect(acknowledged).to_contain_text("acknowledged")
-    expect(acknowledged).to_contain_text("by dashboard")
+    # Recorded as the signed-in principal, not as whatever the page might claim.
+    actor = "key:" + page.locator("#whoami-actor").inner_text().split("key:", 1)[1].strip()
+    assert actor.startswith("key:test-admin-")
+    expect(acknowledged).to_contain_text(f"by {actor}")
 
     with service.client() as http:
         body = http.post(
@@ -547,6 +584,168 @@ def test_sla_breach_arrives_live_and_is_acknowledged(
             },
         ).json()
     assert body["data"]["slaBreaches"] == [
-        {"pipeline": name, "kind": "MAX_DURATION_MS", "acknowledgedBy": "dashboard"}
+        {"pipeline": name, "kind": "MAX_DURATION_MS", "acknowledgedBy": actor}
     ]
     assert d.errors == []
+
+
+# -- signing in ----------------------------------------------------------------------------
+
+PROMPT_TEXT = "You grade answers against the reference"
+RESPONSE_TEXT = "Go to Settings → Keys and choose Rotate"
+
+
+def test_sign_in_view_refuses_a_wrong_key_and_shows_no_data(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open_signed_out("/")
+    expect(page.locator("#signin-credential")).to_be_focused()
+    expect(page.locator("#main")).to_be_hidden()
+    expect(page.locator("#stats")).to_be_hidden()
+    d.shot("17-sign-in")
+    wrong = "tg_0123456789ab_" + "x" * 43
+    d.sign_in(wrong)
+    error = page.locator("#signin-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("that key was not accepted")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#main")).to_be_hidden()
+    assert page.locator("article.card").count() == 0
+    assert "rag-nightly" not in page.content()
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
+    d.shot("18-sign-in-refused")
+    # A key from a role that cannot read (an emitter's key) is turned away with its reason.
+    d.sign_in(service.key("ingester"))
+    expect(error).to_contain_text("cannot read the dashboard")
+    expect(page.locator("#main")).to_be_hidden()
+    # The right key lets the page in, with who is signed in shown in the header.
+    d.sign_in(service.key("reviewer"))
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    expect(page.locator("#signin")).to_be_hidden()
+    expect(page.locator("article.card[data-pipeline='rag-nightly']")).to_be_visible()
+    expect(page.locator("#whoami-role")).to_have_text("reviewer")
+    expect(page.locator("#whoami-actor")).to_contain_text("key:")
+    # Refused attempts log a 401 to the console; nothing else may fail.
+    assert [e for e in d.errors if "401" not in e] == []
+
+
+def test_viewer_sees_runs_but_prompt_text_is_hidden(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    received: list[str] = []
+
+    def keep_graphql_body(resp: Any) -> None:
+        if resp.url.endswith("/graphql"):
+            received.append(resp.text())
+
+    d.page.on("response", keep_graphql_body)
+    d.page.on("websocket", lambda ws: ws.on("framereceived", lambda f: received.append(str(f))))
+    page = d.open_signed_out("/")
+    d.sign_in(service.key("viewer"))
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    expect(page.locator("#whoami-role")).to_have_text("viewer")
+    expect(page.locator("article.card[data-pipeline='rag-nightly']")).to_be_visible()
+    expect(page.locator("#runs-table")).to_contain_text("run-rag-0001")
+    page.locator("#runs-table a", has_text="run-rag-0001").first.click()
+    expect(page).to_have_url(f"{service.base_url}/runs/run-rag-0001")
+    expect(page.locator("#gantt button.bar")).to_have_count(6)
+    inspector = page.locator("#prompt-inspector")
+    expect(inspector.locator("#prompt-hidden")).to_have_text(
+        "Prompt and response text are hidden for your role (viewer)."
+    )
+    # Metadata stays visible; the text does not, on the page or anywhere on the wire.
+    expect(inspector.locator("#call-meta")).to_contain_text("rag-judge v7")
+    expect(inspector.locator("#call-meta")).to_contain_text("61 in · 2 out")
+    assert inspector.locator("#prompt-messages").count() == 0
+    assert inspector.locator("#chunk-list").count() == 0
+    expect(page.locator("#prompt-search")).to_be_hidden()
+    time.sleep(0.5)
+    d.shot("19-viewer-run")
+    body = page.content()
+    assert PROMPT_TEXT not in body and RESPONSE_TEXT not in body
+    assert received, "no GraphQL answers were seen"
+    leaked = [r for r in received if PROMPT_TEXT in r or "How do I rotate an API key" in r]
+    assert leaked == []
+    # A viewer cannot acknowledge breaches: the panel works, without the button.
+    page.locator("#tab-breaches").click()
+    expect(
+        page.locator("#breaches-table, #tabpanel-breaches .empty, #breaches-forbidden").first
+    ).to_be_visible()
+    assert page.get_by_role("button", name="Acknowledge").count() == 0
+    assert d.errors == []
+
+
+def test_sign_out_returns_to_the_sign_in_view(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open_signed_out("/")
+    d.sign_in(service.key("reviewer"), remember=True)
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    expect(page.locator("article.card[data-pipeline='rag-nightly']")).to_be_visible()
+    assert page.evaluate("localStorage.length") == 1  # "remember on this device"
+    # Remembered: a new tab of the same browser profile is signed in at once.
+    second = page.context.new_page()
+    second.goto(service.base_url + "/")
+    second.wait_for_selector("body[data-ready='1']", state="attached", timeout=15_000)
+    expect(second.locator("#whoami-role")).to_have_text("reviewer")
+    second.close()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#main")).to_be_hidden()
+    assert page.locator("article.card").count() == 0
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
+    page.reload()
+    expect(page.locator("#signin")).to_be_visible()
+    assert d.errors == []
+
+
+def test_key_link_signs_in_and_leaves_no_key_in_the_address_bar(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/pipelines/rag-nightly", role="reviewer")
+    expect(page.locator("#panel-pipelines")).to_contain_text("fetch-docs")
+    assert page.url == f"{service.base_url}/pipelines/rag-nightly"
+    assert page.evaluate("location.hash") == ""
+    assert "tg_" not in page.evaluate("history.state === null ? '' : JSON.stringify(history.state)")
+    expect(page.locator("#whoami-role")).to_have_text("reviewer")
+    # The live stream is authenticated too: a new event shows up without a reload.
+    expect(page.locator("#stat-conn")).to_contain_text("live")
+    page.locator("a.brand").click()  # in-page navigation: same page, same connection
+    expect(page).to_have_url(f"{service.base_url}/")
+    ingest(service, live_pipeline("after-link", "run-after-link"))
+    expect(page.locator("article.card[data-pipeline='after-link']")).to_be_visible()
+    # A link with a refused key says so on the sign-in view.
+    other = dash()
+    bad = other.page
+    bad.goto(f"{service.base_url}/#key=tg_0123456789ab_{'y' * 43}")
+    expect(bad.locator("#signin-error")).to_contain_text("the key in that link was not accepted")
+    assert bad.evaluate("location.hash") == ""
+    assert d.errors == []
+
+
+def test_revoked_key_returns_to_the_sign_in_view(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/", role="viewer")
+    expect(page.locator("article.card[data-pipeline='rag-nightly']")).to_be_visible()
+    keys = service.app.state.services.keys
+    viewer_id = service.key("viewer").split("_")[1]
+    service.call(keys.revoke(viewer_id, actor="system:tests"))
+    service.app.state.services.authenticator.forget(viewer_id)
+    # The next request is refused: the page drops its data view and asks again.
+    page.locator("#runs-table a", has_text="run-rag-0001").first.click()
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#signin-error")).to_contain_text("that key was not accepted")
+    expect(page.locator("#main")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
+    assert [e for e in d.errors if "401" not in e] == []

@@ -60,6 +60,7 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 60, what: str = "co
 
 
 def client_for(svc: RunningService, **kwargs: Any) -> Tracegraph:
+    kwargs.setdefault("api_key", svc.key("ingester"))
     return Tracegraph(url=svc.base_url, source="test-sdk", flush_interval_s=0.05, **kwargs)
 
 

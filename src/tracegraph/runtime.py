@@ -28,6 +28,7 @@ from tracegraph.redaction import (
 from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
+from tracegraph.store.audit_store import AuditStore
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.key_store import KeyStore
@@ -58,6 +59,8 @@ class Services:
     redaction: ActivePolicy | None = None
     policies: PolicyStore | None = None
     policy_refresher: PolicyRefresher | None = None
+    # The audit trail (admin changes record through it; ingest records in its own tx).
+    audit: AuditStore | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -199,6 +202,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         redaction=redaction,
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
+        audit=AuditStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s),
     )
     _open_slas(services)
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))

@@ -107,8 +107,12 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 4000
     graphql_max_aliases: int = 30
-    graphql_max_cost: int = 200_000
+    # Estimated fields answered (tracegraph.api.graphql.hardening); the dashboard's
+    # largest query (100 pipelines with their latest 10 runs) estimates at ~175k.
+    graphql_max_cost: int = 500_000
     graphql_max_body_bytes: int = 1024 * 1024
+    # Largest WebSocket message a client may send (uvicorn closes the socket with 1009).
+    ws_max_message_bytes: int = 1024 * 1024
     # Scrubbing at ingest: built-in rules by name plus custom rules (name -> RE2 regex)
     # applied to prompt, response and log text before anything is stored.
     redaction_builtins: list[str] = Field(

@@ -1,5 +1,8 @@
-// Bootstrap: load the initial state over GraphQL, start the live subscriptions, route.
-import { onConnState } from "./gql.js";
+// Bootstrap: sign in (or reuse the stored credential), load the initial state over
+// GraphQL, start the live subscriptions, route.
+import { onConnState, closeLive } from "./gql.js";
+import { AuthError, credential, forgetCredential, onRefused, setPrincipal, takeKeyFromUrl } from "./auth.js";
+import { setupSignIn, showSignIn, hideSignIn, renderWhoAmI, whoIs, refusalText, cannotRead } from "./signin.js";
 import { state, on, loadOverview, loadPipelines, startLive } from "./store.js";
 import { $, h, replace, fmtInt, fmtUsd, fmtCompact, frameScheduler, announce } from "./util.js";
 import { parseRoute, navigate, onRoute, currentRoute, back } from "./router.js";
@@ -29,7 +32,8 @@ const headerSoon = frameScheduler(renderHeader);
 
 function renderConn(s) {
   const el = $("#stat-conn");
-  const [cls, icon, word] = s === "live" ? ["health-ok", "●", "live"] : s === "connecting" ? ["health-warn", "◌", "connecting…"] : ["health-warn", "↻", "reconnecting…"];
+  const [cls, icon, word] = s === "live" ? ["health-ok", "●", "live"] : s === "connecting" ? ["health-warn", "◌", "connecting…"]
+    : s === "signed out" ? ["health-bad", "⊘", "signed out"] : ["health-warn", "↻", "reconnecting…"];
   el.replaceChildren(h("span", { class: cls, "aria-hidden": "true" }, icon + " "), word);
   document.body.dataset.conn = s;
 }
@@ -48,7 +52,11 @@ function applyRoute(route) {
   for (const v of views) v.route(route);
 }
 
+let booted = false;
 async function boot() {
+  booted = true;
+  hideSignIn();
+  renderWhoAmI();
   onConnState(renderConn);
   for (const v of views) v.mount();
   graphView.mount();
@@ -74,7 +82,43 @@ async function boot() {
   applyRoute(currentRoute());
 }
 
+async function start() {
+  setupSignIn((me) => {
+    // A fresh page for a new credential when data of an earlier one is loaded.
+    if (booted) { location.reload(); return; }
+    setPrincipal(me);
+    boot();
+  });
+  onRefused((err) => {
+    // The key was revoked (or the token expired) while the page was open.
+    forgetCredential();
+    closeLive();
+    showSignIn(`${refusalText(err).replace(/^Sign-in failed: /, "Signed out: ")}`);
+  });
+  const fromLink = takeKeyFromUrl();
+  if (!credential()) { showSignIn(); return; }
+  let me = null;
+  try {
+    me = await whoIs(credential());
+  } catch (err) {
+    if (!(err instanceof AuthError)) {
+      // The service is unreachable or failing, not refusing: keep the credential and let
+      // the views show their own errors and recover on reconnect.
+      console.warn("sign-in check failed", err);
+      boot();
+      return;
+    }
+    forgetCredential();
+    showSignIn(fromLink ? refusalText(err).replace("that key", "the key in that link") : refusalText(err));
+    return;
+  }
+  const unusable = cannotRead(me);
+  if (unusable) { forgetCredential(); showSignIn(unusable); return; }
+  setPrincipal(me);
+  boot();
+}
+
 // A read-only handle for benchmarks and debugging from the console.
 window.tracegraph = { state, on };
-boot();
+start();
 export { navigate, back, parseRoute };

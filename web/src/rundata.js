@@ -56,7 +56,7 @@ function absorb(ev) {
     case "response.chunk": {
       const call = callOf(ev);
       if (!call.chunks.some((c) => c.index === d.index)) {
-        call.chunks.push({ index: d.index, delta: d.delta ?? "", seq: ev.seq });
+        call.chunks.push({ index: d.index, delta: d.delta ?? "", seq: ev.seq, hidden: "hidden" in d });
         call.chunks.sort((a, b) => a.index - b.index);
       }
       call.lastChunkAt = performance.now();

@@ -19,13 +19,17 @@ from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
 from tracegraph.api.ingest_routes import read_limited_body
 from tracegraph.api.json_response import json_response
+from tracegraph.api.rate_limit import rate_limited
 from tracegraph.auth import Permission
 from tracegraph.ingest.adapters import openlineage, otlp
 from tracegraph.ingest.errors import BadRequestBody, DatabaseUnavailable, IngestError, TooLarge
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
 
-router = APIRouter(tags=["ingest"], dependencies=[Depends(require(Permission.INGEST))])
+router = APIRouter(
+    tags=["ingest"],
+    dependencies=[Depends(require(Permission.INGEST)), Depends(rate_limited("ingest"))],
+)
 
 # Stored events of one trace read back to place LLM calls in steps; a trace is far smaller.
 _MAX_TRACE_EVENTS = 20_000
@@ -156,12 +160,13 @@ async def post_otlp_traces(
 
 async def _stored_traces(services: Services, traces: list[str]) -> dict[str, list[Any]]:
     """Our stored events of each trace's run, for placing LLM calls in their steps."""
-    reads = GraphReads(services.driver, services.settings.neo4j.database)
+    settings = services.settings
+    reads = GraphReads(services.driver, settings.neo4j.database, settings.query_timeout_s)
     stored: dict[str, list[Any]] = {}
     try:
         for trace in traces:
             rows = await reads.events(0, _MAX_TRACE_EVENTS, None, trace)
-            stored[trace] = [payload for _, payload in rows]
+            stored[trace] = [payload for _, payload, _ in rows]
     except (DriverError, Neo4jError) as exc:
         raise DatabaseUnavailable(
             f"the graph database is unavailable; nothing was stored ({exc})",

@@ -10,12 +10,16 @@ from fastapi.responses import Response
 from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
 from tracegraph.api.json_response import json_response
+from tracegraph.api.rate_limit import rate_limited
 from tracegraph.auth import Permission
 from tracegraph.ingest.body import decode_events
 from tracegraph.ingest.errors import DatabaseUnavailable, TooLarge
 from tracegraph.runtime import Services
 
-router = APIRouter(tags=["ingest"], dependencies=[Depends(require(Permission.INGEST))])
+router = APIRouter(
+    tags=["ingest"],
+    dependencies=[Depends(require(Permission.INGEST)), Depends(rate_limited("ingest"))],
+)
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:

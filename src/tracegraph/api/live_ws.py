@@ -46,8 +46,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import Visitor
 from starlette.websockets import WebSocketDisconnect
-from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
+from strawberry.permission import PermissionExtension
 from strawberry.schema import BaseSchema
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -57,12 +57,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from tracegraph.api.graphql.hardening import websocket_rate_error
+from tracegraph.api.graphql.masking import formatted_errors
 from tracegraph.api.graphql.subscriptions import (
     closed_error,
     event_of,
     live_hub,
     run_of,
 )
+from tracegraph.auth import Permission
 from tracegraph.live.hub import EventFilter, LiveItem, RunFilter, RunUpdate, SubscriberClosed
 
 log = structlog.get_logger(__name__)
@@ -85,6 +88,8 @@ class _Document:
     field_name: str
     # The variable that only feeds afterSeq: left out of the sharing key.
     after_seq_variable: str | None
+    # Permissions the field's guards demand (checked here against the principal).
+    required: tuple[Permission, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,19 @@ class _VariableUses(Visitor):
 
 
 def _visibility(context: Any) -> Hashable:
-    """What of the context can change a rendered result (who may see prompts)."""
+    """What of the context can change a rendered result: the principal's permissions.
+
+    Fields answer by permission only (prompt and response text need read:prompts), so
+    every viewer shares one render and every reviewer another, never one with the other.
+    """
+    principal = (
+        context.get("principal")
+        if isinstance(context, dict)
+        else getattr(context, "principal", None)
+    )
+    permissions = getattr(principal, "permissions", None)
+    if isinstance(permissions, frozenset):
+        return ("permissions", tuple(sorted(map(str, permissions))))
     for name in ("role", "roles", "principal"):
         value = context.get(name) if isinstance(context, dict) else getattr(context, name, None)
         if value is not None:
@@ -129,18 +146,17 @@ class SharedSubscriptions:
     def __init__(self, schema: BaseSchema) -> None:
         self._schema = schema
         self._gql = schema._schema  # type: ignore[attr-defined]
-        # Rules that schema extensions add (alias and depth limits) apply here too.
-        self._rules = [
-            rule
-            for ext in getattr(schema, "extensions", ())
-            if isinstance(ext, AddValidationRules)
-            for rule in ext.validation_rules
-        ]
+        # The document limits of the schema (depth, aliases, cost, tokens, introspection:
+        # tracegraph.api.graphql.hardening) apply here exactly as on strawberry's path.
+        self._rules = list(getattr(schema, "document_rules", ()))
+        self._max_tokens: int | None = getattr(schema, "max_tokens", None)
+        settings = getattr(schema, "settings", None)
+        self._timeout_s: float = settings.query_timeout_s if settings else 0.0
         self._parse = functools.lru_cache(maxsize=512)(self._parse_uncached)
 
     def _parse_uncached(self, query: str, operation_name: str | None) -> _Document | None:
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError:
             return None
         # Invalid documents go to strawberry, which reports the errors per protocol.
@@ -161,10 +177,16 @@ class SharedSubscriptions:
             return None
         field_def = self._gql.subscription_type.fields[name]
         definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if getattr(definition, "permission_classes", None) or getattr(
-            definition, "extensions", None
-        ):
-            return None  # the resolver's guards must run: use strawberry's path
+        # Permission guards built by tracegraph.api.graphql.permissions.allow are checked
+        # here against the principal; any other extension must run: strawberry's path.
+        guards: list[Any] = list(getattr(definition, "permission_classes", None) or ())
+        for ext in getattr(definition, "extensions", None) or ():
+            if not isinstance(ext, PermissionExtension) or ext.fail_silently:
+                return None
+            guards.extend(ext.permissions)
+        if any(not isinstance(getattr(g, "required", None), Permission) for g in guards):
+            return None
+        required = tuple(dict.fromkeys(g.required for g in guards))
         after_var = None
         for arg in field_node.arguments or ():
             if arg.name.value == "afterSeq" and isinstance(arg.value, VariableNode):
@@ -177,7 +199,7 @@ class SharedSubscriptions:
                         visit(d, uses)
                 if uses.counts.get(arg.value.name.value) == 1:
                     after_var = arg.value.name.value
-        return _Document(document, op, field_node, field_def, name, after_var)
+        return _Document(document, op, field_node, field_def, name, after_var, required)
 
     def plan(
         self,
@@ -209,6 +231,9 @@ class SharedSubscriptions:
         doc = self._parse(query, operation_name)
         if doc is None:
             return None
+        principal = getattr(context, "principal", None)
+        if doc.required and not (principal and all(map(principal.can, doc.required))):
+            return None  # strawberry's path answers with the permission error
         variables = dict(variables or {})
         coerced = get_variable_values(
             self._gql, doc.operation.variable_definitions or (), variables
@@ -264,7 +289,7 @@ class SharedSubscriptions:
             item.memo[sub.render_key] = pending
             try:
                 result = await result
-                text = _payload_text(result)
+                text = _payload_text(result, self._timeout_s)
             except BaseException as exc:
                 item.memo.pop(sub.render_key, None)
                 pending.set_exception(exc)
@@ -272,15 +297,15 @@ class SharedSubscriptions:
                 raise
             pending.set_result(text)
         else:
-            text = _payload_text(result)
+            text = _payload_text(result, self._timeout_s)
         item.memo[sub.render_key] = text
         return text
 
 
-def _payload_text(result: Any) -> str:
+def _payload_text(result: Any, timeout_s: float) -> str:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
-        payload["errors"] = [err.formatted for err in result.errors]
+        payload["errors"] = formatted_errors(result.errors, timeout_s)
     return orjson.dumps(payload).decode()
 
 
@@ -299,6 +324,19 @@ def _raw_socket(handler: Any) -> Any:
 
 class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """``graphql-transport-ws`` with shared rendering of live subscriptions."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        # Each operation counts against its principal's rate limit; over it, the
+        # operation gets an ``error`` message (retryAfter in its extensions).
+        if self.connection_acknowledged and message.get("id") not in self.operations:
+            payload = message.get("payload") or {}
+            error = websocket_rate_error(
+                self.context, payload.get("query"), payload.get("operationName")
+            )
+            if error is not None:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+                return
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         ws = _raw_socket(self)
@@ -331,6 +369,17 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """Legacy ``graphql-ws`` with shared rendering of live subscriptions."""
+
+    async def handle_start(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            payload = message.get("payload") or {}
+            error = websocket_rate_error(
+                self.context, payload.get("query"), payload.get("operationName")
+            )
+            if error is not None:
+                await self.send_message({"type": "error", "id": message["id"], "payload": error})
+                return
+        await super().handle_start(message)
 
     async def handle_async_results(
         self,

@@ -24,19 +24,24 @@ from tracegraph.api.dependencies import get_services
 from tracegraph.api.errors import error_response
 from tracegraph.api.ingest_routes import read_limited_body
 from tracegraph.api.json_response import json_response
+from tracegraph.api.rate_limit import rate_limited
 from tracegraph.auth import Permission
 from tracegraph.ingest.errors import DatabaseUnavailable
 from tracegraph.ingest.group_commit import is_unavailable
 from tracegraph.runtime import Services
 from tracegraph.store.quarantine_store import STATUSES, QuarantineStore
 
-router = APIRouter(tags=["quarantine"], dependencies=[Depends(require(Permission.QUARANTINE))])
+router = APIRouter(
+    tags=["quarantine"],
+    dependencies=[Depends(require(Permission.QUARANTINE)), Depends(rate_limited("read"))],
+)
 
 T = TypeVar("T")
 
 
 def _store(services: Services) -> QuarantineStore:
-    return QuarantineStore(services.driver, services.settings.neo4j.database)
+    settings = services.settings
+    return QuarantineStore(services.driver, settings.neo4j.database, settings.query_timeout_s)
 
 
 async def _db(services: Services, awaitable: Awaitable[T]) -> T:

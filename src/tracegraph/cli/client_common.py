@@ -24,11 +24,19 @@ UrlOption = Annotated[
 ]
 ApiKeyOption = Annotated[
     str | None,
-    typer.Option("--api-key", envvar="TRACEGRAPH_API_KEY", help="API key (TRACEGRAPH_API_KEY)."),
+    typer.Option(
+        "--api-key",
+        envvar="TRACEGRAPH_API_KEY",
+        help="API key or bearer token, sent as Authorization: Bearer (TRACEGRAPH_API_KEY).",
+    ),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
 ]
+
+# Exit code of a command the service refused to authenticate or authorize (401/403):
+# distinct from 1 (the command ran and found a problem) so scripts can tell them apart.
+AUTH_EXIT_CODE = 2
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,12 +53,42 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def api_key_of(api_key: str | None) -> str | None:
+    """The key given on the command line, else ``TRACEGRAPH_API_KEY``."""
+    key = (api_key or os.environ.get("TRACEGRAPH_API_KEY") or "").strip()
+    return key.removeprefix("Bearer ").strip() or None
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    key = api_key_of(api_key)
+    return {"authorization": f"Bearer {key}"} if key else {}
+
+
+def refused(status: int | str, detail: str, api_key: str | None) -> NoReturn:
+    """End the command for a refused credential: one line, exit code 2."""
+    detail = " ".join(str(detail).split())[:300]
+    if api_key_of(api_key) is None:
+        fail(
+            f"the service needs an API key ({status}): {detail} "
+            "(pass --api-key or set TRACEGRAPH_API_KEY)",
+            AUTH_EXIT_CODE,
+        )
+    fail(f"the service refused the API key ({status}): {detail}", AUTH_EXIT_CODE)
+
+
 def client(url: str, api_key: str | None = None, timeout_s: float = 30.0) -> httpx.Client:
-    headers = {"user-agent": "tracegraph-cli"}
-    key = api_key or os.environ.get("TRACEGRAPH_API_KEY")
-    if key:
-        headers["authorization"] = f"Bearer {key}"
+    headers = {"user-agent": "tracegraph-cli", **auth_headers(api_key)}
     return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("detail") or resp.text)
+    return resp.text
 
 
 def request(
@@ -61,12 +99,11 @@ def request(
         resp = http.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
         fail(f"cannot reach {http.base_url}: {exc}")
+    if resp.status_code in (401, 403) and resp.status_code not in ok:
+        sent = http.headers.get("authorization", "").removeprefix("Bearer ").strip() or None
+        refused(resp.status_code, _detail(resp), sent)
     if resp.status_code not in ok:
-        try:
-            detail = resp.json().get("error") or resp.text
-        except ValueError:
-            detail = resp.text
-        fail(f"{method} {path} answered {resp.status_code}: {detail}")
+        fail(f"{method} {path} answered {resp.status_code}: {_detail(resp)}")
     return resp
 
 
@@ -77,8 +114,12 @@ def graphql(url: str, api_key: str | None, query: str, variables: dict[str, Any]
             http, "POST", "/graphql", json={"query": query, "variables": variables}, ok=(200,)
         )
     body = resp.json()
-    if body.get("errors"):
-        fail("; ".join(str(e.get("message")) for e in body["errors"]))
+    errors = body.get("errors") or []
+    forbidden = [e for e in errors if (e.get("extensions") or {}).get("code") == "FORBIDDEN"]
+    if forbidden:
+        refused(403, "; ".join(str(e.get("message")) for e in forbidden), api_key)
+    if errors:
+        fail("; ".join(str(e.get("message")) for e in errors))
     return body["data"]
 
 

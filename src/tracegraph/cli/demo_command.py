@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from tracegraph.auth.roles import Role
 from tracegraph.sdk import SenderStats, Tracegraph
 from tracegraph.settings import get_settings
+from tracegraph.store.key_store import KeyStore
 
 console = Console()
 
@@ -77,7 +79,43 @@ class _Stats:
         return t
 
 
-async def _emit(base_url: str, speed: float, stats: _Stats, stop_after: float | None) -> None:
+class DemoKeys:
+    """The demo's own API keys: an ingester key for the workload emitter and a reviewer key
+    for the person watching (the dashboard sign-in link). Revoked when the demo stops."""
+
+    ACTOR = "system:demo"
+
+    def __init__(self, store: KeyStore) -> None:
+        self._store = store
+        self.ids: list[str] = []
+        self.emitter = ""
+        self.reviewer = ""
+
+    async def mint(self) -> None:
+        # Names are unique among keys; a timestamp keeps repeated demos apart.
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        for attr, role in (("emitter", Role.INGESTER), ("reviewer", Role.REVIEWER)):
+            record, text = await self._store.create(
+                name=f"demo-{attr}-{stamp}", role=role, actor=self.ACTOR
+            )
+            self.ids.append(record.id)
+            setattr(self, attr, text)
+
+    async def revoke(self) -> None:
+        for key_id in self.ids:
+            with contextlib.suppress(Exception):  # the database may already be gone
+                await self._store.revoke(key_id, actor=self.ACTOR)
+        self.ids.clear()
+
+
+def sign_in_link(base_url: str, key: str) -> str:
+    """A dashboard link that signs in with ``key`` (the page removes it from the URL)."""
+    return f"{base_url}/#key={key}"
+
+
+async def _emit(
+    base_url: str, api_key: str, speed: float, stats: _Stats, stop_after: float | None
+) -> None:
     from tracegraph.demo.workload import WorkloadGenerator
 
     # Definitions dated now: a schedule defined long ago would open with a day of
@@ -86,7 +124,7 @@ async def _emit(base_url: str, speed: float, stats: _Stats, stop_after: float | 
     deadline = None if stop_after is None else time.monotonic() + stop_after
     # The SDK's sender batches, retries (honouring Retry-After) and never blocks the
     # generator; the demo only produces events, like any instrumented pipeline would.
-    tg = Tracegraph(url=base_url, source="tracegraph-demo", max_buffer=100_000)
+    tg = Tracegraph(url=base_url, source="tracegraph-demo", api_key=api_key, max_buffer=100_000)
     stats.sdk = tg.stats
     try:
         definitions = generator.definitions()
@@ -106,8 +144,13 @@ async def _demo(port: int, speed: float, duration: float | None) -> None:
     from tracegraph.api.app import create_app
 
     settings = get_settings()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=port, log_level="warning"
+        app,
+        host=settings.host,
+        port=port,
+        log_level="warning",
+        ws_max_size=settings.ws_max_message_bytes,
     )
     server = uvicorn.Server(config)
     serve_task = asyncio.create_task(server.serve())
@@ -116,10 +159,24 @@ async def _demo(port: int, speed: float, duration: float | None) -> None:
             serve_task.result()
             return
         await asyncio.sleep(0.1)
-    base_url = f"http://{settings.host}:{port}"
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    base_url = f"http://{host}:{port}"
     stats = _Stats()
+    keys = DemoKeys(app.state.services.keys)
+    try:
+        await keys.mint()
+    except BaseException:
+        server.should_exit = True
+        await serve_task
+        raise
     console.print(f"[bold]service up at {base_url}[/] — Ctrl+C to stop")
-    emit_task = asyncio.create_task(_emit(base_url, speed, stats, duration))
+    console.print(
+        "[bold]dashboard sign-in link[/] (reviewer key, revoked when the demo stops):\n"
+        f"  {sign_in_link(base_url, keys.reviewer)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    emit_task = asyncio.create_task(_emit(base_url, keys.emitter, speed, stats, duration))
     try:
         with Live(stats.table(base_url), console=console, refresh_per_second=2) as live:
             while not emit_task.done():
@@ -131,6 +188,7 @@ async def _demo(port: int, speed: float, duration: float | None) -> None:
         emit_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await emit_task
+        await keys.revoke()
         server.should_exit = True
         await serve_task
 

@@ -24,4 +24,5 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
         ws_ping_interval=20,
+        ws_max_size=settings.ws_max_message_bytes,
     )

@@ -21,12 +21,16 @@ from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
 from tracegraph.cli.client_common import (
+    AUTH_EXIT_CODE,
     ApiKeyOption,
     JsonOption,
     UrlOption,
+    api_key_of,
+    auth_headers,
     console,
     err_console,
     graphql,
+    refused,
     ws_url,
 )
 
@@ -40,6 +44,8 @@ subscription Tail($afterSeq: Int, $pipeline: String, $run: ID, $types: [String!]
 LAST_SEQ_QUERY = "query { overview { lastSeq } }"
 
 _MAX_BACKOFF_S = 10.0
+# graphql-ws close codes for a refused connection_init: retrying cannot help.
+_AUTH_CLOSE_CODES = frozenset({4401, 4403})
 _COLORS = {
     "failed": "red",
     "completed": "green",
@@ -112,12 +118,15 @@ async def _follow(
     last = after_seq
     seen = 0
     backoff = 0.5
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else None
+    headers = auth_headers(api_key)
+    # The service authenticates a WebSocket in connection_init (the header is sent too).
+    init_payload = {"Authorization": headers["authorization"]} if headers else {}
     while True:
         try:
             transport = WebsocketsTransport(
                 url=ws_url(url),
-                headers=headers,
+                headers=headers or None,
+                init_payload=init_payload,
                 subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
             )
             async with Client(transport=transport, fetch_schema_from_transport=False) as session:
@@ -136,6 +145,9 @@ async def _follow(
                         return
             reason = "the server ended the subscription"
         except Exception as exc:
+            closed = close_code(exc)
+            if closed is not None and closed[0] in _AUTH_CLOSE_CODES:
+                refused(closed[0], closed[1] or "the live stream refused the credential", api_key)
             reason = f"{type(exc).__name__}: {exc}"
         err_console.print(
             f"[yellow]disconnected ({reason}); reconnecting in {backoff:.1f}s "
@@ -144,6 +156,19 @@ async def _follow(
         )
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+
+def close_code(exc: BaseException) -> tuple[int, str] | None:
+    """(code, reason) of the WebSocket close behind ``exc``, if the server closed it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        rcvd = getattr(current, "rcvd", None)  # websockets.exceptions.ConnectionClosed
+        if rcvd is not None and getattr(rcvd, "code", None) is not None:
+            return int(rcvd.code), str(getattr(rcvd, "reason", "") or "")
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _print(event: dict[str, Any], as_json: bool) -> None:
@@ -158,8 +183,12 @@ def _print(event: dict[str, Any], as_json: bool) -> None:
 def _current_last_seq(url: str, api_key: str | None) -> int | None:
     try:
         return int(graphql(url, api_key, LAST_SEQ_QUERY, {})["overview"]["lastSeq"])
-    except (typer.Exit, Exception):
+    except typer.Exit as exc:
+        if exc.exit_code == AUTH_EXIT_CODE:
+            raise  # refused: reconnecting would be refused again
         return None  # service not up yet: start live and rely on the reconnect logic
+    except Exception:
+        return None
 
 
 def tail(
@@ -183,6 +212,7 @@ def tail(
     """Print events as they are committed, one line each (NDJSON with --json)."""
     type_list = [t.strip() for t in types.split(",") if t.strip()] if types else None
     variables = {"pipeline": pipeline, "run": run, "types": type_list}
+    api_key = api_key_of(api_key)
     start = after_seq if after_seq is not None else _current_last_seq(url, api_key)
     follow = _follow(url, api_key, variables, start, count, as_json)
     started = time.monotonic()

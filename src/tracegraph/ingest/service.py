@@ -11,6 +11,14 @@ import orjson
 
 from tracegraph.events import InvalidEvent, canonical_payload, parse_event, payload_fingerprint
 from tracegraph.ingest.group_commit import GroupCommitter
+from tracegraph.redaction import (
+    NO_REDACTION,
+    TEXT_FIELDS,
+    ActivePolicy,
+    RedactionCount,
+    Redactions,
+    Scrubber,
+)
 from tracegraph.store.event_writer import PendingEvent, QuarantineEntry, WriteUnit
 
 
@@ -50,22 +58,43 @@ def _raw_id(raw: Any) -> str | None:
     return None
 
 
+def _quarantined(index: int, raw: Any, error: InvalidEvent, scrubber: Scrubber) -> QuarantineEntry:
+    # Kept as received but scrubbed: every string of it, and the reason (which may quote it).
+    scrubbed, counts = scrubber.scrub_raw(raw)
+    reason = scrubber.scrub_text(str(error), Redactions())
+    return QuarantineEntry(
+        index, _raw_id(raw), _raw_text(scrubbed), reason, RedactionCount.of(counts)
+    )
+
+
 class IngestService:
-    def __init__(self, committer: GroupCommitter) -> None:
+    def __init__(self, committer: GroupCommitter, redaction: ActivePolicy | None = None) -> None:
         self._committer = committer
+        # The policy in force (swapped when an admin changes it); None: no scrubbing.
+        self._redaction = redaction
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return NO_REDACTION if self._redaction is None else self._redaction.scrubber
 
     def prepare(self, raw_events: Sequence[Any], principal: str | None = None) -> WriteUnit:
-        """Validate a request's events; invalid ones are kept for the quarantine."""
+        """Validate and scrub a request's events; invalid ones are kept for the quarantine.
+
+        Scrubbing comes before the fingerprint: dedupe compares scrubbed payloads, and
+        nothing unscrubbed reaches the writer.
+        """
+        scrubber = self.scrubber
         pending: list[PendingEvent] = []
         rejected: list[QuarantineEntry] = []
         for index, raw in enumerate(raw_events):
             try:
                 event = parse_event(raw)
             except InvalidEvent as exc:
-                rejected.append(QuarantineEntry(index, _raw_id(raw), _raw_text(raw), str(exc)))
+                rejected.append(_quarantined(index, raw, exc, scrubber))
                 continue
-            payload = canonical_payload(event)
-            pending.append(PendingEvent(index, payload, payload_fingerprint(payload)))
+            payload, counts = scrubber.scrub_event(canonical_payload(event))
+            redactions = RedactionCount.of(counts) if payload["type"] in TEXT_FIELDS else None
+            pending.append(PendingEvent(index, payload, payload_fingerprint(payload), redactions))
         return WriteUnit(
             events=pending, rejected=rejected, received_at=datetime.now(UTC), principal=principal
         )

@@ -12,7 +12,11 @@ buffer and posts them to ``/v1/events``:
   written to disk at once and, for a backoff period, later batches go straight to disk
   too; the oldest spool file is the probe that tells when the service is back, and then
   the spool is drained.
-* other 4xx (bad body, auth): not retryable; logged and counted as dropped.
+* 401/403 (the API key is missing, wrong, revoked, or not an ingester's): not transient,
+  so never retried. Logged once, loudly; from then on this client stops posting. With a
+  spool every batch (and the spool itself) stays on disk for the next start-up with a
+  valid key; without one they are counted as dropped.
+* other 4xx (bad body): not retryable; logged and counted as dropped.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from tracegraph.sdk._spool import Spool, dumps
 log = logging.getLogger("tracegraph.sdk")
 
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+_AUTH_REFUSED = frozenset({401, 403})
 _MAX_LOGGED_REJECTIONS = 10
 # Spool files re-sent per loop turn, so fresh events are not starved by a long backlog.
 _SPOOL_FILES_PER_TURN = 8
@@ -52,6 +57,7 @@ class SenderStats:
     spooled: int = 0  # written to the spool
     resent: int = 0  # re-sent from the spool and acknowledged
     retries: int = 0  # failed attempts that will be tried again
+    auth_refused: bool = False  # the service refused the API key (401/403): sending stopped
     batches: int = 0  # acknowledged POSTs
     last_seq: int = 0
     last_error: str | None = None
@@ -66,6 +72,7 @@ class _Outcome:
     retry: bool = False
     retry_after_s: float | None = None
     error: str | None = None
+    auth: bool = False  # 401/403: the credential, not the service, is the problem
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -245,6 +252,9 @@ class Sender:
         return not (done or self._abort.is_set())
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        if self.stats.auth_refused:
+            self._hold(batch)
+            return
         if self._spool is not None and time.monotonic() < self._down_until:
             self._to_spool(batch)
             return
@@ -253,6 +263,10 @@ class Sender:
             outcome = self._post(batch)
             if outcome.ok:
                 self._service_up()
+                return
+            if outcome.auth:
+                self._refused(outcome)
+                self._hold(batch)
                 return
             if not outcome.retry:
                 self._count_drop(len(batch), f"the service refused them: {outcome.error}")
@@ -274,7 +288,7 @@ class Sender:
 
     def _drain_spool(self, limit: int) -> None:
         assert self._spool is not None
-        if time.monotonic() < self._down_until:
+        if time.monotonic() < self._down_until or self.stats.auth_refused:
             return
         for path in self._spool.files()[:limit]:
             events = self._spool.read(path)
@@ -286,12 +300,42 @@ class Sender:
                 self._spool.remove(path)
                 self._service_up()
                 continue
+            if outcome.auth:
+                self._refused(outcome)  # the file stays for a start-up with a valid key
+                return
             if outcome.retry:
                 self._service_down(outcome)
                 return
             log.error("tracegraph: spool file %s refused (%s); removing it", path, outcome.error)
             self._count_drop(len(events), "the service refused them")
             self._spool.remove(path)
+
+    def _refused(self, outcome: _Outcome) -> None:
+        """The API key was refused: stop posting (retrying would be refused again)."""
+        with self._cond:
+            first = not self.stats.auth_refused
+            self.stats.auth_refused = True
+            self.stats.last_error = outcome.error
+        if first:
+            kept = (
+                f"events are kept in the spool ({self._spool.directory}) for a restart "
+                "with a valid key"
+                if self._spool is not None
+                else "events are dropped (configure spool_dir to keep them)"
+            )
+            log.error(
+                "tracegraph: %s; sending stopped, %s. Set api_key= or TRACEGRAPH_API_KEY "
+                "to an ingester key.",
+                outcome.error,
+                kept,
+            )
+
+    def _hold(self, batch: list[dict[str, Any]]) -> None:
+        """A batch that cannot be sent with this client's key: spool it, else drop it."""
+        if self._spool is not None:
+            self._to_spool(batch)
+        else:
+            self._count_drop(len(batch), "the service refused the API key")
 
     def _service_up(self) -> None:
         if self._down_until:
@@ -333,6 +377,14 @@ class Sender:
             if not first.ok:
                 return first if first.retry else self._post(batch[mid:])
             return self._post(batch[mid:])
+        if status in _AUTH_REFUSED:
+            try:
+                detail = str(resp.json().get("error") or resp.text)
+            except (ValueError, AttributeError):
+                detail = resp.text
+            error = f"the service refused the API key ({status}): {detail[:200]}"
+            self.stats.last_error = error
+            return _Outcome(ok=False, retry=False, error=error, auth=True)
         error = f"HTTP {status}: {resp.text[:200]}"
         self.stats.last_error = error
         return _Outcome(

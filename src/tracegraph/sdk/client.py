@@ -39,9 +39,11 @@ class Tracegraph:
     """Emit pipeline events to a Tracegraph service without ever getting in the way.
 
     ``url`` defaults to ``TRACEGRAPH_URL`` (else http://127.0.0.1:8000) and ``api_key`` to
-    ``TRACEGRAPH_API_KEY``. Events are buffered (at most ``max_buffer``) and sent by a
-    background thread; with ``spool_dir`` batches the service cannot take are written to
-    disk and re-sent when it answers again (also at the next start-up).
+    ``TRACEGRAPH_API_KEY`` (an ``ingester`` key, sent as ``Authorization: Bearer``; a
+    401/403 stops the sender, see ``stats.auth_refused``). Events are buffered (at most
+    ``max_buffer``) and sent by a background thread; with ``spool_dir`` batches the service
+    cannot take are written to disk and re-sent when it answers again (also at the next
+    start-up).
     """
 
     def __init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from neo4j import AsyncDriver
 
+from tracegraph.redaction import RedactionCount
 from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.graph_rows import SequencedEvent
@@ -27,6 +28,9 @@ async def read_event_log(
                     fingerprint=rec["fingerprint"],
                     received_at=rec["received_at"].to_native(),
                     principal=rec["principal"],
+                    redactions=None
+                    if rec["redactions"] is None
+                    else RedactionCount(rec["redactions"], tuple(rec["redaction_kinds"] or ())),
                 )
                 async for rec in result
             ]
@@ -37,12 +41,17 @@ async def read_event_log(
 
 
 async def wipe_graph(driver: AsyncDriver, database: str) -> None:
+    """Delete the event-built graph; keys, policy and the audit trail stay."""
     async with driver.session(database=database) as session:
-        await (await session.run(query("wipe_batch"))).consume()
+        await (await session.run(query("wipe_event_graph"))).consume()
 
 
 async def rebuild_from_log(writer: EventWriter, driver: AsyncDriver, database: str) -> int:
-    """Deterministic replay: wipe the graph and re-apply the stored log in seq order."""
+    """Deterministic replay: wipe the graph and re-apply the stored log in seq order.
+
+    API keys, the redaction policy and the audit trail are not rebuilt from the log and
+    survive the wipe; the audit entries of definitions are re-merged identically (ids,
+    times and actors derive from the stored events)."""
     events = await read_event_log(driver, database)
     await wipe_graph(driver, database)
     for start in range(0, len(events), PAGE):

@@ -16,8 +16,15 @@ import orjson
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
 from tracegraph.events import format_timestamp
+from tracegraph.redaction import RedactionCount
+from tracegraph.store.audit_store import definition_changes_in_tx, record_in_tx
 from tracegraph.store.cypher_files import cypher
-from tracegraph.store.graph_rows import SequencedEvent, event_log_rows, plan_statements
+from tracegraph.store.graph_rows import (
+    SequencedEvent,
+    event_log_rows,
+    plan_statements,
+    redaction_fields,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,8 @@ class PendingEvent:
     index: int  # position in the request, for the rejection report
     payload: dict[str, Any]
     fingerprint: str
+    # Redactions made at ingest (None: the event type carries no scrubbed text).
+    redactions: RedactionCount | None = None
 
     @property
     def id(self) -> str:
@@ -37,8 +46,9 @@ class PendingEvent:
 class QuarantineEntry:
     index: int
     event_id: str | None
-    raw: str  # the payload as received (JSON text)
+    raw: str  # the payload as received (JSON text), scrubbed
     reason: str
+    redactions: RedactionCount | None = None
 
 
 @dataclass
@@ -71,6 +81,7 @@ def _conflict(ev: PendingEvent) -> QuarantineEntry:
         event_id=ev.id,
         raw=_raw_json(ev.payload),
         reason=f"conflict: event id {ev.id!r} was already accepted with different content",
+        redactions=ev.redactions,
     )
 
 
@@ -144,6 +155,7 @@ class EventWriter:
                 fingerprint=ev.fingerprint,
                 received_at=unit.received_at,
                 principal=unit.principal,
+                redactions=ev.redactions,
             )
             sequenced.append(stored)
             res.committed.append(stored)
@@ -160,6 +172,7 @@ class EventWriter:
                 "reason": q.reason,
                 "received_at": format_timestamp(unit.received_at),
                 "principal": unit.principal,
+                **redaction_fields(q.redactions),
             }
             for unit, res in zip(units, results, strict=True)
             for q in res.rejected
@@ -172,6 +185,9 @@ class EventWriter:
 
     async def _apply(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
         await (await tx.run(cypher("insert_events"), rows=event_log_rows(events))).consume()
+        # Definition changes are diffed against the state before the batch applies, and
+        # recorded in this transaction (deterministic ids: a replay records nothing new).
+        audit = await definition_changes_in_tx(tx, events)
         plan = plan_statements(events, self._prices)
         for name, params in plan.steps:
             result = await tx.run(cypher(name), **params)
@@ -180,6 +196,7 @@ class EventWriter:
                 await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
             else:
                 await result.consume()
+        await record_in_tx(tx, audit)
 
     async def _apply_pipeline_steps(
         self,

@@ -45,11 +45,12 @@ class GraphReads:
 
     async def events(
         self, after_seq: int, limit: int, pipeline: str | None, run: str | None
-    ) -> list[tuple[int, Props]]:
+    ) -> list[tuple[int, Props, str | None]]:
+        """(seq, payload, principal that ingested it) in seq order."""
         recs = await self._records(
             "gql_events_page", after_seq=after_seq, limit=limit, pipeline=pipeline, run=run
         )
-        return [(r["seq"], orjson.loads(r["payload"])) for r in recs]
+        return [(r["seq"], orjson.loads(r["payload"]), r["principal"]) for r in recs]
 
     # -- pages ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from tracegraph.events import format_timestamp
+from tracegraph.redaction import RedactionCount
 
 RUN_STATUS: dict[str, tuple[str, int]] = {
     "run.scheduled": ("scheduled", 0),
@@ -45,6 +46,8 @@ class SequencedEvent:
     fingerprint: str
     received_at: datetime
     principal: str | None = None
+    # Redactions made at ingest (None: the event type carries no scrubbed text).
+    redactions: RedactionCount | None = None
 
     @property
     def id(self) -> str:
@@ -106,6 +109,13 @@ def _text_or_messages(data: dict[str, Any]) -> tuple[str | None, str | None]:
     return text, _json(messages)
 
 
+def redaction_fields(redactions: RedactionCount | None) -> dict[str, Any]:
+    """``redactions`` (total) and ``redaction_kinds`` (rule names, sorted) of a node."""
+    if redactions is None:
+        return {"redactions": None, "redaction_kinds": None}
+    return {"redactions": redactions.total, "redaction_kinds": list(redactions.kinds)}
+
+
 def step_run_id(run: str, step: str, attempt: int) -> str:
     return f"{run}/{step}#{attempt}"
 
@@ -138,6 +148,7 @@ def event_log_rows(events: Sequence[SequencedEvent]) -> list[dict[str, Any]]:
                 "payload": orjson.dumps(p).decode(),
                 "fingerprint": ev.fingerprint,
                 "principal": ev.principal,
+                **redaction_fields(ev.redactions),
             }
         )
     return rows
@@ -284,6 +295,7 @@ def _prompt_row(ev: SequencedEvent) -> dict[str, Any]:
         "input_tokens": data.get("input_tokens"),
         "params": _json(data.get("params")),
         "time": parse_time(p["time"]),
+        **redaction_fields(ev.redactions or RedactionCount()),
     }
 
 
@@ -309,6 +321,7 @@ def _response_row(ev: SequencedEvent) -> dict[str, Any]:
         "finish_reason": data.get("finish_reason"),
         "error": error if isinstance(error, str) or error is None else _json(error),
         "time": parse_time(p["time"]),
+        **redaction_fields(ev.redactions or RedactionCount()),
     }
 
 

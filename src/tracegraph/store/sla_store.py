@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from neo4j import AsyncDriver, Query
+from neo4j import AsyncDriver, AsyncManagedTransaction, Query, unit_of_work
 
+from tracegraph.audit import AuditRecord
 from tracegraph.slas.missing_runs import RunTimes, ScheduledPipeline
 from tracegraph.slas.rules import Finding, RateWindow, Sla, Subject
+from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.cypher_files import cypher
 
 Props = dict[str, Any]
@@ -113,14 +115,39 @@ class SlaStore:
         )
         return [{**r["b"], "sla_props": r["sla"], "owners": r["owners"]} for r in recs]
 
-    async def acknowledge(self, breach_id: str, by: str, now_ms: int) -> bool:
-        recs = await self._records(
-            "sla_acknowledge_breach", write=True, id=breach_id, by=by, now_ms=now_ms
+    async def acknowledge(
+        self, breach_id: str, actor: str, now_ms: int, note: str | None = None
+    ) -> bool:
+        """The first acknowledgement stands; it is audited (``breach.acknowledged``) in
+        the same transaction. False when there is no such breach."""
+        return await self._mark(
+            "sla_acknowledge_breach", "breach.acknowledged", breach_id, actor, now_ms, note
         )
-        return bool(recs)
 
-    async def resolve(self, breach_id: str, by: str, now_ms: int) -> bool:
-        recs = await self._records(
-            "sla_resolve_breach", write=True, id=breach_id, by=by, now_ms=now_ms
+    async def resolve(
+        self, breach_id: str, actor: str, now_ms: int, note: str | None = None
+    ) -> bool:
+        """The first resolution stands; audited as ``breach.resolved``."""
+        return await self._mark(
+            "sla_resolve_breach", "breach.resolved", breach_id, actor, now_ms, note
         )
-        return bool(recs)
+
+    async def _mark(
+        self, name: str, action: str, breach_id: str, actor: str, now_ms: int, note: str | None
+    ) -> bool:
+        @unit_of_work(timeout=self.timeout_s)
+        async def work(tx: AsyncManagedTransaction) -> bool:
+            params = {"id": breach_id, "by": actor, "now_ms": now_ms, "note": note}
+            rec = await (await tx.run(cypher(name), params)).single()
+            if rec is None:
+                return False
+            if rec["changed"]:
+                after = {"by": rec["by"], "at": rec["at"]}
+                if note is not None:
+                    after["note"] = note
+                entry = AuditRecord(actor, action, f"breach:{breach_id}", {"by": None}, after)
+                await record_in_tx(tx, [entry])
+            return True
+
+        async with self.driver.session(database=self.database) as session:
+            return await session.execute_write(work)

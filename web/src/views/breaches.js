@@ -3,6 +3,7 @@
 import { query, schemaInfo, resilientSubscribe, onReconnect } from "../gql.js";
 import { h, replace, fmtTime, fmtDuration, fmtUsd, fmtInt, announce, preserveFocus } from "../util.js";
 import { pipelineHref, runHref } from "../router.js";
+import { can, errorText, isForbidden } from "../auth.js";
 
 const FIELDS = "id kind status observed threshold at pipeline step subject acknowledgedBy acknowledgedAt resolvedAt owners { id name }";
 let root;
@@ -33,7 +34,7 @@ export async function route() {
       breaches.set(b.id, b);
       if (isNew && b.status === "OPEN") announce(`SLA breach: ${b.pipeline}${b.step ? "/" + b.step : ""} ${kindText(b.kind)}`);
       render();
-    });
+    }, { onForbidden: () => {} });
     // Alerts are live-only: whatever happened while disconnected comes from the list again.
     onReconnect(load);
   }
@@ -45,7 +46,8 @@ async function load() {
     breaches.clear();
     for (const b of data.slaBreaches) breaches.set(b.id, b);
   } catch (e) {
-    caps.error = e.message;
+    caps.error = errorText(e);
+    caps.forbidden = isForbidden(e);
   }
   render();
 }
@@ -68,7 +70,8 @@ async function acknowledge(b, btn) {
     breaches.set(b.id, data.acknowledgeBreach);
     announce(`Breach acknowledged`);
   } catch (e) {
-    announce(`Acknowledge failed: ${e.message}`);
+    announce(`Acknowledge failed: ${errorText(e)}`);
+    if (isForbidden(e)) caps.ack = false;
     btn.disabled = false;
   }
   render();
@@ -91,7 +94,7 @@ function render() {
         h("select#breach-filter", { onchange: (e) => { statusFilter = e.target.value; render(); } },
           ["OPEN", "ACKNOWLEDGED", "RESOLVED", "ALL"].map((s) => h("option", { value: s, selected: s === statusFilter }, s.toLowerCase()))),
         h("span.muted.small", `${open} open of ${all.length}`),
-        caps.error ? h("span.unavailable", caps.error) : null),
+        caps.error ? h(caps.forbidden ? "span.muted.small#breaches-forbidden" : "span.unavailable", caps.error) : null),
       shown.length ? h("table#breaches-table",
         h("thead", h("tr", h("th", "When"), h("th", "Where"), h("th", "SLA"), h("th.num", "Observed / limit"), h("th", "Owners"), h("th", "Status"), h("th", h("span.visually-hidden", "Action")))),
         h("tbody", shown.map((b) => h("tr", { dataset: { breach: b.id } },
@@ -103,7 +106,7 @@ function render() {
           h("td", b.owners.map((o) => o.name).join(", ") || "—"),
           h("td", h(`span.badge.${b.status === "OPEN" ? "st-failed" : b.status === "ACKNOWLEDGED" ? "st-running" : "st-succeeded"}`, STATUS_ICON[b.status] || b.status),
             b.acknowledgedBy ? h("div.small.muted", `by ${b.acknowledgedBy}`) : null),
-          h("td", b.status === "OPEN" && caps.ack ? h("button", { type: "button", dataset: { focusKey: `ack-${b.id}` }, "aria-label": `Acknowledge ${kindText(b.kind)} breach of ${b.pipeline}`, onclick: (e) => acknowledge(b, e.currentTarget) }, "Acknowledge") : null))))) : h("p.empty", "No breaches to show."),
+          h("td", b.status === "OPEN" && caps.ack && can("breaches:ack") ? h("button", { type: "button", dataset: { focusKey: `ack-${b.id}` }, "aria-label": `Acknowledge ${kindText(b.kind)} breach of ${b.pipeline}`, onclick: (e) => acknowledge(b, e.currentTarget) }, "Acknowledge") : null))))) : h("p.empty", "No breaches to show."),
     );
   });
 }

@@ -4,6 +4,7 @@ import uPlot from "/static/vendor/uplot/uPlot.esm.js";
 import { query, schemaInfo } from "../gql.js";
 import { on } from "../store.js";
 import { h, replace } from "../util.js";
+import { errorText, isForbidden } from "../auth.js";
 
 const RANGES = [["1h", 3600, 60], ["6h", 6 * 3600, 300], ["24h", 86400, 1800], ["7d", 7 * 86400, 6 * 3600]];
 const MIN_REFRESH_MS = 5000;
@@ -65,7 +66,7 @@ async function fetchAndDraw() {
       metrics(from: $from, to: $to, bucketSeconds: $b, pipeline: $p) { series { ${FIELDS} } totals { ${FIELDS} } } }`,
     { from: from.toISOString(), to: to.toISOString(), b: bucket, p: pipeline });
   } catch (e) {
-    replace(grid, h("p.unavailable#metrics-unavailable", { role: "status" }, `⚠ Metrics unavailable: ${e.message}`));
+    replace(grid, isForbidden(e) ? h("p.muted#metrics-unavailable", { role: "status" }, errorText(e)) : h("p.unavailable#metrics-unavailable", { role: "status" }, `⚠ Metrics unavailable: ${e.message}`));
     plots.length = 0;
     return;
   }

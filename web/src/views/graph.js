@@ -6,6 +6,7 @@ import { query } from "../gql.js";
 import { h, $, replace, statusBadge, announce } from "../util.js";
 import { navigate, lineageHref, impactHref, pipelineHref, runHref } from "../router.js";
 import { slaText } from "./pipelines.js";
+import { errorText, isForbidden } from "../auth.js";
 
 cytoscape.use(dagre);
 
@@ -90,7 +91,7 @@ async function showLineage(q) {
   try {
     ({ lineage: g } = await query(`query($uri: String!, $d: Direction, $depth: Int) { lineage(uri: $uri, direction: $d, depth: $depth) {
       root { id kind key label depth } nodes { id kind key label depth } edges { from to kind via } truncated } }`, { uri, d: direction, depth }));
-  } catch (e) { replace(side, h("p.unavailable", e.message)); return; }
+  } catch (e) { replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e))); return; }
   const nodes = dedupe([g.root, ...g.nodes]);
   draw(nodes, g.edges.map((e) => ({ from: e.from, to: e.to, label: e.kind })), g.root.id);
   replace(side,
@@ -116,7 +117,7 @@ async function showImpact(q) {
       runs { id status pipeline { name } } owners { id name kind }
       slas { id maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
       paths truncated } }`, { k: kind, key }));
-  } catch (e) { replace(side, h("p.unavailable", e.message)); return; }
+  } catch (e) { replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e))); return; }
   const label = new Map();
   const kindOf = new Map();
   const put = (id, k, l) => { if (id && !label.has(id)) { label.set(id, l); kindOf.set(id, k); } };

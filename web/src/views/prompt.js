@@ -7,6 +7,7 @@ import { on } from "../store.js";
 import { current, mergedCalls } from "../rundata.js";
 import { h, replace, fmtInt, fmtUsd, fmtDuration, copyText, download, announce, frameScheduler, preserveFocus } from "../util.js";
 import { navigate, runHref, impactHref } from "../router.js";
+import { can, principal, roleName } from "../auth.js";
 
 hljs.registerLanguage("json", json);
 hljs.registerLanguage("markdown", markdown);
@@ -134,20 +135,21 @@ function renderInner() {
   const response = responseOf(call);
   const chunks = call.live?.chunks || [];
   const streaming = response == null && chunks.length > 0;
+  // Viewers get the call's metadata but never its text: LLMCall.prompt/response come back
+  // null and the events carry a `hidden` marker instead of messages, variables and deltas.
+  const hidden = !can("read:prompts") || "hidden" in sent || "hidden" in rec || (call.live?.chunks || []).some((c) => c.hidden);
+  if (hidden) { renderHidden(call, { template, version, provider, model, inTok, outTok, rec, calls }); return; }
   const variables = sent.variables;
   const messages = messagesOf(call);
   const picker = h("select#call-picker", { "aria-label": "LLM call", onchange: (e) => navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), { replace: true }) },
     calls.map((c) => h("option", { value: c.id, selected: c.id === call.id }, `${c.stepKey || "?"} · ${c.id.split("/").pop()}${c.live && !c.live.received ? " (streaming)" : ""}`)));
   document.getElementById("prompt-toolbar").hidden = false;
+  searchInput.hidden = false;
+  exportBtn.hidden = false;
   replace(pickerSlot, picker);
   exportFn = () => exportCall(call, messages, response);
   replace(content,
-    h("dl.kv#call-meta",
-      h("dt", "Template"), h("dd", template ? h("a", { href: impactHref("PROMPT_VERSION", `${template}@${version}`), "data-link": true, title: "Blast radius of this prompt version" }, `${template} v${version ?? "?"}`) : "—"),
-      h("dt", "Model"), h("dd", model ? h("a", { href: impactHref("MODEL", `${provider}/${model}`), "data-link": true }, `${provider} / ${model}`) : "—"),
-      h("dt", "Tokens"), h("dd", `${fmtInt(inTok)} in · ${fmtInt(outTok)} out`),
-      h("dt", "Latency · cost"), h("dd", `${fmtDuration(call.latencyMs ?? rec.latency_ms)} · ${fmtUsd(call.costUsd ?? rec.cost_usd)}`),
-      rec.finish_reason ? [h("dt", "Finish"), h("dd", rec.finish_reason)] : null),
+    callMeta(call, { template, version, provider, model, inTok, outTok, rec }),
     variables && Object.keys(variables).length ? [h("h3", "Variables"), h("table#call-vars", h("tbody", Object.entries(variables).map(([k, v]) => h("tr", h("th", k), h("td.mono", typeof v === "string" ? v : JSON.stringify(v))))))] : null,
     h("h3", "Prompt"),
     h("div#prompt-messages", messages.length ? messages.map((m) => msgBox(m.role, m.content)) : h("p.muted.small", "Prompt not visible (redacted or not received yet).")),
@@ -159,6 +161,32 @@ function renderInner() {
   updateMatches();
 }
 
+function callMeta(call, { template, version, provider, model, inTok, outTok, rec }) {
+  return h("dl.kv#call-meta",
+    h("dt", "Template"), h("dd", template ? h("a", { href: impactHref("PROMPT_VERSION", `${template}@${version}`), "data-link": true, title: "Blast radius of this prompt version" }, `${template} v${version ?? "?"}`) : "—"),
+    h("dt", "Model"), h("dd", model ? h("a", { href: impactHref("MODEL", `${provider}/${model}`), "data-link": true }, `${provider} / ${model}`) : "—"),
+    h("dt", "Tokens"), h("dd", `${fmtInt(inTok)} in · ${fmtInt(outTok)} out`),
+    h("dt", "Latency · cost"), h("dd", `${fmtDuration(call.latencyMs ?? rec.latency_ms)} · ${fmtUsd(call.costUsd ?? rec.cost_usd)}`),
+    rec.finish_reason ? [h("dt", "Finish"), h("dd", rec.finish_reason)] : null);
+}
+
+function renderHidden(call, meta) {
+  const toolbar = document.getElementById("prompt-toolbar");
+  toolbar.hidden = false;
+  searchInput.hidden = true;
+  exportBtn.hidden = true;
+  exportFn = null;
+  const picker = h("select#call-picker", { "aria-label": "LLM call", onchange: (e) => navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), { replace: true }) },
+    meta.calls.map((c) => h("option", { value: c.id, selected: c.id === call.id }, `${c.stepKey || "?"} · ${c.id.split("/").pop()}`)));
+  replace(pickerSlot, picker);
+  replace(content,
+    callMeta(call, meta),
+    h("p.role-hidden#prompt-hidden", { role: "note" },
+      `Prompt and response text are hidden for your role${principal.known ? ` (${roleName()})` : ""}.`),
+  );
+  updateMatches();
+}
+
 function streamingBox(chunks) {
   const code = h("code#stream-text", chunks.map((c) => h("span.chunk", { dataset: { index: String(c.index) } }, c.delta)));
   return h("div.msg.streaming#prompt-response", h("div.role", h("span", "assistant")), h("pre", { "aria-live": "polite", "aria-busy": "true" }, code));
@@ -166,6 +194,7 @@ function streamingBox(chunks) {
 
 function appendChunk(ev) {
   // Streaming appends in place: re-rendering the whole inspector per chunk would flicker.
+  if (content.querySelector("#prompt-hidden")) { soon(); return; }
   const code = content.querySelector("#stream-text");
   const list = content.querySelector("#chunk-list");
   if (!code || !list || search) { soon(); return; }

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import DateTime, to_datetime
 from tracegraph.api.graphql.subscriptions import closed_error, live_hub
 from tracegraph.api.graphql.types import SLA, Owner
 from tracegraph.api.graphql.views import BadArgument
+from tracegraph.auth import Permission
 from tracegraph.live.hub import SubscriberClosed
 from tracegraph.slas.rules import to_ms
 from tracegraph.store.sla_store import SlaStore
@@ -113,7 +115,10 @@ def _now_ms(info: Info) -> int:
 
 @strawberry.type
 class AlertsQuery:
-    @strawberry.field(description="SLA breaches newest first, optionally filtered.")
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="SLA breaches newest first, optionally filtered.",
+    )
     async def sla_breaches(
         self,
         info: Info,
@@ -141,27 +146,42 @@ async def _changed(info: Info, breach_id: str, ok: bool) -> SLABreach:
     return SLABreach.from_row(rows[0])
 
 
+# The actor is the authenticated principal; `by` is only kept as a note (audited).
+_BY = strawberry.argument(
+    deprecation_reason="The caller's identity is used; `by` is kept as a free-text note."
+)
+
+
 @strawberry.type
 class AlertsMutation:
-    @strawberry.mutation(description="Mark a breach as seen by someone (the first one stands).")
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.ACK_BREACHES)],
+        description="Mark a breach as seen by the caller (the first one stands; audited).",
+    )
     async def acknowledge_breach(
-        self, info: Info, id: strawberry.ID, by: str | None = None
+        self, info: Info, id: strawberry.ID, by: Annotated[str | None, _BY] = None
     ) -> SLABreach:
-        ok = await _store(info).acknowledge(str(id), by or "anonymous", _now_ms(info))
+        actor = info.context.principal.actor
+        ok = await _store(info).acknowledge(str(id), actor, _now_ms(info), note=by)
         return await _changed(info, str(id), ok)
 
-    @strawberry.mutation(description="Close a breach (the first resolution stands).")
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.ACK_BREACHES)],
+        description="Close a breach (the first resolution stands; audited).",
+    )
     async def resolve_breach(
-        self, info: Info, id: strawberry.ID, by: str | None = None
+        self, info: Info, id: strawberry.ID, by: Annotated[str | None, _BY] = None
     ) -> SLABreach:
-        ok = await _store(info).resolve(str(id), by or "anonymous", _now_ms(info))
+        actor = info.context.principal.actor
+        ok = await _store(info).resolve(str(id), actor, _now_ms(info), note=by)
         return await _changed(info, str(id), ok)
 
 
 @strawberry.type
 class AlertsSubscription:
     @strawberry.subscription(
-        description="New SLA breaches, and breaches acknowledged or resolved, as they happen."
+        permission_classes=[allow(Permission.READ)],
+        description="New SLA breaches, and breaches acknowledged or resolved, as they happen.",
     )
     async def alerts(
         self, info: Info, pipeline: str | None = None, owner: str | None = None

@@ -62,9 +62,7 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(
-        self, services: Services, principal: Principal | None, cache: bool = True
-    ) -> None:
+    def __init__(self, services: Services, principal: Principal | None, cache: bool = True) -> None:
         super().__init__()
         self.services = services
         # None on a WebSocket until connection_init authenticates it.

@@ -14,9 +14,10 @@ SDL_PATH = REPO_ROOT / "schema" / "schema.graphql"
 
 
 def sdl() -> str:
-    from tracegraph.api.graphql.schema import schema
+    from tracegraph.api.graphql.schema import build_schema
+    from tracegraph.settings import Settings
 
-    return schema.as_str() + "\n"
+    return build_schema(Settings()).as_str() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

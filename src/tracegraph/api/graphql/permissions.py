@@ -46,4 +46,8 @@ def allow(permission: Permission) -> type[BasePermission]:
 
 def hidden_unless(permission: Permission) -> PermissionExtension:
     """Field extension: ``null`` (no error) for callers without ``permission``."""
-    return PermissionExtension(permissions=[allow(permission)()], fail_silently=True)
+    # No schema directive: each permission class would declare its own `@allowed`, and two
+    # of them in one schema is an error.
+    return PermissionExtension(
+        permissions=[allow(permission)()], fail_silently=True, use_directives=False
+    )

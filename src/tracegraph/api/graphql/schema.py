@@ -7,11 +7,16 @@ from typing import Any
 
 import orjson
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, ParserCache, ValidationCache
 from strawberry.types import Info
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
+from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
+from tracegraph.api.graphql.hardening import HardenedSchema
+from tracegraph.api.graphql.identity import IdentityQuery
+from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
 from tracegraph.api.graphql.metrics_types import MetricsQuery
+from tracegraph.api.graphql.permissions import allow
+from tracegraph.api.graphql.policy import PolicyMutation, PolicyQuery
 from tracegraph.api.graphql.scalars import JSON
 from tracegraph.api.graphql.subscriptions import Subscription as LiveSubscription
 from tracegraph.api.graphql.types import (
@@ -33,7 +38,9 @@ from tracegraph.api.graphql.types import (
     RunStatus,
 )
 from tracegraph.api.graphql.views import BadArgument, impact_answer, lineage_graph
+from tracegraph.auth import Permission
 from tracegraph.ingest.errors import IngestError
+from tracegraph.settings import Settings
 
 IMPACT_ROOTS = {
     NodeKind.PIPELINE,
@@ -67,8 +74,11 @@ def _check_depth(depth: int, cap: int) -> int:
 
 
 @strawberry.type
-class Query(MetricsQuery, AlertsQuery):
-    @strawberry.field(description="The header bar: active runs, today's tokens/cost, health.")
+class Query(MetricsQuery, AlertsQuery, IdentityQuery, PolicyQuery, KeysQuery, AuditQuery):
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="The header bar: active runs, today's tokens/cost, health.",
+    )
     async def overview(self, info: Info) -> Overview:
         try:
             o = await info.context.reads.overview()
@@ -84,7 +94,7 @@ class Query(MetricsQuery, AlertsQuery):
             last_seq=int(o["last_seq"]),
         )
 
-    @strawberry.field(description="Pipelines by name.")
+    @strawberry.field(permission_classes=[allow(Permission.READ)], description="Pipelines by name.")
     async def pipelines(
         self, info: Info, first: int | None = 50, after: str | None = None
     ) -> PipelineConnection:
@@ -103,12 +113,15 @@ class Query(MetricsQuery, AlertsQuery):
             ),
         )
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[allow(Permission.READ)])
     async def pipeline(self, info: Info, name: str) -> Pipeline | None:
         node = await info.context.loaders.pipeline_by_name.load(name)
         return Pipeline.from_node(node) if node else None
 
-    @strawberry.field(description="Runs newest first (by start, else scheduled time).")
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Runs newest first (by start, else scheduled time).",
+    )
     async def runs(
         self,
         info: Info,
@@ -134,14 +147,15 @@ class Query(MetricsQuery, AlertsQuery):
             ),
         )
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[allow(Permission.READ)])
     async def run(self, info: Info, id: strawberry.ID) -> Run | None:
         node = await info.context.loaders.run_by_id.load(str(id))
         return Run.from_node(node) if node else None
 
     @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
         description="Artifact versions upstream or downstream of an artifact (every version "
-        "of it when no version is given), depth-bounded; edges point the way data flowed."
+        "of it when no version is given), depth-bounded; edges point the way data flowed.",
     )
     async def lineage(
         self,
@@ -163,7 +177,10 @@ class Query(MetricsQuery, AlertsQuery):
         )
         return lineage_graph(rows, uri, version, depth, applied, settings.lineage_max_nodes)
 
-    @strawberry.field(description="The blast radius of a node, with one explaining path each.")
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="The blast radius of a node, with one explaining path each.",
+    )
     async def impact(self, info: Info, kind: NodeKind, key: str, depth: int | None = 10) -> Impact:
         depth = 10 if depth is None else depth
         if kind not in IMPACT_ROOTS:
@@ -179,7 +196,10 @@ class Query(MetricsQuery, AlertsQuery):
             raise BadArgument(f"unknown {kind.value} {key!r}")
         return impact_answer(rec, depth, applied, settings.lineage_max_nodes)
 
-    @strawberry.field(description="Stored events after afterSeq, in seq order.")
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Stored events after afterSeq, in seq order.",
+    )
     async def events(
         self,
         info: Info,
@@ -192,15 +212,20 @@ class Query(MetricsQuery, AlertsQuery):
         rows = await info.context.reads.events(
             after_seq or 0, limit, pipeline, str(run) if run is not None else None
         )
-        return [Event.from_payload(seq, payload) for seq, payload in rows]
+        return [Event.from_payload(seq, payload, principal) for seq, payload, principal in rows]
 
 
 @strawberry.type
-class Mutation(AlertsMutation):
-    @strawberry.mutation(description="Same semantics as POST /v1/events.")
+class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation):
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.INGEST)],
+        description="Same semantics as POST /v1/events.",
+    )
     async def ingest_events(self, info: Info, events: list[JSON]) -> IngestResult:
         try:
-            outcome = await info.context.services.ingest.ingest(events)
+            outcome = await info.context.services.ingest.ingest(
+                events, info.context.principal.actor
+            )
         except IngestError as exc:
             raise BadArgument(str(exc)) from exc
         return IngestResult(
@@ -219,14 +244,7 @@ class Subscription(LiveSubscription, AlertsSubscription):
     """Live events and run states (tracegraph.api.graphql.subscriptions) plus alerts."""
 
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    # Parser and validation caches live at module level, so per-request factories share them.
-    extensions=[
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: MaxAliasesLimiter(max_alias_count=50),
-    ],
-)
+def build_schema(settings: Settings) -> HardenedSchema:
+    """The schema with the document limits, masking and rate limits of ``settings``
+    (tracegraph.api.graphql.hardening)."""
+    return HardenedSchema(settings, query=Query, mutation=Mutation, subscription=Subscription)

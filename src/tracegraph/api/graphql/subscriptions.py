@@ -43,7 +43,8 @@ def event_of(item: LiveItem) -> Event:
     """The GraphQL ``Event`` of a live item, built once per event and shared."""
     event = item.memo.get(Event)
     if event is None:
-        event = item.memo[Event] = Event.from_payload(item.seq, item.event.payload)
+        ev = item.event
+        event = item.memo[Event] = Event.from_payload(item.seq, ev.payload, ev.principal)
     return event  # type: ignore[no-any-return]
 
 

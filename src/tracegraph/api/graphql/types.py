@@ -15,7 +15,10 @@ import orjson
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.permissions import can, hidden_unless
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime
+from tracegraph.auth import Permission
+from tracegraph.redaction import without_prompt_text
 
 
 @strawberry.enum(description="Status of a run or step run (graph values are lowercase).")
@@ -87,11 +90,33 @@ class Event:
     pipeline: str | None
     run: strawberry.ID | None
     step: str | None
-    data: JSON | None
+    raw_data: strawberry.Private[Any]
+    ingested_by: strawberry.Private[str | None] = None
+
+    @strawberry.field(
+        description="Who ingested the event (key:<name>, user:<email>; null when not "
+        "recorded). Needs the read:audit permission: null without it.",
+        extensions=[hidden_unless(Permission.READ_AUDIT)],
+    )
+    def principal(self) -> str | None:
+        return self.ingested_by
+
+    @strawberry.field(
+        description="The event's data. Without the read:prompts permission, the prompt and "
+        "response text of prompt.sent, response.chunk and response.received is left out "
+        "and `hidden` lists the keys removed."
+    )
+    def data(self, info: Info) -> JSON | None:
+        if can(info, Permission.READ_PROMPTS):
+            return self.raw_data
+        return without_prompt_text(self.type, self.raw_data)
 
     @classmethod
-    def from_payload(cls, seq: int, payload: dict[str, Any] | str | bytes) -> Event:
-        """From a stored or just-committed canonical event (dict or its JSON text)."""
+    def from_payload(
+        cls, seq: int, payload: dict[str, Any] | str | bytes, principal: str | None = None
+    ) -> Event:
+        """From a stored or just-committed canonical event (dict or its JSON text) and
+        the actor of the principal that ingested it."""
         if not isinstance(payload, dict):
             payload = orjson.loads(payload)
         return cls(
@@ -102,7 +127,8 @@ class Event:
             pipeline=payload.get("pipeline"),
             run=payload.get("run"),
             step=payload.get("step"),
-            data=payload.get("data"),
+            raw_data=payload.get("data"),
+            ingested_by=principal,
         )
 
 
@@ -183,12 +209,25 @@ class LLMCall:
     model: str
     prompt_template: str | None
     prompt_version: str | None
-    prompt: str | None
-    response: str | None
+    prompt: str | None = strawberry.field(
+        description="The prompt text (null without the read:prompts permission).",
+        extensions=[hidden_unless(Permission.READ_PROMPTS)],
+    )
+    response: str | None = strawberry.field(
+        description="The response text (null without the read:prompts permission).",
+        extensions=[hidden_unless(Permission.READ_PROMPTS)],
+    )
     input_tokens: int | None
     output_tokens: int | None
     latency_ms: int | None
     cost_usd: float | None
+    redactions: int | None = strawberry.field(
+        description="Secrets and personal data scrubbed from the prompt and response at "
+        "ingest (null for calls stored before scrubbing)."
+    )
+    redaction_kinds: list[str] = strawberry.field(
+        description="The redaction rules that matched (api_key, email, ...)."
+    )
 
     @classmethod
     def from_node(cls, n: dict[str, Any]) -> LLMCall:
@@ -205,6 +244,8 @@ class LLMCall:
             output_tokens=_int(n.get("output_tokens")),
             latency_ms=_int(n.get("latency_ms")),
             cost_usd=_float(n.get("cost_usd")),
+            redactions=_int(n.get("redactions")),
+            redaction_kinds=list(n.get("redaction_kinds") or []),
         )
 
 

@@ -1,0 +1,12 @@
+// Replay: delete the graph built from events, keeping what is not rebuilt from the event
+// log: API keys, the auth bootstrap marker, the redaction policy and the audit trail
+// (definition entries are re-merged on their ids by the replay). Relationships first, in
+// small transactions (a Model used by every call must never be detached at once).
+MATCH (a)-[r]->(b)
+WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)
+       AND (b:ApiKey OR b:AuthBootstrap OR b:RedactionPolicy OR b:AuditEntry))
+CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS
+WITH count(*) AS relationships
+MATCH (n)
+WHERE NOT (n:ApiKey OR n:AuthBootstrap OR n:RedactionPolicy OR n:AuditEntry)
+CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

@@ -1,0 +1,220 @@
+"""GraphQL audit trail (reviewers) and the admin changes it records: owners and SLAs.
+
+``auditTrail`` reads :class:`tracegraph.store.audit_store.AuditStore` newest first with
+Relay cursors; ``setOwner`` / ``setSla`` change the graph and record their entry in one
+transaction (:class:`tracegraph.store.governance_store.GovernanceStore`), with the
+authenticated principal as the actor.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+import strawberry
+from pydantic import TypeAdapter, ValidationError
+from strawberry.types import Info
+
+from tracegraph.api.graphql.permissions import allow
+from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime
+from tracegraph.api.graphql.types import PageInfo, Pipeline
+from tracegraph.api.graphql.views import BadArgument
+from tracegraph.auth import Permission
+from tracegraph.events.errors import render_error
+from tracegraph.events.fields import Owner
+from tracegraph.events.sla import Sla
+from tracegraph.store.audit_store import AuditStore, TrailFilter
+from tracegraph.store.governance_store import GovernanceStore, UnknownTarget
+
+_OWNER = TypeAdapter(Owner)
+
+
+@strawberry.type(description="One change: who (actor) did what (action) to which thing (target).")
+class AuditEntry:
+    id: strawberry.ID
+    actor: str = strawberry.field(description="key:<name>, user:<email>, system:<component>.")
+    action: str = strawberry.field(
+        description="pipeline.defined, owner.changed, sla.changed, breach.acknowledged, "
+        "breach.resolved, key.created, key.revoked, policy.changed."
+    )
+    target: str = strawberry.field(
+        description="<kind>:<key>: pipeline:<name>, step:<pipeline>/<key>, breach:<id>, "
+        "api_key:<id>, policy:redaction."
+    )
+    before: JSON | None = strawberry.field(description="The state before (null: created).")
+    after: JSON | None = strawberry.field(description="The state after (null: deleted).")
+    at: DateTime
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> AuditEntry:
+        return cls(
+            id=strawberry.ID(r["id"]),
+            actor=r["actor"],
+            action=r["action"],
+            target=r["target"],
+            before=None if r.get("before") is None else orjson.loads(r["before"]),
+            after=None if r.get("after") is None else orjson.loads(r["after"]),
+            at=to_datetime(r["at"]),  # type: ignore[arg-type]
+        )
+
+
+@strawberry.type
+class AuditEntryEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge]
+    page_info: PageInfo
+
+
+@strawberry.input(
+    name="SLAInput",
+    description="The fields of a definition's `sla` object (events contract); leave all "
+    "null to remove the SLA.",
+)
+class SLAInput:
+    max_duration_ms: int | None = None
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    min_success_rate: float | None = None
+    window: str | None = None
+    max_start_delay_ms: int | None = None
+
+
+def _encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode()
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except Exception as exc:
+        raise BadArgument(f"invalid cursor {cursor!r}") from exc
+    if not isinstance(key, str):
+        raise BadArgument(f"invalid cursor {cursor!r}")
+    return key
+
+
+def _trail(info: Info) -> AuditStore:
+    store = info.context.services.audit
+    if store is None:
+        raise BadArgument("the audit trail is not open")
+    return store  # type: ignore[no-any-return]
+
+
+def _governance(info: Info) -> GovernanceStore:
+    services = info.context.services
+    return GovernanceStore(services.driver, services.settings.neo4j.database)
+
+
+def _problems(exc: ValidationError, root: str) -> str:
+    # The event model's own wording: `sla.window: required when min_success_rate is set`.
+    return "; ".join(f"{root}.{render_error(e, 'pipeline.defined', ())}" for e in exc.errors())
+
+
+def _check_owner(owner: str) -> str:
+    try:
+        return _OWNER.validate_python(owner)
+    except ValidationError as exc:
+        raise BadArgument(
+            f"owner: {owner!r} is not a valid owner (expected team:<name> or user:<name>)"
+        ) from exc
+
+
+def _check_sla(sla: SLAInput) -> dict[str, Any] | None:
+    given = {k: v for k, v in vars(sla).items() if v is not None}
+    if not given:
+        return None
+    try:
+        return Sla.model_validate(given).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        raise BadArgument(_problems(exc, "sla")) from exc
+
+
+def _actor(info: Info) -> str:
+    return str(info.context.principal.actor)
+
+
+async def _pipeline(info: Info, name: str) -> Pipeline:
+    node = await info.context.loaders.pipeline_by_name.load(name)
+    if node is None:
+        raise BadArgument(f"unknown pipeline {name!r}")
+    return Pipeline.from_node(node)
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ_AUDIT)],
+        description="Audit entries newest first; filters combine (from inclusive, to "
+        "exclusive); page size capped.",
+    )
+    async def audit_trail(
+        self,
+        info: Info,
+        actor: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> AuditEntryConnection:
+        limit = info.context.page_size(50 if first is None else first)
+        since: datetime | None = from_  # type: ignore[assignment]
+        until: datetime | None = to  # type: ignore[assignment]
+        if since is not None and until is not None and since >= until:
+            raise BadArgument("from must be earlier than to")
+        rows = await _trail(info).page(
+            TrailFilter(actor=actor, target=target, action=action, since=since, until=until),
+            after_key=_decode_cursor(after),
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        edges = [
+            AuditEntryEdge(cursor=_encode_cursor(r["order_key"]), node=AuditEntry.from_row(r))
+            for r in page
+        ]
+        return AuditEntryConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+@strawberry.type
+class AuditMutation:
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.MANAGE_OWNERS)],
+        description="Set the owner of a pipeline, or of one of its steps (audited as "
+        "owner.changed). A later definition of the pipeline replaces it.",
+    )
+    async def set_owner(self, info: Info, pipeline: str, step: str | None, owner: str) -> Pipeline:
+        checked = _check_owner(owner)
+        try:
+            await _governance(info).set_owner(pipeline, step, checked, _actor(info))
+        except UnknownTarget as exc:
+            raise BadArgument(str(exc)) from exc
+        return await _pipeline(info, pipeline)
+
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.MANAGE_SLAS)],
+        description="Set (or, with every field null, remove) the SLA of a pipeline or of "
+        "one of its steps (audited as sla.changed); evaluation uses it from its next round.",
+    )
+    async def set_sla(self, info: Info, pipeline: str, step: str | None, sla: SLAInput) -> Pipeline:
+        checked = _check_sla(sla)
+        try:
+            await _governance(info).set_sla(pipeline, step, checked, _actor(info))
+        except UnknownTarget as exc:
+            raise BadArgument(str(exc)) from exc
+        return await _pipeline(info, pipeline)

@@ -1,0 +1,104 @@
+"""GraphQL for the redaction policy: read it and change it (admins only).
+
+A change is validated (every rule compiles with RE2), stored as a new version with its
+audit entry in one transaction, and takes effect at once on this replica; the others
+pick it up within ``redaction_policy_refresh_s``.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from tracegraph.api.graphql.permissions import allow
+from tracegraph.api.graphql.scalars import DateTime
+from tracegraph.api.graphql.views import BadArgument
+from tracegraph.auth import Permission
+from tracegraph.redaction import (
+    BUILTIN_NAMES,
+    ActivePolicy,
+    InvalidRedactionRule,
+    RedactionPolicy,
+    make_policy,
+)
+from tracegraph.store.policy_store import PolicyStore
+
+
+@strawberry.type
+class RedactionRule:
+    name: str
+    pattern: str = strawberry.field(description="RE2 syntax (no look-around or backreferences).")
+
+
+@strawberry.input
+class RedactionRuleInput:
+    name: str = strawberry.field(
+        description="1-40 lowercase letters, digits and '_'; replaced text reads [REDACTED:<name>]."
+    )
+    pattern: str = strawberry.field(description="RE2 syntax (no look-around or backreferences).")
+
+
+@strawberry.type(name="RedactionPolicy")
+class RedactionPolicyType:
+    builtins: list[str] = strawberry.field(description="Built-in rules in force, in order.")
+    custom_rules: list[RedactionRule]
+    available_builtins: list[str] = strawberry.field(
+        description="Every built-in rule: api_key, bearer_token, email, credit_card."
+    )
+    version: int = strawberry.field(description="Grows by one with every change.")
+    updated_at: DateTime | None
+    updated_by: str | None
+
+    @classmethod
+    def of(cls, policy: RedactionPolicy) -> RedactionPolicyType:
+        return cls(
+            builtins=list(policy.builtins),
+            custom_rules=[RedactionRule(name=n, pattern=p) for n, p in policy.custom_rules],
+            available_builtins=list(BUILTIN_NAMES),
+            version=policy.version,
+            updated_at=policy.updated_at,  # type: ignore[arg-type]
+            updated_by=policy.updated_by,
+        )
+
+
+def _parts(info: Info) -> tuple[ActivePolicy, PolicyStore]:
+    services = info.context.services
+    if services.redaction is None or services.policies is None:
+        raise BadArgument("redaction is not configured on this service")
+    return services.redaction, services.policies
+
+
+@strawberry.type
+class PolicyQuery:
+    @strawberry.field(
+        permission_classes=[allow(Permission.MANAGE_POLICY)],
+        description="The redaction policy applied to prompt, response and log text at ingest.",
+    )
+    async def redaction_policy(self, info: Info) -> RedactionPolicyType:
+        active, _ = _parts(info)
+        return RedactionPolicyType.of(active.policy)
+
+
+@strawberry.type
+class PolicyMutation:
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.MANAGE_POLICY)],
+        description="Replace the redaction policy. Every rule is checked first (an invalid "
+        "regex or unknown built-in is an error naming it); the change applies to the next "
+        "event ingested and is recorded in the audit trail.",
+    )
+    async def set_redaction_policy(
+        self, info: Info, builtins: list[str], custom_rules: list[RedactionRuleInput]
+    ) -> RedactionPolicyType:
+        active, store = _parts(info)
+        try:
+            policy = make_policy(builtins, [(r.name, r.pattern) for r in custom_rules])
+        except InvalidRedactionRule as exc:
+            raise BadArgument(str(exc)) from None
+        stored = await store.save(policy, info.context.principal.actor)
+        # Not only when newer than ours: the refresher converges on the stored version.
+        active.apply(stored)
+        return RedactionPolicyType.of(stored)
+
+
+__all__ = ["PolicyMutation", "PolicyQuery", "RedactionPolicyType", "RedactionRuleInput"]
