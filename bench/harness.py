@@ -39,6 +39,31 @@ def neo4j_uri(instance: str, bolt_port: int) -> str:
     return LocalNeo4j(REPO_ROOT / ".neo4j", name=instance, bolt_port=bolt_port).start()
 
 
+def settle(instance: str, bolt_port: int, max_wait_s: float = 60.0) -> float:
+    """Wait until the local Neo4j instance is idle (under 15% of a core for half a
+    second), so one arm's background work (a wipe's deletes, GC) is not charged to the
+    next. Returns the seconds waited; a server that is not ours is not waited for."""
+    if os.environ.get("NEO4J_URI"):
+        return 0.0
+    from tracegraph.localneo4j import LocalNeo4j
+
+    pid = LocalNeo4j(REPO_ROOT / ".neo4j", name=instance, bolt_port=bolt_port).pid_file
+    stat = Path(f"/proc/{pid.read_text(encoding='utf-8').strip()}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s() -> float:
+        fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    started = time.monotonic()
+    while time.monotonic() - started < max_wait_s:
+        before = cpu_s()
+        time.sleep(0.5)
+        if cpu_s() - before < 0.075:
+            break
+    return time.monotonic() - started
+
+
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
     """Wait until the service under test answers ``/readyz``."""
     deadline = time.monotonic() + timeout_s

@@ -27,7 +27,15 @@ from pathlib import Path
 import httpx
 import orjson
 
-from harness import UNTHROTTLED_ENV, amint_keys, bearer, free_port, neo4j_uri, wait_ready
+from harness import (
+    UNTHROTTLED_ENV,
+    amint_keys,
+    bearer,
+    free_port,
+    neo4j_uri,
+    settle,
+    wait_ready,
+)
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events import canonical_payload, fingerprint, parse_event
 from tracegraph.ingest.pricing import DEFAULT_PRICES
@@ -47,6 +55,9 @@ async def _wipe_and_count(settings: Neo4jSettings) -> None:
         async with driver.session() as session:
             await (await session.run(query("wipe_batch"))).consume()
         await apply_schema(driver, settings.database)
+        # Each arm starts from an empty store and an idle server: what the wipe (or the
+        # arm before) left running in the background is not charged to the next arm.
+        await asyncio.to_thread(settle, "bench", BENCH_BOLT_PORT)
     finally:
         await driver.close()
 
