@@ -528,8 +528,11 @@ def test_audit_trail_reads_walk_an_index_in_order(
         return [here] + [op for child in p.get("children", []) for op in operators(child)]
 
     ops = operators(plan)
-    seeks = [d for op, d in ops if op.startswith("NodeIndexSeek")]
-    assert len(seeks) == 1 and f"RANGE INDEX a:{index}" in seeks[0], ops
+    # The hinted index is walked in its order. The planner takes a seek, or, while the
+    # index's statistics are still those of an empty index (as on a fresh test database),
+    # sometimes an ordered scan of the same index: either way no sort and no label scan.
+    walks = [d for op, d in ops if op.startswith(("NodeIndexSeek", "NodeIndexScan"))]
+    assert len(walks) == 1 and f"RANGE INDEX a:{index}" in walks[0], ops
     names = {op for op, _ in ops}
     assert not names & {"Sort", "Top", "PartialSort", "PartialTop"}, ops
-    assert not names & {"NodeByLabelScan", "AllNodesScan", "NodeIndexScan"}, ops
+    assert not names & {"NodeByLabelScan", "AllNodesScan"}, ops
