@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 import uvicorn
 from neo4j import Driver, GraphDatabase
 
+from tests.support.skips import unavailable
 from tracegraph.settings import REPO_ROOT, Neo4jSettings, Settings
 from tracegraph.store.cypher_files import query
 
@@ -65,6 +67,34 @@ def neo4j_server() -> Iterator[dict]:
     yield {"uri": uri, "local": server}
     if os.environ.get("TRACEGRAPH_TEST_KEEP_NEO4J") != "1":
         server.stop()
+
+
+def _launcher_behind(neo4j_server: dict) -> Any:
+    """The launcher instance behind the test database (also one a loopback NEO4J_URI
+    points at), or None for a server we cannot stop and start (remote, container)."""
+    if neo4j_server.get("local") is not None:
+        return neo4j_server["local"]
+    parsed = urlparse(os.environ.get("NEO4J_URI", ""))
+    if parsed.hostname not in {"127.0.0.1", "localhost"} or parsed.port is None:
+        return None
+    from tracegraph.localneo4j import LocalNeo4j
+
+    home = REPO_ROOT / ".neo4j"
+    for conf in sorted(home.glob("instances/*/conf/neo4j.conf")):
+        if f":{parsed.port}\n" in conf.read_text() + "\n":
+            return LocalNeo4j(home, name=conf.parent.parent.name, bolt_port=parsed.port)
+    return None
+
+
+@pytest.fixture
+def stoppable_neo4j(neo4j_server: dict) -> Any:
+    """The test database's launcher, for tests that stop and restart it. Skipped only
+    where that is impossible (a remote server or a container); under CI, which always
+    runs the launcher, a missing launcher fails the test instead of skipping it."""
+    local = _launcher_behind(neo4j_server)
+    if local is None:
+        unavailable("stopping the database needs the local launcher (NEO4J_URI is remote)")
+    return local
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningService
+from tests.support.skips import unavailable
 from tracegraph.settings import REPO_ROOT
 
 pytestmark = pytest.mark.neo4j
@@ -35,9 +36,9 @@ PANELS = ("pipelines", "run", "logs", "insights")
 IGNORED_CONSOLE = ("favicon.ico", "DevTools")
 
 if not CHROMIUM.exists():
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
+    unavailable("needs Debian's chromium at /usr/bin/chromium", module_level=True)
 if not (REPO_ROOT / "web" / "node_modules").is_dir():
-    pytest.skip("front-end packages missing: run `make setup`", allow_module_level=True)
+    unavailable("front-end packages missing: run `make setup`", module_level=True)
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 from neo4j import Driver
@@ -147,13 +148,9 @@ def test_overload_gets_429_with_retry_after(clean_graph: Driver, make_service) -
 
 
 def test_neo4j_down_gives_503_then_recovers_without_restart(
-    service: RunningService, clean_graph: Driver, neo4j_server: dict
+    service: RunningService, clean_graph: Driver, stoppable_neo4j: Any
 ) -> None:
-    local = neo4j_server["local"]
-    if local is None:
-        import pytest
-
-        pytest.skip("stopping the database is only possible with the local launcher")
+    local = stoppable_neo4j
     with service.client() as client:
         assert client.post("/v1/events", json=[_event(1)]).status_code == 200
         local.stop()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from neo4j import GraphDatabase
 
+from tests.support.skips import unavailable
 from tracegraph.localneo4j import (
     NEO4J_VERSION,
     LocalNeo4j,
@@ -229,9 +230,9 @@ def test_log_tail_shows_only_the_latest_run(tmp_path: Path) -> None:
 @pytest.fixture
 def launcher_test(tmp_path: Path) -> Iterator[LocalNeo4j]:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("needs Java 17+")
+        unavailable("needs Java 17+")
     if not is_fetched(REAL_DIST) and shutil.which("mvn") is None:
-        pytest.skip("needs Maven to download Neo4j once")
+        unavailable("needs Maven to download Neo4j once")
     server = LocalNeo4j(
         tmp_path / "home",
         name="launcher-test",

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from tests.conftest import RunningService, free_port
 from tracegraph.sdk import Tracegraph, current_run, current_step
-from tracegraph.settings import REPO_ROOT
 
 RUN_QUERY = """
 query Run($id: ID!) {
@@ -262,30 +259,10 @@ def test_spool_at_closed_port_is_sent_at_next_start_up(
     assert got is not None and got["status"] == "SUCCEEDED"
 
 
-def _local_neo4j(neo4j_server: dict) -> Any:
-    """The launcher instance behind the test database, so the test can stop and start it."""
-    if neo4j_server.get("local") is not None:
-        return neo4j_server["local"]
-    uri = os.environ.get("NEO4J_URI", "")
-    parsed = urlparse(uri)
-    if parsed.hostname not in {"127.0.0.1", "localhost"} or parsed.port is None:
-        return None
-    from tracegraph.localneo4j import LocalNeo4j
-
-    # A NEO4J_URI pointing at one of our own launcher instances (e.g. a developer's).
-    home = REPO_ROOT / ".neo4j"
-    for conf in sorted(home.glob("instances/*/conf/neo4j.conf")):
-        if f":{parsed.port}\n" in conf.read_text() + "\n":
-            return LocalNeo4j(home, name=conf.parent.parent.name, bolt_port=parsed.port)
-    return None
-
-
 def test_database_outage_mid_run_loses_nothing(
-    service: RunningService, neo4j_server: dict, tmp_path: Path
+    service: RunningService, stoppable_neo4j: Any, tmp_path: Path
 ) -> None:
-    local = _local_neo4j(neo4j_server)
-    if local is None:
-        pytest.skip("stopping the database needs the local launcher")
+    local = stoppable_neo4j
     # Two clients through the same outage: one spools to disk, one retries in memory.
     spooling = client_for(service, spool_dir=tmp_path / "spool", max_backoff_s=1.0)
     retrying = client_for(service, max_backoff_s=1.0)
