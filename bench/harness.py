@@ -30,13 +30,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def neo4j_uri(instance: str, bolt_port: int) -> str:
-    """``NEO4J_URI`` if set (the benchmark wipes it), else a local instance of its own."""
+def neo4j_uri(instance: str, bolt_port: int, *, fresh_store: bool = False) -> str:
+    """``NEO4J_URI`` if set (the benchmark wipes it), else a local instance of its own.
+
+    ``fresh_store`` deletes the local instance's store files first: deleting every node
+    empties a database but leaves its files (index trees above all) grown by earlier
+    runs, and a benchmark should not measure that history."""
     if os.environ.get("NEO4J_URI"):
         return os.environ["NEO4J_URI"]
     from tracegraph.localneo4j import LocalNeo4j
 
-    return LocalNeo4j(REPO_ROOT / ".neo4j", name=instance, bolt_port=bolt_port).start()
+    local = LocalNeo4j(REPO_ROOT / ".neo4j", name=instance, bolt_port=bolt_port)
+    if fresh_store:
+        local.wipe()
+    return local.start()
 
 
 def settle(instance: str, bolt_port: int, max_wait_s: float = 60.0) -> float:

@@ -3,7 +3,9 @@ deadlock and the global seq stays unique and gap-free."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable
 
 from neo4j import Driver
@@ -51,3 +53,65 @@ def test_two_replicas_write_concurrently_without_deadlock_or_seq_gaps(
 
     seqs = [r["seq"] for r in fetch(clean_graph, "event_seqs")]
     assert seqs == list(range(1, 4001))
+
+
+def test_exclusive_writes_run_between_batches_never_beside_them(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    # SLA breach merges share nodes with ingestion; on the writer they cannot interleave
+    # with a batch's transaction (no lock waits, no deadlocks between the two).
+    committer = service.app.state.services.committer
+    writer = committer._writer
+    spans: list[tuple[str, float, float]] = []
+    original_write = writer.write
+
+    async def timed_write(units):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return await original_write(units)
+        finally:
+            spans.append(("batch", started, time.perf_counter()))
+
+    async def exclusive(n: int) -> int:
+        started = time.perf_counter()
+        await asyncio.sleep(0.005)  # a round trip's worth: a batch could start meanwhile
+        spans.append(("exclusive", started, time.perf_counter()))
+        return n
+
+    async def failing() -> None:
+        raise RuntimeError("breach merge failed")
+
+    async def scenario() -> tuple[list[int], str]:
+        submits = [
+            asyncio.ensure_future(service.app.state.services.ingest.ingest(batch))
+            for batch in batches
+        ]
+        results = await asyncio.gather(
+            *(committer.run_exclusive(lambda n=n: exclusive(n)) for n in range(20))
+        )
+        try:
+            await committer.run_exclusive(failing)
+            error = ""
+        except RuntimeError as exc:
+            error = str(exc)
+        await asyncio.gather(*submits)
+        return list(results), error
+
+    events = WorkloadGenerator(seed=5).events(2000)
+    batches = [events[i : i + 50] for i in range(0, len(events), 50)]
+    writer.write = timed_write
+    try:
+        results, error = service.call(scenario())
+    finally:
+        writer.write = original_write
+
+    assert results == list(range(20))  # each caller gets its own result
+    assert error == "breach merge failed"  # and its own error; the writer goes on
+    batches_run = [s for s in spans if s[0] == "batch"]
+    exclusives = [s for s in spans if s[0] == "exclusive"]
+    assert batches_run and len(exclusives) == 20
+    for _, start, end in exclusives:
+        for _, b_start, b_end in batches_run:
+            assert end <= b_start or start >= b_end, "an exclusive write overlapped a batch"
+    seqs = [r["seq"] for r in fetch(clean_graph, "event_seqs")]
+    assert seqs == list(range(1, 2001))

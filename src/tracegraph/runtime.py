@@ -151,7 +151,10 @@ def _open_slas(services: Services) -> None:
     # never runs inside (or holds up) an ingest transaction.
     settings = services.settings
     services.slas = SlaStore(
-        services.driver, settings.neo4j.database, timeout_s=settings.query_timeout_s
+        services.driver,
+        settings.neo4j.database,
+        timeout_s=settings.query_timeout_s,
+        write_gate=services.committer.run_exclusive,
     )
     services.webhooks = WebhookSender(
         settings.webhook_urls,

@@ -26,6 +26,9 @@ class Neo4jSettings(BaseSettings):
     # Fail a request fast when the database is down instead of hanging the client.
     connection_acquisition_timeout_s: float = 5.0
     transaction_timeout_s: float = 30.0
+    # First wait before a transient failure (a deadlock) is retried; it doubles on each
+    # retry. The driver's own default (1 s) stalls the single ingest writer for a second.
+    transaction_retry_delay_s: float = 0.05
 
     @property
     def auth(self) -> tuple[str, str] | None:

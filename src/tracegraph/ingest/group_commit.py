@@ -4,6 +4,11 @@ One writer task drains the queue; while a transaction is in flight new requests 
 up and go together in the next one, so the cost of a round trip and a commit is paid
 once per batch rather than once per request. A request is never split, so it is
 committed whole or not at all.
+
+Other writes of this service that touch the same nodes (SLA breaches link runs) go
+through the same writer with :meth:`GroupCommitter.run_exclusive`, between batches:
+two writers locking the same runs in different orders deadlock, and the retry costs
+the ingest transaction its whole work plus a back-off.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import structlog
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -25,6 +31,7 @@ from tracegraph.store.graph_rows import SequencedEvent
 log = structlog.get_logger(__name__)
 
 CommitListener = Callable[[Sequence[SequencedEvent]], Awaitable[None] | None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,6 +39,12 @@ class _Queued:
     unit: WriteUnit
     size: int
     future: asyncio.Future[tuple[UnitResult, int]]
+
+
+@dataclass
+class _Exclusive:
+    work: Callable[[], Awaitable[Any]]
+    future: asyncio.Future[Any]
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -58,7 +71,7 @@ class GroupCommitter:
         self._max_batch = max_batch_events
         self._max_pending = max_pending_events
         self._retry_after = retry_after_s
-        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Queued | _Exclusive] = asyncio.Queue()
         self._pending_events = 0
         self._listeners: list[CommitListener] = []
         self._task: asyncio.Task[None] | None = None
@@ -98,21 +111,42 @@ class GroupCommitter:
         await self._queue.put(_Queued(unit, size, future))
         return await future
 
+    async def run_exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` (a write transaction of its own) on the writer, between batches."""
+        if self._task is None or self._task.done():
+            return await work()  # no writer running (tests, shutdown): nothing to contend with
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Exclusive(work, future))
+        return await future
+
     async def _run(self) -> None:
+        carried: _Queued | _Exclusive | None = None
         while True:
-            first = await self._queue.get()
-            batch = [first]
-            total = first.size
+            item = carried if carried is not None else await self._queue.get()
+            carried = None
+            if isinstance(item, _Exclusive):
+                await self._run_one_exclusive(item)
+                continue
+            batch, total = [item], item.size
             while total < self._max_batch and not self._queue.empty():
                 nxt = self._queue.get_nowait()
-                if total + nxt.size > self._max_batch:
-                    # Too big to join; it leads the next batch.
-                    await self._commit(batch)
-                    batch, total = [nxt], nxt.size
-                    continue
+                if isinstance(nxt, _Exclusive) or total + nxt.size > self._max_batch:
+                    carried = nxt  # runs next, after this batch
+                    break
                 batch.append(nxt)
                 total += nxt.size
             await self._commit(batch)
+
+    @staticmethod
+    async def _run_one_exclusive(item: _Exclusive) -> None:
+        try:
+            result = await item.work()
+        except Exception as exc:  # the caller gets it; the writer goes on
+            if not item.future.done():
+                item.future.set_exception(exc)
+            return
+        if not item.future.done():
+            item.future.set_result(result)
 
     async def _commit(self, batch: list[_Queued]) -> None:
         try:

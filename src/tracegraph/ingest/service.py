@@ -10,7 +10,13 @@ from typing import Any
 
 import orjson
 
-from tracegraph.events import InvalidEvent, canonical_payload, parse_event, payload_fingerprint
+from tracegraph.events import (
+    InvalidEvent,
+    canonical_payload,
+    format_timestamp,
+    parse_event,
+    payload_fingerprint,
+)
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.redaction import (
     NO_REDACTION,
@@ -21,6 +27,7 @@ from tracegraph.redaction import (
     Scrubber,
 )
 from tracegraph.store.event_writer import PendingEvent, QuarantineEntry, WriteUnit
+from tracegraph.store.graph_rows import build_event_rows
 
 # Events validated between two yields to the event loop (~2 ms of CPU).
 PREPARE_SLICE = 50
@@ -113,6 +120,7 @@ class IngestService:
 
     def _prepare_into(self, unit: WriteUnit, raw_events: Sequence[Any], offset: int) -> None:
         scrubber = self.scrubber
+        received_at = format_timestamp(unit.received_at)
         for index, raw in enumerate(raw_events, start=offset):
             try:
                 event = parse_event(raw)
@@ -121,9 +129,10 @@ class IngestService:
                 continue
             payload, counts = scrubber.scrub_event(canonical_payload(event))
             redactions = RedactionCount.of(counts) if payload["type"] in TEXT_FIELDS else None
-            unit.events.append(
-                PendingEvent(index, payload, payload_fingerprint(payload), redactions)
-            )
+            fingerprint = payload_fingerprint(payload)
+            # Built here, while the writer's transaction is in flight, not inside it.
+            rows = build_event_rows(payload, fingerprint, received_at, unit.principal, redactions)
+            unit.events.append(PendingEvent(index, payload, fingerprint, redactions, rows))
 
     async def ingest(
         self, raw_events: Sequence[Any], principal: str | None = None

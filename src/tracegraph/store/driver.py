@@ -17,6 +17,7 @@ def open_driver(settings: Neo4jSettings) -> AsyncDriver:
         # Transient errors (deadlocks, leader switches) are retried by execute_write;
         # keep the total short so a dead database turns into a quick 503.
         max_transaction_retry_time=settings.connection_timeout_s * 2,
+        initial_retry_delay=settings.transaction_retry_delay_s,
         liveness_check_timeout=30.0,
         # Schema notifications (e.g. a property not created yet) are noise in our logs.
         notifications_min_severity="OFF",

@@ -20,10 +20,12 @@ from tracegraph.redaction import RedactionCount
 from tracegraph.store.audit_store import definition_changes_in_tx, record_in_tx
 from tracegraph.store.cypher_files import cypher
 from tracegraph.store.graph_rows import (
+    EventRows,
     SequencedEvent,
     event_log_rows,
     plan_statements,
     redaction_fields,
+    stamp,
 )
 
 
@@ -36,6 +38,8 @@ class PendingEvent:
     fingerprint: str
     # Redactions made at ingest (None: the event type carries no scrubbed text).
     redactions: RedactionCount | None = None
+    # Statement rows built at validation (graph_rows.build_event_rows); seq stamped here.
+    rows: EventRows | None = None
 
     @property
     def id(self) -> str:
@@ -149,6 +153,9 @@ class EventWriter:
         first = last_seq - len(fresh) + 1
         sequenced: list[SequencedEvent] = []
         for offset, (res, unit, ev) in enumerate(fresh):
+            if ev.rows is not None:
+                # Again on a retry of this function: the seq may differ.
+                stamp(ev.rows, first + offset)
             stored = SequencedEvent(
                 seq=first + offset,
                 payload=ev.payload,
@@ -156,6 +163,7 @@ class EventWriter:
                 received_at=unit.received_at,
                 principal=unit.principal,
                 redactions=ev.redactions,
+                rows=ev.rows,
             )
             sequenced.append(stored)
             res.committed.append(stored)

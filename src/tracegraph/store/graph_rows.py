@@ -48,6 +48,8 @@ class SequencedEvent:
     principal: str | None = None
     # Redactions made at ingest (None: the event type carries no scrubbed text).
     redactions: RedactionCount | None = None
+    # Statement rows built when the event was validated (None: built when written).
+    rows: EventRows | None = None
 
     @property
     def id(self) -> str:
@@ -56,6 +58,49 @@ class SequencedEvent:
     @property
     def type(self) -> str:
         return str(self.payload["type"])
+
+
+@dataclass(slots=True)
+class EventRows:
+    """One event's statement rows, built before its seq is known.
+
+    The ingest service builds them while it validates a request, which overlaps the
+    transaction in flight; the single writer then only stamps the seq (``stamp``)
+    instead of building rows between its round trips, with the database idle.
+    """
+
+    log: dict[str, Any]  # insert_events
+    family: list[tuple[str, dict[str, Any]]]  # (statement family, row)
+
+
+# Row fields that carry the event's seq, per statement family.
+_SEQ_FIELDS: dict[str, tuple[str, ...]] = {
+    "run": ("seq",),
+    "step": ("seq", "message_seq"),
+    "artifact": ("seq", "kind_seq"),
+}
+
+
+def build_event_rows(
+    payload: dict[str, Any],
+    fingerprint: str,
+    received_at: str,
+    principal: str | None,
+    redactions: RedactionCount | None,
+) -> EventRows:
+    """The rows of an event that has no seq yet (``received_at``: formatted once per
+    request). ``stamp`` must set the seq before they are written."""
+    return EventRows(
+        _log_row(payload, 0, fingerprint, received_at, principal, redactions),
+        _family_rows(payload, 0, redactions),
+    )
+
+
+def stamp(rows: EventRows, seq: int) -> None:
+    rows.log["seq"] = seq
+    for family, row in rows.family:
+        for name in _SEQ_FIELDS.get(family, ()):
+            row[name] = seq
 
 
 @dataclass
@@ -130,28 +175,45 @@ def _error_fields(data: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def event_log_rows(events: Sequence[SequencedEvent]) -> list[dict[str, Any]]:
-    rows = []
-    for ev in events:
-        p = ev.payload
-        rows.append(
-            {
-                "id": p["id"],
-                "seq": ev.seq,
-                "type": p["type"],
-                "time": parse_time(p["time"]),
-                "received_at": format_timestamp(ev.received_at),
-                "source": p.get("source"),
-                "pipeline": p.get("pipeline"),
-                "run": p.get("run"),
-                "step": p.get("step"),
-                "attempt": p.get("attempt", 1),
-                "payload": orjson.dumps(p).decode(),
-                "fingerprint": ev.fingerprint,
-                "principal": ev.principal,
-                **redaction_fields(ev.redactions),
-            }
+    return [
+        ev.rows.log
+        if ev.rows is not None
+        else _log_row(
+            ev.payload,
+            ev.seq,
+            ev.fingerprint,
+            format_timestamp(ev.received_at),
+            ev.principal,
+            ev.redactions,
         )
-    return rows
+        for ev in events
+    ]
+
+
+def _log_row(
+    p: dict[str, Any],
+    seq: int,
+    fingerprint: str,
+    received_at: str,
+    principal: str | None,
+    redactions: RedactionCount | None,
+) -> dict[str, Any]:
+    return {
+        "id": p["id"],
+        "seq": seq,
+        "type": p["type"],
+        "time": parse_time(p["time"]),
+        "received_at": received_at,
+        "source": p.get("source"),
+        "pipeline": p.get("pipeline"),
+        "run": p.get("run"),
+        "step": p.get("step"),
+        "attempt": p.get("attempt", 1),
+        "payload": orjson.dumps(p).decode(),
+        "fingerprint": fingerprint,
+        "principal": principal,
+        **redaction_fields(redactions),
+    }
 
 
 def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[str, dict]]:
@@ -199,8 +261,7 @@ def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[s
     return rows, steps
 
 
-def _run_row(ev: SequencedEvent) -> dict[str, Any]:
-    p = ev.payload
+def _run_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
     data = p.get("data") or {}
     status, rank = RUN_STATUS[p["type"]]
     error, error_type = _error_fields(data)
@@ -210,7 +271,7 @@ def _run_row(ev: SequencedEvent) -> dict[str, Any]:
         "status": status,
         "rank": rank,
         "time": parse_time(p["time"]),
-        "seq": ev.seq,
+        "seq": seq,
         "scheduled_for": parse_time(data.get("scheduled_for")),
         "started_at": parse_time(p["time"]) if p["type"] == "run.started" else None,
         "trigger": data.get("trigger"),
@@ -224,8 +285,7 @@ def _run_row(ev: SequencedEvent) -> dict[str, Any]:
     }
 
 
-def _step_row(ev: SequencedEvent) -> dict[str, Any]:
-    p = ev.payload
+def _step_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
     data = p.get("data") or {}
     status, rank = STEP_STATUS.get(p["type"], ("running", 1))
     error, error_type = _error_fields(data) if p["type"] == "step.failed" else (None, None)
@@ -241,7 +301,7 @@ def _step_row(ev: SequencedEvent) -> dict[str, Any]:
         "status": status,
         "rank": rank,
         "time": parse_time(p["time"]),
-        "seq": ev.seq,
+        "seq": seq,
         "scheduled_for": parse_time(data.get("scheduled_for")) if is_step_event else None,
         "started_at": parse_time(p["time"]) if p["type"] == "step.started" else None,
         "provider": data.get("provider") if p["type"] == "step.started" else None,
@@ -254,7 +314,7 @@ def _step_row(ev: SequencedEvent) -> dict[str, Any]:
         "items_total": data.get("items_total"),
         "message": data.get("message") if p["type"] == "step.progress" else None,
         "message_time": parse_time(p["time"]),
-        "message_seq": ev.seq,
+        "message_seq": seq,
         "error": error,
         "error_type": error_type,
         "retryable": data.get("retryable"),
@@ -268,8 +328,7 @@ def _step_run_of(p: dict[str, Any]) -> str | None:
     return step_run_id(p["run"], step, p.get("attempt", 1)) if step else None
 
 
-def _prompt_row(ev: SequencedEvent) -> dict[str, Any]:
-    p = ev.payload
+def _prompt_row(p: dict[str, Any], redactions: RedactionCount | None) -> dict[str, Any]:
     data = p.get("data") or {}
     provider = data.get("provider") or "unknown"
     template = data.get("template") or {}
@@ -295,12 +354,11 @@ def _prompt_row(ev: SequencedEvent) -> dict[str, Any]:
         "input_tokens": data.get("input_tokens"),
         "params": _json(data.get("params")),
         "time": parse_time(p["time"]),
-        **redaction_fields(ev.redactions or RedactionCount()),
+        **redaction_fields(redactions or RedactionCount()),
     }
 
 
-def _response_row(ev: SequencedEvent) -> dict[str, Any]:
-    p = ev.payload
+def _response_row(p: dict[str, Any], redactions: RedactionCount | None) -> dict[str, Any]:
     data = p.get("data") or {}
     text, messages = _text_or_messages(data)
     error = data.get("error")
@@ -321,7 +379,7 @@ def _response_row(ev: SequencedEvent) -> dict[str, Any]:
         "finish_reason": data.get("finish_reason"),
         "error": error if isinstance(error, str) or error is None else _json(error),
         "time": parse_time(p["time"]),
-        **redaction_fields(ev.redactions or RedactionCount()),
+        **redaction_fields(redactions or RedactionCount()),
     }
 
 
@@ -329,8 +387,7 @@ def artifact_version_id(uri: str, version: str | None, content_hash: str | None)
     return f"{uri}@{version if version is not None else content_hash or 'unversioned'}"
 
 
-def _artifact_row(ev: SequencedEvent) -> dict[str, Any]:
-    p = ev.payload
+def _artifact_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
     data = p.get("data") or {}
     version = data.get("version")
     version = None if version is None else str(version)
@@ -349,9 +406,9 @@ def _artifact_row(ev: SequencedEvent) -> dict[str, Any]:
         "written": p["type"] == "artifact.written",
         "written_rank": 1 if p["type"] == "artifact.written" else 0,
         "kind_time": parse_time(p["time"]),
-        "kind_seq": ev.seq,
+        "kind_seq": seq,
         "time": parse_time(p["time"]),
-        "seq": ev.seq,
+        "seq": seq,
     }
 
 
@@ -453,52 +510,67 @@ def _fold_artifacts(rows: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]
     return versions, links
 
 
+def _family_rows(
+    p: dict[str, Any], seq: int, redactions: RedactionCount | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The rows an event contributes to each statement family (pipeline definitions
+    aside: only the newest of a batch is applied, see ``_pipeline_rows``)."""
+    t = p["type"]
+    if t in RUN_STATUS:
+        return [("run", _run_row(p, seq))]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if t in STEP_STATUS or (t in IN_STEP_TYPES and p.get("step")):
+        rows.append(("step", _step_row(p, seq)))
+    elif t in IN_STEP_TYPES:
+        rows.append(("touch", {"run": p["run"], "pipeline": p["pipeline"]}))
+    if t == "prompt.sent":
+        rows.append(("prompt", _prompt_row(p, redactions)))
+    elif t == "response.received":
+        rows.append(("response", _response_row(p, redactions)))
+    elif t in ("artifact.read", "artifact.written"):
+        rows.append(("artifact", _artifact_row(p, seq)))
+    return rows
+
+
 def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) -> StatementPlan:
     """The ordered statements that apply ``events`` (the event log rows excluded)."""
-    by_type: dict[str, list[SequencedEvent]] = {}
+    defs: list[SequencedEvent] = []
+    families: dict[str, list[dict[str, Any]]] = {}
     for ev in events:
-        by_type.setdefault(ev.type, []).append(ev)
+        if ev.type == "pipeline.defined":
+            defs.append(ev)
+        rows = (
+            ev.rows.family
+            if ev.rows is not None
+            else _family_rows(ev.payload, ev.seq, ev.redactions)
+        )
+        for family, row in rows:
+            families.setdefault(family, []).append(row)
 
     plan = StatementPlan()
-    defs = by_type.get("pipeline.defined", [])
     if defs:
-        rows, plan.pipeline_steps = _pipeline_rows(defs)
-        plan.steps.append(("apply_pipeline_defined", {"rows": rows}))
+        pipeline_rows, plan.pipeline_steps = _pipeline_rows(defs)
+        plan.steps.append(("apply_pipeline_defined", {"rows": pipeline_rows}))
 
-    run_rows = _fold([_run_row(ev) for t in RUN_STATUS for ev in by_type.get(t, [])], "run")
+    run_rows = _fold(families.get("run", []), "run")
     if run_rows:
         plan.steps.append(("apply_run_events", {"rows": run_rows}))
 
-    step_rows: list[dict[str, Any]] = []
-    touch_rows: list[dict[str, Any]] = []
-    for t, evs in by_type.items():
-        if t in STEP_STATUS:
-            step_rows.extend(_step_row(ev) for ev in evs)
-        elif t in IN_STEP_TYPES:
-            for ev in evs:
-                if ev.payload.get("step"):
-                    step_rows.append(_step_row(ev))
-                else:
-                    touch_rows.append(
-                        {"run": ev.payload["run"], "pipeline": ev.payload["pipeline"]}
-                    )
+    step_rows = families.get("step", [])
     if step_rows:
         step_rows = _fold(step_rows, "id", grow=("percent", "tokens_used", "items_done"))
         plan.steps.append(("apply_step_events", {"rows": step_rows}))
+    touch_rows = families.get("touch", [])
     if touch_rows:
         plan.steps.append(("touch_runs", {"rows": touch_rows}))
 
-    prompt_rows = [_prompt_row(ev) for ev in by_type.get("prompt.sent", [])]
-    response_rows = [_response_row(ev) for ev in by_type.get("response.received", [])]
+    prompt_rows = families.get("prompt", [])
+    response_rows = families.get("response", [])
     if prompt_rows:
         plan.steps.append(("apply_prompt_sent", {"rows": prompt_rows}))
     if response_rows:
         plan.steps.append(("apply_response_received", {"rows": response_rows}))
-    artifact_rows = [
-        _artifact_row(ev)
-        for t in ("artifact.read", "artifact.written")
-        for ev in by_type.get(t, [])
-    ]
+    artifact_rows = families.get("artifact", [])
     if artifact_rows:
         versions, links = _fold_artifacts(artifact_rows)
         plan.steps.append(("apply_artifact_versions", {"rows": versions}))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from neo4j import AsyncDriver, AsyncManagedTransaction, Query, unit_of_work
 
@@ -14,13 +14,29 @@ from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.cypher_files import cypher
 
 Props = dict[str, Any]
+T = TypeVar("T")
+# Runs a write on the service's single ingest writer (GroupCommitter.run_exclusive).
+WriteGate = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+
+
+async def _direct(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
 
 
 class SlaStore:
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        database: str,
+        timeout_s: float = 10.0,
+        write_gate: WriteGate[Any] = _direct,
+    ) -> None:
         self.driver = driver
         self.database = database
         self.timeout_s = timeout_s
+        # Breaches link the runs that ingestion writes: merged on the ingest writer, so
+        # the two never wait on (or deadlock over) each other's locks.
+        self._write_gate = write_gate
 
     async def _records(self, name: str, write: bool = False, **params: Any) -> list[Any]:
         records, _, _ = await self.driver.execute_query(
@@ -93,7 +109,11 @@ class SlaStore:
             return []
         # One row per id: the same breach found twice in a round must not race itself.
         rows = list({f.id: f.row() for f in findings}.values())
-        recs = await self._records("sla_merge_breaches", write=True, rows=rows, now_ms=now_ms)
+
+        async def merge() -> list[Any]:
+            return await self._records("sla_merge_breaches", write=True, rows=rows, now_ms=now_ms)
+
+        recs = await self._write_gate(merge)
         return [r["id"] for r in recs if r["fresh"]]
 
     async def breaches(
