@@ -18,6 +18,7 @@ from neo4j import AsyncDriver, AsyncManagedTransaction
 from tracegraph.events import format_timestamp
 from tracegraph.redaction import RedactionCount
 from tracegraph.store.audit_store import definition_changes_in_tx, record_in_tx
+from tracegraph.store.batch_params import RowList, batch_params
 from tracegraph.store.cypher_files import cypher
 from tracegraph.store.graph_rows import (
     EventRows,
@@ -124,7 +125,7 @@ class EventWriter:
         ids = sorted({ev.id for unit in units for ev in unit.events})
         known: dict[str, str] = {}
         if ids:
-            result = await tx.run(cypher("event_fingerprints"), ids=ids)
+            result = await tx.run(cypher("event_fingerprints"), ids=RowList(ids))
             known = {rec["id"]: rec["fingerprint"] async for rec in result}
 
         results: list[UnitResult] = []
@@ -186,19 +187,20 @@ class EventWriter:
             for q in res.rejected
         ]
         if quarantine:
-            await (await tx.run(cypher("insert_quarantined"), rows=quarantine)).consume()
+            await (await tx.run(cypher("insert_quarantined"), rows=RowList(quarantine))).consume()
         for res in results:
             res.rejected.sort(key=lambda q: q.index)
         return BatchResult(units=results, last_seq=last_seq)
 
     async def _apply(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
-        await (await tx.run(cypher("insert_events"), rows=event_log_rows(events))).consume()
+        rows = RowList(event_log_rows(events))
+        await (await tx.run(cypher("insert_events"), rows=rows)).consume()
         # Definition changes are diffed against the state before the batch applies, and
         # recorded in this transaction (deterministic ids: a replay records nothing new).
         audit = await definition_changes_in_tx(tx, events)
         plan = plan_statements(events, self._prices)
         for name, params in plan.steps:
-            result = await tx.run(cypher(name), **params)
+            result = await tx.run(cypher(name), batch_params(params))
             if name == "apply_pipeline_defined":
                 winners = [rec["pipeline"] async for rec in result]
                 await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
