@@ -14,7 +14,6 @@ the ingest transaction its whole work plus a back-off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 import structlog
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
+from tracegraph.background import BackgroundTask
 from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
 from tracegraph.ingest.metrics import IngestMetrics
 from tracegraph.store.event_writer import BatchResult, EventWriter, UnitResult, WriteUnit
@@ -74,7 +74,7 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Queued | _Exclusive] = asyncio.Queue()
         self._pending_events = 0
         self._listeners: list[CommitListener] = []
-        self._task: asyncio.Task[None] | None = None
+        self._writer_task = BackgroundTask("tracegraph-group-commit", self._run)
         self.batches_committed = 0
         self.last_batch_size = 0
 
@@ -87,15 +87,10 @@ class GroupCommitter:
         self._listeners.append(listener)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="tracegraph-group-commit")
+        self._writer_task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._writer_task.stop()
 
     async def submit(self, unit: WriteUnit) -> tuple[UnitResult, int]:
         """Queue a unit and wait for its commit; returns its result and the last seq."""
@@ -113,7 +108,7 @@ class GroupCommitter:
 
     async def run_exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` (a write transaction of its own) on the writer, between batches."""
-        if self._task is None or self._task.done():
+        if not self._writer_task.running:
             return await work()  # no writer running (tests, shutdown): nothing to contend with
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Exclusive(work, future))

@@ -26,7 +26,6 @@ on the in-process listener.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
+from tracegraph.background import BackgroundTask
 from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
@@ -308,7 +308,7 @@ class LiveHub:
         # SLA alerts (new breaches, acknowledgements, resolutions): few, so one flat set.
         self._alerts: set[_Subscriber[dict[str, Any]]] = set()
         self._runs_wanted = asyncio.Event()
-        self._run_task: asyncio.Task[None] | None = None
+        self._run_task = BackgroundTask("tracegraph-live-runs", self._run_states)
         self._closed: SubscriberClosed | None = None
         self.last_seq = 0  # the highest seq published by this process
         self.published = 0
@@ -318,8 +318,7 @@ class LiveHub:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._run_task is None:
-            self._run_task = asyncio.create_task(self._run_states(), name="tracegraph-live-runs")
+        self._run_task.start()
 
     async def close(self) -> None:
         self._closed = SubscriberClosed("the server is shutting down", code="SHUTTING_DOWN")
@@ -328,11 +327,7 @@ class LiveHub:
                 sub.close(self._closed)
         for alert_sub in self._alerts:
             alert_sub.close(self._closed)
-        if self._run_task is not None:
-            self._run_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._run_task
-            self._run_task = None
+        await self._run_task.stop()
 
     @property
     def subscriber_count(self) -> int:

@@ -4,11 +4,11 @@ makes every replica converge on the stored policy (by version)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Protocol
 
 import structlog
 
+from tracegraph.background import BackgroundTask
 from tracegraph.redaction.policy import RedactionPolicy
 from tracegraph.redaction.scrubber import Scrubber
 
@@ -47,7 +47,7 @@ class PolicyRefresher:
         self._source = source
         self._active = active
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("redaction-policy-refresh", self._loop)
 
     async def refresh(self) -> bool:
         """One check; True when a newer policy was applied."""
@@ -70,15 +70,10 @@ class PolicyRefresher:
                 log.warning("redaction policy not refreshed", error=str(exc))
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="redaction-policy-refresh")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
 
 __all__ = ["ActivePolicy", "PolicyRefresher", "PolicySource"]

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from tracegraph.background import BackgroundTask
 from tracegraph.slas.missing_runs import MAX_FIRES, ScheduledPipeline, evaluate_missing_runs
 from tracegraph.slas.rules import (
     TERMINAL,
@@ -83,7 +84,7 @@ class SlaEvaluator:
         self._runs: dict[str, None] = {}
         self._step_runs: dict[str, None] = {}
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("tracegraph-sla-evaluator", self._loop)
         self._force_sweep = False
         self.dropped = 0
         self.rounds = 0
@@ -117,15 +118,10 @@ class SlaEvaluator:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="tracegraph-sla-evaluator")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     def wake(self) -> None:
         """Run the timer's checks now (e.g. after a test moved the clock)."""

@@ -8,13 +8,14 @@ exponential backoff without holding up ingestion or other deliveries.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import httpx
 import structlog
+
+from tracegraph.background import BackgroundTask
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +55,7 @@ class WebhookSender:
         self._backoff_max = backoff_max_s
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
         self._slots = asyncio.Semaphore(concurrency)
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("tracegraph-webhooks", self._run)
         self._inflight: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self.delivered = 0
@@ -73,16 +74,12 @@ class WebhookSender:
         return True
 
     def start(self) -> None:
-        if self.urls and self._task is None:
+        if self.urls and not self._task.started:
             self._client = httpx.AsyncClient(timeout=self._timeout)
-            self._task = asyncio.create_task(self._run(), name="tracegraph-webhooks")
+            self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         for task in list(self._inflight):
             task.cancel()
         if self._inflight:
