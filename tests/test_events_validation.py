@@ -718,6 +718,16 @@ BAD: list[tuple[str, object, str]] = [
         "data.context.s: text is not valid Unicode",
     ),
     (
+        "NaN in free-form context",
+        make("log", data={"message": "m", "context": {"a": [1.5, {"b": float("nan")}]}}),
+        "data.context.a[1].b: must be a finite number",
+    ),
+    (
+        "infinity in unknown data key",
+        make("log", data={"message": "m", "extra": -float("inf")}),
+        "data.extra: must be a finite number",
+    ),
+    (
         "too deep",
         make("log", data={"message": "m", "context": {"x": deep_list(300)}}),
         "data.context.x[0][0][0]...: nested too deeply (more than 254 levels)",

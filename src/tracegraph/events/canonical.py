@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from datetime import datetime
 from typing import Any
@@ -44,8 +43,8 @@ def json_problem(value: Any, loc: tuple[str | int, ...] = ()) -> str | None:
 
     Free-form parts of an event (params, context, unknown keys) are not typed, so they may
     hold 2**70, NaN or lone surrogates that json.loads accepts but storage does not.
-    Two C serialisers answer "all fine" in a few microseconds; only a value they refuse
-    is walked in Python to name the path of the problem.
+    orjson answers "all fine" in about two microseconds; only a value it refuses is
+    walked in Python to name the path of the problem.
     """
     if _storable(value):
         return None
@@ -54,13 +53,13 @@ def json_problem(value: Any, loc: tuple[str | int, ...] = ()) -> str | None:
 
 def _storable(value: Any) -> bool:
     try:
-        # orjson: lone surrogates, integers beyond 64 bits, non-string keys, deep nesting.
-        orjson.dumps(value)
-        # json: NaN and infinities, which orjson would silently write as null.
-        json.dumps(value, allow_nan=False, check_circular=False)
+        # orjson refuses lone surrogates, integers beyond 64 bits, non-string keys and
+        # deep nesting; it writes NaN and infinities as null, so what it reads back
+        # differs from the value (NaN equals nothing). The stdlib encoder would catch
+        # those too, but costs ten times as much on text with non-ASCII characters.
+        return bool(orjson.loads(orjson.dumps(value)) == value)
     except (TypeError, ValueError, RecursionError):
         return False
-    return True
 
 
 def _first_problem(value: Any, loc: tuple[str | int, ...] = ()) -> str | None:
