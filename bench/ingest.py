@@ -10,8 +10,9 @@ store files, and the service runs only during its own arm, so its background wor
 sweeps) never lands on the raw arm. Every timed arm follows an untimed warm-up of the
 same arm (then a wipe): switching between the two workloads makes the JVM recompile
 Neo4j's hot paths for a few seconds, and neither arm should be charged for the other.
+A fresh JVM keeps compiling for minutes, so each figure is the median of 5 rounds.
 
-    .venv/bin/python bench/ingest.py [--events 50000] [--rounds 2]
+    .venv/bin/python bench/ingest.py [--events 50000] [--rounds 5]
 
 The last line printed is ``ingest http_eps=<n> raw_eps=<n> ratio=<a/b>``.
 """
@@ -175,7 +176,7 @@ def _sequenced(events: list[dict], batch_size: int) -> list[list[SequencedEvent]
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=500, help="events per HTTP request")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--raw-batch", type=int, default=5000, help="events per raw transaction")
