@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -13,14 +14,16 @@ def drop_optional_nulls(model: type[BaseModel], value: Any) -> Any:
     JSON emitters write `"key": null` for "no value"; it must mean the same as leaving the
     key out, so the default applies (`attempt: null` is attempt 1, `depends_on: null` is []).
     """
-    if not isinstance(value, dict):
+    # Most payloads hold no null at all: a C-level scan, and the dict is kept as it is.
+    if not isinstance(value, dict) or None not in value.values():
         return value
-    fields = model.model_fields
-    return {
-        key: item
-        for key, item in value.items()
-        if item is not None or key not in fields or fields[key].is_required()
-    }
+    optional = _optional_fields(model)
+    return {key: item for key, item in value.items() if item is not None or key not in optional}
+
+
+@cache
+def _optional_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, field in model.model_fields.items() if not field.is_required())
 
 
 class Payload(BaseModel):

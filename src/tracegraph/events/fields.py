@@ -30,7 +30,9 @@ def _require_offset(value: datetime) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with 'Z' and fixed microseconds, so equal instants give equal text."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times cheaper than strftime; without tzinfo it ends at the
+    # microseconds, and the 'Z' is ours.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _int_to_str(value: Any) -> Any:
