@@ -197,7 +197,8 @@ async def main() -> None:
     )
 
     warm_batches = _sequenced(warm, args.raw_batch)
-    # A fresh JVM: one untimed pass of each arm first, so round 1 is no colder than 2.
+    # A fresh JVM: one untimed pass of each arm first (it keeps warming for minutes after
+    # that, which is why the figures are medians of several rounds).
     await _timed_http_arm(settings, warm_bodies, warm_bodies, args.concurrency)
     await _timed_raw_arm(settings, warm_batches, warm_batches)
 

@@ -7,6 +7,7 @@ import logging
 
 from neo4j import Driver
 
+from tests.support.cypher import fetch
 from tracegraph.store.batch_params import RowList, batch_params
 
 
@@ -15,10 +16,7 @@ def test_row_list_reaches_neo4j_exactly_like_a_list(sync_driver: Driver) -> None
     params = batch_params({"rows": rows, "limit": 3})
     assert isinstance(params["rows"], RowList) and params["limit"] == 3
 
-    records, _, _ = sync_driver.execute_query(
-        "UNWIND $rows AS row RETURN row.id AS id, row.tags AS tags, row.n AS n, row.x AS x",
-        params,
-    )
+    records = fetch(sync_driver, "rows_echo", **params)
 
     assert [dict(r) for r in records] == [
         {"id": r["id"], "tags": r["tags"], "n": r["n"], "x": None} for r in rows
@@ -31,7 +29,7 @@ def test_row_list_prints_as_its_length_even_in_the_driver_debug_log(
     rows = RowList({"payload": "x" * 1000} for _ in range(2000))
     assert repr(rows) == "<2000 rows>"
     with caplog.at_level(logging.DEBUG, logger="neo4j"):
-        sync_driver.execute_query("UNWIND $rows AS row RETURN count(row) AS n", rows=rows)
+        fetch(sync_driver, "rows_count", rows=rows)
     run_lines = [r.getMessage() for r in caplog.records if "C: RUN" in r.getMessage()]
     assert run_lines and all("<2000 rows>" in line for line in run_lines)
     assert all(len(line) < 2000 for line in run_lines)
