@@ -4,6 +4,8 @@ MATCH (r:Run)
 WHERE r.status IN ['scheduled', 'running']
 MATCH (r)-[:OF]->(:Pipeline)-[:GOVERNED_BY]->(s:SLA)
 WHERE s.max_duration_ms IS NOT NULL OR s.max_start_delay_ms IS NOT NULL
-RETURN r {.id, .pipeline, .status, .scheduled_for, .started_at, .ended_at, .cost_usd,
+// Times as epoch ms: ints unpack far cheaper than driver DateTimes.
+RETURN r {.id, .pipeline, .status, scheduled_for: r.scheduled_for.epochMillis,
+          started_at: r.started_at.epochMillis, ended_at: r.ended_at.epochMillis, .cost_usd,
           tokens: coalesce(r.input_tokens, 0) + coalesce(r.output_tokens, 0)} AS subject,
        properties(s) AS sla

@@ -26,4 +26,4 @@ def test_stamped_prebuilt_rows_equal_rows_built_with_the_seq() -> None:
 
     assert event_log_rows(prebuilt) == event_log_rows(inline)
     assert event_log_rows(prebuilt)[0]["received_at"] == format_timestamp(unit.received_at)
-    assert plan_statements(prebuilt, {}).steps == plan_statements(inline, {}).steps
+    assert plan_statements(prebuilt, {}) == plan_statements(inline, {})

@@ -29,8 +29,10 @@ from tracegraph.redaction import (
 from tracegraph.store.event_writer import PendingEvent, QuarantineEntry, WriteUnit
 from tracegraph.store.graph_rows import build_event_rows
 
-# Events validated between two yields to the event loop (~2 ms of CPU).
-PREPARE_SLICE = 50
+# Events validated between two yields to the event loop (~0.4 ms of CPU). Each round
+# trip of the writer's transaction waits for the slice in progress, with the database
+# idle; HTTP ingest arm, 4 runs each: median 5,900 events/s at 10 against 5,334 at 50.
+PREPARE_SLICE = 10
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from tracegraph.store.cypher_files import cypher
 from tracegraph.store.graph_rows import (
     EventRows,
     SequencedEvent,
-    event_log_rows,
     plan_statements,
     redaction_fields,
     stamp,
@@ -193,19 +192,16 @@ class EventWriter:
         return BatchResult(units=results, last_seq=last_seq)
 
     async def _apply(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
-        rows = RowList(event_log_rows(events))
-        await (await tx.run(cypher("insert_events"), rows=rows)).consume()
         # Definition changes are diffed against the state before the batch applies, and
         # recorded in this transaction (deterministic ids: a replay records nothing new).
         audit = await definition_changes_in_tx(tx, events)
         plan = plan_statements(events, self._prices)
-        for name, params in plan.steps:
-            result = await tx.run(cypher(name), batch_params(params))
-            if name == "apply_pipeline_defined":
-                winners = [rec["pipeline"] async for rec in result]
-                await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
-            else:
-                await result.consume()
+        if plan.pipelines:
+            result = await tx.run(cypher("apply_pipeline_defined"), rows=RowList(plan.pipelines))
+            winners = [rec["pipeline"] async for rec in result]
+            await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
+        batch = batch_params(plan.batch)
+        await (await tx.run(cypher("apply_batch"), batch=batch, prices=self._prices)).consume()
         await record_in_tx(tx, audit)
 
     async def _apply_pipeline_steps(

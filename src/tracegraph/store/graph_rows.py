@@ -105,12 +105,14 @@ def stamp(rows: EventRows, seq: int) -> None:
 
 @dataclass
 class StatementPlan:
-    """The statements (by cypher file name) and parameters that apply one batch."""
+    """How one batch is applied: its pipeline definitions first (``apply_pipeline_defined``;
+    their steps are written only for the definitions that win, known once it has run),
+    then everything else in one ``apply_batch`` statement with ``batch`` as parameters."""
 
-    steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    # Names of pipelines whose definitions are in the batch; their steps are written
-    # only if the definition wins, which is known after apply_pipeline_defined runs.
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+    # The steps and step edges of each defined pipeline, by name.
     pipeline_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def parse_time(value: str | None) -> str | None:
@@ -533,7 +535,7 @@ def _family_rows(
 
 
 def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) -> StatementPlan:
-    """The ordered statements that apply ``events`` (the event log rows excluded)."""
+    """The statements and parameters that apply ``events`` (see ``cypher/apply_batch``)."""
     defs: list[SequencedEvent] = []
     families: dict[str, list[dict[str, Any]]] = {}
     for ev in events:
@@ -549,46 +551,25 @@ def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) ->
 
     plan = StatementPlan()
     if defs:
-        pipeline_rows, plan.pipeline_steps = _pipeline_rows(defs)
-        plan.steps.append(("apply_pipeline_defined", {"rows": pipeline_rows}))
+        plan.pipelines, plan.pipeline_steps = _pipeline_rows(defs)
 
-    run_rows = _fold(families.get("run", []), "run")
-    if run_rows:
-        plan.steps.append(("apply_run_events", {"rows": run_rows}))
-
-    step_rows = families.get("step", [])
-    if step_rows:
-        step_rows = _fold(step_rows, "id", grow=("percent", "tokens_used", "items_done"))
-        plan.steps.append(("apply_step_events", {"rows": step_rows}))
-    touch_rows = families.get("touch", [])
-    if touch_rows:
-        plan.steps.append(("touch_runs", {"rows": touch_rows}))
-
+    step_rows = _fold(families.get("step", []), "id", grow=("percent", "tokens_used", "items_done"))
     prompt_rows = families.get("prompt", [])
     response_rows = families.get("response", [])
-    if prompt_rows:
-        plan.steps.append(("apply_prompt_sent", {"rows": prompt_rows}))
-    if response_rows:
-        plan.steps.append(("apply_response_received", {"rows": response_rows}))
-    artifact_rows = families.get("artifact", [])
-    if artifact_rows:
-        versions, links = _fold_artifacts(artifact_rows)
-        plan.steps.append(("apply_artifact_versions", {"rows": versions}))
-        plan.steps.append(("apply_artifact_links", {"rows": links}))
-
+    versions, links = _fold_artifacts(families.get("artifact", []))
     call_rows = prompt_rows + response_rows
-    if call_rows:
-        plan.steps.append(
-            ("price_llm_calls", {"ids": sorted({r["id"] for r in call_rows}), "prices": prices})
-        )
-        plan.steps.append(("refresh_run_totals", {"runs": sorted({r["run"] for r in call_rows})}))
-        step_runs = sorted({r["step_run"] for r in call_rows if r["step_run"]})
-        progress = {r["id"] for r in step_rows if r["tokens_used"] is not None}
-        plan.steps.append(
-            ("refresh_step_run_tokens", {"step_runs": sorted(set(step_runs) | progress)})
-        )
-    else:
-        progress_ids = sorted({r["id"] for r in step_rows if r["tokens_used"] is not None})
-        if progress_ids:
-            plan.steps.append(("refresh_step_run_tokens", {"step_runs": progress_ids}))
+    reported = {r["id"] for r in step_rows if r["tokens_used"] is not None}
+    plan.batch = {
+        "events": event_log_rows(events),
+        "runs": _fold(families.get("run", []), "run"),
+        "steps": step_rows,
+        "touches": families.get("touch", []),
+        "prompts": prompt_rows,
+        "responses": response_rows,
+        "artifact_versions": versions,
+        "artifact_links": links,
+        "priced_calls": sorted({r["id"] for r in call_rows}),
+        "total_runs": sorted({r["run"] for r in call_rows}),
+        "token_step_runs": sorted({r["step_run"] for r in call_rows if r["step_run"]} | reported),
+    }
     return plan
