@@ -12,7 +12,12 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.graph import snapshot
 from tracegraph.demo.workload import WorkloadGenerator
+from tracegraph.ingest.pricing import DEFAULT_PRICES
+from tracegraph.settings import Neo4jSettings
+from tracegraph.store.driver import open_driver
+from tracegraph.store.event_writer import EventWriter
 
 
 def _post_all(services: list[RunningService], batches: list[list[dict]]) -> list[int]:
@@ -115,3 +120,24 @@ def test_exclusive_writes_run_between_batches_never_beside_them(
             assert end <= b_start or start >= b_end, "an exclusive write overlapped a batch"
     seqs = [r["seq"] for r in fetch(clean_graph, "event_seqs")]
     assert seqs == list(range(1, 2001))
+
+
+def test_planning_ahead_changes_nothing_in_the_graph(
+    service: RunningService, clean_graph: Driver, neo4j_settings: Neo4jSettings
+) -> None:
+    events = WorkloadGenerator(seed=5).events(300)
+    with service.client() as client:
+        assert client.post("/v1/events", json=events).status_code == 200
+    before = snapshot(clean_graph)
+
+    async def plan_ahead() -> None:
+        driver = open_driver(neo4j_settings)
+        try:
+            await EventWriter(driver, neo4j_settings.database, DEFAULT_PRICES).plan_ahead()
+        finally:
+            await driver.close()
+
+    asyncio.run(plan_ahead())
+
+    assert snapshot(clean_graph) == before
+    assert [r["seq"] for r in fetch(clean_graph, "event_seqs")] == list(range(1, 301))

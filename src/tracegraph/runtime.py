@@ -77,6 +77,7 @@ async def _apply_schema_until_ready(services: Services) -> None:
         try:
             await apply_schema(services.driver, services.settings.neo4j.database)
             await _load_redaction_policy(services)
+            await services.committer.plan_ahead()
         except Exception as exc:
             log.warning("schema not applied yet; neo4j unavailable", error=str(exc))
             await asyncio.sleep(delay)

@@ -89,6 +89,10 @@ class GroupCommitter:
     def start(self) -> None:
         self._writer_task.start()
 
+    async def plan_ahead(self) -> None:
+        """Have the database plan the write statements now, not on the first request."""
+        await self._writer.plan_ahead()
+
     async def stop(self) -> None:
         await self._writer_task.stop()
 

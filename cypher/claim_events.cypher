@@ -1,0 +1,17 @@
+// The start of every ingest write, in one round trip: which of the batch's event ids
+// are stored already (with their content fingerprints), and sequence numbers for the
+// others. $ids are distinct, so each id not stored is exactly one new event. The write
+// lock on the counter node is held until commit, so seq order is commit order across
+// every writer, in any replica; a batch with nothing new takes no lock.
+UNWIND $ids AS id
+OPTIONAL MATCH (e:Event {id: id})
+WITH collect(CASE WHEN e IS NOT NULL THEN [id, e.fingerprint] END) AS known,
+     count(*) - count(e) AS reserved
+CALL (reserved) {
+  WITH reserved WHERE reserved > 0
+  MERGE (c:Sequence {name: 'event'})
+    ON CREATE SET c.value = 0
+  SET c.value = c.value + reserved
+}
+OPTIONAL MATCH (c:Sequence {name: 'event'})
+RETURN known, reserved, coalesce(c.value, 0) AS last
