@@ -24,10 +24,12 @@ CALL () {
       // newest-first paging key (start, else schedule time, then id; indexed): a run
       // seen first through any event pages as time 0 until its run.* events say better
       ON CREATE SET r.order_key = '0000000000000|' + row.run
-    MERGE (e)-[:ABOUT]->(r))
+    // CREATE, not MERGE: the event is new, so is its edge (a MERGE would scan the
+    // run's edges for it, and a busy run has thousands).
+    CREATE (e)-[:ABOUT]->(r))
   FOREACH (_ IN CASE WHEN row.run IS NULL AND row.pipeline IS NOT NULL THEN [1] ELSE [] END |
     MERGE (p:Pipeline {name: row.pipeline})
-    MERGE (e)-[:ABOUT]->(p))
+    CREATE (e)-[:ABOUT]->(p))
 }
 // -- runs: run.* events --------------------------------------------------------------
 CALL () {
