@@ -1,7 +1,7 @@
 """Turns sequenced events into the parameter rows of the batched upserts in ``cypher/``.
 
-Each statement takes ``$rows`` for one event family; running them in the fixed order of
-``plan_statements`` inside one transaction applies a whole batch. The Cypher is written
+``plan_statements`` gives each event family its rows, which ``cypher/apply_batch.cypher``
+applies in one statement, block by block in a fixed order. The Cypher is written
 so that the result does not depend on the order of rows or batches (see the contract's
 ordering rules), which is what makes late, duplicated and shuffled streams converge.
 """
@@ -69,7 +69,7 @@ class EventRows:
     instead of building rows between its round trips, with the database idle.
     """
 
-    log: dict[str, Any]  # insert_events
+    log: dict[str, Any]  # the event log row (apply_batch's events block)
     family: list[tuple[str, dict[str, Any]]]  # (statement family, row)
 
 
