@@ -106,15 +106,11 @@ class EventWriter:
             return await session.execute_write(self._write_tx, units)
 
     async def plan_ahead(self) -> None:
-        """Run ``apply_batch`` once with nothing in it (it writes nothing). Planning the
-        statement takes about a second, which the first batch would otherwise wait for;
-        its plan is cached for every batch after (see the statement's header)."""
-        batch = batch_params(plan_statements([], self._prices).batch)
+        """Apply an empty batch (``apply_batch`` with nothing in it writes nothing).
+        Planning the statement takes about a second, which the first batch would
+        otherwise wait for; its plan is cached for every batch after (see its header)."""
         async with self._driver.session(database=self._database) as session:
-            await session.execute_write(self._apply_empty, batch)
-
-    async def _apply_empty(self, tx: AsyncManagedTransaction, batch: dict[str, Any]) -> None:
-        await (await tx.run(cypher("apply_batch"), batch=batch, prices=self._prices)).consume()
+            await session.execute_write(self._apply, [])
 
     async def replay(self, events: Sequence[SequencedEvent]) -> None:
         """Apply already-sequenced events (from a stored log) keeping their seq."""
