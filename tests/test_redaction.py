@@ -31,6 +31,7 @@ NOT_A_CARD = "4111 1111 1111 1112"  # same shape, Luhn-invalid: an order id, say
 OPENAI = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXyZ0"
 ANTHROPIC = "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.Xv3bT0q9v2kS8mJm1Yf4pW0zR6nL5cQe7uH2dA1sB9o"
+TRACEGRAPH = "tg_0a1b2c3d4e5f_mJj6lWGlFygvPfD9Uma4tLIOY9tdgoDnzo47WlvrAfY"  # our own key format
 
 
 def _all() -> Scrubber:
@@ -47,6 +48,11 @@ def _all() -> Scrubber:
         ("api_key", f"key={ANTHROPIC}", ANTHROPIC),
         ("api_key", "legacy sk-Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9L", "sk-Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9L"),
         ("api_key", "aws AKIAIOSFODNN7EXAMPLE id", "AKIAIOSFODNN7EXAMPLE"),
+        ("api_key", "temporary ASIAY34FZKBOKMUTVV7A id", "ASIAY34FZKBOKMUTVV7A"),
+        ("api_key", f"ours {TRACEGRAPH}", TRACEGRAPH),
+        ("api_key", f"Authorization: Bearer {TRACEGRAPH}", "mJj6lWGlFygvPfD9"),
+        ("api_key", f"cut short {TRACEGRAPH[:32]}…", TRACEGRAPH[:32]),
+        ("api_key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrX"),
         ("api_key", "gh ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "ghp_a1B2c3D4e5F6g7H8i9J0"),
         ("api_key", "github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_pat_11ABC"),
         ("api_key", "slack xoxb-123456789012-abcdefABCDEF", "xoxb-123456789012"),
@@ -68,9 +74,10 @@ def test_each_builtin_kind_is_redacted(kind: str, text: str, secret: str) -> Non
     assert secret not in out
     assert f"[REDACTED:{kind}]" in out
     assert counts == {kind: 1}
-    # Scrubbing scrubbed text changes nothing (re-submitted quarantine entries, adoption).
+    # Scrubbing scrubbed text changes nothing and counts the same (re-submitted quarantine
+    # entries, OTLP adoption): the count is the number of markers the text is stored with.
     again: Counter[str] = Counter()
-    assert _all().scrub_text(out, again) == out and not again
+    assert _all().scrub_text(out, again) == out and again == counts
 
 
 @pytest.mark.parametrize(
@@ -149,12 +156,15 @@ def test_event_fields_scrubbed_and_others_kept() -> None:
                 {"role": "user", "content": [{"type": "text", "text": f"key {OPENAI}"}]},
             ],
             "variables": {"customer": {"email": EMAIL, "n": 4111111111111111}, "k": ["x"]},
-            "params": {"note": EMAIL},  # not prompt text
+            "params": {"note": EMAIL},  # not prompt text, but scrubbed all the same
         },
     }
     out, counts = _all().scrub_event(payload)
-    assert counts == {"email": 2, "credit_card": 1, "api_key": 1}
-    assert out["run"] == f"run-{EMAIL}" and out["data"]["params"] == {"note": EMAIL}
+    assert counts == {"email": 3, "credit_card": 1, "api_key": 1}
+    assert out["run"] == f"run-{EMAIL}"
+    assert out["data"]["params"] == {"note": "[REDACTED:email]"}
+    assert (out["data"]["call"], out["data"]["model"]) == ("c1", "m")
+    assert [m["role"] for m in out["data"]["messages"]] == ["user", "user"]
     assert out["data"]["text"] == "write to [REDACTED:email]"
     assert out["data"]["messages"][1]["content"][0]["text"] == "key [REDACTED:api_key]"
     assert out["data"]["variables"]["customer"] == {
@@ -162,6 +172,99 @@ def test_event_fields_scrubbed_and_others_kept() -> None:
         "n": 4111111111111111,
     }
     assert payload["data"]["text"] == f"write to {EMAIL}"  # the input is not mutated
+
+
+def _log(message: str, **data: Any) -> dict[str, Any]:
+    return {"id": "e", "type": "log", "source": "t", "data": {"message": message, **data}}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"line one\n{OPENAI}",  # an escape right before the secret: no \b in the JSON
+        f'config {{"api_key": "9f8e7d6c5b4a3210"}} and\t{EMAIL}',  # escaped quotes
+        f"tab\t{TRACEGRAPH}\n",
+        f"plain {JWT}",
+    ],
+)
+def test_the_whole_event_precheck_misses_no_secret(message: str) -> None:
+    out, counts = _all().scrub_event(_log(message))
+    assert sum(counts.values()) >= 1
+    assert "[REDACTED:" in out["data"]["message"]
+    for secret in (OPENAI, EMAIL, TRACEGRAPH, JWT, "9f8e7d6c5b4a3210"):
+        assert secret not in out["data"]["message"]
+
+
+def test_an_anchored_custom_rule_still_matches_inside_an_event() -> None:
+    scrubber = make_policy([], {"ticket": r"^TCK-[0-9]{4}$"}).scrubber()
+    out, counts = scrubber.scrub_event(_log("m", context={"ids": ["TCK-1234", "x TCK-9999"]}))
+    assert out["data"]["context"]["ids"] == ["[REDACTED:ticket]", "x TCK-9999"]
+    assert counts == {"ticket": 1}
+
+
+def test_nothing_to_scrub_returns_the_event_unchanged() -> None:
+    event = _log("fetched 18691 documents", context={"n": 3, "note": "ok\nfine"})
+    out, counts = _all().scrub_event(event)
+    assert out == event and not counts
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "kept"),
+    [
+        ("run.started", {"triggered_by": EMAIL, "params": {"k": OPENAI}}, {}),
+        ("run.failed", {"error": {"message": EMAIL, "stack": f"at\n{OPENAI}"}}, {}),
+        ("run.cancelled", {"reason": EMAIL, "by": EMAIL}, {}),
+        ("run.completed", {"outputs": {"to": [EMAIL]}}, {}),
+        ("step.progress", {"message": f"mailing {EMAIL}", "percent": 5}, {"percent": 5}),
+        ("step.skipped", {"reason": EMAIL}, {}),
+        (
+            "step.started",
+            {"model": "m", "provider": "p", "params": {"h": f"Bearer {JWT}"}},
+            {"model": "m", "provider": "p"},
+        ),
+        (
+            "response.received",
+            {"call": "c", "error": {"message": EMAIL}, "finish_reason": EMAIL},
+            {"call": "c"},
+        ),
+        (
+            "artifact.written",
+            {"uri": "s3://b/k", "version": "1", "hash": "h", "schema": {"doc": EMAIL}},
+            {"uri": "s3://b/k", "version": "1", "hash": "h"},
+        ),
+        (
+            "pipeline.defined",
+            {
+                "description": EMAIL,
+                "owner": "user:ana@example.com",
+                "steps": [{"key": "a", "description": EMAIL, "owner": "user:bo@example.com"}],
+            },
+            {"owner": "user:ana@example.com"},
+        ),
+        (
+            "prompt.sent",
+            {
+                "call": "c",
+                "model": "m",
+                "otel": {"span_id": "4111111111111111", "attributes": {"u": EMAIL}},
+            },
+            {"call": "c", "model": "m"},
+        ),
+    ],
+)
+def test_every_event_type_is_scrubbed_but_its_identifiers(
+    event_type: str, data: dict[str, Any], kept: dict[str, Any]
+) -> None:
+    out, counts = _all().scrub_event({"id": "e", "type": event_type, "source": EMAIL, "data": data})
+    text = orjson.dumps(out["data"]).decode()
+    assert EMAIL not in text and OPENAI not in text and JWT not in text
+    assert out["source"] == "[REDACTED:email]" and counts["email"] >= 1
+    assert {k: out["data"][k] for k in kept} == kept
+    if event_type == "pipeline.defined":
+        assert out["data"]["steps"][0]["owner"] == "user:bo@example.com"
+        assert out["data"]["steps"][0]["key"] == "a"
+    if event_type == "prompt.sent":  # OTLP span ids are the span tree: kept
+        assert out["data"]["otel"]["span_id"] == "4111111111111111"
 
 
 def test_prompt_text_is_hidden_with_a_marker() -> None:
@@ -266,11 +369,11 @@ def test_scrubbed_text_is_what_is_stored_with_counts(
     prompt = orjson.loads(stored["prompt.sent"]["payload"])["data"]
     assert prompt["messages"][0]["content"] == "Reply to [REDACTED:email]."
     assert prompt["variables"] == {"user": {"email": "[REDACTED:email]"}}
-    # The event's own count (and kinds); events without scrubbed text have none.
+    # The event's own count (and kinds); every event type has one.
     counts = {t: (r["redactions"], r["kinds"]) for t, r in stored.items()}
     assert counts == {
-        "run.started": (None, None),
-        "step.started": (None, None),
+        "run.started": (0, []),
+        "step.started": (0, []),
         "prompt.sent": (3, ["credit_card", "email"]),
         "response.chunk": (1, ["bearer_token"]),
         "response.received": (1, ["api_key"]),
@@ -307,7 +410,7 @@ def test_replaying_the_event_log_keeps_the_counts(
     [call] = fetch(clean_graph, "redaction_llm_call", id=f"{run}/c1")
     assert call["redactions"] == 4 and sorted(call["kinds"]) == ["api_key", "credit_card", "email"]
     counts = {r["type"]: r["redactions"] for r in fetch(clean_graph, "redaction_events", run=run)}
-    assert counts["prompt.sent"] == 3 and counts["run.started"] is None
+    assert counts["prompt.sent"] == 3 and counts["run.started"] == 0
 
 
 def test_response_before_prompt_sums_the_same(service: RunningService, clean_graph: Driver) -> None:

@@ -20,7 +20,6 @@ from tracegraph.events import (
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.redaction import (
     NO_REDACTION,
-    TEXT_FIELDS,
     ActivePolicy,
     RedactionCount,
     Redactions,
@@ -139,7 +138,7 @@ class IngestService:
                 unit.rejected.append(_quarantined(index, raw, exc, scrubber))
                 continue
             payload, counts = scrubber.scrub_event(canonical_payload(event))
-            redactions = RedactionCount.of(counts) if payload["type"] in TEXT_FIELDS else None
+            redactions = RedactionCount.of(counts)
             fingerprint = payload_fingerprint(payload)
             # Built here, while the writer's transaction is in flight, not inside it.
             rows = build_event_rows(payload, fingerprint, received_at, unit.principal, redactions)

@@ -94,6 +94,10 @@ _KEY_VALUE = r"[A-Za-z0-9_\-.~+/=]{8,}"
 
 _BUILTIN_SPECS: dict[str, tuple[tuple[str, int, Callable[[str], bool] | None], ...]] = {
     "api_key": (
+        # Tracegraph's own keys (tg_<12 hex id>_<43-char secret>), first: no other pattern
+        # may take a piece of one and leave the rest. 16+ characters of the secret also
+        # catch a key cut short in a log line.
+        (r"\btg_[0-9a-f]{12}_[A-Za-z0-9_\-]{16,}", 0, None),
         # OpenAI (sk-…, sk-proj-…, sk-svcacct-…) and Anthropic (sk-ant-api03-…).
         (r"\bsk-[A-Za-z0-9_\-]{20,}", 0, _has_digit),
         # AWS access key ids (long-term and temporary).
@@ -105,10 +109,11 @@ _BUILTIN_SPECS: dict[str, tuple[tuple[str, int, Callable[[str], bool] | None], .
         (r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", 0, None),
         # Google API keys.
         (r"\bAIza[0-9A-Za-z_\-]{35}", 0, None),
-        # Generic assignments: api_key=…, apikey: …, "x-api-key": "…", secret_key=….
+        # Generic assignments: api_key=…, apikey: …, "x-api-key": "…", secret_key=…,
+        # aws_secret_access_key = ….
         (
-            r"(?i)\b(?:x-)?(?:api[_\-]?key|secret[_\-]?key|client[_\-]?secret)[\"']?\s*[:=]\s*"
-            r"[\"']?(" + _KEY_VALUE + ")",
+            r"(?i)\b(?:x-|aws_)?(?:api[_\-]?key|secret[_\-]?(?:access[_\-]?)?key"
+            r"|client[_\-]?secret)[\"']?\s*[:=]\s*[\"']?(" + _KEY_VALUE + ")",
             1,
             _has_digit,
         ),

@@ -1,4 +1,4 @@
-"""Applying a policy's rules to events: which fields are text, and counting what went.
+"""Applying a policy's rules to events, every string but the kept identifiers, and counting.
 
 ``Scrubber`` is immutable and safe to share; a policy change builds a new one. Each
 scrub returns the scrubbed value and a :class:`Redactions` count per rule name.
@@ -13,6 +13,13 @@ from typing import Any
 
 import re2
 
+from tracegraph.redaction.kept import Keep, kept_in
+from tracegraph.redaction.precheck import (
+    MARKER_SOURCE,
+    event_precheck,
+    nothing_to_scrub,
+    text_precheck,
+)
 from tracegraph.redaction.rules import Pattern, Rule
 
 # How many redactions of each rule name a value or event had.
@@ -28,36 +35,14 @@ class RedactionCount:
 
     @classmethod
     def of(cls, counts: Mapping[str, int]) -> RedactionCount:
+        if not counts:  # most events: nothing was redacted
+            return _NONE
         kinds = tuple(sorted(k for k, n in counts.items() if n > 0))
         return cls(sum(counts[k] for k in kinds), kinds)
 
 
-# Event types whose text is scrubbed, and the `data` keys holding the text.
-TEXT_FIELDS: dict[str, tuple[str, ...]] = {
-    "prompt.sent": ("text", "messages", "variables"),
-    "response.chunk": ("delta",),
-    "response.received": ("text", "messages"),
-    "log": ("message", "context"),
-}
-# Message keys that are structure, not content (everything else in a message is scrubbed).
-_MESSAGE_STRUCTURE = frozenset({"role"})
-# The "anything to do?" pre-check is one RE2 program over every pattern; it may need more
-# memory than one rule, and without it every rule still runs (only slower).
-_PRECHECK_MAX_MEM = 64 << 20
-
-
-def _precheck(rules: Iterable[Rule]) -> Any:
-    sources = [f"(?:{p.regex.pattern})" for rule in rules for p in rule.patterns]
-    if not sources:
-        return None
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = _PRECHECK_MAX_MEM
-    options.never_capture = True
-    try:
-        return re2.compile("|".join(sources), options)
-    except re2.error:
-        return None
+_NONE = RedactionCount()
+_MARKER = re2.compile(MARKER_SOURCE)
 
 
 class Scrubber:
@@ -65,7 +50,8 @@ class Scrubber:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
-        self._precheck = _precheck(self.rules)
+        self._precheck = text_precheck(self.rules)
+        self._event_precheck = event_precheck(self.rules)
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -79,61 +65,71 @@ class Scrubber:
             return text
         if self._precheck is not None and self._precheck.search(text) is None:
             return text
+        if "[REDACTED:" in text:  # stored scrubbed, sent again: see precheck.MARKER_SOURCE
+            for marker in _MARKER.finditer(text):
+                counts[marker.group(1)] += 1
         for rule in self.rules:
             for pattern in rule.patterns:
                 text = _apply(rule, pattern, text, counts)
         return text
 
     def scrub_value(self, value: Any, counts: Redactions) -> Any:
-        """Every string inside a JSON value (nested lists and objects) scrubbed."""
+        """Every string inside a JSON value (nested lists and objects) scrubbed; keys kept."""
+        return self._walk(value, False, counts)
+
+    def _walk(self, value: Any, keep: Keep, counts: Redactions) -> Any:
+        """``value`` scrubbed but for what ``keep`` keeps (see redaction.kept).
+
+        Copy on write: an unchanged value comes back as the same object, so a payload
+        without secrets costs one pre-check per string and no allocation.
+        """
+        if keep is True:
+            return value
         if isinstance(value, str):
-            return self.scrub_text(value, counts)
-        if isinstance(value, list):
-            return [self.scrub_value(item, counts) for item in value]
+            scrubbed = self.scrub_text(value, counts)
+            return value if scrubbed == value else scrubbed
         if isinstance(value, dict):
-            return {key: self.scrub_value(item, counts) for key, item in value.items()}
+            inner = keep if isinstance(keep, dict) else None
+            out: dict[str, Any] | None = None
+            for key, item in value.items():
+                new = self._walk(item, inner.get(key, False) if inner else False, counts)
+                if new is not item:
+                    if out is None:
+                        out = dict(value)
+                    out[key] = new
+            return value if out is None else out
+        if isinstance(value, list):
+            each = keep[0] if isinstance(keep, list) else False
+            items: list[Any] | None = None
+            for index, item in enumerate(value):
+                new = self._walk(item, each, counts)
+                if new is not item:
+                    if items is None:
+                        items = list(value)
+                    items[index] = new
+            return value if items is None else items
         return value
 
     # -- events ------------------------------------------------------------------------------
 
     def scrub_event(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], Redactions]:
-        """A canonical event with its prompt, response or log text scrubbed.
+        """A canonical event with every string of its ``data`` and its ``source`` scrubbed.
 
-        Only the text-bearing fields of ``TEXT_FIELDS`` change; ids, names and numbers
-        are kept as they are (they are what the graph is keyed on).
+        The identifiers of ``redaction.kept`` (and the envelope's id, pipeline, run and
+        step) are kept as they are: they are what the graph is keyed on.
         """
         counts: Redactions = Counter()
-        fields = TEXT_FIELDS.get(str(payload.get("type")))
-        data = payload.get("data")
-        if not fields or not isinstance(data, dict) or not self.rules:
+        if not self.rules or (
+            self._event_precheck is not None and nothing_to_scrub(payload, self._event_precheck)
+        ):
             return dict(payload), counts
-        scrubbed = dict(data)
-        for key in fields:
-            if key not in scrubbed:
-                continue
-            if key == "messages":
-                scrubbed[key] = self._scrub_messages(scrubbed[key], counts)
-            else:
-                scrubbed[key] = self.scrub_value(scrubbed[key], counts)
+        data = self._walk(payload.get("data"), kept_in(str(payload.get("type"))), counts)
+        source = payload.get("source")
+        if isinstance(source, str):
+            source = self.scrub_text(source, counts)
         if not counts:
             return dict(payload), counts
-        return {**payload, "data": scrubbed}, counts
-
-    def _scrub_messages(self, messages: Any, counts: Redactions) -> Any:
-        if not isinstance(messages, list):
-            return self.scrub_value(messages, counts)
-        out = []
-        for message in messages:
-            if isinstance(message, dict):
-                out.append(
-                    {
-                        key: value if key in _MESSAGE_STRUCTURE else self.scrub_value(value, counts)
-                        for key, value in message.items()
-                    }
-                )
-            else:
-                out.append(self.scrub_value(message, counts))
-        return out
+        return {**payload, "data": data, "source": source}, counts
 
     def scrub_raw(self, raw: Any) -> tuple[Any, Redactions]:
         """A rejected event as received, every string in it scrubbed (for the quarantine)."""
@@ -165,4 +161,4 @@ def _apply(rule: Rule, pattern: Pattern, text: str, counts: Redactions) -> str:
 
 NO_REDACTION = Scrubber(())
 
-__all__ = ["NO_REDACTION", "TEXT_FIELDS", "RedactionCount", "Redactions", "Scrubber"]
+__all__ = ["NO_REDACTION", "RedactionCount", "Redactions", "Scrubber"]
