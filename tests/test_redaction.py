@@ -255,10 +255,13 @@ def test_nothing_to_scrub_returns_the_event_unchanged() -> None:
 def test_every_event_type_is_scrubbed_but_its_identifiers(
     event_type: str, data: dict[str, Any], kept: dict[str, Any]
 ) -> None:
-    out, counts = _all().scrub_event({"id": "e", "type": event_type, "source": EMAIL, "data": data})
+    source = "sdk/python@worker-3.prod.internal"  # the emitter: kept, though it reads as an e-mail
+    out, counts = _all().scrub_event(
+        {"id": "e", "type": event_type, "source": source, "data": data}
+    )
     text = orjson.dumps(out["data"]).decode()
     assert EMAIL not in text and OPENAI not in text and JWT not in text
-    assert out["source"] == "[REDACTED:email]" and counts["email"] >= 1
+    assert out["source"] == source and sum(counts.values()) >= 1
     assert {k: out["data"][k] for k in kept} == kept
     if event_type == "pipeline.defined":
         assert out["data"]["steps"][0]["owner"] == "user:bo@example.com"

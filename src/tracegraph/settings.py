@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     # Largest WebSocket message a client may send (uvicorn closes the socket with 1009).
     ws_max_message_bytes: int = 1024 * 1024
     # Scrubbing at ingest: built-in rules by name plus custom rules (name -> RE2 regex)
-    # applied to prompt, response and log text before anything is stored.
+    # applied to every string of every event's data before anything is stored.
     redaction_builtins: list[str] = Field(
         default_factory=lambda: ["api_key", "bearer_token", "email", "credit_card"]
     )

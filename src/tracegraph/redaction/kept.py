@@ -2,10 +2,11 @@
 
 Everything else in an event's ``data`` — text, messages, template variables, params,
 outputs, errors and stacks, schemas, OpenLineage facets, OTLP span attributes, extension
-keys — and its ``source`` is scrubbed. An identifier is not: scrubbing a call id, an
-artifact URI or an owner would split one node into two or merge two into one, and an
-emitter chooses its identifiers (the envelope's ``id``, ``pipeline``, ``run`` and
-``step`` are kept too). docs/governance.md has the table.
+keys — is scrubbed. An identifier is not: scrubbing a call id, an artifact URI or an
+owner would split one node into two or merge two into one, and an emitter chooses its
+identifiers. The envelope (``id``, ``source``, ``pipeline``, ``run``, ``step``) is kept
+too: ``source`` names the emitter (``sdk/python@worker-3.prod.internal`` would read as an
+e-mail address). docs/governance.md has the table.
 """
 
 from __future__ import annotations

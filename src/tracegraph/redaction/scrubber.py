@@ -113,10 +113,11 @@ class Scrubber:
     # -- events ------------------------------------------------------------------------------
 
     def scrub_event(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], Redactions]:
-        """A canonical event with every string of its ``data`` and its ``source`` scrubbed.
+        """A canonical event with every string of its ``data`` scrubbed.
 
-        The identifiers of ``redaction.kept`` (and the envelope's id, pipeline, run and
-        step) are kept as they are: they are what the graph is keyed on.
+        The identifiers of ``redaction.kept`` and the envelope (id, source, pipeline,
+        run, step) are kept as they are: they are what the graph is keyed on, and who
+        sent the event.
         """
         counts: Redactions = Counter()
         if not self.rules or (
@@ -124,12 +125,9 @@ class Scrubber:
         ):
             return dict(payload), counts
         data = self._walk(payload.get("data"), kept_in(str(payload.get("type"))), counts)
-        source = payload.get("source")
-        if isinstance(source, str):
-            source = self.scrub_text(source, counts)
         if not counts:
             return dict(payload), counts
-        return {**payload, "data": data, "source": source}, counts
+        return {**payload, "data": data}, counts
 
     def scrub_raw(self, raw: Any) -> tuple[Any, Redactions]:
         """A rejected event as received, every string in it scrubbed (for the quarantine)."""

@@ -72,7 +72,7 @@ def _parts(info: Info) -> tuple[ActivePolicy, PolicyStore]:
 class PolicyQuery:
     @strawberry.field(
         permission_classes=[allow(Permission.MANAGE_POLICY)],
-        description="The redaction policy applied to prompt, response and log text at ingest.",
+        description="The redaction policy applied to every event's data at ingest.",
     )
     async def redaction_policy(self, info: Info) -> RedactionPolicyType:
         active, _ = _parts(info)
