@@ -15,6 +15,7 @@ from neo4j import AsyncDriver
 from tracegraph.auth import SYSTEM
 from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
+from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
@@ -61,6 +62,8 @@ class Services:
     policy_refresher: PolicyRefresher | None = None
     # The audit trail (admin changes record through it; ingest records in its own tx).
     audit: AuditStore | None = None
+    # Per-principal ingest budgets (events, bytes in flight), checked before the work.
+    admission: IngestAdmission | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -147,6 +150,20 @@ def _open_redaction(settings: Settings, driver: AsyncDriver) -> tuple[ActivePoli
     return ActivePolicy(configured), store
 
 
+def _admission(settings: Settings) -> IngestAdmission:
+    # Invalid budgets (a rate below one batch, a byte cap below one body) stop the start.
+    return IngestAdmission(
+        event_rate=settings.ingest_event_rate_limit,
+        max_batch_events=settings.max_batch_events,
+        max_pending_events=settings.max_pending_events,
+        max_pending_events_per_principal=settings.max_pending_events_per_principal,
+        max_inflight_bytes=settings.max_inflight_bytes,
+        max_inflight_bytes_per_principal=settings.max_inflight_bytes_per_principal,
+        max_body_bytes=settings.max_body_bytes,
+        retry_after_s=settings.retry_after_s,
+    )
+
+
 def _open_slas(services: Services) -> None:
     # Evaluated after commit from a bounded set of touched ids plus a timer, so SLA work
     # never runs inside (or holds up) an ingest transaction.
@@ -195,11 +212,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     committer.add_listener(hub.publish)
     keys = KeyStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s)
     redaction, policies = _open_redaction(settings, driver)
+    admission = _admission(settings)
     services = Services(
         settings=settings,
         driver=driver,
         committer=committer,
-        ingest=IngestService(committer, redaction),
+        ingest=IngestService(committer, redaction, admission),
         hub=hub,
         keys=keys,
         authenticator=_authenticator(settings, keys),
@@ -207,6 +225,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
         audit=AuditStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s),
+        admission=admission,
     )
     _open_slas(services)
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
