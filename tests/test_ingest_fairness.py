@@ -218,3 +218,62 @@ def test_a_body_over_the_in_flight_budget_gets_429_before_it_is_read(
         first.close()
     _poll(lambda: _bytes_in_flight(svc) == 0, "every byte is released")
     assert len(_seqs(clean_graph, "flood")) == 100
+
+
+def test_the_ingest_mutation_over_the_event_rate_is_a_retryable_error(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    svc = make_service(max_batch_events=500, ingest_event_rate_limit="500/minute")
+    mutation = "mutation($e: [JSON!]!) { ingestEvents(events: $e) { accepted } }"
+    with svc.client("ingester") as client:
+        first = client.post(
+            "/graphql", json={"query": mutation, "variables": {"e": _batch("gql", 0, 400)}}
+        )
+        assert first.json()["data"]["ingestEvents"]["accepted"] == 400, first.text
+        over = client.post(
+            "/graphql", json={"query": mutation, "variables": {"e": _batch("gql", 400, 200)}}
+        ).json()
+    (error,) = over["errors"]
+    assert error["extensions"]["code"] == "OVERLOADED", error
+    assert error["extensions"]["retryAfter"] >= 1
+    assert "event rate limit exceeded" in error["message"]
+    assert len(_seqs(clean_graph, "gql")) == 400
+
+
+def test_the_idle_writer_keeps_no_batch_alive(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    # After a burst the writer waits for more work; what it committed last must be
+    # collectable then, not held (with all its rows) until the next request comes.
+    import gc
+    import weakref
+
+    svc = make_service()
+    services = svc.app.state.services
+
+    async def submit_and_watch() -> weakref.ref[Any]:
+        unit = await services.ingest.prepare_cooperatively(_batch("idle", 0, 200), "key:test")
+        ref = weakref.ref(unit)
+        await services.committer.submit(unit)
+        return ref
+
+    ref = svc.call(submit_and_watch())
+
+    def collected() -> bool:
+        svc.call(asyncio.sleep(0))  # let the writer go back to waiting
+        gc.collect()
+        return ref() is None
+
+    _poll(collected, "the committed batch is collectable", 10)
+    assert len(_seqs(clean_graph, "idle")) == 200
+
+
+def test_memory_is_trimmed_once_a_burst_is_over(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    svc = make_service(memory_trim_delay_s=0.2, memory_trim_min_bytes=50_000)
+    trimmer = getattr(svc.app.state.services, "heap_trimmer", None)
+    assert trimmer is not None and trimmer.enabled, "no heap trimming in this service"
+    with svc.client("ingester") as client:
+        assert client.post("/v1/events", json=_batch("burst", 0, 400)).status_code == 200
+    _poll(lambda: trimmer.trims == 1, "the heap is trimmed after the burst", 10)

@@ -15,6 +15,7 @@ from neo4j import AsyncDriver
 from tracegraph.auth import SYSTEM
 from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
+from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
@@ -64,6 +65,7 @@ class Services:
     audit: AuditStore | None = None
     # Per-principal ingest budgets (events, bytes in flight), checked before the work.
     admission: IngestAdmission | None = None
+    heap_trimmer: HeapTrimmer | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -150,7 +152,7 @@ def _open_redaction(settings: Settings, driver: AsyncDriver) -> tuple[ActivePoli
     return ActivePolicy(configured), store
 
 
-def _admission(settings: Settings) -> IngestAdmission:
+def _admission(settings: Settings, heap_trimmer: HeapTrimmer) -> IngestAdmission:
     # Invalid budgets (a rate below one batch, a byte cap below one body) stop the start.
     return IngestAdmission(
         event_rate=settings.ingest_event_rate_limit,
@@ -161,6 +163,7 @@ def _admission(settings: Settings) -> IngestAdmission:
         max_inflight_bytes_per_principal=settings.max_inflight_bytes_per_principal,
         max_body_bytes=settings.max_body_bytes,
         retry_after_s=settings.retry_after_s,
+        heap_trimmer=heap_trimmer,
     )
 
 
@@ -212,7 +215,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     committer.add_listener(hub.publish)
     keys = KeyStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s)
     redaction, policies = _open_redaction(settings, driver)
-    admission = _admission(settings)
+    heap_trimmer = HeapTrimmer(
+        delay_s=settings.memory_trim_delay_s, min_bytes=settings.memory_trim_min_bytes
+    )
+    admission = _admission(settings, heap_trimmer)
     services = Services(
         settings=settings,
         driver=driver,
@@ -226,6 +232,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
         audit=AuditStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s),
         admission=admission,
+        heap_trimmer=heap_trimmer,
     )
     _open_slas(services)
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
@@ -240,10 +247,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     services.sla_evaluator.start()
     assert services.policy_refresher is not None
     services.policy_refresher.start()
+    heap_trimmer.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await heap_trimmer.stop()
         await services.policy_refresher.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()

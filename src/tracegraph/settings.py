@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     max_pending_events_per_principal: int = 10_000
     max_inflight_bytes: int = 32 * 1024 * 1024
     max_inflight_bytes_per_principal: int = 12 * 1024 * 1024
+    # Return a burst's freed memory to the OS (glibc malloc_trim) once ingestion has
+    # been idle this long after at least memory_trim_min_bytes of bodies; 0: never.
+    memory_trim_delay_s: float = 1.0
+    memory_trim_min_bytes: int = 1024 * 1024
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

@@ -32,6 +32,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.ingest.errors import Overloaded
 
 ANONYMOUS = "anonymous"
@@ -88,6 +89,7 @@ class IngestAdmission:
         max_inflight_bytes_per_principal: int,
         max_body_bytes: int,
         retry_after_s: int,
+        heap_trimmer: HeapTrimmer | None = None,
     ) -> None:
         if max_pending_events_per_principal < max_batch_events:
             raise ValueError(
@@ -106,6 +108,8 @@ class IngestAdmission:
         self._max_bytes = max_inflight_bytes
         self._max_bytes_each = max_inflight_bytes_per_principal
         self._retry_after = retry_after_s
+        # Told when request bodies come and go, to return a burst's memory after it.
+        self._heap_trimmer = heap_trimmer
         self._events: Counter[str] = Counter()
         self._bytes: Counter[str] = Counter()
         self.events_in_flight = 0
@@ -171,11 +175,15 @@ class IngestAdmission:
         ``Content-Length``), more with :meth:`ByteReservation.grow` as an undeclared
         body arrives."""
         reservation = ByteReservation(self, principal or ANONYMOUS)
+        if declared:
+            reservation.grow(declared)
+        if self._heap_trimmer is not None:
+            self._heap_trimmer.started()
         try:
-            if declared:
-                reservation.grow(declared)
             yield reservation
         finally:
+            if self._heap_trimmer is not None:
+                self._heap_trimmer.finished(reservation.held)
             reservation.release()
 
     def _take_bytes(self, key: str, nbytes: int) -> None:

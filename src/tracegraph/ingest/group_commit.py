@@ -138,6 +138,10 @@ class GroupCommitter:
                 batch.append(nxt)
                 total += nxt.size
             await self._commit(batch)
+            # Drop the batch before waiting for more work: an idle writer kept the last
+            # one's events and rows (tens of MB after a burst) alive until the next request.
+            del batch, item
+            nxt = None
 
     @staticmethod
     async def _run_one_exclusive(item: _Exclusive) -> None:
