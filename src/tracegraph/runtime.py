@@ -152,7 +152,9 @@ def _open_redaction(settings: Settings, driver: AsyncDriver) -> tuple[ActivePoli
     return ActivePolicy(configured), store
 
 
-def _admission(settings: Settings, heap_trimmer: HeapTrimmer) -> IngestAdmission:
+def _admission(
+    settings: Settings, heap_trimmer: HeapTrimmer, committer: GroupCommitter
+) -> IngestAdmission:
     # Invalid budgets (a rate below one batch, a byte cap below one body) stop the start.
     return IngestAdmission(
         event_rate=settings.ingest_event_rate_limit,
@@ -164,6 +166,7 @@ def _admission(settings: Settings, heap_trimmer: HeapTrimmer) -> IngestAdmission
         max_body_bytes=settings.max_body_bytes,
         retry_after_s=settings.retry_after_s,
         heap_trimmer=heap_trimmer,
+        on_refused=committer.metrics.overloaded.inc,
     )
 
 
@@ -218,7 +221,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     heap_trimmer = HeapTrimmer(
         delay_s=settings.memory_trim_delay_s, min_bytes=settings.memory_trim_min_bytes
     )
-    admission = _admission(settings, heap_trimmer)
+    admission = _admission(settings, heap_trimmer, committer)
     services = Services(
         settings=settings,
         driver=driver,

@@ -26,7 +26,7 @@ import contextlib
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
@@ -90,6 +90,7 @@ class IngestAdmission:
         max_body_bytes: int,
         retry_after_s: int,
         heap_trimmer: HeapTrimmer | None = None,
+        on_refused: Callable[[], None] | None = None,
     ) -> None:
         if max_pending_events_per_principal < max_batch_events:
             raise ValueError(
@@ -110,10 +111,17 @@ class IngestAdmission:
         self._retry_after = retry_after_s
         # Told when request bodies come and go, to return a burst's memory after it.
         self._heap_trimmer = heap_trimmer
+        # Counts each refusal (the ingest metrics' overloaded-requests counter).
+        self._on_refused = on_refused
         self._events: Counter[str] = Counter()
         self._bytes: Counter[str] = Counter()
         self.events_in_flight = 0
         self.bytes_in_flight = 0
+
+    def _refused(self, message: str, retry_after_s: int) -> Overloaded:
+        if self._on_refused is not None:
+            self._on_refused()
+        return Overloaded(message, retry_after_s)
 
     # --- events -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -136,13 +144,13 @@ class IngestAdmission:
     def _check_pending(self, key: str, count: int) -> None:
         mine = self._events[key]
         if mine + count > self._max_events_each:
-            raise Overloaded(
+            raise self._refused(
                 f"too many events in flight for {key}: {mine} waiting for the writer, "
                 f"at most {self._max_events_each} per principal; retry later",
                 self._retry_after,
             )
         if self.events_in_flight + count > self._max_events:
-            raise Overloaded(
+            raise self._refused(
                 f"ingestion queue is full ({self.events_in_flight} events waiting); retry later",
                 self._retry_after,
             )
@@ -150,7 +158,7 @@ class IngestAdmission:
     def _charge_rate(self, key: str, count: int) -> None:
         for item in self._rates:
             if not self._limiter.test(item, "events", key, cost=count):
-                raise Overloaded(
+                raise self._refused(
                     f"event rate limit exceeded for {key}: at most {item} events per "
                     f"principal; this request has {count}",
                     self._rate_retry_after(item, key, count),
@@ -189,13 +197,13 @@ class IngestAdmission:
     def _take_bytes(self, key: str, nbytes: int) -> None:
         mine = self._bytes[key]
         if mine + nbytes > self._max_bytes_each:
-            raise Overloaded(
+            raise self._refused(
                 f"too many request bytes in flight for {key}: {mine} being processed, "
                 f"at most {self._max_bytes_each} per principal; retry later",
                 self._retry_after,
             )
         if self.bytes_in_flight + nbytes > self._max_bytes:
-            raise Overloaded(
+            raise self._refused(
                 f"too many request bytes in flight ({self.bytes_in_flight}); retry later",
                 self._retry_after,
             )
