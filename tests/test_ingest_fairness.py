@@ -138,14 +138,22 @@ def test_the_event_rate_counts_events_not_requests(
     assert len(_seqs(clean_graph, "other")) == 200
 
 
-def _send_head(port: int, key: str, length: int, body_start: bytes = b"") -> socket.socket:
+def _holds_at_least(svc: RunningService, nbytes: int) -> bool:
+    """The service holds ``nbytes`` in flight (or keeps no such budget: nothing to wait for)."""
+    held = _bytes_in_flight(svc)
+    return held is None or held >= nbytes
+
+
+def _send_head(port: int, key: str, length: int | None, body_start: bytes = b"") -> socket.socket:
+    """A request's head (``length`` None: a chunked body) and the start of its body."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    framing = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
     head = (
         "POST /v1/events HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{port}\r\n"
         f"Authorization: Bearer {key}\r\n"
         "Content-Type: application/json\r\n"
-        f"Content-Length: {length}\r\n\r\n"
+        f"{framing}\r\n\r\n"
     )
     sock.sendall(head.encode() + body_start)
     return sock
@@ -188,7 +196,7 @@ def test_a_body_over_the_in_flight_budget_gets_429_before_it_is_read(
     # A first request is admitted and its body is still arriving: 100,000 bytes held.
     first = _send_head(svc.port, flood_key, len(body), body[:10])
     try:
-        _poll(lambda: (_bytes_in_flight(svc) or 100_000) >= 100_000, "the first body is held")
+        _poll(lambda: _holds_at_least(svc, 100_000), "the first body is held")
         # A second one of the same principal would hold 200,000 > 150,000 bytes: it is
         # refused on its headers; not a byte of its body is ever sent.
         second = _send_head(svc.port, flood_key, len(body))
@@ -277,3 +285,34 @@ def test_memory_is_trimmed_once_a_burst_is_over(
     with svc.client("ingester") as client:
         assert client.post("/v1/events", json=_batch("burst", 0, 400)).status_code == 200
     _poll(lambda: trimmer.trims == 1, "the heap is trimmed after the burst", 10)
+
+
+def test_a_chunked_body_is_charged_as_it_arrives(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    # Without a Content-Length the bytes are charged chunk by chunk: the request is
+    # refused once what arrived no longer fits, without waiting for the rest.
+    svc = make_service(
+        max_body_bytes=100_000,
+        max_inflight_bytes_per_principal=150_000,
+        max_inflight_bytes=250_000,
+    )
+    flood_key = svc.key("ingester")
+    first = _send_head(svc.port, flood_key, 100_000, b"[")
+    try:
+        _poll(lambda: _holds_at_least(svc, 100_000), "the first body is held")
+        chunk = b" " * 60_000
+        chunked = _send_head(svc.port, flood_key, None, b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        try:
+            try:
+                status, headers, answer = _read_response(chunked)
+            except TimeoutError:
+                raise AssertionError("no answer before the chunked body ended") from None
+        finally:
+            chunked.close()
+        assert status == 429, answer
+        assert "retry-after" in headers
+        assert "request bytes in flight" in answer["error"]
+    finally:
+        first.close()
+    _poll(lambda: _bytes_in_flight(svc) == 0, "every byte is released")
