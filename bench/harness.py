@@ -21,6 +21,7 @@ BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
 UNTHROTTLED_ENV: dict[str, str] = {
     "TRACEGRAPH_RATE_LIMIT": "100000000/minute",
     "TRACEGRAPH_INGEST_RATE_LIMIT": "100000000/minute",
+    "TRACEGRAPH_INGEST_EVENT_RATE_LIMIT": "100000000/minute",
 }
 
 

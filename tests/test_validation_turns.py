@@ -51,3 +51,15 @@ async def test_concurrent_requests_validate_in_turns_in_arrival_order() -> None:
     assert [u.events[-1].index for u in units] == [len(evs) - 1 for evs in requests.values()]
     # ...and the loop ran other work between slices all along.
     assert loop_turns >= len(service.slices) - 1
+
+
+async def test_principals_take_validation_turns_round_robin() -> None:
+    # One principal's backlog of requests does not validate ahead of another's request.
+    events = WorkloadGenerator(seed=5).events(2 * service_module.PREPARE_SLICE)
+    service = RecordingService()
+    arrivals = ["flood", "flood", "flood", "other"]
+    await asyncio.gather(
+        *(service.prepare_cooperatively(events, principal=name) for name in arrivals)
+    )
+    # Two slices per request; "other" comes right after the request in progress.
+    assert service.slices == ["flood"] * 2 + ["other"] * 2 + ["flood"] * 4

@@ -15,6 +15,8 @@ from neo4j import AsyncDriver
 from tracegraph.auth import SYSTEM
 from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
+from tracegraph.heap_trim import HeapTrimmer
+from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
@@ -61,6 +63,9 @@ class Services:
     policy_refresher: PolicyRefresher | None = None
     # The audit trail (admin changes record through it; ingest records in its own tx).
     audit: AuditStore | None = None
+    # Per-principal ingest budgets (events, bytes in flight), checked before the work.
+    admission: IngestAdmission | None = None
+    heap_trimmer: HeapTrimmer | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -147,6 +152,24 @@ def _open_redaction(settings: Settings, driver: AsyncDriver) -> tuple[ActivePoli
     return ActivePolicy(configured), store
 
 
+def _admission(
+    settings: Settings, heap_trimmer: HeapTrimmer, committer: GroupCommitter
+) -> IngestAdmission:
+    # Invalid budgets (a rate below one batch, a byte cap below one body) stop the start.
+    return IngestAdmission(
+        event_rate=settings.ingest_event_rate_limit,
+        max_batch_events=settings.max_batch_events,
+        max_pending_events=settings.max_pending_events,
+        max_pending_events_per_principal=settings.max_pending_events_per_principal,
+        max_inflight_bytes=settings.max_inflight_bytes,
+        max_inflight_bytes_per_principal=settings.max_inflight_bytes_per_principal,
+        max_body_bytes=settings.max_body_bytes,
+        retry_after_s=settings.retry_after_s,
+        heap_trimmer=heap_trimmer,
+        on_refused=committer.metrics.overloaded.inc,
+    )
+
+
 def _open_slas(services: Services) -> None:
     # Evaluated after commit from a bounded set of touched ids plus a timer, so SLA work
     # never runs inside (or holds up) an ingest transaction.
@@ -195,11 +218,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     committer.add_listener(hub.publish)
     keys = KeyStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s)
     redaction, policies = _open_redaction(settings, driver)
+    heap_trimmer = HeapTrimmer(
+        delay_s=settings.memory_trim_delay_s, min_bytes=settings.memory_trim_min_bytes
+    )
+    admission = _admission(settings, heap_trimmer, committer)
     services = Services(
         settings=settings,
         driver=driver,
         committer=committer,
-        ingest=IngestService(committer, redaction),
+        ingest=IngestService(committer, redaction, admission),
         hub=hub,
         keys=keys,
         authenticator=_authenticator(settings, keys),
@@ -207,6 +234,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
         audit=AuditStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s),
+        admission=admission,
+        heap_trimmer=heap_trimmer,
     )
     _open_slas(services)
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
@@ -221,10 +250,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     services.sla_evaluator.start()
     assert services.policy_refresher is not None
     services.policy_refresher.start()
+    heap_trimmer.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await heap_trimmer.stop()
         await services.policy_refresher.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()

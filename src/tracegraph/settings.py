@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     commit_max_events: int = 5_000
     max_pending_events: int = 50_000
     retry_after_s: int = 1
+    # Fair ingestion (tracegraph.ingest.admission): per principal and replica, an event
+    # rate ("limits" notation, weighted by events), events in flight (admitted, not yet
+    # answered) and request bytes in flight; the bytes of all principals are capped too.
+    # Over any of them: 429 + Retry-After before the body is read or validated.
+    ingest_event_rate_limit: str = "120000/minute"
+    max_pending_events_per_principal: int = 10_000
+    max_inflight_bytes: int = 32 * 1024 * 1024
+    max_inflight_bytes_per_principal: int = 12 * 1024 * 1024
+    # Return a burst's freed memory to the OS (glibc malloc_trim) once ingestion has
+    # been idle this long after at least memory_trim_min_bytes of bodies; 0: never.
+    memory_trim_delay_s: float = 1.0
+    memory_trim_min_bytes: int = 1024 * 1024
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

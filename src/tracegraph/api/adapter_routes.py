@@ -17,7 +17,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
-from tracegraph.api.ingest_routes import read_limited_body
+from tracegraph.api.ingest_routes import admitted_body
 from tracegraph.api.json_response import json_response
 from tracegraph.api.rate_limit import rate_limited
 from tracegraph.auth import Permission
@@ -39,10 +39,9 @@ class UnsupportedMediaType(IngestError):
     status = 415
 
 
-async def _read_body(request: Request, services: Services) -> bytes:
+def _inflated(request: Request, body: bytes, services: Services) -> bytes:
     """The body, gunzipped when the client compressed it (both clients can)."""
     limit = services.settings.max_body_bytes
-    body = await read_limited_body(request, limit)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
@@ -79,6 +78,7 @@ def _check_batch(count: int, services: Services) -> None:
         207: {"description": "some derived events rejected (and quarantined)"},
         400: {"description": "not OpenLineage JSON; the error names the field"},
         413: {"description": "over the batch limits"},
+        429: {"description": "over an event or in-flight budget; Retry-After is set"},
         503: {"description": "database unavailable; Retry-After is set; nothing stored"},
     },
 )
@@ -90,22 +90,24 @@ async def post_openlineage(
     The body is `/v1/events`'s; `rejected[].index` is the position of the OpenLineage event
     in the request and `id` the derived Tracegraph event's id.
     """
-    body = await _read_body(request, services)
-    if not body.strip():
-        raise BadRequestBody("request body is empty; send an OpenLineage event as JSON")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestBody(f"body is not valid JSON: {exc}") from None
-    try:
-        pairs = openlineage.translate_body(doc)
-    except openlineage.MalformedOpenLineage as exc:
-        raise BadRequestBody(f"invalid OpenLineage event: {exc}") from None
-    _check_batch(len(pairs), services)
-    _require_ready(services)
-    outcome = await services.ingest.ingest(
-        [event for _, event in pairs], principal_of(request).actor
-    )
+    # The request's bytes stay charged to the caller until its events are answered.
+    async with admitted_body(request, services) as raw:
+        body = _inflated(request, raw, services)
+        if not body.strip():
+            raise BadRequestBody("request body is empty; send an OpenLineage event as JSON")
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequestBody(f"body is not valid JSON: {exc}") from None
+        try:
+            pairs = openlineage.translate_body(doc)
+        except openlineage.MalformedOpenLineage as exc:
+            raise BadRequestBody(f"invalid OpenLineage event: {exc}") from None
+        _check_batch(len(pairs), services)
+        _require_ready(services)
+        outcome = await services.ingest.ingest(
+            [event for _, event in pairs], principal_of(request).actor
+        )
     body_out = outcome.as_dict()
     # Rejections name the OpenLineage event the client sent, not our derived position.
     for rejection in body_out["rejected"]:
@@ -137,22 +139,23 @@ async def post_otlp_traces(
             f"unsupported Content-Type {media or 'none'!r}; "
             "send application/x-protobuf or application/json"
         )
-    body = await _read_body(request, services)
-    try:
-        export = otlp.decode_json(body) if as_json else otlp.decode_protobuf(body)
-        spans = otlp.spans_of(export)
-    except otlp.MalformedOtlp as exc:
-        raise BadRequestBody(f"invalid OTLP trace export: {exc}") from None
     media_type = "application/json" if as_json else "application/x-protobuf"
-    if not spans:
-        return Response(otlp.encode_response(0, "", as_json), media_type=media_type)
-    _require_ready(services)
-    stored = await _stored_traces(services, otlp.trace_ids(spans))
-    pairs = otlp.translate_spans(spans, stored)
-    _check_batch(len(pairs), services)
-    outcome = await services.ingest.ingest(
-        [event for _, event in pairs], principal_of(request).actor
-    )
+    async with admitted_body(request, services) as raw:
+        body = _inflated(request, raw, services)
+        try:
+            export = otlp.decode_json(body) if as_json else otlp.decode_protobuf(body)
+            spans = otlp.spans_of(export)
+        except otlp.MalformedOtlp as exc:
+            raise BadRequestBody(f"invalid OTLP trace export: {exc}") from None
+        if not spans:
+            return Response(otlp.encode_response(0, "", as_json), media_type=media_type)
+        _require_ready(services)
+        stored = await _stored_traces(services, otlp.trace_ids(spans))
+        pairs = otlp.translate_spans(spans, stored)
+        _check_batch(len(pairs), services)
+        outcome = await services.ingest.ingest(
+            [event for _, event in pairs], principal_of(request).actor
+        )
     rejected_spans = len({pairs[r.index][0] for r in outcome.rejected})
     message = "; ".join(sorted({r.error for r in outcome.rejected}))[:1000]
     return Response(otlp.encode_response(rejected_spans, message, as_json), media_type=media_type)

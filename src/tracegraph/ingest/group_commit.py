@@ -24,6 +24,7 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, Sessio
 
 from tracegraph.background import BackgroundTask
 from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
+from tracegraph.ingest.fair_queue import FairQueue
 from tracegraph.ingest.metrics import IngestMetrics
 from tracegraph.store.event_writer import BatchResult, EventWriter, UnitResult, WriteUnit
 from tracegraph.store.graph_rows import SequencedEvent
@@ -32,6 +33,8 @@ log = structlog.get_logger(__name__)
 
 CommitListener = Callable[[Sequence[SequencedEvent]], Awaitable[None] | None]
 T = TypeVar("T")
+# The writer serves principals round-robin (fair_queue); exclusive writes take turns too.
+_EXCLUSIVE_TURN = ("exclusive",)
 
 
 @dataclass
@@ -71,7 +74,7 @@ class GroupCommitter:
         self._max_batch = max_batch_events
         self._max_pending = max_pending_events
         self._retry_after = retry_after_s
-        self._queue: asyncio.Queue[_Queued | _Exclusive] = asyncio.Queue()
+        self._queue: FairQueue[_Queued | _Exclusive] = FairQueue()
         self._pending_events = 0
         self._listeners: list[CommitListener] = []
         self._writer_task = BackgroundTask("tracegraph-group-commit", self._run)
@@ -107,7 +110,7 @@ class GroupCommitter:
             )
         future: asyncio.Future[tuple[UnitResult, int]] = asyncio.get_running_loop().create_future()
         self._pending_events += size
-        await self._queue.put(_Queued(unit, size, future))
+        self._queue.put_nowait(unit.principal, _Queued(unit, size, future))
         return await future
 
     async def run_exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -115,7 +118,7 @@ class GroupCommitter:
         if not self._writer_task.running:
             return await work()  # no writer running (tests, shutdown): nothing to contend with
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Exclusive(work, future))
+        self._queue.put_nowait(_EXCLUSIVE_TURN, _Exclusive(work, future))
         return await future
 
     async def _run(self) -> None:
@@ -135,6 +138,10 @@ class GroupCommitter:
                 batch.append(nxt)
                 total += nxt.size
             await self._commit(batch)
+            # Drop the batch before waiting for more work: an idle writer kept the last
+            # one's events and rows (tens of MB after a burst) alive until the next request.
+            del batch, item
+            nxt = None
 
     @staticmethod
     async def _run_one_exclusive(item: _Exclusive) -> None:

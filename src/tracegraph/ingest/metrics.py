@@ -77,7 +77,7 @@ class IngestMetrics:
         )
         self.overloaded = Counter(
             "tracegraph_ingest_overloaded_requests",
-            "Requests turned away because the ingest queue was full (answered 429).",
+            "Ingest requests answered 429 (queue full, or a principal's event or byte budget).",
             registry=self.registry,
         )
         # Pre-create the usual series so dashboards see zeros rather than gaps.

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
@@ -227,6 +228,11 @@ class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation):
                 events, info.context.principal.actor
             )
         except IngestError as exc:
+            if exc.retry_after_s is not None:  # 429/503 over HTTP: retryable, say when
+                code = "OVERLOADED" if exc.status == 429 else "UNAVAILABLE"
+                raise GraphQLError(
+                    str(exc), extensions={"code": code, "retryAfter": exc.retry_after_s}
+                ) from exc
             raise BadArgument(str(exc)) from exc
         return IngestResult(
             accepted=outcome.accepted,
