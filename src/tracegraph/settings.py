@@ -85,7 +85,8 @@ class Settings(BaseSettings):
     webhook_queue_size: int = 1000
 
     # --- Security ------------------------------------------------------------------
-    # production: introspection and GraphiQL off; development: both on.
+    # production: introspection, GraphiQL, "Did you mean …" suggestions and the OpenAPI
+    # docs off; development: all on (the OpenAPI docs for authenticated callers only).
     mode: Literal["development", "production"] = "development"
     # Bearer JWTs for people: HS256 with a shared secret, and/or RS256 keys from a JWKS
     # URL (or an OIDC issuer, whose discovery document names the JWKS URL).
@@ -110,6 +111,10 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 4000
     graphql_max_aliases: int = 30
+    # Fields written in a document (operations and fragments), checked right after
+    # parsing: validation compares fields pairwise, so 900 fields cost ~1 s of CPU before
+    # any other limit could refuse them. The dashboard's largest document has ~70.
+    graphql_max_fields: int = 200
     # Estimated fields answered (tracegraph.api.graphql.hardening); the dashboard's
     # largest query (100 pipelines with their latest 10 runs) estimates at ~175k.
     graphql_max_cost: int = 500_000
