@@ -6,6 +6,7 @@ Each test runs against the real service (uvicorn in a thread) over a real Neo4j.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import logging
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from graphql.validation import ValidationContext
 from neo4j import Driver
 
@@ -83,6 +85,44 @@ def test_a_request_without_a_document_counts_too(
         for _ in range(3):
             assert http.post("/graphql", json={"query": None}).status_code == 400
         assert gql(http, "{ overview { lastSeq } }").status_code == 429
+
+
+def test_refused_bodies_count_too(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    svc = make_service(rate_limit="3/10 seconds")
+    with svc.client() as http:
+        for body in (b"{not json", b"[]", b"\xff"):
+            resp = http.post("/graphql", content=body, headers={"content-type": "application/json"})
+            assert resp.status_code == 400, resp.text
+        over = http.post("/graphql", content=b"[]", headers={"content-type": "application/json"})
+        assert over.status_code == 429, over.text
+        assert 1 <= int(over.headers["Retry-After"]) <= 10
+        assert gql(http, "{ overview { lastSeq } }").status_code == 429
+
+
+async def _subscribe_error(svc: RunningService, query: str) -> list[dict[str, Any]]:
+    """The ``error`` payload a graphql-transport-ws subscribe gets."""
+    url = svc.base_url.replace("http", "ws") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": svc.headers()}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert msg["type"] == "error" and msg["id"] == "1", msg
+    return msg["payload"]  # type: ignore[no-any-return]
+
+
+async def test_websocket_subscriptions_get_the_field_limit_and_hidden_suggestions(
+    clean_graph: Driver, make_service: Callable[..., RunningService], validations: list[int]
+) -> None:
+    prod = make_service(mode="production")
+    wide = "subscription { events { " + " ".join(["seq"] * 201) + " } }"
+    (err,) = await _subscribe_error(prod, wide)
+    assert err["extensions"] == {"code": "TOO_MANY_FIELDS", "fields": 202, "limit": 200}
+    assert validations == []
+    errors = await _subscribe_error(prod, "subscription { events { sequ } }")
+    assert errors and not any(SUGGESTION.search(e["message"]) for e in errors), errors
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ Every limit comes from :class:`~tracegraph.settings.Settings` (see :class:`Harde
 * **tokens** (``graphql_max_tokens``): graphql-core's parser stops at that many tokens
   (strawberry's ``MaxTokensLimiter``).
 * **fields** (``graphql_max_fields``): counted on the parsed document, before validation
-  (:class:`MaxFieldsLimiter`). Validation compares fields pairwise (overlapping fields
+  runs (:class:`MaxFieldsLimiter`). Validation compares fields pairwise (overlapping fields
   must merge), so a 900-field document cost ~1 s of CPU to validate, well inside the
   token limit and before any validation rule could refuse it.
 * **depth** (``graphql_max_depth``), **aliases** (``graphql_max_aliases``) and **cost**
@@ -378,19 +378,22 @@ def too_many_fields_error(fields: int, limit: int) -> GraphQLError:
 
 
 class MaxFieldsLimiter(SchemaExtension):
-    """Refuses a document with more than ``max_fields`` fields right after parsing,
-    before validation: validation's cost grows with the square of the field count."""
+    """Refuses a document with more than ``max_fields`` fields once it is parsed, before
+    validation runs: validation's cost grows with the square of the field count.
+
+    The refusal is the operation's pre-execution error (as a validation error would be),
+    which strawberry reports on every transport; :class:`ValidateDocument` then skips."""
 
     def __init__(self, max_fields: int) -> None:
         self.max_fields = max_fields
 
-    def on_parse(self) -> Iterator[None]:
-        yield
-        document = self.execution_context.graphql_document
-        if document is not None:
-            fields = count_fields(document)
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.graphql_document is not None and ec.pre_execution_errors is None:
+            fields = count_fields(ec.graphql_document)
             if fields > self.max_fields:
-                raise too_many_fields_error(fields, self.max_fields)
+                ec.pre_execution_errors = [too_many_fields_error(fields, self.max_fields)]
+        yield
 
 
 @functools.lru_cache(maxsize=512)
@@ -412,6 +415,9 @@ class ValidateDocument(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
+        if ec.pre_execution_errors is not None:  # refused before validation
+            yield
+            return
         assert ec.graphql_document is not None
         # The two rules strawberry adds to every validation (see its validate_document).
         rules = (*ec.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
@@ -439,12 +445,26 @@ def websocket_rate_error(
     return None
 
 
-@functools.lru_cache(maxsize=512)
+# Documents up to this size are cached by their text. Longer ones (the body limit allows
+# 1 MiB of comments and whitespace around 4000 tokens) are parsed each time instead:
+# 512 cached keys of 1 MiB each would hold half a GiB.
+CACHEABLE_QUERY_CHARS = 64 * 1024
+
+
 def _parse_cached(query: str, max_tokens: int) -> DocumentNode | None:
+    if len(query) > CACHEABLE_QUERY_CHARS:
+        return _parse(query, max_tokens)
+    return _parse_small(query, max_tokens)
+
+
+def _parse(query: str, max_tokens: int) -> DocumentNode | None:
     try:
         return parse(query, max_tokens=max_tokens)
     except GraphQLError:
-        return None  # strawberry reports it; it counts as a read
+        return None  # strawberry parses it again and reports the error; it counts as a read
+
+
+_parse_small = functools.lru_cache(maxsize=512)(_parse)
 
 
 # --- the schema --------------------------------------------------------------------

@@ -5,7 +5,9 @@ that are not UTF-8 (a gzip-compressed body, Latin-1 text), JSON nested deeper th
 decoder's recursion limit, integers over Python's digit limit, and a body that is valid
 JSON but not an object (a string, a number, a list) all ended as a 500 with a traceback.
 Here each is a 400 naming the problem, and a compressed body or a content type other
-than JSON is a 415 (nothing decompresses request bodies in this service).
+than JSON is a 415 (nothing decompresses request bodies in this service). Each is a
+:class:`BadBody`, which the router counts against the caller's rate limit like any other
+request.
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from strawberry.http.parse_content_type import parse_content_type
 JSON_TYPE = "application/json"
 
 
+class BadBody(HTTPException):
+    """A refused request body (400 or 415); strawberry's view answers it as plain text."""
+
+
 def check_post_headers(headers: Mapping[str, str], content_type: str | None) -> None:
     """415 for a compressed body or a content type other than JSON."""
     encoding = (headers.get("content-encoding") or "").strip().lower()
     if encoding not in ("", "identity"):
-        raise HTTPException(
+        raise BadBody(
             415, f"Content-Encoding {encoding!r} is not supported; send the body uncompressed"
         )
     media_type, _ = parse_content_type(content_type or "")
     if media_type != JSON_TYPE:
         shown = media_type or "(none)"
-        raise HTTPException(415, f"Content-Type {shown!r} is not supported; send {JSON_TYPE}")
+        raise BadBody(415, f"Content-Type {shown!r} is not supported; send {JSON_TYPE}")
 
 
 def decode_json_body(data: str | bytes) -> Any:
@@ -45,23 +51,19 @@ def decode_json_body(data: str | bytes) -> Any:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise HTTPException(
+            raise BadBody(
                 400,
                 f"the request body is not valid UTF-8 (byte {exc.start}); send JSON text "
                 "encoded as UTF-8, uncompressed",
             ) from None
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
-        raise  # strawberry answers: "Unable to parse request body as JSON"
     except RecursionError:
-        raise HTTPException(
-            400, "the request body is nested too deeply to be decoded as JSON"
-        ) from None
-    except ValueError as exc:  # e.g. an integer over Python's digit limit
-        raise HTTPException(400, f"Unable to parse request body as JSON: {exc}") from None
+        raise BadBody(400, "the request body is nested too deeply to be decoded as JSON") from None
+    except ValueError as exc:  # JSONDecodeError, or e.g. an integer over the digit limit
+        raise BadBody(400, f"Unable to parse request body as JSON: {exc}") from None
     if isinstance(data, bytes) and not isinstance(value, dict):
-        raise HTTPException(
+        raise BadBody(
             400,
             "the request body must be a JSON object such as "
             f'{{"query": "...", "variables": {{}}}}, not a JSON {_json_kind(value)}',
