@@ -109,7 +109,10 @@ class Settings(BaseSettings):
     ingest_rate_limit: str = "6000/minute"
     # GraphQL hardening: document and cost limits, body size.
     graphql_max_depth: int = 12
-    graphql_max_tokens: int = 4000
+    # Parsing costs per token (~10-25 µs): 1000 tokens bound the work any document can
+    # cause before it is refused; the dashboard's largest document has ~130, GraphiQL's
+    # introspection query ~190, and 200 fields (the field limit) fit with room to spare.
+    graphql_max_tokens: int = 1000
     graphql_max_aliases: int = 30
     # Fields written in a document (operations and fragments), checked right after
     # parsing: validation compares fields pairwise, so 900 fields cost ~1 s of CPU before

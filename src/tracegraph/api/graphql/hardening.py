@@ -446,7 +446,7 @@ def websocket_rate_error(
 
 
 # Documents up to this size are cached by their text. Longer ones (the body limit allows
-# 1 MiB of comments and whitespace around 4000 tokens) are parsed each time instead:
+# 1 MiB of comments and whitespace around the tokens) are parsed each time instead:
 # 512 cached keys of 1 MiB each would hold half a GiB.
 CACHEABLE_QUERY_CHARS = 64 * 1024
 
