@@ -42,6 +42,11 @@ if not (REPO_ROOT / "web" / "node_modules").is_dir():
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
+CSP_REPORTER = """document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations = (window.__cspViolations || []).concat(e.violatedDirective);
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
@@ -60,6 +65,8 @@ class Dash:
         self.errors: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        # Anything the Content-Security-Policy refuses is an error of the test too.
+        page.add_init_script(CSP_REPORTER)
 
     def _console(self, msg: Any) -> None:
         if msg.type == "error" and not any(s in msg.text for s in IGNORED_CONSOLE):
@@ -750,3 +757,39 @@ def test_revoked_key_returns_to_the_sign_in_view(
     expect(page.locator("#main")).to_be_hidden()
     assert page.evaluate("sessionStorage.length + localStorage.length") == 0
     assert [e for e in d.errors if "401" not in e] == []
+
+
+def test_the_page_runs_under_a_policy_that_refuses_inline_scripts_and_framing(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    response = d.page.goto(f"{service.base_url}/")
+    assert response is not None
+    headers = response.headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    page = d.open("/runs/run-rag-0001")
+    expect(page.locator("#panel-run")).to_contain_text("run-rag-0001")
+    assert d.errors == []  # the dashboard itself needs nothing the policy refuses
+    # What an injection would try: an inline script and an inline event handler.
+    page.evaluate(
+        """() => {
+          const s = document.createElement("script");
+          s.textContent = "window.__inline = 1";
+          document.head.appendChild(s);
+          const img = '<img src="data:," onload="window.__onload = 1">';
+          document.body.insertAdjacentHTML("beforeend", img);
+        }"""
+    )
+    page.wait_for_function("(window.__cspViolations || []).length >= 2", timeout=5_000)
+    assert page.evaluate("window.__inline") is None
+    assert page.evaluate("window.__onload") is None
+    # Only the two refusals (Chromium's own message and the reporter's) are new errors.
+    refusals = ("CSP violation: script-src", "violates the following Content Security Policy")
+    assert [e for e in d.errors if not any(r in e for r in refusals)] == []
+    # Framed by another page: the browser refuses to render the dashboard in the frame.
+    host = d.page.context.new_page()
+    host.set_content(f'<iframe src="{service.base_url}/"></iframe>')  # waits for "load"
+    (framed,) = host.main_frame.child_frames
+    assert framed.locator("header.topbar").count() == 0, framed.url

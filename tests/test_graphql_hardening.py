@@ -76,7 +76,7 @@ def test_a_document_with_too_many_tokens_is_refused_before_parsing_it_all(
     fields = " ".join(["activeRuns"] * 4_100)
     resp = gql_post(service, f"{{ overview {{ {fields} }} }}")
     err = only_error(resp)
-    assert "Document contains more than 4000 tokens. Parsing aborted." in err["message"]
+    assert "Document contains more than 1000 tokens. Parsing aborted." in err["message"]
 
 
 def test_an_alias_flood_is_refused(service: RunningService) -> None:

@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     webhook_queue_size: int = 1000
 
     # --- Security ------------------------------------------------------------------
-    # production: introspection and GraphiQL off; development: both on.
+    # production: introspection, GraphiQL, "Did you mean …" suggestions and the OpenAPI
+    # docs off; development: all on (the OpenAPI docs for authenticated callers only).
     mode: Literal["development", "production"] = "development"
     # Bearer JWTs for people: HS256 with a shared secret, and/or RS256 keys from a JWKS
     # URL (or an OIDC issuer, whose discovery document names the JWKS URL).
@@ -120,8 +121,15 @@ class Settings(BaseSettings):
     ingest_rate_limit: str = "6000/minute"
     # GraphQL hardening: document and cost limits, body size.
     graphql_max_depth: int = 12
-    graphql_max_tokens: int = 4000
+    # Parsing costs per token (~10-25 µs): 1000 tokens bound the work any document can
+    # cause before it is refused; the dashboard's largest document has ~130, GraphiQL's
+    # introspection query ~190, and 200 fields (the field limit) fit with room to spare.
+    graphql_max_tokens: int = 1000
     graphql_max_aliases: int = 30
+    # Fields written in a document (operations and fragments), checked right after
+    # parsing: validation compares fields pairwise, so 900 fields cost ~1 s of CPU before
+    # any other limit could refuse them. The dashboard's largest document has ~70.
+    graphql_max_fields: int = 200
     # Estimated fields answered (tracegraph.api.graphql.hardening); the dashboard's
     # largest query (100 pipelines with their latest 10 runs) estimates at ~175k.
     graphql_max_cost: int = 500_000

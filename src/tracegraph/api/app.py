@@ -11,6 +11,7 @@ from tracegraph import __version__
 from tracegraph.api.adapter_routes import router as adapter_router
 from tracegraph.api.authentication import install_auth_error_handlers
 from tracegraph.api.body_limit import BodyLimit
+from tracegraph.api.docs_routes import install_api_docs
 from tracegraph.api.errors import install_error_handlers
 from tracegraph.api.graphql.router import graphql_router
 from tracegraph.api.health_routes import router as health_router
@@ -18,6 +19,7 @@ from tracegraph.api.ingest_routes import router as ingest_router
 from tracegraph.api.metrics_routes import install_metrics
 from tracegraph.api.quarantine_routes import router as quarantine_router
 from tracegraph.api.rate_limit import install_rate_limits
+from tracegraph.api.security_headers import SecurityHeaders
 from tracegraph.logging_setup import configure_logging
 from tracegraph.runtime import open_services
 from tracegraph.settings import Settings, get_settings
@@ -39,6 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Knowledge-graph observability for AI pipelines.",
         lifespan=lifespan,
+        # FastAPI's public docs are off; install_api_docs serves them behind a credential.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_auth_error_handlers(app)
@@ -48,7 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(adapter_router)
     app.include_router(quarantine_router)
     install_metrics(app)
+    install_api_docs(app, settings)
     app.include_router(graphql_router(settings))
     app.add_middleware(BodyLimit, path="/graphql", max_bytes=settings.graphql_max_body_bytes)
     install_dashboard(app)
+    # Outermost: every answer, errors and 413s included, gets the security headers.
+    app.add_middleware(SecurityHeaders, graphql_path="/graphql")
     return app

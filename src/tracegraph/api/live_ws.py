@@ -57,7 +57,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
-from tracegraph.api.graphql.hardening import websocket_rate_error
+from tracegraph.api.graphql.hardening import count_fields, websocket_rate_error
 from tracegraph.api.graphql.masking import formatted_errors
 from tracegraph.api.graphql.subscriptions import (
     closed_error,
@@ -150,6 +150,7 @@ class SharedSubscriptions:
         # tracegraph.api.graphql.hardening) apply here exactly as on strawberry's path.
         self._rules = list(getattr(schema, "document_rules", ()))
         self._max_tokens: int | None = getattr(schema, "max_tokens", None)
+        self._max_fields: int | None = getattr(schema, "max_fields", None)
         settings = getattr(schema, "settings", None)
         self._timeout_s: float = settings.query_timeout_s if settings else 0.0
         self._parse = functools.lru_cache(maxsize=512)(self._parse_uncached)
@@ -159,7 +160,10 @@ class SharedSubscriptions:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError:
             return None
-        # Invalid documents go to strawberry, which reports the errors per protocol.
+        # Invalid documents go to strawberry, which reports the errors per protocol; one
+        # over the field limit must not be validated here first (hardening.MaxFieldsLimiter).
+        if self._max_fields is not None and count_fields(document) > self._max_fields:
+            return None
         if validate(self._gql, document, [*specified_rules, *self._rules]):
             return None
         ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

@@ -34,7 +34,7 @@ SPA_PATHS: tuple[str, ...] = (
 )
 
 _NO_SETUP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tracegraph</title>
-</head><body style="background:#111;color:#ddd;font-family:sans-serif">
+</head><body>
 <main><h1>Tracegraph dashboard not installed</h1>
 <p>Run <code>make setup</code> (it runs <code>npm ci --prefix web</code>) and restart.</p>
 </main></body></html>"""

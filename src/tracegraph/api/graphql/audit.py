@@ -198,7 +198,16 @@ class AuditMutation:
         description="Set the owner of a pipeline, or of one of its steps (audited as "
         "owner.changed). A later definition of the pipeline replaces it.",
     )
-    async def set_owner(self, info: Info, pipeline: str, step: str | None, owner: str) -> Pipeline:
+    async def set_owner(
+        # step omitted (or null): the pipeline's own owner. Keyword-only after it keeps
+        # the SDL's argument order (pipeline, step, owner).
+        self,
+        info: Info,
+        pipeline: str,
+        step: str | None = None,
+        *,
+        owner: str,
+    ) -> Pipeline:
         checked = _check_owner(owner)
         try:
             await _governance(info).set_owner(pipeline, step, checked, _actor(info))
@@ -211,7 +220,9 @@ class AuditMutation:
         description="Set (or, with every field null, remove) the SLA of a pipeline or of "
         "one of its steps (audited as sla.changed); evaluation uses it from its next round.",
     )
-    async def set_sla(self, info: Info, pipeline: str, step: str | None, sla: SLAInput) -> Pipeline:
+    async def set_sla(
+        self, info: Info, pipeline: str, step: str | None = None, *, sla: SLAInput
+    ) -> Pipeline:
         checked = _check_sla(sla)
         try:
             await _governance(info).set_sla(pipeline, step, checked, _actor(info))

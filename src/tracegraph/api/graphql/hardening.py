@@ -4,16 +4,23 @@ Every limit comes from :class:`~tracegraph.settings.Settings` (see :class:`Harde
 
 * **tokens** (``graphql_max_tokens``): graphql-core's parser stops at that many tokens
   (strawberry's ``MaxTokensLimiter``).
+* **fields** (``graphql_max_fields``): counted on the parsed document, before validation
+  runs (:class:`MaxFieldsLimiter`). Validation compares fields pairwise (overlapping fields
+  must merge), so a 900-field document cost ~1 s of CPU to validate, well inside the
+  token limit and before any validation rule could refuse it.
 * **depth** (``graphql_max_depth``), **aliases** (``graphql_max_aliases``) and **cost**
   (``graphql_max_cost``): one validation rule, :func:`document_limits_rule`. strawberry's
   ``QueryDepthLimiter``/``MaxAliasesLimiter`` walk fragment spreads without memory, so
   ``fragment F0 { ...F1 ...F1 } fragment F1 { ...F2 ...F2 } …`` takes exponential time
   (22 fragments: 15 s of CPU); this rule measures each fragment once.
 * **introspection** off in production (graphql-core's ``NoSchemaIntrospectionCustomRule``,
-  what strawberry's ``DisableIntrospection`` adds).
+  what strawberry's ``DisableIntrospection`` adds), and so are the "Did you mean …"
+  suggestions of validation and variable errors, which name real fields, arguments,
+  types and enum values (graphql-core's ``hide_suggestions``; :class:`ValidateDocument`).
 * **masking** of internal errors (:mod:`tracegraph.api.graphql.masking`).
-* **rate limits** per principal (:class:`RateLimitOperations` over HTTP,
-  :func:`websocket_rate_error` per WebSocket operation).
+* **rate limits** per principal (:class:`RateLimitOperations` over HTTP, counting every
+  operation before it is parsed, valid or not; :func:`websocket_rate_error` per
+  WebSocket operation).
 
 Cost model (an upper-bound estimate made before execution, no database involved): every
 field costs 1; a field with a selection set costs 1 + n * (the cost of its selection),
@@ -43,7 +50,6 @@ import strawberry
 from graphql import (
     ASTValidationRule,
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -65,15 +71,12 @@ from graphql import (
     VariableNode,
     get_named_type,
     parse,
+    validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from tracegraph.api.graphql.masking import MaskInternalErrors, is_client_error
 from tracegraph.api.graphql.metrics_types import MAX_BUCKETS
@@ -318,17 +321,28 @@ def rate_limited_error(exc: RateLimited) -> GraphQLError:
 
 
 class RateLimitOperations(SchemaExtension):
-    """Counts each GraphQL-over-HTTP operation against its principal's bucket; over the
-    limit the operation is not executed and the answer is 429 with ``Retry-After``.
-    WebSocket operations are counted by the WebSocket handlers instead."""
+    """Counts each GraphQL-over-HTTP operation against its principal's bucket before
+    anything else is done with it, so invalid documents (which never execute) count as
+    much as valid ones; over the limit the answer is 429 with ``Retry-After`` and the
+    document is neither validated nor executed. WebSocket operations are counted by the
+    WebSocket handlers instead.
 
-    def on_execute(self) -> Iterator[None]:
+    The document is parsed here (bounded by the token limit, cached by query text) to
+    pick the bucket, and handed to strawberry, which then does not parse it again."""
+
+    def __init__(self, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+
+    def on_operation(self) -> Iterator[None]:
         ec = self.execution_context
         ctx = ec.context
         request = getattr(ctx, "request", None)
         principal = getattr(ctx, "principal", None)
         if request is not None and principal is not None and request.scope["type"] == "http":
-            bucket = operation_bucket(ec.graphql_document, ec.operation_name)
+            document = _parse_cached(ec.query, self.max_tokens) if ec.query else None
+            if document is not None and ec.graphql_document is None:
+                ec.graphql_document = document
+            bucket = operation_bucket(document, ec.operation_name)
             try:
                 rate_limits_of(request.app).hit(bucket, principal)
             except RateLimited as exc:
@@ -336,7 +350,80 @@ class RateLimitOperations(SchemaExtension):
                 if response is not None:
                     response.status_code = 429
                     response.headers["Retry-After"] = str(exc.retry_after_s)
-                ec.result = ExecutionResult(data=None, errors=[rate_limited_error(exc)])
+                # Raised before strawberry parses or validates: it answers this error.
+                raise rate_limited_error(exc) from None
+        yield
+
+
+def count_fields(document: DocumentNode) -> int:
+    """Fields written in a document (operations and fragments, each fragment once)."""
+    count = 0
+    stack = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
+    while stack:
+        selection_set = stack.pop()
+        if selection_set is None:
+            continue
+        for sel in selection_set.selections:
+            count += isinstance(sel, FieldNode)
+            stack.append(getattr(sel, "selection_set", None))
+    return count
+
+
+def too_many_fields_error(fields: int, limit: int) -> GraphQLError:
+    return GraphQLError(
+        f"the document selects {fields} fields; the limit is {limit} (ask for fewer "
+        "fields, or split the query)",
+        extensions={"code": "TOO_MANY_FIELDS", "fields": fields, "limit": limit},
+    )
+
+
+class MaxFieldsLimiter(SchemaExtension):
+    """Refuses a document with more than ``max_fields`` fields once it is parsed, before
+    validation runs: validation's cost grows with the square of the field count.
+
+    The refusal is the operation's pre-execution error (as a validation error would be),
+    which strawberry reports on every transport; :class:`ValidateDocument` then skips."""
+
+    def __init__(self, max_fields: int) -> None:
+        self.max_fields = max_fields
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.graphql_document is not None and ec.pre_execution_errors is None:
+            fields = count_fields(ec.graphql_document)
+            if fields > self.max_fields:
+                ec.pre_execution_errors = [too_many_fields_error(fields, self.max_fields)]
+        yield
+
+
+@functools.lru_cache(maxsize=512)
+def _validate_cached(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> list[GraphQLError]:
+    return validate(schema, document, rules, hide_suggestions=hide_suggestions)
+
+
+class ValidateDocument(SchemaExtension):
+    """Validation (cached like strawberry's ``ValidationCache``), with graphql-core's
+    "Did you mean …" suggestions hidden when ``hide_suggestions`` (production)."""
+
+    def __init__(self, hide_suggestions: bool) -> None:
+        self.hide_suggestions = hide_suggestions
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.pre_execution_errors is not None:  # refused before validation
+            yield
+            return
+        assert ec.graphql_document is not None
+        # The two rules strawberry adds to every validation (see its validate_document).
+        rules = (*ec.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        ec.pre_execution_errors = _validate_cached(
+            ec.schema._schema, ec.graphql_document, rules, self.hide_suggestions
+        )
         yield
 
 
@@ -358,12 +445,26 @@ def websocket_rate_error(
     return None
 
 
-@functools.lru_cache(maxsize=256)
+# Documents up to this size are cached by their text. Longer ones (the body limit allows
+# 1 MiB of comments and whitespace around the tokens) are parsed each time instead:
+# 512 cached keys of 1 MiB each would hold half a GiB.
+CACHEABLE_QUERY_CHARS = 64 * 1024
+
+
 def _parse_cached(query: str, max_tokens: int) -> DocumentNode | None:
+    if len(query) > CACHEABLE_QUERY_CHARS:
+        return _parse(query, max_tokens)
+    return _parse_small(query, max_tokens)
+
+
+def _parse(query: str, max_tokens: int) -> DocumentNode | None:
     try:
         return parse(query, max_tokens=max_tokens)
     except GraphQLError:
-        return None  # strawberry reports it; it counts as a read
+        return None  # strawberry parses it again and reports the error; it counts as a read
+
+
+_parse_small = functools.lru_cache(maxsize=512)(_parse)
 
 
 # --- the schema --------------------------------------------------------------------
@@ -377,7 +478,17 @@ class HardenedSchema(strawberry.Schema):
         self.settings = settings
         self.document_rules: tuple[type[ASTValidationRule], ...] = validation_rules(settings)
         self.max_tokens = settings.graphql_max_tokens
+        self.max_fields = settings.graphql_max_fields
+        self.hide_suggestions = settings.mode == "production"
         super().__init__(extensions=schema_extensions(settings, self.document_rules), **kwargs)
+
+    def _get_custom_context_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # Passed to graphql-core's execute/subscribe: variable values are coerced there,
+        # and their errors suggest enum values and input fields too.
+        custom = super()._get_custom_context_kwargs(*args, **kwargs)
+        if self.hide_suggestions:
+            custom["hide_suggestions"] = True
+        return custom
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Client errors (validation, refusals, rate limits) are the client's business;
@@ -400,16 +511,18 @@ def schema_extensions(
 ) -> list[Callable[[], SchemaExtension]]:
     """Extension factories (a fresh instance per operation)."""
     max_tokens = settings.graphql_max_tokens
+    max_fields = settings.graphql_max_fields
+    hide_suggestions = settings.mode == "production"
     timeout_s = settings.query_timeout_s
     return [
+        # First: every operation is counted before any other work is done for it (the
+        # parse it does for the bucket is cached by query text and reused by strawberry).
+        lambda: RateLimitOperations(max_tokens),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaxFieldsLimiter(max_fields),
         lambda: AddValidationRules(list(rules)),
-        # Parser and validation caches live at module level (keyed by options, schema,
-        # document and rules), so per-operation instances share them.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        lambda: ValidateDocument(hide_suggestions),
         lambda: MaskInternalErrors(timeout_s),
-        RateLimitOperations,
     ]
 
 
@@ -417,10 +530,14 @@ __all__ = [
     "DEFAULT_LIST_SIZE",
     "DocumentLimits",
     "HardenedSchema",
+    "MaxFieldsLimiter",
     "Measure",
     "RateLimitOperations",
+    "ValidateDocument",
+    "count_fields",
     "document_limits_rule",
     "estimate",
     "operation_bucket",
+    "too_many_fields_error",
     "websocket_rate_error",
 ]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from tracegraph.api.authentication import credential_of
 from tracegraph.api.graphql.context import Context, get_context
+from tracegraph.api.graphql.http_body import BadBody, check_post_headers, decode_json_body
 from tracegraph.api.graphql.schema import build_schema
 from tracegraph.api.live_ws import LiveGraphQLRouter
+from tracegraph.api.rate_limit import rate_limits_of
 from tracegraph.auth.errors import AuthenticationError
 from tracegraph.settings import Settings
 
@@ -39,6 +43,26 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
             raise ConnectionRejectionError({"message": str(exc)}) from None
         context.principal = principal
         return {"actor": principal.actor, "roles": principal.role_names}
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except BadBody:
+            # A refused body is a request too (others are counted by RateLimitOperations):
+            # over the caller's limit, the answer is 429 + Retry-After instead.
+            principal = getattr(context, "principal", None)
+            if principal is not None:
+                rate_limits_of(request.app).hit("read", principal)
+            raise
+
+    # Bad bodies: a precise 400/415 instead of strawberry's 500 (tracegraph.api.graphql.http_body).
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        if request.method == "POST":
+            check_post_headers(request.headers, request.content_type)
+        return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json_body(data)
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter:
