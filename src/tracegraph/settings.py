@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     commit_max_events: int = 5_000
     max_pending_events: int = 50_000
     retry_after_s: int = 1
+    # Events a request validates between two yields to the event loop (measured: see
+    # ingest/service.py PREPARE_SLICE); smaller yields more often, larger holds the loop.
+    ingest_prepare_slice_events: int = Field(default=10, ge=1)
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.
@@ -76,6 +79,8 @@ class Settings(BaseSettings):
     # Missing scheduled runs (cron `schedule` + `max_start_delay_ms`): how far back the
     # timer looks for cron fire times that no run covered.
     sla_missing_run_lookback_s: float = 86_400.0
+    # ... and at most this many of the latest fire times per pipeline per sweep.
+    sla_missing_run_max_fires: int = Field(default=1440, ge=1)
     # Alert webhooks: JSON POST of every new breach to each URL, retried with backoff.
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_timeout_s: float = 5.0

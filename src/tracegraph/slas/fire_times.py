@@ -74,6 +74,17 @@ class FireTimeCache:
                 self._known.popitem(last=False)
             return found
 
+    def following(self, schedule: str, fire_ms: int) -> int:
+        """The first fire time after ``fire_ms`` (from the cache when it is known)."""
+        with self._lock:
+            known = self._known.get(schedule)
+            if known is not None and known.lo <= fire_ms:
+                i = bisect.bisect_right(known.fires, fire_ms)
+                if i < len(known.fires):
+                    return known.fires[i]
+            self.croniter_steps += 1
+            return _ms(croniter(schedule, _dt(fire_ms)).get_next(datetime))
+
     def _build(self, schedule: str, floor_ms: int, cutoff_ms: int, max_fires: int) -> _Known:
         it = croniter(schedule, _dt(cutoff_ms))
         fires: list[int] = []

@@ -34,8 +34,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from croniter import croniter
-
 from tracegraph.slas.fire_times import FIRE_TIMES
 from tracegraph.slas.rules import Finding, Sla, breach_id
 
@@ -150,8 +148,7 @@ def missed_fires(
 
 
 def _next_fire(schedule: str, fire_ms: int) -> int:
-    nxt = croniter(schedule, datetime.fromtimestamp(fire_ms / 1000, UTC)).get_next(datetime)
-    return int(nxt.timestamp() * 1000)
+    return FIRE_TIMES.following(schedule, fire_ms)
 
 
 def evaluate_missing_runs(
