@@ -24,6 +24,8 @@ import httpx
 from neo4j import GraphDatabase
 
 from harness import (
+    BENCH_BOLT_PORT,
+    BENCH_INSTANCE,
     UNTHROTTLED_ENV,
     bearer,
     bench_cypher,
@@ -31,6 +33,8 @@ from harness import (
     mint_keys,
     neo4j_uri,
     reset_graph,
+    stop_process,
+    stops_what_it_starts,
 )
 from tracegraph.store.cypher_files import cypher
 
@@ -109,7 +113,7 @@ def main() -> int:
     ap.add_argument("--skip-build", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "src"))
-    uri = neo4j_uri("bench", 7698)
+    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     if args.skip_build:
         with GraphDatabase.driver(uri) as d:
             from tracegraph.store.cypher_files import cypher
@@ -163,8 +167,7 @@ def main() -> int:
         lin = measure(url, key, LINEAGE, [{"uri": u, "v": str(i)} for u, i in roots])
         imp = measure(url, key, IMPACT, [{"key": f"{u}@{i}"} for u, i in roots])
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_process(server)
     for name, values, q in (("lineage depth 10", lin, LINEAGE), ("impact depth 10", imp, IMPACT)):
         size = statistics.mean(SIZES[q])
         print(
@@ -176,4 +179,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with stops_what_it_starts():
+        raise SystemExit(main())
