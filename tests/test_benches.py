@@ -40,6 +40,7 @@ def _running() -> bool:
 
 def test_a_finished_benchmark_stops_the_neo4j_it_started(bench_env: dict[str, str]) -> None:
     args = ["--pipelines", "2", "--runs-per-pipeline", "3", "--requests", "2"]
+    args += ["--events", "3000", "--target-events", "10", "--walk-repeats", "1"]
     done = subprocess.run(
         [sys.executable, "bench/query.py", *args],
         cwd=REPO_ROOT,
@@ -49,7 +50,7 @@ def test_a_finished_benchmark_stops_the_neo4j_it_started(bench_env: dict[str, st
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "query nodes=" in done.stdout
+    assert "query nodes=" in done.stdout and "run_vs_all=" in done.stdout
     assert not _running(), "bench/query.py left its Neo4j running"
 
 
