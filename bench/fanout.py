@@ -38,10 +38,21 @@ from typing import Any
 import httpx
 import orjson
 
-from harness import UNTHROTTLED_ENV, bearer, free_port, mint_keys, neo4j_uri, percentile, wait_ready
+from harness import (
+    BENCH_BOLT_PORT,
+    BENCH_INSTANCE,
+    UNTHROTTLED_ENV,
+    bearer,
+    free_port,
+    mint_keys,
+    neo4j_uri,
+    percentile,
+    stop_process,
+    stops_what_it_starts,
+    wait_ready,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH_BOLT_PORT = 7698
 QUERY = (
     "subscription Fanout($pipeline: String) { events(pipeline: $pipeline) "
     "{ seq id type time pipeline run data } }"
@@ -229,7 +240,7 @@ def main() -> None:
     ap.add_argument("--profile", help="write the service's cProfile stats to this file")
     args = ap.parse_args()
 
-    uri = neo4j_uri("bench", BENCH_BOLT_PORT)
+    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning", **UNTHROTTLED_ENV}
@@ -302,8 +313,7 @@ def main() -> None:
         per_client: list[dict[str, float]] = parent.recv()
         clients.join(30)
     finally:
-        server.terminate()
-        server.wait(30)
+        stop_process(server)
 
     latencies: list[float] = []
     commit_latencies: list[float] = []
@@ -340,4 +350,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with stops_what_it_starts():
+        main()

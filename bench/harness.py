@@ -3,16 +3,23 @@ keys for the service under test, and settings that keep its rate limits out of t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import LiteralString, cast
+from types import FrameType
+from typing import TYPE_CHECKING, LiteralString, cast
 
 import httpx
 
 from tracegraph.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from tracegraph.localneo4j import LocalNeo4j
 
 BENCH_CYPHER = Path(__file__).resolve().parent / "cypher"
 
@@ -23,6 +30,14 @@ UNTHROTTLED_ENV: dict[str, str] = {
     "TRACEGRAPH_INGEST_RATE_LIMIT": "100000000/minute",
     "TRACEGRAPH_INGEST_EVENT_RATE_LIMIT": "100000000/minute",
 }
+
+
+# The benchmarks' own local Neo4j instance, unless NEO4J_URI names a server to use.
+BENCH_INSTANCE = os.environ.get("TRACEGRAPH_BENCH_INSTANCE", "bench")
+BENCH_BOLT_PORT = int(os.environ.get("TRACEGRAPH_BENCH_BOLT_PORT", "7698"))
+
+# Local instances this process started (neo4j_uri), stopped by stops_what_it_starts.
+_STARTED: list[LocalNeo4j] = []
 
 
 def free_port() -> int:
@@ -36,7 +51,9 @@ def neo4j_uri(instance: str, bolt_port: int, *, fresh_store: bool = False) -> st
 
     ``fresh_store`` deletes the local instance's store files first: deleting every node
     empties a database but leaves its files (index trees above all) grown by earlier
-    runs, and a benchmark should not measure that history."""
+    runs, and a benchmark should not measure that history. An instance this call starts
+    is stopped when the bench ends (``stops_what_it_starts``); one that already ran is
+    left running."""
     if os.environ.get("NEO4J_URI"):
         return os.environ["NEO4J_URI"]
     from tracegraph.localneo4j import LocalNeo4j
@@ -44,7 +61,42 @@ def neo4j_uri(instance: str, bolt_port: int, *, fresh_store: bool = False) -> st
     local = LocalNeo4j(REPO_ROOT / ".neo4j", name=instance, bolt_port=bolt_port)
     if fresh_store:
         local.wipe()
+    if not local.status().running:
+        _STARTED.append(local)
     return local.start()
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def stops_what_it_starts() -> Iterator[None]:
+    """Around a benchmark's ``main``: however it ends (done, failed, Ctrl+C, SIGTERM or
+    SIGHUP, which are turned into KeyboardInterrupt so every ``finally`` runs), every
+    local Neo4j it started is stopped. The server runs in its own session, so Ctrl+C in
+    the terminal never reaches it: without this it stays up, gigabytes of heap and all."""
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        while _STARTED:
+            local = _STARTED.pop()
+            print(f"stopping local Neo4j {local.name!r} (started by this benchmark)", flush=True)
+            local.stop()
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Stop a child (the service under test): SIGTERM, then SIGKILL if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
 
 
 def settle(instance: str, bolt_port: int, max_wait_s: float = 60.0) -> float:

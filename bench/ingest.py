@@ -33,12 +33,16 @@ import httpx
 import orjson
 
 from harness import (
+    BENCH_BOLT_PORT,
+    BENCH_INSTANCE,
     UNTHROTTLED_ENV,
     amint_keys,
     bearer,
     free_port,
     neo4j_uri,
     settle,
+    stop_process,
+    stops_what_it_starts,
     wait_ready,
 )
 from tracegraph.demo.workload import WorkloadGenerator
@@ -51,8 +55,6 @@ from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.graph_rows import SequencedEvent
 from tracegraph.store.schema import apply_schema
 
-BENCH_BOLT_PORT = 7698
-
 
 async def _wipe_and_count(settings: Neo4jSettings) -> None:
     driver = open_driver(settings)
@@ -62,7 +64,7 @@ async def _wipe_and_count(settings: Neo4jSettings) -> None:
         await apply_schema(driver, settings.database)
         # Each arm starts from an empty store and an idle server: what the wipe (or the
         # arm before) left running in the background is not charged to the next arm.
-        await asyncio.to_thread(settle, "bench", BENCH_BOLT_PORT)
+        await asyncio.to_thread(settle, BENCH_INSTANCE, BENCH_BOLT_PORT)
     finally:
         await driver.close()
 
@@ -135,8 +137,7 @@ async def _timed_http_arm(
         # The wipe deletes API keys too: an ingester key is minted after each one.
         return await _http_arm(base, await _ingester_key(settings.uri), bodies, concurrency)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_process(proc)
 
 
 async def _timed_raw_arm(
@@ -185,7 +186,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    uri = neo4j_uri("bench", BENCH_BOLT_PORT, fresh_store=True)
+    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT, fresh_store=True)
     settings = Neo4jSettings(uri=uri)
     events = WorkloadGenerator(seed=2026).events(args.events)
     bodies = [orjson.dumps(events[i : i + args.batch]) for i in range(0, len(events), args.batch)]
@@ -221,4 +222,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    asyncio.run(main())
+    with stops_what_it_starts():
+        asyncio.run(main())

@@ -26,6 +26,8 @@ import httpx
 from neo4j import GraphDatabase
 
 from harness import (
+    BENCH_BOLT_PORT,
+    BENCH_INSTANCE,
     UNTHROTTLED_ENV,
     bearer,
     bench_cypher,
@@ -34,6 +36,8 @@ from harness import (
     neo4j_uri,
     percentile,
     reset_graph,
+    stop_process,
+    stops_what_it_starts,
     wait_ready,
 )
 
@@ -104,7 +108,7 @@ def main() -> int:
     ap.add_argument("--skip-build", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "src"))
-    uri = neo4j_uri("bench", 7698)
+    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     now = datetime.now(UTC).replace(microsecond=0)
     t0 = now - timedelta(days=DAYS)
     if not args.skip_build:
@@ -135,8 +139,7 @@ def main() -> int:
         status = measure(url, key, STATUS, status_vars)
         aggregate = measure(url, key, AGGREGATE, agg_vars)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_process(server)
     for name, values in (("status", status), ("aggregate (pipeline, week, hourly)", aggregate)):
         print(
             f"{name}: n={len(values)} p50={percentile(values, 0.5):.1f} ms"
@@ -150,4 +153,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with stops_what_it_starts():
+        raise SystemExit(main())

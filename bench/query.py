@@ -1,11 +1,20 @@
 """Query benchmark: lineage (depth 10) and impact through /graphql over HTTP on a graph of
-at least 1,000,000 nodes, built server-side with batched Cypher (bench/cypher/*.cypher).
+at least 1,000,000 nodes, built server-side with batched Cypher (bench/cypher/*.cypher),
+and reading one run's events out of a long event log (``--events``, default 10^6).
 
     .venv/bin/python bench/query.py [--runs-per-pipeline 400] [--pipelines 100] [--requests 200]
+    .venv/bin/python bench/query.py --events-only --events 1000000
+
+The event-log case opens a live run (1,000 events among the last of the log) the way the
+dashboard does (``events(run:, afterSeq: 0, first: 200)``) and compares it with an
+unfiltered page (``events(afterSeq: 0, first: 200)``); it also times the statement the
+run filter used before (a seq-ordered walk of the whole log) straight over Bolt.
 
 Neo4j: NEO4J_URI if set (the database is WIPED), else the local launcher's 'bench'
-instance on port 7698. The app runs under uvicorn in a subprocess on a free port.
-Last line: ``query nodes=<n> lineage_p95_ms=<a> impact_p95_ms=<b>``.
+instance on port 7698 (TRACEGRAPH_BENCH_INSTANCE / TRACEGRAPH_BENCH_BOLT_PORT), stopped
+at the end if this run started it. The app runs under uvicorn in a subprocess on a free
+port. Last line: ``query nodes=<n> lineage_p95_ms=<a> impact_p95_ms=<b> events=<n>
+run_events_p50_ms=<c> all_events_p50_ms=<d> run_vs_all=<ratio> old_seq_walk_ms=<e>``.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import httpx
 from neo4j import GraphDatabase
 
 from harness import (
+    BENCH_BOLT_PORT,
+    BENCH_INSTANCE,
     UNTHROTTLED_ENV,
     bearer,
     bench_cypher,
@@ -31,6 +42,8 @@ from harness import (
     mint_keys,
     neo4j_uri,
     reset_graph,
+    stop_process,
+    stops_what_it_starts,
 )
 from tracegraph.store.cypher_files import cypher
 
@@ -70,6 +83,48 @@ def build_graph(uri: str, pipelines: int, runs_per_pipeline: int, cross_every: i
         return int(nodes)
 
 
+TARGET_RUN = "bench-live-run"
+EVENTS_ALL = "query { events(afterSeq: 0, first: 200) { seq } }"
+EVENTS_OF_RUN = "query($r: ID) { events(run: $r, afterSeq: 0, first: 200) { seq } }"
+EVENT_CHUNK = 50_000
+
+
+def build_event_log(uri: str, events: int, target_events: int, runs: int = 10_000) -> None:
+    """``events`` events (seq 1..n) about ``runs`` runs, and ``target_events`` of them,
+    among the last of the log, about TARGET_RUN."""
+    every = 100
+    target_from = max(1, events - target_events * every + 1)
+    with GraphDatabase.driver(uri) as driver:
+        t0 = time.perf_counter()
+        driver.execute_query(bench_cypher("query_bench_event_runs"), runs=runs, target=TARGET_RUN)
+        for start in range(1, events + 1, EVENT_CHUNK):
+            driver.execute_query(
+                bench_cypher("query_bench_events"),
+                **{"from": start, "to": min(events, start + EVENT_CHUNK - 1)},
+                runs=runs,
+                target=TARGET_RUN,
+                target_from=target_from,
+                every=every,
+            )
+            print(f"  events up to {start + EVENT_CHUNK - 1}/{events}", file=sys.stderr, flush=True)
+        print(f"built {events} events in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+
+
+def time_seq_walk(uri: str, repeats: int) -> list[float]:
+    """The run filter as it was: the whole log walked in seq order (bench/cypher)."""
+    out = []
+    params = {"after_seq": 0, "pipeline": None, "run": TARGET_RUN, "limit": 200}
+    with GraphDatabase.driver(uri) as driver:
+        for n in range(repeats + 1):
+            t = time.perf_counter()
+            records = driver.execute_query(bench_cypher("query_bench_events_seq_walk"), params)
+            dt = (time.perf_counter() - t) * 1000
+            assert len(records.records) == 200
+            if n:  # the first one plans the statement
+                out.append(dt)
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
@@ -91,7 +146,10 @@ def measure(url: str, key: str, query: str, variables: list[dict], warmup: int =
             if n >= warmup:
                 out.append(dt)
                 data = next(iter(body["data"].values()))
-                sizes.append(len(data.get("nodes") or data.get("paths") or []))
+                if isinstance(data, list):
+                    sizes.append(len(data))
+                else:
+                    sizes.append(len(data.get("nodes") or data.get("paths") or []))
     return out
 
 
@@ -107,9 +165,13 @@ def main() -> int:
         help="1 in N step runs also reads another pipeline's output",
     )
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--events", type=int, default=1_000_000, help="event log length (0: none)")
+    ap.add_argument("--target-events", type=int, default=1000, help="events of the opened run")
+    ap.add_argument("--events-only", action="store_true", help="only the event-log case")
+    ap.add_argument("--walk-repeats", type=int, default=5, help="timings of the old seq walk")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "src"))
-    uri = neo4j_uri("bench", 7698)
+    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     if args.skip_build:
         with GraphDatabase.driver(uri) as d:
             from tracegraph.store.cypher_files import cypher
@@ -117,7 +179,13 @@ def main() -> int:
             records = d.execute_query(cypher("count_by_label")).records
             nodes = int(sum(r["count"] for r in records))
     else:
-        nodes = build_graph(uri, args.pipelines, args.runs_per_pipeline, args.cross_every)
+        if args.events_only:
+            reset_graph(uri)
+            nodes = 0
+        else:
+            nodes = build_graph(uri, args.pipelines, args.runs_per_pipeline, args.cross_every)
+        if args.events:
+            build_event_log(uri, args.events, args.target_events)
 
     port = free_port()
     env = dict(os.environ, NEO4J_URI=uri, TRACEGRAPH_LOG_LEVEL="warning", **UNTHROTTLED_ENV)
@@ -160,20 +228,49 @@ def main() -> int:
             for _ in range(args.requests + 10)
         ]
         key = mint_keys(uri, "viewer")["viewer"]
-        lin = measure(url, key, LINEAGE, [{"uri": u, "v": str(i)} for u, i in roots])
-        imp = measure(url, key, IMPACT, [{"key": f"{u}@{i}"} for u, i in roots])
+        lin: list[float] = []
+        imp: list[float] = []
+        if not args.events_only:
+            lin = measure(url, key, LINEAGE, [{"uri": u, "v": str(i)} for u, i in roots])
+            imp = measure(url, key, IMPACT, [{"key": f"{u}@{i}"} for u, i in roots])
+        ev_all: list[float] = []
+        ev_run: list[float] = []
+        if args.events:
+            ev_all = measure(url, key, EVENTS_ALL, [{}] * (args.requests + 10))
+            ev_run = measure(url, key, EVENTS_OF_RUN, [{"r": TARGET_RUN}] * (args.requests + 10))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_process(server)
     for name, values, q in (("lineage depth 10", lin, LINEAGE), ("impact depth 10", imp, IMPACT)):
+        if not values:
+            continue
         size = statistics.mean(SIZES[q])
         print(
             f"{name}: n={len(values)} p50={pct(values, 50):.1f} ms p95={pct(values, 95):.1f} ms"
             f" (mean answer: {size:.0f} nodes/paths)"
         )
-    print(f"query nodes={nodes} lineage_p95_ms={pct(lin, 95):.1f} impact_p95_ms={pct(imp, 95):.1f}")
+    summary = f"query nodes={nodes}"
+    if lin:
+        summary += f" lineage_p95_ms={pct(lin, 95):.1f} impact_p95_ms={pct(imp, 95):.1f}"
+    if ev_all:
+        walk = time_seq_walk(uri, args.walk_repeats)
+        ratio = pct(ev_run, 50) / pct(ev_all, 50)
+        for name, values in (("events, unfiltered page", ev_all), ("events of one run", ev_run)):
+            p50, p95 = pct(values, 50), pct(values, 95)
+            print(f"{name}: n={len(values)} p50={p50:.1f} ms p95={p95:.1f} ms")
+        print(
+            f"events of one run, old seq walk (Bolt, no HTTP): n={len(walk)}"
+            f" median={statistics.median(walk):.1f} ms"
+        )
+        print(f"event log {args.events} events: run-filtered / unfiltered p50 = {ratio:.2f}")
+        summary += (
+            f" events={args.events} run_events_p50_ms={pct(ev_run, 50):.1f}"
+            f" all_events_p50_ms={pct(ev_all, 50):.1f} run_vs_all={ratio:.2f}"
+            f" old_seq_walk_ms={statistics.median(walk):.1f}"
+        )
+    print(summary)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with stops_what_it_starts():
+        raise SystemExit(main())

@@ -27,11 +27,22 @@ from pathlib import Path
 import httpx
 from neo4j import GraphDatabase
 
-from harness import UNTHROTTLED_ENV, bearer, free_port, mint_keys, neo4j_uri, percentile, wait_ready
+from harness import (
+    BENCH_BOLT_PORT,
+    BENCH_INSTANCE,
+    UNTHROTTLED_ENV,
+    bearer,
+    free_port,
+    mint_keys,
+    neo4j_uri,
+    percentile,
+    stop_process,
+    stops_what_it_starts,
+    wait_ready,
+)
 from tracegraph.settings import REPO_ROOT
 from tracegraph.store.cypher_files import query
 
-BENCH_BOLT_PORT = 7698
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -157,7 +168,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    uri = neo4j_uri("bench", BENCH_BOLT_PORT)
+    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     _wipe(uri)
     proc, base = _start_service(uri)
     try:
@@ -213,9 +224,9 @@ def main() -> None:
             f"dom_update_p95_ms={percentile(lat, 0.95):.0f} long_tasks={bench['longTasks']}"
         )
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_process(proc)
 
 
 if __name__ == "__main__":
-    main()
+    with stops_what_it_starts():
+        main()

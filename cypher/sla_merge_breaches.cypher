@@ -1,6 +1,8 @@
 // Record breaches by their deterministic id: MERGE makes each breach exist once however
 // often it is evaluated. `fresh` says which were new (they are the ones to alert on).
-// The latest evaluation's figure is kept as `observed` (a running run's duration grows).
+// The latest evaluation's figure is kept as `observed` (a running run's duration grows),
+// and so are `at` and `provisional` (found by the clock on unfinished work): the last
+// evaluation of a subject's facts decides, whatever order its events arrived in.
 // MATCH (never MERGE) on the SLA and subject: evaluation must not recreate wiped nodes.
 // (SLABreach)-[:ON]->(x) links the run or step run that breached; a `missing_run` breach
 // (a cron fire time that no run covered, subject_label 'Pipeline') has no run, so it is
@@ -10,11 +12,11 @@ MATCH (s:SLA {id: row.sla_id})
 OPTIONAL MATCH (old:SLABreach {id: row.id})
 WITH s, row, old IS NULL AS fresh
 MERGE (b:SLABreach {id: row.id})
-  ON CREATE SET b.kind = row.kind, b.threshold = row.threshold,
-                b.at = datetime({epochMillis: row.at_ms}), b.sla = row.sla_id,
+  ON CREATE SET b.kind = row.kind, b.threshold = row.threshold, b.sla = row.sla_id,
                 b.pipeline = row.pipeline, b.step = row.step, b.subject = row.subject,
                 b.detected_at = datetime({epochMillis: $now_ms})
-SET b.observed = row.observed
+SET b.observed = row.observed, b.at = datetime({epochMillis: row.at_ms}),
+    b.provisional = row.provisional
 MERGE (b)-[:OF]->(s)
 WITH b, row, fresh
 CALL (b, row, fresh) {

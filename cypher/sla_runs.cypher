@@ -1,7 +1,13 @@
 // Runs (by id) governed by their pipeline's SLA, with the figures the SLA rules need.
 // Tokens: the larger of the run's LLM-call tokens and what its step runs reported.
+// Write-locked before read (in the evaluator's write transaction): a commit that changes
+// the run waits until the breach verdict on what was read here is written, and the
+// evaluation its commit triggers then sees that verdict (see SlaStore.evaluate).
 UNWIND $ids AS id
 MATCH (r:Run {id: id})-[:OF]->(:Pipeline)-[:GOVERNED_BY]->(s:SLA)
+SET r._sla_lock = true
+REMOVE r._sla_lock
+WITH r, s
 CALL (r) {
   OPTIONAL MATCH (r)-[:HAS]->(sr:StepRun)
   RETURN sum(coalesce(sr.tokens_used, 0)) AS step_tokens

@@ -1,6 +1,6 @@
-// Replay: delete the graph built from events, keeping what is not rebuilt from the event
-// log: API keys, the auth bootstrap marker, the redaction policy and the audit trail
-// (definition entries are re-merged on their ids by the replay). Relationships first, in
+// Tests: delete the graph built from events, the event log included, keeping what events
+// do not build: API keys, the auth bootstrap marker, the redaction policy and the audit
+// trail. (Replay keeps the log: it uses replay_wipe_derived.) Relationships first, in
 // small transactions (a Model used by every call must never be detached at once).
 MATCH (a)-[r]->(b)
 WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)

@@ -1,4 +1,5 @@
-"""Late, duplicated and shuffled streams converge; replaying the log rebuilds the graph."""
+"""Late, duplicated and shuffled streams converge — the graph and its SLA breaches;
+replaying the log rebuilds the graph."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from neo4j import Driver
 
 from tests.conftest import RunningService, wipe
-from tests.support.graph import rebuild, snapshot
+from tests.support.graph import breaches, rebuild, snapshot
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.settings import Neo4jSettings
 
@@ -24,6 +25,13 @@ def _post_in_batches(service: RunningService, events: list[dict], sizes: list[in
             assert resp.status_code == 200, resp.text
             start += size
             i += 1
+
+
+def _state(service: RunningService, driver: Driver) -> tuple:
+    """The graph and the SLA breaches once every committed event has been evaluated
+    (touched runs and the timer's checks, by the service's own evaluator)."""
+    service.call(service.app.state.services.sla_evaluator.evaluate_now())
+    return snapshot(driver), breaches(driver)
 
 
 def _shuffled_with_duplicates(events: list[dict], seed: int, dup_rate: float) -> list[dict]:
@@ -53,22 +61,23 @@ def test_any_order_with_duplicates_gives_the_same_graph(
 ) -> None:
     wipe(clean_graph, keep_governance=True)
     _post_in_batches(service, example_events, [len(example_events)])
-    expected = snapshot(clean_graph)
+    expected = _state(service, clean_graph)
 
     wipe(clean_graph, keep_governance=True)
     _post_in_batches(service, _shuffled_with_duplicates(example_events, seed, dup_rate), sizes)
-    assert snapshot(clean_graph) == expected
+    assert _state(service, clean_graph) == expected
 
 
 def test_shuffled_workload_converges(service: RunningService, clean_graph: Driver) -> None:
     """A bigger stream with retries, failures, late prompts and cross-pipeline lineage."""
     events = WorkloadGenerator(seed=11).events(1500)
     _post_in_batches(service, events, [500])
-    expected = snapshot(clean_graph)
+    expected = _state(service, clean_graph)
+    assert expected[1], "the workload breaches SLAs: the comparison must cover breaches"
     for seed in (1, 2):
         wipe(clean_graph, keep_governance=True)
         _post_in_batches(service, _shuffled_with_duplicates(events, seed, 0.1), [7, 130, 61])
-        assert snapshot(clean_graph) == expected
+        assert _state(service, clean_graph) == expected
 
 
 def test_replaying_the_event_log_gives_the_same_graph(

@@ -195,6 +195,7 @@ def _open_slas(services: Services) -> None:
         queue_size=settings.sla_queue_size,
         on_breaches=services.publish_alerts,
         missing_run_lookback_s=settings.sla_missing_run_lookback_s,
+        missing_run_max_fires=settings.sla_missing_run_max_fires,
         min_gap_s=settings.sla_evaluation_min_gap_s,
     )
     services.committer.add_listener(services.sla_evaluator.on_commit)
@@ -226,7 +227,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         settings=settings,
         driver=driver,
         committer=committer,
-        ingest=IngestService(committer, redaction, admission),
+        ingest=IngestService(
+            committer, redaction, admission, prepare_slice=settings.ingest_prepare_slice_events
+        ),
         hub=hub,
         keys=keys,
         authenticator=_authenticator(settings, keys),

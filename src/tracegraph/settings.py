@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # been idle this long after at least memory_trim_min_bytes of bodies; 0: never.
     memory_trim_delay_s: float = 1.0
     memory_trim_min_bytes: int = 1024 * 1024
+    # Events a request validates between two yields to the event loop (measured: see
+    # ingest/service.py PREPARE_SLICE); smaller yields more often, larger holds the loop.
+    ingest_prepare_slice_events: int = Field(default=10, ge=1)
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.
@@ -88,6 +91,8 @@ class Settings(BaseSettings):
     # Missing scheduled runs (cron `schedule` + `max_start_delay_ms`): how far back the
     # timer looks for cron fire times that no run covered.
     sla_missing_run_lookback_s: float = 86_400.0
+    # ... and at most this many of the latest fire times per pipeline per sweep.
+    sla_missing_run_max_fires: int = Field(default=1440, ge=1)
     # Alert webhooks: JSON POST of every new breach to each URL, retried with backoff.
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_timeout_s: float = 5.0

@@ -80,6 +80,34 @@ def snapshot(driver: Driver) -> tuple[list, list]:
     return sorted(nodes), rels
 
 
+# When the evaluator noticed a breach is not a fact of the events.
+BREACH_ARRIVAL_PROPERTIES = {"detected_at"}
+
+
+def breaches(driver: Driver) -> list[tuple]:
+    """The SLA breaches and what they link to, order-free, minus when they were noticed.
+    A provisional breach (found by the clock on unfinished work) keeps its figure out:
+    that grows with the wall clock, not with the events."""
+    with driver.session() as s:
+        found = []
+        for rec in s.run(query("graph_snapshot_nodes")):
+            if tuple(rec["labels"]) != ("SLABreach",):
+                continue
+            props = dict(rec["props"])
+            if props.get("provisional"):
+                props.pop("observed", None)
+            items = sorted(
+                (k, _freeze(v)) for k, v in props.items() if k not in BREACH_ARRIVAL_PROPERTIES
+            )
+            found.append(tuple(items))
+        links = sorted(
+            (r["type"], str(r["from_key"]), r["to_label"], str(r["to_key"]))
+            for r in s.run(query("graph_snapshot_relationships"))
+            if r["from_label"] == "SLABreach"
+        )
+    return [*sorted(found), *links]
+
+
 def rebuild(settings: Neo4jSettings) -> int:
     """Replay the stored event log into a wiped graph (as an operator would); returns
     the number of events replayed."""

@@ -22,6 +22,7 @@ export const current = {
 };
 let unsubscribe = null;
 let loadToken = 0;
+const PAGE = 200; // events asked for per query (the server's default cap)
 
 function reset(id) {
   Object.assign(current, { id, run: null, missing: false, events: [], calls: new Map(), stepStarts: new Map(), artifacts: new Map(), outputs: new Map() });
@@ -92,12 +93,16 @@ export async function openRun(id) {
   try {
     const { run } = await query(`query($id: ID!) { run(id: $id) { ${RUN_FULL} } }`, { id });
     if (token !== loadToken) return;
+    // Every event of the run, a page at a time. The server caps `first` (at
+    // TRACEGRAPH_MAX_PAGE_SIZE) without saying so, so a short page does not mean the
+    // end: only an empty one does.
     let after = 0;
     const events = [];
-    for (let page = 0; page < 20; page++) {
-      const data = await query(`query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: 500) { seq id type time pipeline run step data } }`, { run: id, after });
+    for (;;) {
+      const data = await query(`query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { seq id type time pipeline run step data } }`, { run: id, after });
+      if (token !== loadToken) return;
+      if (!data.events.length) break;
       events.push(...data.events);
-      if (data.events.length < 500) break;
       after = data.events[data.events.length - 1].seq;
     }
     if (token !== loadToken) return;

@@ -64,9 +64,20 @@ export async function loadPipelines() {
     if (!data.pipelines.pageInfo.hasNextPage) break;
     after = data.pipelines.pageInfo.endCursor;
   }
-  // Active runs beyond each pipeline's latest ten still belong on the grid.
-  const { runs } = await query(`{ runs(status: RUNNING, first: 500) { edges { node { ${RUN_LIGHT} } } } }`);
-  for (const { node } of runs.edges) putRun(node, false);
+  // Active runs beyond each pipeline's latest ten still belong on the grid: all of them,
+  // page by page on hasNextPage (the server caps a page; MAX_RUNS bounds the tab's memory).
+  let cursor = null;
+  for (let loaded = 0; loaded < MAX_RUNS;) {
+    const { runs } = await query(
+      `query($after: String) { runs(status: RUNNING, first: 200, after: $after) {
+        edges { node { ${RUN_LIGHT} } } pageInfo { hasNextPage endCursor } } }`,
+      { after: cursor },
+    );
+    for (const { node } of runs.edges) putRun(node, false);
+    loaded += runs.edges.length;
+    if (!runs.pageInfo.hasNextPage || !runs.edges.length) break;
+    cursor = runs.pageInfo.endCursor;
+  }
   emit("pipelines");
 }
 

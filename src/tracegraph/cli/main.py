@@ -11,6 +11,7 @@ from tracegraph.cli.keys_command import keys_app
 from tracegraph.cli.lineage_command import lineage
 from tracegraph.cli.neo4j_commands import neo4j_app
 from tracegraph.cli.quarantine_command import quarantine_app
+from tracegraph.cli.replay_command import replay
 from tracegraph.cli.serve_command import serve
 from tracegraph.cli.tail_command import tail
 
@@ -29,6 +30,7 @@ app.command()(impact)
 app.command()(emit)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
+app.command()(replay)
 
 if __name__ == "__main__":
     app()

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 import structlog
 
 from tracegraph.background import BackgroundTask
-from tracegraph.slas.missing_runs import MAX_FIRES, ScheduledPipeline, evaluate_missing_runs
+from tracegraph.slas.missing_runs import MAX_FIRES, ScheduledPipeline, missing_run_verdicts
 from tracegraph.slas.rules import (
     TERMINAL,
     Finding,
     RateWindow,
     Sla,
     Subject,
+    disproved,
     evaluate_subject,
     evaluate_success_rate,
     rate_window,
@@ -40,10 +41,19 @@ STEP_EVENT_PREFIXES = ("step.", "prompt.", "response.", "artifact.")
 BreachHandler = Callable[[list[dict[str, Any]]], Awaitable[None] | None]
 
 
+Pairs = list[tuple[Subject, Sla]]
+
+
 class SlaStoreLike(Protocol):
-    async def run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]: ...
-    async def step_run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]: ...
-    async def open_subjects(self) -> list[tuple[Subject, Sla]]: ...
+    async def evaluate(
+        self,
+        decide: Callable[[Pairs], tuple[list[Finding], list[str]]],
+        now_ms: int,
+        *,
+        runs: Sequence[str] | None = None,
+        step_runs: Sequence[str] | None = None,
+    ) -> tuple[Pairs, list[str], int]: ...
+    async def retract(self, ids: Sequence[str]) -> int: ...
     async def scheduled_pipelines(self, since_ms: int) -> list[ScheduledPipeline]: ...
     async def rate_slas(
         self, ids: Sequence[str] | None = None
@@ -84,11 +94,14 @@ class SlaEvaluator:
         self._runs: dict[str, None] = {}
         self._step_runs: dict[str, None] = {}
         self._wake = asyncio.Event()
+        # One evaluation at a time per process (the timer's and evaluate_now's).
+        self._busy = asyncio.Lock()
         self._task = BackgroundTask("tracegraph-sla-evaluator", self._loop)
         self._force_sweep = False
         self.dropped = 0
         self.rounds = 0
         self.breaches_found = 0
+        self.breaches_retracted = 0
 
     # -- intake (commit listener) --------------------------------------------------------
 
@@ -158,13 +171,36 @@ class SlaEvaluator:
         assert now is not None
         return now
 
+    @staticmethod
+    def _judge(now: int) -> Callable[[Pairs], tuple[list[Finding], list[str]]]:
+        """The verdict on subjects as read: their breaches as of ``now``, and the ids of
+        the clock-found breaches their facts now disprove (see ``rules.disproved``)."""
+
+        def decide(pairs: Pairs) -> tuple[list[Finding], list[str]]:
+            findings: list[Finding] = []
+            retract: list[str] = []
+            for subj, sla in pairs:
+                found = evaluate_subject(sla, subj, now)
+                findings += found
+                retract += disproved(sla, subj, found)
+            return findings, retract
+
+        return decide
+
     async def evaluate_touched(self) -> list[str]:
+        async with self._busy:
+            return await self._evaluate_touched()
+
+    async def _evaluate_touched(self) -> list[str]:
         runs, self._runs = list(self._runs), {}
         step_runs, self._step_runs = list(self._step_runs), {}
+        if not runs and not step_runs:
+            return []
         now = self._now_ms()
         try:
-            pairs = await self._store.run_subjects(runs)
-            pairs += await self._store.step_run_subjects(step_runs)
+            pairs, fresh, retracted = await self._store.evaluate(
+                self._judge(now), now, runs=runs, step_runs=step_runs
+            )
         except Exception:
             # Put them back (as far as room allows) so a database blip loses nothing.
             for r in runs:
@@ -172,37 +208,61 @@ class SlaEvaluator:
             for s in step_runs:
                 self._add(self._step_runs, s)
             raise
-        findings = [f for subj, sla in pairs for f in evaluate_subject(sla, subj, now)]
+        self._note_retracted(retracted)
         rated = {
             sla.id
             for subj, sla in pairs
             if subj.status in TERMINAL and sla.min_success_rate is not None
         }
-        if rated:
-            findings += await self._success_rates(rated, now)
-        return await self._record(findings, now)
+        found = await self._record(await self._success_rates(rated, now), now) if rated else []
+        return await self._alert(fresh) + found
 
     async def sweep(self) -> list[str]:
         """What the clock alone can breach: late starts, missing scheduled runs, overlong
         running work, rates."""
-        now = self._now_ms()
-        pairs = await self._store.open_subjects()
-        findings = [f for subj, sla in pairs for f in evaluate_subject(sla, subj, now)]
-        findings += await self._missing_runs(now)
-        findings += await self._success_rates(None, now)
-        return await self._record(findings, now)
+        async with self._busy:
+            now = self._now_ms()
+            _, fresh, retracted = await self._store.evaluate(self._judge(now), now)
+            self._note_retracted(retracted)
+            fresh = await self._alert(fresh)
+            missing, covered = await self._missing_runs(now)
+            self._note_retracted(await self._store.retract(covered))
+            findings = missing + await self._success_rates(None, now)
+            return fresh + await self._record(findings, now)
 
     async def evaluate_now(self) -> list[str]:
         return await self.evaluate_touched() + await self.sweep()
 
-    async def _missing_runs(self, now: int) -> list[Finding]:
+    def _note_retracted(self, count: int) -> None:
+        if count:
+            self.breaches_retracted += count
+            log.info("SLA breaches retracted: later events disproved them", count=count)
+
+    async def _missing_runs(self, now: int) -> tuple[list[Finding], list[str]]:
+        """Missing-run breaches, and the ids of those runs now cover. The cron walking is
+        CPU work (cached per schedule, see fire_times): done in a worker thread, never
+        on the event loop that serves requests."""
+        pipelines = await self._store.scheduled_pipelines(now - self._lookback_ms)
+        if not pipelines:
+            return [], []
+        return await asyncio.to_thread(self._judge_schedules, pipelines, now)
+
+    def _judge_schedules(
+        self, pipelines: Sequence[ScheduledPipeline], now: int
+    ) -> tuple[list[Finding], list[str]]:
         found: list[Finding] = []
-        for pipeline in await self._store.scheduled_pipelines(now - self._lookback_ms):
+        covered: list[str] = []
+        for pipeline in pipelines:
             try:
-                found += evaluate_missing_runs(pipeline, now, self._lookback_ms, self._max_fires)
+                missing, ok = missing_run_verdicts(
+                    pipeline, now, self._lookback_ms, self._max_fires
+                )
             except ValueError as exc:  # a schedule croniter cannot read
                 log.warning("schedule not evaluated", pipeline=pipeline.pipeline, error=str(exc))
-        return found
+                continue
+            found += missing
+            covered += ok
+        return found, covered
 
     async def _success_rates(self, sla_ids: Collection[str] | None, now: int) -> list[Finding]:
         windows: list[RateWindow] = []
@@ -229,7 +289,9 @@ class SlaEvaluator:
     async def _record(self, findings: list[Finding], now: int) -> list[str]:
         if not findings:
             return []
-        fresh = await self._store.merge_breaches(findings, now)
+        return await self._alert(await self._store.merge_breaches(findings, now))
+
+    async def _alert(self, fresh: list[str]) -> list[str]:
         if fresh:
             self.breaches_found += len(fresh)
             log.info("SLA breaches", count=len(fresh), ids=fresh[:10])

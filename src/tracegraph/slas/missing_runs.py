@@ -34,8 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from croniter import croniter
-
+from tracegraph.slas.fire_times import FIRE_TIMES
 from tracegraph.slas.rules import Finding, Sla, breach_id
 
 KIND = "missing_run"
@@ -85,18 +84,7 @@ def overdue_fire_times(
     floor = now_ms - lookback_ms
     if defined_at_ms is not None:
         floor = max(floor, defined_at_ms + 1)  # strictly after the definition
-    if cutoff <= floor:
-        return []
-    it = croniter(schedule, datetime.fromtimestamp(cutoff / 1000, UTC))
-    fires: list[int] = []
-    while len(fires) < max_fires:
-        prev = it.get_prev(datetime)
-        fire = int(prev.timestamp() * 1000)
-        if fire < floor:
-            break
-        fires.append(fire)
-    fires.reverse()
-    return fires
+    return FIRE_TIMES.recent(schedule, floor, cutoff, max_fires)
 
 
 def missed_fires(
@@ -107,10 +95,13 @@ def missed_fires(
     lookback_ms: int,
     runs: Iterable[RunTimes],
     max_fires: int = MAX_FIRES,
+    fires: list[int] | None = None,
 ) -> list[MissedFire]:
-    """The overdue fire times that no run covers (see the module docstring)."""
+    """The overdue fire times that no run covers (see the module docstring); ``fires``:
+    the overdue fire times when the caller has them already."""
     delay = int(max_start_delay_ms)
-    fires = overdue_fire_times(schedule, delay, defined_at_ms, now_ms, lookback_ms, max_fires)
+    if fires is None:
+        fires = overdue_fire_times(schedule, delay, defined_at_ms, now_ms, lookback_ms, max_fires)
     if not fires:
         return []
     fire_set = set(fires)
@@ -157,8 +148,7 @@ def missed_fires(
 
 
 def _next_fire(schedule: str, fire_ms: int) -> int:
-    nxt = croniter(schedule, datetime.fromtimestamp(fire_ms / 1000, UTC)).get_next(datetime)
-    return int(nxt.timestamp() * 1000)
+    return FIRE_TIMES.following(schedule, fire_ms)
 
 
 def evaluate_missing_runs(
@@ -166,10 +156,26 @@ def evaluate_missing_runs(
 ) -> list[Finding]:
     """``missing_run`` breaches of one scheduled pipeline, one per uncovered fire time.
     Raises ValueError (``croniter.CroniterError``) when its schedule cannot be read."""
+    return missing_run_verdicts(p, now_ms, lookback_ms, max_fires)[0]
+
+
+def missing_run_verdicts(
+    p: ScheduledPipeline, now_ms: int, lookback_ms: int, max_fires: int = MAX_FIRES
+) -> tuple[list[Finding], list[str]]:
+    """The ``missing_run`` breaches of one scheduled pipeline, and the ids of those its
+    runs now cover: a run whose events arrived after the timer flagged its fire time
+    retracts that breach (in-order delivery would never have opened it). Only fire
+    times inside the evaluated horizon are decided either way."""
     if p.sla.max_start_delay_ms is None:
-        return []
+        return [], []
     delay = int(p.sla.max_start_delay_ms)
-    return [
+    fires = overdue_fire_times(p.schedule, delay, p.defined_at_ms, now_ms, lookback_ms, max_fires)
+    misses = missed_fires(
+        p.schedule, delay, p.defined_at_ms, now_ms, lookback_ms, p.runs, max_fires, fires
+    )
+    missed = {m.fire_ms for m in misses}
+    covered = [breach_id(p.sla.id, KIND, fire_iso(f)) for f in fires if f not in missed]
+    findings = [
         Finding(
             id=breach_id(p.sla.id, KIND, fire_iso(miss.fire_ms)),
             sla_id=p.sla.id,
@@ -182,8 +188,9 @@ def evaluate_missing_runs(
             subject_label="Pipeline",
             pipeline=p.pipeline,
             step=None,
+            # Found by the clock, and a run whose events arrive later may cover it.
+            provisional=True,
         )
-        for miss in missed_fires(
-            p.schedule, delay, p.defined_at_ms, now_ms, lookback_ms, p.runs, max_fires
-        )
+        for miss in misses
     ]
+    return findings, covered

@@ -134,6 +134,9 @@ class Finding:
     subject_label: str | None
     pipeline: str
     step: str | None
+    # Found by the clock on unfinished work (running too long, not started yet): later
+    # events may still disprove it, and then it is retracted (see ``disproved``).
+    provisional: bool = False
 
     def row(self) -> dict[str, Any]:
         return {
@@ -147,6 +150,7 @@ class Finding:
             "subject_label": self.subject_label,
             "pipeline": self.pipeline,
             "step": self.step,
+            "provisional": self.provisional,
         }
 
 
@@ -155,7 +159,13 @@ def breach_id(sla_id: str, kind: str, scope: str) -> str:
 
 
 def _finding(
-    sla: Sla, subj: Subject, kind: str, observed: float, threshold: float, at_ms: int
+    sla: Sla,
+    subj: Subject,
+    kind: str,
+    observed: float,
+    threshold: float,
+    at_ms: int,
+    provisional: bool = False,
 ) -> Finding:
     return Finding(
         id=breach_id(sla.id, kind, subj.id),
@@ -168,6 +178,7 @@ def _finding(
         subject_label=subj.label,
         pipeline=subj.pipeline,
         step=subj.step,
+        provisional=provisional,
     )
 
 
@@ -177,16 +188,19 @@ def evaluate_subject(sla: Sla, subj: Subject, now_ms: int) -> list[Finding]:
     started, ended = subj.started_at_ms, subj.ended_at_ms
     if sla.max_duration_ms is not None and started is not None:
         limit = int(sla.max_duration_ms)
-        if ended is not None and subj.status in TERMINAL:
+        running = subj.status not in TERMINAL
+        if ended is not None and not running:
             duration = ended - started
-        elif subj.status not in TERMINAL:
+        elif running:
             # Still running: it breaches as soon as it has run longer than allowed.
             duration = now_ms - started
         else:
             duration = None
         if duration is not None and duration > limit:
             found.append(
-                _finding(sla, subj, "max_duration_ms", duration, limit, started + limit + 1)
+                _finding(
+                    sla, subj, "max_duration_ms", duration, limit, started + limit + 1, running
+                )
             )
     if sla.max_start_delay_ms is not None and subj.scheduled_for_ms is not None:
         limit = int(sla.max_start_delay_ms)
@@ -202,7 +216,15 @@ def evaluate_subject(sla: Sla, subj: Subject, now_ms: int) -> list[Finding]:
             delay = None
         if delay is not None and delay > limit:
             found.append(
-                _finding(sla, subj, "max_start_delay_ms", delay, limit, scheduled + limit + 1)
+                _finding(
+                    sla,
+                    subj,
+                    "max_start_delay_ms",
+                    delay,
+                    limit,
+                    scheduled + limit + 1,
+                    started is None,
+                )
             )
     at = ended if ended is not None else now_ms
     if sla.max_tokens is not None and subj.tokens is not None and subj.tokens > sla.max_tokens:
@@ -214,6 +236,24 @@ def evaluate_subject(sla: Sla, subj: Subject, now_ms: int) -> list[Finding]:
     ):
         found.append(_finding(sla, subj, "max_cost_usd", subj.cost_usd, sla.max_cost_usd, at))
     return found
+
+
+# The fields the clock alone can breach: a figure of unfinished work that later events
+# may show was within the SLA after all.
+CLOCK_KINDS = ("max_duration_ms", "max_start_delay_ms")
+
+
+def disproved(sla: Sla, subj: Subject, found: list[Finding]) -> list[str]:
+    """Ids of the clock-breachable breaches of ``subj`` that this evaluation (of the
+    subject's current facts) does not find: a breach recorded earlier under one of them
+    was provisional and is disproved by the events since, so it is retracted. Tokens and
+    cost only grow, so what they breached stays breached."""
+    kept = {f.kind for f in found}
+    return [
+        breach_id(sla.id, kind, subj.id)
+        for kind in CLOCK_KINDS
+        if getattr(sla, kind) is not None and kind not in kept
+    ]
 
 
 @dataclass(frozen=True, slots=True)

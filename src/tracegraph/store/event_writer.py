@@ -113,7 +113,8 @@ class EventWriter:
             await session.execute_write(self._apply, [])
 
     async def replay(self, events: Sequence[SequencedEvent]) -> None:
-        """Apply already-sequenced events (from a stored log) keeping their seq."""
+        """Apply stored events (read from the log, which stays as it is) to the derived
+        graph, keeping their seq; the replay's progress moves in the same transaction."""
         async with self._driver.session(database=self._database) as session:
             await session.execute_write(self._replay_tx, events)
 
@@ -122,8 +123,15 @@ class EventWriter:
     ) -> None:
         if not events:
             return
-        await self._apply(tx, events)
-        await (await tx.run(cypher("advance_seq"), seq=max(e.seq for e in events))).consume()
+        links = [
+            {"seq": e.seq, "run": e.payload.get("run"), "pipeline": e.payload.get("pipeline")}
+            for e in events
+        ]
+        await (await tx.run(cypher("replay_event_links"), rows=RowList(links))).consume()
+        await self._apply(tx, events, log=False)
+        last = max(e.seq for e in events)
+        await (await tx.run(cypher("advance_seq"), seq=last)).consume()
+        await (await tx.run(cypher("replay_progress"), seq=last)).consume()
 
     async def _write_tx(
         self, tx: AsyncManagedTransaction, units: Sequence[WriteUnit]
@@ -193,7 +201,9 @@ class EventWriter:
             res.rejected.sort(key=lambda q: q.index)
         return BatchResult(units=results, last_seq=last_seq)
 
-    async def _apply(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
+    async def _apply(
+        self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent], log: bool = True
+    ) -> None:
         # Definition changes are diffed against the state before the batch applies, and
         # recorded in this transaction (deterministic ids: a replay records nothing new).
         audit = await definition_changes_in_tx(tx, events)
@@ -202,6 +212,8 @@ class EventWriter:
             result = await tx.run(cypher("apply_pipeline_defined"), rows=RowList(plan.pipelines))
             winners = [rec["pipeline"] async for rec in result]
             await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
+        if not log:  # a replay: the events are in the log already
+            plan.batch["events"] = []
         batch = batch_params(plan.batch)
         await (await tx.run(cypher("apply_batch"), batch=batch, prices=self._prices)).consume()
         await record_in_tx(tx, audit)

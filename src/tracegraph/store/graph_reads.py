@@ -15,6 +15,7 @@ import orjson
 from neo4j import READ_ACCESS, AsyncDriver, Query
 
 from tracegraph.store.cypher_files import cypher
+from tracegraph.store.event_reads import events_statement
 
 Props = dict[str, Any]
 
@@ -48,7 +49,11 @@ class GraphReads:
     ) -> list[tuple[int, Props, str | None]]:
         """(seq, payload, principal that ingested it) in seq order."""
         recs = await self._records(
-            "gql_events_page", after_seq=after_seq, limit=limit, pipeline=pipeline, run=run
+            events_statement("page", run),
+            after_seq=after_seq,
+            limit=limit,
+            pipeline=pipeline,
+            run=run,
         )
         return [(r["seq"], orjson.loads(r["payload"]), r["principal"]) for r in recs]
 

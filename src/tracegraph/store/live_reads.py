@@ -9,6 +9,7 @@ import orjson
 from neo4j import AsyncDriver
 
 from tracegraph.store.cypher_files import query
+from tracegraph.store.event_reads import events_statement
 from tracegraph.store.graph_rows import SequencedEvent
 
 
@@ -32,7 +33,7 @@ class LiveReader:
         """Stored events with seq > after_seq matching the filters, in seq order."""
         async with self._driver.session(database=self._database) as session:
             result = await session.run(
-                query("events_after_seq", self._timeout_s),
+                query(events_statement("after", run), self._timeout_s),
                 after_seq=after_seq,
                 pipeline=pipeline,
                 run=run,

@@ -15,6 +15,10 @@ from tracegraph.store.cypher_files import cypher
 
 Props = dict[str, Any]
 T = TypeVar("T")
+Pairs = list[tuple[Subject, Sla]]
+# Given the subjects read (and write-locked), the breaches to record and the breach ids
+# the subjects' facts disprove (see SlaStore.evaluate).
+Decide = Callable[[Pairs], tuple[list[Finding], list[str]]]
 # Runs a write on the service's single ingest writer (GroupCommitter.run_exclusive).
 WriteGate = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
@@ -47,21 +51,73 @@ class SlaStore:
         )
         return records
 
-    async def _subjects(self, name: str, label: str, **params: Any) -> list[tuple[Subject, Sla]]:
-        recs = await self._records(name, **params)
-        return [(Subject.from_props(label, r["subject"]), Sla.from_props(r["sla"])) for r in recs]
+    async def evaluate(
+        self,
+        decide: Decide,
+        now_ms: int,
+        *,
+        runs: Sequence[str] | None = None,
+        step_runs: Sequence[str] | None = None,
+    ) -> tuple[Pairs, list[str], int]:
+        """Evaluate subjects in one write transaction: read and write-lock them (the
+        runs and step runs by id, or with neither given all open work the timer checks),
+        let ``decide`` judge them, record its breaches and retract what it disproves.
 
-    async def run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]:
-        return await self._subjects("sla_runs", "Run", ids=list(ids)) if ids else []
+        One transaction with the subjects locked first, so a verdict is never written on
+        facts that changed meanwhile (another replica's commit of the run's completion
+        waits, and the evaluation that commit triggers comes after and has the last
+        word). Returns the subjects, the ids of new breaches and how many were retracted.
+        """
 
-    async def step_run_subjects(self, ids: Sequence[str]) -> list[tuple[Subject, Sla]]:
-        return await self._subjects("sla_step_runs", "StepRun", ids=list(ids)) if ids else []
+        @unit_of_work(timeout=self.timeout_s)
+        async def work(tx: AsyncManagedTransaction) -> tuple[Pairs, list[str], int]:
+            pairs: Pairs = []
+            if runs is None and step_runs is None:
+                reads = [("sla_open_runs", "Run", {}), ("sla_open_step_runs", "StepRun", {})]
+            else:
+                reads = [
+                    ("sla_runs", "Run", {"ids": sorted(runs or ())}),
+                    ("sla_step_runs", "StepRun", {"ids": sorted(step_runs or ())}),
+                ]
+            for name, label, params in reads:
+                if "ids" in params and not params["ids"]:
+                    continue
+                result = await tx.run(cypher(name), params)
+                pairs += [
+                    (Subject.from_props(label, r["subject"]), Sla.from_props(r["sla"]))
+                    async for r in result
+                ]
+            findings, disproved = decide(pairs)
+            fresh: list[str] = []
+            if findings:
+                rows = list({f.id: f.row() for f in findings}.values())
+                result = await tx.run(cypher("sla_merge_breaches"), rows=rows, now_ms=now_ms)
+                fresh = [r["id"] async for r in result if r["fresh"]]
+            retracted = 0
+            if disproved:
+                rec = await (await tx.run(cypher("sla_retract_breaches"), ids=disproved)).single()
+                retracted = int(rec["retracted"]) if rec else 0
+            return pairs, fresh, retracted
 
-    async def open_subjects(self) -> list[tuple[Subject, Sla]]:
-        """Scheduled or running work whose SLA bounds start delay or duration."""
-        return await self._subjects("sla_open_runs", "Run") + await self._subjects(
-            "sla_open_step_runs", "StepRun"
-        )
+        async def write() -> tuple[Pairs, list[str], int]:
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(work)
+
+        return await self._write_gate(write)
+
+    async def retract(self, ids: Sequence[str]) -> int:
+        """Delete the breaches with these ids (those that exist); returns how many."""
+        if not ids:
+            return 0
+        existing = [r["id"] for r in await self._records("sla_existing_breaches", ids=list(ids))]
+        if not existing:
+            return 0
+
+        async def delete() -> list[Any]:
+            return await self._records("sla_retract_breaches", write=True, ids=existing)
+
+        recs = await self._write_gate(delete)
+        return int(recs[0]["retracted"]) if recs else 0
 
     async def scheduled_pipelines(self, since_ms: int) -> list[ScheduledPipeline]:
         """Pipelines with a cron schedule and a start-delay SLA, with the start and

@@ -1,0 +1,3 @@
+// The replay finished: nothing to resume.
+MATCH (s:ReplayState {id: 'replay'})
+DELETE s

@@ -1,0 +1,17 @@
+// Replay: delete the graph derived from the event log, never the log itself. Kept: the
+// log (Event) and its counter (Sequence), the quarantine (not in the log), the replay's
+// own progress (ReplayState), and what is not built from events at all: API keys, the
+// auth bootstrap marker, the redaction policy and the audit trail (definition entries
+// are re-merged on their ids by the replay). Idempotent, in small transactions: a replay
+// killed midway runs it again from the start. Relationships first (a Model used by
+// every call must never be detached at once); among kept nodes only the events' ABOUT
+// edges go (they point at derived runs and pipelines, which the replay recreates).
+MATCH (a)-[r]->(b)
+WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)
+       AND (b:ApiKey OR b:AuthBootstrap OR b:RedactionPolicy OR b:AuditEntry))
+CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS
+WITH count(*) AS relationships
+MATCH (n)
+WHERE NOT (n:ApiKey OR n:AuthBootstrap OR n:RedactionPolicy OR n:AuditEntry
+           OR n:Event OR n:Sequence OR n:Quarantined OR n:ReplayState)
+CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

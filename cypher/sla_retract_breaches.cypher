@@ -1,0 +1,8 @@
+// Retract breaches that later events disproved (a run found running too long by the
+// clock finished within its SLA after all; a fire time flagged as missed was covered by
+// a run whose events arrived late). Deleted, not resolved: the breaches that remain are
+// the ones in-order delivery gives. Ids that do not exist are ignored.
+UNWIND $ids AS id
+MATCH (b:SLABreach {id: id})
+DETACH DELETE b
+RETURN count(*) AS retracted
