@@ -122,6 +122,17 @@ class Settings(BaseSettings):
     # descriptor and buffers, so one key cannot exhaust a replica.
     ws_max_connections: int = 2000
     ws_max_connections_per_principal: int = 100
+    # Slow WebSocket clients: each socket's kernel and asyncio send buffers are capped at
+    # this, so little is in flight to a client that stops reading; a socket that has not
+    # drained for ws_stall_timeout_s (below the keepalive's ping interval + timeout) gets
+    # its subscribers' resume points and a 4008 close at once; a client that never reads
+    # them is dropped after ws_final_grace_s.
+    ws_send_buffer_bytes: int = 128 * 1024
+    ws_stall_timeout_s: float = 10.0
+    ws_final_grace_s: float = 60.0
+    # uvicorn's WebSocket keepalive (protocol pings): a peer silent this long is dropped.
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
     # Largest WebSocket message a client may send (uvicorn closes the socket with 1009).
     ws_max_message_bytes: int = 1024 * 1024
     # Scrubbing at ingest: built-in rules by name plus custom rules (name -> RE2 regex)
