@@ -47,7 +47,7 @@ BENCH_BOLT_PORT = 7698
 QUERY = "subscription($p: String) { events(pipeline: $p) { seq type } }"
 
 SERVER = """
-import gc, signal, sys, tracemalloc, uvicorn
+import ctypes, gc, signal, sys, tracemalloc, uvicorn
 from tracegraph.api.app import create_app
 from tracegraph.api.ws_protocol import uvicorn_ws_options
 from tracegraph.cli.serve_command import _tune_gc
@@ -60,11 +60,11 @@ if sys.argv[2] == "1":
     def report(*_):
         gc.collect()
         if not tracemalloc.is_tracing():
-            tracemalloc.start(10)
+            tracemalloc.start(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
             state["snap"] = tracemalloc.take_snapshot()
             return
         snap = tracemalloc.take_snapshot()
-        top = snap.compare_to(state["snap"], "traceback")[:8]
+        top = snap.compare_to(state["snap"], "traceback")[:12]
         state["snap"] = snap
         print("--- allocation growth this round (top 8) ---", file=sys.stderr)
         for stat in top:
@@ -74,6 +74,11 @@ if sys.argv[2] == "1":
                 print("      " + line.strip(), file=sys.stderr)
         sys.stderr.flush()
     signal.signal(signal.SIGUSR1, report)
+def settle(*_):
+    # What a full collection and returning free heap pages to the OS leave resident.
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+signal.signal(signal.SIGUSR2, settle)
 _tune_gc()
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             **uvicorn_ws_options(settings))
@@ -166,7 +171,14 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--tracemalloc", action="store_true")
+    ap.add_argument(
+        "--settle",
+        action="store_true",
+        help="before each RSS reading, make the service collect garbage and trim its heap",
+    )
     args = ap.parse_args()
+    # A SIGTERM (timeout, Ctrl+C from a wrapper) still stops the service below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     uri = neo4j_uri("bench", BENCH_BOLT_PORT)
     port = free_port()
@@ -185,6 +197,9 @@ def main() -> None:
         # shares are not churn.
         asyncio.run(one_round(base, keys, 50, 10))
         time.sleep(1)
+        if args.settle:
+            server.send_signal(signal.SIGUSR2)
+            time.sleep(2)
         baseline = rss_kib(server.pid)
         figures.append(baseline)
         print(f"RSS after warm-up: {baseline / 1024:.1f} MiB", flush=True)
@@ -196,6 +211,9 @@ def main() -> None:
             while open_subscriptions(base, keys["viewer"]) > 0 and time.monotonic() < deadline:
                 time.sleep(0.2)
             left = open_subscriptions(base, keys["viewer"])
+            if args.settle:
+                server.send_signal(signal.SIGUSR2)
+                time.sleep(2)
             rss = rss_kib(server.pid)
             figures.append(rss)
             print(
