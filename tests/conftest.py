@@ -137,6 +137,7 @@ class RunningService:
 
     def __init__(self, settings: Settings) -> None:
         from tracegraph.api.app import create_app
+        from tracegraph.api.ws_protocol import uvicorn_ws_options
 
         self.settings = settings
         self.port = free_port()
@@ -148,7 +149,7 @@ class RunningService:
             port=self.port,
             log_level="warning",
             lifespan="on",
-            ws_max_size=settings.ws_max_message_bytes,
+            **uvicorn_ws_options(settings),
         )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()

@@ -7,16 +7,22 @@ from the code's own role table), so a wrong grant in the code fails the test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
+import time
 from typing import Any
 
 import httpx
+import jwt
 import orjson
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import RunningService
-from tests.support.live import TRANSPORT_WS, log_event, unique, ws_url
+from tests.support.live import LEGACY_WS, TRANSPORT_WS, log_event, unique, ws_url
+from tracegraph.settings import REPO_ROOT
 
 ROLES = ("viewer", "reviewer", "ingester", "admin")
 READERS = {"viewer", "reviewer", "admin"}
@@ -267,3 +273,155 @@ async def test_websocket_origin_allow_list(service: RunningService, make_service
     assert ok["type"] == "next"
     with pytest.raises(InvalidStatus):
         await _ws_subscribe(other, auth2, pipeline, origin="https://ops.example.com.evil.io")
+
+
+# --- WebSocket sessions and the credential's current state -----------------------------
+# A socket is authorised against its credential's state now, not at connection_init:
+# a JWT that expires closes it with 4401 at expiry, a revoked key closes it with 4403
+# within the key cache TTL on every replica, and an operation sent after either is
+# never run.
+
+JWT_SECRET = "correct horse battery staple, long enough for HS256"
+ALL_KEY_NAMES = "{ apiKeys(includeRevoked: true) { name } }"
+
+
+def _jwt(roles: list[str], expires_in_s: float) -> str:
+    claims = {"sub": "ana", "roles": roles, "exp": int(time.time() + expires_in_s)}
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+async def _open(service: RunningService, credential: str, protocol: str = TRANSPORT_WS) -> Any:
+    ws = await connect(ws_url(service), subprotocols=[protocol])
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {credential}"}}
+    await ws.send(orjson.dumps(init).decode())
+    ack = await _next_message(ws)
+    assert ack["type"] == "connection_ack", ack
+    return ws
+
+
+async def _next_message(ws: Any) -> dict[str, Any]:
+    """The next protocol message, past graphql-ws keep-alives ("ka")."""
+    while True:
+        message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+        if message.get("type") != "ka":
+            return message
+
+
+def _start(protocol: str, op_id: str, query: str, variables: dict[str, Any]) -> str:
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    payload = {"query": query, "variables": variables}
+    return orjson.dumps({"id": op_id, "type": kind, "payload": payload}).decode()
+
+
+async def _messages_until_closed(ws: Any, within_s: float) -> tuple[list[dict[str, Any]], int]:
+    """Every message the socket receives until the server closes it, and the close code."""
+    received: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(within_s):
+            while True:
+                message = orjson.loads(await ws.recv())
+                if message.get("type") != "ka":
+                    received.append(message)
+    except ConnectionClosed as exc:
+        return received, exc.rcvd.code if exc.rcvd else -1
+    except TimeoutError:
+        return received, -1
+
+
+def _data_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m.get("type") in ("next", "data")]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_jwt_expiry_closes_the_socket_4401(
+    clean_graph: Any, make_service: Any, protocol: str
+) -> None:
+    svc = make_service(jwt_hs256_secret=JWT_SECRET, jwt_leeway_s=0)
+    pipeline = unique("jwt-exp")
+    with svc.client("ingester") as http:
+        assert http.post("/v1/events", json=[log_event(pipeline, 0)]).status_code == 200
+    token = _jwt(["admin"], expires_in_s=3)
+    expires_at = int(time.time() + 3)
+    ws = await _open(svc, token, protocol)
+    await ws.send(_start(protocol, "1", EVENTS_SUB, {"p": pipeline}))
+    first = await _next_message(ws)
+    assert first["type"] in ("next", "data"), first  # streaming while the token is valid
+    messages, code = await _messages_until_closed(ws, within_s=20)
+    assert code == 4401, (code, messages)
+    # Closed at expiry, not at some later housekeeping round.
+    assert time.time() - expires_at < 3
+    assert not _data_of(messages)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_operation_after_jwt_expiry_never_runs(
+    clean_graph: Any, make_service: Any, protocol: str
+) -> None:
+    # The expiry close and a new operation race: whichever the server sees first, the
+    # expired admin token must not mint a key.
+    svc = make_service(jwt_hs256_secret=JWT_SECRET, jwt_leeway_s=0)
+    ws = await _open(svc, _jwt(["admin"], expires_in_s=2), protocol)
+    name = unique("minted-after-expiry")
+    create = 'mutation($n: String!) { createApiKey(name: $n, role: "admin") { key } }'
+    await asyncio.sleep(2.1)  # exp is whole seconds, at most 2 s from now: past it
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(_start(protocol, "1", create, {"n": name}))
+    messages, code = await _messages_until_closed(ws, within_s=20)
+    assert code == 4401, (code, messages)
+    assert not _data_of(messages), messages
+    with svc.client("admin") as http:
+        keys = http.post("/graphql", json={"query": ALL_KEY_NAMES})
+    names = [k["name"] for k in keys.json()["data"]["apiKeys"]]
+    assert names and name not in names, keys.text
+
+
+@pytest.mark.parametrize("revoked_by", ["another replica", "the CLI"])
+async def test_websocket_key_revocation_closes_the_socket_4403_on_every_replica(
+    clean_graph: Any, make_service: Any, neo4j_settings: Any, revoked_by: str
+) -> None:
+
+    ttl = 1.0
+    svc = make_service(api_key_cache_ttl_s=ttl)
+    pipeline = unique("revoked")
+    key = svc.key("reviewer")
+    ws = await _open(svc, key)
+    await ws.send(_start(TRANSPORT_WS, "1", EVENTS_SUB, {"p": pipeline}))
+    await asyncio.sleep(0.2)
+    key_id = key.split("_")[1]
+    if revoked_by == "another replica":
+        other = make_service(api_key_cache_ttl_s=ttl)
+        with other.client("admin") as http:
+            revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { id } }"
+            resp = http.post("/graphql", json={"query": revoke, "variables": {"id": key_id}})
+        assert resp.json()["data"]["revokeApiKey"]["id"] == key_id, resp.text
+    else:
+        env = {**os.environ, "NEO4J_URI": neo4j_settings.uri}
+        cli = [str(REPO_ROOT / ".venv" / "bin" / "tracegraph"), "keys", "revoke", key_id]
+        done = await asyncio.to_thread(
+            subprocess.run, cli, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    revoked_at = time.monotonic()
+    messages, code = await _messages_until_closed(ws, within_s=15)
+    assert code == 4403, (code, messages)
+    # Within the cache TTL (plus one key read), not "whenever the client goes away".
+    assert time.monotonic() - revoked_at < ttl + 2
+    assert not _data_of(messages)
+
+
+async def test_websocket_operation_after_key_revocation_never_runs(
+    service: RunningService, example_events: list
+) -> None:
+    with service.client("admin") as admin:
+        assert admin.post("/v1/events", json=example_events).status_code == 200
+    key = service.key("reviewer")
+    ws = await _open(service, key)
+    with service.client("admin") as admin:
+        revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { id } }"
+        admin.post("/graphql", json={"query": revoke, "variables": {"id": key.split("_")[1]}})
+    prompts = "{ events(first: 50) { seq type data } }"
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(_start(TRANSPORT_WS, "1", prompts, {}))
+    messages, code = await _messages_until_closed(ws, within_s=15)
+    assert code == 4403, (code, messages)
+    assert not _data_of(messages), messages

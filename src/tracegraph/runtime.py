@@ -21,6 +21,7 @@ from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
 from tracegraph.live.hub import LiveHub
+from tracegraph.live.sessions import Sessions
 from tracegraph.redaction import (
     ActivePolicy,
     InvalidRedactionRule,
@@ -66,6 +67,8 @@ class Services:
     # Per-principal ingest budgets (events, bytes in flight), checked before the work.
     admission: IngestAdmission | None = None
     heap_trimmer: HeapTrimmer | None = None
+    # Open WebSockets of this replica: caps, expiry and revocation (live/sessions.py).
+    ws_sessions: Sessions | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -124,6 +127,7 @@ def _authenticator(settings: Settings, keys: KeyStore) -> Authenticator:
             audience=settings.jwt_audience,
             roles_claim=settings.jwt_roles_claim,
             subject_claims=settings.jwt_subject_claims,
+            leeway_s=settings.jwt_leeway_s,
         )
     )
     return Authenticator(
@@ -241,6 +245,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         heap_trimmer=heap_trimmer,
     )
     _open_slas(services)
+    services.ws_sessions = Sessions(
+        keys,
+        services.authenticator.forget,
+        max_total=settings.ws_max_connections,
+        max_per_principal=settings.ws_max_connections_per_principal,
+        recheck_s=settings.api_key_cache_ttl_s,
+    )
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
     try:
         await asyncio.wait_for(asyncio.shield(schema_task), timeout=15)
@@ -254,12 +265,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     assert services.policy_refresher is not None
     services.policy_refresher.start()
     heap_trimmer.start()
+    services.ws_sessions.start()
     try:
         yield services
     finally:
         schema_task.cancel()
         await heap_trimmer.stop()
         await services.policy_refresher.stop()
+        await services.ws_sessions.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None  # required `aud` when set
     jwt_roles_claim: str = "roles"  # a role name or a list of them
     jwt_subject_claims: list[str] = Field(default_factory=lambda: ["email", "sub"])
+    # Clock skew tolerated on exp/nbf/iat; a WebSocket signed in with a JWT is closed
+    # (4401) when exp plus this leeway passes, the moment HTTP starts refusing it too.
+    jwt_leeway_s: float = 30.0
     # Verified API keys are cached this long, so a revocation made on another replica
     # takes effect within it (at once on the replica that revoked).
     api_key_cache_ttl_s: float = 5.0
@@ -139,6 +142,22 @@ class Settings(BaseSettings):
     # largest query (100 pipelines with their latest 10 runs) estimates at ~175k.
     graphql_max_cost: int = 500_000
     graphql_max_body_bytes: int = 1024 * 1024
+    # Open WebSockets per replica, in total and per principal (key or JWT subject); over
+    # either cap a socket is closed with 1013 (try again later). Each socket holds a file
+    # descriptor and buffers, so one key cannot exhaust a replica.
+    ws_max_connections: int = 2000
+    ws_max_connections_per_principal: int = 100
+    # Slow WebSocket clients: each socket's kernel and asyncio send buffers are capped at
+    # this, so little is in flight to a client that stops reading; a socket that has not
+    # drained for ws_stall_timeout_s (below the keepalive's ping interval + timeout) gets
+    # its subscribers' resume points and a 4008 close at once; a client that never reads
+    # them is dropped after ws_final_grace_s.
+    ws_send_buffer_bytes: int = 128 * 1024
+    ws_stall_timeout_s: float = 10.0
+    ws_final_grace_s: float = 60.0
+    # uvicorn's WebSocket keepalive (protocol pings): a peer silent this long is dropped.
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
     # Largest WebSocket message a client may send (uvicorn closes the socket with 1009).
     ws_max_message_bytes: int = 1024 * 1024
     # Scrubbing at ingest: built-in rules by name plus custom rules (name -> RE2 regex)

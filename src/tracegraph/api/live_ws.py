@@ -65,6 +65,7 @@ from tracegraph.api.graphql.subscriptions import (
     live_hub,
     run_of,
 )
+from tracegraph.api.ws_protocol import socket_of
 from tracegraph.auth import Permission
 from tracegraph.live.hub import EventFilter, LiveItem, RunFilter, RunUpdate, SubscriberClosed
 
@@ -72,7 +73,10 @@ log = structlog.get_logger(__name__)
 
 _LIVE_FIELDS = ("events", "runUpdated")
 # Process-wide counters (tests and the benchmark check that rendering is shared).
-STATS: dict[str, int] = {"shared": 0, "fallback": 0, "renders": 0}
+STATS: dict[str, int] = {"shared": 0, "fallback": 0, "renders": 0, "closed_slow": 0}
+# The close code of a socket whose subscriber was too slow (its last text message is
+# the error with the seq to resume from).
+CLOSE_SUBSCRIBER_TOO_SLOW = 4008
 # Sending to a connection that has gone away raises one of these, depending on the server.
 _GONE = (WebSocketDisconnect, OSError, RuntimeError)
 
@@ -153,6 +157,8 @@ class SharedSubscriptions:
         self._max_fields: int | None = getattr(schema, "max_fields", None)
         settings = getattr(schema, "settings", None)
         self._timeout_s: float = settings.query_timeout_s if settings else 0.0
+        # How long a socket may stay backlogged before its subscriber is given up on.
+        self.stall_s: float = settings.ws_stall_timeout_s if settings else 10.0
         self._parse = functools.lru_cache(maxsize=512)(self._parse_uncached)
 
     def _parse_uncached(self, query: str, operation_name: str | None) -> _Document | None:
@@ -256,8 +262,11 @@ class SharedSubscriptions:
         render_key = ("live", query, operation_name, var_key, _visibility(context))
         return SharedSubscription(doc, variables, operation_name, doc.field_name, args, render_key)
 
-    async def stream(self, sub: SharedSubscription, context: Any) -> AsyncGenerator[str, None]:
-        """The ``payload`` JSON text of each result, rendered once per event and key."""
+    async def stream(
+        self, sub: SharedSubscription, context: Any
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        """The seq and ``payload`` JSON text of each result, rendered once per event and
+        key (the seq of a run update is the last one committed when it was read)."""
         hub = live_hub(context)
         args = sub.args
         source: AsyncGenerator[LiveItem, None] | AsyncGenerator[RunUpdate, None]
@@ -273,7 +282,7 @@ class SharedSubscriptions:
                     text = await self._render(sub, item, context)
                 elif isinstance(text, asyncio.Future):
                     text = await text  # another subscriber is rendering it right now
-                yield text
+                yield item.seq, text
 
     async def _render(self, sub: SharedSubscription, item: LiveItem | RunUpdate, ctx: Any) -> str:
         STATS["renders"] += 1
@@ -326,6 +335,72 @@ def _raw_socket(handler: Any) -> Any:
     return getattr(handler.websocket, "ws", None)
 
 
+class _Delivery:
+    """Writes one shared subscription's frames to its socket, and its last word.
+
+    A client that stops reading fills the (bounded, ``ws_protocol``) socket buffers; then
+    frames stay in the hub's queue instead of piling up in the socket. If the socket has
+    not drained for ``stall_s`` — or the hub closes the subscriber while it is still
+    backlogged — the error with the resume point, ``complete`` and a close frame
+    (:data:`CLOSE_SUBSCRIBER_TOO_SLOW`) go out at once, right behind the little data in
+    flight, before uvicorn's keepalive would cut the connection without a reason. The
+    resume point is the last seq actually written to the socket.
+    """
+
+    def __init__(
+        self, ws: Any, sub: SharedSubscription, prefix: str, complete: str, stall_s: float
+    ) -> None:
+        self._ws = ws
+        self._socket = socket_of(getattr(ws, "scope", None))
+        self._prefix = prefix
+        self._complete = complete
+        self._events = sub.field_name == "events"
+        after = sub.args.get("afterSeq") if self._events else None
+        self._last_written: int | None = after if isinstance(after, int) else None
+        self._stall_s = stall_s
+
+    async def run(self, stream: AsyncGenerator[tuple[int, str], None]) -> bool:
+        """Send every result, then the closing error (if any); True when the socket was
+        closed here (the caller sends nothing more), False when ``complete`` is due."""
+        try:
+            async for seq, text in stream:
+                if (
+                    self._socket is not None
+                    and self._socket.backlogged
+                    and not await self._socket.wait_writable(self._stall_s)
+                ):
+                    return self._give_up(self._stalled(seq))
+                await self._ws.send_text(self._prefix + text + "}")
+                if self._events:
+                    self._last_written = seq
+        except SubscriberClosed as exc:
+            if self._socket is not None and self._socket.backlogged:
+                return self._give_up(exc)
+            await self._ws.send_text(self._prefix + _closed_payload(exc) + "}")
+        return False
+
+    def _stalled(self, unsent_seq: int) -> SubscriberClosed:
+        resume = self._last_written
+        if resume is None and self._events:
+            resume = unsent_seq - 1
+        hint = "subscribe again" if resume is None else f"resume with afterSeq={resume}"
+        return SubscriberClosed(
+            f"subscriber stopped reading for {self._stall_s:g} s; {hint}",
+            code="SUBSCRIBER_TOO_SLOW",
+            resume_after_seq=resume,
+        )
+
+    def _give_up(self, error: SubscriberClosed) -> bool:
+        assert self._socket is not None
+        STATS["closed_slow"] += 1
+        text = self._prefix + _closed_payload(error) + "}"
+        reason = "subscriber too slow"
+        if error.resume_after_seq is not None:
+            reason += f"; resume with afterSeq={error.resume_after_seq}"
+        self._socket.send_final([text, self._complete], CLOSE_SUBSCRIBER_TOO_SLOW, reason)
+        return True
+
+
 class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """``graphql-transport-ws`` with shared rendering of live subscriptions."""
 
@@ -354,14 +429,15 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await super().run_operation(operation)
             return
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        complete = {"id": operation.id, "type": "complete"}
+        delivery = _Delivery(ws, sub, prefix, orjson.dumps(complete).decode(), shared.stall_s)
         try:
-            try:
-                async for text in shared.stream(sub, self.context):
-                    await ws.send_text(prefix + text + "}")
-            except SubscriberClosed as exc:
-                # Same shape as strawberry's path: a result with the error, then complete.
-                await ws.send_text(prefix + _closed_payload(exc) + "}")
-            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            # Same shape as strawberry's path: results, a result with the error, complete.
+            if await delivery.run(shared.stream(sub, self.context)):
+                operation.completed = True
+                self.operations.pop(operation.id, None)
+                return
+            await operation.send_operation_message(complete)  # type: ignore[arg-type]
         except _GONE:
             return
         except Exception as error:
@@ -402,12 +478,10 @@ class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
             return
         prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
         complete = {"type": "complete", "id": operation_id}
+        delivery = _Delivery(ws, sub, prefix, orjson.dumps(complete).decode(), shared.stall_s)
         try:
-            try:
-                async for text in shared.stream(sub, self.context):
-                    await ws.send_text(prefix + text + "}")
-            except SubscriberClosed as exc:
-                await ws.send_text(prefix + _closed_payload(exc) + "}")
+            if await delivery.run(shared.stream(sub, self.context)):
+                return
             await self.send_message(complete)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             # A "stop" from the client: confirm it, as strawberry does.

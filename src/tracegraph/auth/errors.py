@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class AuthenticationError(Exception):
     """No usable credential: missing, malformed, unknown, revoked or expired."""
+
+
+class CredentialExpired(AuthenticationError):
+    """The credential was valid and has expired (a JWT past its ``exp``): sign in again."""

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import jwt
 
-from tracegraph.auth.errors import AuthenticationError
+from tracegraph.auth.errors import AuthenticationError, CredentialExpired
 from tracegraph.auth.principal import Principal
 from tracegraph.auth.roles import Role
 
-# Small clock skew between the issuer and this service.
-_LEEWAY_S = 30
+# Small clock skew between the issuer and this service (JwtConfig.leeway_s).
+_LEEWAY_S = 30.0
 
 
 @dataclass
@@ -30,6 +30,7 @@ class JwtConfig:
     audience: str | None = None
     roles_claim: str = "roles"
     subject_claims: list[str] = field(default_factory=lambda: ["email", "sub"])
+    leeway_s: float = _LEEWAY_S
 
     @property
     def enabled(self) -> bool:
@@ -69,9 +70,11 @@ class JwtVerifier:
                 algorithms=[alg],
                 audience=self._config.audience,
                 issuer=self._issuer,
-                leeway=_LEEWAY_S,
+                leeway=self._config.leeway_s,
                 options={"require": ["exp"], "verify_aud": self._config.audience is not None},
             )
+        except jwt.ExpiredSignatureError as exc:
+            raise CredentialExpired(f"JWT refused: {exc}") from None
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"JWT refused: {exc}") from None
         return self._principal(claims)
@@ -107,4 +110,10 @@ class JwtVerifier:
         subject = next((str(claims[c]) for c in self._config.subject_claims if claims.get(c)), None)
         if subject is None:
             raise AuthenticationError("the JWT names no subject (sub/email claim)")
-        return Principal(actor=f"user:{subject}", roles=roles, kind="jwt", subject=subject)
+        return Principal(
+            actor=f"user:{subject}",
+            roles=roles,
+            kind="jwt",
+            subject=subject,
+            expires_at=float(claims["exp"]) + self._config.leeway_s,
+        )

@@ -20,6 +20,9 @@ class Principal:
     kind: PrincipalKind
     # API key id or JWT subject: what rate limits and caches key on.
     subject: str = ""
+    # When the credential stops being accepted (Unix time; a JWT's exp plus the clock-skew
+    # leeway), None for keys: WebSocket sessions are closed at that moment.
+    expires_at: float | None = None
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -142,6 +142,7 @@ async def _emit(
 
 async def _demo(port: int, speed: float, duration: float | None) -> None:
     from tracegraph.api.app import create_app
+    from tracegraph.api.ws_protocol import uvicorn_ws_options
 
     settings = get_settings()
     app = create_app(settings)
@@ -150,7 +151,7 @@ async def _demo(port: int, speed: float, duration: float | None) -> None:
         host=settings.host,
         port=port,
         log_level="warning",
-        ws_max_size=settings.ws_max_message_bytes,
+        **uvicorn_ws_options(settings),
     )
     server = uvicorn.Server(config)
     serve_task = asyncio.create_task(server.serve())

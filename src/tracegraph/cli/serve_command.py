@@ -18,6 +18,7 @@ def serve(
     """Run the API and dashboard (settings from TRACEGRAPH_* and NEO4J_*)."""
     settings = get_settings()
     from tracegraph.api.app import create_app
+    from tracegraph.api.ws_protocol import uvicorn_ws_options
 
     app = create_app(settings)
     _tune_gc()
@@ -26,8 +27,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
-        ws_ping_interval=20,
-        ws_max_size=settings.ws_max_message_bytes,
+        # Bounded send buffers and a last word for slow clients (api/ws_protocol.py).
+        **uvicorn_ws_options(settings),
     )
 
 

@@ -147,6 +147,18 @@ class KeyStore:
             id=r["id"], name=r["name"], role=Role(r["role"]), hash=r["hash"], revoked=r["revoked"]
         )
 
+    async def revoked_among(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` that no longer authenticate (revoked or gone)."""
+        if not ids:
+            return set()
+        records, _, _ = await self._driver.execute_query(
+            query("api_key_revoked_among", self._timeout_s),
+            ids=list(ids),
+            database_=self._database,
+            routing_="r",
+        )
+        return {r["id"] for r in records}
+
     async def touch(self, used: Sequence[tuple[str, datetime]]) -> None:
         rows = [{"id": key_id, "at": format_timestamp(at)} for key_id, at in used]
         await self._driver.execute_query(

@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from tracegraph.api.authentication import authenticate
 from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Principal
+from tracegraph.live.sessions import Session
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
 
@@ -67,6 +68,10 @@ class Context(BaseContext):
         self.services = services
         # None on a WebSocket until connection_init authenticates it.
         self.principal = principal
+        # WebSockets: the credential of connection_init (re-checked per operation) and
+        # the socket's entry in the session registry (tracegraph.live.sessions).
+        self.credential: str | None = None
+        self.ws_session: Session | None = None
         settings = services.settings
         self.reads = GraphReads(
             services.driver, settings.neo4j.database, timeout_s=settings.query_timeout_s

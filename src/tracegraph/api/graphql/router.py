@@ -14,6 +14,7 @@ from tracegraph.api.authentication import credential_of
 from tracegraph.api.graphql.context import Context, get_context
 from tracegraph.api.graphql.http_body import BadBody, check_post_headers, decode_json_body
 from tracegraph.api.graphql.schema import build_schema
+from tracegraph.api.graphql.ws_auth import SessionTransportWSHandler, SessionWSHandler
 from tracegraph.api.live_ws import LiveGraphQLRouter
 from tracegraph.api.rate_limit import rate_limits_of
 from tracegraph.auth.errors import AuthenticationError
@@ -33,7 +34,11 @@ def connection_credential(params: Any) -> str | None:
 
 
 class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
-    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403."""
+    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403. The
+    session then follows the credential's current state (``ws_auth``)."""
+
+    graphql_transport_ws_handler_class = SessionTransportWSHandler
+    graphql_ws_handler_class = SessionWSHandler
 
     async def on_ws_connect(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
         credential = connection_credential(context.connection_params)
@@ -41,7 +46,12 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
             principal = await context.services.authenticator.authenticate(credential)
         except AuthenticationError as exc:
             raise ConnectionRejectionError({"message": str(exc)}) from None
+        # Over the per-principal cap this raises SessionRefused (the handler closes 1013).
+        if context.ws_session is not None:
+            context.services.ws_sessions.sign_in(context.ws_session, principal)
         context.principal = principal
+        # Kept to re-authenticate every later operation on this socket.
+        context.credential = credential
         return {"actor": principal.actor, "roles": principal.role_names}
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
