@@ -180,4 +180,9 @@ def test_health_endpoints(service: RunningService) -> None:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"ready": True, "neo4j": "reachable", "schema_applied": True}
+        assert ready.json() == {
+            "ready": True,
+            "neo4j": "reachable",
+            "schema_applied": True,
+            "writer": "running",
+        }

@@ -29,6 +29,9 @@ class Neo4jSettings(BaseSettings):
     # First wait before a transient failure (a deadlock) is retried; it doubles on each
     # retry. The driver's own default (1 s) stalls the single ingest writer for a second.
     transaction_retry_delay_s: float = 0.05
+    # How long the driver keeps retrying a transaction that failed transiently (or could
+    # not reach the server) before giving up; short, so an outage surfaces as a quick 503.
+    max_transaction_retry_time_s: float = 2.0
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -52,6 +55,16 @@ class Settings(BaseSettings):
     commit_max_events: int = 5_000
     max_pending_events: int = 50_000
     retry_after_s: int = 1
+    # Outages (docs/governance.md, "Outages"): an ingest request waits at most
+    # ingest_deadline_s for its commit (then 503 + Retry-After); a write transaction not
+    # done in write_timeout_s is abandoned (a frozen database never answers, so its own
+    # timeouts cannot fire); short reads on a request's path (API key lookups, replay
+    # pages of subscriptions, OTLP trace lookups) give up after database_answer_timeout_s;
+    # a writer task that died is restarted after writer_restart_delay_s.
+    ingest_deadline_s: float = 4.5
+    write_timeout_s: float = 4.0
+    database_answer_timeout_s: float = 3.0
+    writer_restart_delay_s: float = 1.0
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

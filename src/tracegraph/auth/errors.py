@@ -5,3 +5,8 @@ from __future__ import annotations
 
 class AuthenticationError(Exception):
     """No usable credential: missing, malformed, unknown, revoked or expired."""
+
+
+class CredentialsUnavailable(Exception):
+    """The credential could not be checked now (the key store did not answer): not a
+    refusal. HTTP answers 503 + Retry-After, WebSockets close with 1013."""

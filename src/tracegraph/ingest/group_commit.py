@@ -9,6 +9,20 @@ Other writes of this service that touch the same nodes (SLA breaches link runs) 
 through the same writer with :meth:`GroupCommitter.run_exclusive`, between batches:
 two writers locking the same runs in different orders deadlock, and the retry costs
 the ingest transaction its whole work plus a back-off.
+
+Outages and failures (docs/governance.md, "Outages"):
+
+- a request waits at most ``deadline_s`` for its commit, and a write transaction is
+  abandoned after ``write_timeout_s`` (a frozen database never answers); both answer
+  503. A request that gave up before its batch started is never written; one that gave
+  up while its batch was in flight may still commit, so its client's retry is answered
+  as duplicates.
+- only retryable failures (unavailable, unresponsive, transient: ``store.errors``) are
+  answered 503. A statement the database refuses is no outage: the batch is retried one
+  request at a time, and the request that still fails has its events quarantined with
+  the database's error code, so nothing else is lost and nothing is retried forever.
+- the writer task is supervised: if it dies, everything queued or in flight is answered
+  503, ``healthy`` (readiness) is false, and it restarts after ``restart_delay_s``.
 """
 
 from __future__ import annotations
@@ -20,12 +34,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
-from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from tracegraph.background import BackgroundTask
-from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
+from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded, StoreFailed
 from tracegraph.ingest.metrics import IngestMetrics
-from tracegraph.store.event_writer import BatchResult, EventWriter, UnitResult, WriteUnit
+from tracegraph.store.errors import error_code, is_retryable, within
+from tracegraph.store.event_writer import (
+    BatchResult,
+    EventWriter,
+    UnitResult,
+    WriteUnit,
+    refused_by_database,
+)
 from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
@@ -39,6 +59,8 @@ class _Queued:
     unit: WriteUnit
     size: int
     future: asyncio.Future[tuple[UnitResult, int]]
+    # The request stopped waiting (its deadline passed): skipped if not started yet.
+    abandoned: bool = False
 
 
 @dataclass
@@ -48,11 +70,8 @@ class _Exclusive:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached (answer 503), as opposed to a failing statement."""
-    if isinstance(exc, ServiceUnavailable | SessionExpired):
-        return True
-    # Pool acquisition timeouts and broken connections surface as plain DriverErrors.
-    return isinstance(exc, DriverError) and not isinstance(exc, Neo4jError)
+    """Answer 503 (retry later), as opposed to a failing statement (``store.errors``)."""
+    return is_retryable(exc)
 
 
 class GroupCommitter:
@@ -64,6 +83,9 @@ class GroupCommitter:
         max_pending_events: int,
         retry_after_s: int,
         metrics: IngestMetrics | None = None,
+        deadline_s: float = 30.0,
+        write_timeout_s: float = 30.0,
+        restart_delay_s: float = 1.0,
     ) -> None:
         self._writer = writer
         # Own collectors per committer (so per app); /metrics exposes them.
@@ -74,13 +96,27 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Queued | _Exclusive] = asyncio.Queue()
         self._pending_events = 0
         self._listeners: list[CommitListener] = []
-        self._writer_task = BackgroundTask("tracegraph-group-commit", self._run)
+        self._deadline = deadline_s
+        self._write_timeout = write_timeout_s
+        self._restart_delay = restart_delay_s
+        self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
+        # The writer loop is running (not dead, not waiting to restart).
+        self._writer_up = False
+        # What the writer holds outside the queue, failed with 503 if it dies.
+        self._carried: _Queued | _Exclusive | None = None
+        self._inflight: list[_Queued] = []
         self.batches_committed = 0
         self.last_batch_size = 0
+        self.restarts = 0
 
     @property
     def pending_events(self) -> int:
         return self._pending_events
+
+    @property
+    def healthy(self) -> bool:
+        """The writer runs (readiness): false while it is dead or waiting to restart."""
+        return self._writer_up and self._writer_task.running
 
     def add_listener(self, listener: CommitListener) -> None:
         """Called after every commit with the newly sequenced events, in seq order."""
@@ -98,6 +134,8 @@ class GroupCommitter:
 
     async def submit(self, unit: WriteUnit) -> tuple[UnitResult, int]:
         """Queue a unit and wait for its commit; returns its result and the last seq."""
+        if self._writer_task.started and not self.healthy:
+            raise self._unavailable("the writer is restarting")
         size = max(1, len(unit.events) + len(unit.rejected))
         if self._pending_events + size > self._max_pending and self._pending_events > 0:
             self.metrics.overloaded.inc()
@@ -107,8 +145,23 @@ class GroupCommitter:
             )
         future: asyncio.Future[tuple[UnitResult, int]] = asyncio.get_running_loop().create_future()
         self._pending_events += size
-        await self._queue.put(_Queued(unit, size, future))
-        return await future
+        queued = _Queued(unit, size, future)
+        await self._queue.put(queued)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._deadline)
+        except TimeoutError:
+            if future.done():  # settled in the same instant
+                return future.result()
+            queued.abandoned = True
+            self.metrics.deadline_passed.inc()
+            raise DatabaseUnavailable(
+                f"the graph database did not commit within {self._deadline:g} s; the events "
+                "may not be stored: send them again (duplicates are recognised)",
+                self._retry_after,
+            ) from None
+
+    def _unavailable(self, why: str) -> DatabaseUnavailable:
+        return DatabaseUnavailable(f"{why}; nothing was stored", self._retry_after)
 
     async def run_exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` (a write transaction of its own) on the writer, between batches."""
@@ -118,11 +171,37 @@ class GroupCommitter:
         await self._queue.put(_Exclusive(work, future))
         return await future
 
-    async def _run(self) -> None:
-        carried: _Queued | _Exclusive | None = None
+    async def _supervise(self) -> None:
+        """Run the writer loop; if it dies, fail what it held and start it again."""
         while True:
-            item = carried if carried is not None else await self._queue.get()
-            carried = None
+            self._writer_up = True
+            try:
+                await self._run()
+            except Exception as exc:
+                self._writer_up = False
+                self.restarts += 1
+                self.metrics.writer_restarts.inc()
+                log.exception("group-commit writer died; restarting", exc_info=exc)
+                self._fail_everything(self._unavailable("the writer failed"))
+                await asyncio.sleep(self._restart_delay)
+
+    def _fail_everything(self, err: Exception) -> None:
+        held: list[_Queued | _Exclusive] = [*self._inflight]
+        if self._carried is not None:
+            held.append(self._carried)
+        while not self._queue.empty():
+            held.append(self._queue.get_nowait())
+        self._inflight, self._carried = [], None
+        for item in held:
+            if isinstance(item, _Queued):
+                self._fail([item], err)
+            elif not item.future.done():
+                item.future.set_exception(err)
+
+    async def _run(self) -> None:
+        while True:
+            item = self._carried if self._carried is not None else await self._queue.get()
+            self._carried = None
             if isinstance(item, _Exclusive):
                 await self._run_one_exclusive(item)
                 continue
@@ -130,7 +209,7 @@ class GroupCommitter:
             while total < self._max_batch and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 if isinstance(nxt, _Exclusive) or total + nxt.size > self._max_batch:
-                    carried = nxt  # runs next, after this batch
+                    self._carried = nxt  # runs next, after this batch
                     break
                 batch.append(nxt)
                 total += nxt.size
@@ -147,25 +226,80 @@ class GroupCommitter:
         if not item.future.done():
             item.future.set_result(result)
 
+    async def _write(self, units: list[WriteUnit]) -> BatchResult:
+        return await within(self._write_timeout, self._writer.write(units), "the write")
+
     async def _commit(self, batch: list[_Queued]) -> None:
+        gone = [q for q in batch if q.abandoned]
+        if gone:  # their requests were answered 503 already: nothing of them is written
+            self._fail(gone, self._unavailable("the request gave up waiting"))
+            batch = [q for q in batch if not q.abandoned]
+            if not batch:
+                return
+        started = time.perf_counter()
+        self._inflight = batch
         try:
-            started = time.perf_counter()
-            try:
-                result = await self._writer.write([q.unit for q in batch])
-            except Exception as exc:
-                self.metrics.failed(
-                    unavailable=is_unavailable(exc), seconds=time.perf_counter() - started
-                )
-                if len(batch) > 1 and not is_unavailable(exc):
-                    # Keep one bad request from failing the others that shared its batch.
-                    for q in batch:
-                        await self._commit([q])
-                    return
-                raise
+            result = await self._write([q.unit for q in batch])
         except Exception as exc:
-            self._fail(batch, exc)
+            retryable = is_retryable(exc)
+            self.metrics.failed(unavailable=retryable, seconds=time.perf_counter() - started)
+            if retryable:
+                log.warning(
+                    "neo4j unavailable or unresponsive; batch not stored", error=error_code(exc)
+                )
+                self._fail(
+                    batch,
+                    self._unavailable(f"the graph database is unavailable ({error_code(exc)})"),
+                )
+            elif len(batch) > 1:
+                # Keep one bad request from failing the others that shared its batch.
+                for q in batch:
+                    await self._commit([q])
+            else:
+                await self._quarantine(batch[0], exc)
             return
+        finally:
+            self._inflight = []
         self._settle(batch, result)
+        await self._after_commit(batch, result, started)
+
+    async def _quarantine(self, q: _Queued, exc: Exception) -> None:
+        """A request whose write the database refused: its events go to the quarantine
+        with the database's error code (resubmit them once the cause is fixed)."""
+        code = error_code(exc)
+        log.error(
+            "the database refused a batch; its events are quarantined", code=code, exc_info=exc
+        )
+        reason = f"not stored: the database refused the batch ({code}); kept in the quarantine"
+        unit = q.unit
+        moved = WriteUnit(
+            events=[],
+            rejected=[*unit.rejected, *(refused_by_database(ev, reason) for ev in unit.events)],
+            received_at=unit.received_at,
+            principal=unit.principal,
+        )
+        started = time.perf_counter()
+        self._inflight = [q]
+        try:
+            result = await self._write([moved])
+        except Exception as again:
+            if is_retryable(again):
+                err: Exception = self._unavailable(
+                    f"the graph database is unavailable ({error_code(again)})"
+                )
+            else:
+                log.error("quarantine write failed too", code=error_code(again), exc_info=again)
+                err = StoreFailed(f"the events could not be stored or quarantined ({code})")
+            self._fail([q], err)
+            return
+        finally:
+            self._inflight = []
+        self._settle([q], result)
+        await self._after_commit([q], result, started)
+
+    async def _after_commit(
+        self, batch: list[_Queued], result: BatchResult, started: float
+    ) -> None:
         self.metrics.committed(
             events=self.last_batch_size,
             accepted=sum(u.accepted for u in result.units),
@@ -183,20 +317,13 @@ class GroupCommitter:
             if not q.future.done():
                 q.future.set_result((unit_result, result.last_seq))
 
-    def _fail(self, batch: list[_Queued], exc: Exception) -> None:
-        if is_unavailable(exc):
-            log.warning("neo4j unavailable; batch not stored", error=str(exc))
-            err: Exception = DatabaseUnavailable(
-                f"the graph database is unavailable ({type(exc).__name__}); nothing was stored",
-                self._retry_after,
-            )
-        else:
-            log.exception("batch write failed", exc_info=exc)
-            err = exc
+    def _fail(self, batch: list[_Queued], err: Exception) -> None:
         for q in batch:
             self._pending_events -= q.size
             if not q.future.done():
                 q.future.set_exception(err)
+                if q.abandoned:
+                    q.future.exception()  # nobody waits for it any more
 
     async def _notify(self, result: BatchResult) -> None:
         committed = [ev for unit in result.units for ev in unit.committed]

@@ -89,6 +89,11 @@ def _conflict(ev: PendingEvent) -> QuarantineEntry:
     )
 
 
+def refused_by_database(ev: PendingEvent, reason: str) -> QuarantineEntry:
+    """A valid event whose batch the database refused (a statement error): quarantined."""
+    return QuarantineEntry(ev.index, ev.id, _raw_json(ev.payload), reason, ev.redactions)
+
+
 def _raw_json(payload: dict[str, Any]) -> str:
     return orjson.dumps(payload).decode()
 

@@ -11,8 +11,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from tracegraph.api.authentication import credential_of
 from tracegraph.api.graphql.context import Context, get_context
 from tracegraph.api.graphql.schema import build_schema
+from tracegraph.api.graphql.ws_outage import (
+    OutageTransportWSHandler,
+    OutageWSHandler,
+    TryAgainLater,
+)
 from tracegraph.api.live_ws import LiveGraphQLRouter
-from tracegraph.auth.errors import AuthenticationError
+from tracegraph.auth.errors import AuthenticationError, CredentialsUnavailable
 from tracegraph.settings import Settings
 
 
@@ -29,7 +34,11 @@ def connection_credential(params: Any) -> str | None:
 
 
 class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
-    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403."""
+    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403, a
+    credential that cannot be checked now (database down) with 1013 (ws_outage)."""
+
+    graphql_transport_ws_handler_class = OutageTransportWSHandler
+    graphql_ws_handler_class = OutageWSHandler
 
     async def on_ws_connect(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
         credential = connection_credential(context.connection_params)
@@ -37,6 +46,9 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
             principal = await context.services.authenticator.authenticate(credential)
         except AuthenticationError as exc:
             raise ConnectionRejectionError({"message": str(exc)}) from None
+        except CredentialsUnavailable as exc:
+            retry_after = context.services.settings.retry_after_s
+            raise TryAgainLater(str(exc), retry_after) from None
         context.principal = principal
         return {"actor": principal.actor, "roles": principal.role_names}
 

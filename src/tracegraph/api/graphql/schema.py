@@ -15,6 +15,7 @@ from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
 from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
 from tracegraph.api.graphql.metrics_types import MetricsQuery
+from tracegraph.api.graphql.outage_errors import database_unavailable, ingest_error
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.policy import PolicyMutation, PolicyQuery
 from tracegraph.api.graphql.scalars import JSON
@@ -41,6 +42,7 @@ from tracegraph.api.graphql.views import BadArgument, impact_answer, lineage_gra
 from tracegraph.auth import Permission
 from tracegraph.ingest.errors import IngestError
 from tracegraph.settings import Settings
+from tracegraph.store.errors import is_retryable
 
 IMPACT_ROOTS = {
     NodeKind.PIPELINE,
@@ -80,12 +82,14 @@ class Query(MetricsQuery, AlertsQuery, IdentityQuery, PolicyQuery, KeysQuery, Au
         description="The header bar: active runs, today's tokens/cost, health.",
     )
     async def overview(self, info: Info) -> Overview:
+        # Never a made-up lastSeq 0 on failure: the dashboard would replay the whole log
+        # and count all of it as today. An outage is a retryable error; others are masked.
         try:
             o = await info.context.reads.overview()
-        except Exception:
-            return Overview(
-                active_runs=0, tokens_today=0, cost_today_usd=0.0, healthy=False, last_seq=0
-            )
+        except Exception as exc:
+            if is_retryable(exc):
+                raise database_unavailable(info.context.services.settings.retry_after_s) from exc
+            raise
         return Overview(
             active_runs=int(o["active_runs"]),
             tokens_today=int(o["tokens_today"] or 0),
@@ -227,7 +231,7 @@ class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation):
                 events, info.context.principal.actor
             )
         except IngestError as exc:
-            raise BadArgument(str(exc)) from exc
+            raise ingest_error(exc) from exc
         return IngestResult(
             accepted=outcome.accepted,
             duplicates=outcome.duplicates,
