@@ -162,8 +162,10 @@ def two_services(
         _wait_ready(svc)
         for role in ("admin", "ingester"):
             svc.key(role)
-        with svc.client("ingester") as c:  # keys verified and cached
-            assert c.post("/v1/events", json=[log_event(f"warm-{svc.port}", 1)]).status_code == 200
+        with svc.client("ingester") as c:  # keys verified and cached, statements planned
+            deadline = time.monotonic() + 60
+            while c.post("/v1/events", json=[log_event(f"warm-{svc.port}", 1)]).status_code != 200:
+                assert time.monotonic() < deadline, "no write stored while warming up"
         with svc.client("admin") as c:
             assert c.post("/graphql", json={"query": "{ overview { lastSeq } }"}).status_code == 200
     return short, long

@@ -202,7 +202,12 @@ def _open_slas(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     driver = open_driver(settings.neo4j)
-    writer = EventWriter(driver, settings.neo4j.database, load_prices(settings.price_table_path))
+    writer = EventWriter(
+        driver,
+        settings.neo4j.database,
+        load_prices(settings.price_table_path),
+        transaction_timeout_s=settings.write_timeout_s,
+    )
     committer = GroupCommitter(
         writer,
         max_batch_events=settings.commit_max_events,

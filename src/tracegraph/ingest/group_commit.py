@@ -12,11 +12,14 @@ the ingest transaction its whole work plus a back-off.
 
 Outages and failures (docs/governance.md, "Outages"):
 
-- a request waits at most ``deadline_s`` for its commit, and a write transaction is
-  abandoned after ``write_timeout_s`` (a frozen database never answers); both answer
-  503. A request that gave up before its batch started is never written; one that gave
-  up while its batch was in flight may still commit, so its client's retry is answered
-  as duplicates.
+- a request waits at most ``deadline_s`` for its commit, then answers 503. One that gave
+  up before its batch started is never written (and stops counting as pending); one
+  that gave up while its batch was in flight may still commit, so its client's retry
+  is answered as duplicates. The batch in flight is *not* cut at the request deadline:
+  a slow database (a cold JVM planning, a heavy load) must still make progress, and a
+  frozen one resumes the transaction when it thaws. Only a transaction that outlives
+  ``write_timeout_s`` is ended (by the server, which frees its locks, or by the writer
+  when the server cannot even say so).
 - only retryable failures (unavailable, unresponsive, transient: ``store.errors``) are
   answered 503. A statement the database refuses is no outage: the batch is retried one
   request at a time, and the request that still fails has its events quarantined with
@@ -36,9 +39,10 @@ from typing import Any, TypeVar
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.ingest import deadline
 from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded, StoreFailed
 from tracegraph.ingest.metrics import IngestMetrics
-from tracegraph.store.errors import error_code, is_retryable, within
+from tracegraph.store.errors import error_code, is_retryable, is_timed_out, within
 from tracegraph.store.event_writer import (
     BatchResult,
     EventWriter,
@@ -49,6 +53,9 @@ from tracegraph.store.event_writer import (
 from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
+
+# How much later than the server's transaction timeout the writer gives up on its own.
+_DEADLINE_GRACE_S = 2.0
 
 CommitListener = Callable[[Sequence[SequencedEvent]], Awaitable[None] | None]
 T = TypeVar("T")
@@ -61,6 +68,10 @@ class _Queued:
     future: asyncio.Future[tuple[UnitResult, int]]
     # The request stopped waiting (its deadline passed): skipped if not started yet.
     abandoned: bool = False
+    # Taken into a batch by the writer (then it is written even if abandoned).
+    taken: bool = False
+    # Still counted in pending_events (released exactly once).
+    counted: bool = True
 
 
 @dataclass
@@ -136,6 +147,11 @@ class GroupCommitter:
         """Queue a unit and wait for its commit; returns its result and the last seq."""
         if self._writer_task.started and not self.healthy:
             raise self._unavailable("the writer is restarting")
+        # What is left of the request's budget (it started on arrival: authentication
+        # and validation count), at most deadline_s.
+        wait_s = deadline.remaining(self._deadline)
+        if wait_s <= 0:
+            raise self._unavailable("the request ran out of time before its commit")
         size = max(1, len(unit.events) + len(unit.rejected))
         if self._pending_events + size > self._max_pending and self._pending_events > 0:
             self.metrics.overloaded.inc()
@@ -148,17 +164,24 @@ class GroupCommitter:
         queued = _Queued(unit, size, future)
         await self._queue.put(queued)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._deadline)
+            return await asyncio.wait_for(asyncio.shield(future), wait_s)
         except TimeoutError:
             if future.done():  # settled in the same instant
                 return future.result()
             queued.abandoned = True
+            if not queued.taken:
+                self._release(queued)  # never written: no longer waiting for the writer
             self.metrics.deadline_passed.inc()
             raise DatabaseUnavailable(
-                f"the graph database did not commit within {self._deadline:g} s; the events "
-                "may not be stored: send them again (duplicates are recognised)",
+                "the graph database did not commit in time; the events may not be stored: "
+                "send them again (duplicates are recognised)",
                 self._retry_after,
             ) from None
+
+    def _release(self, q: _Queued) -> None:
+        if q.counted:
+            q.counted = False
+            self._pending_events -= q.size
 
     def _unavailable(self, why: str) -> DatabaseUnavailable:
         return DatabaseUnavailable(f"{why}; nothing was stored", self._retry_after)
@@ -227,7 +250,10 @@ class GroupCommitter:
             item.future.set_result(result)
 
     async def _write(self, units: list[WriteUnit]) -> BatchResult:
-        return await within(self._write_timeout, self._writer.write(units), "the write")
+        # The server times the transaction out at write_timeout_s (EventWriter); this
+        # deadline, a little later, covers a server that cannot even say so (frozen).
+        deadline = self._write_timeout + _DEADLINE_GRACE_S
+        return await within(deadline, self._writer.write(units), "the write")
 
     async def _commit(self, batch: list[_Queued]) -> None:
         gone = [q for q in batch if q.abandoned]
@@ -236,12 +262,14 @@ class GroupCommitter:
             batch = [q for q in batch if not q.abandoned]
             if not batch:
                 return
+        for q in batch:
+            q.taken = True
         started = time.perf_counter()
         self._inflight = batch
         try:
             result = await self._write([q.unit for q in batch])
         except Exception as exc:
-            retryable = is_retryable(exc)
+            retryable = is_retryable(exc) or is_timed_out(exc)
             self.metrics.failed(unavailable=retryable, seconds=time.perf_counter() - started)
             if retryable:
                 log.warning(
@@ -283,7 +311,7 @@ class GroupCommitter:
         try:
             result = await self._write([moved])
         except Exception as again:
-            if is_retryable(again):
+            if is_retryable(again) or is_timed_out(again):
                 err: Exception = self._unavailable(
                     f"the graph database is unavailable ({error_code(again)})"
                 )
@@ -313,13 +341,13 @@ class GroupCommitter:
         self.batches_committed += 1
         self.last_batch_size = sum(q.size for q in batch)
         for q, unit_result in zip(batch, result.units, strict=True):
-            self._pending_events -= q.size
+            self._release(q)
             if not q.future.done():
                 q.future.set_result((unit_result, result.last_seq))
 
     def _fail(self, batch: list[_Queued], err: Exception) -> None:
         for q in batch:
-            self._pending_events -= q.size
+            self._release(q)
             if not q.future.done():
                 q.future.set_exception(err)
                 if q.abandoned:

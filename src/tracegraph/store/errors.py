@@ -39,6 +39,11 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, DriverError)
 
 
+def is_timed_out(exc: BaseException) -> bool:
+    """The server ended a transaction at its timeout (for a write: unresponsive)."""
+    return isinstance(exc, Neo4jError) and "TransactionTimedOut" in (exc.code or "")
+
+
 def error_code(exc: BaseException) -> str:
     """A short, safe name for a failure: the Neo4j status code or the exception type
     (never its message, which may hold hosts, ports or query text)."""
