@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # reads on a request's path (API key lookups, subscription replay pages, OTLP trace
     # lookups, /readyz) give up after database_answer_timeout_s. A writer task that
     # died is restarted after writer_restart_delay_s.
-    ingest_deadline_s: float = 4.0
+    ingest_deadline_s: float = 4.5
     write_timeout_s: float = 20.0
     database_answer_timeout_s: float = 3.0
     writer_restart_delay_s: float = 1.0

@@ -157,7 +157,7 @@ class KeyStore:
             if is_retryable(exc):
                 raise CredentialsUnavailable(
                     "the graph database is unavailable, so the credential cannot be "
-                    "checked now; retry later"
+                    "checked now; nothing was stored; retry later"
                 ) from exc
             raise
         if not records:

@@ -22,7 +22,6 @@ from strawberry.extensions import MaskErrors
 
 from tracegraph.api.graphql.views import BadArgument
 from tracegraph.ingest.errors import IngestError
-from tracegraph.store.errors import is_retryable
 
 UNEXPECTED = "Unexpected error."
 _CLIENT_ERRORS: tuple[type[BaseException], ...] = (GraphQLError, BadArgument, IngestError)
@@ -48,10 +47,7 @@ def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
     """The client's view of an internal error; the real one is logged under its id."""
     error_id = uuid.uuid4().hex[:16]
     original = error.original_error
-    if original is not None and is_retryable(original):
-        # An outage (down, frozen, transient), not a bug: say so, with a code to retry on.
-        message, code = "The graph database is unavailable; retry later.", "DATABASE_UNAVAILABLE"
-    elif is_timeout(original):
+    if is_timeout(original):
         message = (
             f"The query ran longer than the {timeout_s:g} s limit and was cancelled; "
             "ask for less (smaller first, depth or time range) and retry."
