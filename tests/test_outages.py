@@ -209,6 +209,12 @@ def test_killed_neo4j_refuses_with_503_1013_and_codes(
     short, long = two_services
     with killed(stoppable_neo4j):
         _check_outage_answers(short, long)
+    # Leave a database that has planned the ingest statements again (a restarted JVM
+    # plans cold for tens of seconds), so the tests after this one start warm.
+    deadline = time.monotonic() + 240
+    with _client(long, "ingester") as client:
+        while client.post("/v1/events", json=[log_event("rewarm", 1)]).status_code != 200:
+            assert time.monotonic() < deadline, "no write stored after the restart"
 
 
 def test_frozen_neo4j_refuses_with_503_1013_and_codes(
