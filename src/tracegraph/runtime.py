@@ -33,6 +33,7 @@ from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
 from tracegraph.store.audit_store import AuditStore
 from tracegraph.store.driver import open_driver
+from tracegraph.store.errors import error_code, is_retryable
 from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.key_store import KeyStore
 from tracegraph.store.live_reads import LiveReader
@@ -69,6 +70,8 @@ class Services:
     heap_trimmer: HeapTrimmer | None = None
     # Open WebSockets of this replica: caps, expiry and revocation (live/sessions.py).
     ws_sessions: Sessions | None = None
+    # Why the schema could not be applied (a non-retryable error; /readyz shows it).
+    schema_error: str | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
@@ -80,14 +83,22 @@ class Services:
 
 async def _apply_schema_until_ready(services: Services) -> None:
     # The service starts even when Neo4j is down and applies the schema once it answers.
+    # Only retryable failures (store.errors) are retried; anything else is logged once,
+    # precisely, and shown by /readyz, rather than retried forever as an "outage".
     delay = 0.5
     while True:
         try:
             await apply_schema(services.driver, services.settings.neo4j.database)
             await _load_redaction_policy(services)
-            await services.committer.plan_ahead()
+            await _plan_ahead(services)
         except Exception as exc:
-            log.warning("schema not applied yet; neo4j unavailable", error=str(exc))
+            if not is_retryable(exc):
+                services.schema_error = error_code(exc)
+                log.error(
+                    "graph schema not applied: not retried", code=error_code(exc), exc_info=exc
+                )
+                return
+            log.warning("schema not applied yet; neo4j unavailable", error=error_code(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
             continue
@@ -95,6 +106,17 @@ async def _apply_schema_until_ready(services: Services) -> None:
         log.info("graph schema applied")
         await _bootstrap_admin_key(services)
         return
+
+
+async def _plan_ahead(services: Services) -> None:
+    # Planning ahead only saves the first batch a second; a statement error here is a
+    # bug to report, not a reason to keep the service unready.
+    try:
+        await services.committer.plan_ahead()
+    except Exception as exc:
+        if is_retryable(exc):
+            raise
+        log.error("write statements not planned ahead", code=error_code(exc), exc_info=exc)
 
 
 async def _bootstrap_admin_key(services: Services) -> None:
@@ -208,20 +230,39 @@ def _open_slas(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     driver = open_driver(settings.neo4j)
-    writer = EventWriter(driver, settings.neo4j.database, load_prices(settings.price_table_path))
+    writer = EventWriter(
+        driver,
+        settings.neo4j.database,
+        load_prices(settings.price_table_path),
+        transaction_timeout_s=settings.write_timeout_s,
+    )
     committer = GroupCommitter(
         writer,
         max_batch_events=settings.commit_max_events,
         max_pending_events=settings.max_pending_events,
         retry_after_s=settings.retry_after_s,
+        deadline_s=settings.ingest_deadline_s,
+        write_timeout_s=settings.write_timeout_s,
+        restart_delay_s=settings.writer_restart_delay_s,
     )
     hub = LiveHub(
-        LiveReader(driver, settings.neo4j.database, settings.neo4j.transaction_timeout_s),
+        LiveReader(
+            driver,
+            settings.neo4j.database,
+            settings.neo4j.transaction_timeout_s,
+            answer_timeout_s=settings.database_answer_timeout_s,
+        ),
         queue_size=settings.subscriber_queue_size,
+        retry_after_s=settings.retry_after_s,
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
-    keys = KeyStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s)
+    keys = KeyStore(
+        driver,
+        settings.neo4j.database,
+        timeout_s=settings.query_timeout_s,
+        answer_timeout_s=settings.database_answer_timeout_s,
+    )
     redaction, policies = _open_redaction(settings, driver)
     heap_trimmer = HeapTrimmer(
         delay_s=settings.memory_trim_delay_s, min_bytes=settings.memory_trim_min_bytes

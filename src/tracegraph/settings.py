@@ -29,6 +29,9 @@ class Neo4jSettings(BaseSettings):
     # First wait before a transient failure (a deadlock) is retried; it doubles on each
     # retry. The driver's own default (1 s) stalls the single ingest writer for a second.
     transaction_retry_delay_s: float = 0.05
+    # How long the driver keeps retrying a transaction that failed transiently (or could
+    # not reach the server) before giving up; short, so an outage surfaces as a quick 503.
+    max_transaction_retry_time_s: float = 2.0
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -67,6 +70,18 @@ class Settings(BaseSettings):
     # Events a request validates between two yields to the event loop (measured: see
     # ingest/service.py PREPARE_SLICE); smaller yields more often, larger holds the loop.
     ingest_prepare_slice_events: int = Field(default=10, ge=1)
+    # Outages (docs/governance.md, "Outages"): an ingest request is answered within
+    # ingest_deadline_s of its arrival (503 + Retry-After when not committed by then).
+    # The batch in flight goes on (a slow database must make progress), but a write
+    # transaction not done in write_timeout_s is ended by the server (freeing its locks)
+    # and abandoned by the writer 2 s later if the server cannot say so (frozen). Short
+    # reads on a request's path (API key lookups, subscription replay pages, OTLP trace
+    # lookups, /readyz) give up after database_answer_timeout_s. A writer task that
+    # died is restarted after writer_restart_delay_s.
+    ingest_deadline_s: float = 4.5
+    write_timeout_s: float = 20.0
+    database_answer_timeout_s: float = 3.0
+    writer_restart_delay_s: float = 1.0
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

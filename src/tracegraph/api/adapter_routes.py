@@ -11,9 +11,9 @@ import zlib
 from typing import Annotated, Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from neo4j.exceptions import DriverError, Neo4jError
 
 from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
@@ -24,7 +24,10 @@ from tracegraph.auth import Permission
 from tracegraph.ingest.adapters import openlineage, otlp
 from tracegraph.ingest.errors import BadRequestBody, DatabaseUnavailable, IngestError, TooLarge
 from tracegraph.runtime import Services
+from tracegraph.store.errors import is_retryable, within
 from tracegraph.store.graph_reads import GraphReads
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(
     tags=["ingest"],
@@ -166,13 +169,20 @@ async def _stored_traces(services: Services, traces: list[str]) -> dict[str, lis
     settings = services.settings
     reads = GraphReads(services.driver, settings.neo4j.database, settings.query_timeout_s)
     stored: dict[str, list[Any]] = {}
-    try:
+
+    async def read_all() -> None:
         for trace in traces:
             rows = await reads.events(0, _MAX_TRACE_EVENTS, None, trace)
             stored[trace] = [payload for _, payload, _ in rows]
-    except (DriverError, Neo4jError) as exc:
+
+    try:
+        await within(settings.database_answer_timeout_s, read_all(), "the trace lookup")
+    except Exception as exc:
+        if not is_retryable(exc):
+            raise
+        # The driver's message names hosts, ports and errno: logged, never answered.
+        log.warning("OTLP trace lookup failed; answered 503", error=str(exc))
         raise DatabaseUnavailable(
-            f"the graph database is unavailable; nothing was stored ({exc})",
-            services.settings.retry_after_s,
+            "the graph database is unavailable; nothing was stored", settings.retry_after_s
         ) from None
     return stored

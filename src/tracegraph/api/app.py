@@ -19,6 +19,7 @@ from tracegraph.api.ingest_routes import router as ingest_router
 from tracegraph.api.metrics_routes import install_metrics
 from tracegraph.api.quarantine_routes import router as quarantine_router
 from tracegraph.api.rate_limit import install_rate_limits
+from tracegraph.api.request_deadline import RequestDeadline
 from tracegraph.api.security_headers import SecurityHeaders
 from tracegraph.logging_setup import configure_logging
 from tracegraph.runtime import open_services
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graphql_router(settings))
     app.add_middleware(BodyLimit, path="/graphql", max_bytes=settings.graphql_max_body_bytes)
     install_dashboard(app)
+    # Ingest answers within ingest_deadline_s of arrival (503 + Retry-After otherwise).
+    app.add_middleware(RequestDeadline, seconds=settings.ingest_deadline_s)
     # Outermost: every answer, errors and 413s included, gets the security headers.
     app.add_middleware(SecurityHeaders, graphql_path="/graphql")
     return app

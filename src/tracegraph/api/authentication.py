@@ -15,7 +15,8 @@ from starlette.requests import HTTPConnection
 
 from tracegraph.api.json_response import json_response
 from tracegraph.auth import Permission, Principal
-from tracegraph.auth.errors import AuthenticationError
+from tracegraph.auth.errors import AuthenticationError, CredentialsUnavailable
+from tracegraph.ingest.errors import DatabaseUnavailable
 from tracegraph.runtime import Services
 
 
@@ -48,6 +49,9 @@ async def authenticate(conn: HTTPConnection, credential: str | None = None) -> P
         return await services.authenticator.authenticate(credential)
     except AuthenticationError as exc:
         raise NotAuthenticated(str(exc)) from None
+    except CredentialsUnavailable as exc:
+        # Not a refusal: the key could not be checked now (503 + Retry-After).
+        raise DatabaseUnavailable(str(exc), services.settings.retry_after_s) from None
 
 
 def forbidden_message(principal: Principal, permission: Permission) -> str:

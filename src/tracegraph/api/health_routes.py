@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from tracegraph.api.dependencies import get_services
 from tracegraph.api.json_response import json_response
 from tracegraph.runtime import Services
+from tracegraph.store.errors import within
 
 router = APIRouter(tags=["health"])
 
@@ -22,15 +23,20 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: Annotated[Services, Depends(get_services)]) -> Response:
-    """Neo4j answers and the graph schema is applied."""
+    """Neo4j answers, the graph schema is applied and the ingest writer runs."""
+    timeout_s = services.settings.database_answer_timeout_s
     try:
-        await services.driver.verify_connectivity()
+        await within(timeout_s, services.driver.verify_connectivity(), "the readiness probe")
         neo4j_ok = True
         detail = "reachable"
     except Exception as exc:
         neo4j_ok = False
         detail = f"unreachable: {type(exc).__name__}"
     schema_ok = services.schema_ready.is_set()
-    ready = neo4j_ok and schema_ok
-    body = {"ready": ready, "neo4j": detail, "schema_applied": schema_ok}
+    writer_ok = services.committer.healthy
+    ready = neo4j_ok and schema_ok and writer_ok
+    body: dict[str, object] = {"ready": ready, "neo4j": detail, "schema_applied": schema_ok}
+    body["writer"] = "running" if writer_ok else "restarting"
+    if services.schema_error is not None:
+        body["schema_error"] = services.schema_error
     return json_response(body, status_code=200 if ready else 503)

@@ -18,7 +18,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -88,9 +88,50 @@ class _ServicesCollector(Collector):
         )
         ready.add_metric([], 1.0 if services.schema_ready.is_set() else 0.0)
         yield ready
+        yield from _dropped(services)
         ingest_metrics = getattr(committer, "metrics", None)
         if ingest_metrics is not None:
             yield from ingest_metrics.registry.collect()
+
+
+_DROPPED = (
+    # (metric, help, service attribute, counter attribute)
+    (
+        "tracegraph_live_subscribers_dropped",
+        "Live subscribers closed because they fell too far behind.",
+        "hub",
+        "dropped_subscribers",
+    ),
+    (
+        "tracegraph_sla_work_dropped",
+        "Touched runs/step runs not queued for SLA evaluation (queue full).",
+        "sla_evaluator",
+        "dropped",
+    ),
+    (
+        "tracegraph_webhook_alerts_dropped",
+        "Alerts not queued for webhook delivery (queue full).",
+        "webhooks",
+        "dropped",
+    ),
+    (
+        "tracegraph_webhook_alerts_failed",
+        "Alerts whose webhook delivery failed after every attempt.",
+        "webhooks",
+        "failed",
+    ),
+)
+
+
+def _dropped(services: Any) -> Iterator[Metric]:
+    """Work shed to protect ingestion: counted, so an operator sees what was lost."""
+    for name, help_text, owner_name, attr in _DROPPED:
+        owner = getattr(services, owner_name, None)
+        value = getattr(owner, attr, None)
+        if isinstance(value, int):
+            family = CounterMetricFamily(name, help_text)
+            family.add_metric([], float(value))
+            yield family
 
 
 class RequestMetricsMiddleware:

@@ -34,7 +34,9 @@ class StoredKey:
 
 
 class KeyLookup(Protocol):
-    async def get(self, key_id: str) -> StoredKey | None: ...
+    async def get(self, key_id: str) -> StoredKey | None:
+        """The stored key, or None; raises CredentialsUnavailable when it cannot answer."""
+        ...
 
     async def touch(self, used: Sequence[tuple[str, datetime]]) -> None: ...
 

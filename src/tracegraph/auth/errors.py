@@ -9,3 +9,8 @@ class AuthenticationError(Exception):
 
 class CredentialExpired(AuthenticationError):
     """The credential was valid and has expired (a JWT past its ``exp``): sign in again."""
+
+
+class CredentialsUnavailable(Exception):
+    """The credential could not be checked now (the key store did not answer): not a
+    refusal. HTTP answers 503 + Retry-After, WebSockets close with 1013."""

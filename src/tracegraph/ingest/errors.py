@@ -32,3 +32,9 @@ class DatabaseUnavailable(IngestError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class StoreFailed(IngestError):
+    """The database refused the write and the quarantine write too; nothing was stored."""
+
+    status = 500

@@ -9,6 +9,23 @@ Other writes of this service that touch the same nodes (SLA breaches link runs) 
 through the same writer with :meth:`GroupCommitter.run_exclusive`, between batches:
 two writers locking the same runs in different orders deadlock, and the retry costs
 the ingest transaction its whole work plus a back-off.
+
+Outages and failures (docs/governance.md, "Outages"):
+
+- a request waits at most ``deadline_s`` for its commit, then answers 503. One that gave
+  up before its batch started is never written (and stops counting as pending); one
+  that gave up while its batch was in flight may still commit, so its client's retry
+  is answered as duplicates. The batch in flight is *not* cut at the request deadline:
+  a slow database (a cold JVM planning, a heavy load) must still make progress, and a
+  frozen one resumes the transaction when it thaws. Only a transaction that outlives
+  ``write_timeout_s`` is ended (by the server, which frees its locks, or by the writer
+  when the server cannot even say so).
+- only retryable failures (unavailable, unresponsive, transient: ``store.errors``) are
+  answered 503. A statement the database refuses is no outage: the batch is retried one
+  request at a time, and the request that still fails has its events quarantined with
+  the database's error code, so nothing else is lost and nothing is retried forever.
+- the writer task is supervised: if it dies, everything queued or in flight is answered
+  503, ``healthy`` (readiness) is false, and it restarts after ``restart_delay_s``.
 """
 
 from __future__ import annotations
@@ -20,16 +37,26 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
-from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from tracegraph.background import BackgroundTask
-from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
+from tracegraph.ingest import deadline
+from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded, StoreFailed
 from tracegraph.ingest.fair_queue import FairQueue
 from tracegraph.ingest.metrics import IngestMetrics
-from tracegraph.store.event_writer import BatchResult, EventWriter, UnitResult, WriteUnit
+from tracegraph.store.errors import error_code, is_retryable, is_timed_out, within
+from tracegraph.store.event_writer import (
+    BatchResult,
+    EventWriter,
+    UnitResult,
+    WriteUnit,
+    refused_by_database,
+)
 from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
+
+# How much later than the server's transaction timeout the writer gives up on its own.
+_DEADLINE_GRACE_S = 2.0
 
 CommitListener = Callable[[Sequence[SequencedEvent]], Awaitable[None] | None]
 T = TypeVar("T")
@@ -42,6 +69,12 @@ class _Queued:
     unit: WriteUnit
     size: int
     future: asyncio.Future[tuple[UnitResult, int]]
+    # The request stopped waiting (its deadline passed): skipped if not started yet.
+    abandoned: bool = False
+    # Taken into a batch by the writer (then it is written even if abandoned).
+    taken: bool = False
+    # Still counted in pending_events (released exactly once).
+    counted: bool = True
 
 
 @dataclass
@@ -51,11 +84,8 @@ class _Exclusive:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached (answer 503), as opposed to a failing statement."""
-    if isinstance(exc, ServiceUnavailable | SessionExpired):
-        return True
-    # Pool acquisition timeouts and broken connections surface as plain DriverErrors.
-    return isinstance(exc, DriverError) and not isinstance(exc, Neo4jError)
+    """Answer 503 (retry later), as opposed to a failing statement (``store.errors``)."""
+    return is_retryable(exc)
 
 
 class GroupCommitter:
@@ -67,6 +97,9 @@ class GroupCommitter:
         max_pending_events: int,
         retry_after_s: int,
         metrics: IngestMetrics | None = None,
+        deadline_s: float = 30.0,
+        write_timeout_s: float = 30.0,
+        restart_delay_s: float = 1.0,
     ) -> None:
         self._writer = writer
         # Own collectors per committer (so per app); /metrics exposes them.
@@ -77,13 +110,27 @@ class GroupCommitter:
         self._queue: FairQueue[_Queued | _Exclusive] = FairQueue()
         self._pending_events = 0
         self._listeners: list[CommitListener] = []
-        self._writer_task = BackgroundTask("tracegraph-group-commit", self._run)
+        self._deadline = deadline_s
+        self._write_timeout = write_timeout_s
+        self._restart_delay = restart_delay_s
+        self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
+        # The writer loop is running (not dead, not waiting to restart).
+        self._writer_up = False
+        # What the writer holds outside the queue, failed with 503 if it dies.
+        self._carried: _Queued | _Exclusive | None = None
+        self._inflight: list[_Queued] = []
         self.batches_committed = 0
         self.last_batch_size = 0
+        self.restarts = 0
 
     @property
     def pending_events(self) -> int:
         return self._pending_events
+
+    @property
+    def healthy(self) -> bool:
+        """The writer runs (readiness): false while it is dead or waiting to restart."""
+        return self._writer_up and self._writer_task.running
 
     def add_listener(self, listener: CommitListener) -> None:
         """Called after every commit with the newly sequenced events, in seq order."""
@@ -101,6 +148,13 @@ class GroupCommitter:
 
     async def submit(self, unit: WriteUnit) -> tuple[UnitResult, int]:
         """Queue a unit and wait for its commit; returns its result and the last seq."""
+        if self._writer_task.started and not self.healthy:
+            raise self._unavailable("the writer is restarting")
+        # What is left of the request's budget (it started on arrival: authentication
+        # and validation count), at most deadline_s.
+        wait_s = deadline.remaining(self._deadline)
+        if wait_s <= 0:
+            raise self._unavailable("the request ran out of time before its commit")
         size = max(1, len(unit.events) + len(unit.rejected))
         if self._pending_events + size > self._max_pending and self._pending_events > 0:
             self.metrics.overloaded.inc()
@@ -110,8 +164,30 @@ class GroupCommitter:
             )
         future: asyncio.Future[tuple[UnitResult, int]] = asyncio.get_running_loop().create_future()
         self._pending_events += size
-        self._queue.put_nowait(unit.principal, _Queued(unit, size, future))
-        return await future
+        queued = _Queued(unit, size, future)
+        self._queue.put_nowait(unit.principal, queued)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), wait_s)
+        except TimeoutError:
+            if future.done():  # settled in the same instant
+                return future.result()
+            queued.abandoned = True
+            if not queued.taken:
+                self._release(queued)  # never written: no longer waiting for the writer
+            self.metrics.deadline_passed.inc()
+            raise DatabaseUnavailable(
+                "the graph database did not commit in time; the events may not be stored: "
+                "send them again (duplicates are recognised)",
+                self._retry_after,
+            ) from None
+
+    def _release(self, q: _Queued) -> None:
+        if q.counted:
+            q.counted = False
+            self._pending_events -= q.size
+
+    def _unavailable(self, why: str) -> DatabaseUnavailable:
+        return DatabaseUnavailable(f"{why}; nothing was stored", self._retry_after)
 
     async def run_exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` (a write transaction of its own) on the writer, between batches."""
@@ -121,11 +197,37 @@ class GroupCommitter:
         self._queue.put_nowait(_EXCLUSIVE_TURN, _Exclusive(work, future))
         return await future
 
-    async def _run(self) -> None:
-        carried: _Queued | _Exclusive | None = None
+    async def _supervise(self) -> None:
+        """Run the writer loop; if it dies, fail what it held and start it again."""
         while True:
-            item = carried if carried is not None else await self._queue.get()
-            carried = None
+            self._writer_up = True
+            try:
+                await self._run()
+            except Exception as exc:
+                self._writer_up = False
+                self.restarts += 1
+                self.metrics.writer_restarts.inc()
+                log.exception("group-commit writer died; restarting", exc_info=exc)
+                self._fail_everything(self._unavailable("the writer failed"))
+                await asyncio.sleep(self._restart_delay)
+
+    def _fail_everything(self, err: Exception) -> None:
+        held: list[_Queued | _Exclusive] = [*self._inflight]
+        if self._carried is not None:
+            held.append(self._carried)
+        while not self._queue.empty():
+            held.append(self._queue.get_nowait())
+        self._inflight, self._carried = [], None
+        for item in held:
+            if isinstance(item, _Queued):
+                self._fail([item], err)
+            elif not item.future.done():
+                item.future.set_exception(err)
+
+    async def _run(self) -> None:
+        while True:
+            item = self._carried if self._carried is not None else await self._queue.get()
+            self._carried = None
             if isinstance(item, _Exclusive):
                 await self._run_one_exclusive(item)
                 continue
@@ -133,7 +235,7 @@ class GroupCommitter:
             while total < self._max_batch and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 if isinstance(nxt, _Exclusive) or total + nxt.size > self._max_batch:
-                    carried = nxt  # runs next, after this batch
+                    self._carried = nxt  # runs next, after this batch
                     break
                 batch.append(nxt)
                 total += nxt.size
@@ -154,25 +256,85 @@ class GroupCommitter:
         if not item.future.done():
             item.future.set_result(result)
 
+    async def _write(self, units: list[WriteUnit]) -> BatchResult:
+        # The server times the transaction out at write_timeout_s (EventWriter); this
+        # deadline, a little later, covers a server that cannot even say so (frozen).
+        deadline = self._write_timeout + _DEADLINE_GRACE_S
+        return await within(deadline, self._writer.write(units), "the write")
+
     async def _commit(self, batch: list[_Queued]) -> None:
+        gone = [q for q in batch if q.abandoned]
+        if gone:  # their requests were answered 503 already: nothing of them is written
+            self._fail(gone, self._unavailable("the request gave up waiting"))
+            batch = [q for q in batch if not q.abandoned]
+            if not batch:
+                return
+        for q in batch:
+            q.taken = True
+        started = time.perf_counter()
+        self._inflight = batch
         try:
-            started = time.perf_counter()
-            try:
-                result = await self._writer.write([q.unit for q in batch])
-            except Exception as exc:
-                self.metrics.failed(
-                    unavailable=is_unavailable(exc), seconds=time.perf_counter() - started
-                )
-                if len(batch) > 1 and not is_unavailable(exc):
-                    # Keep one bad request from failing the others that shared its batch.
-                    for q in batch:
-                        await self._commit([q])
-                    return
-                raise
+            result = await self._write([q.unit for q in batch])
         except Exception as exc:
-            self._fail(batch, exc)
+            retryable = is_retryable(exc) or is_timed_out(exc)
+            self.metrics.failed(unavailable=retryable, seconds=time.perf_counter() - started)
+            if retryable:
+                log.warning(
+                    "neo4j unavailable or unresponsive; batch not stored", error=error_code(exc)
+                )
+                self._fail(
+                    batch,
+                    self._unavailable(f"the graph database is unavailable ({error_code(exc)})"),
+                )
+            elif len(batch) > 1:
+                # Keep one bad request from failing the others that shared its batch.
+                for q in batch:
+                    await self._commit([q])
+            else:
+                await self._quarantine(batch[0], exc)
             return
+        finally:
+            self._inflight = []
         self._settle(batch, result)
+        await self._after_commit(batch, result, started)
+
+    async def _quarantine(self, q: _Queued, exc: Exception) -> None:
+        """A request whose write the database refused: its events go to the quarantine
+        with the database's error code (resubmit them once the cause is fixed)."""
+        code = error_code(exc)
+        log.error(
+            "the database refused a batch; its events are quarantined", code=code, exc_info=exc
+        )
+        reason = f"not stored: the database refused the batch ({code}); kept in the quarantine"
+        unit = q.unit
+        moved = WriteUnit(
+            events=[],
+            rejected=[*unit.rejected, *(refused_by_database(ev, reason) for ev in unit.events)],
+            received_at=unit.received_at,
+            principal=unit.principal,
+        )
+        started = time.perf_counter()
+        self._inflight = [q]
+        try:
+            result = await self._write([moved])
+        except Exception as again:
+            if is_retryable(again) or is_timed_out(again):
+                err: Exception = self._unavailable(
+                    f"the graph database is unavailable ({error_code(again)})"
+                )
+            else:
+                log.error("quarantine write failed too", code=error_code(again), exc_info=again)
+                err = StoreFailed(f"the events could not be stored or quarantined ({code})")
+            self._fail([q], err)
+            return
+        finally:
+            self._inflight = []
+        self._settle([q], result)
+        await self._after_commit([q], result, started)
+
+    async def _after_commit(
+        self, batch: list[_Queued], result: BatchResult, started: float
+    ) -> None:
         self.metrics.committed(
             events=self.last_batch_size,
             accepted=sum(u.accepted for u in result.units),
@@ -186,24 +348,17 @@ class GroupCommitter:
         self.batches_committed += 1
         self.last_batch_size = sum(q.size for q in batch)
         for q, unit_result in zip(batch, result.units, strict=True):
-            self._pending_events -= q.size
+            self._release(q)
             if not q.future.done():
                 q.future.set_result((unit_result, result.last_seq))
 
-    def _fail(self, batch: list[_Queued], exc: Exception) -> None:
-        if is_unavailable(exc):
-            log.warning("neo4j unavailable; batch not stored", error=str(exc))
-            err: Exception = DatabaseUnavailable(
-                f"the graph database is unavailable ({type(exc).__name__}); nothing was stored",
-                self._retry_after,
-            )
-        else:
-            log.exception("batch write failed", exc_info=exc)
-            err = exc
+    def _fail(self, batch: list[_Queued], err: Exception) -> None:
         for q in batch:
-            self._pending_events -= q.size
+            self._release(q)
             if not q.future.done():
                 q.future.set_exception(err)
+                if q.abandoned:
+                    q.future.exception()  # nobody waits for it any more
 
     async def _notify(self, result: BatchResult) -> None:
         committed = [ev for unit in result.units for ev in unit.committed]

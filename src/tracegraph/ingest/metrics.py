@@ -80,6 +80,16 @@ class IngestMetrics:
             "Ingest requests answered 429 (queue full, or a principal's event or byte budget).",
             registry=self.registry,
         )
+        self.deadline_passed = Counter(
+            "tracegraph_ingest_deadline_passed_requests",
+            "Requests answered 503 because their commit did not finish within the deadline.",
+            registry=self.registry,
+        )
+        self.writer_restarts = Counter(
+            "tracegraph_ingest_writer_restarts",
+            "Times the group-commit writer task died and was restarted.",
+            registry=self.registry,
+        )
         # Pre-create the usual series so dashboards see zeros rather than gaps.
         for outcome in ("accepted", "duplicate"):
             self.events.labels(outcome, "none")

@@ -34,6 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.store.errors import error_code, is_retryable
 from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
@@ -60,11 +61,19 @@ class LiveReads(Protocol):
 class SubscriberClosed(Exception):
     """The hub ended a subscription (too slow, or the server is shutting down)."""
 
-    def __init__(self, message: str, *, code: str, resume_after_seq: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        resume_after_seq: int | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.resume_after_seq = resume_after_seq
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +307,16 @@ class _Topics(Generic[T]):
 class LiveHub:
     """Routes committed events and run states to subscribers (see the module doc)."""
 
-    def __init__(self, reads: LiveReads, *, queue_size: int = 1000, page_size: int = 1000):
+    def __init__(
+        self,
+        reads: LiveReads,
+        *,
+        queue_size: int = 1000,
+        page_size: int = 1000,
+        retry_after_s: int = 1,
+    ):
         self._reads = reads
+        self._retry_after_s = retry_after_s
         self._queue_size = queue_size
         self._page_size = page_size
         self._events: _Topics[LiveItem] = _Topics(lambda f: f.run, lambda f: f.pipeline)
@@ -453,13 +470,7 @@ class LiveHub:
                 while True:
                     sub.lost = False
                     while True:
-                        page = await self._reads.events_after(
-                            last,
-                            pipeline=flt.pipeline,
-                            run=flt.run,
-                            types=flt.types,
-                            limit=self._page_size,
-                        )
+                        page = await self._replay_page(flt, last)
                         for ev in page:
                             last = ev.seq
                             sub.last_delivered = last
@@ -481,6 +492,27 @@ class LiveHub:
                 yield item
         finally:
             self._events.remove(flt, sub)
+
+    async def _replay_page(self, flt: EventFilter, last: int) -> list[SequencedEvent]:
+        """A page of stored events; a failed read ends the subscription with an error
+        that says whether to retry and where to resume (never a plain end of stream)."""
+        try:
+            return await self._reads.events_after(
+                last, pipeline=flt.pipeline, run=flt.run, types=flt.types, limit=self._page_size
+            )
+        except Exception as exc:
+            if is_retryable(exc):
+                log.warning("replay read failed; subscriber told to retry", error=error_code(exc))
+                raise SubscriberClosed(
+                    "the graph database is unavailable; subscribe again later with this afterSeq",
+                    code="DATABASE_UNAVAILABLE",
+                    resume_after_seq=last,
+                    retry_after_s=self._retry_after_s,
+                ) from exc
+            log.exception("replay read failed", exc_info=exc)
+            raise SubscriberClosed(
+                "the stored events could not be read", code="INTERNAL_SERVER_ERROR"
+            ) from exc
 
     async def run_updates(self, flt: RunFilter) -> AsyncGenerator[RunUpdate, None]:
         """The new state of each matching run after every commit that touches it."""

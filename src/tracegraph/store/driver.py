@@ -16,7 +16,7 @@ def open_driver(settings: Neo4jSettings) -> AsyncDriver:
         connection_acquisition_timeout=settings.connection_acquisition_timeout_s,
         # Transient errors (deadlocks, leader switches) are retried by execute_write;
         # keep the total short so a dead database turns into a quick 503.
-        max_transaction_retry_time=settings.connection_timeout_s * 2,
+        max_transaction_retry_time=settings.max_transaction_retry_time_s,
         initial_retry_delay=settings.transaction_retry_delay_s,
         liveness_check_timeout=30.0,
         # Schema notifications (e.g. a property not created yet) are noise in our logs.

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
 
 from tracegraph.events import format_timestamp
 from tracegraph.redaction import RedactionCount
@@ -89,6 +89,11 @@ def _conflict(ev: PendingEvent) -> QuarantineEntry:
     )
 
 
+def refused_by_database(ev: PendingEvent, reason: str) -> QuarantineEntry:
+    """A valid event whose batch the database refused (a statement error): quarantined."""
+    return QuarantineEntry(ev.index, ev.id, _raw_json(ev.payload), reason, ev.redactions)
+
+
 def _raw_json(payload: dict[str, Any]) -> str:
     return orjson.dumps(payload).decode()
 
@@ -96,14 +101,25 @@ def _raw_json(payload: dict[str, Any]) -> str:
 class EventWriter:
     """Writes batches of units in single transactions."""
 
-    def __init__(self, driver: AsyncDriver, database: str, prices: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        database: str,
+        prices: dict[str, Any],
+        transaction_timeout_s: float | None = None,
+    ) -> None:
         self._driver = driver
         self._database = database
         self._prices = prices
+        self._tx_timeout = transaction_timeout_s
 
     async def write(self, units: Sequence[WriteUnit]) -> BatchResult:
+        # The server ends a batch that runs too long, freeing its locks (the seq counter
+        # above all) even when this client has given up on it: otherwise the abandoned
+        # transaction would keep every later batch waiting for the counter.
+        work = unit_of_work(timeout=self._tx_timeout)(self._write_tx)
         async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(self._write_tx, units)
+            return await session.execute_write(work, units)
 
     async def plan_ahead(self) -> None:
         """Apply an empty batch (``apply_batch`` with nothing in it writes nothing).

@@ -15,7 +15,12 @@ import orjson
 from neo4j import READ_ACCESS, AsyncDriver, Query
 
 from tracegraph.store.cypher_files import cypher
+from tracegraph.store.errors import within
 from tracegraph.store.event_reads import events_statement
+
+# A read the server has not answered this long after its own timeout would have
+# cancelled it is stuck on a frozen or partitioned server (store.errors).
+_DEADLINE_GRACE_S = 2.0
 
 Props = dict[str, Any]
 
@@ -29,6 +34,10 @@ class GraphReads:
         self.timeout_s = timeout_s
 
     async def _records(self, name: str, **params: Any) -> list[Any]:
+        deadline = self.timeout_s + _DEADLINE_GRACE_S
+        return await within(deadline, self._read(name, params), "the read")
+
+    async def _read(self, name: str, params: dict[str, Any]) -> list[Any]:
         # An auto-commit read: one round trip (RUN+PULL pipelined), where a managed
         # transaction would add BEGIN and COMMIT exchanges to every resolver's query.
         async with self.driver.session(

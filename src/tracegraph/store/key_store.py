@@ -17,10 +17,12 @@ from neo4j.exceptions import ConstraintError
 from tracegraph.audit import AuditRecord
 from tracegraph.auth.api_keys import IssuedKey, new_api_key
 from tracegraph.auth.authenticator import StoredKey
+from tracegraph.auth.errors import CredentialsUnavailable
 from tracegraph.auth.roles import Role
 from tracegraph.events import format_timestamp
 from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.cypher_files import cypher, query
+from tracegraph.store.errors import is_retryable, within
 
 
 class KeyNameTaken(ValueError):
@@ -80,10 +82,18 @@ async def _create_in_tx(
 
 
 class KeyStore:
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        database: str,
+        timeout_s: float = 10.0,
+        answer_timeout_s: float = 3.0,
+    ) -> None:
         self._driver = driver
         self._database = database
         self._timeout_s = timeout_s
+        # Lookups sit on every request's path: a frozen database must not hang them.
+        self._answer_timeout_s = answer_timeout_s
 
     async def create(self, name: str, role: Role, actor: str) -> tuple[ApiKeyRecord, str]:
         """A new key; returns its record and the key text (shown once, never stored)."""
@@ -134,12 +144,22 @@ class KeyStore:
         return [ApiKeyRecord.of(r) for r in records]
 
     async def get(self, key_id: str) -> StoredKey | None:
-        records, _, _ = await self._driver.execute_query(
+        """The stored key, or None; CredentialsUnavailable when the database cannot say."""
+        lookup = self._driver.execute_query(
             query("api_key_by_id", self._timeout_s),
             id=key_id,
             database_=self._database,
             routing_="r",
         )
+        try:
+            records, _, _ = await within(self._answer_timeout_s, lookup, "the key lookup")
+        except Exception as exc:
+            if is_retryable(exc):
+                raise CredentialsUnavailable(
+                    "the graph database is unavailable, so the credential cannot be "
+                    "checked now; nothing was stored; retry later"
+                ) from exc
+            raise
         if not records:
             return None
         r = records[0]

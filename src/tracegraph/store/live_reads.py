@@ -9,6 +9,7 @@ import orjson
 from neo4j import AsyncDriver
 
 from tracegraph.store.cypher_files import query
+from tracegraph.store.errors import within
 from tracegraph.store.event_reads import events_statement
 from tracegraph.store.graph_rows import SequencedEvent
 
@@ -16,10 +17,19 @@ from tracegraph.store.graph_rows import SequencedEvent
 class LiveReader:
     """The two statements the live hub needs, bound to one driver and database."""
 
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        database: str,
+        timeout_s: float = 30.0,
+        answer_timeout_s: float | None = None,
+    ) -> None:
         self._driver = driver
         self._database = database
         self._timeout_s = timeout_s
+        # Replay pages are read while a subscriber waits: a frozen database must end
+        # the subscription with a retryable error, not hang it (store.errors.within).
+        self._answer_timeout_s = answer_timeout_s
 
     async def events_after(
         self,
@@ -31,6 +41,19 @@ class LiveReader:
         limit: int = 1000,
     ) -> list[SequencedEvent]:
         """Stored events with seq > after_seq matching the filters, in seq order."""
+        page = self._events_after(after_seq, pipeline, run, types, limit)
+        if self._answer_timeout_s is None:
+            return await page
+        return await within(self._answer_timeout_s, page, "the replay read")
+
+    async def _events_after(
+        self,
+        after_seq: int,
+        pipeline: str | None,
+        run: str | None,
+        types: Collection[str] | None,
+        limit: int,
+    ) -> list[SequencedEvent]:
         async with self._driver.session(database=self._database) as session:
             result = await session.run(
                 query(events_statement("after", run), self._timeout_s),

@@ -14,10 +14,14 @@ from tracegraph.api.authentication import credential_of
 from tracegraph.api.graphql.context import Context, get_context
 from tracegraph.api.graphql.http_body import BadBody, check_post_headers, decode_json_body
 from tracegraph.api.graphql.schema import build_schema
-from tracegraph.api.graphql.ws_auth import SessionTransportWSHandler, SessionWSHandler
+from tracegraph.api.graphql.ws_outage import (
+    OutageTransportWSHandler,
+    OutageWSHandler,
+    TryAgainLater,
+)
 from tracegraph.api.live_ws import LiveGraphQLRouter
 from tracegraph.api.rate_limit import rate_limits_of
-from tracegraph.auth.errors import AuthenticationError
+from tracegraph.auth.errors import AuthenticationError, CredentialsUnavailable
 from tracegraph.settings import Settings
 
 
@@ -34,11 +38,12 @@ def connection_credential(params: Any) -> str | None:
 
 
 class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
-    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403. The
+    """WebSockets authenticate in ``connection_init``; a refusal closes with 4403, a
+    credential that cannot be checked now (database down) with 1013 (ws_outage). The
     session then follows the credential's current state (``ws_auth``)."""
 
-    graphql_transport_ws_handler_class = SessionTransportWSHandler
-    graphql_ws_handler_class = SessionWSHandler
+    graphql_transport_ws_handler_class = OutageTransportWSHandler
+    graphql_ws_handler_class = OutageWSHandler
 
     async def on_ws_connect(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
         credential = connection_credential(context.connection_params)
@@ -46,6 +51,9 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
             principal = await context.services.authenticator.authenticate(credential)
         except AuthenticationError as exc:
             raise ConnectionRejectionError({"message": str(exc)}) from None
+        except CredentialsUnavailable as exc:
+            retry_after = context.services.settings.retry_after_s
+            raise TryAgainLater(str(exc), retry_after) from None
         # Over the per-principal cap this raises SessionRefused (the handler closes 1013).
         if context.ws_session is not None:
             context.services.ws_sessions.sign_in(context.ws_session, principal)

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
@@ -16,6 +15,7 @@ from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
 from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
 from tracegraph.api.graphql.metrics_types import MetricsQuery
+from tracegraph.api.graphql.outage_errors import database_unavailable, ingest_error
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.policy import PolicyMutation, PolicyQuery
 from tracegraph.api.graphql.scalars import JSON
@@ -42,6 +42,7 @@ from tracegraph.api.graphql.views import BadArgument, impact_answer, lineage_gra
 from tracegraph.auth import Permission
 from tracegraph.ingest.errors import IngestError
 from tracegraph.settings import Settings
+from tracegraph.store.errors import is_retryable
 
 IMPACT_ROOTS = {
     NodeKind.PIPELINE,
@@ -81,12 +82,14 @@ class Query(MetricsQuery, AlertsQuery, IdentityQuery, PolicyQuery, KeysQuery, Au
         description="The header bar: active runs, today's tokens/cost, health.",
     )
     async def overview(self, info: Info) -> Overview:
+        # Never a made-up lastSeq 0 on failure: the dashboard would replay the whole log
+        # and count all of it as today. An outage is a retryable error; others are masked.
         try:
             o = await info.context.reads.overview()
-        except Exception:
-            return Overview(
-                active_runs=0, tokens_today=0, cost_today_usd=0.0, healthy=False, last_seq=0
-            )
+        except Exception as exc:
+            if is_retryable(exc):
+                raise database_unavailable(info.context.services.settings.retry_after_s) from exc
+            raise
         return Overview(
             active_runs=int(o["active_runs"]),
             tokens_today=int(o["tokens_today"] or 0),
@@ -228,12 +231,7 @@ class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation):
                 events, info.context.principal.actor
             )
         except IngestError as exc:
-            if exc.retry_after_s is not None:  # 429/503 over HTTP: retryable, say when
-                code = "OVERLOADED" if exc.status == 429 else "UNAVAILABLE"
-                raise GraphQLError(
-                    str(exc), extensions={"code": code, "retryAfter": exc.retry_after_s}
-                ) from exc
-            raise BadArgument(str(exc)) from exc
+            raise ingest_error(exc) from exc
         return IngestResult(
             accepted=outcome.accepted,
             duplicates=outcome.duplicates,

@@ -61,6 +61,8 @@ def closed_error(exc: SubscriberClosed) -> GraphQLError:
     extensions: dict[str, Any] = {"code": exc.code}
     if exc.resume_after_seq is not None:
         extensions["resumeAfterSeq"] = exc.resume_after_seq
+    if exc.retry_after_s is not None:
+        extensions["retryAfter"] = exc.retry_after_s
     return GraphQLError(exc.message, extensions=extensions)
 
 

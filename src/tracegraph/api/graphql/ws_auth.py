@@ -125,7 +125,7 @@ def _unavailable(ctx: Any) -> dict[str, Any]:
     retry_after = ctx.services.settings.retry_after_s
     return {
         "message": "the credential could not be checked (database unavailable); retry",
-        "extensions": {"code": "SERVICE_UNAVAILABLE", "retryAfter": retry_after},
+        "extensions": {"code": "DATABASE_UNAVAILABLE", "retryAfter": retry_after},
     }
 
 

@@ -1,0 +1,61 @@
+"""How a failed database call is classified, and deadlines for calls that may never end.
+
+Two kinds of failure, answered differently:
+
+- *retryable*: the database is down, unreachable, did not answer in time, or the driver
+  classifies the error as transient (deadlock, leader switch). Nothing is wrong with
+  the request; clients get 503 + ``Retry-After`` (GraphQL: code ``DATABASE_UNAVAILABLE``).
+- everything else (a statement error, a constraint the data breaks, a bug): retrying
+  gives the same answer, so it is reported precisely and never retried.
+
+A frozen server (a long GC pause, a network partition) keeps its sockets open and never
+answers; server-side transaction timeouts cannot fire then, so calls on a request's path
+run under :func:`within`, an asyncio deadline. Cancelling the call makes the driver
+drop that connection (it never goes back to the pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+T = TypeVar("T")
+
+
+class DatabaseUnresponsive(Exception):
+    """The database did not answer within our deadline (frozen, partitioned, overloaded)."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True when the same call may well succeed later: answer 503, or retry."""
+    if isinstance(exc, DatabaseUnresponsive | ServiceUnavailable | SessionExpired):
+        return True
+    if isinstance(exc, Neo4jError):
+        return exc.is_retryable()
+    # Pool acquisition timeouts and broken connections surface as plain DriverErrors.
+    return isinstance(exc, DriverError)
+
+
+def is_timed_out(exc: BaseException) -> bool:
+    """The server ended a transaction at its timeout (for a write: unresponsive)."""
+    return isinstance(exc, Neo4jError) and "TransactionTimedOut" in (exc.code or "")
+
+
+def error_code(exc: BaseException) -> str:
+    """A short, safe name for a failure: the Neo4j status code or the exception type
+    (never its message, which may hold hosts, ports or query text)."""
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) and code else type(exc).__name__
+
+
+async def within(seconds: float, call: Awaitable[T], what: str = "the call") -> T:
+    """``call``, or :class:`DatabaseUnresponsive` once ``seconds`` have passed."""
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError:
+        raise DatabaseUnresponsive(
+            f"the graph database did not answer {what} within {seconds:g} s"
+        ) from None

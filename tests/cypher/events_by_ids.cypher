@@ -1,0 +1,4 @@
+// The stored events among $ids (is every acknowledged event committed?).
+UNWIND $ids AS id
+MATCH (e:Event {id: id})
+RETURN e.id AS id
