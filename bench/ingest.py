@@ -159,7 +159,7 @@ async def _raw_arm(settings: Neo4jSettings, batches: list[list[SequencedEvent]])
         writer = EventWriter(driver, settings.database, DEFAULT_PRICES)
         started = time.perf_counter()
         for batch in batches:
-            await writer.replay(batch)
+            await writer.write_sequenced(batch)
         return time.perf_counter() - started
     finally:
         await driver.close()

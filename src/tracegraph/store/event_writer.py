@@ -128,6 +128,21 @@ class EventWriter:
         async with self._driver.session(database=self._database) as session:
             await session.execute_write(self._apply, [])
 
+    async def write_sequenced(self, events: Sequence[SequencedEvent]) -> None:
+        """Write already-sequenced events, log and derived graph, in one transaction
+        (no claim, no dedupe): the database's own cost of a batch, which
+        ``bench/ingest.py`` measures the HTTP path against."""
+        async with self._driver.session(database=self._database) as session:
+            await session.execute_write(self._write_sequenced_tx, events)
+
+    async def _write_sequenced_tx(
+        self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]
+    ) -> None:
+        if not events:
+            return
+        await self._apply(tx, events)
+        await (await tx.run(cypher("advance_seq"), seq=max(e.seq for e in events))).consume()
+
     async def replay(self, events: Sequence[SequencedEvent]) -> None:
         """Apply stored events (read from the log, which stays as it is) to the derived
         graph, keeping their seq; the replay's progress moves in the same transaction."""
