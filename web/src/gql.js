@@ -106,7 +106,9 @@ const client = createClient({
     },
     closed: (event) => {
       if (event && AUTH_CLOSE.has(event.code)) {
-        refused(new AuthError(event.code === 4401 ? 401 : 403, event.reason || "the live stream refused the credential"));
+        // 4401 (expired) and 4403 (refused or revoked, also mid-session) both mean the
+        // credential is no longer accepted: the same as an HTTP 401.
+        refused(new AuthError(401, event.reason || "the live stream refused the credential"));
         setState("signed out");
         return;
       }
