@@ -12,9 +12,10 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
-from tests.support.graph import snapshot
+from tests.support.graph import counts, snapshot
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.ingest.pricing import DEFAULT_PRICES
+from tracegraph.ingest.warmup import warmup_unit
 from tracegraph.settings import Neo4jSettings
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
@@ -133,10 +134,15 @@ def test_planning_ahead_changes_nothing_in_the_graph(
         assert client.post("/v1/events", json=events).status_code == 200
     before = snapshot(clean_graph)
 
+    # The start-up sample: new definitions, runs and a quarantined event.
+    sample = warmup_unit(service.app.state.services.ingest)
+    assert sample.events and sample.rejected
+
     async def plan_ahead() -> None:
         driver = open_driver(neo4j_settings)
         try:
-            await EventWriter(driver, neo4j_settings.database, DEFAULT_PRICES).plan_ahead()
+            writer = EventWriter(driver, neo4j_settings.database, DEFAULT_PRICES)
+            await writer.plan_ahead([sample])
         finally:
             await driver.close()
 
@@ -144,3 +150,17 @@ def test_planning_ahead_changes_nothing_in_the_graph(
 
     assert snapshot(clean_graph) == before
     assert [r["seq"] for r in fetch(clean_graph, "event_seqs")] == list(range(1, 301))
+    assert fetch(clean_graph, "quarantined") == []
+
+
+def test_a_started_service_has_planned_but_stored_nothing(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    with service.client() as client:
+        assert client.get("/readyz").status_code == 200
+    # The warm-up sample (definitions, runs, an invalid event) was rolled back.
+    labels, rels = counts(clean_graph)
+    assert not set(labels) & {"Event", "Pipeline", "Run", "Step", "LLMCall", "Artifact"}
+    assert rels == {}
+    assert fetch(clean_graph, "quarantined") == []
+    assert fetch(clean_graph, "event_seqs") == []

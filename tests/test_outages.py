@@ -269,7 +269,7 @@ def test_statement_error_while_planning_does_not_block_readiness(
     make_service: Callable[..., RunningService],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def plan_fails(self: EventWriter) -> None:
+    async def plan_fails(self: EventWriter, units: object) -> None:
         async with self._driver.session(database=self._database) as session:
             await (await session.run(test_statements.test_cypher("fail_arithmetic"))).consume()
 

@@ -20,6 +20,7 @@ from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
+from tracegraph.ingest.warmup import warmup_unit
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
 from tracegraph.redaction import (
@@ -109,10 +110,11 @@ async def _apply_schema_until_ready(services: Services) -> None:
 
 
 async def _plan_ahead(services: Services) -> None:
-    # Planning ahead only saves the first batch a second; a statement error here is a
+    # Planning ahead saves the first requests the planning time (seconds on a cold
+    # server, over the ingest deadline); a statement error here is a
     # bug to report, not a reason to keep the service unready.
     try:
-        await services.committer.plan_ahead()
+        await services.committer.plan_ahead(warmup_unit(services.ingest))
     except Exception as exc:
         if is_retryable(exc):
             raise

@@ -139,9 +139,10 @@ class GroupCommitter:
     def start(self) -> None:
         self._writer_task.start()
 
-    async def plan_ahead(self) -> None:
-        """Have the database plan the write statements now, not on the first request."""
-        await self._writer.plan_ahead()
+    async def plan_ahead(self, sample: WriteUnit) -> None:
+        """Have the database plan the write statements now, not on the first request:
+        ``sample`` is written in a transaction that is rolled back."""
+        await self._writer.plan_ahead([sample])
 
     async def stop(self) -> None:
         await self._writer_task.stop()

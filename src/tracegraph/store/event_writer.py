@@ -121,12 +121,18 @@ class EventWriter:
         async with self._driver.session(database=self._database) as session:
             return await session.execute_write(work, units)
 
-    async def plan_ahead(self) -> None:
-        """Apply an empty batch (``apply_batch`` with nothing in it writes nothing).
-        Planning the statement takes about a second, which the first batch would
-        otherwise wait for; its plan is cached for every batch after (see its header)."""
+    async def plan_ahead(self, units: Sequence[WriteUnit]) -> None:
+        """Write ``units`` in a transaction that is rolled back: the database plans every
+        write statement (claim, definitions, steps, batch, audit, quarantine) with the
+        parameter shapes real batches have, and keeps the plans, so the first request
+        does not wait for planning. On a cold server that takes several seconds, longer
+        than the ingest deadline; nothing is committed."""
         async with self._driver.session(database=self._database) as session:
-            await session.execute_write(self._apply, [])
+            tx = await session.begin_transaction(timeout=self._tx_timeout)
+            try:
+                await self._write_tx(tx, units)  # type: ignore[arg-type]
+            finally:
+                await tx.rollback()
 
     async def write_sequenced(self, events: Sequence[SequencedEvent]) -> None:
         """Write already-sequenced events, log and derived graph, in one transaction
