@@ -30,6 +30,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format src tests bench
