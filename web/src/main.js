@@ -4,7 +4,7 @@ import { onConnState, closeLive } from "./gql.js";
 import { AuthError, credential, forgetCredential, onRefused, setPrincipal, takeKeyFromUrl } from "./auth.js";
 import { setupSignIn, showSignIn, hideSignIn, renderWhoAmI, whoIs, refusalText, cannotRead } from "./signin.js";
 import { state, on, loadOverview, loadPipelines, startLive } from "./store.js";
-import { $, h, replace, fmtInt, fmtUsd, fmtCompact, frameScheduler, announce } from "./util.js";
+import { $, h, fmtInt, fmtUsd, fmtCompact, frameScheduler, announce } from "./util.js";
 import { parseRoute, navigate, onRoute, currentRoute, back } from "./router.js";
 import * as pipelinesView from "./views/pipelines.js";
 import * as runView from "./views/run.js";
@@ -97,7 +97,7 @@ async function start() {
   });
   const fromLink = takeKeyFromUrl();
   if (!credential()) { showSignIn(); return; }
-  let me = null;
+  let me;
   try {
     me = await whoIs(credential());
   } catch (err) {

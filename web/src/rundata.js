@@ -84,12 +84,12 @@ export async function openRun(id) {
     absorb(ev);
     emit("runEvent", ev);
   });
-  unsubscribe = () => { offEvents(); subDispose && subDispose(); };
-  let subDispose = resilientSubscribe(
+  const subDispose = resilientSubscribe(
     `subscription($run: ID) { runUpdated(run: $run) { ${RUN_FULL} } }`,
     () => ({ run: id }),
     (data) => { if (token === loadToken) { current.run = data.runUpdated; emit("runFull", current.run); } },
   );
+  unsubscribe = () => { offEvents(); subDispose(); };
   try {
     const { run } = await query(`query($id: ID!) { run(id: $id) { ${RUN_FULL} } }`, { id });
     if (token !== loadToken) return;

@@ -10,11 +10,9 @@ let root;
 let caps = null;
 const breaches = new Map();
 let statusFilter = "OPEN";
-let onAlert = null;
 
-export function mount(el, focusTab) {
+export function mount(el) {
   root = el;
-  onAlert = focusTab;
 }
 
 let started = false;

@@ -13,7 +13,6 @@ let root, grid, note;
 let range = RANGES[0];
 let pipeline = null;
 let isVisible = false;
-let dirty = true;
 let lastFetch = 0;
 let timer = null;
 let available = null;
@@ -26,7 +25,7 @@ export function mount(el) {
   note = h("p.muted.small#metrics-note");
   grid = h("div.charts#charts");
   root.append(h("div.row", sel, note), grid);
-  on("event", () => { dirty = true; if (isVisible) refresh(false); });
+  on("event", () => { if (isVisible) refresh(false); });
   on("resync", () => refresh(true));
   new ResizeObserver(() => { for (const p of plots) p.setSize(sizeOf(p.root.parentElement)); }).observe(grid);
 }
@@ -49,7 +48,6 @@ const FIELDS = "start inputTokens outputTokens costUsd latencyP50Ms latencyP95Ms
 
 async function fetchAndDraw() {
   lastFetch = Date.now();
-  dirty = false;
   if (available === null) {
     try { available = (await schemaInfo()).query.has("metrics"); } catch { available = false; }
   }

@@ -34,7 +34,7 @@ export function mount() {
   }
   prompt.mount(bodies.prompt);
   charts.mount(bodies.metrics);
-  breaches.mount(bodies.breaches, () => select("breaches"));
+  breaches.mount(bodies.breaches);
   select(active);
 }
 

@@ -12,7 +12,7 @@ const MAX_ROWS = 1500;
 const BACKLOG = 5000; // how many seqs back the first subscription replays
 
 let panel, list, countEl;
-let buffer = [];
+const buffer = [];
 let lastLogSeq = null;
 let pending = [];
 let queued = false;
