@@ -1,4 +1,4 @@
-// Q4: tabs for the prompt inspector, performance charts and SLA breaches.
+// The insights panel: tabs for the prompt inspector, performance charts and SLA breaches.
 import { h, $ } from "../util.js";
 import * as prompt from "./prompt.js";
 import * as charts from "./charts.js";

@@ -1,4 +1,4 @@
-// Q3: the streaming log viewer: level filter, search, auto-scroll toggle, export.
+// The logs panel, a streaming log viewer: level filter, search, auto-scroll toggle, export.
 // Its own subscription (types: ["log"]) replays recent stored logs, then streams live
 // ones and resumes from the last log seq after a reconnect.
 import { resilientSubscribe } from "../gql.js";

@@ -1,5 +1,5 @@
-// Q1: the active pipelines grid (live progress, current step, quick filters) and the
-// single-pipeline page (/pipelines/<name>).
+// The pipelines panel: the active pipelines grid (live progress, current step, quick
+// filters) and the single-pipeline page (/pipelines/<name>).
 import { state, on, pipelineRuns } from "../store.js";
 import { h, $, replace, statusBadge, fmtCompact, fmtUsd, fmtDuration, fmtTime, frameScheduler, ts } from "../util.js";
 import { pipelineHref, runHref, impactHref, navigate } from "../router.js";

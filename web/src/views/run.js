@@ -1,5 +1,5 @@
-// Q2: recent runs (home), and on /runs/<id> the run detail: summary, Gantt timeline of step
-// runs (every attempt), and the selected step's detail (provider/model, token budget vs
+// The run panel: recent runs (home), and on /runs/<id> the run detail: summary, Gantt
+// timeline of step runs (every attempt), and the selected step's detail (provider/model, token budget vs
 // actual, live timer, parameters, input/output preview, LLM calls).
 import { state, on, pipelineRuns, runTime } from "../store.js";
 import { current, openRun, closeRun, mergedCalls } from "../rundata.js";
