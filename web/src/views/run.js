@@ -1,6 +1,6 @@
 // The run panel: recent runs (home), and on /runs/<id> the run detail: summary, Gantt
-// timeline of step runs (every attempt), and the selected step's detail (provider/model, token budget vs
-// actual, live timer, parameters, input/output preview, LLM calls).
+// timeline of step runs (every attempt), and the selected step's detail (provider/model,
+// token budget vs actual, live timer, parameters, input/output preview, LLM calls).
 import { state, on, pipelineRuns, runTime } from "../store.js";
 import { current, openRun, closeRun, mergedCalls } from "../rundata.js";
 import { h, $, replace, statusBadge, fmtCompact, fmtInt, fmtUsd, fmtDuration, fmtTime, frameScheduler, ts, preserveFocus } from "../util.js";
