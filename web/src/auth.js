@@ -12,8 +12,18 @@ const ROLE_PERMISSIONS = {
   viewer: ["read"],
   reviewer: ["read", "read:prompts", "read:audit", "quarantine", "breaches:ack"],
   ingester: ["ingest"],
-  admin: ["read", "read:prompts", "read:audit", "quarantine", "breaches:ack", "ingest",
-    "admin:keys", "admin:owners", "admin:slas", "admin:policy"],
+  admin: [
+    "read",
+    "read:prompts",
+    "read:audit",
+    "quarantine",
+    "breaches:ack",
+    "ingest",
+    "admin:keys",
+    "admin:owners",
+    "admin:slas",
+    "admin:policy",
+  ],
 };
 
 /** What `me` answered; `known` stays false against a server without the `me` query. */
@@ -29,7 +39,11 @@ export class AuthError extends Error {
 }
 
 function safeGet(storage) {
-  try { return storage.getItem(STORE_KEY); } catch { return null; }
+  try {
+    return storage.getItem(STORE_KEY);
+  } catch {
+    return null;
+  }
 }
 
 export function credential() {
@@ -62,7 +76,11 @@ export function takeKeyFromUrl() {
   params.delete("key");
   params.delete("token");
   const rest = params.toString();
-  history.replaceState(history.state, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+  history.replaceState(
+    history.state,
+    "",
+    location.pathname + location.search + (rest ? `#${rest}` : ""),
+  );
   saveCredential(key.trim(), false);
   return true;
 }
@@ -72,7 +90,13 @@ export function setPrincipal(me) {
   const permissions = me?.permissions?.length
     ? me.permissions.map((p) => String(p).toLowerCase())
     : [...new Set(roles.flatMap((r) => ROLE_PERMISSIONS[r] || []))];
-  Object.assign(principal, { known: Boolean(me), actor: me?.actor ?? null, kind: me?.kind ?? null, roles, permissions });
+  Object.assign(principal, {
+    known: Boolean(me),
+    actor: me?.actor ?? null,
+    kind: me?.kind ?? null,
+    roles,
+    permissions,
+  });
 }
 
 /** Does the signed-in principal hold `permission`? Unknown (no `me` on the server): yes. */
@@ -83,7 +107,8 @@ export function can(permission) {
 
 /** The role shown in messages: the strongest one held. */
 export function roleName() {
-  for (const r of ["admin", "reviewer", "viewer", "ingester"]) if (principal.roles.includes(r)) return r;
+  for (const r of ["admin", "reviewer", "viewer", "ingester"])
+    if (principal.roles.includes(r)) return r;
   return principal.roles[0] || "unknown";
 }
 
@@ -92,15 +117,21 @@ export function isForbidden(err) {
   if (err instanceof AuthError) return err.status === 403;
   const list = Array.isArray(err) ? err : err?.errors;
   if (!Array.isArray(list)) return false;
-  return list.some((e) => e?.extensions?.code === "FORBIDDEN" || /^forbidden\b/i.test(e?.message || ""));
+  return list.some(
+    (e) => e?.extensions?.code === "FORBIDDEN" || /^forbidden\b/i.test(e?.message || ""),
+  );
 }
 
 // The service refused the credential (401, or the WebSocket closed with 4401/4403): one
 // handler (the sign-in view) takes over; everything else stops retrying.
 let refusedHandler = null;
 let refusedAlready = false;
-export function onRefused(fn) { refusedHandler = fn; }
-export function isRefused() { return refusedAlready; }
+export function onRefused(fn) {
+  refusedHandler = fn;
+}
+export function isRefused() {
+  return refusedAlready;
+}
 export function refused(reason) {
   if (refusedAlready) return;
   refusedAlready = true;
@@ -109,6 +140,7 @@ export function refused(reason) {
 
 /** How a panel words a failed query: a quiet note for "not for your role", else the error. */
 export function errorText(err) {
-  if (err?.forbidden || isForbidden(err)) return `Not available for your role${principal.known ? ` (${roleName()})` : ""}.`;
+  if (err?.forbidden || isForbidden(err))
+    return `Not available for your role${principal.known ? ` (${roleName()})` : ""}.`;
   return err?.message || String(err);
 }

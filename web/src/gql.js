@@ -12,7 +12,11 @@ const wsUrl = () => `${location.protocol === "https:" ? "wss" : "ws"}://${locati
 export async function rawQuery(text, variables = {}, cred = credential()) {
   const headers = { "content-type": "application/json", accept: "application/json" };
   if (cred) headers.authorization = bearer(cred);
-  const res = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query: text, variables }) });
+  const res = await fetch("/graphql", {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ query: text, variables }),
+  });
   const body = await res.json().catch(() => ({ errors: [{ message: `HTTP ${res.status}` }] }));
   if (res.status === 401 || res.status === 403) {
     const detail = body?.detail || body?.error || body?.errors?.[0]?.message || res.statusText;
@@ -70,17 +74,29 @@ export async function schemaInfo() {
 }
 
 export async function typeFields(typeName) {
-  const data = await query(`query($n: String!) { __type(name: $n) { name kind
+  const data = await query(
+    `query($n: String!) { __type(name: $n) { name kind
     fields { name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }
-    enumValues { name } } }`, { n: typeName });
+    enumValues { name } } }`,
+    { n: typeName },
+  );
   return data.__type;
 }
 
 /** Connection state listeners: "connecting" | "live" | "reconnecting". */
 const stateListeners = new Set();
 let connState = "connecting";
-export const onConnState = (fn) => { stateListeners.add(fn); fn(connState); return () => stateListeners.delete(fn); };
-const setState = (s) => { if (s !== connState) { connState = s; stateListeners.forEach((f) => f(s)); } };
+export const onConnState = (fn) => {
+  stateListeners.add(fn);
+  fn(connState);
+  return () => stateListeners.delete(fn);
+};
+const setState = (s) => {
+  if (s !== connState) {
+    connState = s;
+    stateListeners.forEach((f) => f(s));
+  }
+};
 
 let everConnected = false;
 const reconnectListeners = new Set();
@@ -146,7 +162,8 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
             if (onForbidden) onForbidden(err);
             return;
           }
-          if (Array.isArray(err)) console.warn("subscription ended:", err.map((e) => e.message).join("; "));
+          if (Array.isArray(err))
+            console.warn("subscription ended:", err.map((e) => e.message).join("; "));
           schedule();
         },
         complete: () => schedule(),
@@ -157,10 +174,18 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
     if (stopped || timer || isRefused()) return;
     attempt += 1;
     const wait = Math.min(5000, 250 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
-    timer = setTimeout(() => { timer = null; onRestart && onRestart(); start(); }, wait);
+    timer = setTimeout(() => {
+      timer = null;
+      onRestart && onRestart();
+      start();
+    }, wait);
   };
   start();
-  return () => { stopped = true; clearTimeout(timer); dispose && dispose(); };
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    dispose && dispose();
+  };
 }
 
 /** Close the live connection for good (sign-out, refused credential). */

@@ -9,9 +9,21 @@ export function setupKeys() {
   document.addEventListener("keydown", (e) => {
     const ctrl = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
-    if (ctrl && key === "p") { e.preventDefault(); openPicker(); return; }
-    if (ctrl && key === "l") { e.preventDefault(); focusLogs(); return; }
-    if (ctrl && key === "f") { e.preventDefault(); focusSearch(); return; }
+    if (ctrl && key === "p") {
+      e.preventDefault();
+      openPicker();
+      return;
+    }
+    if (ctrl && key === "l") {
+      e.preventDefault();
+      focusLogs();
+      return;
+    }
+    if (ctrl && key === "f") {
+      e.preventDefault();
+      focusSearch();
+      return;
+    }
     if (e.key === "Escape") {
       if (document.querySelector("dialog[open]")) return; // the dialog closes itself
       if (typing(document.activeElement) && document.activeElement.value) {
@@ -24,7 +36,10 @@ export function setupKeys() {
       return;
     }
     if (typing(e.target) || ctrl || e.altKey) return;
-    if (e.key === "?") { e.preventDefault(); $("#dlg-help").showModal(); }
+    if (e.key === "?") {
+      e.preventDefault();
+      $("#dlg-help").showModal();
+    }
   });
   setupPicker();
 }
@@ -39,21 +54,40 @@ function focusSearch() {
   // On a run page the prompt inspector's search is the useful one; elsewhere the logs'.
   const r = currentRoute();
   const prompt = $("#prompt-search");
-  if (r.name === "run" && prompt && prompt.offsetParent) { prompt.focus(); prompt.select(); return; }
-  if ((r.name === "lineage" || r.name === "impact") && $("#graph-uri")) { $("#graph-uri").focus(); return; }
+  if (r.name === "run" && prompt && prompt.offsetParent) {
+    prompt.focus();
+    prompt.select();
+    return;
+  }
+  if ((r.name === "lineage" || r.name === "impact") && $("#graph-uri")) {
+    $("#graph-uri").focus();
+    return;
+  }
   const logs = $("#log-search");
-  if (logs) { logs.focus(); logs.select(); }
+  if (logs) {
+    logs.focus();
+    logs.select();
+  }
 }
 
 let pickIndex = 0;
 function setupPicker() {
   const input = $("#picker-input");
-  input.addEventListener("input", () => { pickIndex = 0; renderPicker(); });
+  input.addEventListener("input", () => {
+    pickIndex = 0;
+    renderPicker();
+  });
   input.addEventListener("keydown", (e) => {
     const items = [...$("#picker-list").children];
-    if (e.key === "ArrowDown") { pickIndex = Math.min(items.length - 1, pickIndex + 1); renderPicker(); e.preventDefault(); }
-    else if (e.key === "ArrowUp") { pickIndex = Math.max(0, pickIndex - 1); renderPicker(); e.preventDefault(); }
-    else if (e.key === "Enter") {
+    if (e.key === "ArrowDown") {
+      pickIndex = Math.min(items.length - 1, pickIndex + 1);
+      renderPicker();
+      e.preventDefault();
+    } else if (e.key === "ArrowUp") {
+      pickIndex = Math.max(0, pickIndex - 1);
+      renderPicker();
+      e.preventDefault();
+    } else if (e.key === "Enter") {
       const it = items[pickIndex];
       if (it) choose(it.dataset.name);
       e.preventDefault();
@@ -70,13 +104,24 @@ function renderPicker() {
   const q = $("#picker-input").value.trim().toLowerCase();
   const names = [...state.pipelines.keys()].sort().filter((n) => !q || n.toLowerCase().includes(q));
   const list = $("#picker-list");
-  replace(list, names.slice(0, 50).map((n, i) => {
-    const latest = pipelineRuns(state.pipelines.get(n))[0];
-    return h("li", {
-      role: "option", id: `pick-${i}`, "aria-selected": String(i === pickIndex), dataset: { name: n },
-      onclick: () => choose(n),
-    }, h("span", n), latest ? statusBadge(latest.status) : null);
-  }));
+  replace(
+    list,
+    names.slice(0, 50).map((n, i) => {
+      const latest = pipelineRuns(state.pipelines.get(n))[0];
+      return h(
+        "li",
+        {
+          role: "option",
+          id: `pick-${i}`,
+          "aria-selected": String(i === pickIndex),
+          dataset: { name: n },
+          onclick: () => choose(n),
+        },
+        h("span", n),
+        latest ? statusBadge(latest.status) : null,
+      );
+    }),
+  );
   $("#picker-input").setAttribute("aria-activedescendant", names.length ? `pick-${pickIndex}` : "");
   list.children[pickIndex]?.scrollIntoView({ block: "nearest" });
 }

@@ -1,8 +1,23 @@
 // Bootstrap: sign in (or reuse the stored credential), load the initial state over
 // GraphQL, start the live subscriptions, route.
 import { onConnState, closeLive } from "./gql.js";
-import { AuthError, credential, forgetCredential, onRefused, setPrincipal, takeKeyFromUrl } from "./auth.js";
-import { setupSignIn, showSignIn, hideSignIn, renderWhoAmI, whoIs, refusalText, cannotRead } from "./signin.js";
+import {
+  AuthError,
+  credential,
+  forgetCredential,
+  onRefused,
+  setPrincipal,
+  takeKeyFromUrl,
+} from "./auth.js";
+import {
+  setupSignIn,
+  showSignIn,
+  hideSignIn,
+  renderWhoAmI,
+  whoIs,
+  refusalText,
+  cannotRead,
+} from "./signin.js";
 import { state, on, loadOverview, loadPipelines, startLive } from "./store.js";
 import { $, h, fmtInt, fmtUsd, fmtCompact, frameScheduler, announce } from "./util.js";
 import { parseRoute, navigate, onRoute, currentRoute, back } from "./router.js";
@@ -24,7 +39,11 @@ function renderHeader() {
   const hl = $("#stat-health");
   const healthy = state.overview?.healthy;
   hl.replaceChildren(
-    h("span", { class: healthy ? "health-ok" : "health-bad", "aria-hidden": "true" }, healthy ? "● " : "▲ "),
+    h(
+      "span",
+      { class: healthy ? "health-ok" : "health-bad", "aria-hidden": "true" },
+      healthy ? "● " : "▲ ",
+    ),
     healthy ? "healthy" : healthy === false ? "degraded" : "—",
   );
 }
@@ -32,8 +51,14 @@ const headerSoon = frameScheduler(renderHeader);
 
 function renderConn(s) {
   const el = $("#stat-conn");
-  const [cls, icon, word] = s === "live" ? ["health-ok", "●", "live"] : s === "connecting" ? ["health-warn", "◌", "connecting…"]
-    : s === "signed out" ? ["health-bad", "⊘", "signed out"] : ["health-warn", "↻", "reconnecting…"];
+  const [cls, icon, word] =
+    s === "live"
+      ? ["health-ok", "●", "live"]
+      : s === "connecting"
+        ? ["health-warn", "◌", "connecting…"]
+        : s === "signed out"
+          ? ["health-bad", "⊘", "signed out"]
+          : ["health-warn", "↻", "reconnecting…"];
   el.replaceChildren(h("span", { class: cls, "aria-hidden": "true" }, icon + " "), word);
   document.body.dataset.conn = s;
 }
@@ -44,7 +69,13 @@ function applyRoute(route) {
   main.classList.toggle("graph-mode", graphMode);
   $("#panel-graph").hidden = !graphMode;
   document.body.dataset.route = route.name;
-  const titles = { home: "Overview", pipeline: `Pipeline ${route.params.name}`, run: `Run ${route.params.id}`, lineage: "Lineage", impact: "Blast radius" };
+  const titles = {
+    home: "Overview",
+    pipeline: `Pipeline ${route.params.name}`,
+    run: `Run ${route.params.id}`,
+    lineage: "Lineage",
+    impact: "Blast radius",
+  };
   document.title = `${titles[route.name] || "Tracegraph"} · Tracegraph`;
   $("#page-title").textContent = `Tracegraph — ${titles[route.name] || ""}`;
   if (graphMode) graphView.route(route);
@@ -85,7 +116,10 @@ async function boot() {
 async function start() {
   setupSignIn((me) => {
     // A fresh page for a new credential when data of an earlier one is loaded.
-    if (booted) { location.reload(); return; }
+    if (booted) {
+      location.reload();
+      return;
+    }
     setPrincipal(me);
     boot();
   });
@@ -96,7 +130,10 @@ async function start() {
     showSignIn(`${refusalText(err).replace(/^Sign-in failed: /, "Signed out: ")}`);
   });
   const fromLink = takeKeyFromUrl();
-  if (!credential()) { showSignIn(); return; }
+  if (!credential()) {
+    showSignIn();
+    return;
+  }
   let me;
   try {
     me = await whoIs(credential());
@@ -109,11 +146,17 @@ async function start() {
       return;
     }
     forgetCredential();
-    showSignIn(fromLink ? refusalText(err).replace("that key", "the key in that link") : refusalText(err));
+    showSignIn(
+      fromLink ? refusalText(err).replace("that key", "the key in that link") : refusalText(err),
+    );
     return;
   }
   const unusable = cannotRead(me);
-  if (unusable) { forgetCredential(); showSignIn(unusable); return; }
+  if (unusable) {
+    forgetCredential();
+    showSignIn(unusable);
+    return;
+  }
   setPrincipal(me);
   boot();
 }

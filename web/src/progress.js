@@ -1,7 +1,8 @@
 // Run progress from its step runs and the pipeline's step list.
 export function runProgress(run, pipeline) {
   const steps = run?.steps || [];
-  const total = Math.max(pipeline?.steps?.length || 0, new Set(steps.map((s) => s.step?.key)).size) || 0;
+  const total =
+    Math.max(pipeline?.steps?.length || 0, new Set(steps.map((s) => s.step?.key)).size) || 0;
   if (run?.status === "SUCCEEDED") return { pct: 100, current: null, total, done: total };
   // The latest attempt of each step decides it.
   const latest = new Map();
@@ -20,7 +21,13 @@ export function runProgress(run, pipeline) {
       partial += (s.percent || 0) / 100;
     }
   }
-  const pct = total ? Math.min(100, ((done + partial) / total) * 100) : run?.status === "RUNNING" ? 0 : 100;
-  const current = running.length ? running.map((s) => s.step.key + (s.attempt > 1 ? ` (attempt ${s.attempt})` : "")).join(", ") : null;
+  const pct = total
+    ? Math.min(100, ((done + partial) / total) * 100)
+    : run?.status === "RUNNING"
+      ? 0
+      : 100;
+  const current = running.length
+    ? running.map((s) => s.step.key + (s.attempt > 1 ? ` (attempt ${s.attempt})` : "")).join(", ")
+    : null;
   return { pct, current, total, done };
 }

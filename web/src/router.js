@@ -7,7 +7,8 @@ export function parseRoute(loc = location) {
   const path = decodeURIComponent(loc.pathname);
   const q = new URLSearchParams(loc.search);
   let m;
-  if ((m = /^\/pipelines\/(.+)$/.exec(path))) return { name: "pipeline", params: { name: m[1] }, query: q };
+  if ((m = /^\/pipelines\/(.+)$/.exec(path)))
+    return { name: "pipeline", params: { name: m[1] }, query: q };
   if ((m = /^\/runs\/(.+)$/.exec(path))) return { name: "run", params: { id: m[1] }, query: q };
   if (path === "/lineage") return { name: "lineage", params: {}, query: q };
   if (path === "/impact") return { name: "impact", params: {}, query: q };
@@ -17,7 +18,9 @@ export function parseRoute(loc = location) {
 let current = parseRoute();
 export const currentRoute = () => current;
 
-export function onRoute(fn) { listeners.add(fn); }
+export function onRoute(fn) {
+  listeners.add(fn);
+}
 
 function fire() {
   current = parseRoute();
@@ -27,7 +30,11 @@ function fire() {
 export function navigate(url, { replace = false } = {}) {
   const target = new URL(url, location.origin);
   if (target.pathname + target.search === location.pathname + location.search) return;
-  history[replace ? "replaceState" : "pushState"]({}, "", target.pathname + target.search + target.hash);
+  history[replace ? "replaceState" : "pushState"](
+    {},
+    "",
+    target.pathname + target.search + target.hash,
+  );
   fire();
 }
 
@@ -45,11 +52,15 @@ export function back() {
 
 export const pipelineHref = (name) => `/pipelines/${encodeURIComponent(name)}`;
 export const runHref = (id, extra = {}) => {
-  const q = new URLSearchParams(Object.entries(extra).filter(([, v]) => v !== null && v !== undefined));
+  const q = new URLSearchParams(
+    Object.entries(extra).filter(([, v]) => v !== null && v !== undefined),
+  );
   return `/runs/${encodeURIComponent(id)}${q.toString() ? "?" + q : ""}`;
 };
-export const lineageHref = (uri, direction) => `/lineage?uri=${encodeURIComponent(uri)}${direction ? `&direction=${direction}` : ""}`;
-export const impactHref = (kind, key) => `/impact?kind=${encodeURIComponent(kind)}&key=${encodeURIComponent(key)}`;
+export const lineageHref = (uri, direction) =>
+  `/lineage?uri=${encodeURIComponent(uri)}${direction ? `&direction=${direction}` : ""}`;
+export const impactHref = (kind, key) =>
+  `/impact?kind=${encodeURIComponent(kind)}&key=${encodeURIComponent(key)}`;
 
 window.addEventListener("popstate", fire);
 // Same-origin links marked data-link route in place instead of reloading the page.

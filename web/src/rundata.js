@@ -25,7 +25,16 @@ let loadToken = 0;
 const PAGE = 200; // events asked for per query (the server's default cap)
 
 function reset(id) {
-  Object.assign(current, { id, run: null, missing: false, events: [], calls: new Map(), stepStarts: new Map(), artifacts: new Map(), outputs: new Map() });
+  Object.assign(current, {
+    id,
+    run: null,
+    missing: false,
+    events: [],
+    calls: new Map(),
+    stepStarts: new Map(),
+    artifacts: new Map(),
+    outputs: new Map(),
+  });
 }
 
 function callOf(ev) {
@@ -34,7 +43,16 @@ function callOf(ev) {
   const id = `${ev.run}/${c}`;
   let call = current.calls.get(id);
   if (!call) {
-    call = { id, call: c, step: ev.step, sent: null, chunks: [], received: null, order: current.calls.size, lastChunkAt: 0 };
+    call = {
+      id,
+      call: c,
+      step: ev.step,
+      sent: null,
+      chunks: [],
+      received: null,
+      order: current.calls.size,
+      lastChunkAt: 0,
+    };
     current.calls.set(id, call);
   }
   return call;
@@ -50,21 +68,35 @@ function absorb(ev) {
       current.stepStarts.set(ev.step, list);
       break;
     }
-    case "step.completed": current.outputs.set(ev.step, d.outputs); break;
-    case "artifact.read": case "artifact.written":
-      current.artifacts.set(`${ev.step}|${ev.type}|${d.uri}`, d); break;
-    case "prompt.sent": callOf(ev).sent = d; break;
+    case "step.completed":
+      current.outputs.set(ev.step, d.outputs);
+      break;
+    case "artifact.read":
+    case "artifact.written":
+      current.artifacts.set(`${ev.step}|${ev.type}|${d.uri}`, d);
+      break;
+    case "prompt.sent":
+      callOf(ev).sent = d;
+      break;
     case "response.chunk": {
       const call = callOf(ev);
       if (!call.chunks.some((c) => c.index === d.index)) {
-        call.chunks.push({ index: d.index, delta: d.delta ?? "", seq: ev.seq, hidden: "hidden" in d });
+        call.chunks.push({
+          index: d.index,
+          delta: d.delta ?? "",
+          seq: ev.seq,
+          hidden: "hidden" in d,
+        });
         call.chunks.sort((a, b) => a.index - b.index);
       }
       call.lastChunkAt = performance.now();
       break;
     }
-    case "response.received": callOf(ev).received = d; break;
-    default: break;
+    case "response.received":
+      callOf(ev).received = d;
+      break;
+    default:
+      break;
   }
 }
 
@@ -79,7 +111,10 @@ export async function openRun(id) {
   const offEvents = on("event", (ev) => {
     if (ev.run !== id) return;
     if (token !== loadToken) return;
-    if (current.run === null && !current.missing) { early.push(ev); return; }
+    if (current.run === null && !current.missing) {
+      early.push(ev);
+      return;
+    }
     if (current.events.length && ev.seq <= current.events[current.events.length - 1].seq) return;
     absorb(ev);
     emit("runEvent", ev);
@@ -87,9 +122,17 @@ export async function openRun(id) {
   const subDispose = resilientSubscribe(
     `subscription($run: ID) { runUpdated(run: $run) { ${RUN_FULL} } }`,
     () => ({ run: id }),
-    (data) => { if (token === loadToken) { current.run = data.runUpdated; emit("runFull", current.run); } },
+    (data) => {
+      if (token === loadToken) {
+        current.run = data.runUpdated;
+        emit("runFull", current.run);
+      }
+    },
   );
-  unsubscribe = () => { offEvents(); subDispose(); };
+  unsubscribe = () => {
+    offEvents();
+    subDispose();
+  };
   try {
     const { run } = await query(`query($id: ID!) { run(id: $id) { ${RUN_FULL} } }`, { id });
     if (token !== loadToken) return;
@@ -99,7 +142,10 @@ export async function openRun(id) {
     let after = 0;
     const events = [];
     for (;;) {
-      const data = await query(`query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { seq id type time pipeline run step data } }`, { run: id, after });
+      const data = await query(
+        `query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { seq id type time pipeline run step data } }`,
+        { run: id, after },
+      );
       if (token !== loadToken) return;
       if (!data.events.length) break;
       events.push(...data.events);
@@ -135,7 +181,9 @@ export function callsInOrder() {
 /** The calls of the run with what the graph knows (LLMCall) merged with the event view. */
 export function mergedCalls() {
   const graphCalls = new Map();
-  for (const s of current.run?.steps || []) for (const c of s.llmCalls || []) graphCalls.set(c.id, { ...c, stepKey: s.step.key, attempt: s.attempt, stepRunId: s.id });
+  for (const s of current.run?.steps || [])
+    for (const c of s.llmCalls || [])
+      graphCalls.set(c.id, { ...c, stepKey: s.step.key, attempt: s.attempt, stepRunId: s.id });
   const out = [];
   const seen = new Set();
   for (const ev of callsInOrder()) {

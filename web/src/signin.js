@@ -9,7 +9,8 @@ const ME_SHORT = "{ me { actor roles } }";
 // Servers without `me` yet: any read proves the credential works.
 const PROBE = "{ overview { lastSeq } }";
 
-const missingField = (errors, name) => errors?.some((e) => new RegExp(`Cannot query field ['"]${name}['"]`).test(e.message || ""));
+const missingField = (errors, name) =>
+  errors?.some((e) => new RegExp(`Cannot query field ['"]${name}['"]`).test(e.message || ""));
 
 /**
  * Ask the service who `cred` is. Resolves to the `me` answer (null when the server has no
@@ -31,8 +32,10 @@ export async function whoIs(cred) {
 
 /** A sentence for the sign-in form explaining why a credential cannot be used. */
 export function refusalText(err) {
-  if (err instanceof AuthError && err.status === 401) return "Sign-in failed: that key was not accepted. Check it was copied whole and has not been revoked.";
-  if (err instanceof AuthError && err.status === 403) return `Sign-in failed: the service refused this credential (403${err.detail ? `: ${err.detail}` : ""}).`;
+  if (err instanceof AuthError && err.status === 401)
+    return "Sign-in failed: that key was not accepted. Check it was copied whole and has not been revoked.";
+  if (err instanceof AuthError && err.status === 403)
+    return `Sign-in failed: the service refused this credential (403${err.detail ? `: ${err.detail}` : ""}).`;
   return `Sign-in failed: ${err?.message || err}`;
 }
 
@@ -41,7 +44,11 @@ export function cannotRead(me) {
   if (!me) return null;
   const roles = (me.roles || []).map((r) => String(r).toLowerCase());
   const perms = (me.permissions || []).map((p) => String(p).toLowerCase());
-  if (perms.includes("read") || roles.some((r) => r === "viewer" || r === "reviewer" || r === "admin")) return null;
+  if (
+    perms.includes("read") ||
+    roles.some((r) => r === "viewer" || r === "reviewer" || r === "admin")
+  )
+    return null;
   return `Sign-in failed: that key belongs to ${me.actor} (${roles.join(", ") || "no role"}), which cannot read the dashboard. Use a viewer, reviewer or admin key.`;
 }
 
@@ -56,7 +63,11 @@ export function setupSignIn(signedIn) {
     const input = $("#signin-credential");
     const text = input.value.trim().replace(/^bearer\s+/i, "");
     const remember = $("#signin-remember").checked;
-    if (!text) { showError("Paste an API key (tg_…) or a bearer token first."); input.focus(); return; }
+    if (!text) {
+      showError("Paste an API key (tg_…) or a bearer token first.");
+      input.focus();
+      return;
+    }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     showError("");
@@ -64,7 +75,10 @@ export function setupSignIn(signedIn) {
     try {
       const me = await whoIs(text);
       const unusable = cannotRead(me);
-      if (unusable) { showError(unusable); return; }
+      if (unusable) {
+        showError(unusable);
+        return;
+      }
       saveCredential(text, remember);
       input.value = "";
       $("#signin-status").textContent = "";

@@ -20,7 +20,11 @@ export function on(topic, fn) {
 }
 function emit(topic, payload) {
   for (const fn of listeners.get(topic) || []) {
-    try { fn(payload); } catch (e) { console.error(e); }
+    try {
+      fn(payload);
+    } catch (e) {
+      console.error(e);
+    }
   }
 }
 
@@ -41,7 +45,9 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED"]);
 const MAX_RUNS = 3000;
 
 export async function loadOverview() {
-  const { overview } = await query(`{ overview { activeRuns tokensToday costTodayUsd healthy lastSeq } }`);
+  const { overview } = await query(
+    `{ overview { activeRuns tokensToday costTodayUsd healthy lastSeq } }`,
+  );
   state.overview = overview;
   state.overviewSeq = overview.lastSeq;
   state.tokens = overview.tokensToday;
@@ -103,7 +109,10 @@ function mergeSteps(known = [], incoming) {
   const byId = new Map(known.map((sr) => [sr.id, sr]));
   for (const sr of incoming) {
     const prev = byId.get(sr.id);
-    if (!prev) { byId.set(sr.id, sr); continue; }
+    if (!prev) {
+      byId.set(sr.id, sr);
+      continue;
+    }
     const m = { ...prev, ...sr };
     if (rank(prev.status) > rank(sr.status)) m.status = prev.status;
     if ((prev.percent ?? 0) > (sr.percent ?? 0)) m.percent = prev.percent;
@@ -114,7 +123,8 @@ function mergeSteps(known = [], incoming) {
 
 function putRun(run, notify = true) {
   const prev = state.runs.get(run.id);
-  if (prev && prev.status === "RUNNING" && run.status !== "RUNNING") state.activeRuns = Math.max(0, state.activeRuns - 1);
+  if (prev && prev.status === "RUNNING" && run.status !== "RUNNING")
+    state.activeRuns = Math.max(0, state.activeRuns - 1);
   const merged = { ...(prev || {}), ...run };
   if (prev) {
     // A query answer can be older than events already applied from the live stream:
@@ -160,25 +170,45 @@ export function refreshPipeline(name) {
     pendingPipelines.clear();
     for (const n of names) {
       try {
-        const { pipeline } = await query(`query($n: String!) { pipeline(name: $n) { ${PIPELINE_FIELDS} } }`, { n });
+        const { pipeline } = await query(
+          `query($n: String!) { pipeline(name: $n) { ${PIPELINE_FIELDS} } }`,
+          { n },
+        );
         if (pipeline) putPipeline(pipeline);
-      } catch (e) { console.warn(e); }
+      } catch (e) {
+        console.warn(e);
+      }
     }
     emit("pipelines");
   }, 300);
 }
 
-const RUN_END = { "run.completed": "SUCCEEDED", "run.failed": "FAILED", "run.cancelled": "CANCELLED" };
+const RUN_END = {
+  "run.completed": "SUCCEEDED",
+  "run.failed": "FAILED",
+  "run.cancelled": "CANCELLED",
+};
 const STEP_STATUS = {
-  "step.started": "RUNNING", "step.progress": "RUNNING",
-  "step.completed": "SUCCEEDED", "step.failed": "FAILED", "step.skipped": "SKIPPED",
+  "step.started": "RUNNING",
+  "step.progress": "RUNNING",
+  "step.completed": "SUCCEEDED",
+  "step.failed": "FAILED",
+  "step.skipped": "SKIPPED",
 };
 
 function applyRunEvent(ev, d) {
   const known = state.runs.get(ev.run);
   const run = known
     ? { ...known, steps: [...(known.steps || [])] }
-    : { id: ev.run, pipeline: { name: ev.pipeline }, status: "RUNNING", steps: [], inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    : {
+        id: ev.run,
+        pipeline: { name: ev.pipeline },
+        status: "RUNNING",
+        steps: [],
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+      };
   if (!known && !RUN_END[ev.type]) state.activeRuns += 1;
   if (RUN_END[ev.type]) {
     if (isTerminal(run.status) && ts(run.endedAt) > ts(ev.time)) return; // a later end won
@@ -189,7 +219,10 @@ function applyRunEvent(ev, d) {
   } else if (STEP_STATUS[ev.type]) {
     const id = `${ev.run}/${ev.step}#${ev.attempt || 1}`;
     const i = run.steps.findIndex((sr) => sr.id === id);
-    const sr = i >= 0 ? { ...run.steps[i] } : { id, attempt: ev.attempt || 1, step: { key: ev.step }, status: "RUNNING" };
+    const sr =
+      i >= 0
+        ? { ...run.steps[i] }
+        : { id, attempt: ev.attempt || 1, step: { key: ev.step }, status: "RUNNING" };
     if (ev.type === "step.progress") {
       if (!isTerminal(sr.status)) sr.status = "RUNNING";
       if (typeof d.percent === "number") sr.percent = Math.max(sr.percent ?? 0, d.percent);
@@ -205,7 +238,8 @@ function applyRunEvent(ev, d) {
       sr.endedAt = ev.time;
       if (sr.status === "SUCCEEDED") sr.percent = 100;
     }
-    if (i >= 0) run.steps[i] = sr; else run.steps.push(sr);
+    if (i >= 0) run.steps[i] = sr;
+    else run.steps.push(sr);
   } else {
     if (ev.seq <= state.overviewSeq) return; // already in the totals the page loaded
     run.inputTokens = (run.inputTokens || 0) + (d.input_tokens || 0);
@@ -234,7 +268,18 @@ function applyEvent(ev) {
     if (!r || r.status === "SCHEDULED") {
       state.activeRuns += 1;
       // Shown at once; the runUpdated push that follows fills in the rest.
-      putRun({ ...(r || { id: ev.run, pipeline: { name: ev.pipeline }, steps: [], inputTokens: 0, outputTokens: 0, costUsd: 0 }), status: "RUNNING", startedAt: r?.startedAt || ev.time });
+      putRun({
+        ...(r || {
+          id: ev.run,
+          pipeline: { name: ev.pipeline },
+          steps: [],
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+        }),
+        status: "RUNNING",
+        startedAt: r?.startedAt || ev.time,
+      });
     }
     emit("counters");
   }
@@ -245,8 +290,19 @@ function applyEvent(ev) {
   }
   if (ev.type === "pipeline.defined" && ev.pipeline) {
     if (!state.pipelines.has(ev.pipeline)) {
-      const steps = (d.steps || []).map((st) => ({ key: st.key, name: st.name, kind: st.kind, dependsOn: (st.depends_on || []).map((k) => ({ key: k })) }));
-      state.pipelines.set(ev.pipeline, { name: ev.pipeline, version: d.version, steps, runs: new Map(), placeholder: true });
+      const steps = (d.steps || []).map((st) => ({
+        key: st.key,
+        name: st.name,
+        kind: st.kind,
+        dependsOn: (st.depends_on || []).map((k) => ({ key: k })),
+      }));
+      state.pipelines.set(ev.pipeline, {
+        name: ev.pipeline,
+        version: d.version,
+        steps,
+        runs: new Map(),
+        placeholder: true,
+      });
       emit("pipelines");
     }
     refreshPipeline(ev.pipeline);
@@ -270,9 +326,13 @@ export function startLive() {
       await loadPipelines();
       emit("counters");
       emit("resync");
-    } catch (e) { console.warn(e); }
+    } catch (e) {
+      console.warn(e);
+    }
   });
 }
 
-export function isTerminal(status) { return TERMINAL.has(status); }
+export function isTerminal(status) {
+  return TERMINAL.has(status);
+}
 export { emit };

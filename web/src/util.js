@@ -22,8 +22,7 @@ export function h(tag, attrs, ...children) {
         if (prop.startsWith("--")) node.style.setProperty(prop, val);
         else node.style[prop] = val;
       }
-    }
-    else if (k === "dataset") Object.assign(node.dataset, v);
+    } else if (k === "dataset") Object.assign(node.dataset, v);
     else if (k in node && typeof v !== "string") node[k] = v;
     else node.setAttribute(k, v === true ? "" : v);
   }
@@ -91,8 +90,13 @@ const STATUS = {
 export function statusBadge(status) {
   const s = (status || "SCHEDULED").toUpperCase();
   const [icon, word] = STATUS[s] || ["•", s.toLowerCase()];
-  return h(`span.badge.st-${s.toLowerCase()}`, { title: word },
-    h("span", { "aria-hidden": "true" }, icon), " ", word);
+  return h(
+    `span.badge.st-${s.toLowerCase()}`,
+    { title: word },
+    h("span", { "aria-hidden": "true" }, icon),
+    " ",
+    word,
+  );
 }
 
 export const LEVELS = ["debug", "info", "warning", "error", "critical"];
@@ -136,7 +140,11 @@ export function frameScheduler(fn, minIntervalMs = 0) {
   // repaints 4 times a second still looks live, and leaves the main thread free).
   let queued = false;
   let last = 0;
-  const run = () => { queued = false; last = performance.now(); fn(); };
+  const run = () => {
+    queued = false;
+    last = performance.now();
+    fn();
+  };
   return () => {
     if (queued) return;
     queued = true;
@@ -148,7 +156,10 @@ export function frameScheduler(fn, minIntervalMs = 0) {
 
 export function debounce(fn, ms) {
   let t = null;
-  return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+  return (...a) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...a), ms);
+  };
 }
 
 /**
@@ -159,11 +170,18 @@ export function preserveFocus(root, fn) {
   const active = document.activeElement;
   let key = null;
   if (active && root.contains(active) && active !== root) {
-    key = active.dataset.focusKey ? `[data-focus-key="${CSS.escape(active.dataset.focusKey)}"]`
-      : active.getAttribute("href") ? `[href="${CSS.escape(active.getAttribute("href"))}"]`
-      : active.id ? `#${CSS.escape(active.id)}` : null;
+    key = active.dataset.focusKey
+      ? `[data-focus-key="${CSS.escape(active.dataset.focusKey)}"]`
+      : active.getAttribute("href")
+        ? `[href="${CSS.escape(active.getAttribute("href"))}"]`
+        : active.id
+          ? `#${CSS.escape(active.id)}`
+          : null;
   }
-  const scrollers = [...root.querySelectorAll(".panel-body")].map((el) => [el.dataset.scrollKey || "", el.scrollTop]);
+  const scrollers = [...root.querySelectorAll(".panel-body")].map((el) => [
+    el.dataset.scrollKey || "",
+    el.scrollTop,
+  ]);
   fn();
   for (const [k, top] of scrollers) {
     const el = root.querySelector(k ? `.panel-body[data-scroll-key="${k}"]` : ".panel-body");

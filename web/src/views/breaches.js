@@ -1,11 +1,21 @@
 // SLA breaches with acknowledge: `slaBreaches` for the list, the `alerts` subscription for
 // new/acknowledged/resolved ones, `acknowledgeBreach` to acknowledge.
 import { query, schemaInfo, resilientSubscribe, onReconnect } from "../gql.js";
-import { h, replace, fmtTime, fmtDuration, fmtUsd, fmtInt, announce, preserveFocus } from "../util.js";
+import {
+  h,
+  replace,
+  fmtTime,
+  fmtDuration,
+  fmtUsd,
+  fmtInt,
+  announce,
+  preserveFocus,
+} from "../util.js";
 import { pipelineHref, runHref } from "../router.js";
 import { can, errorText, isForbidden } from "../auth.js";
 
-const FIELDS = "id kind status observed threshold at pipeline step subject acknowledgedBy acknowledgedAt resolvedAt owners { id name }";
+const FIELDS =
+  "id kind status observed threshold at pipeline step subject acknowledgedBy acknowledgedAt resolvedAt owners { id name }";
 let root;
 let caps = null;
 const breaches = new Map();
@@ -21,18 +31,33 @@ export async function route() {
   started = true;
   try {
     const s = await schemaInfo();
-    caps = { list: s.query.has("slaBreaches"), ack: s.mutation.has("acknowledgeBreach"), alerts: s.subscription.has("alerts") };
-  } catch { caps = { list: false, ack: false, alerts: false }; }
-  if (!caps.list) { render(); return; }
+    caps = {
+      list: s.query.has("slaBreaches"),
+      ack: s.mutation.has("acknowledgeBreach"),
+      alerts: s.subscription.has("alerts"),
+    };
+  } catch {
+    caps = { list: false, ack: false, alerts: false };
+  }
+  if (!caps.list) {
+    render();
+    return;
+  }
   await load();
   if (caps.alerts) {
-    resilientSubscribe(`subscription { alerts { ${FIELDS} } }`, () => ({}), (data) => {
-      const b = data.alerts;
-      const isNew = !breaches.has(b.id);
-      breaches.set(b.id, b);
-      if (isNew && b.status === "OPEN") announce(`SLA breach: ${b.pipeline}${b.step ? "/" + b.step : ""} ${kindText(b.kind)}`);
-      render();
-    }, { onForbidden: () => {} });
+    resilientSubscribe(
+      `subscription { alerts { ${FIELDS} } }`,
+      () => ({}),
+      (data) => {
+        const b = data.alerts;
+        const isNew = !breaches.has(b.id);
+        breaches.set(b.id, b);
+        if (isNew && b.status === "OPEN")
+          announce(`SLA breach: ${b.pipeline}${b.step ? "/" + b.step : ""} ${kindText(b.kind)}`);
+        render();
+      },
+      { onForbidden: () => {} },
+    );
     // Alerts are live-only: whatever happened while disconnected comes from the list again.
     onReconnect(load);
   }
@@ -50,7 +75,13 @@ async function load() {
   render();
 }
 
-const KIND = { MAX_DURATION_MS: "duration", MAX_TOKENS: "tokens", MAX_COST_USD: "cost", MIN_SUCCESS_RATE: "success rate", MAX_START_DELAY_MS: "start delay" };
+const KIND = {
+  MAX_DURATION_MS: "duration",
+  MAX_TOKENS: "tokens",
+  MAX_COST_USD: "cost",
+  MIN_SUCCESS_RATE: "success rate",
+  MAX_START_DELAY_MS: "start delay",
+};
 const kindText = (k) => KIND[k] || k.toLowerCase();
 function figure(kind, v) {
   if (v == null) return "—";
@@ -64,7 +95,10 @@ const STATUS_ICON = { OPEN: "▲ open", ACKNOWLEDGED: "✓ acknowledged", RESOLV
 async function acknowledge(b, btn) {
   btn.disabled = true;
   try {
-    const data = await query(`mutation($id: ID!, $by: String) { acknowledgeBreach(id: $id, by: $by) { ${FIELDS} } }`, { id: b.id, by: "dashboard" });
+    const data = await query(
+      `mutation($id: ID!, $by: String) { acknowledgeBreach(id: $id, by: $by) { ${FIELDS} } }`,
+      { id: b.id, by: "dashboard" },
+    );
     breaches.set(b.id, data.acknowledgeBreach);
     announce(`Breach acknowledged`);
   } catch (e) {
@@ -78,7 +112,14 @@ async function acknowledge(b, btn) {
 function render() {
   preserveFocus(root, () => {
     if (!caps?.list) {
-      replace(root, h("p.unavailable#breaches-unavailable", { role: "status" }, "⚠ SLA breaches unavailable: this server's GraphQL schema has no slaBreaches query."));
+      replace(
+        root,
+        h(
+          "p.unavailable#breaches-unavailable",
+          { role: "status" },
+          "⚠ SLA breaches unavailable: this server's GraphQL schema has no slaBreaches query.",
+        ),
+      );
       return;
     }
     const all = [...breaches.values()].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
@@ -86,25 +127,93 @@ function render() {
     const open = all.filter((b) => b.status === "OPEN").length;
     const tab = document.getElementById("tab-breaches");
     if (tab) tab.textContent = open ? `SLA breaches (${open} open)` : "SLA breaches";
-    replace(root,
-      h("div.row",
+    replace(
+      root,
+      h(
+        "div.row",
         h("label", { for: "breach-filter" }, "Show "),
-        h("select#breach-filter", { onchange: (e) => { statusFilter = e.target.value; render(); } },
-          ["OPEN", "ACKNOWLEDGED", "RESOLVED", "ALL"].map((s) => h("option", { value: s, selected: s === statusFilter }, s.toLowerCase()))),
+        h(
+          "select#breach-filter",
+          {
+            onchange: (e) => {
+              statusFilter = e.target.value;
+              render();
+            },
+          },
+          ["OPEN", "ACKNOWLEDGED", "RESOLVED", "ALL"].map((s) =>
+            h("option", { value: s, selected: s === statusFilter }, s.toLowerCase()),
+          ),
+        ),
         h("span.muted.small", `${open} open of ${all.length}`),
-        caps.error ? h(caps.forbidden ? "span.muted.small#breaches-forbidden" : "span.unavailable", caps.error) : null),
-      shown.length ? h("table#breaches-table",
-        h("thead", h("tr", h("th", "When"), h("th", "Where"), h("th", "SLA"), h("th.num", "Observed / limit"), h("th", "Owners"), h("th", "Status"), h("th", h("span.visually-hidden", "Action")))),
-        h("tbody", shown.map((b) => h("tr", { dataset: { breach: b.id } },
-          h("td", fmtTime(b.at)),
-          h("td", h("a", { href: pipelineHref(b.pipeline), "data-link": true }, b.pipeline), b.step ? `/${b.step}` : "",
-            b.subject && !b.subject.includes("/") ? [" · ", h("a", { href: runHref(b.subject), "data-link": true }, "run")] : null),
-          h("td", kindText(b.kind)),
-          h("td.num", `${figure(b.kind, b.observed)} / ${figure(b.kind, b.threshold)}`),
-          h("td", b.owners.map((o) => o.name).join(", ") || "—"),
-          h("td", h(`span.badge.${b.status === "OPEN" ? "st-failed" : b.status === "ACKNOWLEDGED" ? "st-running" : "st-succeeded"}`, STATUS_ICON[b.status] || b.status),
-            b.acknowledgedBy ? h("div.small.muted", `by ${b.acknowledgedBy}`) : null),
-          h("td", b.status === "OPEN" && caps.ack && can("breaches:ack") ? h("button", { type: "button", dataset: { focusKey: `ack-${b.id}` }, "aria-label": `Acknowledge ${kindText(b.kind)} breach of ${b.pipeline}`, onclick: (e) => acknowledge(b, e.currentTarget) }, "Acknowledge") : null))))) : h("p.empty", "No breaches to show."),
+        caps.error
+          ? h(
+              caps.forbidden ? "span.muted.small#breaches-forbidden" : "span.unavailable",
+              caps.error,
+            )
+          : null,
+      ),
+      shown.length
+        ? h(
+            "table#breaches-table",
+            h(
+              "thead",
+              h(
+                "tr",
+                h("th", "When"),
+                h("th", "Where"),
+                h("th", "SLA"),
+                h("th.num", "Observed / limit"),
+                h("th", "Owners"),
+                h("th", "Status"),
+                h("th", h("span.visually-hidden", "Action")),
+              ),
+            ),
+            h(
+              "tbody",
+              shown.map((b) =>
+                h(
+                  "tr",
+                  { dataset: { breach: b.id } },
+                  h("td", fmtTime(b.at)),
+                  h(
+                    "td",
+                    h("a", { href: pipelineHref(b.pipeline), "data-link": true }, b.pipeline),
+                    b.step ? `/${b.step}` : "",
+                    b.subject && !b.subject.includes("/")
+                      ? [" · ", h("a", { href: runHref(b.subject), "data-link": true }, "run")]
+                      : null,
+                  ),
+                  h("td", kindText(b.kind)),
+                  h("td.num", `${figure(b.kind, b.observed)} / ${figure(b.kind, b.threshold)}`),
+                  h("td", b.owners.map((o) => o.name).join(", ") || "—"),
+                  h(
+                    "td",
+                    h(
+                      `span.badge.${b.status === "OPEN" ? "st-failed" : b.status === "ACKNOWLEDGED" ? "st-running" : "st-succeeded"}`,
+                      STATUS_ICON[b.status] || b.status,
+                    ),
+                    b.acknowledgedBy ? h("div.small.muted", `by ${b.acknowledgedBy}`) : null,
+                  ),
+                  h(
+                    "td",
+                    b.status === "OPEN" && caps.ack && can("breaches:ack")
+                      ? h(
+                          "button",
+                          {
+                            type: "button",
+                            dataset: { focusKey: `ack-${b.id}` },
+                            "aria-label": `Acknowledge ${kindText(b.kind)} breach of ${b.pipeline}`,
+                            onclick: (e) => acknowledge(b, e.currentTarget),
+                          },
+                          "Acknowledge",
+                        )
+                      : null,
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h("p.empty", "No breaches to show."),
     );
   });
 }

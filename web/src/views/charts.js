@@ -6,7 +6,12 @@ import { on } from "../store.js";
 import { h, replace } from "../util.js";
 import { errorText, isForbidden } from "../auth.js";
 
-const RANGES = [["1h", 3600, 60], ["6h", 6 * 3600, 300], ["24h", 86400, 1800], ["7d", 7 * 86400, 6 * 3600]];
+const RANGES = [
+  ["1h", 3600, 60],
+  ["6h", 6 * 3600, 300],
+  ["24h", 86400, 1800],
+  ["7d", 7 * 86400, 6 * 3600],
+];
 const MIN_REFRESH_MS = 5000;
 
 let root, grid, note;
@@ -20,39 +25,76 @@ const plots = [];
 
 export function mount(el) {
   root = el;
-  const sel = h("select#metrics-range", { "aria-label": "Time range", onchange: (e) => { range = RANGES.find((r) => r[0] === e.target.value); refresh(true); } },
-    RANGES.map(([k]) => h("option", { value: k }, `Last ${k}`)));
+  const sel = h(
+    "select#metrics-range",
+    {
+      "aria-label": "Time range",
+      onchange: (e) => {
+        range = RANGES.find((r) => r[0] === e.target.value);
+        refresh(true);
+      },
+    },
+    RANGES.map(([k]) => h("option", { value: k }, `Last ${k}`)),
+  );
   note = h("p.muted.small#metrics-note");
   grid = h("div.charts#charts");
   root.append(h("div.row", sel, note), grid);
-  on("event", () => { if (isVisible) refresh(false); });
+  on("event", () => {
+    if (isVisible) refresh(false);
+  });
   on("resync", () => refresh(true));
-  new ResizeObserver(() => { for (const p of plots) p.setSize(sizeOf(p.root.parentElement)); }).observe(grid);
+  new ResizeObserver(() => {
+    for (const p of plots) p.setSize(sizeOf(p.root.parentElement));
+  }).observe(grid);
 }
 
-export function visible(v) { isVisible = v; if (v) refresh(true); }
+export function visible(v) {
+  isVisible = v;
+  if (v) refresh(true);
+}
 
 export function route(r) {
   const p = r.name === "pipeline" ? r.params.name : r.name === "run" ? null : null;
-  if (p !== pipeline) { pipeline = p; refresh(true); }
+  if (p !== pipeline) {
+    pipeline = p;
+    refresh(true);
+  }
 }
 
 function refresh(force) {
   if (!isVisible) return;
   const wait = force ? 0 : Math.max(0, lastFetch + MIN_REFRESH_MS - Date.now());
-  if (timer) { if (!force) return; clearTimeout(timer); }
-  timer = setTimeout(() => { timer = null; fetchAndDraw(); }, wait);
+  if (timer) {
+    if (!force) return;
+    clearTimeout(timer);
+  }
+  timer = setTimeout(() => {
+    timer = null;
+    fetchAndDraw();
+  }, wait);
 }
 
-const FIELDS = "start inputTokens outputTokens costUsd latencyP50Ms latencyP95Ms latencyP99Ms errorRate llmCalls llmCallErrors runs stepRuns events";
+const FIELDS =
+  "start inputTokens outputTokens costUsd latencyP50Ms latencyP95Ms latencyP99Ms errorRate llmCalls llmCallErrors runs stepRuns events";
 
 async function fetchAndDraw() {
   lastFetch = Date.now();
   if (available === null) {
-    try { available = (await schemaInfo()).query.has("metrics"); } catch { available = false; }
+    try {
+      available = (await schemaInfo()).query.has("metrics");
+    } catch {
+      available = false;
+    }
   }
   if (!available) {
-    replace(grid, h("p.unavailable#metrics-unavailable", { role: "status" }, "⚠ Metrics unavailable: this server's GraphQL schema has no metrics query."));
+    replace(
+      grid,
+      h(
+        "p.unavailable#metrics-unavailable",
+        { role: "status" },
+        "⚠ Metrics unavailable: this server's GraphQL schema has no metrics query.",
+      ),
+    );
     return;
   }
   const [, seconds, bucket] = range;
@@ -60,11 +102,22 @@ async function fetchAndDraw() {
   const from = new Date(to.getTime() - seconds * 1000);
   let data;
   try {
-    data = await query(`query($from: DateTime!, $to: DateTime!, $b: Int!, $p: String) {
+    data = await query(
+      `query($from: DateTime!, $to: DateTime!, $b: Int!, $p: String) {
       metrics(from: $from, to: $to, bucketSeconds: $b, pipeline: $p) { series { ${FIELDS} } totals { ${FIELDS} } } }`,
-    { from: from.toISOString(), to: to.toISOString(), b: bucket, p: pipeline });
+      { from: from.toISOString(), to: to.toISOString(), b: bucket, p: pipeline },
+    );
   } catch (e) {
-    replace(grid, isForbidden(e) ? h("p.muted#metrics-unavailable", { role: "status" }, errorText(e)) : h("p.unavailable#metrics-unavailable", { role: "status" }, `⚠ Metrics unavailable: ${e.message}`));
+    replace(
+      grid,
+      isForbidden(e)
+        ? h("p.muted#metrics-unavailable", { role: "status" }, errorText(e))
+        : h(
+            "p.unavailable#metrics-unavailable",
+            { role: "status" },
+            `⚠ Metrics unavailable: ${e.message}`,
+          ),
+    );
     plots.length = 0;
     return;
   }
@@ -74,16 +127,54 @@ async function fetchAndDraw() {
   const x = s.map((p) => Date.parse(p.start) / 1000);
   const col = (f) => s.map((p) => p[f] ?? null);
   const specs = [
-    ["Tokens over time", [["input", col("inputTokens"), "#58a6ff"], ["output", col("outputTokens"), "#a371f7"]], (v) => fmtNum(v)],
-    ["LLM latency (ms)", [["p50", col("latencyP50Ms"), "#3fb950"], ["p95", col("latencyP95Ms"), "#d29922"], ["p99", col("latencyP99Ms"), "#f85149"]], (v) => fmtNum(v)],
-    ["Cost (USD)", [["cost", col("costUsd"), "#d29922"]], (v) => (v == null ? "" : "$" + v.toFixed(v < 1 ? 3 : 2))],
-    ["Error rate (step runs)", [["error %", s.map((p) => (p.errorRate == null ? null : p.errorRate * 100)), "#f85149"]], (v) => (v == null ? "" : v.toFixed(1) + "%")],
-    ["Throughput per bucket", [["runs", col("runs"), "#58a6ff"], ["step runs", col("stepRuns"), "#3fb950"], ["LLM calls", col("llmCalls"), "#a371f7"]], (v) => fmtNum(v)],
+    [
+      "Tokens over time",
+      [
+        ["input", col("inputTokens"), "#58a6ff"],
+        ["output", col("outputTokens"), "#a371f7"],
+      ],
+      (v) => fmtNum(v),
+    ],
+    [
+      "LLM latency (ms)",
+      [
+        ["p50", col("latencyP50Ms"), "#3fb950"],
+        ["p95", col("latencyP95Ms"), "#d29922"],
+        ["p99", col("latencyP99Ms"), "#f85149"],
+      ],
+      (v) => fmtNum(v),
+    ],
+    [
+      "Cost (USD)",
+      [["cost", col("costUsd"), "#d29922"]],
+      (v) => (v == null ? "" : "$" + v.toFixed(v < 1 ? 3 : 2)),
+    ],
+    [
+      "Error rate (step runs)",
+      [["error %", s.map((p) => (p.errorRate == null ? null : p.errorRate * 100)), "#f85149"]],
+      (v) => (v == null ? "" : v.toFixed(1) + "%"),
+    ],
+    [
+      "Throughput per bucket",
+      [
+        ["runs", col("runs"), "#58a6ff"],
+        ["step runs", col("stepRuns"), "#3fb950"],
+        ["LLM calls", col("llmCalls"), "#a371f7"],
+      ],
+      (v) => fmtNum(v),
+    ],
   ];
   draw(x, specs);
 }
 
-const fmtNum = (v) => (v == null ? "" : Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(1) + "M" : Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(1) + "k" : String(Math.round(v * 10) / 10));
+const fmtNum = (v) =>
+  v == null
+    ? ""
+    : Math.abs(v) >= 1e6
+      ? (v / 1e6).toFixed(1) + "M"
+      : Math.abs(v) >= 1e3
+        ? (v / 1e3).toFixed(1) + "k"
+        : String(Math.round(v * 10) / 10);
 
 function sizeOf(box) {
   const w = Math.max(220, (box?.clientWidth || 280) - 12);
@@ -92,7 +183,10 @@ function sizeOf(box) {
 
 function draw(x, specs) {
   // Same shape as before: just feed new data (cheap); otherwise rebuild the plots.
-  if (plots.length === specs.length && plots.every((p, i) => p.series.length === specs[i][1].length + 1)) {
+  if (
+    plots.length === specs.length &&
+    plots.every((p, i) => p.series.length === specs[i][1].length + 1)
+  ) {
     specs.forEach(([, series], i) => plots[i].setData([x, ...series.map((s) => s[1])]));
     return;
   }
@@ -103,14 +197,28 @@ function draw(x, specs) {
     const box = h("figure.chart", { "aria-label": title, role: "img" }, h("h3", title));
     box.style.margin = "0";
     grid.append(box);
-    const axis = { stroke: "#9da7b3", grid: { stroke: "#30363d", width: 1 }, ticks: { stroke: "#30363d" } };
+    const axis = {
+      stroke: "#9da7b3",
+      grid: { stroke: "#30363d", width: 1 },
+      ticks: { stroke: "#30363d" },
+    };
     const opts = {
       ...sizeOf(box),
       legend: { show: true },
       cursor: { points: { size: 5 } },
       scales: { x: { time: true } },
       axes: [axis, { ...axis, size: 50, values: (u, vals) => vals.map(fmt) }],
-      series: [{}, ...series.map(([label, , color]) => ({ label, stroke: color, width: 1.5, fill: color + "22", spanGaps: true, value: (u, v) => fmt(v) }))],
+      series: [
+        {},
+        ...series.map(([label, , color]) => ({
+          label,
+          stroke: color,
+          width: 1.5,
+          fill: color + "22",
+          spanGaps: true,
+          value: (u, v) => fmt(v),
+        })),
+      ],
     };
     plots.push(new uPlot(opts, [x, ...series.map((s) => s[1])], box));
   }

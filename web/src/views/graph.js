@@ -24,9 +24,21 @@ const KIND_STYLE = {
   LLM_CALL: ["#db61a2", "vee", "llm call"],
   SLA: ["#f85149", "triangle", "sla"],
 };
-const KINDS = ["PIPELINE", "STEP", "RUN", "ARTIFACT", "ARTIFACT_VERSION", "PROMPT_VERSION", "MODEL", "OWNER"];
+const KINDS = [
+  "PIPELINE",
+  "STEP",
+  "RUN",
+  "ARTIFACT",
+  "ARTIFACT_VERSION",
+  "PROMPT_VERSION",
+  "MODEL",
+  "OWNER",
+];
 
-let panel, cy = null, side, cyBox;
+let panel,
+  cy = null,
+  side,
+  cyBox;
 let lastKey = null;
 
 export function mount() {
@@ -34,7 +46,10 @@ export function mount() {
 }
 
 export function leave() {
-  if (cy) { cy.destroy(); cy = null; }
+  if (cy) {
+    cy.destroy();
+    cy = null;
+  }
   lastKey = null;
 }
 
@@ -47,59 +62,174 @@ export function route(r) {
 }
 
 function frame(title, form, note) {
-  if (cy) { cy.destroy(); cy = null; }
-  cyBox = h("div#cy", { role: "img", "aria-label": `${title} graph; the list beside it has the same nodes` });
+  if (cy) {
+    cy.destroy();
+    cy = null;
+  }
+  cyBox = h("div#cy", {
+    role: "img",
+    "aria-label": `${title} graph; the list beside it has the same nodes`,
+  });
   side = h("aside.graphside#graph-side", { "aria-label": "Nodes and details" });
-  replace(panel,
-    h("header.panel-head",
-      h("nav.crumbs", { "aria-label": "Breadcrumb" }, h("a", { href: "/", "data-link": true }, "Dashboard"), " / "),
-      h("h2#h-graph", title), h("span.spacer"), form),
+  replace(
+    panel,
+    h(
+      "header.panel-head",
+      h(
+        "nav.crumbs",
+        { "aria-label": "Breadcrumb" },
+        h("a", { href: "/", "data-link": true }, "Dashboard"),
+        " / ",
+      ),
+      h("h2#h-graph", title),
+      h("span.spacer"),
+      form,
+    ),
     note,
-    h("div.graphwrap", cyBox, side));
+    h("div.graphwrap", cyBox, side),
+  );
 }
 
 function lineageForm(q) {
-  const uri = h("input#graph-uri", { type: "text", name: "uri", value: q.get("uri") || "", placeholder: "artifact URI, e.g. s3://bucket/path", "aria-label": "Artifact URI", size: 36, required: true });
-  const dir = h("select#graph-direction", { name: "direction", "aria-label": "Direction" },
-    ["UPSTREAM", "DOWNSTREAM"].map((d) => h("option", { value: d, selected: (q.get("direction") || "UPSTREAM") === d }, d.toLowerCase())));
-  const depth = h("input#graph-depth", { type: "number", name: "depth", min: "1", max: "20", value: q.get("depth") || "5", "aria-label": "Depth", style: { width: "4.5em" } });
-  return h("form.row", { role: "search", onsubmit: (e) => {
-    e.preventDefault();
-    navigate(`${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}`);
-  } }, uri, dir, depth, h("button", { type: "submit" }, "Show lineage"));
+  const uri = h("input#graph-uri", {
+    type: "text",
+    name: "uri",
+    value: q.get("uri") || "",
+    placeholder: "artifact URI, e.g. s3://bucket/path",
+    "aria-label": "Artifact URI",
+    size: 36,
+    required: true,
+  });
+  const dir = h(
+    "select#graph-direction",
+    { name: "direction", "aria-label": "Direction" },
+    ["UPSTREAM", "DOWNSTREAM"].map((d) =>
+      h(
+        "option",
+        { value: d, selected: (q.get("direction") || "UPSTREAM") === d },
+        d.toLowerCase(),
+      ),
+    ),
+  );
+  const depth = h("input#graph-depth", {
+    type: "number",
+    name: "depth",
+    min: "1",
+    max: "20",
+    value: q.get("depth") || "5",
+    "aria-label": "Depth",
+    style: { width: "4.5em" },
+  });
+  return h(
+    "form.row",
+    {
+      role: "search",
+      onsubmit: (e) => {
+        e.preventDefault();
+        navigate(`${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}`);
+      },
+    },
+    uri,
+    dir,
+    depth,
+    h("button", { type: "submit" }, "Show lineage"),
+  );
 }
 
 function impactForm(q) {
-  const kind = h("select#graph-kind", { "aria-label": "Node kind" }, KINDS.map((k) => h("option", { value: k, selected: q.get("kind") === k }, k.toLowerCase().replace("_", " "))));
-  const key = h("input#graph-uri", { type: "text", value: q.get("key") || "", placeholder: "key (uri, pipeline/step, template@version…)", "aria-label": "Node key", size: 30, required: true });
-  return h("form.row", { role: "search", onsubmit: (e) => { e.preventDefault(); navigate(impactHref(kind.value, key.value.trim())); } },
-    kind, key, h("button", { type: "submit" }, "Show blast radius"));
+  const kind = h(
+    "select#graph-kind",
+    { "aria-label": "Node kind" },
+    KINDS.map((k) =>
+      h("option", { value: k, selected: q.get("kind") === k }, k.toLowerCase().replace("_", " ")),
+    ),
+  );
+  const key = h("input#graph-uri", {
+    type: "text",
+    value: q.get("key") || "",
+    placeholder: "key (uri, pipeline/step, template@version…)",
+    "aria-label": "Node key",
+    size: 30,
+    required: true,
+  });
+  return h(
+    "form.row",
+    {
+      role: "search",
+      onsubmit: (e) => {
+        e.preventDefault();
+        navigate(impactHref(kind.value, key.value.trim()));
+      },
+    },
+    kind,
+    key,
+    h("button", { type: "submit" }, "Show blast radius"),
+  );
 }
 
 function legend() {
-  return h("div.legend", { "aria-hidden": "true" }, Object.entries(KIND_STYLE).slice(0, 9).map(([, [c, , w]]) => h("span", { style: { "--c": c } }, w)));
+  return h(
+    "div.legend",
+    { "aria-hidden": "true" },
+    Object.entries(KIND_STYLE)
+      .slice(0, 9)
+      .map(([, [c, , w]]) => h("span", { style: { "--c": c } }, w)),
+  );
 }
 
 async function showLineage(q) {
   const uri = q.get("uri");
   frame("Lineage", lineageForm(q), null);
-  if (!uri) { replace(side, h("p.empty", "Enter an artifact URI (or click an artifact in a step's inputs/outputs).")); return; }
+  if (!uri) {
+    replace(
+      side,
+      h("p.empty", "Enter an artifact URI (or click an artifact in a step's inputs/outputs)."),
+    );
+    return;
+  }
   replace(side, h("p.empty", "Loading…"));
   const direction = q.get("direction") || "UPSTREAM";
   const depth = Number(q.get("depth") || 5);
   let g;
   try {
-    ({ lineage: g } = await query(`query($uri: String!, $d: Direction, $depth: Int) { lineage(uri: $uri, direction: $d, depth: $depth) {
-      root { id kind key label depth } nodes { id kind key label depth } edges { from to kind via } truncated } }`, { uri, d: direction, depth }));
-  } catch (e) { replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e))); return; }
+    ({ lineage: g } = await query(
+      `query($uri: String!, $d: Direction, $depth: Int) { lineage(uri: $uri, direction: $d, depth: $depth) {
+      root { id kind key label depth } nodes { id kind key label depth } edges { from to kind via } truncated } }`,
+      { uri, d: direction, depth },
+    ));
+  } catch (e) {
+    replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e)));
+    return;
+  }
   const nodes = dedupe([g.root, ...g.nodes]);
-  draw(nodes, g.edges.map((e) => ({ from: e.from, to: e.to, label: e.kind })), g.root.id);
-  replace(side,
+  draw(
+    nodes,
+    g.edges.map((e) => ({ from: e.from, to: e.to, label: e.kind })),
+    g.root.id,
+  );
+  replace(
+    side,
     legend(),
-    h("p.small", `${direction === "UPSTREAM" ? "Upstream of" : "Downstream of"} `, h("strong", uri), g.truncated ? h("span.badge.st-failed", " truncated") : null),
-    h("p.row", h("a", { href: `${lineageHref(uri, direction === "UPSTREAM" ? "DOWNSTREAM" : "UPSTREAM")}&depth=${depth}`, "data-link": true }, `Show ${direction === "UPSTREAM" ? "downstream" : "upstream"}`),
-      h("a", { href: impactHref("ARTIFACT", uri), "data-link": true }, "Blast radius")),
-    nodeList(nodes, g.root.id));
+    h(
+      "p.small",
+      `${direction === "UPSTREAM" ? "Upstream of" : "Downstream of"} `,
+      h("strong", uri),
+      g.truncated ? h("span.badge.st-failed", " truncated") : null,
+    ),
+    h(
+      "p.row",
+      h(
+        "a",
+        {
+          href: `${lineageHref(uri, direction === "UPSTREAM" ? "DOWNSTREAM" : "UPSTREAM")}&depth=${depth}`,
+          "data-link": true,
+        },
+        `Show ${direction === "UPSTREAM" ? "downstream" : "upstream"}`,
+      ),
+      h("a", { href: impactHref("ARTIFACT", uri), "data-link": true }, "Blast radius"),
+    ),
+    nodeList(nodes, g.root.id),
+  );
   announce(`Lineage of ${uri}: ${nodes.length} nodes`);
 }
 
@@ -107,22 +237,37 @@ async function showImpact(q) {
   const kind = q.get("kind");
   const key = q.get("key");
   frame("Blast radius", impactForm(q), null);
-  if (!kind || !key) { replace(side, h("p.empty", "Choose a kind and key to see everything downstream of it.")); return; }
+  if (!kind || !key) {
+    replace(side, h("p.empty", "Choose a kind and key to see everything downstream of it."));
+    return;
+  }
   replace(side, h("p.empty", "Loading…"));
   let im;
   try {
-    ({ impact: im } = await query(`query($k: NodeKind!, $key: String!) { impact(kind: $k, key: $key) {
+    ({ impact: im } = await query(
+      `query($k: NodeKind!, $key: String!) { impact(kind: $k, key: $key) {
       root { id kind key label depth }
       artifacts { id uri version kind } steps { id key name } pipelines { name owner { name } }
       runs { id status pipeline { name } } owners { id name kind }
       slas { id maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
-      paths truncated } }`, { k: kind, key }));
-  } catch (e) { replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e))); return; }
+      paths truncated } }`,
+      { k: kind, key },
+    ));
+  } catch (e) {
+    replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e)));
+    return;
+  }
   const label = new Map();
   const kindOf = new Map();
-  const put = (id, k, l) => { if (id && !label.has(id)) { label.set(id, l); kindOf.set(id, k); } };
+  const put = (id, k, l) => {
+    if (id && !label.has(id)) {
+      label.set(id, l);
+      kindOf.set(id, k);
+    }
+  };
   put(im.root.id, im.root.kind, im.root.label);
-  for (const a of im.artifacts) put(a.id, "ARTIFACT_VERSION", `${a.uri}${a.version ? "@" + a.version : ""}`);
+  for (const a of im.artifacts)
+    put(a.id, "ARTIFACT_VERSION", `${a.uri}${a.version ? "@" + a.version : ""}`);
   for (const s of im.steps) put(s.id, "STEP", s.name || s.key);
   for (const r of im.runs) put(r.id, "RUN", r.id);
   for (const o of im.owners) put(o.id, "OWNER", o.name);
@@ -130,20 +275,55 @@ async function showImpact(q) {
   const ids = new Set(im.paths.flat());
   ids.add(im.root.id);
   const edges = new Map();
-  for (const p of im.paths) for (let i = 1; i < p.length; i++) edges.set(`${p[i - 1]}>${p[i]}`, { from: p[i - 1], to: p[i], label: "" });
-  const nodes = [...ids].map((id) => ({ id, kind: kindOf.get(id) || guessKind(id, im), key: id, label: label.get(id) || shortId(id), depth: 0 }));
+  for (const p of im.paths)
+    for (let i = 1; i < p.length; i++)
+      edges.set(`${p[i - 1]}>${p[i]}`, { from: p[i - 1], to: p[i], label: "" });
+  const nodes = [...ids].map((id) => ({
+    id,
+    kind: kindOf.get(id) || guessKind(id, im),
+    key: id,
+    label: label.get(id) || shortId(id),
+    depth: 0,
+  }));
   draw(nodes, [...edges.values()], im.root.id);
-  replace(side,
+  replace(
+    side,
     legend(),
-    h("p.small", "Everything affected by ", h("strong", `${kind.toLowerCase()} ${key}`), im.truncated ? h("span.badge.st-failed", " truncated") : null),
-    section("Affected owners", im.owners, (o) => h("li", h("a", { href: impactHref("OWNER", o.id), "data-link": true }, o.id)), "affected-owners"),
+    h(
+      "p.small",
+      "Everything affected by ",
+      h("strong", `${kind.toLowerCase()} ${key}`),
+      im.truncated ? h("span.badge.st-failed", " truncated") : null,
+    ),
+    section(
+      "Affected owners",
+      im.owners,
+      (o) => h("li", h("a", { href: impactHref("OWNER", o.id), "data-link": true }, o.id)),
+      "affected-owners",
+    ),
     section("SLAs at risk", im.slas, (s) => h("li", slaText(s)), "affected-slas"),
-    section("Pipelines", im.pipelines, (p) => h("li", h("a", { href: pipelineHref(p.name), "data-link": true }, p.name), p.owner ? h("span.muted", ` · ${p.owner.name}`) : null)),
-    section("Artifacts", im.artifacts, (a) => h("li", h("a", { href: lineageHref(a.uri, "DOWNSTREAM"), "data-link": true }, a.uri), a.version ? h("span.muted", ` @ ${a.version}`) : null)),
+    section("Pipelines", im.pipelines, (p) =>
+      h(
+        "li",
+        h("a", { href: pipelineHref(p.name), "data-link": true }, p.name),
+        p.owner ? h("span.muted", ` · ${p.owner.name}`) : null,
+      ),
+    ),
+    section("Artifacts", im.artifacts, (a) =>
+      h(
+        "li",
+        h("a", { href: lineageHref(a.uri, "DOWNSTREAM"), "data-link": true }, a.uri),
+        a.version ? h("span.muted", ` @ ${a.version}`) : null,
+      ),
+    ),
     section("Steps", im.steps, (s) => h("li", s.name || s.key)),
-    section("Runs", im.runs.slice(0, 50), (r) => h("li", h("a", { href: runHref(r.id), "data-link": true }, r.id), " ", statusBadge(r.status))),
+    section("Runs", im.runs.slice(0, 50), (r) =>
+      h("li", h("a", { href: runHref(r.id), "data-link": true }, r.id), " ", statusBadge(r.status)),
+    ),
   );
-  announce(`Blast radius: ${im.pipelines.length} pipelines, ${im.owners.length} owners, ${im.slas.length} SLAs`);
+  announce(
+    `Blast radius: ${im.pipelines.length} pipelines, ${im.owners.length} owners, ${im.slas.length} SLAs`,
+  );
 }
 
 function guessKind(id, im) {
@@ -154,7 +334,10 @@ function guessKind(id, im) {
 const shortId = (id) => (id.length > 40 ? "…" + id.slice(-38) : id);
 
 function section(title, items, fn, id) {
-  return [h("h3", { id }, `${title} (${items.length})`), items.length ? h("ul.calls", items.map(fn)) : h("p.muted.small", "None.")];
+  return [
+    h("h3", { id }, `${title} (${items.length})`),
+    items.length ? h("ul.calls", items.map(fn)) : h("p.muted.small", "None."),
+  ];
 }
 
 function dedupe(nodes) {
@@ -165,7 +348,10 @@ function dedupe(nodes) {
 
 function nodeHref(n) {
   if (n.kind === "ARTIFACT_VERSION" || n.kind === "ARTIFACT") {
-    const uri = n.kind === "ARTIFACT_VERSION" && n.key.includes("@") ? n.key.slice(0, n.key.lastIndexOf("@")) : n.key;
+    const uri =
+      n.kind === "ARTIFACT_VERSION" && n.key.includes("@")
+        ? n.key.slice(0, n.key.lastIndexOf("@"))
+        : n.key;
     return lineageHref(uri);
   }
   if (n.kind === "RUN") return runHref(n.key);
@@ -174,18 +360,46 @@ function nodeHref(n) {
 }
 
 function nodeList(nodes, rootId) {
-  return [h("h3", `Nodes (${nodes.length})`), h("ul.calls#graph-nodes", nodes.map((n) => {
-    const href = nodeHref(n);
-    const text = `${KIND_STYLE[n.kind]?.[2] || n.kind.toLowerCase()}: ${n.label}`;
-    return h("li", { dataset: { node: n.id, kind: n.kind } }, href ? h("a", { href, "data-link": true }, text) : text, n.id === rootId ? h("span.muted", " (root)") : n.depth ? h("span.muted", ` · depth ${n.depth}`) : null);
-  }))];
+  return [
+    h("h3", `Nodes (${nodes.length})`),
+    h(
+      "ul.calls#graph-nodes",
+      nodes.map((n) => {
+        const href = nodeHref(n);
+        const text = `${KIND_STYLE[n.kind]?.[2] || n.kind.toLowerCase()}: ${n.label}`;
+        return h(
+          "li",
+          { dataset: { node: n.id, kind: n.kind } },
+          href ? h("a", { href, "data-link": true }, text) : text,
+          n.id === rootId
+            ? h("span.muted", " (root)")
+            : n.depth
+              ? h("span.muted", ` · depth ${n.depth}`)
+              : null,
+        );
+      }),
+    ),
+  ];
 }
 
 function draw(nodes, edges, rootId) {
   const ids = new Set(nodes.map((n) => n.id));
   const elements = [
-    ...nodes.map((n) => ({ data: { id: n.id, label: `${KIND_STYLE[n.kind]?.[2] || n.kind.toLowerCase()}\n${shortLabel(n)}`, full: `${n.kind}: ${n.label}`, kind: n.kind, root: n.id === rootId ? 1 : 0, href: nodeHref(n) } })),
-    ...edges.filter((e) => ids.has(e.from) && ids.has(e.to)).map((e, i) => ({ data: { id: `e${i}`, source: e.from, target: e.to, label: e.label || "" } })),
+    ...nodes.map((n) => ({
+      data: {
+        id: n.id,
+        label: `${KIND_STYLE[n.kind]?.[2] || n.kind.toLowerCase()}\n${shortLabel(n)}`,
+        full: `${n.kind}: ${n.label}`,
+        kind: n.kind,
+        root: n.id === rootId ? 1 : 0,
+        href: nodeHref(n),
+      },
+    })),
+    ...edges
+      .filter((e) => ids.has(e.from) && ids.has(e.to))
+      .map((e, i) => ({
+        data: { id: `e${i}`, source: e.from, target: e.to, label: e.label || "" },
+      })),
   ];
   cy = cytoscape({
     container: cyBox,
@@ -194,16 +408,55 @@ function draw(nodes, edges, rootId) {
     minZoom: 0.2,
     maxZoom: 3,
     style: [
-      { selector: "node", style: {
-        label: "data(label)", "text-wrap": "wrap", "font-size": 10, color: "#e6edf3", "text-valign": "bottom", "text-margin-y": 4,
-        "background-color": (n) => KIND_STYLE[n.data("kind")]?.[0] || "#8b949e", shape: (n) => KIND_STYLE[n.data("kind")]?.[1] || "ellipse",
-        width: 26, height: 26, "border-width": 1, "border-color": "#0d1117", "text-background-color": "#0d1117", "text-background-opacity": 0.7, "text-background-padding": 2 } },
-      { selector: "node[root = 1]", style: { "border-width": 4, "border-color": "#ffffff", width: 34, height: 34 } },
-      { selector: "edge", style: { width: 1.5, "line-color": "#4b5563", "target-arrow-color": "#6b7280", "target-arrow-shape": "triangle", "curve-style": "bezier",
-        label: "data(label)", "font-size": 8, color: "#9da7b3", "text-rotation": "autorotate" } },
+      {
+        selector: "node",
+        style: {
+          label: "data(label)",
+          "text-wrap": "wrap",
+          "font-size": 10,
+          color: "#e6edf3",
+          "text-valign": "bottom",
+          "text-margin-y": 4,
+          "background-color": (n) => KIND_STYLE[n.data("kind")]?.[0] || "#8b949e",
+          shape: (n) => KIND_STYLE[n.data("kind")]?.[1] || "ellipse",
+          width: 26,
+          height: 26,
+          "border-width": 1,
+          "border-color": "#0d1117",
+          "text-background-color": "#0d1117",
+          "text-background-opacity": 0.7,
+          "text-background-padding": 2,
+        },
+      },
+      {
+        selector: "node[root = 1]",
+        style: { "border-width": 4, "border-color": "#ffffff", width: 34, height: 34 },
+      },
+      {
+        selector: "edge",
+        style: {
+          width: 1.5,
+          "line-color": "#4b5563",
+          "target-arrow-color": "#6b7280",
+          "target-arrow-shape": "triangle",
+          "curve-style": "bezier",
+          label: "data(label)",
+          "font-size": 8,
+          color: "#9da7b3",
+          "text-rotation": "autorotate",
+        },
+      },
       { selector: "node:active, node:selected", style: { "overlay-opacity": 0.15 } },
     ],
-    layout: { name: "dagre", rankDir: "LR", nodeSep: 40, rankSep: 110, animate: false, fit: true, padding: 30 },
+    layout: {
+      name: "dagre",
+      rankDir: "LR",
+      nodeSep: 40,
+      rankSep: 110,
+      animate: false,
+      fit: true,
+      padding: 30,
+    },
   });
   cy.on("tap", "node", (e) => {
     const href = e.target.data("href");
@@ -218,10 +471,12 @@ function shortLabel(n) {
   const text = n.label || n.key || n.id;
   if (n.kind === "ARTIFACT_VERSION" || n.kind === "ARTIFACT" || /^[a-z0-9]+:\/\//.test(text)) {
     const at = text.lastIndexOf("@");
-    const [uri, version] = at > text.indexOf("//") ? [text.slice(0, at), text.slice(at + 1)] : [text, null];
+    const [uri, version] =
+      at > text.indexOf("//") ? [text.slice(0, at), text.slice(at + 1)] : [text, null];
     const name = uri.replace(/\/+$/, "").split("/").pop() || uri;
     return `${wrap(name.trim())}${version ? `\n@${wrap(version.trim())}` : ""}`;
   }
-  if (/#\d+$/.test(text) && text.includes("/")) return wrap(text.split("/").slice(1).join("/").replace("#", " #"));
+  if (/#\d+$/.test(text) && text.includes("/"))
+    return wrap(text.split("/").slice(1).join("/").replace("#", " #"));
   return wrap(text);
 }

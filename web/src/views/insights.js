@@ -16,20 +16,53 @@ const bodies = {};
 
 export function mount() {
   panel = $("#panel-insights");
-  const tablist = h("div", { role: "tablist", "aria-label": "Insights" },
-    TABS.map(([k, label]) => h("button", {
-      type: "button", role: "tab", id: `tab-${k}`, "aria-controls": `tabpanel-${k}`, "aria-selected": "false", tabindex: "-1",
-      onclick: () => { userChose = true; select(k); },
-      onkeydown: (e) => {
-        // Arrow keys move between tabs (WAI-ARIA tabs pattern).
-        const i = TABS.findIndex(([t]) => t === k);
-        const next = e.key === "ArrowRight" ? TABS[(i + 1) % TABS.length] : e.key === "ArrowLeft" ? TABS[(i - 1 + TABS.length) % TABS.length] : null;
-        if (next) { e.preventDefault(); userChose = true; select(next[0]); $(`#tab-${next[0]}`).focus(); }
-      },
-    }, label)));
+  const tablist = h(
+    "div",
+    { role: "tablist", "aria-label": "Insights" },
+    TABS.map(([k, label]) =>
+      h(
+        "button",
+        {
+          type: "button",
+          role: "tab",
+          id: `tab-${k}`,
+          "aria-controls": `tabpanel-${k}`,
+          "aria-selected": "false",
+          tabindex: "-1",
+          onclick: () => {
+            userChose = true;
+            select(k);
+          },
+          onkeydown: (e) => {
+            // Arrow keys move between tabs (WAI-ARIA tabs pattern).
+            const i = TABS.findIndex(([t]) => t === k);
+            const next =
+              e.key === "ArrowRight"
+                ? TABS[(i + 1) % TABS.length]
+                : e.key === "ArrowLeft"
+                  ? TABS[(i - 1 + TABS.length) % TABS.length]
+                  : null;
+            if (next) {
+              e.preventDefault();
+              userChose = true;
+              select(next[0]);
+              $(`#tab-${next[0]}`).focus();
+            }
+          },
+        },
+        label,
+      ),
+    ),
+  );
   panel.append(h("header.panel-head", h("h2#h-insights.visually-hidden", "Insights"), tablist));
   for (const [k] of TABS) {
-    bodies[k] = h("div.panel-body", { role: "tabpanel", id: `tabpanel-${k}`, "aria-labelledby": `tab-${k}`, hidden: true, dataset: { scrollKey: k } });
+    bodies[k] = h("div.panel-body", {
+      role: "tabpanel",
+      id: `tabpanel-${k}`,
+      "aria-labelledby": `tab-${k}`,
+      hidden: true,
+      dataset: { scrollKey: k },
+    });
     panel.append(bodies[k]);
   }
   prompt.mount(bodies.prompt);

@@ -25,35 +25,110 @@ let shown = 0;
 
 export function mount() {
   panel = $("#panel-logs");
-  const searchInput = h("input#log-search", { type: "search", placeholder: "Search logs", "aria-label": "Search logs",
-    oninput: (e) => { search = e.target.value.trim().toLowerCase(); rerenderSoon(); } });
+  const searchInput = h("input#log-search", {
+    type: "search",
+    placeholder: "Search logs",
+    "aria-label": "Search logs",
+    oninput: (e) => {
+      search = e.target.value.trim().toLowerCase();
+      rerenderSoon();
+    },
+  });
   // The query applies at once (export, new lines); only the full redraw is debounced.
   const rerenderSoon = debounce(rerender, 120);
-  const auto = h("button#log-autoscroll", { type: "button", "aria-pressed": "true", title: "Keep the newest line in view",
-    onclick: () => { autoScroll = !autoScroll; auto.setAttribute("aria-pressed", String(autoScroll)); auto.textContent = `Auto-scroll ${autoScroll ? "on" : "off"}`; if (autoScroll) list.scrollTop = list.scrollHeight; } }, "Auto-scroll on");
-  const scopeSel = h("select#log-scope", { "aria-label": "Log scope", onchange: (e) => { scope = e.target.value; rerender(); } },
-    h("option", { value: "all" }, "All runs"), h("option", { value: "run" }, "This run"));
-  list = h("div.loglist#log-list", { role: "log", "aria-label": "Log lines", "aria-live": "off", tabindex: "0" });
+  const auto = h(
+    "button#log-autoscroll",
+    {
+      type: "button",
+      "aria-pressed": "true",
+      title: "Keep the newest line in view",
+      onclick: () => {
+        autoScroll = !autoScroll;
+        auto.setAttribute("aria-pressed", String(autoScroll));
+        auto.textContent = `Auto-scroll ${autoScroll ? "on" : "off"}`;
+        if (autoScroll) list.scrollTop = list.scrollHeight;
+      },
+    },
+    "Auto-scroll on",
+  );
+  const scopeSel = h(
+    "select#log-scope",
+    {
+      "aria-label": "Log scope",
+      onchange: (e) => {
+        scope = e.target.value;
+        rerender();
+      },
+    },
+    h("option", { value: "all" }, "All runs"),
+    h("option", { value: "run" }, "This run"),
+  );
+  list = h("div.loglist#log-list", {
+    role: "log",
+    "aria-label": "Log lines",
+    "aria-live": "off",
+    tabindex: "0",
+  });
   countEl = h("span.muted.small#log-count");
   panel.append(
-    h("header.panel-head",
-      h("h2#h-logs", "Logs"), countEl, h("span.spacer"),
-      h("div.lvltoggles.filters", { role: "group", "aria-label": "Log levels" },
-        LEVELS.map((l) => h("button", { type: "button", "aria-pressed": "true", dataset: { level: l }, class: `lvl-btn`,
-          onclick: (e) => {
-            const b = e.currentTarget;
-            if (levels.has(l)) levels.delete(l); else levels.add(l);
-            b.setAttribute("aria-pressed", String(levels.has(l)));
-            rerender();
-          } }, h("span", { "aria-hidden": "true", class: `lvl-${l}` }, levelIcon(l)), " ", l)))),
-    h("div.panel-head.logtools", searchInput, scopeSel, auto,
-      h("button#log-export", { type: "button", onclick: exportLogs, title: "Download the shown lines as NDJSON" }, "Export")),
+    h(
+      "header.panel-head",
+      h("h2#h-logs", "Logs"),
+      countEl,
+      h("span.spacer"),
+      h(
+        "div.lvltoggles.filters",
+        { role: "group", "aria-label": "Log levels" },
+        LEVELS.map((l) =>
+          h(
+            "button",
+            {
+              type: "button",
+              "aria-pressed": "true",
+              dataset: { level: l },
+              class: `lvl-btn`,
+              onclick: (e) => {
+                const b = e.currentTarget;
+                if (levels.has(l)) levels.delete(l);
+                else levels.add(l);
+                b.setAttribute("aria-pressed", String(levels.has(l)));
+                rerender();
+              },
+            },
+            h("span", { "aria-hidden": "true", class: `lvl-${l}` }, levelIcon(l)),
+            " ",
+            l,
+          ),
+        ),
+      ),
+    ),
+    h(
+      "div.panel-head.logtools",
+      searchInput,
+      scopeSel,
+      auto,
+      h(
+        "button#log-export",
+        { type: "button", onclick: exportLogs, title: "Download the shown lines as NDJSON" },
+        "Export",
+      ),
+    ),
     list,
   );
   list.addEventListener("wheel", () => pauseIfScrolledUp(auto), { passive: true });
-  list.addEventListener("keydown", (e) => { if (["ArrowUp", "PageUp", "Home"].includes(e.key)) setTimeout(() => pauseIfScrolledUp(auto), 50); });
-  on("runEvent", (ev) => { if (ev.type === "log" && scope === "run") { pending.push(ev); schedule(); } });
-  on("runFull", () => { if (scope === "run") rerender(); });
+  list.addEventListener("keydown", (e) => {
+    if (["ArrowUp", "PageUp", "Home"].includes(e.key))
+      setTimeout(() => pauseIfScrolledUp(auto), 50);
+  });
+  on("runEvent", (ev) => {
+    if (ev.type === "log" && scope === "run") {
+      pending.push(ev);
+      schedule();
+    }
+  });
+  on("runFull", () => {
+    if (scope === "run") rerender();
+  });
 }
 
 function pauseIfScrolledUp(auto) {
@@ -78,7 +153,10 @@ function subscribe() {
       lastLogSeq = ev.seq;
       buffer.push(ev);
       if (buffer.length > MAX_BUFFER) buffer.splice(0, buffer.length - MAX_BUFFER);
-      if (scope === "all") { pending.push(ev); schedule(); }
+      if (scope === "all") {
+        pending.push(ev);
+        schedule();
+      }
     },
   );
 }
@@ -90,7 +168,10 @@ export function route(r) {
   const runOpt = sel.querySelector('option[value="run"]');
   runOpt.disabled = r.name !== "run";
   const want = r.name === "run" ? "run" : "all";
-  if (scope !== want) { scope = want; sel.value = want; }
+  if (scope !== want) {
+    scope = want;
+    sel.value = want;
+  }
   rerender();
 }
 
@@ -109,7 +190,9 @@ function match(ev) {
   const d = ev.data || {};
   if (!levels.has(d.level || "info")) return false;
   if (!search) return true;
-  return `${d.message} ${ev.pipeline || ""} ${ev.run || ""} ${ev.step || ""} ${d.context ? JSON.stringify(d.context) : ""}`.toLowerCase().includes(search);
+  return `${d.message} ${ev.pipeline || ""} ${ev.run || ""} ${ev.step || ""} ${d.context ? JSON.stringify(d.context) : ""}`
+    .toLowerCase()
+    .includes(search);
 }
 
 function highlight(text) {
@@ -129,13 +212,29 @@ function row(ev) {
   const d = ev.data || {};
   const level = d.level || "info";
   const t = ev.time ? ev.time.slice(11, 19) : "";
-  return h("div.logrow", { dataset: { seq: String(ev.seq), level } },
+  return h(
+    "div.logrow",
+    { dataset: { seq: String(ev.seq), level } },
     h("span.src", { title: ev.time }, t),
     h(`span.lvl.lvl-${level}`, h("span", { "aria-hidden": "true" }, levelIcon(level) + " "), level),
-    h("span.msgtext",
-      ev.run ? h("a.src", { href: runHref(ev.run, ev.step ? {} : {}), "data-link": true, title: `${ev.pipeline || ""} ${ev.run}` }, `${ev.pipeline || ev.run}${ev.step ? "/" + ev.step : ""}`) : h("span.src", ev.pipeline || "—"),
-      " ", highlight(String(d.message ?? "")),
-      d.context ? h("span.src", " ", highlight(JSON.stringify(d.context))) : null));
+    h(
+      "span.msgtext",
+      ev.run
+        ? h(
+            "a.src",
+            {
+              href: runHref(ev.run, ev.step ? {} : {}),
+              "data-link": true,
+              title: `${ev.pipeline || ""} ${ev.run}`,
+            },
+            `${ev.pipeline || ev.run}${ev.step ? "/" + ev.step : ""}`,
+          )
+        : h("span.src", ev.pipeline || "—"),
+      " ",
+      highlight(String(d.message ?? "")),
+      d.context ? h("span.src", " ", highlight(JSON.stringify(d.context))) : null,
+    ),
+  );
 }
 
 function flush() {
@@ -148,7 +247,10 @@ function flush() {
   if (list.firstChild?.classList?.contains("empty")) list.replaceChildren();
   list.append(frag);
   shown += batch.length;
-  while (list.childElementCount > MAX_ROWS) { list.firstElementChild.remove(); shown -= 1; }
+  while (list.childElementCount > MAX_ROWS) {
+    list.firstElementChild.remove();
+    shown -= 1;
+  }
   updateCount();
   if (autoScroll) list.scrollTop = list.scrollHeight;
   const loud = batch.filter((e) => ["error", "critical"].includes(e.data?.level));
@@ -159,7 +261,15 @@ function rerender() {
   pending = [];
   const rows = source().filter(match).slice(-MAX_ROWS);
   shown = rows.length;
-  replace(list, rows.length ? rows.map(row) : h("p.empty", search || levels.size < LEVELS.length ? "No log lines match." : "No log lines yet."));
+  replace(
+    list,
+    rows.length
+      ? rows.map(row)
+      : h(
+          "p.empty",
+          search || levels.size < LEVELS.length ? "No log lines match." : "No log lines yet.",
+        ),
+  );
   updateCount();
   if (autoScroll) list.scrollTop = list.scrollHeight;
 }
@@ -170,6 +280,9 @@ function updateCount() {
 
 function exportLogs() {
   const rows = source().filter(match);
-  download(`tracegraph-logs${scope === "run" && cur.params.id ? "-" + cur.params.id : ""}.ndjson`,
-    rows.map((e) => JSON.stringify(e)).join("\n") + "\n", "application/x-ndjson");
+  download(
+    `tracegraph-logs${scope === "run" && cur.params.id ? "-" + cur.params.id : ""}.ndjson`,
+    rows.map((e) => JSON.stringify(e)).join("\n") + "\n",
+    "application/x-ndjson",
+  );
 }

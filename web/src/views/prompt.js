@@ -5,7 +5,18 @@ import json from "/static/vendor/highlight.js/languages/json.min.js";
 import markdown from "/static/vendor/highlight.js/languages/markdown.min.js";
 import { on } from "../store.js";
 import { current, mergedCalls } from "../rundata.js";
-import { h, replace, fmtInt, fmtUsd, fmtDuration, copyText, download, announce, frameScheduler, preserveFocus } from "../util.js";
+import {
+  h,
+  replace,
+  fmtInt,
+  fmtUsd,
+  fmtDuration,
+  copyText,
+  download,
+  announce,
+  frameScheduler,
+  preserveFocus,
+} from "../util.js";
 import { navigate, runHref, impactHref } from "../router.js";
 import { can, principal, roleName } from "../auth.js";
 
@@ -25,26 +36,58 @@ export function mount(el) {
   root = el;
   // The toolbar is built once so typing in the search box never loses its caret to a
   // live re-render; only `content` (and the call picker) are redrawn.
-  searchInput = h("input#prompt-search", { type: "search", placeholder: "Search prompt & response", "aria-label": "Search prompt and response",
-    oninput: (e) => { search = e.target.value.toLowerCase(); matchIndex = 0; render(); },
-    onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); jump(e.shiftKey ? -1 : 1); } } });
+  searchInput = h("input#prompt-search", {
+    type: "search",
+    placeholder: "Search prompt & response",
+    "aria-label": "Search prompt and response",
+    oninput: (e) => {
+      search = e.target.value.toLowerCase();
+      matchIndex = 0;
+      render();
+    },
+    onkeydown: (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        jump(e.shiftKey ? -1 : 1);
+      }
+    },
+  });
   pickerSlot = h("span");
   exportBtn = h("button", { type: "button", onclick: () => exportFn && exportFn() }, "Export JSON");
   content = h("div");
-  root.append(h("div.inspector#prompt-inspector",
-    h("div.callpick#prompt-toolbar", pickerSlot, searchInput, h("span.muted.small#prompt-matches", { "aria-live": "polite" }), h("span.spacer"), exportBtn),
-    content));
+  root.append(
+    h(
+      "div.inspector#prompt-inspector",
+      h(
+        "div.callpick#prompt-toolbar",
+        pickerSlot,
+        searchInput,
+        h("span.muted.small#prompt-matches", { "aria-live": "polite" }),
+        h("span.spacer"),
+        exportBtn,
+      ),
+      content,
+    ),
+  );
   soon = frameScheduler(render);
   on("runFull", () => soon());
   on("runEvent", (ev) => {
-    if (ev.type === "prompt.sent" || ev.type === "response.received" || ev.type === "response.chunk") {
-      if (ev.type === "response.chunk" && selectedId() === `${ev.run}/${ev.data?.call}`) appendChunk(ev);
+    if (
+      ev.type === "prompt.sent" ||
+      ev.type === "response.received" ||
+      ev.type === "response.chunk"
+    ) {
+      if (ev.type === "response.chunk" && selectedId() === `${ev.run}/${ev.data?.call}`)
+        appendChunk(ev);
       else soon();
     }
   });
 }
 
-export function route_(r) { route = r; render(); }
+export function route_(r) {
+  route = r;
+  render();
+}
 
 function selectedId() {
   const want = route?.query.get("call");
@@ -57,7 +100,12 @@ function selectedId() {
 function langOf(text) {
   const t = text.trim();
   if ((t.startsWith("{") && t.endsWith("}")) || (t.startsWith("[") && t.endsWith("]"))) {
-    try { JSON.parse(t); return "json"; } catch { /* not JSON after all */ }
+    try {
+      JSON.parse(t);
+      return "json";
+    } catch {
+      /* not JSON after all */
+    }
   }
   return "markdown";
 }
@@ -83,7 +131,11 @@ function codeBlock(text) {
 
 function messagesOf(call) {
   const sent = call.live?.sent;
-  if (sent?.messages?.length) return sent.messages.map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : JSON.stringify(m.content, null, 2) }));
+  if (sent?.messages?.length)
+    return sent.messages.map((m) => ({
+      role: m.role,
+      content: typeof m.content === "string" ? m.content : JSON.stringify(m.content, null, 2),
+    }));
   const text = sent?.text ?? call.prompt;
   return text != null ? [{ role: "prompt", content: text }] : [];
 }
@@ -97,9 +149,25 @@ function responseOf(call) {
 }
 
 function msgBox(role, text, extraClass = "", id = null) {
-  return h(`div.msg${extraClass}`, { id },
-    h("div.role", h("span", role), h("button", { type: "button", class: "small", "aria-label": `Copy ${role}`, onclick: async () => announce((await copyText(text)) ? `${role} copied` : "Copy failed") }, "Copy")),
-    codeBlock(text));
+  return h(
+    `div.msg${extraClass}`,
+    { id },
+    h(
+      "div.role",
+      h("span", role),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "small",
+          "aria-label": `Copy ${role}`,
+          onclick: async () => announce((await copyText(text)) ? `${role} copied` : "Copy failed"),
+        },
+        "Copy",
+      ),
+    ),
+    codeBlock(text),
+  );
 }
 
 function render() {
@@ -114,7 +182,9 @@ function setEmpty(msg) {
 
 function renderInner() {
   if (!route || route.name !== "run") {
-    setEmpty("Open a run (click a run or an LLM call) to inspect its prompts and responses as they stream.");
+    setEmpty(
+      "Open a run (click a run or an LLM call) to inspect its prompts and responses as they stream.",
+    );
     return;
   }
   const calls = mergedCalls();
@@ -137,37 +207,117 @@ function renderInner() {
   const streaming = response == null && chunks.length > 0;
   // Viewers get the call's metadata but never its text: LLMCall.prompt/response come back
   // null and the events carry a `hidden` marker instead of messages, variables and deltas.
-  const hidden = !can("read:prompts") || "hidden" in sent || "hidden" in rec || (call.live?.chunks || []).some((c) => c.hidden);
-  if (hidden) { renderHidden(call, { template, version, provider, model, inTok, outTok, rec, calls }); return; }
+  const hidden =
+    !can("read:prompts") ||
+    "hidden" in sent ||
+    "hidden" in rec ||
+    (call.live?.chunks || []).some((c) => c.hidden);
+  if (hidden) {
+    renderHidden(call, { template, version, provider, model, inTok, outTok, rec, calls });
+    return;
+  }
   const variables = sent.variables;
   const messages = messagesOf(call);
-  const picker = h("select#call-picker", { "aria-label": "LLM call", onchange: (e) => navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), { replace: true }) },
-    calls.map((c) => h("option", { value: c.id, selected: c.id === call.id }, `${c.stepKey || "?"} · ${c.id.split("/").pop()}${c.live && !c.live.received ? " (streaming)" : ""}`)));
+  const picker = h(
+    "select#call-picker",
+    {
+      "aria-label": "LLM call",
+      onchange: (e) =>
+        navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), {
+          replace: true,
+        }),
+    },
+    calls.map((c) =>
+      h(
+        "option",
+        { value: c.id, selected: c.id === call.id },
+        `${c.stepKey || "?"} · ${c.id.split("/").pop()}${c.live && !c.live.received ? " (streaming)" : ""}`,
+      ),
+    ),
+  );
   document.getElementById("prompt-toolbar").hidden = false;
   searchInput.hidden = false;
   exportBtn.hidden = false;
   replace(pickerSlot, picker);
   exportFn = () => exportCall(call, messages, response);
-  replace(content,
+  replace(
+    content,
     callMeta(call, { template, version, provider, model, inTok, outTok, rec }),
-    variables && Object.keys(variables).length ? [h("h3", "Variables"), h("table#call-vars", h("tbody", Object.entries(variables).map(([k, v]) => h("tr", h("th", k), h("td.mono", typeof v === "string" ? v : JSON.stringify(v))))))] : null,
+    variables && Object.keys(variables).length
+      ? [
+          h("h3", "Variables"),
+          h(
+            "table#call-vars",
+            h(
+              "tbody",
+              Object.entries(variables).map(([k, v]) =>
+                h("tr", h("th", k), h("td.mono", typeof v === "string" ? v : JSON.stringify(v))),
+              ),
+            ),
+          ),
+        ]
+      : null,
     h("h3", "Prompt"),
-    h("div#prompt-messages", messages.length ? messages.map((m) => msgBox(m.role, m.content)) : h("p.muted.small", "Prompt not visible (redacted or not received yet).")),
+    h(
+      "div#prompt-messages",
+      messages.length
+        ? messages.map((m) => msgBox(m.role, m.content))
+        : h("p.muted.small", "Prompt not visible (redacted or not received yet)."),
+    ),
     h("h3", "Response"),
-    streaming ? streamingBox(chunks) : response != null ? msgBox("assistant", response, "", "prompt-response") : h("p.muted.small#prompt-response", "Waiting for the response…"),
+    streaming
+      ? streamingBox(chunks)
+      : response != null
+        ? msgBox("assistant", response, "", "prompt-response")
+        : h("p.muted.small#prompt-response", "Waiting for the response…"),
     h("h3", `Streamed chunks (${chunks.length})`),
-    h("ol.chips#chunk-list", { start: "0", "aria-label": "Streamed chunks in order" }, chunks.map((c) => h("li.chip.mono", { title: `chunk ${c.index}` }, JSON.stringify(c.delta)))),
+    h(
+      "ol.chips#chunk-list",
+      { start: "0", "aria-label": "Streamed chunks in order" },
+      chunks.map((c) => h("li.chip.mono", { title: `chunk ${c.index}` }, JSON.stringify(c.delta))),
+    ),
   );
   updateMatches();
 }
 
 function callMeta(call, { template, version, provider, model, inTok, outTok, rec }) {
-  return h("dl.kv#call-meta",
-    h("dt", "Template"), h("dd", template ? h("a", { href: impactHref("PROMPT_VERSION", `${template}@${version}`), "data-link": true, title: "Blast radius of this prompt version" }, `${template} v${version ?? "?"}`) : "—"),
-    h("dt", "Model"), h("dd", model ? h("a", { href: impactHref("MODEL", `${provider}/${model}`), "data-link": true }, `${provider} / ${model}`) : "—"),
-    h("dt", "Tokens"), h("dd", `${fmtInt(inTok)} in · ${fmtInt(outTok)} out`),
-    h("dt", "Latency · cost"), h("dd", `${fmtDuration(call.latencyMs ?? rec.latency_ms)} · ${fmtUsd(call.costUsd ?? rec.cost_usd)}`),
-    rec.finish_reason ? [h("dt", "Finish"), h("dd", rec.finish_reason)] : null);
+  return h(
+    "dl.kv#call-meta",
+    h("dt", "Template"),
+    h(
+      "dd",
+      template
+        ? h(
+            "a",
+            {
+              href: impactHref("PROMPT_VERSION", `${template}@${version}`),
+              "data-link": true,
+              title: "Blast radius of this prompt version",
+            },
+            `${template} v${version ?? "?"}`,
+          )
+        : "—",
+    ),
+    h("dt", "Model"),
+    h(
+      "dd",
+      model
+        ? h(
+            "a",
+            { href: impactHref("MODEL", `${provider}/${model}`), "data-link": true },
+            `${provider} / ${model}`,
+          )
+        : "—",
+    ),
+    h("dt", "Tokens"),
+    h("dd", `${fmtInt(inTok)} in · ${fmtInt(outTok)} out`),
+    h("dt", "Latency · cost"),
+    h(
+      "dd",
+      `${fmtDuration(call.latencyMs ?? rec.latency_ms)} · ${fmtUsd(call.costUsd ?? rec.cost_usd)}`,
+    ),
+    rec.finish_reason ? [h("dt", "Finish"), h("dd", rec.finish_reason)] : null,
+  );
 }
 
 function renderHidden(call, meta) {
@@ -176,28 +326,60 @@ function renderHidden(call, meta) {
   searchInput.hidden = true;
   exportBtn.hidden = true;
   exportFn = null;
-  const picker = h("select#call-picker", { "aria-label": "LLM call", onchange: (e) => navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), { replace: true }) },
-    meta.calls.map((c) => h("option", { value: c.id, selected: c.id === call.id }, `${c.stepKey || "?"} · ${c.id.split("/").pop()}`)));
+  const picker = h(
+    "select#call-picker",
+    {
+      "aria-label": "LLM call",
+      onchange: (e) =>
+        navigate(runHref(current.id, { step: route.query.get("step"), call: e.target.value }), {
+          replace: true,
+        }),
+    },
+    meta.calls.map((c) =>
+      h(
+        "option",
+        { value: c.id, selected: c.id === call.id },
+        `${c.stepKey || "?"} · ${c.id.split("/").pop()}`,
+      ),
+    ),
+  );
   replace(pickerSlot, picker);
-  replace(content,
+  replace(
+    content,
     callMeta(call, meta),
-    h("p.role-hidden#prompt-hidden", { role: "note" },
-      `Prompt and response text are hidden for your role${principal.known ? ` (${roleName()})` : ""}.`),
+    h(
+      "p.role-hidden#prompt-hidden",
+      { role: "note" },
+      `Prompt and response text are hidden for your role${principal.known ? ` (${roleName()})` : ""}.`,
+    ),
   );
   updateMatches();
 }
 
 function streamingBox(chunks) {
-  const code = h("code#stream-text", chunks.map((c) => h("span.chunk", { dataset: { index: String(c.index) } }, c.delta)));
-  return h("div.msg.streaming#prompt-response", h("div.role", h("span", "assistant")), h("pre", { "aria-live": "polite", "aria-busy": "true" }, code));
+  const code = h(
+    "code#stream-text",
+    chunks.map((c) => h("span.chunk", { dataset: { index: String(c.index) } }, c.delta)),
+  );
+  return h(
+    "div.msg.streaming#prompt-response",
+    h("div.role", h("span", "assistant")),
+    h("pre", { "aria-live": "polite", "aria-busy": "true" }, code),
+  );
 }
 
 function appendChunk(ev) {
   // Streaming appends in place: re-rendering the whole inspector per chunk would flicker.
-  if (content.querySelector("#prompt-hidden")) { soon(); return; }
+  if (content.querySelector("#prompt-hidden")) {
+    soon();
+    return;
+  }
   const code = content.querySelector("#stream-text");
   const list = content.querySelector("#chunk-list");
-  if (!code || !list || search) { soon(); return; }
+  if (!code || !list || search) {
+    soon();
+    return;
+  }
   const d = ev.data || {};
   const span = h("span.chunk.chunk-fresh", { dataset: { index: String(d.index) } }, d.delta ?? "");
   code.append(span);
@@ -226,11 +408,20 @@ function jump(delta) {
 
 function exportCall(call, messages, response) {
   const body = {
-    id: call.id, step: call.stepKey, provider: call.provider, model: call.model,
-    template: call.promptTemplate || call.live?.sent?.template?.name, version: call.promptVersion || call.live?.sent?.template?.version,
-    variables: call.live?.sent?.variables ?? null, messages, response,
-    chunks: call.live?.chunks ?? [], inputTokens: call.inputTokens, outputTokens: call.outputTokens,
-    latencyMs: call.latencyMs, costUsd: call.costUsd,
+    id: call.id,
+    step: call.stepKey,
+    provider: call.provider,
+    model: call.model,
+    template: call.promptTemplate || call.live?.sent?.template?.name,
+    version: call.promptVersion || call.live?.sent?.template?.version,
+    variables: call.live?.sent?.variables ?? null,
+    messages,
+    response,
+    chunks: call.live?.chunks ?? [],
+    inputTokens: call.inputTokens,
+    outputTokens: call.outputTokens,
+    latencyMs: call.latencyMs,
+    costUsd: call.costUsd,
   };
   download(`${call.id.replace(/[^\w.-]+/g, "_")}.json`, JSON.stringify(body, null, 2));
 }

@@ -3,7 +3,20 @@
 // token budget vs actual, live timer, parameters, input/output preview, LLM calls).
 import { state, on, pipelineRuns, runTime } from "../store.js";
 import { current, openRun, closeRun, mergedCalls } from "../rundata.js";
-import { h, $, replace, statusBadge, fmtCompact, fmtInt, fmtUsd, fmtDuration, fmtTime, frameScheduler, ts, preserveFocus } from "../util.js";
+import {
+  h,
+  $,
+  replace,
+  statusBadge,
+  fmtCompact,
+  fmtInt,
+  fmtUsd,
+  fmtDuration,
+  fmtTime,
+  frameScheduler,
+  ts,
+  preserveFocus,
+} from "../util.js";
 import { navigate, pipelineHref, runHref, lineageHref, impactHref } from "../router.js";
 import { runProgress } from "../progress.js";
 
@@ -14,12 +27,19 @@ let soon;
 export function mount() {
   panel = $("#panel-run");
   soon = frameScheduler(render, 250);
-  on("run", () => { if (cur.name !== "run") soon(); });
+  on("run", () => {
+    if (cur.name !== "run") soon();
+  });
   on("runFull", soon);
-  on("runEvent", (ev) => { if (ev.type.startsWith("step.") || ev.type.startsWith("artifact.") || ev.type === "prompt.sent") soon(); });
+  on("runEvent", (ev) => {
+    if (ev.type.startsWith("step.") || ev.type.startsWith("artifact.") || ev.type === "prompt.sent")
+      soon();
+  });
   on("resync", soon);
   // The live timers (run and running steps) tick once a second, nothing else polls.
-  setInterval(() => { if (cur.name === "run" && current.run?.status === "RUNNING") soon(); }, 1000);
+  setInterval(() => {
+    if (cur.name === "run" && current.run?.status === "RUNNING") soon();
+  }, 1000);
 }
 
 export function route(r) {
@@ -32,7 +52,8 @@ export function route(r) {
 function render() {
   preserveFocus(panel, () => {
     if (cur.name === "run") renderRun();
-    else if (cur.name === "pipeline") renderRuns(state.pipelines.get(cur.params.name), `Runs of ${cur.params.name}`);
+    else if (cur.name === "pipeline")
+      renderRuns(state.pipelines.get(cur.params.name), `Runs of ${cur.params.name}`);
     else renderRuns(null, "Recent runs");
   });
 }
@@ -42,72 +63,171 @@ function renderRuns(pipeline, title) {
   if (pipeline) runs = pipelineRuns(pipeline);
   else {
     runs = [...state.runs.values()].filter((r) => r.pipeline?.name);
-    runs.sort((a, b) => (b.status === "RUNNING") - (a.status === "RUNNING") || runTime(b) - runTime(a));
+    runs.sort(
+      (a, b) => (b.status === "RUNNING") - (a.status === "RUNNING") || runTime(b) - runTime(a),
+    );
   }
   runs = runs.slice(0, 60);
-  replace(panel,
-    h("header.panel-head", h("h2#h-run", title), h("span.muted.small", `${runs.filter((r) => r.status === "RUNNING").length} running`)),
-    h("div.panel-body", runs.length ? h("table#runs-table",
-      h("caption.visually-hidden", title),
-      h("thead", h("tr", h("th", "Run"), h("th", "Pipeline"), h("th", "Status"), h("th", "Progress"), h("th.num", "Tokens"), h("th.num", "Cost"))),
-      h("tbody", runs.map((r) => {
-        const p = state.pipelines.get(r.pipeline?.name);
-        const prog = runProgress(r, p);
-        return h("tr", { dataset: { run: r.id } },
-          h("td", h("a", { href: runHref(r.id), "data-link": true }, r.id)),
-          h("td", h("a", { href: pipelineHref(r.pipeline.name), "data-link": true }, r.pipeline.name)),
-          h("td", statusBadge(r.status)),
-          h("td", { title: prog.current ? `current: ${prog.current}` : "" }, h("div.progress", { class: (r.status || "").toLowerCase(), role: "progressbar", "aria-label": `Run ${r.id} progress`, "aria-valuenow": String(Math.round(prog.pct)), "aria-valuemin": "0", "aria-valuemax": "100" }, h("span", { style: { width: `${prog.pct}%` } })), prog.current ? h("span.small.muted", prog.current) : null),
-          h("td.num", fmtCompact((r.inputTokens || 0) + (r.outputTokens || 0))),
-          h("td.num", fmtUsd(r.costUsd)));
-      }))) : h("p.empty", state.ready ? "No runs yet." : "Loading…")),
+  replace(
+    panel,
+    h(
+      "header.panel-head",
+      h("h2#h-run", title),
+      h("span.muted.small", `${runs.filter((r) => r.status === "RUNNING").length} running`),
+    ),
+    h(
+      "div.panel-body",
+      runs.length
+        ? h(
+            "table#runs-table",
+            h("caption.visually-hidden", title),
+            h(
+              "thead",
+              h(
+                "tr",
+                h("th", "Run"),
+                h("th", "Pipeline"),
+                h("th", "Status"),
+                h("th", "Progress"),
+                h("th.num", "Tokens"),
+                h("th.num", "Cost"),
+              ),
+            ),
+            h(
+              "tbody",
+              runs.map((r) => {
+                const p = state.pipelines.get(r.pipeline?.name);
+                const prog = runProgress(r, p);
+                return h(
+                  "tr",
+                  { dataset: { run: r.id } },
+                  h("td", h("a", { href: runHref(r.id), "data-link": true }, r.id)),
+                  h(
+                    "td",
+                    h(
+                      "a",
+                      { href: pipelineHref(r.pipeline.name), "data-link": true },
+                      r.pipeline.name,
+                    ),
+                  ),
+                  h("td", statusBadge(r.status)),
+                  h(
+                    "td",
+                    { title: prog.current ? `current: ${prog.current}` : "" },
+                    h(
+                      "div.progress",
+                      {
+                        class: (r.status || "").toLowerCase(),
+                        role: "progressbar",
+                        "aria-label": `Run ${r.id} progress`,
+                        "aria-valuenow": String(Math.round(prog.pct)),
+                        "aria-valuemin": "0",
+                        "aria-valuemax": "100",
+                      },
+                      h("span", { style: { width: `${prog.pct}%` } }),
+                    ),
+                    prog.current ? h("span.small.muted", prog.current) : null,
+                  ),
+                  h("td.num", fmtCompact((r.inputTokens || 0) + (r.outputTokens || 0))),
+                  h("td.num", fmtUsd(r.costUsd)),
+                );
+              }),
+            ),
+          )
+        : h("p.empty", state.ready ? "No runs yet." : "Loading…"),
+    ),
   );
 }
 
 function selectedStepRun(run) {
   const want = cur.query.get("step");
   const steps = run.steps || [];
-  if (want) return steps.find((s) => s.id === want) || steps.find((s) => s.step.key === want) || null;
-  return [...steps].reverse().find((s) => s.status === "RUNNING") || steps[steps.length - 1] || null;
+  if (want)
+    return steps.find((s) => s.id === want) || steps.find((s) => s.step.key === want) || null;
+  return (
+    [...steps].reverse().find((s) => s.status === "RUNNING") || steps[steps.length - 1] || null
+  );
 }
 
 function renderRun() {
   const id = cur.params.id;
   const run = current.run;
-  const head = h("header.panel-head",
-    h("nav.crumbs", { "aria-label": "Breadcrumb" },
-      h("a", { href: "/", "data-link": true }, "Runs"), " / ",
-      run ? [h("a", { href: pipelineHref(run.pipeline.name), "data-link": true }, run.pipeline.name), " / "] : null),
+  const head = h(
+    "header.panel-head",
+    h(
+      "nav.crumbs",
+      { "aria-label": "Breadcrumb" },
+      h("a", { href: "/", "data-link": true }, "Runs"),
+      " / ",
+      run
+        ? [
+            h("a", { href: pipelineHref(run.pipeline.name), "data-link": true }, run.pipeline.name),
+            " / ",
+          ]
+        : null,
+    ),
     h("h2#h-run", id),
     run ? statusBadge(run.status) : null,
     h("span.spacer"),
-    run ? h("a", { href: impactHref("RUN", id), "data-link": true }, "Blast radius") : null);
+    run ? h("a", { href: impactHref("RUN", id), "data-link": true }, "Blast radius") : null,
+  );
   if (!run) {
-    replace(panel, head, h("div.panel-body", h("p.empty", current.missing ? `No run with id “${id}”.` : "Loading run…")));
+    replace(
+      panel,
+      head,
+      h(
+        "div.panel-body",
+        h("p.empty", current.missing ? `No run with id “${id}”.` : "Loading run…"),
+      ),
+    );
     return;
   }
   const now = Date.now();
   const start = ts(run.startedAt) || Math.min(...run.steps.map((s) => ts(s.startedAt) || now), now);
-  const end = ts(run.endedAt) || (run.status === "RUNNING" ? now : Math.max(start + 1, ...run.steps.map((s) => ts(s.endedAt) || ts(s.startedAt) || start)));
+  const end =
+    ts(run.endedAt) ||
+    (run.status === "RUNNING"
+      ? now
+      : Math.max(start + 1, ...run.steps.map((s) => ts(s.endedAt) || ts(s.startedAt) || start)));
   const span = Math.max(1, end - start);
   const sel = selectedStepRun(run);
   const prog = runProgress(run, state.pipelines.get(run.pipeline.name) || run.pipeline);
-  replace(panel, head,
-    h("div.panel-body", { dataset: { scrollKey: "run" } },
-      h("div.summary",
+  replace(
+    panel,
+    head,
+    h(
+      "div.panel-body",
+      { dataset: { scrollKey: "run" } },
+      h(
+        "div.summary",
         kv("Started", fmtTime(run.startedAt || run.scheduledFor)),
-        kv("Duration", h("span#run-timer", fmtDuration(run.startedAt ? end - start : null)), run.status === "RUNNING" ? " (live)" : ""),
+        kv(
+          "Duration",
+          h("span#run-timer", fmtDuration(run.startedAt ? end - start : null)),
+          run.status === "RUNNING" ? " (live)" : "",
+        ),
         kv("Progress", `${Math.round(prog.pct)}%`),
         kv("Tokens", `${fmtCompact(run.inputTokens)} in / ${fmtCompact(run.outputTokens)} out`),
         kv("Cost", `${fmtUsd(run.costUsd)}${run.costEstimated ? " (est.)" : ""}`),
-        kv("Trigger", run.trigger || "—")),
+        kv("Trigger", run.trigger || "—"),
+      ),
       run.error ? h("p.st-failed", h("span", { "aria-hidden": "true" }, "✕ "), run.error) : null,
       h("h3#timeline-h", "Step timeline"),
-      h("div.gantt#gantt", { role: "list", "aria-labelledby": "timeline-h" },
+      h(
+        "div.gantt#gantt",
+        { role: "list", "aria-labelledby": "timeline-h" },
         run.steps.map((s) => ganttRow(s, start, span, now, sel)),
-        h("div.gantt-axis", { "aria-hidden": "true" }, h("span", "0"), h("span", fmtDuration(span / 2)), h("span", fmtDuration(span)))),
+        h(
+          "div.gantt-axis",
+          { "aria-hidden": "true" },
+          h("span", "0"),
+          h("span", fmtDuration(span / 2)),
+          h("span", fmtDuration(span)),
+        ),
+      ),
       run.steps.length ? null : h("p.empty", "No step has started yet."),
-      sel ? stepDetail(run, sel, now) : null),
+      sel ? stepDetail(run, sel, now) : null,
+    ),
   );
 }
 
@@ -122,18 +242,42 @@ function ganttRow(s, start, span, now, sel) {
   const dur = fmtDuration(s.durationMs ?? (s.startedAt ? b - a : null));
   const selected = sel && sel.id === s.id;
   const href = runHref(current.id, { step: s.id });
-  const go = (e) => { e.preventDefault(); navigate(href, { replace: true }); };
-  return h("div", { role: "listitem", style: { display: "contents" } },
-    h("a.lbl", { href, onclick: go, title: label, "aria-current": selected ? "true" : null, dataset: { focusKey: `lbl-${s.id}` } }, label),
-    h("div.track",
-      h("button.bar", {
-        type: "button", class: `st-${s.status.toLowerCase()}${selected ? " selected" : ""}`,
-        style: { left: `${left}%`, width: `${Math.min(width, 100 - left)}%` },
-        "aria-label": `${label}: ${s.status.toLowerCase()}, ${dur}${s.attempt > 1 ? `, retry ${s.attempt - 1}` : ""}`,
-        title: `${label} · ${s.status.toLowerCase()} · ${dur}${s.provider ? ` · ${s.provider}/${s.model}` : ""}`,
-        dataset: { focusKey: `bar-${s.id}`, step: s.step.key, attempt: String(s.attempt) },
+  const go = (e) => {
+    e.preventDefault();
+    navigate(href, { replace: true });
+  };
+  return h(
+    "div",
+    { role: "listitem", style: { display: "contents" } },
+    h(
+      "a.lbl",
+      {
+        href,
         onclick: go,
-      }, s.status === "FAILED" ? "✕ " : s.status === "RUNNING" ? "▶ " : "", width > 12 ? dur : "")));
+        title: label,
+        "aria-current": selected ? "true" : null,
+        dataset: { focusKey: `lbl-${s.id}` },
+      },
+      label,
+    ),
+    h(
+      "div.track",
+      h(
+        "button.bar",
+        {
+          type: "button",
+          class: `st-${s.status.toLowerCase()}${selected ? " selected" : ""}`,
+          style: { left: `${left}%`, width: `${Math.min(width, 100 - left)}%` },
+          "aria-label": `${label}: ${s.status.toLowerCase()}, ${dur}${s.attempt > 1 ? `, retry ${s.attempt - 1}` : ""}`,
+          title: `${label} · ${s.status.toLowerCase()} · ${dur}${s.provider ? ` · ${s.provider}/${s.model}` : ""}`,
+          dataset: { focusKey: `bar-${s.id}`, step: s.step.key, attempt: String(s.attempt) },
+          onclick: go,
+        },
+        s.status === "FAILED" ? "✕ " : s.status === "RUNNING" ? "▶ " : "",
+        width > 12 ? dur : "",
+      ),
+    ),
+  );
 }
 
 function stepDetail(run, s, now) {
@@ -142,46 +286,119 @@ function stepDetail(run, s, now) {
   const budget = s.tokenBudget ?? started.token_budget ?? null;
   const used = s.tokensUsed ?? null;
   const pctUsed = budget ? Math.min(100, ((used || 0) / budget) * 100) : null;
-  const calls = mergedCalls().filter((c) => c.stepKey === s.step.key && (c.attempt === undefined || c.attempt === s.attempt));
+  const calls = mergedCalls().filter(
+    (c) => c.stepKey === s.step.key && (c.attempt === undefined || c.attempt === s.attempt),
+  );
   const artifacts = (kind) => (kind === "reads" ? s.reads : s.writes) || [];
   const artData = (type, uri) => current.artifacts.get(`${s.step.key}|${type}|${uri}`) || {};
-  return h("section.stepdetail#step-detail", { "aria-labelledby": "step-h" },
+  return h(
+    "section.stepdetail#step-detail",
+    { "aria-labelledby": "step-h" },
     h("h3#step-h", `Step ${s.step.key}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}`),
-    h("dl.kv",
-      h("dt", "Status"), h("dd", statusBadge(s.status), s.percent != null && s.status === "RUNNING" ? ` ${Math.round(s.percent)}%` : ""),
-      h("dt", "Kind"), h("dd", s.step.kind || "—"),
-      h("dt", "Provider / model"), h("dd", s.provider ? `${s.provider} / ${s.model}` : "—"),
-      h("dt", "Started"), h("dd", fmtTime(s.startedAt)),
-      h("dt", "Duration"), h("dd#step-timer", live !== null ? `${fmtDuration(live)} (running)` : fmtDuration(s.durationMs)),
-      h("dt", "Tokens"), h("dd", budget ? h("div.meter",
-        h("div.progress", { class: used > budget ? "over" : "", role: "meter", "aria-label": "Token budget used", "aria-valuemin": "0", "aria-valuemax": String(budget), "aria-valuenow": String(used || 0) }, h("span", { style: { width: `${pctUsed}%` } })),
-        h("span", `${fmtCompact(used || 0)} of ${fmtCompact(budget)} budget (${pctUsed.toFixed(0)}%)${used > budget ? " — over budget" : ""}`)) : `${fmtInt(used)}${used == null ? "" : " used"} · no budget`),
+    h(
+      "dl.kv",
+      h("dt", "Status"),
+      h(
+        "dd",
+        statusBadge(s.status),
+        s.percent != null && s.status === "RUNNING" ? ` ${Math.round(s.percent)}%` : "",
+      ),
+      h("dt", "Kind"),
+      h("dd", s.step.kind || "—"),
+      h("dt", "Provider / model"),
+      h("dd", s.provider ? `${s.provider} / ${s.model}` : "—"),
+      h("dt", "Started"),
+      h("dd", fmtTime(s.startedAt)),
+      h("dt", "Duration"),
+      h(
+        "dd#step-timer",
+        live !== null ? `${fmtDuration(live)} (running)` : fmtDuration(s.durationMs),
+      ),
+      h("dt", "Tokens"),
+      h(
+        "dd",
+        budget
+          ? h(
+              "div.meter",
+              h(
+                "div.progress",
+                {
+                  class: used > budget ? "over" : "",
+                  role: "meter",
+                  "aria-label": "Token budget used",
+                  "aria-valuemin": "0",
+                  "aria-valuemax": String(budget),
+                  "aria-valuenow": String(used || 0),
+                },
+                h("span", { style: { width: `${pctUsed}%` } }),
+              ),
+              h(
+                "span",
+                `${fmtCompact(used || 0)} of ${fmtCompact(budget)} budget (${pctUsed.toFixed(0)}%)${used > budget ? " — over budget" : ""}`,
+              ),
+            )
+          : `${fmtInt(used)}${used == null ? "" : " used"} · no budget`,
+      ),
       s.step.owner ? [h("dt", "Owner"), h("dd", s.step.owner.name)] : null,
-      s.error ? [h("dt", "Error"), h("dd.st-failed", s.error)] : null),
+      s.error ? [h("dt", "Error"), h("dd.st-failed", s.error)] : null,
+    ),
     h("h3", "Parameters"),
-    started.params ? h("pre.json", JSON.stringify(started.params, null, 2)) : h("p.muted.small", "No parameters recorded."),
+    started.params
+      ? h("pre.json", JSON.stringify(started.params, null, 2))
+      : h("p.muted.small", "No parameters recorded."),
     h("h3", "Inputs"),
     artifactList(artifacts("reads"), "artifact.read", artData),
     h("h3", "Outputs"),
     artifactList(artifacts("writes"), "artifact.written", artData),
-    current.outputs.get(s.step.key) ? h("pre.json", JSON.stringify(current.outputs.get(s.step.key), null, 2)) : null,
+    current.outputs.get(s.step.key)
+      ? h("pre.json", JSON.stringify(current.outputs.get(s.step.key), null, 2))
+      : null,
     h("h3", `LLM calls (${calls.length})`),
-    calls.length ? h("ul.calls", calls.map((c) => h("li",
-      h("a", { href: runHref(current.id, { step: s.id, call: c.id }), "data-link": true, dataset: { call: c.id } }, c.id.split("/").pop()),
-      h("span.muted", ` · ${c.model || c.live?.sent?.model || "?"} · ${c.promptTemplate || c.live?.sent?.template?.name || "no template"}${c.promptVersion ? "@" + c.promptVersion : ""} · ${fmtInt((c.inputTokens || 0) + (c.outputTokens || 0))} tok`),
-      !c.live?.received && !c.response ? h("span.badge.st-running", "streaming") : null))) : h("p.muted.small", "None."),
+    calls.length
+      ? h(
+          "ul.calls",
+          calls.map((c) =>
+            h(
+              "li",
+              h(
+                "a",
+                {
+                  href: runHref(current.id, { step: s.id, call: c.id }),
+                  "data-link": true,
+                  dataset: { call: c.id },
+                },
+                c.id.split("/").pop(),
+              ),
+              h(
+                "span.muted",
+                ` · ${c.model || c.live?.sent?.model || "?"} · ${c.promptTemplate || c.live?.sent?.template?.name || "no template"}${c.promptVersion ? "@" + c.promptVersion : ""} · ${fmtInt((c.inputTokens || 0) + (c.outputTokens || 0))} tok`,
+              ),
+              !c.live?.received && !c.response ? h("span.badge.st-running", "streaming") : null,
+            ),
+          ),
+        )
+      : h("p.muted.small", "None."),
   );
 }
 
 function artifactList(list, type, artData) {
   if (!list.length) return h("p.muted.small", "None.");
-  return h("ul.calls", list.map((a) => {
-    const d = artData(type, a.uri);
-    return h("li",
-      h("a", { href: lineageHref(a.uri), "data-link": true, title: "Lineage of this artifact" }, a.uri),
-      a.version ? h("span.muted", ` @ ${a.version}`) : null,
-      a.kind ? h("span.muted", ` · ${a.kind}`) : null,
-      d.records != null ? h("span.muted", ` · ${fmtInt(d.records)} records`) : null,
-      d.size_bytes != null ? h("span.muted", ` · ${fmtCompact(d.size_bytes)} B`) : null);
-  }));
+  return h(
+    "ul.calls",
+    list.map((a) => {
+      const d = artData(type, a.uri);
+      return h(
+        "li",
+        h(
+          "a",
+          { href: lineageHref(a.uri), "data-link": true, title: "Lineage of this artifact" },
+          a.uri,
+        ),
+        a.version ? h("span.muted", ` @ ${a.version}`) : null,
+        a.kind ? h("span.muted", ` · ${a.kind}`) : null,
+        d.records != null ? h("span.muted", ` · ${fmtInt(d.records)} records`) : null,
+        d.size_bytes != null ? h("span.muted", ` · ${fmtCompact(d.size_bytes)} B`) : null,
+      );
+    }),
+  );
 }
