@@ -31,10 +31,12 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	npm run --prefix web lint
 
 format: setup
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+	npm run --prefix web format
 
 schema: setup
 	$(BIN)/python -m tracegraph.events.schema_export
