@@ -336,8 +336,12 @@ def _indexed(a: Mapping[str, Any], prefix: str, inner: str, default_role: str) -
     return out
 
 
-_INPUT_EVENTS = ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message")
-_INPUT_EVENTS += ("gen_ai.tool.message",)
+_INPUT_EVENTS = (
+    "gen_ai.system.message",
+    "gen_ai.user.message",
+    "gen_ai.assistant.message",
+    "gen_ai.tool.message",
+)
 
 
 def prompt_of(span: Span) -> tuple[str | None, list | None]:
