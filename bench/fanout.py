@@ -112,7 +112,8 @@ class _Subscriber(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a TCP connection: writable
+        self.transport = transport
         self.ws.send_request(self.ws.connect())
         self._flush()
 
