@@ -5,16 +5,33 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The dashboard's npm packages (web/node_modules, git-ignored); redone when the lock changes.
 WEB_STAMP := web/node_modules/.installed
+# Exact versions (with hashes) of every Python package: dev.lock for the venv (setup, CI),
+# main.lock (the runtime subset, same versions) for the Docker image. `make lock` after
+# editing pyproject.toml; `make upgrade [P=package]` to move to newer releases.
+DEV_LOCK := requirements/dev.lock
+MAIN_LOCK := requirements/main.lock
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: setup demo test lint format bench neo4j-start neo4j-stop neo4j-status schema clean
+.PHONY: setup demo test lint format bench neo4j-start neo4j-stop neo4j-status schema clean lock upgrade
 
 setup: $(STAMP) $(WEB_STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve both locks from pyproject.toml, keeping every pin that still satisfies it.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o $(DEV_LOCK) $(UPGRADE)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c $(DEV_LOCK) -o $(MAIN_LOCK)
+	$(MAKE) setup
+
+# Newest releases pyproject.toml allows: all packages, or one with P=name.
+upgrade:
+	$(MAKE) lock UPGRADE="$(if $(P),--upgrade-package $(P),--upgrade)"
 
 $(WEB_STAMP): web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund

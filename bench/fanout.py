@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,8 @@ class _Subscriber(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a TCP connection: writable
+        self.transport = transport
         self.ws.send_request(self.ws.connect())
         self._flush()
 
@@ -164,7 +166,7 @@ def _clients_main(url: str, n: int, pipeline: str, key: str, pipe: Connection) -
         subs: list[_Subscriber] = []
         for i in range(n):
             _, sub = await loop.create_connection(
-                lambda i=i: _Subscriber(url, pipeline, per_client[i], key), "127.0.0.1", port
+                partial(_Subscriber, url, pipeline, per_client[i], key), "127.0.0.1", port
             )
             subs.append(sub)
             if i % 50 == 49:

@@ -100,11 +100,14 @@ def build_event_log(uri: str, events: int, target_events: int, runs: int = 10_00
         for start in range(1, events + 1, EVENT_CHUNK):
             driver.execute_query(
                 bench_cypher("query_bench_events"),
-                **{"from": start, "to": min(events, start + EVENT_CHUNK - 1)},
-                runs=runs,
-                target=TARGET_RUN,
-                target_from=target_from,
-                every=every,
+                {
+                    "from": start,
+                    "to": min(events, start + EVENT_CHUNK - 1),
+                    "runs": runs,
+                    "target": TARGET_RUN,
+                    "target_from": target_from,
+                    "every": every,
+                },
             )
             print(f"  events up to {start + EVENT_CHUNK - 1}/{events}", file=sys.stderr, flush=True)
         print(f"built {events} events in {time.perf_counter() - t0:.1f}s", file=sys.stderr)

@@ -23,6 +23,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from neo4j import GraphDatabase
@@ -143,6 +144,7 @@ async def _drive(
                 n += 1
                 pipeline, run = active[n % len(active)]
                 step = STEPS[(n // len(active)) % 4]
+                data: dict[str, Any]
                 if n % 10 == 0:
                     msg = f"bench line {n} bench-sent={int(time.time() * 1000)}"
                     data = {"level": "info", "message": msg}

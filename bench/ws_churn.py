@@ -30,10 +30,9 @@ from pathlib import Path
 import httpx
 import orjson
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import (
+from harness import (
     UNTHROTTLED_ENV,
     bearer,
     free_port,
@@ -93,7 +92,7 @@ def rss_kib(pid: int) -> int:
 
 
 async def one_cycle(url: str, key: str, pipeline: str, registered: asyncio.Event) -> None:
-    ws = await connect(url, subprotocols=["graphql-transport-ws"], compression=None)
+    ws = await connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], compression=None)
     try:
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
         await ws.send(orjson.dumps(init).decode())

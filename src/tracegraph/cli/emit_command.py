@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import orjson
 import typer
@@ -23,6 +23,16 @@ from tracegraph.cli.client_common import (
 
 # Well below the service's default limit (5,000 events) so one file needs few requests.
 CHUNK = 1000
+
+
+class _Totals(TypedDict):
+    """The whole file's answer, summed over its chunks (printed as is with --json)."""
+
+    events: int
+    accepted: int
+    duplicates: int
+    rejected: list[dict[str, Any]]
+    last_seq: int
 
 
 def parse_events(text: bytes) -> list[Any]:
@@ -59,7 +69,13 @@ def emit(
         events = parse_events(data)
     except ValueError as exc:
         fail(str(exc))
-    total = {"events": len(events), "accepted": 0, "duplicates": 0, "rejected": [], "last_seq": 0}
+    total: _Totals = {
+        "events": len(events),
+        "accepted": 0,
+        "duplicates": 0,
+        "rejected": [],
+        "last_seq": 0,
+    }
     with client(url, api_key) as http:
         for start in range(0, len(events), CHUNK):
             chunk = events[start : start + CHUNK]

@@ -673,6 +673,8 @@ class _RunSimulation:
         """Prompt fields, reply text (None for embeddings), input tokens and finish reason."""
         rng = self.rng
         case = self.case
+        # One type for every branch: text prompts and chat prompts both end up here.
+        prompt: dict[str, Any]
         if llm.style == "embed_query":
             return {"text": case.question}, None, _tokens(case.question), "stop"
         if llm.style == "embed_batch":

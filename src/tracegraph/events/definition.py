@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from graphlib import CycleError, TopologicalSorter
 from typing import Self
 
-import networkx as nx
 from pydantic import Field, model_validator
 
 from tracegraph.events.base import Payload
@@ -45,8 +45,6 @@ class PipelineDefinedData(Payload):
                 )
             first_index[step.key] = i
 
-        graph = nx.DiGraph()
-        graph.add_nodes_from(first_index)
         for i, step in enumerate(self.steps):
             for dep in step.depends_on:
                 if dep not in first_index:
@@ -57,11 +55,22 @@ class PipelineDefinedData(Payload):
                         i,
                         "depends_on",
                     )
-                # Edges point downstream (dependency -> dependent), the way data flows.
-                graph.add_edge(dep, step.key)
 
-        if not nx.is_directed_acyclic_graph(graph):
-            cycle = nx.find_cycle(graph)
-            path = " -> ".join([cycle[0][0], *(edge[1] for edge in cycle)])
+        cycle = _dependency_cycle({step.key: step.depends_on for step in self.steps})
+        if cycle:
+            # Named from the step defined first, so the same definition gives the same message.
+            start = min(range(len(cycle)), key=lambda k: first_index[cycle[k]])
+            path = " -> ".join([*cycle[start:], *cycle[: start + 1]])
             raise problem(f"steps form a dependency cycle: {path}", "steps")
         return self
+
+
+def _dependency_cycle(depends_on: dict[str, list[str]]) -> list[str]:
+    """One cycle's steps, each a dependency of the next (the way data flows); [] if none."""
+    try:
+        TopologicalSorter(depends_on).prepare()
+    except CycleError as exc:
+        # graphlib reports the cycle closed (first node repeated last).
+        closed: list[str] = exc.args[1]
+        return closed[:-1]
+    return []

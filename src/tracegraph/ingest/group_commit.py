@@ -233,6 +233,7 @@ class GroupCommitter:
                 await self._run_one_exclusive(item)
                 continue
             batch, total = [item], item.size
+            nxt: _Queued | _Exclusive | None = None
             while total < self._max_batch and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 if isinstance(nxt, _Exclusive) or total + nxt.size > self._max_batch:

@@ -158,7 +158,7 @@ class _Scope:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         if self._token is not None:
             try:
                 self._var.reset(self._token)
@@ -166,8 +166,9 @@ class _Scope:
                 # Exited in another context (e.g. a generator finalised elsewhere).
                 self._var.set(None)
             self._token = None
+        # Returning None (not a bool) tells callers and the type checker that the user's
+        # exception always propagates unchanged.
         safe(self._finish)(exc)
-        return False  # the user's exception propagates unchanged
 
     async def __aenter__(self) -> Any:
         return self.__enter__()
@@ -177,8 +178,8 @@ class _Scope:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
-        return self.__exit__(exc_type, exc, tb)
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
 
 
 class Run(_Scope):
@@ -573,9 +574,8 @@ class LLMCall:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
-        self.close(exc)
-        return False
+    ) -> None:
+        self.close(exc)  # the user's exception propagates unchanged
 
     async def __aenter__(self) -> LLMCall:
         return self.__enter__()
@@ -585,5 +585,5 @@ class LLMCall:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
-        return self.__exit__(exc_type, exc, tb)
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

@@ -10,10 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import httpx
 import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from tracegraph.background import BackgroundTask
 
@@ -21,6 +29,10 @@ log = structlog.get_logger(__name__)
 
 # Worth retrying: the receiver may recover. Other 4xx answers will not change.
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class _RetryableAnswer(Exception):
+    """The receiver answered with a status in ``RETRY_STATUS``; ``str()`` says which."""
 
 
 def json_safe(value: Any) -> Any:
@@ -102,23 +114,38 @@ class WebhookSender:
         self._slots.release()
 
     async def _deliver(self, url: str, payload: dict[str, Any]) -> None:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            # backoff_s, then twice that, and so on, capped at backoff_max_s; no wait after the
+            # last attempt.
+            wait=wait_exponential(multiplier=self._backoff, max=self._backoff_max),
+            retry=retry_if_exception_type((_RetryableAnswer, httpx.HTTPError)),
+            before_sleep=partial(_log_retry, url),
+            reraise=True,
+        )
+        try:
+            status: int = await retrying(self._post, url, payload)
+        except (_RetryableAnswer, httpx.HTTPError):
+            self.failed += 1
+            log.warning("webhook gave up", url=url, attempts=self._attempts)
+            return
+        if status < 300:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            log.warning("webhook refused", url=url, status=status)
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> int:
+        """One attempt: the answer's status, unless it is worth retrying (raises)."""
         assert self._client is not None
-        for attempt in range(1, self._attempts + 1):
-            try:
-                resp = await self._client.post(url, json=payload)
-                if resp.status_code < 300:
-                    self.delivered += 1
-                    return
-                if resp.status_code not in RETRY_STATUS:
-                    log.warning("webhook refused", url=url, status=resp.status_code)
-                    self.failed += 1
-                    return
-                reason = f"status {resp.status_code}"
-            except httpx.HTTPError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            if attempt < self._attempts:
-                delay = min(self._backoff * 2 ** (attempt - 1), self._backoff_max)
-                log.info("webhook retry", url=url, attempt=attempt, delay_s=delay, reason=reason)
-                await asyncio.sleep(delay)
-        self.failed += 1
-        log.warning("webhook gave up", url=url, attempts=self._attempts)
+        resp = await self._client.post(url, json=payload)
+        if resp.status_code in RETRY_STATUS:
+            raise _RetryableAnswer(f"status {resp.status_code}")
+        return resp.status_code
+
+
+def _log_retry(url: str, state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    reason = str(exc) if isinstance(exc, _RetryableAnswer) else f"{type(exc).__name__}: {exc}"
+    delay = state.next_action.sleep if state.next_action else 0.0
+    log.info("webhook retry", url=url, attempt=state.attempt_number, delay_s=delay, reason=reason)

@@ -41,7 +41,7 @@ class GovernanceStore:
     async def set_owner(self, pipeline: str, step: str | None, owner: str, actor: str) -> bool:
         """Set the owner (already validated); True when it changed (and was audited)."""
         kind, _, name = owner.partition(":")
-        params = {
+        params: dict[str, Any] = {
             "pipeline": pipeline,
             "step": step,
             "owner": {"id": owner, "kind": kind, "name": name},

@@ -89,7 +89,9 @@ class GraphReads:
 
     # -- batches for DataLoaders ----------------------------------------------------------
 
-    async def _by_key(self, name: str, param: str, keys: Sequence[Any], key: str, value: str):
+    async def _by_key(
+        self, name: str, param: str, keys: Sequence[Any], key: str, value: str
+    ) -> dict[str, Props]:
         recs = await self._records(name, **{param: list(keys)})
         return {r[key]: r[value] for r in recs}
 

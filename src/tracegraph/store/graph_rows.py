@@ -244,7 +244,7 @@ def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[s
             }
         )
         step_rows = []
-        edges = []
+        edges: list[dict[str, str]] = []
         for st in data.get("steps") or []:
             sid = f"{name}/{st['key']}"
             step_rows.append(

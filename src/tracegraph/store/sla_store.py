@@ -72,6 +72,7 @@ class SlaStore:
         @unit_of_work(timeout=self.timeout_s)
         async def work(tx: AsyncManagedTransaction) -> tuple[Pairs, list[str], int]:
             pairs: Pairs = []
+            reads: list[tuple[str, str, dict[str, Any]]]
             if runs is None and step_runs is None:
                 reads = [("sla_open_runs", "Run", {}), ("sla_open_step_runs", "StepRun", {})]
             else:

@@ -412,7 +412,7 @@ def _job_event(ev: JobEvent) -> dict[str, Any]:
         "inputs": [_dataset_facts(d, ("inputs", i)) for i, d in enumerate(ev.inputs)] or None,
         "outputs": [_dataset_facts(d, ("outputs", i)) for i, d in enumerate(ev.outputs)] or None,
     }
-    data = {
+    data: dict[str, Any] = {
         "description": docs.description if docs else None,
         "owner": owners[0] if owners else None,
         "steps": [],

@@ -269,11 +269,11 @@ def _count(value: Any) -> int | None:
 def _content(value: Any) -> Any:
     """Message content: text, or the text of text-only parts, or the parts as they are."""
     if isinstance(value, list):
-        texts = [p.get("content") if isinstance(p, dict) else None for p in value]
-        if all(isinstance(t, str) for t in texts) and all(
-            isinstance(p, dict) and p.get("type", "text") == "text" for p in value
-        ):
-            return "".join(texts)  # type: ignore[arg-type]
+        texts = [
+            p["content"] for p in value if isinstance(p, dict) and isinstance(p.get("content"), str)
+        ]
+        if len(texts) == len(value) and all(p.get("type", "text") == "text" for p in value):
+            return "".join(texts)
         return value
     if value is None or isinstance(value, str):
         return value
@@ -336,8 +336,12 @@ def _indexed(a: Mapping[str, Any], prefix: str, inner: str, default_role: str) -
     return out
 
 
-_INPUT_EVENTS = ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message")
-_INPUT_EVENTS += ("gen_ai.tool.message",)
+_INPUT_EVENTS = (
+    "gen_ai.system.message",
+    "gen_ai.user.message",
+    "gen_ai.assistant.message",
+    "gen_ai.tool.message",
+)
 
 
 def prompt_of(span: Span) -> tuple[str | None, list | None]:
