@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The dashboard's npm packages (web/node_modules, git-ignored); redone when the lock changes.
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: setup demo test lint format bench neo4j-start neo4j-stop neo4j-status schema clean
+.PHONY: setup demo test test-fast test-integration test-browser lint format bench neo4j-start neo4j-stop neo4j-status schema clean
 
 setup: $(STAMP) $(WEB_STAMP)
 
@@ -23,9 +23,24 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 demo: setup
 	$(BIN)/tracegraph demo
 
+# Every lane (CI runs this): the slowest 25 tests are listed at the end of the output.
 test: setup
 	$(BIN)/tracegraph neo4j fetch
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
+
+# The unit lane: no Neo4j, no browser, seconds (tests/unit/conftest.py refuses a database).
+test-fast: setup
+	$(BIN)/pytest -q tests/unit
+
+# The real-Neo4j suite: the service, its clients and the database (instance `test`).
+test-integration: setup
+	$(BIN)/tracegraph neo4j fetch
+	$(BIN)/pytest -q --durations=25 tests/integration
+
+# The dashboard in headless Chromium (/usr/bin/chromium) against a real service.
+test-browser: setup
+	$(BIN)/tracegraph neo4j fetch
+	$(BIN)/pytest -q --durations=25 tests/browser
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -29,7 +29,8 @@ from tracegraph.settings import REPO_ROOT, Neo4jSettings, Settings
 from tracegraph.store.cypher_files import query
 
 T = TypeVar("T")
-EXAMPLES = REPO_ROOT.parent / "shared" / "examples"
+# Test data lives in the repository (tests/data/), so a clone alone runs the suite.
+EXAMPLES = Path(__file__).resolve().parent / "data"
 TEST_BOLT_PORT = int(os.environ.get("TRACEGRAPH_TEST_BOLT_PORT", "7697"))
 
 
