@@ -12,7 +12,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 import uvicorn
 from neo4j import Driver, GraphDatabase
 
+from tests.support.eventually import eventually
 from tests.support.skips import unavailable
 from tracegraph.settings import REPO_ROOT, Neo4jSettings, Settings
 from tracegraph.store.cypher_files import query
@@ -163,11 +163,13 @@ class RunningService:
 
     def __enter__(self) -> RunningService:
         self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("service did not start")
-            time.sleep(0.05)
+
+        def started() -> bool:
+            if not self.thread.is_alive():
+                raise RuntimeError("service did not start: its thread ended")
+            return bool(self.server.started)
+
+        eventually(started, timeout=60, what="the service started")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -94,6 +94,12 @@ class Dash:
         self.page.get_by_role("button", name="Sign in").click()
 
     def shot(self, name: str) -> Path:
+        """A screenshot once the page is still: no CSS animation or transition running
+        (the progress bars' width eases in), and a frame painted since."""
+        self.page.wait_for_function(
+            "() => document.getAnimations().every(a => a.playState !== 'running')"
+        )
+        self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
         self.page.screenshot(path=str(path))
@@ -122,7 +128,7 @@ def ingest(service: RunningService, events: list[dict]) -> None:
             r = http.post("/v1/events", json=events)
             if r.status_code != 503:
                 break
-            time.sleep(float(r.headers.get("Retry-After", "1")))
+            time.sleep(float(r.headers.get("Retry-After", "1")))  # as an emitter honouring it does
         assert r.status_code == 200, r.text
 
 
@@ -180,7 +186,6 @@ def test_page_loads_and_shows_example_pipelines(
     assert page.locator("header[role=banner]").count() == 1
     assert page.locator("main#main").count() == 1
     expect(page.locator("#tabpanel-metrics")).to_be_visible()
-    time.sleep(0.5)
     d.shot("01-home-desktop")
     assert d.errors == []
 
@@ -419,7 +424,6 @@ def test_lineage_view_renders_known_upstream(
     ]:
         expect(nodes).to_contain_text(uri)
     expect(page.locator("#cy canvas").first).to_be_visible()
-    time.sleep(0.3)
     d.shot("08-lineage")
     # Clicking a node in the list re-roots the view on it.
     nodes.locator("a", has_text="s3://support/chunks").first.click()
@@ -432,7 +436,6 @@ def test_lineage_view_renders_known_upstream(
     expect(side.locator("#affected-owners")).to_be_visible()
     expect(side).to_contain_text("team:search")
     expect(side).to_contain_text("rag-nightly")
-    time.sleep(0.3)
     d.shot("09-impact")
     assert d.errors == []
 
@@ -515,7 +518,6 @@ def test_metrics_and_breaches_panels(
     panel = page.locator("#tabpanel-metrics")
     # Either real charts or a clear "unavailable" note, never a broken panel.
     expect(panel.locator("figure.chart, #metrics-unavailable").first).to_be_visible()
-    time.sleep(0.5)
     d.shot("14-metrics")
     page.locator("#tab-breaches").click()
     expect(
@@ -677,7 +679,6 @@ def test_viewer_sees_runs_but_prompt_text_is_hidden(
     assert inspector.locator("#prompt-messages").count() == 0
     assert inspector.locator("#chunk-list").count() == 0
     expect(page.locator("#prompt-search")).to_be_hidden()
-    time.sleep(0.5)
     d.shot("19-viewer-run")
     body = page.content()
     assert PROMPT_TEXT not in body and RESPONSE_TEXT not in body

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 from tests.support.graph import rebuild
 from tracegraph.audit import AuditRecord
 from tracegraph.settings import Neo4jSettings
@@ -330,13 +330,8 @@ RESOLVE = "mutation($id: ID!) { resolveBreach(id: $id) { status resolvedBy } }"
 
 
 def wait_for_breach(service: RunningService) -> dict:
-    deadline = time.monotonic() + 15
-    while True:
-        found = ok(service, BREACHES)["slaBreaches"]
-        if found:
-            return found[0]  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, "no breach found"
-        time.sleep(0.1)
+    found = eventually(lambda: ok(service, BREACHES)["slaBreaches"], timeout=15, what="a breach")
+    return found[0]  # type: ignore[no-any-return]
 
 
 def test_admin_sla_is_evaluated_and_breach_handling_is_audited(

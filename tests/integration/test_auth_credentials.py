@@ -20,6 +20,7 @@ from neo4j import Driver
 
 from tests.conftest import REPO_ROOT, RunningService, free_port
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 
 ME = {"query": "{ me { actor kind roles } }"}
 
@@ -46,19 +47,22 @@ def test_first_start_prints_one_admin_key_once(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     first = make_service()
-    deadline = time.monotonic() + 20
     printed: list[str] = []
-    while not printed and time.monotonic() < deadline:
-        printed += [w for w in capfd.readouterr().err.split() if w.startswith("tg_")]
-        time.sleep(0.1)
+
+    def keys_printed() -> list[str]:
+        printed.extend(w for w in capfd.readouterr().err.split() if w.startswith("tg_"))
+        return printed
+
+    eventually(keys_printed, timeout=20, what="the admin key on stderr")
     assert len(printed) == 1, printed
     me = _me(first, printed[0]).json()["data"]["me"]
     assert me == {"actor": "key:bootstrap-admin", "kind": "api_key", "roles": ["admin"]}
     keys = fetch(clean_graph, "api_keys_stored")
     assert [(k["name"], k["role"]) for k in keys] == [("bootstrap-admin", "admin")]
     # Later starts against the same database print nothing and mint nothing.
+    # Nothing to wait for: start-up waits for the schema task, which ends with the
+    # bootstrap (runtime.py), so a key would be printed before make_service returns.
     make_service()
-    time.sleep(1.0)
     assert "tg_" not in capfd.readouterr().err
     names = [k["name"] for k in fetch(clean_graph, "api_keys_stored")]
     assert names == ["bootstrap-admin"]
@@ -84,13 +88,12 @@ def test_key_lifecycle_hash_only_last_used_and_revocation(
     # The key works, and its use is recorded (in the background).
     with httpx.Client(base_url=service.base_url, headers={"Authorization": f"Bearer {key}"}) as h:
         assert h.post("/v1/events", json=[]).status_code == 200
-    deadline = time.monotonic() + 10
-    last_used = None
-    while last_used is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def last_used() -> str | None:
         keys = _gql(service, "admin", "{ apiKeys { id lastUsedAt } }")["apiKeys"]
-        last_used = next(k["lastUsedAt"] for k in keys if k["id"] == record["id"])
-    assert last_used is not None
+        return next(k["lastUsedAt"] for k in keys if k["id"] == record["id"])  # type: ignore[no-any-return]
+
+    eventually(last_used, what="the key's lastUsedAt")
     # A second key with the same name is refused clearly.
     with service.client("admin") as http:
         dup = http.post(
@@ -131,8 +134,8 @@ def test_revocation_reaches_other_replicas_within_the_cache_ttl(
     assert _me(other, key).status_code == 200  # cached on `other` now
     key_id = key.split("_")[1]
     _gql(service, "admin", "mutation($id: ID!) { revokeApiKey(id: $id) { id } }", id=key_id)
-    time.sleep(0.8)
-    assert _me(other, key).status_code == 401
+    # Refused once `other`'s cached verdict is older than its TTL (plus a poll's margin).
+    eventually(lambda: _me(other, key).status_code == 401, timeout=0.5 + 0.5, interval=0.1)
 
 
 def test_keys_cli_create_list_revoke(
@@ -159,8 +162,13 @@ def test_keys_cli_create_list_revoke(
     assert listed.returncode == 0 and "ana" in listed.stdout and "reviewer" in listed.stdout
     revoked = run("revoke", key.split("_")[1])
     assert revoked.returncode == 0, revoked.stderr
-    time.sleep(0.7)
-    assert _me(service, key).status_code == 401
+    # The CLI is another process: the service learns of it within its key-cache TTL.
+    eventually(
+        lambda: _me(service, key).status_code == 401,
+        timeout=service.settings.api_key_cache_ttl_s + 1,
+        interval=0.1,
+        what="the revoked key refused",
+    )
     missing = run("revoke", "000000000000")
     assert missing.returncode == 2 and "no API key" in missing.stderr
 

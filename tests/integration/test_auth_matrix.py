@@ -21,7 +21,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import RunningService
-from tests.support.live import LEGACY_WS, TRANSPORT_WS, log_event, unique, ws_url
+from tests.support.live import LEGACY_WS, TRANSPORT_WS, log_event, unique, until_subscribed, ws_url
 from tracegraph.settings import REPO_ROOT
 
 ROLES = ("viewer", "reviewer", "ingester", "admin")
@@ -363,7 +363,7 @@ async def test_websocket_operation_after_jwt_expiry_never_runs(
     ws = await _open(svc, _jwt(["admin"], expires_in_s=2), protocol)
     name = unique("minted-after-expiry")
     create = 'mutation($n: String!) { createApiKey(name: $n, role: "admin") { key } }'
-    await asyncio.sleep(2.1)  # exp is whole seconds, at most 2 s from now: past it
+    await asyncio.sleep(2.1)  # on purpose: exp is whole seconds, at most 2 s away: past it
     with contextlib.suppress(ConnectionClosed):
         await ws.send(_start(protocol, "1", create, {"n": name}))
     messages, code = await _messages_until_closed(ws, within_s=20)
@@ -386,7 +386,7 @@ async def test_websocket_key_revocation_closes_the_socket_4403_on_every_replica(
     key = svc.key("reviewer")
     ws = await _open(svc, key)
     await ws.send(_start(TRANSPORT_WS, "1", EVENTS_SUB, {"p": pipeline}))
-    await asyncio.sleep(0.2)
+    await until_subscribed(svc, 1)
     key_id = key.split("_")[1]
     if revoked_by == "another replica":
         other = make_service(api_key_cache_ttl_s=ttl)

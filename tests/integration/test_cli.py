@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from tests.conftest import RunningService
+from tests.support.live import until_subscribed_sync
 from tracegraph.cli.main import app
 
 runner = CliRunner()
@@ -183,7 +183,7 @@ def test_tail_prints_events_posted_while_it_runs(service: RunningService) -> Non
         text=True,
     )
     try:
-        time.sleep(3)  # let it connect and subscribe
+        until_subscribed_sync(service, 1)  # connected and subscribed: what follows is live
         with service.client("ingester") as client:
             for i in range(3):
                 run_event = {
@@ -197,7 +197,6 @@ def test_tail_prints_events_posted_while_it_runs(service: RunningService) -> Non
                 }
                 resp = client.post("/v1/events", json=[run_event, _log(100 + i)])
                 assert resp.status_code == 200
-                time.sleep(0.2)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

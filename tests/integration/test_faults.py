@@ -9,7 +9,6 @@ supervised: if it dies, queued requests get 503, readiness turns false, and it r
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import httpx
 from neo4j import Driver
 
 from tests.conftest import RunningService
+from tests.support.eventually import eventually, eventually_async
 from tests.support.faults import (
     ANSWER_WITHIN_S,
     Answer,
@@ -74,11 +74,13 @@ def _first_ok_after(load: Load, moment: float, within_s: float) -> Answer:
 
 
 def _wait_ready(service: RunningService, ready: bool, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
     with httpx.Client(base_url=service.base_url, timeout=10) as client:
-        while (client.get("/readyz").status_code == 200) != ready:
-            assert time.monotonic() < deadline, f"/readyz did not turn {ready} in {within_s} s"
-            time.sleep(0.05)
+        eventually(
+            lambda: client.get("/readyz"),
+            until=lambda r: (r.status_code == 200) == ready,
+            timeout=within_s,
+            what=f"/readyz {'ready' if ready else 'unready'}",
+        )
 
 
 def _warm_ingest_statements(service: RunningService) -> None:
@@ -87,14 +89,14 @@ def _warm_ingest_statements(service: RunningService) -> None:
     services = service.app.state.services
     writer = EventWriter(services.driver, service.settings.neo4j.database, {})
     unit = services.ingest.prepare([log_event("warm", 1)], "test")
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            service.call(services.keys.get("warm"))
-            service.call(writer.write([unit]))
-            return
-        except Exception:
-            assert time.monotonic() < deadline, "the database did not take a write again"
+
+    def takes_a_write() -> bool:
+        service.call(services.keys.get("warm"))
+        service.call(writer.write([unit]))
+        return True
+
+    # Any failure means "not yet": the database is still coming back.
+    eventually(takes_a_write, timeout=180, retry_on=(Exception,), what="a write taken again")
 
 
 def test_killed_neo4j_answers_503_fast_recovers_fast_and_loses_nothing(
@@ -148,10 +150,8 @@ def test_dead_writer_fails_queued_requests_turns_unready_and_restarts(
         # A bug after a commit kills the writer task while another request is queued.
         committer._notify = notify
         await notify(result)
-        for _ in range(1000):  # up to 10 s for the second request to queue
-            if committer.pending_events:
-                break
-            await asyncio.sleep(0.01)
+        # Up to 10 s for the second request to queue (a timeout is an assertion).
+        await eventually_async(lambda: committer.pending_events, interval=0.01)
         raise RuntimeError("writer bug (injected)")
 
     committer._notify = crash_once
@@ -166,10 +166,8 @@ def test_dead_writer_fails_queued_requests_turns_unready_and_restarts(
 
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             first = pool.submit(post, 1)
-            deadline = time.monotonic() + 10
-            while committer.batches_committed == 0:  # the crashing batch is in
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+            # The crashing batch is in.
+            eventually(lambda: committer.batches_committed, interval=0.01, what="a batch")
             started = time.monotonic()
             queued = pool.submit(post, 2).result()
             waited = time.monotonic() - started

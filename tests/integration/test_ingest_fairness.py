@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 
 
 def _log_event(pipeline: str, i: int) -> dict[str, Any]:
@@ -35,10 +35,7 @@ def _batch(pipeline: str, start: int, count: int) -> list[dict[str, Any]]:
 
 
 def _poll(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.02)
+    eventually(condition, timeout=timeout_s, interval=0.02, what=what)
 
 
 def _seqs(driver: Driver, pipeline: str) -> list[int]:
@@ -268,7 +265,7 @@ def test_the_idle_writer_keeps_no_batch_alive(
     ref = svc.call(submit_and_watch())
 
     def collected() -> bool:
-        svc.call(asyncio.sleep(0))  # let the writer go back to waiting
+        svc.call(asyncio.sleep(0))  # one loop turn, not a wait: the writer goes back to waiting
         gc.collect()
         return ref() is None
 

@@ -9,6 +9,7 @@ import pytest
 from neo4j import Driver
 
 from tests.conftest import RunningService
+from tests.support.eventually import eventually_async
 from tests.support.live import (
     EVENTS_SUB,
     PROTOCOLS,
@@ -23,6 +24,7 @@ from tests.support.live import (
     stored_seqs,
     take,
     unique,
+    until_subscribed,
 )
 
 
@@ -52,7 +54,7 @@ async def test_replay_then_live_on_both_subprotocols(
                         return
 
             task = asyncio.create_task(consume())
-            await asyncio.sleep(0.3)
+            await until_subscribed(live, 1)
             # Live part: a response.chunk and more logs, committed after the replay.
             await post(http, [chunk_event(pipe, "run-x", 0)])
             await post(http, [log_event(pipe, i) for i in range(5, 9)])
@@ -100,11 +102,11 @@ async def test_replay_to_live_switch_under_concurrent_ingest(
         async with _client(live) as http:
             for start in range(0, total, 4):
                 await post(http, [log_event(pipe, i) for i in range(start, start + 4)])
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # paced on purpose: subscribers join mid-stream
         done.set()
 
     async def subscriber(k: int) -> list[int]:
-        await asyncio.sleep(0.05 * k)  # join at different points of the stream
+        await asyncio.sleep(0.05 * k)  # on purpose: join at different points of the stream
         seqs: list[int] = []
         async with session(live, PROTOCOLS[k % 2]) as sess:
             async for r in sess.subscribe(request(EVENTS_SUB, {"after": 0, "pipeline": pipe})):
@@ -147,7 +149,7 @@ async def test_filters_apply_to_replay_and_live(live: RunningService, clean_grap
                 name: asyncio.create_task(take(sess, EVENTS_SUB, variables, 2 * n))
                 for name, (variables, n) in cases.items()
             }
-            await asyncio.sleep(0.3)
+            await until_subscribed(live, len(tasks))
             await post(http, batch(10))
             got = {name: await asyncio.wait_for(t, 30) for name, t in tasks.items()}
 
@@ -175,13 +177,17 @@ async def test_run_updated_pushes_the_new_status(
     pipe, run = unique("p"), unique("run")
     other_run = unique("run")
     async with _client(live) as http, session(live, protocol) as sess:
-        by_run = asyncio.create_task(take(sess, RUN_SUB, {"run": run}, 2))
-        by_pipe = asyncio.create_task(take(sess, RUN_SUB, {"pipeline": pipe}, 3))
-        await asyncio.sleep(0.3)
+        seen_by_run: list[dict] = []
+        seen_by_pipe: list[dict] = []
+        by_run = asyncio.create_task(take(sess, RUN_SUB, {"run": run}, 2, into=seen_by_run))
+        by_pipe = asyncio.create_task(take(sess, RUN_SUB, {"pipeline": pipe}, 3, into=seen_by_pipe))
+        await until_subscribed(live, 2)
         await post(http, [run_event(pipe, run, "started", trigger="manual")])
-        await asyncio.sleep(0.2)
+        # Each change is pushed before the next is posted: updates of one run that land
+        # in one round are pushed once, with the latest state (not what is tested here).
+        await eventually_async(lambda: len(seen_by_run) == 1 and len(seen_by_pipe) == 1)
         await post(http, [run_event(pipe, other_run, "started")])
-        await asyncio.sleep(0.2)
+        await eventually_async(lambda: len(seen_by_pipe) == 2)
         await post(http, [run_event(pipe, run, "failed", error={"type": "X", "message": "boom"})])
         first, second = await asyncio.wait_for(by_run, 30)
         pipe_updates = await asyncio.wait_for(by_pipe, 30)
@@ -214,7 +220,7 @@ async def test_root_fragment_subscription_takes_the_generic_path(
         await post(http, [log_event(pipe, i) for i in range(3)])
         async with session(live, TRANSPORT_WS) as sess:
             task = asyncio.create_task(take(sess, doc, {"after": 0, "pipeline": pipe}, 5))
-            await asyncio.sleep(0.3)
+            await until_subscribed(live, 1)
             await post(http, [log_event(pipe, i) for i in range(3, 5)])
             got = await asyncio.wait_for(task, 30)
     assert [r["events"]["seq"] for r in got] == stored_seqs(clean_graph, pipe)
@@ -239,7 +245,7 @@ async def test_subscribers_sharing_a_subscription_share_one_rendering(
                 )
                 for k, sess in enumerate(opened)
             ]
-            await asyncio.sleep(0.5)
+            await until_subscribed(live, len(tasks))
             before = STATS["renders"]
             for i in range(1, 5):
                 await post(http, [log_event(pipe, i)])
@@ -271,7 +277,7 @@ async def test_subscriptions_without_variables_take_literal_or_no_arguments(
             asyncio.create_task(take(sess, literal, {}, 1)),
             asyncio.create_task(take(sess, every_event, {}, 1)),
         ]
-        await asyncio.sleep(0.3)
+        await until_subscribed(live, len(tasks))
         await post(http, [run_event(pipe, run, "started")])
         all_runs, by_literal, events = await asyncio.wait_for(asyncio.gather(*tasks), 30)
     assert all_runs[0]["runUpdated"] == {"id": run, "status": "RUNNING"}

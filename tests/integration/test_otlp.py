@@ -74,7 +74,7 @@ def _emit_rag_trace(service: RunningService) -> tuple[str, InMemorySpanExporter]
         ):
             llm.add_event("gen_ai.content.prompt", {"gen_ai.prompt": "Rewrite: what is RAG?"})
             llm.add_event("gen_ai.content.completion", {"gen_ai.completion": "Define RAG"})
-            time.sleep(0.01)
+            time.sleep(0.01)  # on purpose: the span lasts, so its latency is not 0
         with tracer.start_as_current_span("rerank", record_exception=False) as rerank:
             # OpenInference conventions on an LLM span inside a failing step.
             with tracer.start_as_current_span(

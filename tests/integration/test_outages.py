@@ -25,6 +25,7 @@ from neo4j import AsyncManagedTransaction, Driver
 from tests.conftest import RunningService
 from tests.support import cypher as test_statements
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 from tests.support.faults import ANSWER_WITHIN_S, frozen, killed, log_event, stored_ids
 from tests.support.live import LEGACY_WS, TRANSPORT_WS, ws_url
 from tracegraph.store.event_writer import EventWriter
@@ -83,15 +84,18 @@ def _client(svc: RunningService, role: str) -> httpx.Client:
 
 
 def _wait_ready(svc: RunningService) -> None:
-    deadline = time.monotonic() + 60
     with httpx.Client(base_url=svc.base_url, timeout=10) as client:
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the service did not become ready"
-            time.sleep(0.1)
+        eventually(
+            lambda: client.get("/readyz"),
+            until=lambda r: r.status_code == 200,
+            timeout=60,
+            what="the service ready",
+        )
 
 
 def _lapse(svc: RunningService) -> None:
     """Let the verified-key cache of ``svc`` run out (its TTL is a fraction of a second)."""
+    # On purpose: what is tested is the service after the TTL, so the TTL passes.
     time.sleep(svc.settings.api_key_cache_ttl_s * 2)
 
 
@@ -276,10 +280,12 @@ def test_statement_error_while_planning_does_not_block_readiness(
     monkeypatch.setattr(EventWriter, "plan_ahead", plan_fails)
     svc = make_service()
     with svc.client("ingester") as client:
-        deadline = time.monotonic() + 20
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").text
-            time.sleep(0.1)
+        eventually(
+            lambda: client.get("/readyz"),
+            until=lambda r: r.status_code == 200,
+            timeout=20,
+            what="the service ready",
+        )
         assert client.post("/v1/events", json=[log_event("planned", 1)]).status_code == 200
 
 

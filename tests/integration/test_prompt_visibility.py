@@ -11,7 +11,16 @@ from gql import gql as gql_doc
 from neo4j import Driver
 
 from tests.conftest import RunningService
-from tests.support.live import EVENTS_SUB, LEGACY_WS, TRANSPORT_WS, post, session, take, unique
+from tests.support.live import (
+    EVENTS_SUB,
+    LEGACY_WS,
+    TRANSPORT_WS,
+    post,
+    session,
+    take,
+    unique,
+    until_subscribed,
+)
 
 RUN_CALLS = """query($id: ID!) { run(id: $id) { steps { llmCalls {
     id model prompt response redactions } } } }"""
@@ -116,7 +125,7 @@ async def _both(
             asyncio.create_task(take(viewer, document, variables, n)),
             asyncio.create_task(take(reviewer, document, variables, n)),
         ]
-        await asyncio.sleep(0.5)
+        await until_subscribed(service, len(tasks))
         await post(http, _events(pipe, run))
         seen_by_viewer, seen_by_reviewer = [await asyncio.wait_for(t, 30) for t in tasks]
     return seen_by_viewer, seen_by_reviewer

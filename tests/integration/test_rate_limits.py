@@ -68,7 +68,7 @@ def test_graphql_reads_get_429_with_retry_after_then_recover(
         # An unauthenticated request is refused before any rate limiting.
         with httpx.Client(base_url=svc.base_url) as anon:
             assert anon.post("/graphql", json=QUERY).status_code == 401
-        time.sleep(seconds + 0.1)
+        time.sleep(seconds + 0.1)  # on purpose: recovery once the window has passed
         again = admin.post("/graphql", json=QUERY)
         assert again.status_code == 200 and "errors" not in again.json()
 
@@ -112,7 +112,7 @@ def test_the_http_dependency_answers_429_after_authentication(
             "retry_after_s": seconds,
         }
         assert anon.get("/test/limited").status_code == 401
-        time.sleep(seconds + 0.1)
+        time.sleep(seconds + 0.1)  # on purpose: recovery once the window has passed
         assert admin.get("/test/limited").status_code == 200
 
 
@@ -134,7 +134,7 @@ def test_the_rest_ingest_route_is_limited_per_principal(
         assert over.status_code == 429 and over.json()["retry_after_s"] == retry_after(over)
         # Another principal has its own budget.
         assert admin.post("/v1/events", json=[event]).status_code == 200
-        time.sleep(retry_after(over) + 0.1)
+        time.sleep(retry_after(over) + 0.1)  # on purpose: honouring Retry-After is the test
         assert ingester.post("/v1/events", json=[event]).status_code == 200
 
 
@@ -171,7 +171,7 @@ async def test_websocket_operations_over_the_limit_get_an_error_message(
         (err,) = msg["payload"]
         assert err["extensions"]["code"] == "RATE_LIMITED"
         assert 1 <= err["extensions"]["retryAfter"] <= 2
-        await asyncio.sleep(err["extensions"]["retryAfter"] + 0.1)
+        await asyncio.sleep(err["extensions"]["retryAfter"] + 0.1)  # on purpose: retryAfter
         await ws.send(json.dumps({"id": "q4", "type": "subscribe", "payload": QUERY}))
         assert (await _next_of(ws, "q4"))["type"] == "next"
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -13,6 +12,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 from tests.support.graph import rebuild
 from tracegraph.redaction import (
     BUILTIN_NAMES,
@@ -351,10 +351,10 @@ def test_replicas_converge_on_the_stored_policy(clean_graph: Driver, make_servic
     a = make_service(redaction_policy_refresh_s=0.2)
     b = make_service(redaction_policy_refresh_s=0.2)
     gql(a, SET_POLICY, b=[], c=[{"name": "codename", "pattern": "Project [A-Z][a-z]+"}])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if gql(b, POLICY)["data"]["redactionPolicy"]["version"] == 2:
-            break
-        time.sleep(0.1)
+    eventually(
+        lambda: gql(b, POLICY)["data"]["redactionPolicy"]["version"],
+        until=lambda version: version == 2,
+        what="replica b refreshed the policy",
+    )
     _post(b, _prompt("r3", f"Project Falcon for {EMAIL}"))
     assert _stored_prompt(clean_graph, "r3") == f"[REDACTED:codename] for {EMAIL}"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningService, free_port
+from tests.support.eventually import eventually
 from tracegraph.sdk import Tracegraph, current_run, current_step
 
 RUN_QUERY = """
@@ -50,10 +51,7 @@ def stored_event_ids(svc: RunningService, run_id: str) -> set[str]:
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    eventually(check, timeout=timeout_s, interval=0.2, what=what)
 
 
 def client_for(svc: RunningService, **kwargs: Any) -> Tracegraph:
@@ -171,7 +169,7 @@ def test_decorators_sync_and_async(service: RunningService) -> None:
 
     @tg.step("fetch")
     async def fetch(n: int) -> list[int]:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the step's own work, part of the workload
         return list(range(n))
 
     @tg.pipeline("sdk-async")

@@ -9,7 +9,6 @@ service's clock replaced per test and the timer ticking every 0.1 s.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -22,6 +21,7 @@ from tests.integration.test_sla_missing_runs import definition as cron_definitio
 from tests.integration.test_sla_missing_runs import ev as cron_ev
 from tests.integration.test_sla_missing_runs import when
 from tests.integration.test_slas import breaches, definition, ev, kinds, ms, post, set_clock, ts
+from tests.support.eventually import eventually
 
 DAY_S = 86_400
 
@@ -37,14 +37,7 @@ def until(
     service: RunningService, pred: Callable[[list[dict]], bool], timeout: float = 10
 ) -> list[dict]:
     """Poll the breaches (all pipelines) until ``pred`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = breaches(service)
-        if pred(found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met; breaches: {found}")
-        time.sleep(0.1)
+    return eventually(lambda: breaches(service), until=pred, timeout=timeout, what="breaches")
 
 
 def settled(service: RunningService) -> list[dict]:

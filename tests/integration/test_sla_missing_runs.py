@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 
 T = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 MIN = 60_000
@@ -129,19 +129,13 @@ def breaches(service: RunningService, pipeline: str | None = None) -> list[dict[
 def wait_for(
     service: RunningService, pred: Callable[[list[dict]], bool], timeout: float = 10
 ) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = breaches(service)
-        if pred(found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met; breaches: {found}")
-        time.sleep(0.1)
+    return eventually(lambda: breaches(service), until=pred, timeout=timeout, what="breaches")
 
 
 def settle(service: RunningService) -> list[dict]:
-    """Breaches after several timer ticks (to assert that nothing more appears)."""
-    time.sleep(0.6)
+    """Breaches once every touched run and the timer's checks are evaluated (for
+    asserting that nothing more appears): evaluated now, not waited for."""
+    service.call(service.app.state.services.sla_evaluator.evaluate_now())
     return breaches(service)
 
 
@@ -187,10 +181,8 @@ def test_missing_scheduled_run_breaches_once(
     )
     assert links[f"{SLA_ID}|max_start_delay_ms|late"]["on_labels"] == ["Run"]
     # The webhook got each new breach once, the missing run among them.
-    deadline = time.monotonic() + 5
-    while len(receiver[1]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    eventually(lambda: receiver[1], until=lambda sent: len(sent) >= 2, what="two webhooks")
+    settle(svc)  # anything still to breach has breached (and been queued) by now
     sent = sorted(p["breach"]["kind"] for p in receiver[1])
     assert sent == ["max_start_delay_ms", "missing_run"]
     hook = next(p for p in receiver[1] if p["breach"]["kind"] == "missing_run")

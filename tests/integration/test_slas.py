@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +20,8 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
-from tests.support.live import session
+from tests.support.eventually import eventually, eventually_async
+from tests.support.live import session, until_subscribed
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 PIPE = "sla-demo"
@@ -133,19 +133,13 @@ def breaches(service: RunningService, **filters: Any) -> list[dict[str, Any]]:
 def wait_for(
     service: RunningService, pred: Callable[[list[dict]], bool], timeout: float = 10
 ) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = breaches(service)
-        if pred(found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met; breaches: {found}")
-        time.sleep(0.1)
+    return eventually(lambda: breaches(service), until=pred, timeout=timeout, what="breaches")
 
 
 def settle(service: RunningService) -> list[dict]:
-    """Breaches after a few timer ticks (for asserting that nothing more appears)."""
-    time.sleep(0.5)
+    """Breaches once every touched run and the timer's checks are evaluated (for
+    asserting that nothing more appears): evaluated now, not waited for."""
+    service.call(service.app.state.services.sla_evaluator.evaluate_now())
     return breaches(service)
 
 
@@ -185,9 +179,8 @@ def test_running_too_long_while_still_running(svc: RunningService) -> None:
     assert kinds(found) == [("MAX_DURATION_MS", "r2")]
     post(svc, [ev("r2", "run.completed", 90)])
     set_clock(svc, ms(100))
-    time.sleep(0.5)
-    [b] = breaches(svc)
-    assert b["observed"] == 90_000  # the final duration replaces the running figure
+    [b] = wait_for(svc, lambda f: len(f) == 1 and f[0]["observed"] == 90_000)
+    assert [b] == settle(svc)  # the final duration replaced the running figure, for good
 
 
 def test_tokens_cost_and_duration_from_events(svc: RunningService) -> None:
@@ -337,16 +330,13 @@ def test_alerts_subscription_over_websocket(svc: RunningService) -> None:
                         return
 
             task = asyncio.create_task(listen())
-            await asyncio.sleep(0.5)  # subscribed before the breach happens
+            await until_subscribed(svc, 1, alerts=True)  # before the breach happens
             async with svc.async_client() as c:
                 r = await c.post(
                     "/v1/events", json=[ev("r6", "run.started", 0), ev("r6", "run.completed", 70)]
                 )
                 assert r.status_code == 200
-                for _ in range(100):
-                    if got:
-                        break
-                    await asyncio.sleep(0.1)
+                await eventually_async(lambda: got, what="the breach alert")
                 await c.post("/graphql", json={"query": ACK, "variables": {"id": got[0]["id"]}})
             await asyncio.wait_for(task, 10)
             return got
@@ -400,9 +390,7 @@ def test_webhook_delivery_with_retries(
     s = make_service(sla_check_interval_s=0.1, webhook_urls=[url], webhook_backoff_s=0.05)
     set_clock(s, ms(3600))
     post(s, [definition(), ev("r7", "run.started", 0), ev("r7", "run.completed", 61)])
-    deadline = time.monotonic() + 10
-    while not received and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: received, what="a webhook delivery")
     assert statuses[:3] == [503, 503, 200]
     [payload] = received
     assert payload["type"] == "sla.breach"

@@ -9,6 +9,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.eventually import eventually_async
 from tests.support.live import TRANSPORT_WS, ws_url
 
 TOO_MANY = 1013  # "try again later" (RFC 6455): a cap, not a bad credential
@@ -27,10 +28,10 @@ async def _init(svc: Any, role: str) -> tuple[ClientConnection, dict[str, Any] |
 
 async def _wait_open_sessions(svc: Any, n: int) -> None:
     sessions = svc.app.state.services.ws_sessions
-    async with asyncio.timeout(10):
-        # The count lives on the service's loop (another thread): poll it.
-        while sessions.open_count != n:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+    # The count lives on the service's loop (another thread): poll it.
+    await eventually_async(
+        lambda: sessions.open_count, until=lambda count: count == n, what=f"{n} open sessions"
+    )
 
 
 async def test_sockets_are_capped_per_principal_and_in_total(

@@ -49,7 +49,7 @@ def test_a_key_served_twice_in_a_row_only_when_alone() -> None:
 async def test_get_waits_for_an_item() -> None:
     queue: FairQueue[str] = FairQueue()
     getter = asyncio.create_task(queue.get())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn, not a wait: the getter runs up to its wait
     assert not getter.done()
     queue.put_nowait("a", "a1")
     assert await asyncio.wait_for(getter, timeout=5) == "a1"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.eventually import eventually_async
 from tracegraph.live.hub import EventFilter, LiveHub, RunFilter, SubscriberClosed
 from tracegraph.store.graph_rows import SequencedEvent
 
@@ -41,7 +42,7 @@ class FakeLog:
         types: Collection[str] | None = None,
         limit: int = 1000,
     ) -> list[SequencedEvent]:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a real read yields to the loop: commits may land meanwhile
         flt = EventFilter.of(pipeline, run, types)
         page = [e for e in self.events if e.seq > after_seq and flt.matches(e.payload)][:limit]
         if self.on_read:
@@ -87,7 +88,7 @@ async def test_live_items_at_or_below_the_replay_end_are_dropped() -> None:
     log.on_read = [lambda: log.commit(_ev(4), _ev(5))]  # committed as the replay reads
     stream = hub.events(EventFilter.of(), after_seq=1)
     task = asyncio.create_task(_collect(stream, 5))
-    await asyncio.sleep(0.01)
+    await eventually_async(lambda: not log.on_read, what="the replay's first read")
     log.commit(_ev(6))
     assert await asyncio.wait_for(task, 5) == [2, 3, 4, 5, 6]
 
@@ -100,7 +101,7 @@ async def test_topics_route_by_run_pipeline_and_type() -> None:
         "types": hub.events(EventFilter.of(types=["response.chunk"])),
     }
     tasks = {k: asyncio.create_task(_collect(s, 2)) for k, s in streams.items()}
-    await asyncio.sleep(0)
+    await eventually_async(lambda: hub.subscriber_count == 3, what="three subscribers")
     log.commit(
         _ev(1, "p1", "r1"),
         _ev(2, "p2", "r2"),
@@ -116,7 +117,7 @@ async def test_a_subscriber_behind_by_more_than_the_queue_is_closed_with_resume_
     hub, log = _hub(queue_size=3)
     stream = hub.events(EventFilter.of())
     first = asyncio.create_task(stream.__anext__())
-    await asyncio.sleep(0)
+    await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
     log.commit(_ev(1))
     assert (await first).seq == 1
     # One commit bigger than the queue is taken whole when the queue is empty...
@@ -144,11 +145,10 @@ async def test_run_updates_read_touched_runs_once_per_round() -> None:
     log.runs_by_ids = counting  # type: ignore[method-assign]
     hub.start()
     try:
-        log.commit(_ev(1, run="r0"))  # nobody subscribed: no read
-        await asyncio.sleep(0.01)
+        log.commit(_ev(1, run="r0"))  # nobody subscribed: not even noted (publish is sync)
         stream = hub.run_updates(RunFilter.of(pipeline="p"))
         task = asyncio.create_task(stream.__anext__())
-        await asyncio.sleep(0)
+        await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
         log.commit(_ev(2, run="r1"), _ev(3, run="r1"), _ev(4, run="r2"))
         update = await asyncio.wait_for(task, 5)
         assert update.run_id in {"r1", "r2"}
