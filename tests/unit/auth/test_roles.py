@@ -59,6 +59,9 @@ def test_parse_role_accepts_any_case_and_spacing(text: str) -> None:
 
 
 def test_parse_role_names_the_valid_roles() -> None:
-    with pytest.raises(ValueError, match=r"unknown role 'owner'; valid roles are viewer, "
-                                         r"reviewer, ingester, admin"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"unknown role 'owner'; valid roles are viewer, "
+        r"reviewer, ingester, admin",
+    ):
         parse_role("owner")

@@ -227,8 +227,13 @@ async def test_a_refused_request_is_quarantined_and_its_batch_mates_are_stored()
     # The shared batch was refused, then each request was written alone; the bad one's
     # events went to the quarantine (a unit with no events), with the database's code.
     assert writer.written_principals() == [
-        ["first"], ["ok1", "bad", "ok2"], ["ok1"], ["bad"], ["bad"], ["ok2"],
-    ]  # fmt: skip
+        ["first"],
+        ["ok1", "bad", "ok2"],
+        ["ok1"],
+        ["bad"],
+        ["bad"],
+        ["ok2"],
+    ]
     moved = writer.batches[4][0]
     assert moved.events == []
     assert [q.event_id for q in moved.rejected] == ["bad-0", "bad-1"]

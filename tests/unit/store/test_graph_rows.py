@@ -92,11 +92,19 @@ def test_an_artifact_version_takes_its_content_from_the_latest_write() -> None:
     uri = "s3://kb/chunks"
     rows = plan(
         ev(1, "artifact.read", "01:00.000", {"uri": uri, "version": 7, "records": 1}),
-        ev(2, "artifact.written", "00:30.000", {"uri": uri, "version": 7, "records": 500,
-                                               "owner": "team:search"}),
-        ev(3, "artifact.read", "02:00.000", {"uri": uri, "version": 7, "kind": "dataset",
-                                            "owner": "team:search"}),
-    )  # fmt: skip
+        ev(
+            2,
+            "artifact.written",
+            "00:30.000",
+            {"uri": uri, "version": 7, "records": 500, "owner": "team:search"},
+        ),
+        ev(
+            3,
+            "artifact.read",
+            "02:00.000",
+            {"uri": uri, "version": 7, "kind": "dataset", "owner": "team:search"},
+        ),
+    )
     version = only(rows["artifact_versions"])
     assert version["version_id"] == f"{uri}@7"  # integer versions read as text
     assert version["records"] == 500  # the write beats a later read
