@@ -12,7 +12,7 @@ DEV_LOCK := requirements/dev.lock
 MAIN_LOCK := requirements/main.lock
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: setup demo test lint format bench neo4j-start neo4j-stop neo4j-status schema clean lock upgrade
+.PHONY: setup demo test test-fast test-integration test-browser lint format bench neo4j-start neo4j-stop neo4j-status schema clean lock upgrade
 
 setup: $(STAMP) $(WEB_STAMP)
 
@@ -40,9 +40,24 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 demo: setup
 	$(BIN)/tracegraph demo
 
+# Every lane (CI runs this): the slowest 25 tests are listed at the end of the output.
 test: setup
 	$(BIN)/tracegraph neo4j fetch
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
+
+# The unit lane: no Neo4j, no browser, seconds (tests/unit/conftest.py refuses a database).
+test-fast: setup
+	$(BIN)/pytest -q tests/unit
+
+# The real-Neo4j suite: the service, its clients and the database (instance `test`).
+test-integration: setup
+	$(BIN)/tracegraph neo4j fetch
+	$(BIN)/pytest -q --durations=25 tests/integration
+
+# The dashboard in headless Chromium (/usr/bin/chromium) against a real service.
+test-browser: setup
+	$(BIN)/tracegraph neo4j fetch
+	$(BIN)/pytest -q --durations=25 tests/browser
 
 lint: setup
 	$(BIN)/ruff check src tests bench

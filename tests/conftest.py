@@ -12,7 +12,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -24,12 +23,14 @@ import pytest
 import uvicorn
 from neo4j import Driver, GraphDatabase
 
+from tests.support.eventually import eventually
 from tests.support.skips import unavailable
 from tracegraph.settings import REPO_ROOT, Neo4jSettings, Settings
 from tracegraph.store.cypher_files import query
 
 T = TypeVar("T")
-EXAMPLES = REPO_ROOT.parent / "shared" / "examples"
+# Test data lives in the repository (tests/data/), so a clone alone runs the suite.
+EXAMPLES = Path(__file__).resolve().parent / "data"
 TEST_BOLT_PORT = int(os.environ.get("TRACEGRAPH_TEST_BOLT_PORT", "7697"))
 
 
@@ -162,11 +163,13 @@ class RunningService:
 
     def __enter__(self) -> RunningService:
         self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("service did not start")
-            time.sleep(0.05)
+
+        def started() -> bool:
+            if not self.thread.is_alive():
+                raise RuntimeError("service did not start: its thread ended")
+            return bool(self.server.started)
+
+        eventually(started, timeout=60, what="the service started")
         return self
 
     def __exit__(self, *exc: object) -> None:

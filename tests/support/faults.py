@@ -22,6 +22,7 @@ import httpx
 from neo4j import Driver
 
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 
 # Every ingest request must answer within this (503 + Retry-After when it cannot commit).
 ANSWER_WITHIN_S = 5.0
@@ -49,12 +50,13 @@ def killed(local: Any) -> Iterator[None]:
     """Neo4j killed (SIGKILL, no clean shutdown) for the body, then started again."""
     pid = _pid(local)
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
     # Gone, and its port released (the kernel closes a killed process's sockets a moment
     # after it is reaped; start() refuses a port someone holds).
-    while local.status().running or _port_taken(local.bolt_port):
-        assert time.monotonic() < deadline, "Neo4j survived SIGKILL"
-        time.sleep(0.05)
+    eventually(
+        lambda: not (local.status().running or _port_taken(local.bolt_port)),
+        timeout=30,
+        what="Neo4j gone after SIGKILL",
+    )
     try:
         yield
     finally:
@@ -74,14 +76,14 @@ def wait_until_answering(driver: Driver, within_s: float = 120) -> None:
     fresh JVM plans its first query for seconds (13 s measured on a loaded two-core
     machine, with nothing but the test driver asking). The service cannot answer sooner
     than that, so its recovery is measured from here."""
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            fetch(driver, "rows_count", rows=[1])
-            return
-        except Exception:
-            assert time.monotonic() < deadline, "Neo4j did not answer again"
-            time.sleep(0.1)
+    # Any failure means "not yet": the server is still starting.
+    eventually(
+        lambda: fetch(driver, "rows_count", rows=[1]),
+        timeout=within_s,
+        interval=0.1,
+        retry_on=(Exception,),
+        what="Neo4j answering again",
+    )
 
 
 def log_event(prefix: str, i: int) -> dict[str, Any]:
@@ -167,19 +169,18 @@ class Load:
 
     def wait_for(self, predicate: Any, within_s: float, what: str) -> Answer:
         """Poll the answers until one satisfies ``predicate``; returns it."""
-        deadline = time.monotonic() + within_s
         seen = 0
-        while True:
+
+        def next_match() -> Answer:
+            nonlocal seen
             answers = self.snapshot()
-            for a in answers[seen:]:
-                if predicate(a):
-                    return a
+            found = next((a for a in answers[seen:] if predicate(a)), None)
             seen = len(answers)
             last = [(a.status, round(a.seconds, 2), a.body[:80]) for a in answers[-3:]]
-            assert time.monotonic() < deadline, (
-                f"no answer {what} within {within_s:g} s; last answers: {last}"
-            )
-            time.sleep(0.05)
+            assert found is not None, f"last answers: {last}"
+            return found
+
+        return eventually(next_match, timeout=within_s, what=f"an answer {what}")
 
     def acked_ids(self) -> set[str]:
         return {i for a in self.snapshot() if a.status == 200 for i in a.ids}

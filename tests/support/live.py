@@ -15,6 +15,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually, eventually_async
 
 TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # "graphql-transport-ws"
 LEGACY_WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # "graphql-ws"
@@ -110,10 +111,16 @@ def request(document: Any, variables: dict[str, Any]) -> GraphQLRequest:
 
 
 async def take(
-    sess: Any, document: Any, variables: dict[str, Any], n: int, within_s: float = 30
+    sess: Any,
+    document: Any,
+    variables: dict[str, Any],
+    n: int,
+    within_s: float = 30,
+    into: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The first ``n`` results of a subscription (then it is stopped)."""
-    out: list[dict[str, Any]] = []
+    """The first ``n`` results of a subscription (then it is stopped); ``into`` is the
+    list they are appended to as they come, for a test that waits on the first ones."""
+    out: list[dict[str, Any]] = [] if into is None else into
 
     async def run() -> None:
         async for result in sess.subscribe(request(document, variables)):
@@ -127,3 +134,39 @@ async def take(
 
 def stored_seqs(driver: Driver, pipeline: str) -> list[int]:
     return [r["seq"] for r in fetch(driver, "event_seqs_of_pipeline", pipeline=pipeline)]
+
+
+async def _hub_subscribers(service: RunningService, alerts: bool = False) -> int:
+    hub = service.app.state.services.hub
+    return int(hub.alert_subscriber_count if alerts else hub.subscriber_count)
+
+
+def subscriber_count(service: RunningService) -> int:
+    """Event and run-update subscribers the service's hub has now, read on the
+    service's own loop (the hub is not thread-safe)."""
+    return service.call(_hub_subscribers(service))
+
+
+def until_subscribed_sync(service: RunningService, n: int, within_s: float = 30) -> None:
+    """Wait until the hub has at least ``n`` subscribers (a client's subscription is
+    registered, so what is committed next reaches it live)."""
+    eventually(
+        lambda: subscriber_count(service),
+        until=lambda count: count >= n,
+        timeout=within_s,
+        what=f"{n} hub subscriber(s)",
+    )
+
+
+async def until_subscribed(
+    service: RunningService, n: int, within_s: float = 30, alerts: bool = False
+) -> None:
+    """The async form of :func:`until_subscribed_sync`, for tests on their own loop;
+    ``alerts``: count the subscribers of SLA alerts instead."""
+
+    async def count() -> int:
+        future = asyncio.run_coroutine_threadsafe(_hub_subscribers(service, alerts), service.loop)
+        return await asyncio.wrap_future(future)
+
+    what = f"{n} {'alert' if alerts else 'hub'} subscriber(s)"
+    await eventually_async(count, until=lambda c: c >= n, timeout=within_s, what=what)

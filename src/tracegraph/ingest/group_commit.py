@@ -278,6 +278,7 @@ class GroupCommitter:
         try:
             result = await self._write([q.unit for q in batch])
         except Exception as exc:
+            self._inflight = []
             retryable = is_retryable(exc) or is_timed_out(exc)
             self.metrics.failed(unavailable=retryable, seconds=time.perf_counter() - started)
             if retryable:
@@ -295,9 +296,9 @@ class GroupCommitter:
             else:
                 await self._quarantine(batch[0], exc)
             return
-        finally:
-            self._inflight = []
+        # In flight until settled: if settling kills the writer, its death answers them.
         self._settle(batch, result)
+        self._inflight = []
         await self._after_commit(batch, result, started)
 
     async def _quarantine(self, q: _Queued, exc: Exception) -> None:
@@ -320,6 +321,7 @@ class GroupCommitter:
         try:
             result = await self._write([moved])
         except Exception as again:
+            self._inflight = []
             if is_retryable(again) or is_timed_out(again):
                 err: Exception = self._unavailable(
                     f"the graph database is unavailable ({error_code(again)})"
@@ -329,9 +331,8 @@ class GroupCommitter:
                 err = StoreFailed(f"the events could not be stored or quarantined ({code})")
             self._fail([q], err)
             return
-        finally:
-            self._inflight = []
         self._settle([q], result)
+        self._inflight = []
         await self._after_commit([q], result, started)
 
     async def _after_commit(

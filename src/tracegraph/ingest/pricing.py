@@ -7,6 +7,7 @@ JSON file named by ``TRACEGRAPH_PRICE_TABLE_PATH`` holding the same shape.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import orjson
@@ -40,8 +41,23 @@ def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
         overrides = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise ValueError(f"cannot read price table {path}: {exc}") from exc
+    if not isinstance(overrides, dict):
+        raise ValueError(f"price table {path}: must be a JSON object of 'provider/model' keys")
     for key, entry in overrides.items():
         if "/" not in key or not isinstance(entry, dict):
             raise ValueError(f"price table {path}: {key!r} must be 'provider/model' -> {{...}}")
-        prices[key] = {"input": float(entry["input"]), "output": float(entry["output"])}
+        if "input" not in entry or "output" not in entry:
+            raise ValueError(f"price table {path}: {key!r} needs 'input' and 'output'")
+        prices[key] = {side: _price(path, key, side, entry[side]) for side in ("input", "output")}
     return prices
+
+
+def _price(path: Path, key: str, side: str, value: object) -> float:
+    """USD per 1,000 tokens: a number (or numeric text), finite and not negative."""
+    try:
+        price = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        price = math.nan
+    if isinstance(value, bool) or not math.isfinite(price) or price < 0:
+        raise ValueError(f"price table {path}: {key!r}: {side!r} must be a number >= 0")
+    return price

@@ -350,6 +350,10 @@ class LiveHub:
     def subscriber_count(self) -> int:
         return len(self._events.all_subscribers()) + len(self._runs.all_subscribers())
 
+    @property
+    def alert_subscriber_count(self) -> int:
+        return len(self._alerts)
+
     # -- publishing (called by the group committer after each commit) -----------------
 
     def publish(self, committed: Sequence[SequencedEvent]) -> None:
