@@ -31,8 +31,8 @@ from tracegraph.audit.definitions import (
     sla_view,
 )
 from tracegraph.events import format_timestamp
+from tracegraph.events.records import SequencedEvent
 from tracegraph.store.cypher_files import cypher, query
-from tracegraph.store.graph_rows import SequencedEvent
 
 # Above every order_key (they start with a digit): "no upper bound".
 _TOP_KEY = "~"

@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 from neo4j import AsyncDriver
 
+from tracegraph.events.records import SequencedEvent
 from tracegraph.store.cypher_files import query
 from tracegraph.store.errors import within
 from tracegraph.store.event_reads import events_statement
-from tracegraph.store.graph_rows import SequencedEvent
 
 
 class LiveReader:
