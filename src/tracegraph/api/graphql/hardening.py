@@ -55,6 +55,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLFormattedError,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -75,11 +76,13 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from tracegraph.api.graphql.masking import MaskInternalErrors, is_client_error
 from tracegraph.api.graphql.metrics_types import MAX_BUCKETS
+from tracegraph.api.graphql.scalars import SCALAR_MAP
 from tracegraph.api.rate_limit import Bucket, RateLimited, rate_limits_of
 from tracegraph.settings import Settings
 
@@ -429,7 +432,7 @@ class ValidateDocument(SchemaExtension):
 
 def websocket_rate_error(
     context: Any, query: Any, operation_name: str | None
-) -> dict[str, Any] | None:
+) -> GraphQLFormattedError | None:
     """Counts one WebSocket operation; the formatted error when over the limit."""
     principal = getattr(context, "principal", None)
     request = getattr(context, "request", None)
@@ -472,7 +475,7 @@ _parse_small = functools.lru_cache(maxsize=512)(_parse)
 
 class HardenedSchema(strawberry.Schema):
     """A strawberry schema carrying its document limits, so the shared subscription
-    path (:mod:`tracegraph.api.live_ws`) applies exactly the same ones."""
+    path (:mod:`tracegraph.api.graphql.live_ws`) applies exactly the same ones."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         self.settings = settings
@@ -480,7 +483,11 @@ class HardenedSchema(strawberry.Schema):
         self.max_tokens = settings.graphql_max_tokens
         self.max_fields = settings.graphql_max_fields
         self.hide_suggestions = settings.mode == "production"
-        super().__init__(extensions=schema_extensions(settings, self.document_rules), **kwargs)
+        super().__init__(
+            extensions=schema_extensions(settings, self.document_rules),
+            config=StrawberryConfig(scalar_map=SCALAR_MAP),
+            **kwargs,
+        )
 
     def _get_custom_context_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         # Passed to graphql-core's execute/subscribe: variable values are coerced there,

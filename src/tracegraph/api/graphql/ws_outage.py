@@ -47,6 +47,6 @@ class OutageWSHandler(SessionWSHandler):
                 {
                     "type": "connection_error",
                     "payload": {"message": str(exc), "extensions": extensions},
-                }  # type: ignore[typeddict-item]
+                }
             )
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=_reason(exc))

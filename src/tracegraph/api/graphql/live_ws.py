@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import AsyncGenerator, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -55,16 +56,18 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportErrorMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ErrorMessage as LegacyErrorMessage,
+)
 
+from tracegraph.api.graphql.errors import subscription_closed
 from tracegraph.api.graphql.hardening import count_fields, websocket_rate_error
 from tracegraph.api.graphql.masking import formatted_errors
-from tracegraph.api.graphql.subscriptions import (
-    closed_error,
-    event_of,
-    live_hub,
-    run_of,
-)
+from tracegraph.api.graphql.subscriptions import event_of, live_hub, run_of
 from tracegraph.api.ws_protocol import socket_of
 from tracegraph.auth import Permission
 from tracegraph.live.hub import EventFilter, LiveItem, RunFilter, RunUpdate, SubscriberClosed
@@ -323,12 +326,18 @@ def _payload_text(result: Any, timeout_s: float) -> str:
 
 
 def _closed_payload(exc: SubscriberClosed) -> str:
-    return orjson.dumps({"data": None, "errors": [closed_error(exc).formatted]}).decode()
+    return orjson.dumps({"data": None, "errors": [subscription_closed(exc).formatted]}).decode()
 
 
-@functools.cache
+# One per schema (several apps share a test process), kept as long as its schema.
+_SHARED: weakref.WeakKeyDictionary[BaseSchema, SharedSubscriptions] = weakref.WeakKeyDictionary()
+
+
 def _shared_for(schema: BaseSchema) -> SharedSubscriptions:
-    return SharedSubscriptions(schema)
+    shared = _SHARED.get(schema)
+    if shared is None:
+        shared = _SHARED[schema] = SharedSubscriptions(schema)
+    return shared
 
 
 def _raw_socket(handler: Any) -> Any:
@@ -413,7 +422,9 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 self.context, payload.get("query"), payload.get("operationName")
             )
             if error is not None:
-                await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+                await self.send_message(
+                    TransportErrorMessage(id=message["id"], type="error", payload=[error])
+                )
                 return
         await super().handle_subscribe(message)
 
@@ -457,7 +468,9 @@ class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 self.context, payload.get("query"), payload.get("operationName")
             )
             if error is not None:
-                await self.send_message({"type": "error", "id": message["id"], "payload": error})
+                await self.send_message(
+                    LegacyErrorMessage(type="error", id=message["id"], payload=error)
+                )
                 return
         await super().handle_start(message)
 
