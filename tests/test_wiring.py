@@ -5,14 +5,22 @@ Against a real Neo4j and the real running service.
 
 from __future__ import annotations
 
+import ast
+import importlib
+import pkgutil
 import time
+import typing
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from neo4j import Driver
 
+import tracegraph.api
+import tracegraph.store
 from tests.conftest import RunningService
 from tests.support import cypher as statements
+from tracegraph.runtime import Services
 
 PIPE = "rag-nightly"
 SET_OWNER = """mutation($p: String!, $o: String!) {
@@ -91,3 +99,39 @@ def test_bad_arguments_answer_a_typed_error_code(
         [error] = _errors(service, query, **variables)
         assert message in error["message"], (query, error)
         assert error["extensions"] == {"code": "BAD_USER_INPUT"}, (query, error)
+
+
+def test_services_are_built_whole() -> None:
+    # Every part is there once the service runs: no optional field for a caller to check
+    # (the schema error is a fact, not a part).
+    hints = typing.get_type_hints(Services)
+    optional = [
+        name
+        for name, hint in hints.items()
+        if name != "schema_error" and type(None) in typing.get_args(hint)
+    ]
+    assert optional == []
+
+
+def test_the_api_builds_no_store_of_its_own() -> None:
+    # Stores are reached through Services only, so each runs under the configured
+    # timeouts; a route or resolver that built its own would escape them.
+    store_classes = {
+        name
+        for module in pkgutil.iter_modules(tracegraph.store.__path__, "tracegraph.store.")
+        for name, obj in vars(importlib.import_module(module.name)).items()
+        if isinstance(obj, type)
+        and obj.__module__ == module.name
+        and name.endswith(("Store", "Reads", "Reader", "Writer"))
+    }
+    assert {"GraphReads", "GovernanceStore", "QuarantineStore"} <= store_classes
+    api_root = Path(tracegraph.api.__file__).parent
+    built = [
+        f"{path.relative_to(api_root)}:{node.lineno} {node.func.id}"
+        for path in sorted(api_root.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in store_classes
+    ]
+    assert built == []
