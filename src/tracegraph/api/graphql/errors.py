@@ -21,9 +21,20 @@ from graphql import GraphQLError
 from tracegraph.ingest.errors import IngestError
 from tracegraph.live.hub import SubscriberClosed
 
+# Every extensions.code the API answers with (the hub's subscription codes aside:
+# tracegraph.live.hub names why it closed a subscriber).
 BAD_USER_INPUT = "BAD_USER_INPUT"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+RATE_LIMITED = "RATE_LIMITED"
+# Document limits (hardening): refused before execution.
+QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+TOO_MANY_FIELDS = "TOO_MANY_FIELDS"
 # POST /v1/events statuses and the codes ingestEvents answers in their place.
 INGEST_CODES = {400: "BAD_REQUEST", 413: "TOO_LARGE", 429: "OVERLOADED", 503: DATABASE_UNAVAILABLE}
 
@@ -47,7 +58,7 @@ class BadArgument(TypedError, ValueError):
 class Unauthenticated(TypedError):
     """No principal: the operation ran without an accepted credential."""
 
-    code = "UNAUTHENTICATED"
+    code = UNAUTHENTICATED
 
 
 class DatabaseUnavailable(TypedError):

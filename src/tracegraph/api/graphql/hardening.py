@@ -80,6 +80,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from tracegraph.api.graphql.errors import (
+    QUERY_TOO_COSTLY,
+    QUERY_TOO_DEEP,
+    RATE_LIMITED,
+    TOO_MANY_ALIASES,
+    TOO_MANY_FIELDS,
+)
 from tracegraph.api.graphql.masking import MaskInternalErrors, is_client_error
 from tracegraph.api.graphql.metrics_types import MAX_BUCKETS
 from tracegraph.api.graphql.scalars import SCALAR_MAP
@@ -245,7 +252,7 @@ def document_limits_rule(limits: DocumentLimits) -> type[ASTValidationRule]:
                             f"{limits.max_depth}",
                             op,
                             extensions={
-                                "code": "QUERY_TOO_DEEP",
+                                "code": QUERY_TOO_DEEP,
                                 "depth": m.depth,
                                 "limit": limits.max_depth,
                             },
@@ -257,7 +264,7 @@ def document_limits_rule(limits: DocumentLimits) -> type[ASTValidationRule]:
                             f"{label} uses {m.aliases} aliases; the limit is {limits.max_aliases}",
                             op,
                             extensions={
-                                "code": "TOO_MANY_ALIASES",
+                                "code": TOO_MANY_ALIASES,
                                 "aliases": m.aliases,
                                 "limit": limits.max_aliases,
                             },
@@ -272,7 +279,7 @@ def document_limits_rule(limits: DocumentLimits) -> type[ASTValidationRule]:
                             "items or fewer nested lists)",
                             op,
                             extensions={
-                                "code": "QUERY_TOO_COSTLY",
+                                "code": QUERY_TOO_COSTLY,
                                 "cost": m.cost,
                                 "limit": limits.max_cost,
                             },
@@ -316,7 +323,7 @@ def rate_limited_error(exc: RateLimited) -> GraphQLError:
     return GraphQLError(
         str(exc),
         extensions={
-            "code": "RATE_LIMITED",
+            "code": RATE_LIMITED,
             "retryAfter": exc.retry_after_s,
             "bucket": exc.bucket,
         },
@@ -376,7 +383,7 @@ def too_many_fields_error(fields: int, limit: int) -> GraphQLError:
     return GraphQLError(
         f"the document selects {fields} fields; the limit is {limit} (ask for fewer "
         "fields, or split the query)",
-        extensions={"code": "TOO_MANY_FIELDS", "fields": fields, "limit": limit},
+        extensions={"code": TOO_MANY_FIELDS, "fields": fields, "limit": limit},
     )
 
 

@@ -20,7 +20,7 @@ from graphql import GraphQLError, GraphQLFormattedError
 from neo4j.exceptions import ClientError
 from strawberry.extensions import MaskErrors
 
-from tracegraph.api.graphql.errors import INTERNAL_SERVER_ERROR, TypedError
+from tracegraph.api.graphql.errors import INTERNAL_SERVER_ERROR, QUERY_TIMEOUT, TypedError
 from tracegraph.ingest.errors import IngestError
 
 UNEXPECTED = "Unexpected error."
@@ -58,13 +58,13 @@ def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
             f"The query ran longer than the {timeout_s:g} s limit and was cancelled; "
             "ask for less (smaller first, depth or time range) and retry."
         )
-        code = "QUERY_TIMEOUT"
+        code = QUERY_TIMEOUT
     elif is_lock_wait_timeout(original):
         message = (
             f"The change waited longer than the {timeout_s:g} s limit for data another "
             "change holds, and was cancelled; nothing was changed; retry."
         )
-        code = "QUERY_TIMEOUT"
+        code = QUERY_TIMEOUT
     else:
         message, code = UNEXPECTED, INTERNAL_SERVER_ERROR
     # A fresh logger: the module-level one is cached on first use and would keep the

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
+from tracegraph.api.graphql.errors import FORBIDDEN
 from tracegraph.auth import Permission, Principal
 
 
@@ -35,7 +36,7 @@ def allow(permission: Permission) -> type[BasePermission]:
 
         def __init__(self) -> None:
             super().__init__()
-            self.error_extensions = {"code": "FORBIDDEN", "permission": permission.value}
+            self.error_extensions = {"code": FORBIDDEN, "permission": permission.value}
 
         def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
             return can(info, permission)
