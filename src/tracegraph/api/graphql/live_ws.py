@@ -57,9 +57,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage as TransportCompleteMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage as TransportErrorMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    CompleteMessage as LegacyCompleteMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ErrorMessage as LegacyErrorMessage,
 )
@@ -152,6 +158,8 @@ class SharedSubscriptions:
 
     def __init__(self, schema: BaseSchema) -> None:
         self._schema = schema
+        # The graphql-core schema behind strawberry's: BaseSchema does not declare it (only
+        # strawberry.Schema has it), and graphql-core's execute needs it.
         self._gql = schema._schema  # type: ignore[attr-defined]
         # The document limits of the schema (depth, aliases, cost, tokens, introspection:
         # tracegraph.api.graphql.hardening) apply here exactly as on strawberry's path.
@@ -440,7 +448,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await super().run_operation(operation)
             return
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
-        complete = {"id": operation.id, "type": "complete"}
+        complete = TransportCompleteMessage(id=operation.id, type="complete")
         delivery = _Delivery(ws, sub, prefix, orjson.dumps(complete).decode(), shared.stall_s)
         try:
             # Same shape as strawberry's path: results, a result with the error, complete.
@@ -448,7 +456,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 operation.completed = True
                 self.operations.pop(operation.id, None)
                 return
-            await operation.send_operation_message(complete)  # type: ignore[arg-type]
+            await operation.send_operation_message(complete)
         except _GONE:
             return
         except Exception as error:
@@ -490,16 +498,16 @@ class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
-        complete = {"type": "complete", "id": operation_id}
+        complete = LegacyCompleteMessage(type="complete", id=operation_id)
         delivery = _Delivery(ws, sub, prefix, orjson.dumps(complete).decode(), shared.stall_s)
         try:
             if await delivery.run(shared.stream(sub, self.context)):
                 return
-            await self.send_message(complete)  # type: ignore[arg-type]
+            await self.send_message(complete)
         except asyncio.CancelledError:
             # A "stop" from the client: confirm it, as strawberry does.
             with contextlib.suppress(*_GONE):
-                await self.send_message(complete)  # type: ignore[arg-type]
+                await self.send_message(complete)
         except _GONE:
             pass
         finally:

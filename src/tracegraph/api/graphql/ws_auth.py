@@ -72,6 +72,8 @@ class _SessionMixin:
         # on_ws_connect signs the principal in on this session (per-principal cap).
         self.context.ws_session = self._session
         try:
+            # A mixin: the protocol handler after it in the MRO has handle(); mypy cannot
+            # see past the mixin's own bases.
             await super().handle()  # type: ignore[misc]
         finally:
             sessions.release(self._session)
