@@ -47,12 +47,12 @@ from harness import (
 )
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events import canonical_payload, fingerprint, parse_event
+from tracegraph.events.records import SequencedEvent
 from tracegraph.ingest.pricing import DEFAULT_PRICES
 from tracegraph.settings import Neo4jSettings
 from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
-from tracegraph.store.graph_rows import SequencedEvent
 from tracegraph.store.schema import apply_schema
 
 

@@ -1,4 +1,10 @@
-"""The service's moving parts, opened and closed together (used by the app lifespan)."""
+"""The service's moving parts, opened and closed together (used by the app lifespan).
+
+:class:`Services` is built whole by :func:`open_services`: every field is set, and every
+store the API uses is one of its fields (routes and resolvers never build their own), so
+each one runs under the configured query timeout. Dependencies point inward: the API
+reaches services (ingest, live, SLAs) and stores only through here.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
+from tracegraph.ingest.quarantine import QuarantineReview
 from tracegraph.ingest.service import IngestService
 from tracegraph.ingest.warmup import warmup_unit
 from tracegraph.live.hub import LiveHub
@@ -36,9 +43,13 @@ from tracegraph.store.audit_store import AuditStore
 from tracegraph.store.driver import open_driver
 from tracegraph.store.errors import error_code, is_retryable
 from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.governance_store import GovernanceStore
+from tracegraph.store.graph_reads import GraphReads
 from tracegraph.store.key_store import KeyStore
 from tracegraph.store.live_reads import LiveReader
+from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
+from tracegraph.store.quarantine_store import QuarantineStore
 from tracegraph.store.schema import apply_schema
 from tracegraph.store.sla_store import SlaStore
 
@@ -51,35 +62,41 @@ class Services:
     driver: AsyncDriver
     committer: GroupCommitter
     ingest: IngestService
+    # Per-principal ingest budgets (events, bytes in flight), checked before the work.
+    admission: IngestAdmission
     hub: LiveHub
-    keys: KeyStore
     authenticator: Authenticator
+    # Open WebSockets of this replica: caps, expiry and revocation (live/sessions.py).
+    ws_sessions: Sessions
+    # The stores, each under the query timeout (store.base.Store).
+    reads: GraphReads
+    metrics: MetricsReads
+    keys: KeyStore
+    quarantine: QuarantineStore
+    # Review and re-submission of quarantined events (REST /v1/quarantine).
+    quarantine_review: QuarantineReview
+    # The audit trail (admin changes record through it; ingest records in its own tx).
+    audit: AuditStore
+    governance: GovernanceStore
+    slas: SlaStore
+    sla_evaluator: SlaEvaluator
+    webhooks: WebhookSender
+    # Scrubbing at ingest: the policy in force, where it is stored, and its refresh timer.
+    redaction: ActivePolicy
+    policies: PolicyStore
+    policy_refresher: PolicyRefresher
+    heap_trimmer: HeapTrimmer
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    slas: SlaStore | None = None
-    sla_evaluator: SlaEvaluator | None = None
-    webhooks: WebhookSender | None = None
-    # Scrubbing at ingest: the policy in force, where it is stored, and its refresh timer.
-    redaction: ActivePolicy | None = None
-    policies: PolicyStore | None = None
-    policy_refresher: PolicyRefresher | None = None
-    # The audit trail (admin changes record through it; ingest records in its own tx).
-    audit: AuditStore | None = None
-    # Per-principal ingest budgets (events, bytes in flight), checked before the work.
-    admission: IngestAdmission | None = None
-    heap_trimmer: HeapTrimmer | None = None
-    # Open WebSockets of this replica: caps, expiry and revocation (live/sessions.py).
-    ws_sessions: Sessions | None = None
     # Why the schema could not be applied (a non-retryable error; /readyz shows it).
     schema_error: str | None = None
 
     def publish_alerts(self, breaches: list[dict]) -> None:
         """New or changed breaches: to alert subscribers and (queued) webhooks."""
         self.hub.publish_alerts(breaches)
-        if self.webhooks is not None:
-            for breach in breaches:
-                self.webhooks.enqueue({"type": "sla.breach", "breach": breach})
+        for breach in breaches:
+            self.webhooks.enqueue({"type": "sla.breach", "breach": breach})
 
 
 async def _apply_schema_until_ready(services: Services) -> None:
@@ -164,8 +181,6 @@ def _authenticator(settings: Settings, keys: KeyStore) -> Authenticator:
 
 async def _load_redaction_policy(services: Services) -> None:
     # The stored policy wins over the settings (which only seed it on first start).
-    if services.policies is None or services.redaction is None:
-        return
     stored = await services.policies.load_or_seed(services.redaction.policy, SYSTEM.actor)
     try:
         services.redaction.apply(stored)
@@ -198,17 +213,8 @@ def _admission(
     )
 
 
-def _open_slas(services: Services) -> None:
-    # Evaluated after commit from a bounded set of touched ids plus a timer, so SLA work
-    # never runs inside (or holds up) an ingest transaction.
-    settings = services.settings
-    services.slas = SlaStore(
-        services.driver,
-        settings.neo4j.database,
-        timeout_s=settings.query_timeout_s,
-        write_gate=services.committer.run_exclusive,
-    )
-    services.webhooks = WebhookSender(
+def _webhooks(settings: Settings) -> WebhookSender:
+    return WebhookSender(
         settings.webhook_urls,
         timeout_s=settings.webhook_timeout_s,
         max_attempts=settings.webhook_max_attempts,
@@ -216,25 +222,36 @@ def _open_slas(services: Services) -> None:
         backoff_max_s=settings.webhook_backoff_max_s,
         queue_size=settings.webhook_queue_size,
     )
-    services.sla_evaluator = SlaEvaluator(
-        services.slas,
-        lambda: services.clock(),
+
+
+def _sla_evaluator(
+    settings: Settings,
+    slas: SlaStore,
+    clock: Callable[[], datetime],
+    on_breaches: Callable[[list[dict]], None],
+) -> SlaEvaluator:
+    # Evaluated after commit from a bounded set of touched ids plus a timer, so SLA work
+    # never runs inside (or holds up) an ingest transaction.
+    return SlaEvaluator(
+        slas,
+        clock,
         interval_s=settings.sla_check_interval_s,
         queue_size=settings.sla_queue_size,
-        on_breaches=services.publish_alerts,
+        on_breaches=on_breaches,
         missing_run_lookback_s=settings.sla_missing_run_lookback_s,
         missing_run_max_fires=settings.sla_missing_run_max_fires,
         min_gap_s=settings.sla_evaluation_min_gap_s,
     )
-    services.committer.add_listener(services.sla_evaluator.on_commit)
 
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     driver = open_driver(settings.neo4j)
+    database = settings.neo4j.database
+    timeout_s = settings.query_timeout_s
     writer = EventWriter(
         driver,
-        settings.neo4j.database,
+        database,
         load_prices(settings.price_table_path),
         transaction_timeout_s=settings.write_timeout_s,
     )
@@ -250,7 +267,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     hub = LiveHub(
         LiveReader(
             driver,
-            settings.neo4j.database,
+            database,
             settings.neo4j.transaction_timeout_s,
             answer_timeout_s=settings.database_answer_timeout_s,
         ),
@@ -260,40 +277,64 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
     keys = KeyStore(
-        driver,
-        settings.neo4j.database,
-        timeout_s=settings.query_timeout_s,
-        answer_timeout_s=settings.database_answer_timeout_s,
+        driver, database, timeout_s=timeout_s, lookup_timeout_s=settings.database_answer_timeout_s
     )
+    authenticator = _authenticator(settings, keys)
     redaction, policies = _open_redaction(settings, driver)
     heap_trimmer = HeapTrimmer(
         delay_s=settings.memory_trim_delay_s, min_bytes=settings.memory_trim_min_bytes
     )
     admission = _admission(settings, heap_trimmer, committer)
+    # Breaches link the runs ingestion writes: SLA writes go through the ingest writer.
+    slas = SlaStore(driver, database, timeout_s=timeout_s, write_gate=committer.run_exclusive)
+    webhooks = _webhooks(settings)
+    # The evaluator reads the clock and publishes through `services`, bound below (tests
+    # replace services.clock); neither is called before the services start.
+    services: Services
+    sla_evaluator = _sla_evaluator(
+        settings,
+        slas,
+        clock=lambda: services.clock(),
+        on_breaches=lambda breaches: services.publish_alerts(breaches),
+    )
+    committer.add_listener(sla_evaluator.on_commit)
+    ingest = IngestService(
+        committer, redaction, admission, prepare_slice=settings.ingest_prepare_slice_events
+    )
+    quarantine = QuarantineStore(driver, database, timeout_s)
+    schema_ready = asyncio.Event()
     services = Services(
         settings=settings,
         driver=driver,
         committer=committer,
-        ingest=IngestService(
-            committer, redaction, admission, prepare_slice=settings.ingest_prepare_slice_events
-        ),
+        ingest=ingest,
+        admission=admission,
         hub=hub,
+        authenticator=authenticator,
+        ws_sessions=Sessions(
+            keys,
+            authenticator.forget,
+            max_total=settings.ws_max_connections,
+            max_per_principal=settings.ws_max_connections_per_principal,
+            recheck_s=settings.api_key_cache_ttl_s,
+        ),
+        reads=GraphReads(driver, database, timeout_s),
+        metrics=MetricsReads(driver, database, timeout_s),
         keys=keys,
-        authenticator=_authenticator(settings, keys),
+        quarantine=quarantine,
+        quarantine_review=QuarantineReview(
+            quarantine, ingest, schema_ready, settings.retry_after_s
+        ),
+        audit=AuditStore(driver, database, timeout_s),
+        governance=GovernanceStore(driver, database, timeout_s),
+        slas=slas,
+        sla_evaluator=sla_evaluator,
+        webhooks=webhooks,
         redaction=redaction,
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
-        audit=AuditStore(driver, settings.neo4j.database, timeout_s=settings.query_timeout_s),
-        admission=admission,
         heap_trimmer=heap_trimmer,
-    )
-    _open_slas(services)
-    services.ws_sessions = Sessions(
-        keys,
-        services.authenticator.forget,
-        max_total=settings.ws_max_connections,
-        max_per_principal=settings.ws_max_connections_per_principal,
-        recheck_s=settings.api_key_cache_ttl_s,
+        schema_ready=schema_ready,
     )
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
     try:
@@ -302,10 +343,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         log.warning("starting before the graph schema is applied")
     committer.start()
     hub.start()
-    assert services.sla_evaluator is not None and services.webhooks is not None
     services.webhooks.start()
     services.sla_evaluator.start()
-    assert services.policy_refresher is not None
     services.policy_refresher.start()
     heap_trimmer.start()
     services.ws_sessions.start()

@@ -229,7 +229,7 @@ async def test_root_fragment_subscription_takes_the_generic_path(
 async def test_subscribers_sharing_a_subscription_share_one_rendering(
     live: RunningService, clean_graph: Driver
 ) -> None:
-    from tracegraph.api.live_ws import STATS
+    from tracegraph.api.graphql.live_ws import STATS
 
     pipe = unique("p")
     async with _client(live) as http:

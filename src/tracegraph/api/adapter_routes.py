@@ -25,7 +25,6 @@ from tracegraph.ingest.adapters import openlineage, otlp
 from tracegraph.ingest.errors import BadRequestBody, DatabaseUnavailable, IngestError, TooLarge
 from tracegraph.runtime import Services
 from tracegraph.store.errors import is_retryable, within
-from tracegraph.store.graph_reads import GraphReads
 
 log = structlog.get_logger(__name__)
 
@@ -167,7 +166,7 @@ async def post_otlp_traces(
 async def _stored_traces(services: Services, traces: list[str]) -> dict[str, list[Any]]:
     """Our stored events of each trace's run, for placing LLM calls in their steps."""
     settings = services.settings
-    reads = GraphReads(services.driver, settings.neo4j.database, settings.query_timeout_s)
+    reads = services.reads
     stored: dict[str, list[Any]] = {}
 
     async def read_all() -> None:

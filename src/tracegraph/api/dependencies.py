@@ -8,4 +8,4 @@ from tracegraph.runtime import Services
 
 
 def get_services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services

@@ -60,9 +60,6 @@ async def admitted_body(request: Request, services: Services) -> AsyncIterator[b
     block ends, i.e. until the request's events are answered."""
     limit = services.settings.max_body_bytes
     declared = _declared_length(request, limit)
-    if services.admission is None:
-        yield await read_limited_body(request, limit)
-        return
     with services.admission.request_bytes(principal_of(request).actor, declared) as held:
         yield await read_limited_body(request, limit, held)
 

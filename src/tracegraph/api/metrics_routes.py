@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracegraph.api.authentication import require
 from tracegraph.auth import Permission
-from tracegraph.store.quarantine_store import QuarantineStore
 
 log = structlog.get_logger(__name__)
 
@@ -176,11 +175,10 @@ async def _refresh_quarantine(request: Request, metrics: AppMetrics) -> None:
     services: Any = getattr(request.app.state, "services", None)
     if services is None or not services.schema_ready.is_set():
         return
-    store = QuarantineStore(
-        services.driver, services.settings.neo4j.database, _QUARANTINE_COUNT_TIMEOUT_S
-    )
     try:
-        count = await asyncio.wait_for(store.open_count(), _QUARANTINE_COUNT_TIMEOUT_S)
+        count = await asyncio.wait_for(
+            services.quarantine.open_count(), _QUARANTINE_COUNT_TIMEOUT_S
+        )
     except Exception as exc:
         # A scrape must answer even when Neo4j does not; the gauge keeps its last value.
         log.debug("quarantine count unavailable for /metrics", error=str(exc))

@@ -8,7 +8,7 @@ limit gets 429 with ``Retry-After`` (whole seconds until its window frees a slot
 
 HTTP routes attach :func:`rate_limited` after authentication; GraphQL checks in a schema
 extension (:mod:`tracegraph.api.graphql.hardening`) and per WebSocket operation
-(:mod:`tracegraph.api.live_ws`). Counters live in the process: each replica limits on
+(:mod:`tracegraph.api.graphql.live_ws`). Counters live in the process: each replica limits on
 its own.
 """
 
@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
 
 from tracegraph.api.authentication import authenticate
 from tracegraph.api.json_response import json_response
@@ -92,9 +92,10 @@ class RateLimits:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-def rate_limits_of(app: ASGIApp) -> RateLimits:
+def rate_limits_of(app: Starlette) -> RateLimits:
     """The app's limiter (created with the app by :func:`install_rate_limits`)."""
-    return app.state.rate_limits  # type: ignore[attr-defined, no-any-return]
+    limits: RateLimits = app.state.rate_limits
+    return limits
 
 
 def rate_limited(bucket: Bucket) -> Callable[[Request], Awaitable[None]]:

@@ -34,24 +34,23 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.events.records import (
+    BatchResult,
+    SequencedEvent,
+    UnitResult,
+    WriteUnit,
+    refused_by_database,
+)
 from tracegraph.ingest import deadline
 from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded, StoreFailed
 from tracegraph.ingest.fair_queue import FairQueue
 from tracegraph.ingest.metrics import IngestMetrics
 from tracegraph.store.errors import error_code, is_retryable, is_timed_out, within
-from tracegraph.store.event_writer import (
-    BatchResult,
-    EventWriter,
-    UnitResult,
-    WriteUnit,
-    refused_by_database,
-)
-from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
 
@@ -88,10 +87,18 @@ def is_unavailable(exc: BaseException) -> bool:
     return is_retryable(exc)
 
 
+class BatchWriter(Protocol):
+    """What the committer needs of the store (``store.event_writer.EventWriter``)."""
+
+    async def write(self, units: Sequence[WriteUnit]) -> BatchResult: ...
+
+    async def plan_ahead(self, units: Sequence[WriteUnit]) -> None: ...
+
+
 class GroupCommitter:
     def __init__(
         self,
-        writer: EventWriter,
+        writer: BatchWriter,
         *,
         max_batch_events: int,
         max_pending_events: int,

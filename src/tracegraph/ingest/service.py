@@ -18,6 +18,7 @@ from tracegraph.events import (
     parse_event,
     payload_fingerprint,
 )
+from tracegraph.events.records import PendingEvent, QuarantineEntry, WriteUnit
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.fair_queue import FairTurns
 from tracegraph.ingest.group_commit import GroupCommitter
@@ -28,7 +29,6 @@ from tracegraph.redaction import (
     Redactions,
     Scrubber,
 )
-from tracegraph.store.event_writer import PendingEvent, QuarantineEntry, WriteUnit
 from tracegraph.store.graph_rows import build_event_rows
 
 # Events validated between two yields to the event loop (~0.4 ms of CPU). Each round

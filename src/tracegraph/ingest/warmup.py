@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from tracegraph.demo.workload import WorkloadGenerator
+from tracegraph.events.records import WriteUnit
 from tracegraph.ingest.service import IngestService
-from tracegraph.store.event_writer import WriteUnit
 
 # Enough of the demo stream to hold every event type (runs, steps, LLM calls, artifacts,
 # retries and failures) of every pipeline; generated in a few milliseconds.

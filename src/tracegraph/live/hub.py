@@ -34,8 +34,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.events.records import SequencedEvent
 from tracegraph.store.errors import error_code, is_retryable
-from tracegraph.store.graph_rows import SequencedEvent
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncManagedTransaction
 
 from tracegraph.audit import AuditRecord
 from tracegraph.audit.definitions import (
@@ -31,8 +31,9 @@ from tracegraph.audit.definitions import (
     sla_view,
 )
 from tracegraph.events import format_timestamp
-from tracegraph.store.cypher_files import cypher, query
-from tracegraph.store.graph_rows import SequencedEvent
+from tracegraph.events.records import SequencedEvent
+from tracegraph.store.base import Store
+from tracegraph.store.cypher_files import cypher
 
 # Above every order_key (they start with a digit): "no upper bound".
 _TOP_KEY = "~"
@@ -137,18 +138,12 @@ def _statement(f: TrailFilter) -> str:
     return "audit_trail_page"
 
 
-class AuditStore:
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
-        self._driver = driver
-        self._database = database
-        self._timeout_s = timeout_s
-
+class AuditStore(Store):
     async def record(self, entries: Sequence[AuditRecord]) -> None:
         """Record entries in a write transaction of their own."""
         if not entries:
             return
-        async with self._driver.session(database=self._database) as session:
-            await session.execute_write(record_in_tx, entries)
+        await self.transaction(record_in_tx, entries)
 
     async def page(
         self, f: TrailFilter, *, after_key: str | None, limit: int
@@ -159,14 +154,13 @@ class AuditStore:
         if after_key is not None:
             upper = min(upper, after_key)
         lower = "" if f.since is None else format_timestamp(f.since)
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(
-                query(_statement(f), self._timeout_s),
-                actor=f.actor,
-                target=f.target,
-                action=f.action,
-                lower=lower,
-                upper=upper,
-                limit=limit,
-            )
-            return [dict(rec["a"]) async for rec in result]
+        records = await self.read(
+            _statement(f),
+            actor=f.actor,
+            target=f.target,
+            action=f.action,
+            lower=lower,
+            upper=upper,
+            limit=limit,
+        )
+        return [dict(rec["a"]) for rec in records]

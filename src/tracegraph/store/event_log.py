@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 from neo4j import AsyncDriver
 
+from tracegraph.events.records import SequencedEvent
 from tracegraph.redaction import RedactionCount
 from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.event_writer import EventWriter
-from tracegraph.store.graph_rows import SequencedEvent
 
 PAGE = 5_000
 

@@ -8,94 +8,38 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import orjson
 from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
 
 from tracegraph.events import format_timestamp
-from tracegraph.redaction import RedactionCount
+from tracegraph.events.records import (
+    BatchResult,
+    PendingEvent,
+    QuarantineEntry,
+    SequencedEvent,
+    UnitResult,
+    WriteUnit,
+    raw_json,
+)
 from tracegraph.store.audit_store import definition_changes_in_tx, record_in_tx
 from tracegraph.store.batch_params import RowList, batch_params
 from tracegraph.store.cypher_files import cypher
 from tracegraph.store.graph_rows import (
-    EventRows,
-    SequencedEvent,
     plan_statements,
     redaction_fields,
     stamp,
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
-    """A validated event waiting for its seq."""
-
-    index: int  # position in the request, for the rejection report
-    payload: dict[str, Any]
-    fingerprint: str
-    # Redactions made at ingest (None: the event type carries no scrubbed text).
-    redactions: RedactionCount | None = None
-    # Statement rows built at validation (graph_rows.build_event_rows); seq stamped here.
-    rows: EventRows | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.payload["id"])
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantineEntry:
-    index: int
-    event_id: str | None
-    raw: str  # the payload as received (JSON text), scrubbed
-    reason: str
-    redactions: RedactionCount | None = None
-
-
-@dataclass
-class WriteUnit:
-    """What one request asks to write; a unit is never split across transactions."""
-
-    events: list[PendingEvent]
-    rejected: list[QuarantineEntry]
-    received_at: datetime
-    principal: str | None = None
-
-
-@dataclass
-class UnitResult:
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: list[QuarantineEntry] = field(default_factory=list)
-    committed: list[SequencedEvent] = field(default_factory=list)
-
-
-@dataclass
-class BatchResult:
-    units: list[UnitResult]
-    last_seq: int
-
-
 def _conflict(ev: PendingEvent) -> QuarantineEntry:
     return QuarantineEntry(
         index=ev.index,
         event_id=ev.id,
-        raw=_raw_json(ev.payload),
+        raw=raw_json(ev.payload),
         reason=f"conflict: event id {ev.id!r} was already accepted with different content",
         redactions=ev.redactions,
     )
-
-
-def refused_by_database(ev: PendingEvent, reason: str) -> QuarantineEntry:
-    """A valid event whose batch the database refused (a statement error): quarantined."""
-    return QuarantineEntry(ev.index, ev.id, _raw_json(ev.payload), reason, ev.redactions)
-
-
-def _raw_json(payload: dict[str, Any]) -> str:
-    return orjson.dumps(payload).decode()
 
 
 class EventWriter:

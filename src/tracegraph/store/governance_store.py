@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncManagedTransaction
 
 from tracegraph.audit import AuditRecord
 from tracegraph.audit.definitions import SLA_FIELDS, pipeline_target, sla_view, step_target
 from tracegraph.store.audit_store import record_in_tx
+from tracegraph.store.base import Store
 from tracegraph.store.cypher_files import cypher
 
 
@@ -33,11 +34,7 @@ def _unknown(pipeline: str, step: str | None) -> UnknownTarget:
     return UnknownTarget(f"unknown step {step!r} of pipeline {pipeline!r} (or unknown pipeline)")
 
 
-class GovernanceStore:
-    def __init__(self, driver: AsyncDriver, database: str) -> None:
-        self._driver = driver
-        self._database = database
-
+class GovernanceStore(Store):
     async def set_owner(self, pipeline: str, step: str | None, owner: str, actor: str) -> bool:
         """Set the owner (already validated); True when it changed (and was audited)."""
         kind, _, name = owner.partition(":")
@@ -64,8 +61,7 @@ class GovernanceStore:
             await record_in_tx(tx, [entry])
             return True
 
-        async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(work)
+        return await self.transaction(work)
 
     async def set_sla(
         self, pipeline: str, step: str | None, sla: dict[str, Any] | None, actor: str
@@ -95,5 +91,4 @@ class GovernanceStore:
             await record_in_tx(tx, [entry])
             return True
 
-        async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(work)
+        return await self.transaction(work)

@@ -12,52 +12,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from neo4j import READ_ACCESS, AsyncDriver, Query
 
-from tracegraph.store.cypher_files import cypher
-from tracegraph.store.errors import within
+from tracegraph.store.base import Store
 from tracegraph.store.event_reads import events_statement
-
-# A read the server has not answered this long after its own timeout would have
-# cancelled it is stuck on a frozen or partitioned server (store.errors).
-_DEADLINE_GRACE_S = 2.0
 
 Props = dict[str, Any]
 
 
-class GraphReads:
-    """The read statements, bound to one driver/database and a per-statement timeout."""
-
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
-        self.driver = driver
-        self.database = database
-        self.timeout_s = timeout_s
-
-    async def _records(self, name: str, **params: Any) -> list[Any]:
-        deadline = self.timeout_s + _DEADLINE_GRACE_S
-        return await within(deadline, self._read(name, params), "the read")
-
-    async def _read(self, name: str, params: dict[str, Any]) -> list[Any]:
-        # An auto-commit read: one round trip (RUN+PULL pipelined), where a managed
-        # transaction would add BEGIN and COMMIT exchanges to every resolver's query.
-        async with self.driver.session(
-            database=self.database, default_access_mode=READ_ACCESS
-        ) as session:
-            result = await session.run(Query(cypher(name), timeout=self.timeout_s), params)
-            return [record async for record in result]
+class GraphReads(Store):
+    """The read statements of the GraphQL API (auto-commit reads, ``Store.read``)."""
 
     # -- header bar, event log ------------------------------------------------------------
 
     async def overview(self) -> Props:
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        rec = (await self._records("gql_overview", since=midnight))[0]
+        rec = (await self.read("gql_overview", since=midnight))[0]
         return dict(rec)
 
     async def events(
         self, after_seq: int, limit: int, pipeline: str | None, run: str | None
     ) -> list[tuple[int, Props, str | None]]:
         """(seq, payload, principal that ingested it) in seq order."""
-        recs = await self._records(
+        recs = await self.read(
             events_statement("page", run),
             after_seq=after_seq,
             limit=limit,
@@ -69,7 +45,7 @@ class GraphReads:
     # -- pages ----------------------------------------------------------------------------
 
     async def pipelines_page(self, after: str | None, limit: int) -> list[Props]:
-        recs = await self._records("gql_pipelines_page", after=after, limit=limit)
+        recs = await self.read("gql_pipelines_page", after=after, limit=limit)
         return [r["p"] for r in recs]
 
     async def runs_page(
@@ -82,9 +58,9 @@ class GraphReads:
         # '~' sorts after every order key (digits, '|', id), so no cursor = from the top.
         params = {"status": status, "after_key": after or "~", "limit": limit}
         if pipeline is None:
-            recs = await self._records("gql_runs_page", **params)
+            recs = await self.read("gql_runs_page", **params)
         else:
-            recs = await self._records("gql_runs_page_of_pipeline", pipeline=pipeline, **params)
+            recs = await self.read("gql_runs_page_of_pipeline", pipeline=pipeline, **params)
         return [(r["r"], r["k"]) for r in recs]
 
     # -- batches for DataLoaders ----------------------------------------------------------
@@ -92,7 +68,7 @@ class GraphReads:
     async def _by_key(
         self, name: str, param: str, keys: Sequence[Any], key: str, value: str
     ) -> dict[str, Props]:
-        recs = await self._records(name, **{param: list(keys)})
+        recs = await self.read(name, **{param: list(keys)})
         return {r[key]: r[value] for r in recs}
 
     async def runs_by_id(self, ids: Sequence[str]) -> dict[str, Props]:
@@ -105,7 +81,7 @@ class GraphReads:
         return await self._by_key("gql_steps_by_id", "ids", ids, "id", "s")
 
     async def pipeline_links(self, names: Sequence[str]) -> dict[str, Props]:
-        recs = await self._records("gql_pipeline_links", names=list(names))
+        recs = await self.read("gql_pipeline_links", names=list(names))
         out = {}
         for r in recs:
             out[r["name"]] = {
@@ -116,7 +92,7 @@ class GraphReads:
         return out
 
     async def step_links(self, ids: Sequence[str]) -> dict[str, Props]:
-        recs = await self._records("gql_step_links", ids=list(ids))
+        recs = await self.read("gql_step_links", ids=list(ids))
         return {
             r["id"]: {
                 "depends_on": sorted(r["depends_on"], key=lambda s: s["id"]),
@@ -127,11 +103,11 @@ class GraphReads:
         }
 
     async def step_runs_of_runs(self, ids: Sequence[str]) -> dict[str, list[Props]]:
-        recs = await self._records("gql_step_runs_of_runs", ids=list(ids))
+        recs = await self.read("gql_step_runs_of_runs", ids=list(ids))
         return {r["id"]: sorted(r["step_runs"], key=_start_order) for r in recs}
 
     async def step_run_links(self, ids: Sequence[str]) -> dict[str, Props]:
-        recs = await self._records("gql_step_run_links", ids=list(ids))
+        recs = await self.read("gql_step_run_links", ids=list(ids))
         return {
             r["id"]: {
                 "llm_calls": sorted(r["llm_calls"], key=lambda c: (str(c.get("sent_at")), c["id"])),
@@ -142,7 +118,7 @@ class GraphReads:
         }
 
     async def runs_of_pipelines(self, names: Sequence[str], first: int) -> dict[str, list[Props]]:
-        recs = await self._records("gql_runs_of_pipelines", names=list(names), first=first)
+        recs = await self.read("gql_runs_of_pipelines", names=list(names), first=first)
         return {r["name"]: r["runs"] for r in recs}
 
     # -- lineage and impact ---------------------------------------------------------------
@@ -151,17 +127,13 @@ class GraphReads:
         self, uri: str, version: str | None, downstream: bool, depth: int, max_nodes: int
     ) -> LineageRows:
         name = "gql_lineage_downstream" if downstream else "gql_lineage_upstream"
-        rec = (
-            await self._records(name, uri=uri, version=version, depth=depth, max_nodes=max_nodes)
-        )[0]
+        rec = (await self.read(name, uri=uri, version=version, depth=depth, max_nodes=max_nodes))[0]
         return LineageRows(
             artifact=rec["artifact"], levels=rec["levels"], edges=rec["edges"], more=rec["more"]
         )
 
     async def impact(self, kind: str, key: str, depth: int, max_nodes: int) -> Props | None:
-        recs = await self._records(
-            "gql_impact", kind=kind, key=key, depth=depth, max_nodes=max_nodes
-        )
+        recs = await self.read("gql_impact", kind=kind, key=key, depth=depth, max_nodes=max_nodes)
         return dict(recs[0]) if recs else None
 
 

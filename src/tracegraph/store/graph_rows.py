@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 
 from tracegraph.events import format_timestamp
+from tracegraph.events.records import EventRows, SequencedEvent
 from tracegraph.redaction import RedactionCount
 
 RUN_STATUS: dict[str, tuple[str, int]] = {
@@ -35,42 +35,6 @@ STEP_STATUS: dict[str, tuple[str, int]] = {
 }
 # Events that happen inside a step run when they name a step.
 IN_STEP_TYPES = frozenset({"prompt.sent", "response.received", "artifact.read", "artifact.written"})
-
-
-@dataclass(frozen=True, slots=True)
-class SequencedEvent:
-    """A validated event with its global sequence number, as stored in the event log."""
-
-    seq: int
-    payload: dict[str, Any]  # canonical payload (see tracegraph.events.canonical_payload)
-    fingerprint: str
-    received_at: datetime
-    principal: str | None = None
-    # Redactions made at ingest (None: the event type carries no scrubbed text).
-    redactions: RedactionCount | None = None
-    # Statement rows built when the event was validated (None: built when written).
-    rows: EventRows | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.payload["id"])
-
-    @property
-    def type(self) -> str:
-        return str(self.payload["type"])
-
-
-@dataclass(slots=True)
-class EventRows:
-    """One event's statement rows, built before its seq is known.
-
-    The ingest service builds them while it validates a request, which overlaps the
-    transaction in flight; the single writer then only stamps the seq (``stamp``)
-    instead of building rows between its round trips, with the database idle.
-    """
-
-    log: dict[str, Any]  # the event log row (apply_batch's events block)
-    family: list[tuple[str, dict[str, Any]]]  # (statement family, row)
 
 
 # Row fields that carry the event's seq, per statement family.

@@ -21,7 +21,8 @@ from tracegraph.auth.errors import CredentialsUnavailable
 from tracegraph.auth.roles import Role
 from tracegraph.events import format_timestamp
 from tracegraph.store.audit_store import record_in_tx
-from tracegraph.store.cypher_files import cypher, query
+from tracegraph.store.base import Store
+from tracegraph.store.cypher_files import cypher
 from tracegraph.store.errors import is_retryable, within
 
 
@@ -81,19 +82,17 @@ async def _create_in_tx(
     return record
 
 
-class KeyStore:
+class KeyStore(Store):
     def __init__(
         self,
         driver: AsyncDriver,
         database: str,
         timeout_s: float = 10.0,
-        answer_timeout_s: float = 3.0,
+        lookup_timeout_s: float = 3.0,
     ) -> None:
-        self._driver = driver
-        self._database = database
-        self._timeout_s = timeout_s
+        super().__init__(driver, database, timeout_s)
         # Lookups sit on every request's path: a frozen database must not hang them.
-        self._answer_timeout_s = answer_timeout_s
+        self._lookup_timeout_s = lookup_timeout_s
 
     async def create(self, name: str, role: Role, actor: str) -> tuple[ApiKeyRecord, str]:
         """A new key; returns its record and the key text (shown once, never stored)."""
@@ -105,11 +104,10 @@ class KeyStore:
         async def work(tx: AsyncManagedTransaction) -> ApiKeyRecord:
             return await _create_in_tx(tx, issued, name, role, actor)
 
-        async with self._driver.session(database=self._database) as session:
-            try:
-                record = await session.execute_write(work)
-            except ConstraintError:
-                raise KeyNameTaken(f"an API key named {name!r} already exists") from None
+        try:
+            record = await self.transaction(work)
+        except ConstraintError:
+            raise KeyNameTaken(f"an API key named {name!r} already exists") from None
         return record, issued.text
 
     async def revoke(self, key_id: str, actor: str) -> ApiKeyRecord:
@@ -131,28 +129,17 @@ class KeyStore:
                 )
             return record
 
-        async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(work)
+        return await self.transaction(work)
 
     async def list(self, include_revoked: bool = False) -> list[ApiKeyRecord]:
-        records, _, _ = await self._driver.execute_query(
-            query("api_key_list", self._timeout_s),
-            include_revoked=include_revoked,
-            database_=self._database,
-            routing_="r",
-        )
+        records = await self.read("api_key_list", include_revoked=include_revoked)
         return [ApiKeyRecord.of(r) for r in records]
 
     async def get(self, key_id: str) -> StoredKey | None:
         """The stored key, or None; CredentialsUnavailable when the database cannot say."""
-        lookup = self._driver.execute_query(
-            query("api_key_by_id", self._timeout_s),
-            id=key_id,
-            database_=self._database,
-            routing_="r",
-        )
+        lookup = self._read("api_key_by_id", {"id": key_id})
         try:
-            records, _, _ = await within(self._answer_timeout_s, lookup, "the key lookup")
+            records = await within(self._lookup_timeout_s, lookup, "the key lookup")
         except Exception as exc:
             if is_retryable(exc):
                 raise CredentialsUnavailable(
@@ -171,19 +158,12 @@ class KeyStore:
         """The ids among ``ids`` that no longer authenticate (revoked or gone)."""
         if not ids:
             return set()
-        records, _, _ = await self._driver.execute_query(
-            query("api_key_revoked_among", self._timeout_s),
-            ids=list(ids),
-            database_=self._database,
-            routing_="r",
-        )
+        records = await self.read("api_key_revoked_among", ids=list(ids))
         return {r["id"] for r in records}
 
     async def touch(self, used: Sequence[tuple[str, datetime]]) -> None:
         rows = [{"id": key_id, "at": format_timestamp(at)} for key_id, at in used]
-        await self._driver.execute_query(
-            query("api_key_touch", self._timeout_s), rows=rows, database_=self._database
-        )
+        await self.write("api_key_touch", rows=rows)
 
     async def bootstrap_admin(self) -> str | None:
         """On the very first start against a database: a generated admin key's text
@@ -198,6 +178,5 @@ class KeyStore:
             await _create_in_tx(tx, issued, "bootstrap-admin", Role.ADMIN, "system:bootstrap")
             return True
 
-        async with self._driver.session(database=self._database) as session:
-            claimed = await session.execute_write(claim)
+        claimed = await self.transaction(claim)
         return issued.text if claimed else None

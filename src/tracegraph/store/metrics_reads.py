@@ -12,9 +12,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from neo4j import AsyncDriver, Query
+from neo4j import Record
 
-from tracegraph.store.cypher_files import cypher
+from tracegraph.store.base import Store
 
 Props = dict[str, Any]
 
@@ -72,33 +72,19 @@ EMPTY_BUCKET: Props = {
 }
 
 
-class MetricsReads:
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
-        self.driver = driver
-        self.database = database
-        self.timeout_s = timeout_s
-
-    async def _records(self, name: str, **params: Any) -> list[Any]:
-        records, _, _ = await self.driver.execute_query(
-            Query(cypher(name), timeout=self.timeout_s),
-            params,
-            database_=self.database,
-            routing_="r",
-        )
-        return records
-
+class MetricsReads(Store):
     async def buckets(
         self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
     ) -> list[Props]:
         """One dict per bucket (empty buckets included), oldest first."""
         params = {**flt.params(), "from_ms": from_ms, "to_ms": to_ms, "bucket_ms": bucket_ms}
-        no_rows: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        no_rows: asyncio.Future[list[Record]] = asyncio.get_running_loop().create_future()
         no_rows.set_result([])
         runs, step_runs, calls, events = await asyncio.gather(
-            self._records("metrics_runs", **params) if flt.has_runs else no_rows,
-            self._records("metrics_step_runs", **params),
-            self._records("metrics_llm_calls", **params),
-            self._records("metrics_events", **params) if flt.has_events else no_rows,
+            self.read("metrics_runs", **params) if flt.has_runs else no_rows,
+            self.read("metrics_step_runs", **params),
+            self.read("metrics_llm_calls", **params),
+            self.read("metrics_events", **params) if flt.has_events else no_rows,
         )
         count = max(1, -(-(to_ms - from_ms) // bucket_ms))
         out = [dict(EMPTY_BUCKET, bucket=i) for i in range(count)]
@@ -152,7 +138,7 @@ class MetricsReads:
         pipeline: str | None = None,
         provider: str | None = None,
     ) -> list[Props]:
-        recs = await self._records(
+        recs = await self.read(
             "metrics_breakdown",
             by=by,
             from_ms=from_ms,

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncManagedTransaction
 
 from tracegraph.audit import AuditRecord
 from tracegraph.events import format_timestamp
 from tracegraph.redaction import RedactionPolicy
 from tracegraph.store.audit_store import record_in_tx
-from tracegraph.store.cypher_files import cypher, query
+from tracegraph.store.base import Store
+from tracegraph.store.cypher_files import cypher
 
 POLICY_ID = "redaction"
 AUDIT_TARGET = "policy:redaction"
@@ -42,43 +43,30 @@ def policy_of(record: Any) -> RedactionPolicy:
     )
 
 
-class PolicyStore:
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
-        self._driver = driver
-        self._database = database
-        self._timeout_s = timeout_s
-
+class PolicyStore(Store):
     async def version(self) -> int | None:
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(query("policy_version", self._timeout_s), id=POLICY_ID)
-            record = await result.single()
-        return None if record is None else int(record["version"])
+        records = await self.read("policy_version", id=POLICY_ID)
+        return int(records[0]["version"]) if records else None
 
     async def get(self) -> RedactionPolicy | None:
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(query("policy_get", self._timeout_s), id=POLICY_ID)
-            record = await result.single()
-        return None if record is None else policy_of(record)
+        records = await self.read("policy_get", id=POLICY_ID)
+        return policy_of(records[0]) if records else None
 
     async def load_or_seed(self, initial: RedactionPolicy, actor: str) -> RedactionPolicy:
         """The stored policy; ``initial`` (from settings) is stored first when there is none."""
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(
-                query("policy_seed", self._timeout_s),
-                id=POLICY_ID,
-                builtins=list(initial.builtins),
-                custom_rules=_rules_json(initial),
-                at=format_timestamp(datetime.now(UTC)),
-                actor=actor,
-            )
-            record = await result.single()
-        assert record is not None
+        [record] = await self.write(
+            "policy_seed",
+            id=POLICY_ID,
+            builtins=list(initial.builtins),
+            custom_rules=_rules_json(initial),
+            at=format_timestamp(datetime.now(UTC)),
+            actor=actor,
+        )
         return policy_of(record)
 
     async def save(self, policy: RedactionPolicy, actor: str) -> RedactionPolicy:
         """Store ``policy`` (a new version) with its audit entry, in one transaction."""
-        async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(self._save_tx, policy, actor)
+        return await self.transaction(self._save_tx, policy, actor)
 
     async def _save_tx(
         self, tx: AsyncManagedTransaction, policy: RedactionPolicy, actor: str

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncManagedTransaction
 
 from tracegraph.events import format_timestamp
-from tracegraph.store.cypher_files import cypher, query
+from tracegraph.store.base import Store
+from tracegraph.store.cypher_files import cypher
 
 STATUSES = ("open", "resolved", "all")
 
@@ -54,42 +55,30 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return time, entry_id
 
 
-class QuarantineStore:
-    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float = 10.0) -> None:
-        self._driver = driver
-        self._database = database
-        self._timeout_s = timeout_s
-
+class QuarantineStore(Store):
     async def page(
         self, *, limit: int, after: str | None = None, status: str = "open"
     ) -> QuarantinePage:
         after_time, after_id = decode_cursor(after) if after else (None, None)
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(
-                query("quarantine_page", self._timeout_s),
-                status=status,
-                after_time=after_time,
-                after_id=after_id,
-                limit=limit + 1,  # one extra says whether there is a next page
-            )
-            rows = [entry_of(dict(rec["entry"])) async for rec in result]
+        records = await self.read(
+            "quarantine_page",
+            status=status,
+            after_time=after_time,
+            after_id=after_id,
+            limit=limit + 1,  # one extra says whether there is a next page
+        )
+        rows = [entry_of(dict(rec["entry"])) for rec in records]
         more = len(rows) > limit
         rows = rows[:limit]
         return QuarantinePage(rows, encode_cursor(rows[-1]) if more and rows else None)
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(query("quarantine_get", self._timeout_s), id=entry_id)
-            record = await result.single()
-        return entry_of(dict(record["entry"])) if record else None
+        records = await self.read("quarantine_get", id=entry_id)
+        return entry_of(dict(records[0]["entry"])) if records else None
 
     async def event_seq(self, event_id: str) -> int | None:
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(
-                query("quarantine_event_seq", self._timeout_s), event_id=event_id
-            )
-            record = await result.single()
-        return None if record is None else int(record["seq"])
+        records = await self.read("quarantine_event_seq", event_id=event_id)
+        return int(records[0]["seq"]) if records else None
 
     async def resolve(
         self,
@@ -114,12 +103,9 @@ class QuarantineStore:
             record = await result.single()
             return dict(record["entry"]) if record else None
 
-        async with self._driver.session(database=self._database) as session:
-            node = await session.execute_write(tx_fn)
+        node = await self.transaction(tx_fn)
         return entry_of(node) if node else None
 
     async def open_count(self) -> int:
-        async with self._driver.session(database=self._database) as session:
-            result = await session.run(query("quarantine_open_count", self._timeout_s))
-            record = await result.single()
-        return int(record["open"]) if record else 0
+        records = await self.read("quarantine_open_count")
+        return int(records[0]["open"]) if records else 0

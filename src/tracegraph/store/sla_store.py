@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, Query, unit_of_work
+from neo4j import AsyncDriver, AsyncManagedTransaction, Record
 
 from tracegraph.audit import AuditRecord
 from tracegraph.slas.missing_runs import RunTimes, ScheduledPipeline
 from tracegraph.slas.rules import Finding, RateWindow, Sla, Subject
 from tracegraph.store.audit_store import record_in_tx
+from tracegraph.store.base import Store
 from tracegraph.store.cypher_files import cypher
 
 Props = dict[str, Any]
@@ -27,7 +28,7 @@ async def _direct(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
 
 
-class SlaStore:
+class SlaStore(Store):
     def __init__(
         self,
         driver: AsyncDriver,
@@ -35,21 +36,10 @@ class SlaStore:
         timeout_s: float = 10.0,
         write_gate: WriteGate[Any] = _direct,
     ) -> None:
-        self.driver = driver
-        self.database = database
-        self.timeout_s = timeout_s
+        super().__init__(driver, database, timeout_s)
         # Breaches link the runs that ingestion writes: merged on the ingest writer, so
         # the two never wait on (or deadlock over) each other's locks.
         self._write_gate = write_gate
-
-    async def _records(self, name: str, write: bool = False, **params: Any) -> list[Any]:
-        records, _, _ = await self.driver.execute_query(
-            Query(cypher(name), timeout=self.timeout_s),
-            params,
-            database_=self.database,
-            routing_="w" if write else "r",
-        )
-        return records
 
     async def evaluate(
         self,
@@ -69,7 +59,6 @@ class SlaStore:
         word). Returns the subjects, the ids of new breaches and how many were retracted.
         """
 
-        @unit_of_work(timeout=self.timeout_s)
         async def work(tx: AsyncManagedTransaction) -> tuple[Pairs, list[str], int]:
             pairs: Pairs = []
             reads: list[tuple[str, str, dict[str, Any]]]
@@ -101,8 +90,7 @@ class SlaStore:
             return pairs, fresh, retracted
 
         async def write() -> tuple[Pairs, list[str], int]:
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(work)
+            return await self.transaction(work)
 
         return await self._write_gate(write)
 
@@ -110,12 +98,12 @@ class SlaStore:
         """Delete the breaches with these ids (those that exist); returns how many."""
         if not ids:
             return 0
-        existing = [r["id"] for r in await self._records("sla_existing_breaches", ids=list(ids))]
+        existing = [r["id"] for r in await self.read("sla_existing_breaches", ids=list(ids))]
         if not existing:
             return 0
 
-        async def delete() -> list[Any]:
-            return await self._records("sla_retract_breaches", write=True, ids=existing)
+        async def delete() -> list[Record]:
+            return await self.write("sla_retract_breaches", ids=existing)
 
         recs = await self._write_gate(delete)
         return int(recs[0]["retracted"]) if recs else 0
@@ -123,7 +111,7 @@ class SlaStore:
     async def scheduled_pipelines(self, since_ms: int) -> list[ScheduledPipeline]:
         """Pipelines with a cron schedule and a start-delay SLA, with the start and
         scheduled times of their runs since ``since_ms`` (one batched read)."""
-        recs = await self._records("sla_scheduled_pipelines", since_ms=since_ms)
+        recs = await self.read("sla_scheduled_pipelines", since_ms=since_ms)
         return [
             ScheduledPipeline(
                 pipeline=r["pipeline"],
@@ -138,7 +126,7 @@ class SlaStore:
     async def rate_slas(
         self, ids: Sequence[str] | None = None
     ) -> list[tuple[Sla, str, str | None]]:
-        recs = await self._records("sla_rate_slas", ids=None if ids is None else list(ids))
+        recs = await self.read("sla_rate_slas", ids=None if ids is None else list(ids))
         return [(Sla.from_props(r["sla"]), r["pipeline"], r["step"]) for r in recs]
 
     async def rate_counts(
@@ -157,7 +145,7 @@ class SlaStore:
             }
             for w in windows
         ]
-        recs = await self._records("sla_rate_counts", rows=rows)
+        recs = await self.read("sla_rate_counts", rows=rows)
         return {r["sla_id"]: (r["succeeded"], r["rated"], r["last_failed"]) for r in recs}
 
     async def merge_breaches(self, findings: Sequence[Finding], now_ms: int) -> list[str]:
@@ -167,8 +155,8 @@ class SlaStore:
         # One row per id: the same breach found twice in a round must not race itself.
         rows = list({f.id: f.row() for f in findings}.values())
 
-        async def merge() -> list[Any]:
-            return await self._records("sla_merge_breaches", write=True, rows=rows, now_ms=now_ms)
+        async def merge() -> list[Record]:
+            return await self.write("sla_merge_breaches", rows=rows, now_ms=now_ms)
 
         recs = await self._write_gate(merge)
         return [r["id"] for r in recs if r["fresh"]]
@@ -182,7 +170,7 @@ class SlaStore:
         ids: Sequence[str] | None = None,
         limit: int = 100,
     ) -> list[Props]:
-        recs = await self._records(
+        recs = await self.read(
             "sla_breaches_page",
             status=status,
             pipeline=pipeline,
@@ -212,7 +200,6 @@ class SlaStore:
     async def _mark(
         self, name: str, action: str, breach_id: str, actor: str, now_ms: int, note: str | None
     ) -> bool:
-        @unit_of_work(timeout=self.timeout_s)
         async def work(tx: AsyncManagedTransaction) -> bool:
             params = {"id": breach_id, "by": actor, "now_ms": now_ms, "note": note}
             rec = await (await tx.run(cypher(name), params)).single()
@@ -226,5 +213,4 @@ class SlaStore:
                 await record_in_tx(tx, [entry])
             return True
 
-        async with self.driver.session(database=self.database) as session:
-            return await session.execute_write(work)
+        return await self.transaction(work)

@@ -19,16 +19,16 @@ import structlog
 from neo4j.exceptions import CypherTypeError, ServiceUnavailable
 
 from tests.support.eventually import eventually_async
-from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
-from tracegraph.ingest.group_commit import GroupCommitter
-from tracegraph.store.event_writer import (
+from tracegraph.events.records import (
     BatchResult,
     PendingEvent,
     QuarantineEntry,
+    SequencedEvent,
     UnitResult,
     WriteUnit,
 )
-from tracegraph.store.graph_rows import SequencedEvent
+from tracegraph.ingest.errors import DatabaseUnavailable, Overloaded
+from tracegraph.ingest.group_commit import GroupCommitter
 
 
 class FakeWriter:

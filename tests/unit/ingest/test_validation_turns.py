@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracegraph.demo.workload import WorkloadGenerator
+from tracegraph.events.records import WriteUnit
 from tracegraph.ingest import service as service_module
 from tracegraph.ingest.service import IngestService
-from tracegraph.store.event_writer import WriteUnit
 
 
 class RecordingService(IngestService):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.support.eventually import eventually_async
+from tracegraph.events.records import SequencedEvent
 from tracegraph.live.hub import EventFilter, LiveHub, RunFilter, SubscriberClosed
-from tracegraph.store.graph_rows import SequencedEvent
 
 
 def _ev(seq: int, pipeline: str = "p", run: str | None = "r", type_: str = "log") -> SequencedEvent:

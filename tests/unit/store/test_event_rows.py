@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events import format_timestamp
+from tracegraph.events.records import SequencedEvent
 from tracegraph.ingest.service import IngestService
-from tracegraph.store.graph_rows import SequencedEvent, event_log_rows, plan_statements, stamp
+from tracegraph.store.graph_rows import event_log_rows, plan_statements, stamp
 
 
 def test_stamped_prebuilt_rows_equal_rows_built_with_the_seq() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tracegraph.store.graph_rows import SequencedEvent, plan_statements
+from tracegraph.events.records import SequencedEvent
+from tracegraph.store.graph_rows import plan_statements
 
 _AT = datetime(2026, 11, 20, tzinfo=UTC)
 

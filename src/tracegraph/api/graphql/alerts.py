@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncGenerator
+from datetime import UTC
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import BadArgument, subscription_closed
 from tracegraph.api.graphql.permissions import allow
-from tracegraph.api.graphql.scalars import DateTime, to_datetime
-from tracegraph.api.graphql.subscriptions import closed_error, live_hub
+from tracegraph.api.graphql.scalars import DateTime, to_datetime, to_required_datetime
+from tracegraph.api.graphql.subscriptions import live_hub
 from tracegraph.api.graphql.types import SLA, Owner
-from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Permission
 from tracegraph.live.hub import SubscriberClosed
-from tracegraph.slas.rules import to_ms
-from tracegraph.store.sla_store import SlaStore
 
 
 @strawberry.enum
@@ -86,31 +86,23 @@ class SLABreach:
             status=status,
             observed=float(b["observed"]),
             threshold=float(b["threshold"]),
-            at=to_datetime(b["at"]),  # type: ignore[arg-type]
-            detected_at=to_datetime(b.get("detected_at")),  # type: ignore[arg-type]
+            at=to_required_datetime(b["at"]),
+            detected_at=to_datetime(b.get("detected_at")),
             pipeline=b.get("pipeline") or "",
             step=b.get("step"),
             subject=b.get("subject"),
             acknowledged_by=b.get("acknowledged_by"),
-            acknowledged_at=to_datetime(b.get("acknowledged_at")),  # type: ignore[arg-type]
+            acknowledged_at=to_datetime(b.get("acknowledged_at")),
             resolved_by=b.get("resolved_by"),
-            resolved_at=to_datetime(b.get("resolved_at")),  # type: ignore[arg-type]
+            resolved_at=to_datetime(b.get("resolved_at")),
             sla=SLA.from_node(sla) if sla else None,
             owners=[Owner.from_node(o) for o in b.get("owners") or []],
         )
 
 
-def _store(info: Info) -> SlaStore:
-    services = info.context.services
-    if services.slas is None:
-        raise BadArgument("SLA evaluation is not running")
-    return services.slas  # type: ignore[no-any-return]
-
-
-def _now_ms(info: Info) -> int:
-    now = to_ms(info.context.services.clock())
-    assert now is not None
-    return now
+def _now_ms(info: Info[Context, None]) -> int:
+    now = info.context.services.clock()
+    return int((now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 @strawberry.type
@@ -121,14 +113,14 @@ class AlertsQuery:
     )
     async def sla_breaches(
         self,
-        info: Info,
+        info: Info[Context, None],
         status: BreachStatus | None = None,
         pipeline: str | None = None,
         owner: str | None = None,
         first: int | None = 50,
     ) -> list[SLABreach]:
         limit = info.context.page_size(50 if first is None else first)
-        rows = await _store(info).breaches(
+        rows = await info.context.services.slas.breaches(
             status=status.value.lower() if status else None,
             pipeline=pipeline,
             owner=owner,
@@ -137,10 +129,10 @@ class AlertsQuery:
         return [SLABreach.from_row(r) for r in rows]
 
 
-async def _changed(info: Info, breach_id: str, ok: bool) -> SLABreach:
+async def _changed(info: Info[Context, None], breach_id: str, ok: bool) -> SLABreach:
     if not ok:
         raise BadArgument(f"unknown SLA breach {breach_id!r}")
-    rows = await _store(info).breaches(ids=[breach_id], limit=1)
+    rows = await info.context.services.slas.breaches(ids=[breach_id], limit=1)
     # Subscribers see the new state too (acknowledged, resolved).
     info.context.services.hub.publish_alerts(rows)
     return SLABreach.from_row(rows[0])
@@ -159,10 +151,10 @@ class AlertsMutation:
         description="Mark a breach as seen by the caller (the first one stands; audited).",
     )
     async def acknowledge_breach(
-        self, info: Info, id: strawberry.ID, by: Annotated[str | None, _BY] = None
+        self, info: Info[Context, None], id: strawberry.ID, by: Annotated[str | None, _BY] = None
     ) -> SLABreach:
-        actor = info.context.principal.actor
-        ok = await _store(info).acknowledge(str(id), actor, _now_ms(info), note=by)
+        slas = info.context.services.slas
+        ok = await slas.acknowledge(str(id), info.context.actor, _now_ms(info), note=by)
         return await _changed(info, str(id), ok)
 
     @strawberry.mutation(
@@ -170,10 +162,10 @@ class AlertsMutation:
         description="Close a breach (the first resolution stands; audited).",
     )
     async def resolve_breach(
-        self, info: Info, id: strawberry.ID, by: Annotated[str | None, _BY] = None
+        self, info: Info[Context, None], id: strawberry.ID, by: Annotated[str | None, _BY] = None
     ) -> SLABreach:
-        actor = info.context.principal.actor
-        ok = await _store(info).resolve(str(id), actor, _now_ms(info), note=by)
+        slas = info.context.services.slas
+        ok = await slas.resolve(str(id), info.context.actor, _now_ms(info), note=by)
         return await _changed(info, str(id), ok)
 
 
@@ -184,7 +176,7 @@ class AlertsSubscription:
         description="New SLA breaches, and breaches acknowledged or resolved, as they happen.",
     )
     async def alerts(
-        self, info: Info, pipeline: str | None = None, owner: str | None = None
+        self, info: Info[Context, None], pipeline: str | None = None, owner: str | None = None
     ) -> AsyncGenerator[SLABreach, None]:
         stream = live_hub(info.context).alerts()
         try:
@@ -197,6 +189,6 @@ class AlertsSubscription:
                     continue
                 yield SLABreach.from_row(row)
         except SubscriberClosed as exc:
-            raise closed_error(exc) from exc
+            raise subscription_closed(exc) from exc
         finally:
             await stream.aclose()

@@ -1,15 +1,12 @@
 """GraphQL audit trail (reviewers) and the admin changes it records: owners and SLAs.
 
-``auditTrail`` reads :class:`tracegraph.store.audit_store.AuditStore` newest first with
-Relay cursors; ``setOwner`` / ``setSla`` change the graph and record their entry in one
-transaction (:class:`tracegraph.store.governance_store.GovernanceStore`), with the
-authenticated principal as the actor.
+``auditTrail`` reads the audit store (``services.audit``) newest first with Relay
+cursors; ``setOwner`` / ``setSla`` change the graph and record their entry in one
+transaction (``services.governance``), with the authenticated principal as the actor.
 """
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -17,16 +14,18 @@ import strawberry
 from pydantic import TypeAdapter, ValidationError
 from strawberry.types import Info
 
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import BadArgument
+from tracegraph.api.graphql.pagination import connection, decode_cursor
 from tracegraph.api.graphql.permissions import allow
-from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime
+from tracegraph.api.graphql.scalars import JSON, DateTime, to_required_datetime
 from tracegraph.api.graphql.types import PageInfo, Pipeline
-from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Permission
 from tracegraph.events.errors import render_error
 from tracegraph.events.fields import Owner
 from tracegraph.events.sla import Sla
-from tracegraph.store.audit_store import AuditStore, TrailFilter
-from tracegraph.store.governance_store import GovernanceStore, UnknownTarget
+from tracegraph.store.audit_store import TrailFilter
+from tracegraph.store.governance_store import UnknownTarget
 
 _OWNER = TypeAdapter(Owner)
 
@@ -56,7 +55,7 @@ class AuditEntry:
             target=r["target"],
             before=None if r.get("before") is None else orjson.loads(r["before"]),
             after=None if r.get("after") is None else orjson.loads(r["after"]),
-            at=to_datetime(r["at"]),  # type: ignore[arg-type]
+            at=to_required_datetime(r["at"]),
         )
 
 
@@ -86,34 +85,6 @@ class SLAInput:
     max_start_delay_ms: int | None = None
 
 
-def _encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(key)).decode()
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        key = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except Exception as exc:
-        raise BadArgument(f"invalid cursor {cursor!r}") from exc
-    if not isinstance(key, str):
-        raise BadArgument(f"invalid cursor {cursor!r}")
-    return key
-
-
-def _trail(info: Info) -> AuditStore:
-    store = info.context.services.audit
-    if store is None:
-        raise BadArgument("the audit trail is not open")
-    return store  # type: ignore[no-any-return]
-
-
-def _governance(info: Info) -> GovernanceStore:
-    services = info.context.services
-    return GovernanceStore(services.driver, services.settings.neo4j.database)
-
-
 def _problems(exc: ValidationError, root: str) -> str:
     # The event model's own wording: `sla.window: required when min_success_rate is set`.
     return "; ".join(f"{root}.{render_error(e, 'pipeline.defined', ())}" for e in exc.errors())
@@ -138,11 +109,7 @@ def _check_sla(sla: SLAInput) -> dict[str, Any] | None:
         raise BadArgument(_problems(exc, "sla")) from exc
 
 
-def _actor(info: Info) -> str:
-    return str(info.context.principal.actor)
-
-
-async def _pipeline(info: Info, name: str) -> Pipeline:
+async def _pipeline(info: Info[Context, None], name: str) -> Pipeline:
     node = await info.context.loaders.pipeline_by_name.load(name)
     if node is None:
         raise BadArgument(f"unknown pipeline {name!r}")
@@ -158,7 +125,7 @@ class AuditQuery:
     )
     async def audit_trail(
         self,
-        info: Info,
+        info: Info[Context, None],
         actor: str | None = None,
         target: str | None = None,
         action: str | None = None,
@@ -168,27 +135,20 @@ class AuditQuery:
         after: str | None = None,
     ) -> AuditEntryConnection:
         limit = info.context.page_size(50 if first is None else first)
-        since: datetime | None = from_  # type: ignore[assignment]
-        until: datetime | None = to  # type: ignore[assignment]
-        if since is not None and until is not None and since >= until:
+        if from_ is not None and to is not None and from_ >= to:
             raise BadArgument("from must be earlier than to")
-        rows = await _trail(info).page(
-            TrailFilter(actor=actor, target=target, action=action, since=since, until=until),
-            after_key=_decode_cursor(after),
+        rows = await info.context.services.audit.page(
+            TrailFilter(actor=actor, target=target, action=action, since=from_, until=to),
+            after_key=decode_cursor(after),
             limit=limit + 1,
         )
-        page = rows[:limit]
-        edges = [
-            AuditEntryEdge(cursor=_encode_cursor(r["order_key"]), node=AuditEntry.from_row(r))
-            for r in page
-        ]
-        return AuditEntryConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        edges, page_info = connection(
+            rows,
+            limit,
+            key=lambda r: str(r["order_key"]),
+            edge=lambda cursor, r: AuditEntryEdge(cursor=cursor, node=AuditEntry.from_row(r)),
         )
+        return AuditEntryConnection(edges=edges, page_info=page_info)
 
 
 @strawberry.type
@@ -202,7 +162,7 @@ class AuditMutation:
         # step omitted (or null): the pipeline's own owner. Keyword-only after it keeps
         # the SDL's argument order (pipeline, step, owner).
         self,
-        info: Info,
+        info: Info[Context, None],
         pipeline: str,
         step: str | None = None,
         *,
@@ -210,7 +170,9 @@ class AuditMutation:
     ) -> Pipeline:
         checked = _check_owner(owner)
         try:
-            await _governance(info).set_owner(pipeline, step, checked, _actor(info))
+            await info.context.services.governance.set_owner(
+                pipeline, step, checked, info.context.actor
+            )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
         return await _pipeline(info, pipeline)
@@ -221,11 +183,13 @@ class AuditMutation:
         "one of its steps (audited as sla.changed); evaluation uses it from its next round.",
     )
     async def set_sla(
-        self, info: Info, pipeline: str, step: str | None = None, *, sla: SLAInput
+        self, info: Info[Context, None], pipeline: str, step: str | None = None, *, sla: SLAInput
     ) -> Pipeline:
         checked = _check_sla(sla)
         try:
-            await _governance(info).set_sla(pipeline, step, checked, _actor(info))
+            await info.context.services.governance.set_sla(
+                pipeline, step, checked, info.context.actor
+            )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
         return await _pipeline(info, pipeline)

@@ -11,7 +11,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from tracegraph.api.authentication import authenticate
-from tracegraph.api.graphql.views import BadArgument
+from tracegraph.api.graphql.errors import Unauthenticated
+from tracegraph.api.graphql.pagination import page_size
 from tracegraph.auth import Principal
 from tracegraph.live.sessions import Session
 from tracegraph.runtime import Services
@@ -72,17 +73,22 @@ class Context(BaseContext):
         # the socket's entry in the session registry (tracegraph.live.sessions).
         self.credential: str | None = None
         self.ws_session: Session | None = None
-        settings = services.settings
-        self.reads = GraphReads(
-            services.driver, settings.neo4j.database, timeout_s=settings.query_timeout_s
-        )
-        self.loaders = Loaders(self.reads, cache=cache)
+        self.loaders = Loaders(services.reads, cache=cache)
+
+    @property
+    def signed_in(self) -> Principal:
+        """The caller (fields behind a permission class always have one)."""
+        if self.principal is None:
+            raise Unauthenticated("sign in first: no credential was accepted")
+        return self.principal
+
+    @property
+    def actor(self) -> str:
+        return self.signed_in.actor
 
     def page_size(self, first: int) -> int:
         """``first`` checked and capped at ``max_page_size``."""
-        if first < 0:
-            raise BadArgument(f"first must be >= 0 (got {first})")
-        return min(first, self.services.settings.max_page_size)
+        return page_size(first, self.services.settings.max_page_size)
 
 
 async def get_context(conn: HTTPConnection) -> Context:

@@ -55,6 +55,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLFormattedError,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -75,11 +76,20 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from tracegraph.api.graphql.errors import (
+    QUERY_TOO_COSTLY,
+    QUERY_TOO_DEEP,
+    RATE_LIMITED,
+    TOO_MANY_ALIASES,
+    TOO_MANY_FIELDS,
+)
 from tracegraph.api.graphql.masking import MaskInternalErrors, is_client_error
 from tracegraph.api.graphql.metrics_types import MAX_BUCKETS
+from tracegraph.api.graphql.scalars import SCALAR_MAP
 from tracegraph.api.rate_limit import Bucket, RateLimited, rate_limits_of
 from tracegraph.settings import Settings
 
@@ -242,7 +252,7 @@ def document_limits_rule(limits: DocumentLimits) -> type[ASTValidationRule]:
                             f"{limits.max_depth}",
                             op,
                             extensions={
-                                "code": "QUERY_TOO_DEEP",
+                                "code": QUERY_TOO_DEEP,
                                 "depth": m.depth,
                                 "limit": limits.max_depth,
                             },
@@ -254,7 +264,7 @@ def document_limits_rule(limits: DocumentLimits) -> type[ASTValidationRule]:
                             f"{label} uses {m.aliases} aliases; the limit is {limits.max_aliases}",
                             op,
                             extensions={
-                                "code": "TOO_MANY_ALIASES",
+                                "code": TOO_MANY_ALIASES,
                                 "aliases": m.aliases,
                                 "limit": limits.max_aliases,
                             },
@@ -269,7 +279,7 @@ def document_limits_rule(limits: DocumentLimits) -> type[ASTValidationRule]:
                             "items or fewer nested lists)",
                             op,
                             extensions={
-                                "code": "QUERY_TOO_COSTLY",
+                                "code": QUERY_TOO_COSTLY,
                                 "cost": m.cost,
                                 "limit": limits.max_cost,
                             },
@@ -313,7 +323,7 @@ def rate_limited_error(exc: RateLimited) -> GraphQLError:
     return GraphQLError(
         str(exc),
         extensions={
-            "code": "RATE_LIMITED",
+            "code": RATE_LIMITED,
             "retryAfter": exc.retry_after_s,
             "bucket": exc.bucket,
         },
@@ -373,7 +383,7 @@ def too_many_fields_error(fields: int, limit: int) -> GraphQLError:
     return GraphQLError(
         f"the document selects {fields} fields; the limit is {limit} (ask for fewer "
         "fields, or split the query)",
-        extensions={"code": "TOO_MANY_FIELDS", "fields": fields, "limit": limit},
+        extensions={"code": TOO_MANY_FIELDS, "fields": fields, "limit": limit},
     )
 
 
@@ -429,7 +439,7 @@ class ValidateDocument(SchemaExtension):
 
 def websocket_rate_error(
     context: Any, query: Any, operation_name: str | None
-) -> dict[str, Any] | None:
+) -> GraphQLFormattedError | None:
     """Counts one WebSocket operation; the formatted error when over the limit."""
     principal = getattr(context, "principal", None)
     request = getattr(context, "request", None)
@@ -472,7 +482,7 @@ _parse_small = functools.lru_cache(maxsize=512)(_parse)
 
 class HardenedSchema(strawberry.Schema):
     """A strawberry schema carrying its document limits, so the shared subscription
-    path (:mod:`tracegraph.api.live_ws`) applies exactly the same ones."""
+    path (:mod:`tracegraph.api.graphql.live_ws`) applies exactly the same ones."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         self.settings = settings
@@ -480,7 +490,11 @@ class HardenedSchema(strawberry.Schema):
         self.max_tokens = settings.graphql_max_tokens
         self.max_fields = settings.graphql_max_fields
         self.hide_suggestions = settings.mode == "production"
-        super().__init__(extensions=schema_extensions(settings, self.document_rules), **kwargs)
+        super().__init__(
+            extensions=schema_extensions(settings, self.document_rules),
+            config=StrawberryConfig(scalar_map=SCALAR_MAP),
+            **kwargs,
+        )
 
     def _get_custom_context_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         # Passed to graphql-core's execute/subscribe: variable values are coerced there,

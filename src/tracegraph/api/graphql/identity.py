@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from tracegraph.api.graphql.permissions import principal_of
+from tracegraph.api.graphql.context import Context
 
 
 @strawberry.type(description="The authenticated caller.")
@@ -19,10 +19,9 @@ class Principal:
 @strawberry.type
 class IdentityQuery:
     @strawberry.field(description="The caller: actor, roles and permissions.")
-    def me(self, info: Info) -> Principal:
-        principal = principal_of(info)
-        if principal is None:  # only a WebSocket before connection_init could get here
-            raise PermissionError("not authenticated")
+    def me(self, info: Info[Context, None]) -> Principal:
+        # Only a WebSocket before connection_init has no principal: UNAUTHENTICATED.
+        principal = info.context.signed_in
         return Principal(
             actor=principal.actor,
             kind=principal.kind,

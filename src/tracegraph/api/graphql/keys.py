@@ -5,8 +5,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import BadArgument
 from tracegraph.api.graphql.permissions import allow
-from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Permission
 from tracegraph.auth.roles import parse_role
 from tracegraph.store.key_store import ApiKeyRecord, KeyNameTaken, UnknownKey
@@ -48,7 +49,9 @@ class CreatedApiKey:
 @strawberry.type
 class KeysQuery:
     @strawberry.field(permission_classes=MANAGE_KEYS, description="API keys, oldest first.")
-    async def api_keys(self, info: Info, include_revoked: bool = False) -> list[ApiKey]:
+    async def api_keys(
+        self, info: Info[Context, None], include_revoked: bool = False
+    ) -> list[ApiKey]:
         records = await info.context.services.keys.list(include_revoked=include_revoked)
         return [ApiKey.of(r) for r in records]
 
@@ -56,10 +59,12 @@ class KeysQuery:
 @strawberry.type
 class KeysMutation:
     @strawberry.mutation(permission_classes=MANAGE_KEYS, description="Create an API key.")
-    async def create_api_key(self, info: Info, name: str, role: str) -> CreatedApiKey:
+    async def create_api_key(
+        self, info: Info[Context, None], name: str, role: str
+    ) -> CreatedApiKey:
         try:
             record, text = await info.context.services.keys.create(
-                name, parse_role(role), info.context.principal.actor
+                name, parse_role(role), info.context.actor
             )
         except (KeyNameTaken, ValueError) as exc:
             raise BadArgument(str(exc)) from None
@@ -69,10 +74,10 @@ class KeysMutation:
         permission_classes=MANAGE_KEYS,
         description="Revoke an API key (the first revocation stands); refused from then on.",
     )
-    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKey:
+    async def revoke_api_key(self, info: Info[Context, None], id: strawberry.ID) -> ApiKey:
         services = info.context.services
         try:
-            record = await services.keys.revoke(str(id), info.context.principal.actor)
+            record = await services.keys.revoke(str(id), info.context.actor)
         except UnknownKey as exc:
             raise BadArgument(str(exc)) from None
         services.authenticator.forget(record.id)

@@ -2,29 +2,29 @@
 
 Deliberate client errors pass unchanged: GraphQL syntax and validation errors, errors
 raised as ``GraphQLError`` (permission ``FORBIDDEN``, rate limits, closed subscriptions),
-:class:`~tracegraph.api.graphql.views.BadArgument` and ingest refusals. Anything else
+typed :class:`~tracegraph.api.graphql.errors.TypedError` (``BAD_USER_INPUT`` …) and
+ingest refusals. Anything else
 (a Neo4j failure, a bug) is logged with its traceback under a fresh ``errorId`` that the
 client gets in ``extensions``, so an operator can find the real cause. A Cypher
 transaction timeout gets its own plain message (code ``QUERY_TIMEOUT``), still with no
-internals.
+internals; so does a change stopped at that timeout while it waited for a lock.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLFormattedError
 from neo4j.exceptions import ClientError
 from strawberry.extensions import MaskErrors
 
-from tracegraph.api.graphql.views import BadArgument
+from tracegraph.api.graphql.errors import INTERNAL_SERVER_ERROR, QUERY_TIMEOUT, TypedError
 from tracegraph.ingest.errors import IngestError
 
 UNEXPECTED = "Unexpected error."
-_CLIENT_ERRORS: tuple[type[BaseException], ...] = (GraphQLError, BadArgument, IngestError)
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (GraphQLError, TypedError, IngestError)
 
 
 def is_client_error(error: GraphQLError) -> bool:
@@ -43,6 +43,12 @@ def is_timeout(exc: BaseException | None) -> bool:
     return isinstance(exc, ClientError) and "TransactionTimedOut" in (exc.code or "")
 
 
+def is_lock_wait_timeout(exc: BaseException | None) -> bool:
+    # A transaction waiting for a lock that reaches its timeout is stopped with this code
+    # (the service never terminates transactions otherwise).
+    return isinstance(exc, ClientError) and "LockClientStopped" in (exc.code or "")
+
+
 def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
     """The client's view of an internal error; the real one is logged under its id."""
     error_id = uuid.uuid4().hex[:16]
@@ -52,9 +58,15 @@ def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
             f"The query ran longer than the {timeout_s:g} s limit and was cancelled; "
             "ask for less (smaller first, depth or time range) and retry."
         )
-        code = "QUERY_TIMEOUT"
+        code = QUERY_TIMEOUT
+    elif is_lock_wait_timeout(original):
+        message = (
+            f"The change waited longer than the {timeout_s:g} s limit for data another "
+            "change holds, and was cancelled; nothing was changed; retry."
+        )
+        code = QUERY_TIMEOUT
     else:
-        message, code = UNEXPECTED, "INTERNAL_SERVER_ERROR"
+        message, code = UNEXPECTED, INTERNAL_SERVER_ERROR
     # A fresh logger: the module-level one is cached on first use and would keep the
     # processors of that moment (internal errors are rare; the lookup is cheap).
     structlog.get_logger(__name__).error(
@@ -90,6 +102,8 @@ class MaskInternalErrors(MaskErrors):
         return masked(error, self.timeout_s)
 
 
-def formatted_errors(errors: Iterable[GraphQLError], timeout_s: float) -> list[dict[str, Any]]:
+def formatted_errors(
+    errors: Iterable[GraphQLError], timeout_s: float
+) -> list[GraphQLFormattedError]:
     """Masked errors as JSON-ready dicts (for paths that format results themselves)."""
     return [e.formatted for e in mask_all(errors, timeout_s)]

@@ -14,11 +14,12 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import BadArgument
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import DateTime
-from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Permission
-from tracegraph.store.metrics_reads import MetricFilter, MetricsReads
+from tracegraph.store.metrics_reads import MetricFilter
 
 MAX_BUCKETS = 2000
 
@@ -80,8 +81,8 @@ class MetricPoint:
     @classmethod
     def from_row(cls, row: dict[str, Any], start: datetime, end: datetime) -> MetricPoint:
         return cls(
-            start=start,  # type: ignore[arg-type]
-            end=end,  # type: ignore[arg-type]
+            start=start,
+            end=end,
             runs=row["runs"],
             runs_succeeded=row["runs_succeeded"],
             runs_failed=row["runs_failed"],
@@ -110,12 +111,6 @@ class MetricPoint:
         )
 
 
-def _reads(info: Info) -> MetricsReads:
-    services = info.context.services
-    settings = services.settings
-    return MetricsReads(services.driver, settings.neo4j.database, settings.query_timeout_s)
-
-
 def _ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
@@ -132,11 +127,10 @@ class Metrics:
     flt: strawberry.Private[MetricFilter]
 
     @strawberry.field(description="One point per bucket, oldest first (empty buckets as 0).")
-    async def series(self, info: Info) -> list[MetricPoint]:
-        start: datetime = self.from_  # type: ignore[assignment]
-        end: datetime = self.to  # type: ignore[assignment]
+    async def series(self, info: Info[Context, None]) -> list[MetricPoint]:
+        start, end = self.from_, self.to
         step = timedelta(seconds=self.bucket_seconds)
-        rows = await _reads(info).buckets(
+        rows = await info.context.services.metrics.buckets(
             self.flt, _ms(start), _ms(end), self.bucket_seconds * 1000
         )
         return [
@@ -145,11 +139,10 @@ class Metrics:
         ]
 
     @strawberry.field(description="The whole range as one point (exact percentiles).")
-    async def totals(self, info: Info) -> MetricPoint:
-        start: datetime = self.from_  # type: ignore[assignment]
-        end: datetime = self.to  # type: ignore[assignment]
+    async def totals(self, info: Info[Context, None]) -> MetricPoint:
+        start, end = self.from_, self.to
         width = max(1, _ms(end) - _ms(start))
-        rows = await _reads(info).buckets(self.flt, _ms(start), _ms(end), width)
+        rows = await info.context.services.metrics.buckets(self.flt, _ms(start), _ms(end), width)
         return MetricPoint.from_row(rows[0], start, end)
 
 
@@ -196,7 +189,7 @@ def _check_range(start: datetime, end: datetime, bucket_seconds: int) -> None:
 
 
 async def _breakdown(
-    info: Info,
+    info: Info[Context, None],
     by: MetricGroup,
     start: datetime,
     end: datetime,
@@ -204,7 +197,9 @@ async def _breakdown(
     provider: str | None,
 ) -> list[MetricBreakdown]:
     _check_range(start, end, 1 << 30)
-    rows = await _reads(info).breakdown(by.value, _ms(start), _ms(end), pipeline, provider)
+    rows = await info.context.services.metrics.breakdown(
+        by.value, _ms(start), _ms(end), pipeline, provider
+    )
     return [MetricBreakdown.from_row(r) for r in rows]
 
 
@@ -226,9 +221,7 @@ class MetricsQuery:
         model: str | None = None,
         bucket_seconds: int = 3600,
     ) -> Metrics:
-        start: datetime = from_  # type: ignore[assignment]
-        end: datetime = to  # type: ignore[assignment]
-        _check_range(start, end, bucket_seconds)
+        _check_range(from_, to, bucket_seconds)
         if step is not None and pipeline is None:
             raise BadArgument("step needs its pipeline")
         if model is not None and provider is None:
@@ -250,13 +243,13 @@ class MetricsQuery:
     )
     async def cost_breakdown(
         self,
-        info: Info,
+        info: Info[Context, None],
         by: MetricGroup,
         from_: Annotated[DateTime, strawberry.argument(name="from")],
         to: DateTime,
         pipeline: str | None = None,
     ) -> list[MetricBreakdown]:
-        return await _breakdown(info, by, from_, to, pipeline, None)  # type: ignore[arg-type]
+        return await _breakdown(info, by, from_, to, pipeline, None)
 
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],
@@ -264,11 +257,11 @@ class MetricsQuery:
     )
     async def model_comparison(
         self,
-        info: Info,
+        info: Info[Context, None],
         from_: Annotated[DateTime, strawberry.argument(name="from")],
         to: DateTime,
         pipeline: str | None = None,
         provider: str | None = None,
         by: MetricGroup = MetricGroup.MODEL,
     ) -> list[MetricBreakdown]:
-        return await _breakdown(info, by, from_, to, pipeline, provider)  # type: ignore[arg-type]
+        return await _breakdown(info, by, from_, to, pipeline, provider)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
+from tracegraph.api.graphql.errors import FORBIDDEN
 from tracegraph.auth import Permission, Principal
 
 
@@ -32,12 +33,12 @@ def allow(permission: Permission) -> type[BasePermission]:
     class Allowed(BasePermission):
         required: ClassVar[Permission] = permission
         message = f"forbidden: this needs the '{permission.value}' permission"
-        error_extensions: ClassVar[dict[str, Any]] = {
-            "code": "FORBIDDEN",
-            "permission": permission.value,
-        }
 
-        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        def __init__(self) -> None:
+            super().__init__()
+            self.error_extensions = {"code": FORBIDDEN, "permission": permission.value}
+
+        def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
             return can(info, permission)
 
     Allowed.__name__ = Allowed.__qualname__ = f"Allow_{permission.name}"

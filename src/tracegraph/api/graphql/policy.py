@@ -10,18 +10,17 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import BadArgument
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import DateTime
-from tracegraph.api.graphql.views import BadArgument
 from tracegraph.auth import Permission
 from tracegraph.redaction import (
     BUILTIN_NAMES,
-    ActivePolicy,
     InvalidRedactionRule,
     RedactionPolicy,
     make_policy,
 )
-from tracegraph.store.policy_store import PolicyStore
 
 
 @strawberry.type
@@ -56,16 +55,9 @@ class RedactionPolicyType:
             custom_rules=[RedactionRule(name=n, pattern=p) for n, p in policy.custom_rules],
             available_builtins=list(BUILTIN_NAMES),
             version=policy.version,
-            updated_at=policy.updated_at,  # type: ignore[arg-type]
+            updated_at=policy.updated_at,
             updated_by=policy.updated_by,
         )
-
-
-def _parts(info: Info) -> tuple[ActivePolicy, PolicyStore]:
-    services = info.context.services
-    if services.redaction is None or services.policies is None:
-        raise BadArgument("redaction is not configured on this service")
-    return services.redaction, services.policies
 
 
 @strawberry.type
@@ -74,9 +66,8 @@ class PolicyQuery:
         permission_classes=[allow(Permission.MANAGE_POLICY)],
         description="The redaction policy applied to every event's data at ingest.",
     )
-    async def redaction_policy(self, info: Info) -> RedactionPolicyType:
-        active, _ = _parts(info)
-        return RedactionPolicyType.of(active.policy)
+    async def redaction_policy(self, info: Info[Context, None]) -> RedactionPolicyType:
+        return RedactionPolicyType.of(info.context.services.redaction.policy)
 
 
 @strawberry.type
@@ -88,16 +79,16 @@ class PolicyMutation:
         "event ingested and is recorded in the audit trail.",
     )
     async def set_redaction_policy(
-        self, info: Info, builtins: list[str], custom_rules: list[RedactionRuleInput]
+        self, info: Info[Context, None], builtins: list[str], custom_rules: list[RedactionRuleInput]
     ) -> RedactionPolicyType:
-        active, store = _parts(info)
+        services = info.context.services
         try:
             policy = make_policy(builtins, [(r.name, r.pattern) for r in custom_rules])
         except InvalidRedactionRule as exc:
             raise BadArgument(str(exc)) from None
-        stored = await store.save(policy, info.context.principal.actor)
+        stored = await services.policies.save(policy, info.context.actor)
         # Not only when newer than ours: the refresher converges on the stored version.
-        active.apply(stored)
+        services.redaction.apply(stored)
         return RedactionPolicyType.of(stored)
 
 

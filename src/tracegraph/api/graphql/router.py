@@ -13,13 +13,13 @@ from strawberry.types.unset import UNSET
 from tracegraph.api.authentication import credential_of
 from tracegraph.api.graphql.context import Context, get_context
 from tracegraph.api.graphql.http_body import BadBody, check_post_headers, decode_json_body
+from tracegraph.api.graphql.live_ws import LiveGraphQLRouter
 from tracegraph.api.graphql.schema import build_schema
 from tracegraph.api.graphql.ws_outage import (
     OutageTransportWSHandler,
     OutageWSHandler,
     TryAgainLater,
 )
-from tracegraph.api.live_ws import LiveGraphQLRouter
 from tracegraph.api.rate_limit import rate_limits_of
 from tracegraph.auth.errors import AuthenticationError, CredentialsUnavailable
 from tracegraph.settings import Settings
@@ -45,7 +45,7 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
     graphql_transport_ws_handler_class = OutageTransportWSHandler
     graphql_ws_handler_class = OutageWSHandler
 
-    async def on_ws_connect(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> dict[str, Any]:
         credential = connection_credential(context.connection_params)
         try:
             principal = await context.services.authenticator.authenticate(credential)
@@ -84,7 +84,7 @@ class AuthenticatedGraphQLRouter(LiveGraphQLRouter):
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter:
-    # Live subscriptions render once per distinct subscription (tracegraph.api.live_ws);
+    # Live subscriptions render once per distinct subscription (tracegraph.api.graphql.live_ws);
     # keep_alive sends graphql-ws "ka" frames (graphql-transport-ws uses ping/pong).
     return AuthenticatedGraphQLRouter(
         build_schema(settings),

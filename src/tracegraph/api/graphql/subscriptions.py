@@ -2,7 +2,7 @@
 
 Both fields read from the process's :class:`~tracegraph.live.hub.LiveHub`. This is the
 plain strawberry path (one GraphQL execution per subscriber per event); a WebSocket
-connection served by :mod:`tracegraph.api.live_ws` runs the same subscriptions through
+connection served by :mod:`tracegraph.api.graphql.live_ws` runs the same subscriptions through
 the hub but evaluates each distinct subscription once per event and sends the same text
 to every subscriber that shares it. Either way the objects handed to GraphQL are built
 once per event (``LiveItem.memo``) and shared.
@@ -11,12 +11,12 @@ once per event (``LiveItem.memo``) and shared.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import subscription_closed
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.types import Event, Run
 from tracegraph.auth import Permission
@@ -30,13 +30,9 @@ from tracegraph.live.hub import (
 )
 
 
-def live_hub(context: Any) -> LiveHub:
-    """The hub of the running service, from a GraphQL context (object or dict)."""
-    services = getattr(context, "services", None)
-    if services is None:
-        request = context.get("request") if isinstance(context, dict) else context.request
-        services = request.app.state.services
-    return services.hub  # type: ignore[no-any-return]
+def live_hub(context: Context) -> LiveHub:
+    """The hub of the running service."""
+    return context.services.hub
 
 
 def event_of(item: LiveItem) -> Event:
@@ -45,7 +41,7 @@ def event_of(item: LiveItem) -> Event:
     if event is None:
         ev = item.event
         event = item.memo[Event] = Event.from_payload(item.seq, ev.payload, ev.principal)
-    return event  # type: ignore[no-any-return]
+    return event
 
 
 def run_of(update: RunUpdate) -> Run:
@@ -53,17 +49,7 @@ def run_of(update: RunUpdate) -> Run:
     run = update.memo.get(Run)
     if run is None:
         run = update.memo[Run] = Run.from_node(update.state)
-    return run  # type: ignore[no-any-return]
-
-
-def closed_error(exc: SubscriberClosed) -> GraphQLError:
-    """What a client sees when the hub ends its subscription (too slow, shutdown)."""
-    extensions: dict[str, Any] = {"code": exc.code}
-    if exc.resume_after_seq is not None:
-        extensions["resumeAfterSeq"] = exc.resume_after_seq
-    if exc.retry_after_s is not None:
-        extensions["retryAfter"] = exc.retry_after_s
-    return GraphQLError(exc.message, extensions=extensions)
+    return run
 
 
 @strawberry.type
@@ -79,7 +65,7 @@ class Subscription:
     )
     async def events(
         self,
-        info: Info,
+        info: Info[Context, None],
         after_seq: int | None = None,
         pipeline: str | None = None,
         run: strawberry.ID | None = None,
@@ -90,7 +76,7 @@ class Subscription:
             async for item in stream:
                 yield event_of(item)
         except SubscriberClosed as exc:
-            raise closed_error(exc) from exc
+            raise subscription_closed(exc) from exc
         finally:
             await stream.aclose()
 
@@ -99,16 +85,19 @@ class Subscription:
         description="The run's new state after every change to it or its step runs.",
     )
     async def run_updated(
-        self, info: Info, run: strawberry.ID | None = None, pipeline: str | None = None
+        self,
+        info: Info[Context, None],
+        run: strawberry.ID | None = None,
+        pipeline: str | None = None,
     ) -> AsyncGenerator[Run, None]:
         stream = live_hub(info.context).run_updates(RunFilter.of(run, pipeline))
         try:
             async for update in stream:
                 yield run_of(update)
         except SubscriberClosed as exc:
-            raise closed_error(exc) from exc
+            raise subscription_closed(exc) from exc
         finally:
             await stream.aclose()
 
 
-__all__ = ["Subscription", "closed_error", "event_of", "live_hub", "run_of"]
+__all__ = ["Subscription", "event_of", "live_hub", "run_of"]

@@ -16,7 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from tracegraph.api.graphql.permissions import can, hidden_unless
-from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime
+from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_required_datetime
 from tracegraph.auth import Permission
 from tracegraph.redaction import without_prompt_text
 
@@ -117,17 +117,16 @@ class Event:
     ) -> Event:
         """From a stored or just-committed canonical event (dict or its JSON text) and
         the actor of the principal that ingested it."""
-        if not isinstance(payload, dict):
-            payload = orjson.loads(payload)
+        event: dict[str, Any] = payload if isinstance(payload, dict) else orjson.loads(payload)
         return cls(
             seq=int(seq),
-            id=strawberry.ID(payload["id"]),
-            type=payload["type"],
-            time=to_datetime(payload["time"]),  # type: ignore[arg-type]
-            pipeline=payload.get("pipeline"),
-            run=payload.get("run"),
-            step=payload.get("step"),
-            raw_data=payload.get("data"),
+            id=strawberry.ID(event["id"]),
+            type=event["type"],
+            time=to_required_datetime(event["time"]),
+            pipeline=event.get("pipeline"),
+            run=event.get("run"),
+            step=event.get("step"),
+            raw_data=event.get("data"),
             ingested_by=principal,
         )
 
@@ -335,8 +334,8 @@ class StepRun:
             id=strawberry.ID(n["id"]),
             attempt=int(n.get("attempt") or 1),
             status=RunStatus.from_graph(n.get("status")),
-            started_at=to_datetime(n.get("started_at")),  # type: ignore[arg-type]
-            ended_at=to_datetime(n.get("ended_at")),  # type: ignore[arg-type]
+            started_at=to_datetime(n.get("started_at")),
+            ended_at=to_datetime(n.get("ended_at")),
             duration_ms=_int(n.get("duration_ms")),
             percent=_float(n.get("percent")),
             tokens_used=_int(n.get("tokens_used")),
@@ -390,9 +389,9 @@ class Run:
         return cls(
             id=strawberry.ID(n["id"]),
             status=RunStatus.from_graph(n.get("status")),
-            scheduled_for=to_datetime(n.get("scheduled_for")),  # type: ignore[arg-type]
-            started_at=to_datetime(n.get("started_at")),  # type: ignore[arg-type]
-            ended_at=to_datetime(n.get("ended_at")),  # type: ignore[arg-type]
+            scheduled_for=to_datetime(n.get("scheduled_for")),
+            started_at=to_datetime(n.get("started_at")),
+            ended_at=to_datetime(n.get("ended_at")),
             duration_ms=_int(n.get("duration_ms")),
             input_tokens=int(n.get("input_tokens") or 0),
             output_tokens=int(n.get("output_tokens") or 0),

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from tracegraph.api.graphql.errors import BadArgument
 from tracegraph.api.graphql.types import (
     SLA,
     ArtifactVersion,
@@ -35,10 +36,6 @@ _KIND_BY_LABEL = {
     "LLMCall": NodeKind.LLM_CALL,
     "SLA": NodeKind.SLA,
 }
-
-
-class BadArgument(ValueError):
-    """A query argument that cannot be answered; becomes a GraphQL error with this text."""
 
 
 def node_key(props: dict[str, Any]) -> str:

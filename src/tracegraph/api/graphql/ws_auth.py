@@ -22,8 +22,17 @@ import contextlib
 from typing import Any
 
 import structlog
+from graphql import GraphQLFormattedError
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportErrorMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ErrorMessage as LegacyErrorMessage,
+)
 
-from tracegraph.api.live_ws import LiveTransportWSHandler, LiveWSHandler
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import DATABASE_UNAVAILABLE
+from tracegraph.api.graphql.live_ws import LiveTransportWSHandler, LiveWSHandler
 from tracegraph.auth.errors import AuthenticationError, CredentialExpired
 from tracegraph.live.sessions import (
     CLOSE_EXPIRED,
@@ -51,9 +60,7 @@ class _SessionMixin:
     _closing: asyncio.Task[None] | None = None
 
     def _sessions(self) -> Sessions:
-        sessions: Sessions | None = self.context.services.ws_sessions
-        assert sessions is not None, "open_services creates the session registry"
-        return sessions
+        return self.context.services.ws_sessions
 
     async def handle(self) -> None:
         sessions = self._sessions()
@@ -65,6 +72,8 @@ class _SessionMixin:
         # on_ws_connect signs the principal in on this session (per-principal cap).
         self.context.ws_session = self._session
         try:
+            # A mixin: the protocol handler after it in the MRO has handle(); mypy cannot
+            # see past the mixin's own bases.
             await super().handle()  # type: ignore[misc]
         finally:
             sessions.release(self._session)
@@ -78,7 +87,7 @@ class _SessionMixin:
             return True
         return False
 
-    async def _authorised(self, op_id: Any) -> bool:
+    async def _authorised(self, op_id: str) -> bool:
         """Re-authenticate the socket's credential before an operation runs."""
         if self._ended is not None:
             return False  # closing: run nothing more
@@ -117,15 +126,15 @@ class _SessionMixin:
     def _operation_tasks(self) -> list[asyncio.Task[Any]]:
         raise NotImplementedError
 
-    async def _send_operation_error(self, op_id: Any, error: dict[str, Any]) -> None:
+    async def _send_operation_error(self, op_id: str, error: GraphQLFormattedError) -> None:
         raise NotImplementedError
 
 
-def _unavailable(ctx: Any) -> dict[str, Any]:
+def _unavailable(ctx: Context) -> GraphQLFormattedError:
     retry_after = ctx.services.settings.retry_after_s
     return {
         "message": "the credential could not be checked (database unavailable); retry",
-        "extensions": {"code": "DATABASE_UNAVAILABLE", "retryAfter": retry_after},
+        "extensions": {"code": DATABASE_UNAVAILABLE, "retryAfter": retry_after},
     }
 
 
@@ -143,8 +152,8 @@ class SessionTransportWSHandler(_SessionMixin, LiveTransportWSHandler):
     def _operation_tasks(self) -> list[asyncio.Task[Any]]:
         return [op.task for op in self.operations.values() if op.task is not None]
 
-    async def _send_operation_error(self, op_id: Any, error: dict[str, Any]) -> None:
-        await self.send_message({"id": op_id, "type": "error", "payload": [error]})
+    async def _send_operation_error(self, op_id: str, error: GraphQLFormattedError) -> None:
+        await self.send_message(TransportErrorMessage(id=op_id, type="error", payload=[error]))
 
 
 class SessionWSHandler(_SessionMixin, LiveWSHandler):
@@ -161,5 +170,5 @@ class SessionWSHandler(_SessionMixin, LiveWSHandler):
     def _operation_tasks(self) -> list[asyncio.Task[Any]]:
         return list(self.tasks.values())
 
-    async def _send_operation_error(self, op_id: Any, error: dict[str, Any]) -> None:
-        await self.send_message({"type": "error", "id": op_id, "payload": error})  # type: ignore[typeddict-item]
+    async def _send_operation_error(self, op_id: str, error: GraphQLFormattedError) -> None:
+        await self.send_message(LegacyErrorMessage(type="error", id=op_id, payload=error))

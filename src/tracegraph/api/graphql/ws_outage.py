@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracegraph.api.graphql.errors import DATABASE_UNAVAILABLE
 from tracegraph.api.graphql.ws_auth import SessionTransportWSHandler, SessionWSHandler
 
 TRY_AGAIN_LATER = 1013
@@ -42,11 +43,11 @@ class OutageWSHandler(SessionWSHandler):
         try:
             await super().handle_connection_init(message)
         except TryAgainLater as exc:
-            extensions = {"code": "DATABASE_UNAVAILABLE", "retryAfter": exc.retry_after_s}
+            extensions = {"code": DATABASE_UNAVAILABLE, "retryAfter": exc.retry_after_s}
             await self.send_message(
                 {
                     "type": "connection_error",
                     "payload": {"message": str(exc), "extensions": extensions},
-                }  # type: ignore[typeddict-item]
+                }
             )
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=_reason(exc))

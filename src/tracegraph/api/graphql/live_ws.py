@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import AsyncGenerator, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -55,16 +56,24 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage as TransportCompleteMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportErrorMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    CompleteMessage as LegacyCompleteMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ErrorMessage as LegacyErrorMessage,
+)
 
+from tracegraph.api.graphql.errors import subscription_closed
 from tracegraph.api.graphql.hardening import count_fields, websocket_rate_error
 from tracegraph.api.graphql.masking import formatted_errors
-from tracegraph.api.graphql.subscriptions import (
-    closed_error,
-    event_of,
-    live_hub,
-    run_of,
-)
+from tracegraph.api.graphql.subscriptions import event_of, live_hub, run_of
 from tracegraph.api.ws_protocol import socket_of
 from tracegraph.auth import Permission
 from tracegraph.live.hub import EventFilter, LiveItem, RunFilter, RunUpdate, SubscriberClosed
@@ -149,6 +158,8 @@ class SharedSubscriptions:
 
     def __init__(self, schema: BaseSchema) -> None:
         self._schema = schema
+        # The graphql-core schema behind strawberry's: BaseSchema does not declare it (only
+        # strawberry.Schema has it), and graphql-core's execute needs it.
         self._gql = schema._schema  # type: ignore[attr-defined]
         # The document limits of the schema (depth, aliases, cost, tokens, introspection:
         # tracegraph.api.graphql.hardening) apply here exactly as on strawberry's path.
@@ -323,12 +334,18 @@ def _payload_text(result: Any, timeout_s: float) -> str:
 
 
 def _closed_payload(exc: SubscriberClosed) -> str:
-    return orjson.dumps({"data": None, "errors": [closed_error(exc).formatted]}).decode()
+    return orjson.dumps({"data": None, "errors": [subscription_closed(exc).formatted]}).decode()
 
 
-@functools.cache
+# One per schema (several apps share a test process), kept as long as its schema.
+_SHARED: weakref.WeakKeyDictionary[BaseSchema, SharedSubscriptions] = weakref.WeakKeyDictionary()
+
+
 def _shared_for(schema: BaseSchema) -> SharedSubscriptions:
-    return SharedSubscriptions(schema)
+    shared = _SHARED.get(schema)
+    if shared is None:
+        shared = _SHARED[schema] = SharedSubscriptions(schema)
+    return shared
 
 
 def _raw_socket(handler: Any) -> Any:
@@ -413,7 +430,9 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 self.context, payload.get("query"), payload.get("operationName")
             )
             if error is not None:
-                await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+                await self.send_message(
+                    TransportErrorMessage(id=message["id"], type="error", payload=[error])
+                )
                 return
         await super().handle_subscribe(message)
 
@@ -429,7 +448,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await super().run_operation(operation)
             return
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
-        complete = {"id": operation.id, "type": "complete"}
+        complete = TransportCompleteMessage(id=operation.id, type="complete")
         delivery = _Delivery(ws, sub, prefix, orjson.dumps(complete).decode(), shared.stall_s)
         try:
             # Same shape as strawberry's path: results, a result with the error, complete.
@@ -437,7 +456,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 operation.completed = True
                 self.operations.pop(operation.id, None)
                 return
-            await operation.send_operation_message(complete)  # type: ignore[arg-type]
+            await operation.send_operation_message(complete)
         except _GONE:
             return
         except Exception as error:
@@ -457,7 +476,9 @@ class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 self.context, payload.get("query"), payload.get("operationName")
             )
             if error is not None:
-                await self.send_message({"type": "error", "id": message["id"], "payload": error})
+                await self.send_message(
+                    LegacyErrorMessage(type="error", id=message["id"], payload=error)
+                )
                 return
         await super().handle_start(message)
 
@@ -477,16 +498,16 @@ class LiveWSHandler(BaseGraphQLWSHandler[Any, Any]):
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
-        complete = {"type": "complete", "id": operation_id}
+        complete = LegacyCompleteMessage(type="complete", id=operation_id)
         delivery = _Delivery(ws, sub, prefix, orjson.dumps(complete).decode(), shared.stall_s)
         try:
             if await delivery.run(shared.stream(sub, self.context)):
                 return
-            await self.send_message(complete)  # type: ignore[arg-type]
+            await self.send_message(complete)
         except asyncio.CancelledError:
             # A "stop" from the client: confirm it, as strawberry does.
             with contextlib.suppress(*_GONE):
-                await self.send_message(complete)  # type: ignore[arg-type]
+                await self.send_message(complete)
         except _GONE:
             pass
         finally:

@@ -1,0 +1,210 @@
+"""The core of the schema: the header bar, pipelines, runs, lineage, impact, the event
+log, and ``ingestEvents`` (the contract's ``../shared/contract/graphql.md``)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from tracegraph.api.graphql.context import Context
+from tracegraph.api.graphql.errors import BadArgument, database_unavailable, ingest_error
+from tracegraph.api.graphql.pagination import connection, decode_cursor
+from tracegraph.api.graphql.permissions import allow
+from tracegraph.api.graphql.scalars import JSON
+from tracegraph.api.graphql.types import (
+    Direction,
+    Event,
+    Impact,
+    IngestResult,
+    LineageGraph,
+    NodeKind,
+    Overview,
+    Pipeline,
+    PipelineConnection,
+    PipelineEdge,
+    Rejection,
+    Run,
+    RunConnection,
+    RunEdge,
+    RunStatus,
+)
+from tracegraph.api.graphql.views import impact_answer, lineage_graph
+from tracegraph.auth import Permission
+from tracegraph.ingest.errors import IngestError
+from tracegraph.store.errors import is_retryable
+
+IMPACT_ROOTS = {
+    NodeKind.PIPELINE,
+    NodeKind.STEP,
+    NodeKind.RUN,
+    NodeKind.ARTIFACT,
+    NodeKind.ARTIFACT_VERSION,
+    NodeKind.PROMPT_VERSION,
+    NodeKind.MODEL,
+    NodeKind.OWNER,
+}
+
+
+def _check_depth(depth: int, cap: int) -> int:
+    if depth < 0:
+        raise BadArgument(f"depth must be >= 0 (got {depth})")
+    return min(depth, cap)
+
+
+@strawberry.type
+class CoreQuery:
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="The header bar: active runs, today's tokens/cost, health.",
+    )
+    async def overview(self, info: Info[Context, None]) -> Overview:
+        # Never a made-up lastSeq 0 on failure: the dashboard would replay the whole log
+        # and count all of it as today. An outage is a retryable error; others are masked.
+        services = info.context.services
+        try:
+            o = await services.reads.overview()
+        except Exception as exc:
+            if is_retryable(exc):
+                raise database_unavailable(services.settings.retry_after_s) from exc
+            raise
+        return Overview(
+            active_runs=int(o["active_runs"]),
+            tokens_today=int(o["tokens_today"] or 0),
+            cost_today_usd=float(o["cost_today_usd"] or 0.0),
+            healthy=True,
+            last_seq=int(o["last_seq"]),
+        )
+
+    @strawberry.field(permission_classes=[allow(Permission.READ)], description="Pipelines by name.")
+    async def pipelines(
+        self, info: Info[Context, None], first: int | None = 50, after: str | None = None
+    ) -> PipelineConnection:
+        limit = info.context.page_size(50 if first is None else first)
+        rows = await info.context.services.reads.pipelines_page(decode_cursor(after), limit + 1)
+        edges, page_info = connection(
+            rows,
+            limit,
+            key=lambda p: str(p["name"]),
+            edge=lambda cursor, p: PipelineEdge(cursor=cursor, node=Pipeline.from_node(p)),
+        )
+        return PipelineConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(permission_classes=[allow(Permission.READ)])
+    async def pipeline(self, info: Info[Context, None], name: str) -> Pipeline | None:
+        node = await info.context.loaders.pipeline_by_name.load(name)
+        return Pipeline.from_node(node) if node else None
+
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Runs newest first (by start, else scheduled time).",
+    )
+    async def runs(
+        self,
+        info: Info[Context, None],
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> RunConnection:
+        limit = info.context.page_size(50 if first is None else first)
+        rows = await info.context.services.reads.runs_page(
+            pipeline, status.to_graph() if status else None, decode_cursor(after), limit + 1
+        )
+        edges, page_info = connection(
+            rows,
+            limit,
+            key=lambda row: row[1],
+            edge=lambda cursor, row: RunEdge(cursor=cursor, node=Run.from_node(row[0])),
+        )
+        return RunConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(permission_classes=[allow(Permission.READ)])
+    async def run(self, info: Info[Context, None], id: strawberry.ID) -> Run | None:
+        node = await info.context.loaders.run_by_id.load(str(id))
+        return Run.from_node(node) if node else None
+
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Artifact versions upstream or downstream of an artifact (every version "
+        "of it when no version is given), depth-bounded; edges point the way data flowed.",
+    )
+    async def lineage(
+        self,
+        info: Info[Context, None],
+        uri: str,
+        version: str | None = None,
+        direction: Direction | None = Direction.UPSTREAM,
+        depth: int | None = 5,
+    ) -> LineageGraph:
+        depth = 5 if depth is None else depth
+        settings = info.context.services.settings
+        applied = _check_depth(depth, settings.lineage_max_depth)
+        rows = await info.context.services.reads.lineage(
+            uri,
+            version,
+            downstream=direction is Direction.DOWNSTREAM,
+            depth=applied,
+            max_nodes=settings.lineage_max_nodes,
+        )
+        return lineage_graph(rows, uri, version, depth, applied, settings.lineage_max_nodes)
+
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="The blast radius of a node, with one explaining path each.",
+    )
+    async def impact(
+        self, info: Info[Context, None], kind: NodeKind, key: str, depth: int | None = 10
+    ) -> Impact:
+        depth = 10 if depth is None else depth
+        if kind not in IMPACT_ROOTS:
+            raise BadArgument(
+                f"impact roots are {', '.join(sorted(k.value for k in IMPACT_ROOTS))}"
+            )
+        settings = info.context.services.settings
+        applied = _check_depth(depth, settings.lineage_max_depth)
+        rec = await info.context.services.reads.impact(
+            kind.value, key, depth=applied, max_nodes=settings.lineage_max_nodes
+        )
+        if rec is None:
+            raise BadArgument(f"unknown {kind.value} {key!r}")
+        return impact_answer(rec, depth, applied, settings.lineage_max_nodes)
+
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="Stored events after afterSeq, in seq order.",
+    )
+    async def events(
+        self,
+        info: Info[Context, None],
+        after_seq: int | None = 0,
+        first: int | None = 100,
+        pipeline: str | None = None,
+        run: strawberry.ID | None = None,
+    ) -> list[Event]:
+        limit = info.context.page_size(100 if first is None else first)
+        rows = await info.context.services.reads.events(
+            after_seq or 0, limit, pipeline, str(run) if run is not None else None
+        )
+        return [Event.from_payload(seq, payload, principal) for seq, payload, principal in rows]
+
+
+@strawberry.type
+class IngestMutation:
+    @strawberry.mutation(
+        permission_classes=[allow(Permission.INGEST)],
+        description="Same semantics as POST /v1/events.",
+    )
+    async def ingest_events(self, info: Info[Context, None], events: list[JSON]) -> IngestResult:
+        try:
+            outcome = await info.context.services.ingest.ingest(events, info.context.actor)
+        except IngestError as exc:
+            raise ingest_error(exc) from exc
+        return IngestResult(
+            accepted=outcome.accepted,
+            duplicates=outcome.duplicates,
+            rejected=[
+                Rejection(index=r.index, id=strawberry.ID(r.id) if r.id else None, error=r.error)
+                for r in outcome.rejected
+            ],
+            last_seq=outcome.last_seq,
+        )
