@@ -1,39 +1,35 @@
-"""Relay cursors (the helpers in api/graphql/schema.py and audit.py): opaque, URL-safe,
-a round trip gives the key back, and a cursor the server did not make is a clear error."""
+"""Relay cursors (api/graphql/pagination.py, the one helper every paged field uses):
+opaque, URL-safe, a round trip gives the key back, and a cursor the server did not make
+is a clear error."""
 
 from __future__ import annotations
 
 import base64
 
+import orjson
 import pytest
 
-from tracegraph.api.graphql import audit, schema
-from tracegraph.api.graphql.views import BadArgument
+from tracegraph.api.graphql.errors import BadArgument
+from tracegraph.api.graphql.pagination import connection, decode_cursor, encode_cursor, page_size
 
 KEYS = ["rag-nightly", "2026-11-20T02:00:00.000Z|run-0001", "ünïcode/ключ", ""]
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_a_cursor_gives_its_key_back(key: str) -> None:
-    for encode, decode in (
-        (schema._encode_cursor, schema._decode_cursor),
-        (audit._encode_cursor, audit._decode_cursor),
-    ):
-        cursor = encode(key)
-        assert decode(cursor) == key
-        assert key == "" or key not in cursor  # opaque: not the key in plain text
-        assert not set(cursor) & set("+/ ")  # safe in a URL or a query string
+    cursor = encode_cursor(key)
+    assert decode_cursor(cursor) == key
+    assert key == "" or key not in cursor  # opaque: not the key in plain text
+    assert not set(cursor) & set("+/ ")  # safe in a URL or a query string
 
 
 def test_no_cursor_means_the_first_page() -> None:
-    assert schema._decode_cursor(None) is None
-    assert audit._decode_cursor(None) is None
+    assert decode_cursor(None) is None
 
 
-def test_cursors_keep_the_order_of_nothing_but_their_keys() -> None:
-    # Distinct keys, distinct cursors (a page boundary is never ambiguous).
-    cursors = {schema._encode_cursor(k) for k in KEYS}
-    assert len(cursors) == len(KEYS)
+def test_distinct_keys_give_distinct_cursors() -> None:
+    # A page boundary is never ambiguous.
+    assert len({encode_cursor(k) for k in KEYS}) == len(KEYS)
 
 
 @pytest.mark.parametrize(
@@ -43,16 +39,28 @@ def test_cursors_keep_the_order_of_nothing_but_their_keys() -> None:
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8 JSON
         base64.urlsafe_b64encode(b"{unquoted}").decode(),  # not JSON
         "YQ",  # base64 without its padding
+        base64.urlsafe_b64encode(orjson.dumps(42)).decode(),  # JSON, but not a key
     ],
 )
 def test_a_forged_cursor_is_a_clear_error(cursor: str) -> None:
-    for decode in (schema._decode_cursor, audit._decode_cursor):
-        with pytest.raises(BadArgument, match=r"^invalid cursor '"):
-            decode(cursor)
+    with pytest.raises(BadArgument, match=r"^invalid cursor '"):
+        decode_cursor(cursor)
 
 
-def test_the_audit_trail_takes_only_its_own_kind_of_cursor() -> None:
-    numeric = schema._encode_cursor(42)
-    assert schema._decode_cursor(numeric) == 42  # the generic helper decodes any JSON
-    with pytest.raises(BadArgument, match="invalid cursor"):
-        audit._decode_cursor(numeric)
+def test_a_negative_page_size_is_refused_and_a_large_one_capped() -> None:
+    with pytest.raises(BadArgument, match=r"first must be >= 0 \(got -1\)"):
+        page_size(-1, 200)
+    assert page_size(500, 200) == 200
+    assert page_size(0, 200) == 0
+
+
+def test_a_connection_reads_one_row_more_to_know_of_a_next_page() -> None:
+    rows = ["a", "b", "c"]
+    edges, info = connection(rows, 2, key=lambda r: r, edge=lambda c, r: (c, r))
+    assert [r for _, r in edges] == ["a", "b"]
+    assert info.has_next_page is True
+    assert decode_cursor(info.end_cursor) == "b"
+    edges, info = connection(rows, 3, key=lambda r: r, edge=lambda c, r: (c, r))
+    assert info.has_next_page is False and decode_cursor(info.end_cursor) == "c"
+    edges, info = connection([], 3, key=lambda r: r, edge=lambda c, r: (c, r))
+    assert edges == [] and info.has_next_page is False and info.end_cursor is None
