@@ -71,8 +71,10 @@ class EventLogSpec:
 
 
 def _iso(ms: int) -> str:
-    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        (_EPOCH + timedelta(milliseconds=ms))
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 
