@@ -9,7 +9,8 @@ times: SIGKILL, ``start()`` (timed), and straight after it answers, in order:
   with the parameter shapes of a real batch of ``--events`` log events);
 - ``first_write_s`` / ``second_write_s``: two real batches through ``EventWriter.write``.
 
-With ``--no-explain`` the statements are not planned first, so ``first_write_s`` holds
+With ``--split`` each statement is run alone (rolled back) instead of explained. With
+``--no-explain`` the statements are not planned first, so ``first_write_s`` holds
 their planning (what the first request after an outage used to wait for). Stops the
 Neo4j it started. Prints one line per round and the medians.
 
@@ -33,6 +34,7 @@ from harness import BENCH_BOLT_PORT, BENCH_INSTANCE, reset_graph, started_by_ben
 from harness import stops_what_it_starts as stops
 from tracegraph.ingest.service import IngestService
 from tracegraph.localneo4j import LocalNeo4j
+from tracegraph.localneo4j.errors import LocalNeo4jError
 from tracegraph.settings import REPO_ROOT, Neo4jSettings
 from tracegraph.store.batch_params import batch_params
 from tracegraph.store.cypher_files import cypher
@@ -63,7 +65,7 @@ def _explains(unit: WriteUnit) -> dict[str, tuple[str, dict[str, Any]]]:
     """The statements the first write of ``unit`` plans, with its parameter shapes."""
     seq = [
         SequencedEvent(
-            seq=i + 1,
+            seq=10**12 + i,  # never a stored seq (the split run writes, then rolls back)
             payload=ev.payload,
             fingerprint=ev.fingerprint,
             received_at=unit.received_at,
@@ -88,6 +90,18 @@ def _timed_explain(uri: str, text: str, params: dict[str, Any]) -> float:
         return time.perf_counter() - t
 
 
+def _timed_rolled_back(uri: str, text: str, params: dict[str, Any]) -> float:
+    """A statement run (planned and executed) in a transaction that is rolled back."""
+    with GraphDatabase.driver(uri) as driver, driver.session() as session:
+        t = time.perf_counter()
+        tx = session.begin_transaction()
+        try:
+            tx.run(text, params).consume()  # type: ignore[arg-type]
+        finally:
+            tx.rollback()
+        return time.perf_counter() - t
+
+
 async def _write(uri: str, unit: WriteUnit) -> float:
     driver = open_driver(Neo4jSettings(uri=uri))
     try:
@@ -99,11 +113,25 @@ async def _write(uri: str, unit: WriteUnit) -> float:
         await driver.close()
 
 
+def _restart(local: LocalNeo4j) -> None:
+    """``start()`` once the dead server's port is free again (it lingers briefly)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            local.start(timeout_s=300)
+            return
+        except LocalNeo4jError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--events", type=int, default=20)
     ap.add_argument("--no-explain", action="store_true")
+    ap.add_argument("--split", action="store_true", help="run each statement alone first")
     ap.add_argument("--instance", default=BENCH_INSTANCE)
     ap.add_argument("--bolt-port", type=int, default=BENCH_BOLT_PORT)
     args = ap.parse_args()
@@ -122,15 +150,20 @@ def main() -> None:
         pid = local.status().pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
+        while local.status().running:
+            time.sleep(0.1)
         t = time.perf_counter()
-        local.start(timeout_s=300)
+        _restart(local)
         row = {"start_s": time.perf_counter() - t}
         with GraphDatabase.driver(uri) as driver:
             t = time.perf_counter()
             driver.execute_query("RETURN 1")
             row["first_query_s"] = time.perf_counter() - t
         unit = _unit(ingest, args.events)
-        if not args.no_explain:
+        if args.split:
+            for name, (text, params) in _explains(unit).items():
+                row[f"run_{name}_s"] = _timed_rolled_back(uri, text, params)
+        elif not args.no_explain:
             for name, (text, params) in _explains(unit).items():
                 row[f"plan_{name}_s"] = _timed_explain(uri, text, params)
         row["first_write_s"] = asyncio.run(_write(uri, unit))

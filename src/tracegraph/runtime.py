@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -82,11 +82,20 @@ class Services:
                 self.webhooks.enqueue({"type": "sla.breach", "breach": breach})
 
 
+def schema_retry_delays(cap_s: float, first_s: float = 0.5) -> Iterator[float]:
+    """Seconds between schema attempts while Neo4j is down: doubling from ``first_s``,
+    never above ``cap_s`` (the longest a started service waits once Neo4j is back)."""
+    delay = min(first_s, cap_s)
+    while True:
+        yield delay
+        delay = min(delay * 2, cap_s)
+
+
 async def _apply_schema_until_ready(services: Services) -> None:
     # The service starts even when Neo4j is down and applies the schema once it answers.
     # Only retryable failures (store.errors) are retried; anything else is logged once,
     # precisely, and shown by /readyz, rather than retried forever as an "outage".
-    delay = 0.5
+    delays = schema_retry_delays(services.settings.schema_retry_max_delay_s)
     while True:
         try:
             await apply_schema(services.driver, services.settings.neo4j.database)
@@ -100,8 +109,7 @@ async def _apply_schema_until_ready(services: Services) -> None:
                 )
                 return
             log.warning("schema not applied yet; neo4j unavailable", error=error_code(exc))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            await asyncio.sleep(next(delays))
             continue
         services.schema_ready.set()
         log.info("graph schema applied")
