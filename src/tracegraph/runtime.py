@@ -20,7 +20,7 @@ from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.service import IngestService
-from tracegraph.ingest.warmup import warmup_unit
+from tracegraph.ingest.warmup import replan_unit, warmup_unit
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
 from tracegraph.redaction import (
@@ -122,7 +122,9 @@ async def _plan_ahead(services: Services) -> None:
     # server, over the ingest deadline); a statement error here is a
     # bug to report, not a reason to keep the service unready.
     try:
-        await services.committer.plan_ahead(warmup_unit(services.ingest))
+        await services.committer.plan_ahead(
+            warmup_unit(services.ingest), replan_unit=replan_unit(services.ingest)
+        )
     except Exception as exc:
         if is_retryable(exc):
             raise
