@@ -1,6 +1,7 @@
 """Outages under load: Neo4j killed (SIGKILL) and frozen (SIGSTOP) while clients ingest.
 
-Starts its own Neo4j (instance ``faults``, port 7746 unless ``--bolt-port``; with
+Starts its own Neo4j (instance ``faults`` unless ``--instance``, port 7746 unless
+``--bolt-port``; with
 ``NEO4J_URI`` set it cannot kill that server and refuses) and the service in its own
 process, then runs ``--clients`` HTTP clients posting batches of fresh events in a loop
 while it, in turn, kills Neo4j (and starts it again) and freezes it (then continues it).
@@ -177,11 +178,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="kill + freeze pairs")
     parser.add_argument("--outage-s", type=float, default=8.0)
     parser.add_argument("--bolt-port", type=int, default=FAULTS_BOLT_PORT)
+    parser.add_argument("--instance", default="faults", help="local Neo4j instance name")
     args = parser.parse_args()
     if os.environ.get("NEO4J_URI"):
         sys.exit("bench/faults.py kills and freezes its own Neo4j; unset NEO4J_URI")
 
-    local = LocalNeo4j(REPO_ROOT / ".neo4j", name="faults", bolt_port=args.bolt_port)
+    local = LocalNeo4j(REPO_ROOT / ".neo4j", name=args.instance, bolt_port=args.bolt_port)
     uri = local.start()
     proc = None
     try:

@@ -66,6 +66,12 @@ def neo4j_uri(instance: str, bolt_port: int, *, fresh_store: bool = False) -> st
     return local.start()
 
 
+def started_by_bench(local: LocalNeo4j) -> None:
+    """Have ``stops_what_it_starts`` stop ``local`` (an instance this benchmark starts
+    itself rather than through :func:`neo4j_uri`)."""
+    _STARTED.append(local)
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 

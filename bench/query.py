@@ -4,6 +4,12 @@ and reading one run's events out of a long event log (``--events``, default 10^6
 
     .venv/bin/python bench/query.py [--runs-per-pipeline 400] [--pipelines 100] [--requests 200]
     .venv/bin/python bench/query.py --events-only --events 1000000
+    .venv/bin/python bench/query.py --events-only --events 10000000 --offline-build
+
+``--offline-build`` (events-only) builds the log with Neo4j's bulk importer into an
+instance of its own, ``.neo4j/instances/eventlog-<events>``, kept for later runs with the
+same sizes (bench/event_log_import.py): 10^7 events that way instead of over an hour of
+batched CREATEs. It uses the bench port (TRACEGRAPH_BENCH_BOLT_PORT).
 
 The event-log case opens a live run (1,000 events among the last of the log) the way the
 dashboard does (``events(run:, afterSeq: 0, first: 200)``) and compares it with an
@@ -172,10 +178,28 @@ def main() -> int:
     ap.add_argument("--target-events", type=int, default=1000, help="events of the opened run")
     ap.add_argument("--events-only", action="store_true", help="only the event-log case")
     ap.add_argument("--walk-repeats", type=int, default=5, help="timings of the old seq walk")
+    ap.add_argument(
+        "--offline-build",
+        action="store_true",
+        help="events-only: bulk-import the log into a kept instance (eventlog-<events>)",
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(REPO_ROOT / "src"))
-    uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
-    if args.skip_build:
+    if args.offline_build:
+        if not args.events_only or not args.events or os.environ.get("NEO4J_URI"):
+            ap.error("--offline-build needs --events-only, --events > 0 and no NEO4J_URI")
+        from event_log_import import EventLogSpec, cached_event_log
+
+        spec = EventLogSpec(events=args.events, target_events=args.target_events)
+        uri, build_s = cached_event_log(spec, BENCH_BOLT_PORT)
+        built = "reused" if build_s is None else f"{build_s:.0f}s"
+        print(f"event log: {args.events} events, offline build {built}")
+        nodes = 0
+    else:
+        uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
+    if args.offline_build:
+        pass
+    elif args.skip_build:
         with GraphDatabase.driver(uri) as d:
             from tracegraph.store.cypher_files import cypher
 

@@ -10,27 +10,35 @@
 UNWIND $rows AS row
 MATCH (s:SLA {id: row.sla_id})
 OPTIONAL MATCH (old:SLABreach {id: row.id})
-WITH s, row, old IS NULL AS fresh
+// A success-rate breach names its window's last failure, which later events can change:
+// then it is relinked to the new one.
+WITH s, row, old IS NULL AS fresh,
+     old IS NOT NULL AND coalesce(old.subject, '') <> coalesce(row.subject, '') AS moved
 MERGE (b:SLABreach {id: row.id})
   ON CREATE SET b.kind = row.kind, b.threshold = row.threshold, b.sla = row.sla_id,
-                b.pipeline = row.pipeline, b.step = row.step, b.subject = row.subject,
+                b.pipeline = row.pipeline, b.step = row.step,
                 b.detected_at = datetime({epochMillis: $now_ms})
 SET b.observed = row.observed, b.at = datetime({epochMillis: row.at_ms}),
-    b.provisional = row.provisional
+    b.provisional = row.provisional, b.subject = row.subject
 MERGE (b)-[:OF]->(s)
-WITH b, row, fresh
-CALL (b, row, fresh) {
-  WITH b, row WHERE fresh AND row.subject_label = 'Run'
+WITH b, row, fresh, fresh OR moved AS link
+CALL (b, link) {
+  WITH b WHERE link
+  OPTIONAL MATCH (b)-[on:ON]->()
+  DELETE on
+}
+CALL (b, row, link) {
+  WITH b, row WHERE link AND row.subject_label = 'Run'
   MATCH (r:Run {id: row.subject})
   MERGE (b)-[:ON]->(r)
 }
-CALL (b, row, fresh) {
-  WITH b, row WHERE fresh AND row.subject_label = 'StepRun'
+CALL (b, row, link) {
+  WITH b, row WHERE link AND row.subject_label = 'StepRun'
   MATCH (t:StepRun {id: row.subject})
   MERGE (b)-[:ON]->(t)
 }
-CALL (b, row, fresh) {
-  WITH b, row WHERE fresh AND row.subject_label = 'Pipeline'
+CALL (b, row, link) {
+  WITH b, row WHERE link AND row.subject_label = 'Pipeline'
   MATCH (p:Pipeline {name: row.pipeline})
   MERGE (b)-[:ON]->(p)
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,7 +27,7 @@ from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.quarantine import QuarantineReview
 from tracegraph.ingest.service import IngestService
-from tracegraph.ingest.warmup import warmup_unit
+from tracegraph.ingest.warmup import replan_unit, warmup_unit
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
 from tracegraph.redaction import (
@@ -99,11 +99,20 @@ class Services:
             self.webhooks.enqueue({"type": "sla.breach", "breach": breach})
 
 
+def schema_retry_delays(cap_s: float, first_s: float = 0.5) -> Iterator[float]:
+    """Seconds between schema attempts while Neo4j is down: doubling from ``first_s``,
+    never above ``cap_s`` (the longest a started service waits once Neo4j is back)."""
+    delay = min(first_s, cap_s)
+    while True:
+        yield delay
+        delay = min(delay * 2, cap_s)
+
+
 async def _apply_schema_until_ready(services: Services) -> None:
     # The service starts even when Neo4j is down and applies the schema once it answers.
     # Only retryable failures (store.errors) are retried; anything else is logged once,
     # precisely, and shown by /readyz, rather than retried forever as an "outage".
-    delay = 0.5
+    delays = schema_retry_delays(services.settings.schema_retry_max_delay_s)
     while True:
         try:
             await apply_schema(services.driver, services.settings.neo4j.database)
@@ -117,8 +126,7 @@ async def _apply_schema_until_ready(services: Services) -> None:
                 )
                 return
             log.warning("schema not applied yet; neo4j unavailable", error=error_code(exc))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            await asyncio.sleep(next(delays))
             continue
         services.schema_ready.set()
         log.info("graph schema applied")
@@ -131,7 +139,9 @@ async def _plan_ahead(services: Services) -> None:
     # server, over the ingest deadline); a statement error here is a
     # bug to report, not a reason to keep the service unready.
     try:
-        await services.committer.plan_ahead(warmup_unit(services.ingest))
+        await services.committer.plan_ahead(
+            warmup_unit(services.ingest), replan_unit=replan_unit(services.ingest)
+        )
     except Exception as exc:
         if is_retryable(exc):
             raise

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     write_timeout_s: float = 20.0
     database_answer_timeout_s: float = 3.0
     writer_restart_delay_s: float = 1.0
+    # A service that starts while Neo4j is down retries the schema (and the planning
+    # ahead) with a back-off doubling from 0.5 s up to this: the wait after Neo4j
+    # answers again is at most this long (it was 10 s, most of the 10 s recovery budget).
+    schema_retry_max_delay_s: float = Field(default=2.0, gt=0)
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

@@ -4,6 +4,9 @@ replaying the log rebuilds the graph."""
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,3 +92,59 @@ def test_replaying_the_event_log_gives_the_same_graph(
 
     assert rebuild(neo4j_settings) == 800
     assert snapshot(clean_graph) == before
+
+
+def _wait_ready(service: RunningService, timeout_s: float = 120) -> None:
+    """Until /readyz answers 200 (a loaded machine plans the write statements slowly)."""
+    deadline = time.monotonic() + timeout_s
+    with service.client(None) as client:
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the service never became ready"
+            time.sleep(0.1)
+
+
+def _post_resending(service: RunningService, events: list[dict], sizes: list[int]) -> None:
+    """As _post_in_batches, sending a batch again after a 503's Retry-After (a loaded
+    machine can miss the ingest deadline; duplicates are recognised)."""
+    with service.client() as client:
+        start, i = 0, 0
+        while start < len(events):
+            size = sizes[i % len(sizes)]
+            for _ in range(20):
+                resp = client.post("/v1/events", json=events[start : start + size])
+                if resp.status_code != 503:
+                    break
+                time.sleep(float(resp.headers.get("Retry-After", "1")))
+            assert resp.status_code == 200, resp.text
+            start, i = start + size, i + 1
+
+
+def _rate_breaches(state: tuple) -> list[tuple]:
+    """The success-rate breaches of a state (property tuples) and their links
+    (``(type, breach id, label, key)``)."""
+    nodes = [b for b in state[1] if b and not isinstance(b[0], str)]
+    rated = [b for b in nodes if dict(b).get("kind") == "min_success_rate"]
+    ids = {dict(b)["id"] for b in rated}
+    links = [b for b in state[1] if b and isinstance(b[0], str) and b[1] in ids]
+    return [*rated, *links]
+
+
+def test_success_rate_breaches_do_not_depend_on_when_events_arrive(
+    make_service: Callable[..., RunningService], clean_graph: Driver
+) -> None:
+    """Success rates are judged over windows of event time: the same stream arriving a
+    month late, shuffled, breaches the same windows as it did live."""
+    service = make_service(ingest_deadline_s=60)  # 500-event posts on a loaded machine
+    events = WorkloadGenerator(seed=2).events(1500, fail_rate=0.3)
+    # Live: the service's clock at the stream's last event (it ran as they happened).
+    last = datetime.fromisoformat(max(e["time"] for e in events).replace("Z", "+00:00"))
+    service.app.state.services.clock = lambda: last
+    _wait_ready(service)
+    _post_resending(service, events, [500])
+    expected = _rate_breaches(_state(service, clean_graph))
+    assert expected, "the workload breaches success rates: the comparison must cover them"
+    month_later = last + timedelta(days=30)
+    service.app.state.services.clock = lambda: month_later
+    wipe(clean_graph, keep_governance=True)
+    _post_resending(service, _shuffled_with_duplicates(events, 3, 0.1), [7, 130, 61])
+    assert _rate_breaches(_state(service, clean_graph)) == expected

@@ -9,8 +9,9 @@ service's clock replaced per test and the timer ticking every 0.1 s.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from neo4j import Driver
@@ -24,6 +25,10 @@ from tests.integration.test_slas import breaches, definition, ev, kinds, ms, pos
 from tests.support.eventually import eventually
 
 DAY_S = 86_400
+
+
+def from_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @pytest.fixture
@@ -113,3 +118,94 @@ def test_a_run_that_arrives_late_retracts_the_missing_run(svc: RunningService) -
     # The run that covered it (started 12:10:30) arrives late.
     post(svc, [cron_ev("on-time", "run.started", 10.5, trigger="schedule")])
     until(svc, lambda b: b == [])
+
+
+# -- success rates: judged on event time ------------------------------------------------
+
+HOUR_S = 3600
+# Outcomes (run, started s, ended s, ok) of a pipeline rated at >= 75 % per hour: hour 0
+# dips to 50 % once r1 fails; hour 1 stays at or above 75 %; hour 2 falls to 33 % (its
+# window reaches back into hour 1's last success).
+RATED_RUNS = [
+    ("r0", 0, 600, True),
+    ("r1", 700, 1200, False),
+    ("r2", 1300, 2400, True),
+    ("r3", 2500, 3000, True),
+    ("r4", 4000, 4200, True),
+    ("r5", 4300, 4800, True),
+    ("r6", 7300, 7400, False),
+    ("r7", 7500, 8000, False),
+]
+
+
+def rate_events() -> list[dict]:
+    out = []
+    for run, started, ended, ok in RATED_RUNS:
+        out.append(ev(run, "run.started", started))
+        if ok:
+            out.append(ev(run, "run.completed", ended))
+        else:
+            out.append(ev(run, "run.failed", ended, error={"message": "boom"}))
+    return out
+
+
+def graph_breaches(driver: Driver) -> list[tuple]:
+    from tests.support.graph import breaches as snapshot_breaches
+
+    return snapshot_breaches(driver)
+
+
+def test_success_rate_breaches_are_the_same_for_any_order_and_arrival_time(
+    svc: RunningService, clean_graph: Driver
+) -> None:
+    sla = definition(min_success_rate=0.75, window="PT1H")
+    events = rate_events()
+    results = []
+    # 1. live: every event arrives when it happens, the clock following event time;
+    # 2. the same events three days late, shuffled; 3. three days late, reversed.
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    for arrival in ("live", "late-shuffled", "late-reversed"):
+        set_clock(svc, ms(0))
+        post(svc, [sla])
+        if arrival == "live":
+            stream = [(e, e["time"]) for e in events]
+        else:
+            order = shuffled if arrival == "late-shuffled" else events[::-1]
+            stream = [(e, None) for e in order]
+        for e, at in stream:
+            set_clock(svc, from_ts(at) if at else ms(3 * DAY_S))
+            post(svc, [e])
+            settled(svc)  # every intermediate state is judged
+        results.append(graph_breaches(clean_graph))
+        found = settled(svc)
+        wipe(clean_graph, keep_governance=True)  # for the next arrival
+    assert results[0] == results[1] == results[2], results
+    # The hours whose windows fell below 75 %: hour 0 (r1 failed) and hour 2.
+    rate = sorted((b["id"].rsplit("|", 1)[1], b["observed"], b["subject"]) for b in found)
+    assert rate == [
+        ("2026-11-01T12:00:00Z", 0.5, "r1"),
+        ("2026-11-01T14:00:00Z", pytest.approx(1 / 3), "r7"),
+    ]
+
+
+def test_a_late_success_retracts_a_success_rate_breach(svc: RunningService) -> None:
+    set_clock(svc, ms(120))
+    post(svc, [definition(min_success_rate=0.5, window="PT1H")])
+    post(svc, [ev("a", "run.started", 0), ev("a", "run.failed", 60, error={"message": "x"})])
+    [b] = until(svc, lambda b: len(b) == 1)
+    assert (b["kind"], b["observed"], b["provisional"]) == ("MIN_SUCCESS_RATE", 0.0, False)
+    # A success earlier in the same hour arrives late: the rate was 50 %, within the SLA.
+    post(svc, [ev("b", "run.started", 0), ev("b", "run.completed", 30)])
+    until(svc, lambda b: b == [])
+
+
+def test_breaches_say_whether_they_are_provisional(svc: RunningService) -> None:
+    set_clock(svc, ms(13 * DAY_S))
+    post(svc, [definition(max_duration_ms=60_000), ev("open", "run.started", 0)])
+    post(svc, [ev("done", "run.started", 0), ev("done", "run.completed", 90)])
+    found = until(svc, lambda b: len(b) == 2)
+    assert sorted((b["subject"], b["provisional"]) for b in found) == [
+        ("done", False),  # finished: its events prove it
+        ("open", True),  # still running: found by the clock, later events may retract it
+    ]

@@ -119,7 +119,8 @@ def gql_post(service: RunningService, query: str, **variables: Any) -> dict[str,
 BREACHES = """
 query B($status: BreachStatus, $pipeline: String, $owner: String) {
   slaBreaches(status: $status, pipeline: $pipeline, owner: $owner) {
-    id kind status observed threshold at pipeline step subject acknowledgedBy resolvedAt
+    id kind status observed threshold at pipeline step subject provisional acknowledgedBy
+    resolvedAt
     sla { id } owners { id }
   }
 }

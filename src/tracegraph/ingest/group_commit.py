@@ -24,6 +24,12 @@ Outages and failures (docs/governance.md, "Outages"):
   answered 503. A statement the database refuses is no outage: the batch is retried one
   request at a time, and the request that still fails has its events quarantined with
   the database's error code, so nothing else is lost and nothing is retried forever.
+- after an outage the writer plans the write statements again before its next batch
+  (``replan_unit``, in a transaction that is rolled back, allowed ``replan_timeout_s``):
+  a restarted Neo4j plans them cold, which under load takes longer than
+  ``write_timeout_s``, and a batch ended by that timeout lost its planning with it, so
+  every batch after it started over (a 34 s recovery measured). The requests queued
+  meanwhile get their 503 at their deadline and are never written.
 - the writer task is supervised: if it dies, everything queued or in flight is answered
   503, ``healthy`` (readiness) is false, and it restarts after ``restart_delay_s``.
 """
@@ -92,7 +98,9 @@ class BatchWriter(Protocol):
 
     async def write(self, units: Sequence[WriteUnit]) -> BatchResult: ...
 
-    async def plan_ahead(self, units: Sequence[WriteUnit]) -> None: ...
+    async def plan_ahead(
+        self, units: Sequence[WriteUnit], timeout_s: float | None = None
+    ) -> None: ...
 
 
 class GroupCommitter:
@@ -107,6 +115,7 @@ class GroupCommitter:
         deadline_s: float = 30.0,
         write_timeout_s: float = 30.0,
         restart_delay_s: float = 1.0,
+        replan_timeout_s: float = 120.0,
     ) -> None:
         self._writer = writer
         # Own collectors per committer (so per app); /metrics exposes them.
@@ -120,6 +129,12 @@ class GroupCommitter:
         self._deadline = deadline_s
         self._write_timeout = write_timeout_s
         self._restart_delay = restart_delay_s
+        self._replan_timeout = replan_timeout_s
+        # What to plan with after an outage (a small write of the common statements),
+        # and whether the last batch failed for an outage (the next one plans first).
+        self._replan_unit: WriteUnit | None = None
+        self._outage = False
+        self.replans = 0
         self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
         # The writer loop is running (not dead, not waiting to restart).
         self._writer_up = False
@@ -146,10 +161,27 @@ class GroupCommitter:
     def start(self) -> None:
         self._writer_task.start()
 
-    async def plan_ahead(self, sample: WriteUnit) -> None:
+    async def plan_ahead(self, sample: WriteUnit, replan_unit: WriteUnit | None = None) -> None:
         """Have the database plan the write statements now, not on the first request:
-        ``sample`` is written in a transaction that is rolled back."""
+        ``sample`` is written in a transaction that is rolled back. ``replan_unit`` is
+        planned the same way after every outage, before the next batch."""
+        if replan_unit is not None:
+            self._replan_unit = replan_unit
         await self._writer.plan_ahead([sample])
+
+    async def _replan_after_outage(self) -> None:
+        """Once per outage, before the first batch after it: plan the statements in a
+        rolled-back transaction that the write timeout does not cut (a cold server may
+        plan for longer). Raises what the database raises (the batch then fails 503)."""
+        if not self._outage or self._replan_unit is None:
+            return
+        await within(
+            self._replan_timeout + _DEADLINE_GRACE_S,
+            self._writer.plan_ahead([self._replan_unit], timeout_s=self._replan_timeout),
+            "the planning after an outage",
+        )
+        self._outage = False
+        self.replans += 1
 
     async def stop(self) -> None:
         await self._writer_task.stop()
@@ -283,10 +315,12 @@ class GroupCommitter:
         started = time.perf_counter()
         self._inflight = batch
         try:
+            await self._replan_after_outage()
             result = await self._write([q.unit for q in batch])
         except Exception as exc:
             self._inflight = []
             retryable = is_retryable(exc) or is_timed_out(exc)
+            self._outage = self._outage or retryable
             self.metrics.failed(unavailable=retryable, seconds=time.perf_counter() - started)
             if retryable:
                 log.warning(

@@ -28,3 +28,17 @@ def sample_events() -> list[Any]:
 
 def warmup_unit(ingest: IngestService) -> WriteUnit:
     return ingest.prepare(sample_events(), principal="tracegraph:warmup")
+
+
+def replan_unit(ingest: IngestService) -> WriteUnit:
+    """What the writer plans again after an outage: one event, so the statements every
+    batch runs (the claim and ``apply_batch``, whose one map parameter gives one plan
+    whatever the batch holds) and nothing rarer, which the first batch needing it plans."""
+    event = {
+        "id": "tracegraph-replan",
+        "type": "log",
+        "time": "2026-01-01T00:00:00Z",
+        "source": "tracegraph/warmup",
+        "data": {"level": "info", "message": "planning after an outage"},
+    }
+    return ingest.prepare([event], principal="tracegraph:warmup")

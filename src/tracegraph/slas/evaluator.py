@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -24,13 +24,15 @@ from tracegraph.slas.missing_runs import MAX_FIRES, ScheduledPipeline, missing_r
 from tracegraph.slas.rules import (
     TERMINAL,
     Finding,
+    Outcome,
     RateWindow,
     Sla,
     Subject,
     disproved,
     evaluate_subject,
-    evaluate_success_rate,
+    parse_window_ms,
     rate_window,
+    success_rate_verdicts,
     to_ms,
 )
 
@@ -58,9 +60,14 @@ class SlaStoreLike(Protocol):
     async def rate_slas(
         self, ids: Sequence[str] | None = None
     ) -> list[tuple[Sla, str, str | None]]: ...
-    async def rate_counts(
-        self, windows: Sequence[RateWindow]
-    ) -> dict[str, tuple[int, int, str | None]]: ...
+    async def judge_rates(
+        self,
+        windows: Sequence[RateWindow],
+        decide: Callable[
+            [Sequence[RateWindow], dict[str, list[Outcome]]], tuple[list[Finding], list[str]]
+        ],
+        now_ms: int,
+    ) -> tuple[list[str], int]: ...
     async def merge_breaches(self, findings: Sequence[Finding], now_ms: int) -> list[str]: ...
     async def breaches(
         self, *, ids: Sequence[str] | None = None, limit: int = 100
@@ -98,6 +105,9 @@ class SlaEvaluator:
         self._busy = asyncio.Lock()
         self._task = BackgroundTask("tracegraph-sla-evaluator", self._loop)
         self._force_sweep = False
+        # Success rates are judged through touches; the sweep judges the recent windows
+        # again only when touches may have been lost (at start, shed, or failed).
+        self._rates_stale = True
         self.dropped = 0
         self.rounds = 0
         self.breaches_found = 0
@@ -125,6 +135,7 @@ class SlaEvaluator:
         if len(self._runs) + len(self._step_runs) >= self._limit:
             # Bounded: shed load rather than hold ingestion or grow without limit.
             self.dropped += 1
+            self._rates_stale = True
             return
         target[key] = None
 
@@ -209,13 +220,8 @@ class SlaEvaluator:
                 self._add(self._step_runs, s)
             raise
         self._note_retracted(retracted)
-        rated = {
-            sla.id
-            for subj, sla in pairs
-            if subj.status in TERMINAL and sla.min_success_rate is not None
-        }
-        found = await self._record(await self._success_rates(rated, now), now) if rated else []
-        return await self._alert(fresh) + found
+        fresh = await self._alert(fresh)
+        return fresh + await self._success_rates(_ended_windows(pairs), now)
 
     async def sweep(self) -> list[str]:
         """What the clock alone can breach: late starts, missing scheduled runs, overlong
@@ -227,8 +233,13 @@ class SlaEvaluator:
             fresh = await self._alert(fresh)
             missing, covered = await self._missing_runs(now)
             self._note_retracted(await self._store.retract(covered))
-            findings = missing + await self._success_rates(None, now)
-            return fresh + await self._record(findings, now)
+            fresh += await self._record(missing, now)
+            if not self._rates_stale:
+                return fresh
+            # Only after touches may have been lost (at start, shed or failed): every
+            # committed outcome is otherwise judged through its touch.
+            self._rates_stale = False
+            return fresh + await self._success_rates(await self._recent_windows(now), now)
 
     async def evaluate_now(self) -> list[str]:
         return await self.evaluate_touched() + await self.sweep()
@@ -264,27 +275,32 @@ class SlaEvaluator:
             covered += ok
         return found, covered
 
-    async def _success_rates(self, sla_ids: Collection[str] | None, now: int) -> list[Finding]:
+    async def _recent_windows(self, now: int) -> list[RateWindow]:
+        """Every success-rate SLA's windows ending in the last window length: a catch-up
+        for outcomes whose touch was shed. The clock only picks which buckets to judge
+        again; their verdicts are a function of the events (``success_rate_verdicts``)."""
         windows: list[RateWindow] = []
-        for sla, pipeline, step in await self._store.rate_slas(
-            None if sla_ids is None else sorted(sla_ids)
-        ):
+        for sla, pipeline, step in await self._store.rate_slas():
             try:
-                window = rate_window(sla, pipeline, step, now)
+                length = parse_window_ms(sla.window)
             except ValueError as exc:
                 log.warning("SLA window not evaluated", sla=sla.id, error=str(exc))
                 continue
-            if window is not None:
-                windows.append(window)
-        counts = await self._store.rate_counts(windows)
-        found = []
-        for w in windows:
-            succeeded, rated, last_failed = counts.get(w.sla.id, (0, 0, None))
-            label = "StepRun" if w.step else "Run"
-            finding = evaluate_success_rate(w, succeeded, rated, last_failed, label)
-            if finding is not None:
-                found.append(finding)
-        return found
+            windows.append(RateWindow(sla, pipeline, step, now - length, now))
+        return windows
+
+    async def _success_rates(self, windows: list[RateWindow], now: int) -> list[str]:
+        """Judge success-rate windows (event time) and record what they find: breached
+        buckets are merged, judged buckets without a breach retracted."""
+        if not windows:
+            return []
+        try:
+            fresh, retracted = await self._store.judge_rates(windows, _judge_rates, now)
+        except Exception:
+            self._rates_stale = True  # the next sweep judges the recent windows again
+            raise
+        self._note_retracted(retracted)
+        return await self._alert(fresh)
 
     async def _record(self, findings: list[Finding], now: int) -> list[str]:
         if not findings:
@@ -301,3 +317,39 @@ class SlaEvaluator:
                 if outcome is not None:
                     await outcome
         return fresh
+
+
+def _ended_windows(pairs: Pairs) -> list[RateWindow]:
+    """The success-rate windows the finished subjects just evaluated may change: per
+    SLA, from the earliest of their ends to one window length after the latest."""
+    span: dict[str, tuple[Sla, str, str | None, int, int]] = {}
+    for subj, sla in pairs:
+        ended = subj.ended_at_ms
+        if sla.min_success_rate is None or subj.status not in TERMINAL or ended is None:
+            continue
+        try:
+            window = rate_window(sla, subj.pipeline, subj.step, ended)
+        except ValueError as exc:
+            log.warning("SLA window not evaluated", sla=sla.id, error=str(exc))
+            continue
+        if window is None:
+            continue
+        known = span.get(sla.id)
+        lo, hi = window.since_ms, window.until_ms
+        if known is not None:
+            lo, hi = min(lo, known[3]), max(hi, known[4])
+        span[sla.id] = (sla, subj.pipeline, subj.step, lo, hi)
+    return [RateWindow(sla, p, step, lo, hi) for sla, p, step, lo, hi in span.values()]
+
+
+def _judge_rates(
+    windows: Sequence[RateWindow], outcomes: dict[str, list[Outcome]]
+) -> tuple[list[Finding], list[str]]:
+    found: list[Finding] = []
+    clean: list[str] = []
+    for w in windows:
+        label = "StepRun" if w.step else "Run"
+        f, c = success_rate_verdicts(w, outcomes.get(w.sla.id, []), label)
+        found += f
+        clean += c
+    return found, clean

@@ -9,6 +9,7 @@ often (and on however many replicas) the same facts are evaluated.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -257,8 +258,19 @@ def disproved(sla: Sla, subj: Subject, found: list[Finding]) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """A rated run or step run: when it ended (event time, epoch ms) and how."""
+
+    ended_ms: int
+    status: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RateWindow:
-    """Outcomes of an SLA's runs (or step runs) that ended inside its window."""
+    """The buckets of an SLA whose success-rate verdicts to (re)judge: those holding a
+    window end in [since_ms, until_ms] (event time). A verdict is a function of the
+    outcomes alone, so judging any range gives the same answer for its buckets."""
 
     sla: Sla
     pipeline: str
@@ -266,11 +278,27 @@ class RateWindow:
     since_ms: int
     until_ms: int
 
+    @property
+    def buckets(self) -> range:
+        """Start times of the buckets judged (one breach id per SLA and bucket)."""
+        size = rate_bucket_ms(self.sla)
+        first = self.since_ms - self.since_ms % size
+        return range(first, self.until_ms - self.until_ms % size + 1, size)
 
-def rate_window(sla: Sla, pipeline: str, step: str | None, now_ms: int) -> RateWindow | None:
+    @property
+    def reads(self) -> tuple[int, int]:
+        """The ``ended_at`` range (inclusive) whose outcomes the verdicts need: every
+        window that ends in a judged bucket."""
+        buckets = self.buckets
+        return buckets[0] - parse_window_ms(self.sla.window), buckets[-1] + buckets.step - 1
+
+
+def rate_window(sla: Sla, pipeline: str, step: str | None, ended_ms: int) -> RateWindow | None:
+    """What an outcome that ended at ``ended_ms`` can change: the windows ending from
+    then until one window length later (late or not, it is inside all of them)."""
     if sla.min_success_rate is None:
         return None
-    return RateWindow(sla, pipeline, step, now_ms - parse_window_ms(sla.window), now_ms)
+    return RateWindow(sla, pipeline, step, ended_ms, ended_ms + parse_window_ms(sla.window))
 
 
 def rate_bucket_ms(sla: Sla) -> int:
@@ -278,28 +306,70 @@ def rate_bucket_ms(sla: Sla) -> int:
     return min(parse_window_ms(sla.window), DAY_MS)
 
 
-def evaluate_success_rate(
-    window: RateWindow, succeeded: int, rated: int, last_failed: str | None, label: str
-) -> Finding | None:
-    """A breach when the share of succeeded runs in the window is below the minimum."""
+def rate_breach_id(sla: Sla, bucket_ms: int) -> str:
+    scope = datetime.fromtimestamp(bucket_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return breach_id(sla.id, "min_success_rate", scope)
+
+
+def success_rate_verdicts(
+    window: RateWindow, outcomes: list[Outcome], label: str
+) -> tuple[list[Finding], list[str]]:
+    """Success-rate breaches judged on event time, and the ids of the judged buckets
+    that have none (to retract: later events, e.g. a late success, disproved them).
+
+    Each outcome's end closes a window (``[end - window, end]``, event time) over the
+    outcomes that ended in it; a bucket is breached when any window closing in it has
+    a share of succeeded runs below the minimum. The breach carries the lowest such
+    window (the earliest on a tie): its rate, its end as ``at`` and its last failure as
+    the subject. Nothing here reads a clock, so the same events give the same breaches
+    in any order and at any arrival time. ``outcomes`` must cover ``window.reads``,
+    sorted by (ended_ms, id); skipped work is not rated."""
     sla = window.sla
-    if sla.min_success_rate is None or rated <= 0:
-        return None
-    rate = succeeded / rated
-    if rate >= float(sla.min_success_rate):
-        return None
-    bucket = rate_bucket_ms(sla)
-    start = window.until_ms - window.until_ms % bucket
-    scope = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Finding(
-        id=breach_id(sla.id, "min_success_rate", scope),
-        sla_id=sla.id,
-        kind="min_success_rate",
-        observed=rate,
-        threshold=float(sla.min_success_rate),
-        at_ms=window.until_ms,
-        subject=last_failed,
-        subject_label=label if last_failed else None,
-        pipeline=window.pipeline,
-        step=window.step,
-    )
+    if sla.min_success_rate is None:
+        return [], []
+    minimum = float(sla.min_success_rate)
+    length = parse_window_ms(sla.window)
+    size = rate_bucket_ms(sla)
+    judged = window.buckets
+    rated = [o for o in outcomes if o.status in RATED]
+    worst: dict[int, tuple[float, int, str | None]] = {}  # bucket -> (rate, end, subject)
+    lo = hi = succeeded = 0
+    failures: deque[str] = deque()  # ids of the failures inside the window, in order
+    ends = sorted({o.ended_ms for o in rated})
+    for end in ends:
+        bucket = end - end % size
+        while hi < len(rated) and rated[hi].ended_ms <= end:
+            o = rated[hi]
+            if o.status == "succeeded":
+                succeeded += 1
+            else:
+                failures.append(o.id)
+            hi += 1
+        while rated[lo].ended_ms < end - length:
+            if rated[lo].status == "succeeded":
+                succeeded -= 1
+            else:
+                failures.popleft()  # the window's earliest failure
+            lo += 1
+        if bucket not in judged:
+            continue
+        rate = succeeded / (hi - lo)
+        if rate < minimum and (bucket not in worst or rate < worst[bucket][0]):
+            worst[bucket] = (rate, end, failures[-1] if failures else None)
+    found = [
+        Finding(
+            id=rate_breach_id(sla, bucket),
+            sla_id=sla.id,
+            kind="min_success_rate",
+            observed=rate,
+            threshold=minimum,
+            at_ms=end,
+            subject=subject,
+            subject_label=label if subject else None,
+            pipeline=window.pipeline,
+            step=window.step,
+        )
+        for bucket, (rate, end, subject) in sorted(worst.items())
+    ]
+    clean = [rate_breach_id(sla, b) for b in judged if b not in worst]
+    return found, clean

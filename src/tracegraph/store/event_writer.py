@@ -65,14 +65,14 @@ class EventWriter:
         async with self._driver.session(database=self._database) as session:
             return await session.execute_write(work, units)
 
-    async def plan_ahead(self, units: Sequence[WriteUnit]) -> None:
+    async def plan_ahead(self, units: Sequence[WriteUnit], timeout_s: float | None = None) -> None:
         """Write ``units`` in a transaction that is rolled back: the database plans every
         write statement (claim, definitions, steps, batch, audit, quarantine) with the
         parameter shapes real batches have, and keeps the plans, so the first request
         does not wait for planning. On a cold server that takes several seconds, longer
         than the ingest deadline; nothing is committed."""
         async with self._driver.session(database=self._database) as session:
-            tx = await session.begin_transaction(timeout=self._tx_timeout)
+            tx = await session.begin_transaction(timeout=timeout_s or self._tx_timeout)
             try:
                 await self._write_tx(tx, units)  # type: ignore[arg-type]
             finally:

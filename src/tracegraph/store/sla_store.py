@@ -9,7 +9,7 @@ from neo4j import AsyncDriver, AsyncManagedTransaction, Record
 
 from tracegraph.audit import AuditRecord
 from tracegraph.slas.missing_runs import RunTimes, ScheduledPipeline
-from tracegraph.slas.rules import Finding, RateWindow, Sla, Subject
+from tracegraph.slas.rules import Finding, Outcome, RateWindow, Sla, Subject
 from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.base import Store
 from tracegraph.store.cypher_files import cypher
@@ -20,6 +20,11 @@ Pairs = list[tuple[Subject, Sla]]
 # Given the subjects read (and write-locked), the breaches to record and the breach ids
 # the subjects' facts disprove (see SlaStore.evaluate).
 Decide = Callable[[Pairs], tuple[list[Finding], list[str]]]
+# Given the success-rate windows and the outcomes read for each (by SLA id), the
+# breaches to record and the ids of judged buckets without one (see judge_rates).
+RateDecide = Callable[
+    [Sequence[RateWindow], dict[str, list[Outcome]]], tuple[list[Finding], list[str]]
+]
 # Runs a write on the service's single ingest writer (GroupCommitter.run_exclusive).
 WriteGate = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
@@ -129,24 +134,51 @@ class SlaStore(Store):
         recs = await self.read("sla_rate_slas", ids=None if ids is None else list(ids))
         return [(Sla.from_props(r["sla"]), r["pipeline"], r["step"]) for r in recs]
 
-    async def rate_counts(
-        self, windows: Sequence[RateWindow]
-    ) -> dict[str, tuple[int, int, str | None]]:
-        """Per SLA id: (succeeded, rated, last failed subject id) inside its window."""
+    async def judge_rates(
+        self, windows: Sequence[RateWindow], decide: RateDecide, now_ms: int
+    ) -> tuple[list[str], int]:
+        """Judge success-rate windows in one write transaction: lock their SLAs, read
+        the outcomes each window needs (``RateWindow.reads``), let ``decide`` judge them
+        (breaches, and the ids of judged buckets with none), record the breaches and
+        retract the rest. Returns the ids of new breaches and how many were retracted."""
         if not windows:
-            return {}
+            return [], 0
         rows = [
             {
                 "sla_id": w.sla.id,
                 "pipeline": w.pipeline,
                 "step": w.step,
-                "since": w.since_ms,
-                "until": w.until_ms,
+                "since": w.reads[0],
+                "until": w.reads[1],
             }
             for w in windows
         ]
-        recs = await self.read("sla_rate_counts", rows=rows)
-        return {r["sla_id"]: (r["succeeded"], r["rated"], r["last_failed"]) for r in recs}
+
+        async def work(tx: AsyncManagedTransaction) -> tuple[list[str], int]:
+            ids = sorted({w.sla.id for w in windows})
+            await (await tx.run(cypher("sla_rate_lock"), ids=ids)).consume()
+            result = await tx.run(cypher("sla_rate_outcomes"), rows=rows)
+            outcomes: dict[str, list[Outcome]] = {}
+            async for r in result:
+                outcomes.setdefault(r["sla_id"], []).extend(
+                    Outcome(o["ended"], o["status"], o["id"]) for o in r["outcomes"]
+                )
+            findings, clean = decide(windows, outcomes)
+            fresh: list[str] = []
+            if findings:
+                found = list({f.id: f.row() for f in findings}.values())
+                result = await tx.run(cypher("sla_merge_breaches"), rows=found, now_ms=now_ms)
+                fresh = [r["id"] async for r in result if r["fresh"]]
+            retracted = 0
+            if clean:
+                rec = await (await tx.run(cypher("sla_retract_breaches"), ids=clean)).single()
+                retracted = int(rec["retracted"]) if rec else 0
+            return fresh, retracted
+
+        async def write() -> tuple[list[str], int]:
+            return await self.transaction(work)
+
+        return await self._write_gate(write)
 
     async def merge_breaches(self, findings: Sequence[Finding], now_ms: int) -> list[str]:
         """Record breaches (idempotent); returns the ids that did not exist before."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tracegraph.slas.rules import (
+    Outcome,
     Sla,
     Subject,
     evaluate_subject,
-    evaluate_success_rate,
     parse_window_ms,
     rate_window,
+    success_rate_verdicts,
 )
 
 
@@ -51,14 +52,16 @@ def test_rules_per_field() -> None:
     kinds = sorted(f.kind for f in evaluate_subject(sla, done, now_ms=10**9))
     assert kinds == ["max_cost_usd", "max_start_delay_ms", "max_tokens"]
     rated = Sla("s", min_success_rate=0.9, window="P1D")
-    window = rate_window(rated, "p", None, now_ms=86_400_000 * 3 + 5)
+    day = 86_400_000
+    window = rate_window(rated, "p", None, ended_ms=day * 3 + 5)
     assert window is not None
-    assert evaluate_success_rate(window, 9, 10, "r9", "Run") is None
-    breach = evaluate_success_rate(window, 8, 10, "r9", "Run")
-    assert breach is not None and breach.observed == 0.8
-    assert breach.id == "s|min_success_rate|2026-01-01T00:00:00Z".replace(
-        "2026-01-01", "1970-01-04"
-    )
+    ok = [Outcome(day * 3 + i, "succeeded", f"ok{i}") for i in range(9)]
+    assert success_rate_verdicts(window, ok, "Run")[0] == []
+    failed = [*ok[:8], Outcome(day * 3 + 8, "failed", "r9"), Outcome(day * 3 + 9, "failed", "x")]
+    [breach], clean = success_rate_verdicts(window, failed, "Run")
+    assert (breach.observed, breach.subject, breach.at_ms) == (0.8, "x", day * 3 + 9)
+    assert breach.id == "s|min_success_rate|1970-01-04T00:00:00Z"
+    assert clean == ["s|min_success_rate|1970-01-05T00:00:00Z"]  # judged, nothing found
 
 
 def kinds(found: list[dict]) -> list[tuple[str, str | None]]:

@@ -64,6 +64,14 @@ class SLABreach:
             "none for a missing run)."
         )
     )
+    provisional: bool = strawberry.field(
+        description=(
+            "Found by the clock on unfinished work (running past max_duration_ms, not "
+            "started within max_start_delay_ms, a cron fire time no run covered yet): "
+            "events that arrive later may disprove it, and then it is retracted. False "
+            "for breaches the events themselves prove."
+        )
+    )
     acknowledged_by: str | None
     acknowledged_at: DateTime | None
     resolved_by: str | None
@@ -91,6 +99,7 @@ class SLABreach:
             pipeline=b.get("pipeline") or "",
             step=b.get("step"),
             subject=b.get("subject"),
+            provisional=bool(b.get("provisional")),
             acknowledged_by=b.get("acknowledged_by"),
             acknowledged_at=to_datetime(b.get("acknowledged_at")),
             resolved_by=b.get("resolved_by"),

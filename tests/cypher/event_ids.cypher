@@ -1,0 +1,3 @@
+// Every stored event's id.
+MATCH (e:Event)
+RETURN e.id AS id
