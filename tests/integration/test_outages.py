@@ -273,7 +273,7 @@ def test_statement_error_while_planning_does_not_block_readiness(
     make_service: Callable[..., RunningService],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def plan_fails(self: EventWriter, units: object) -> None:
+    async def plan_fails(self: EventWriter, units: object, timeout_s: float | None = None) -> None:
         async with self._driver.session(database=self._database) as session:
             await (await session.run(test_statements.test_cypher("fail_arithmetic"))).consume()
 

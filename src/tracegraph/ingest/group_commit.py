@@ -164,10 +164,13 @@ class GroupCommitter:
     async def plan_ahead(self, sample: WriteUnit, replan_unit: WriteUnit | None = None) -> None:
         """Have the database plan the write statements now, not on the first request:
         ``sample`` is written in a transaction that is rolled back. ``replan_unit`` is
-        planned the same way after every outage, before the next batch."""
+        planned the same way after every outage, before the next batch. Both may take
+        longer than a write (a cold server under load plans for tens of seconds): they
+        are allowed ``replan_timeout_s``, so readiness waits for the plans rather than
+        the first requests timing out on them."""
         if replan_unit is not None:
             self._replan_unit = replan_unit
-        await self._writer.plan_ahead([sample])
+        await self._writer.plan_ahead([sample], timeout_s=self._replan_timeout)
 
     async def _replan_after_outage(self) -> None:
         """Once per outage, before the first batch after it: plan the statements in a

@@ -62,7 +62,7 @@ class FakeWriter:
             committed.append(SequencedEvent(self.seq, ev.payload, ev.fingerprint, _NOW))
         return UnitResult(len(committed), 0, list(unit.rejected), committed)
 
-    async def plan_ahead(self, units: Sequence[WriteUnit]) -> None:
+    async def plan_ahead(self, units: Sequence[WriteUnit], timeout_s: float | None = None) -> None:
         return None
 
     def written_principals(self) -> list[list[str | None]]:
