@@ -8,7 +8,6 @@ project's local launcher (instance ``test`` on port 7697, separate from the demo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import threading
@@ -150,6 +149,7 @@ class RunningService:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
             **uvicorn_ws_options(settings),
         )
         self.server = uvicorn.Server(config)
@@ -173,10 +173,17 @@ class RunningService:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # A service left running keeps its SLA timer on its own (fake) clock and writes
+        # breaches into the next test's graph: stop it, forcibly if it lingers, and say
+        # so if even that fails rather than leak it.
         self.server.should_exit = True
-        self.thread.join(timeout=30)
-        if not self.thread.is_alive():
-            self.loop.close()
+        self.thread.join(timeout=self.settings.shutdown_grace_s + 10)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout=15)
+        if self.thread.is_alive():
+            raise RuntimeError(f"the service on port {self.port} did not stop")
+        self.loop.close()
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the service's own event loop (its driver lives there)."""
@@ -220,9 +227,14 @@ def make_service(neo4j_settings: Neo4jSettings) -> Iterator[Callable[..., Runnin
         return svc
 
     yield _make
+    failures = []
     for svc in started:
-        with contextlib.suppress(Exception):
+        try:
             svc.__exit__(None, None, None)
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 @pytest.fixture

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     ws_ping_timeout_s: float = 20.0
     # Largest WebSocket message a client may send (uvicorn closes the socket with 1009).
     ws_max_message_bytes: int = 1024 * 1024
+    # On shutdown, how long open requests and sockets may finish before they are cut: a
+    # replica being replaced must stop, not wait for its longest-lived WebSocket.
+    shutdown_grace_s: float = 10.0
     # Scrubbing at ingest: built-in rules by name plus custom rules (name -> RE2 regex)
     # applied to every string of every event's data before anything is stored.
     redaction_builtins: list[str] = Field(

@@ -27,6 +27,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         # Bounded send buffers and a last word for slow clients (api/ws_protocol.py).
         **uvicorn_ws_options(settings),
     )
