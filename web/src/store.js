@@ -315,7 +315,7 @@ export function startLive() {
   if (started) return;
   started = true;
   resilientSubscribe(
-    `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step data } }`,
+    `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step attempt data } }`,
     () => ({ afterSeq: state.lastSeq }),
     (data) => applyEvent(data.events),
   );
