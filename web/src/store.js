@@ -283,6 +283,24 @@ function applyEvent(ev) {
     }
     emit("counters");
   }
+  if (ev.type === "run.scheduled" && ev.run) {
+    // A run announced ahead of its start belongs on the grid and in the runs list now,
+    // as it would be after a reload (the server orders it by its scheduled time).
+    const r = state.runs.get(ev.run);
+    if (!r || !r.scheduledFor)
+      putRun({
+        ...(r || {
+          id: ev.run,
+          pipeline: { name: ev.pipeline },
+          status: "SCHEDULED",
+          steps: [],
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+        }),
+        scheduledFor: d.scheduled_for ?? null,
+      });
+  }
   if (ev.run && (RUN_END[ev.type] || STEP_STATUS[ev.type] || ev.type === "response.received")) {
     // Run state follows the event stream itself: one subscription, no per-run re-reads
     // on the server. (The run detail view still takes authoritative runUpdated pushes.)
