@@ -161,3 +161,15 @@ def test_graphiql_on_get(service: RunningService) -> None:
         resp = http.get("/graphql", headers={"Accept": "text/html"})
     assert resp.status_code == 200
     assert "graphiql" in resp.text.lower()
+
+
+def test_events_carry_the_step_attempt(example) -> None:  # type: ignore[no-untyped-def]
+    # A client that follows step runs live (the dashboard) keys them by attempt: without
+    # it a retry's step.started would land on the failed first attempt.
+    ev = q(example, "{ events(afterSeq: 12, first: 12) { seq type step attempt } }")
+    by_seq = {e["seq"]: (e["type"], e["step"], e["attempt"]) for e in ev["events"]}
+    assert by_seq[18] == ("step.failed", "embed", 1)
+    assert by_seq[19] == ("step.started", "embed", 2)
+    assert by_seq[24] == ("step.started", "index", 1)  # a step event without one: attempt 1
+    plain = q(example, "{ events(afterSeq: 0, first: 3) { seq attempt } }")
+    assert [e["attempt"] for e in plain["events"]] == [None, None, None]  # not about a step

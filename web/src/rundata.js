@@ -143,7 +143,7 @@ export async function openRun(id) {
     const events = [];
     for (;;) {
       const data = await query(
-        `query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { seq id type time pipeline run step data } }`,
+        `query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { seq id type time pipeline run step attempt data } }`,
         { run: id, after },
       );
       if (token !== loadToken) return;

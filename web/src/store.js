@@ -31,6 +31,7 @@ function emit(topic, payload) {
 export const state = {
   overview: null,
   overviewSeq: 0, // events at or below this seq are already in the overview's totals
+  totalsSeq: 0, // events at or below this seq are already in tokens and cost
   lastSeq: 0, // last event seq applied: the resume point after a reconnect
   tokens: 0,
   cost: 0,
@@ -50,12 +51,76 @@ export async function loadOverview() {
   );
   state.overview = overview;
   state.overviewSeq = overview.lastSeq;
-  state.tokens = overview.tokensToday;
-  state.cost = overview.costTodayUsd;
+  setTotals(overview);
   state.activeRuns = overview.activeRuns;
   if (!state.lastSeq) state.lastSeq = overview.lastSeq;
   emit("overview", overview);
   return overview;
+}
+
+// Today's tokens and cost in the header. The server prices a call that reports no cost
+// from its price table, and takes input tokens the response omits from the prompt; an
+// event alone cannot say what it added, so such events make the page re-read the
+// server's totals (coalesced, at most one read a second) instead of guessing.
+const added = new Map(); // seq -> [tokens, cost] counted from events above totalsSeq
+let totalsWanted = 0; // highest seq of an event whose share only the server knows
+let totalsTimer = null;
+const respondedCalls = new Set(); // run/call ids whose response.received was counted
+
+function setTotals({ tokensToday, costTodayUsd, lastSeq }) {
+  if (lastSeq < state.totalsSeq) return; // an older answer than the totals shown
+  // Events already applied above the answer's seq are not in its totals: add them again.
+  let tokens = tokensToday;
+  let cost = costTodayUsd;
+  for (const [seq, [t, c]] of added) {
+    if (seq <= lastSeq) added.delete(seq);
+    else {
+      tokens += t;
+      cost += c;
+    }
+  }
+  state.totalsSeq = lastSeq;
+  state.tokens = tokens;
+  state.cost = cost;
+}
+
+function wantServerTotals(seq) {
+  totalsWanted = Math.max(totalsWanted, seq);
+  if (!totalsTimer) totalsTimer = setTimeout(readServerTotals, 250);
+}
+
+async function readServerTotals() {
+  try {
+    const { overview } = await query(`{ overview { tokensToday costTodayUsd lastSeq } }`);
+    setTotals(overview);
+    emit("counters");
+  } catch (e) {
+    console.warn(e);
+  }
+  // Events that came in while the query ran are read with the next one.
+  totalsTimer = totalsWanted > state.totalsSeq ? setTimeout(readServerTotals, 1000) : null;
+}
+
+function countTotals(ev, d) {
+  if (ev.seq <= state.totalsSeq) return; // already in the totals read from the server
+  const callId = `${ev.run}/${d.call}`;
+  if (ev.type === "prompt.sent") {
+    // A prompt behind its response can bring the call's input tokens (and its estimate).
+    if (respondedCalls.has(callId)) wantServerTotals(ev.seq);
+    return;
+  }
+  const t = (d.input_tokens || 0) + (d.output_tokens || 0);
+  const c = typeof d.cost_usd === "number" ? d.cost_usd : 0;
+  state.tokens += t;
+  state.cost += c;
+  added.set(ev.seq, [t, c]);
+  // Only events newer than a pending answer matter; the oldest go first.
+  if (added.size > 2000) added.delete(added.keys().next().value);
+  if (respondedCalls.size > 10000) respondedCalls.clear();
+  respondedCalls.add(callId);
+  if (typeof d.cost_usd !== "number" || typeof d.input_tokens !== "number")
+    wantServerTotals(ev.seq);
+  emit("counters");
 }
 
 export async function loadPipelines() {
@@ -256,11 +321,7 @@ function applyEvent(ev) {
   state.eventsSeen += 1;
   const d = ev.data || {};
   const counted = ev.seq > state.overviewSeq;
-  if (counted && ev.type === "response.received") {
-    state.tokens += (d.input_tokens || 0) + (d.output_tokens || 0);
-    if (typeof d.cost_usd === "number") state.cost += d.cost_usd;
-    emit("counters");
-  }
+  if (ev.type === "response.received" || ev.type === "prompt.sent") countTotals(ev, d);
   if (counted && ev.type === "run.started") {
     const r = state.runs.get(ev.run);
     // Status only moves forward: the runUpdated push (another subscription) may already
@@ -282,6 +343,24 @@ function applyEvent(ev) {
       });
     }
     emit("counters");
+  }
+  if (ev.type === "run.scheduled" && ev.run) {
+    // A run announced ahead of its start belongs on the grid and in the runs list now,
+    // as it would be after a reload (the server orders it by its scheduled time).
+    const r = state.runs.get(ev.run);
+    if (!r || !r.scheduledFor)
+      putRun({
+        ...(r || {
+          id: ev.run,
+          pipeline: { name: ev.pipeline },
+          status: "SCHEDULED",
+          steps: [],
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+        }),
+        scheduledFor: d.scheduled_for ?? null,
+      });
   }
   if (ev.run && (RUN_END[ev.type] || STEP_STATUS[ev.type] || ev.type === "response.received")) {
     // Run state follows the event stream itself: one subscription, no per-run re-reads
@@ -315,7 +394,7 @@ export function startLive() {
   if (started) return;
   started = true;
   resilientSubscribe(
-    `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step data } }`,
+    `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step attempt data } }`,
     () => ({ afterSeq: state.lastSeq }),
     (data) => applyEvent(data.events),
   );

@@ -90,6 +90,10 @@ class Event:
     pipeline: str | None
     run: strawberry.ID | None
     step: str | None
+    attempt: int | None = strawberry.field(
+        description="The step attempt the event is about (retries count up from 1); 1 when "
+        "it names a step but no attempt, null when it names no step."
+    )
     raw_data: strawberry.Private[Any]
     ingested_by: strawberry.Private[str | None] = None
 
@@ -126,6 +130,8 @@ class Event:
             pipeline=event.get("pipeline"),
             run=event.get("run"),
             step=event.get("step"),
+            # The contract's default, as graph_rows keys step runs (run/step#attempt).
+            attempt=(event.get("attempt") or 1) if event.get("step") else None,
             raw_data=event.get("data"),
             ingested_by=principal,
         )
