@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from tests.conftest import RunningService
+from tests.support.otlp import hex_span, json_export
 
 RUN_QUERY = """query($id: ID!) { run(id: $id) {
     status error startedAt endedAt inputTokens outputTokens pipeline { name }
@@ -127,59 +128,14 @@ def test_real_sdk_export_builds_run_steps_and_llm_calls(service: RunningService)
     assert gql(service, "{ overview { lastSeq } }")["overview"]["lastSeq"] == last_seq
 
 
-def _hex_span(
-    span_id: str,
-    name: str,
-    parent: str = "",
-    attrs: dict[str, Any] | None = None,
-    *,
-    start: int = 0,
-    end: int = 1,
-    error: str | None = None,
-) -> dict[str, Any]:
-    def value(v: Any) -> dict[str, Any]:
-        if isinstance(v, bool):
-            return {"boolValue": v}
-        if isinstance(v, int):
-            return {"intValue": str(v)}  # int64 as a string, as OTLP/JSON encoders write it
-        return {"stringValue": v}
-
-    span: dict[str, Any] = {
-        "traceId": "5b8efff798038103d269b633813fc60c",
-        "spanId": span_id,
-        "parentSpanId": parent,
-        "name": name,
-        "kind": 1,
-        "startTimeUnixNano": str(1_763_604_000_000_000_000 + start * 1_000_000_000),
-        "endTimeUnixNano": str(1_763_604_000_000_000_000 + end * 1_000_000_000),
-        "attributes": [{"key": k, "value": value(v)} for k, v in (attrs or {}).items()],
-    }
-    if error:
-        span["status"] = {"code": 2, "message": error}
-    return span
-
-
-def _json_export(*spans: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]
-                },
-                "scopeSpans": [{"scope": {"name": "hand"}, "spans": list(spans)}],
-            }
-        ]
-    }
-
-
 def test_otlp_json_with_explicit_pipeline_step_and_partial_success(
     service: RunningService,
 ) -> None:
-    root = _hex_span(
+    root = hex_span(
         "eee19b7ec3c1b174", "agent", attrs={"tracegraph.pipeline": "support-bot"}, end=9
     )
-    tool = _hex_span("eee19b7ec3c1b175", "call tool", "eee19b7ec3c1b174", start=1, end=4)
-    llm = _hex_span(
+    tool = hex_span("eee19b7ec3c1b175", "call tool", "eee19b7ec3c1b174", start=1, end=4)
+    llm = hex_span(
         "eee19b7ec3c1b176",
         "chat",
         "eee19b7ec3c1b175",
@@ -199,7 +155,7 @@ def test_otlp_json_with_explicit_pipeline_step_and_partial_success(
         error="rate limited",
     )
     with service.client() as http:
-        resp = http.post("/v1/traces", json=_json_export(root, tool, llm))
+        resp = http.post("/v1/traces", json=json_export(root, tool, llm))
         assert resp.status_code == 200
         assert resp.json() == {}
         assert resp.headers["content-type"] == "application/json"
@@ -213,8 +169,8 @@ def test_otlp_json_with_explicit_pipeline_step_and_partial_success(
         assert call["latencyMs"] == 1000
 
         # Same span id, different content: a conflict, reported as OTLP partial success.
-        changed = _hex_span("eee19b7ec3c1b175", "call tool", "eee19b7ec3c1b174", start=1, end=5)
-        resp = http.post("/v1/traces", json=_json_export(changed))
+        changed = hex_span("eee19b7ec3c1b175", "call tool", "eee19b7ec3c1b174", start=1, end=5)
+        resp = http.post("/v1/traces", json=json_export(changed))
         assert resp.status_code == 200
         partial = resp.json()["partialSuccess"]
         assert int(partial["rejectedSpans"]) == 1 and "conflict" in partial["errorMessage"]
@@ -231,11 +187,11 @@ def test_protobuf_response_and_bad_payloads(service: RunningService) -> None:
 
         bad = http.post("/v1/traces", content=b"\xff\xff\xff", headers=proto)
         assert bad.status_code == 400 and "protobuf" in bad.json()["error"]
-        bad_id = _json_export(_hex_span("zz", "x"))
+        bad_id = json_export(hex_span("zz", "x"))
         resp = http.post("/v1/traces", json=bad_id)
         assert resp.status_code == 400
         assert "resourceSpans[0].scopeSpans[0].spans[0].spanId" in resp.json()["error"]
-        short = _json_export(_hex_span("abcd", "x"))
+        short = json_export(hex_span("abcd", "x"))
         assert "spanId 8 bytes" in http.post("/v1/traces", json=short).json()["error"]
         wrong = http.post("/v1/traces", content=b"{}", headers={"content-type": "text/plain"})
         assert wrong.status_code == 415

@@ -33,6 +33,23 @@ async def _direct(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
 
 
+async def _settle_in_tx(
+    tx: AsyncManagedTransaction, findings: Sequence[Finding], retract: list[str], now_ms: int
+) -> tuple[list[str], int]:
+    """Record ``findings`` and retract the breaches ``retract`` names, in ``tx``; returns
+    the ids of breaches that did not exist before and how many were retracted."""
+    fresh: list[str] = []
+    if findings:
+        rows = list({f.id: f.row() for f in findings}.values())
+        result = await tx.run(cypher("sla_merge_breaches"), rows=rows, now_ms=now_ms)
+        fresh = [r["id"] async for r in result if r["fresh"]]
+    retracted = 0
+    if retract:
+        rec = await (await tx.run(cypher("sla_retract_breaches"), ids=retract)).single()
+        retracted = int(rec["retracted"]) if rec else 0
+    return fresh, retracted
+
+
 class SlaStore(Store):
     def __init__(
         self,
@@ -83,15 +100,7 @@ class SlaStore(Store):
                     async for r in result
                 ]
             findings, disproved = decide(pairs)
-            fresh: list[str] = []
-            if findings:
-                rows = list({f.id: f.row() for f in findings}.values())
-                result = await tx.run(cypher("sla_merge_breaches"), rows=rows, now_ms=now_ms)
-                fresh = [r["id"] async for r in result if r["fresh"]]
-            retracted = 0
-            if disproved:
-                rec = await (await tx.run(cypher("sla_retract_breaches"), ids=disproved)).single()
-                retracted = int(rec["retracted"]) if rec else 0
+            fresh, retracted = await _settle_in_tx(tx, findings, disproved, now_ms)
             return pairs, fresh, retracted
 
         async def write() -> tuple[Pairs, list[str], int]:
@@ -164,16 +173,7 @@ class SlaStore(Store):
                     Outcome(o["ended"], o["status"], o["id"]) for o in r["outcomes"]
                 )
             findings, clean = decide(windows, outcomes)
-            fresh: list[str] = []
-            if findings:
-                found = list({f.id: f.row() for f in findings}.values())
-                result = await tx.run(cypher("sla_merge_breaches"), rows=found, now_ms=now_ms)
-                fresh = [r["id"] async for r in result if r["fresh"]]
-            retracted = 0
-            if clean:
-                rec = await (await tx.run(cypher("sla_retract_breaches"), ids=clean)).single()
-                retracted = int(rec["retracted"]) if rec else 0
-            return fresh, retracted
+            return await _settle_in_tx(tx, findings, clean, now_ms)
 
         async def write() -> tuple[list[str], int]:
             return await self.transaction(work)

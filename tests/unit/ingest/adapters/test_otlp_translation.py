@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
+from tests.support.otlp import hex_span, json_export
 from tracegraph.events import parse_event
 from tracegraph.ingest.adapters.otlp import (
     MalformedOtlp,
@@ -16,51 +15,6 @@ from tracegraph.ingest.adapters.otlp import (
     spans_of,
     translate_spans,
 )
-
-
-def _hex_span(
-    span_id: str,
-    name: str,
-    parent: str = "",
-    attrs: dict[str, Any] | None = None,
-    *,
-    start: int = 0,
-    end: int = 1,
-    error: str | None = None,
-) -> dict[str, Any]:
-    def value(v: Any) -> dict[str, Any]:
-        if isinstance(v, bool):
-            return {"boolValue": v}
-        if isinstance(v, int):
-            return {"intValue": str(v)}  # int64 as a string, as OTLP/JSON encoders write it
-        return {"stringValue": v}
-
-    span: dict[str, Any] = {
-        "traceId": "5b8efff798038103d269b633813fc60c",
-        "spanId": span_id,
-        "parentSpanId": parent,
-        "name": name,
-        "kind": 1,
-        "startTimeUnixNano": str(1_763_604_000_000_000_000 + start * 1_000_000_000),
-        "endTimeUnixNano": str(1_763_604_000_000_000_000 + end * 1_000_000_000),
-        "attributes": [{"key": k, "value": value(v)} for k, v in (attrs or {}).items()],
-    }
-    if error:
-        span["status"] = {"code": 2, "message": error}
-    return span
-
-
-def _json_export(*spans: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]
-                },
-                "scopeSpans": [{"scope": {"name": "hand"}, "spans": list(spans)}],
-            }
-        ]
-    }
 
 
 def test_snake_case_json_and_orphan_llm_calls_are_adopted_later() -> None:
@@ -100,9 +54,9 @@ def test_snake_case_json_and_orphan_llm_calls_are_adopted_later() -> None:
     from tracegraph.events import canonical_payload
 
     stored = [canonical_payload(parse_event(e)) for e in orphan]
-    parent = _hex_span("b7ad6b7169203330", "plan", "b7ad6b716920332f")
+    parent = hex_span("b7ad6b7169203330", "plan", "b7ad6b716920332f")
     parent["traceId"] = "0af7651916cd43dd8448eb211c80319c"
-    [step] = spans_of(decode_json(orjson.dumps(_json_export(parent))))
+    [step] = spans_of(decode_json(orjson.dumps(json_export(parent))))
     later = [e for _, e in translate_spans([step], {llm.trace_id: stored})]
     adopted = [e for e in later if e["type"] in ("prompt.sent", "response.received")]
     assert [e["step"] for e in adopted] == ["plan", "plan"]
