@@ -228,8 +228,9 @@ def _clients_main(
 # -- the stream ---------------------------------------------------------------------------
 
 
-def stream(pipeline: str, run: str, chunks: int) -> list[dict[str, Any]]:
-    """A run generating a 4,000-token answer in ``chunks`` chunks (10 tokens each)."""
+def stream(pipeline: str, run: str, chunks: int, prompt_chars: int) -> list[dict[str, Any]]:
+    """A run generating a ``chunks`` x 10-token answer (4,000 tokens by default) to a
+    ``prompt_chars`` prompt."""
     t0 = 1_700_000_000.0
 
     def at(i: int) -> str:
@@ -249,9 +250,16 @@ def stream(pipeline: str, run: str, chunks: int) -> list[dict[str, Any]]:
             e["step"] = step
         return e
 
-    words = [f"tok{i:04d} " for i in range(chunks * 10)]
+    # Tokens of about 4.5 characters, as English text averages; 10 per chunk.
+    vocab = ["the ", "model ", "revenue ", "grew ", "in ", "Q3 ", "by ", "12% ", "and ", "costs "]
+    words = [vocab[(i * 7) % len(vocab)] for i in range(chunks * 10)]
     pieces = ["".join(words[i * 10 : (i + 1) * 10]) for i in range(chunks)]
-    prompt = "Summarise the quarterly report. " * 60
+    # A retrieval-augmented prompt: instructions plus retrieved passages.
+    passage = "Quarterly report, section {}: revenue, costs and outlook by region. "
+    prompt = (
+        "Summarise the quarterly report below.\n"
+        + "".join(passage.format(i) for i in range(prompt_chars // len(passage) + 1))[:prompt_chars]
+    )
     events = [
         ev(0, "run.started", None, trigger="manual"),
         ev(1, "step.started", provider="openai", model="gpt-4o"),
@@ -325,7 +333,7 @@ def _arm(
             raise RuntimeError("subscribers did not connect")
         tag, accepted = parent.recv()
         assert tag == "ready"
-        events = stream(pipeline, run, args.chunks)
+        events = stream(pipeline, run, args.chunks, args.prompt_chars)
         # Warm-up: the run's start reaches every subscriber (so every subscription is
         # registered) before anything is measured.
         with httpx.Client(base_url=base, timeout=30, headers=bearer(keys["ingester"])) as http:
@@ -380,6 +388,12 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=200)
     ap.add_argument("--rate", type=float, default=40.0, help="events per second")
     ap.add_argument("--chunks", type=int, default=400)
+    ap.add_argument(
+        "--prompt-chars",
+        type=int,
+        default=6000,
+        help="prompt size (default: ~1,500 tokens of instructions and retrieved passages)",
+    )
     ap.add_argument("--viewer", action="store_true", help="subscribe as a viewer (redacted)")
     args = ap.parse_args()
 
@@ -415,6 +429,9 @@ def main() -> None:
                 f"deflate_accepted={r['deflate_accepted']}/{args.subscribers}",
                 flush=True,
             )
+        print(
+            f"stream: 1 run, {args.chunks} chunks, prompt {args.prompt_chars:,} chars", flush=True
+        )
         # The deltas clients' documents equal the server's snapshot.
         with httpx.Client(base_url=base, timeout=30, headers=bearer(keys["reviewer"])) as http:
             run = arms["deltas"]["run"]

@@ -28,6 +28,7 @@ from tests.support.live import (
     unique,
     until_subscribed,
 )
+from tracegraph.api.graphql import live_ws
 
 RUN_CHANGED = gql(
     """
@@ -179,7 +180,10 @@ def test_run_changed_patches_rebuild_the_snapshot_and_stream_chunks_as_appends(
             await asyncio.wait_for(asyncio.gather(*tasks), 60)
         return got["admin"], got["viewer"]
 
+    shared_before = live_ws.STATS["shared"]
     admin, viewer = asyncio.run(scenario())
+    # Both went through the shared WebSocket path (rendered once per delta and variant).
+    assert live_ws.STATS["shared"] >= shared_before + 2
 
     # The first message is the whole document of a run not seen yet (version 0, null).
     assert admin[0] == {
