@@ -298,7 +298,11 @@ async def _post_all(
             if delay > 0:
                 await asyncio.sleep(delay)
             sent = time.time()
-            r = await http.post("/v1/events", json=[event])
+            for _ in range(20):  # a 503 (Neo4j busy) says when to send again
+                r = await http.post("/v1/events", json=[event])
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
             r.raise_for_status()
             out[int(r.json()["last_seq"])] = (sent, time.time())
     return out
