@@ -308,7 +308,17 @@ async def _post_all(
     return out
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _arm(
+    server_pid: int,
     base: str,
     port: int,
     keys: dict[str, str],
@@ -353,17 +363,20 @@ def _arm(
         time.sleep(0.5)
         parent.send("reset")
         parent.recv()
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), _cpu_s(server_pid)
         posts = asyncio.run(_post_all(base, keys["ingester"], events[1:], args.rate))
         seconds = time.monotonic() - t0
         time.sleep(3.0)  # drain
+        service_cpu = _cpu_s(server_pid) - cpu0
         parent.send("stop")
         result: dict[str, Any] = parent.recv()
     finally:
         clients.join(30)
         if clients.is_alive():
             clients.kill()
-    result.update(posts=posts, seconds=seconds, run=run, events=len(events) - 1)
+    result.update(
+        posts=posts, seconds=seconds, run=run, events=len(events) - 1, service_cpu_s=service_cpu
+    )
     result["deflate_accepted"] = accepted
     return result
 
@@ -424,13 +437,14 @@ def main() -> None:
             ("deltas+deflate", DELTAS, True),
             ("snapshots+deflate", SNAPSHOTS, True),
         ):
-            arms[name] = r = _arm(base, port, keys, args, query, deflate)
+            arms[name] = r = _arm(server.pid, base, port, keys, args, query, deflate)
             payload = sum(r["payload"]) / len(r["payload"])
             wire = sum(r["wire"]) / len(r["wire"])
             print(
                 f"{name:18} events={r['events']} in {r['seconds']:.1f}s "
                 f"payload_bytes/subscriber={payload:,.0f} wire_bytes/subscriber={wire:,.0f} "
-                f"deflate_accepted={r['deflate_accepted']}/{args.subscribers}",
+                f"deflate_accepted={r['deflate_accepted']}/{args.subscribers} "
+                f"service_cpu_s={r['service_cpu_s']:.1f} load={os.getloadavg()[0]:.1f}",
                 flush=True,
             )
         print(
