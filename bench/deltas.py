@@ -343,7 +343,9 @@ def _arm(
     )
     clients.start()
     try:
-        if not parent.poll(180):
+        # Each connection authenticates its key against the graph: slow on a cold,
+        # loaded server.
+        if not parent.poll(600):
             raise RuntimeError("subscribers did not connect")
         tag, accepted = parent.recv()
         assert tag == "ready"
