@@ -353,7 +353,12 @@ def _arm(
         # Warm-up: the run's start reaches every subscriber (so every subscription is
         # registered) before anything is measured.
         with httpx.Client(base_url=base, timeout=30, headers=bearer(keys["ingester"])) as http:
-            http.post("/v1/events", json=[events[0]]).raise_for_status()
+            for _ in range(20):  # a 503 (Neo4j busy) says when to send again
+                r = http.post("/v1/events", json=[events[0]])
+                if r.status_code != 503:
+                    break
+                time.sleep(float(r.headers.get("Retry-After", "1")))
+            r.raise_for_status()
         deadline = time.monotonic() + 60
         while True:
             parent.send("count")
