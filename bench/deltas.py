@@ -142,6 +142,11 @@ class _Client(asyncio.Protocol):
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if isinstance(event, Response):
+                if event.status_code != 101 and not self.ready.done():
+                    self.ready.set_exception(
+                        ConnectionError(f"WebSocket upgrade answered {event.status_code}")
+                    )
+                    return
                 ext = event.headers.get("Sec-WebSocket-Extensions") or ""
                 self.deflate_accepted = "permessage-deflate" in ext
                 self._send({"type": "connection_init", "payload": {"Authorization": self.key}})
@@ -197,7 +202,15 @@ def _clients_main(
             clients.append(c)
             if i % 50 == 49:
                 await asyncio.sleep(0.02)
-        await asyncio.gather(*(c.ready for c in clients))
+        await asyncio.wait([asyncio.ensure_future(c.ready) for c in clients], timeout=300)
+        results = [
+            (f.exception() or None) if f.done() else TimeoutError("no ack within 300 s")
+            for f in (c.ready for c in clients)
+        ]
+        failed = [r for r in results if r is not None]
+        if failed:  # say why instead of leaving the bench waiting
+            pipe.send(("failed", f"{len(failed)} of {n} did not subscribe: {failed[0]!r}"))
+            return
         pipe.send(("ready", sum(c.deflate_accepted for c in clients)))
         while True:
             command = await loop.run_in_executor(None, pipe.recv)
@@ -348,7 +361,8 @@ def _arm(
         if not parent.poll(600):
             raise RuntimeError("subscribers did not connect")
         tag, accepted = parent.recv()
-        assert tag == "ready"
+        if tag != "ready":
+            raise RuntimeError(accepted)
         events = stream(pipeline, run, args.chunks, args.prompt_chars)
         # Warm-up: the run's start reaches every subscriber (so every subscription is
         # registered) before anything is measured.
