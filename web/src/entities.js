@@ -243,6 +243,12 @@ export class EntityStore {
     return "gap";
   }
 
+  /** A subscription restarted with our known versions (a reconnect or an overflow). */
+  noteResubscribe(reason) {
+    this.counts.resyncs += 1;
+    this.resyncsByReason[reason] = (this.resyncsByReason[reason] || 0) + 1;
+  }
+
   /** Forget an entity the page no longer shows (e.g. the run page closed). */
   drop(entity) {
     this.records.delete(entity);

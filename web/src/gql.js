@@ -143,6 +143,7 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
   let stopped = false;
   let attempt = 0;
   let timer = null;
+  let lastError = null; // why the subscription ended: handed to onRestart
   const start = () => {
     if (stopped || isRefused()) return;
     dispose = client.subscribe(
@@ -164,9 +165,13 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
           }
           if (Array.isArray(err))
             console.warn("subscription ended:", err.map((e) => e.message).join("; "));
+          lastError = err;
           schedule();
         },
-        complete: () => schedule(),
+        complete: () => {
+          lastError = null;
+          schedule();
+        },
       },
     );
   };
@@ -176,7 +181,7 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
     const wait = Math.min(5000, 250 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
     timer = setTimeout(() => {
       timer = null;
-      onRestart && onRestart();
+      onRestart && onRestart(lastError);
       start();
     }, wait);
   };
