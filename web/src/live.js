@@ -68,6 +68,7 @@ export function drift() {
     mismatches: entities.counts.mismatches,
     byReason: { ...entities.resyncsByReason },
     gaps: entities.counts.gaps,
+    digests: canDigest,
     applied: entities.counts.applied,
   };
 }
@@ -104,11 +105,15 @@ export function subscribeDeltas(text, field, variables, { onDelta, onForbidden }
   );
 }
 
-const digestOf = digester(canonicalize, crypto.subtle);
+// crypto.subtle exists in secure contexts only (HTTPS, or 127.0.0.1 / localhost): a page
+// served over plain HTTP elsewhere cannot hash, and says so in the drift indicator.
+export const canDigest = Boolean(globalThis.crypto?.subtle);
+const digestOf = canDigest ? digester(canonicalize, crypto.subtle) : null;
 let digestTimer = null;
 
 /** One digest check of every entity held; resolves to the mismatched entities. */
 export async function verifyNow() {
+  if (!canDigest) return [];
   const mismatched = await entities.verify(digestOf, async (digests) => {
     const data = await query(DIGEST_CHECK, { digests });
     return data.digestCheck;
@@ -125,6 +130,7 @@ function digestIntervalS() {
 /** Check digests every `seconds` (default: the tab's setting, else 30 s). */
 export function startDigestChecks(seconds = digestIntervalS()) {
   clearInterval(digestTimer);
+  if (!canDigest) return;
   digestTimer = setInterval(() => {
     if (document.hidden || !entities.records.size) return;
     verifyNow().catch((e) => console.warn("digest check failed", e));

@@ -67,7 +67,9 @@ function renderDrift(d = drift()) {
     `the server instead of applying a change (initial ${r.INITIAL}, gap ${r.GAP}, ` +
     `reconnect ${r.RECONNECT}, overflow ${r.OVERFLOW}, mismatch ${r.MISMATCH}). ` +
     `Digest mismatches: ${d.mismatches} — the page's copy differed from the server's ` +
-    `and was replaced. Checked every 30 s; the view never reloads.`;
+    (d.digests
+      ? `and was replaced. Checked every 30 s; the view never reloads.`
+      : `— not checked: digests need HTTPS (crypto.subtle).`);
   el.dataset.resyncs = String(d.resyncs);
   el.dataset.mismatches = String(d.mismatches);
 }
