@@ -12,6 +12,11 @@ CALL () {
 SET t._lock = true
 REMOVE t._lock
 WITH t
+// The pipeline card shows owners and the SLA: its version grows with each admin change.
+CALL (t) {
+  MATCH (p:Pipeline {name: $pipeline})
+  SET p.card_version = coalesce(p.card_version, 0) + 1
+}
 CALL (t) {
   OPTIONAL MATCH (t)-[g:GOVERNED_BY]->(s:SLA)
   WITH g, properties(s) AS props

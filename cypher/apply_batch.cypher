@@ -26,10 +26,21 @@ CALL () {
       ON CREATE SET r.order_key = '0000000000000|' + row.run
     // CREATE, not MERGE: the event is new, so is its edge (a MERGE would scan the
     // run's edges for it, and a busy run has thousands).
-    CREATE (e)-[:ABOUT]->(r))
+    CREATE (e)-[:ABOUT]->(r)
+    // Versions count the batch's new events per entity (docs/live-deltas.md): the
+    // first row of each run carries its count and highest seq, so a run is written
+    // once per batch, not once per event (graph_rows.count_versions).
+    FOREACH (_ IN CASE WHEN row.run_n > 0 THEN [1] ELSE [] END |
+      SET r.version = coalesce(r.version, 0) + row.run_n,
+          r.seq = CASE WHEN coalesce(r.seq, 0) > row.run_seq THEN r.seq ELSE row.run_seq END))
   FOREACH (_ IN CASE WHEN row.run IS NULL AND row.pipeline IS NOT NULL THEN [1] ELSE [] END |
     MERGE (p:Pipeline {name: row.pipeline})
     CREATE (e)-[:ABOUT]->(p))
+  // The pipeline card's version: every new event of the pipeline (any run, definitions).
+  FOREACH (_ IN CASE WHEN row.pipeline_n > 0 THEN [1] ELSE [] END |
+    MERGE (p:Pipeline {name: row.pipeline})
+    SET p.card_version = coalesce(p.card_version, 0) + row.pipeline_n,
+        p.card_seq = CASE WHEN coalesce(p.card_seq, 0) > row.pipeline_seq THEN p.card_seq ELSE row.pipeline_seq END)
 }
 // -- runs: run.* events --------------------------------------------------------------
 CALL () {
@@ -101,7 +112,10 @@ CALL () {
            OR datetime(row.time) > sr.terminal_time
            OR (datetime(row.time) = sr.terminal_time AND row.seq > sr.terminal_seq)
        END AS wins
-  SET sr.status = CASE WHEN wins THEN row.status ELSE sr.status END,
+  // row.events: the batch's new events of this step run (0 for those a replay re-applies
+  // that were counted when they were ingested).
+  SET sr.version = coalesce(sr.version, 0) + row.events,
+      sr.status = CASE WHEN wins THEN row.status ELSE sr.status END,
       sr.status_rank = CASE WHEN wins THEN row.rank ELSE current_rank END,
       sr.terminal_time = CASE WHEN wins AND row.rank = 2 THEN datetime(row.time) ELSE sr.terminal_time END,
       sr.terminal_seq = CASE WHEN wins AND row.rank = 2 THEN row.seq ELSE sr.terminal_seq END,

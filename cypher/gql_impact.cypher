@@ -127,7 +127,7 @@ RETURN
                   ELSE n {.*, eid: elementId(n), labels: labels(n)} END] AS flow_nodes,
   [n IN steps | n {.id, .key, .name, .kind, .pipeline, eid: elementId(n), labels: labels(n)}] AS steps,
   [n IN runs | n {.*, eid: elementId(n), labels: labels(n)}] AS runs,
-  [n IN pipes | n {.name, .version, eid: elementId(n), labels: labels(n)}] AS pipelines,
+  [n IN pipes | n {.name, .version, .card_version, eid: elementId(n), labels: labels(n)}] AS pipelines,
   [n IN arts | n {.uri, .kind, eid: elementId(n), labels: labels(n)}] AS artifacts,
   [o IN owners | o {.*, eid: elementId(o), labels: labels(o)}] AS owners,
   [s IN slas | s {.*, eid: elementId(s), labels: labels(s)}] AS slas,

@@ -1,3 +1,3 @@
 UNWIND $names AS name
 MATCH (p:Pipeline {name: name})
-RETURN name, p { .name, .version } AS p
+RETURN name, p { .name, .version, .card_version } AS p

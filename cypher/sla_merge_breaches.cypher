@@ -12,16 +12,23 @@ MATCH (s:SLA {id: row.sla_id})
 OPTIONAL MATCH (old:SLABreach {id: row.id})
 // A success-rate breach names its window's last failure, which later events can change:
 // then it is relinked to the new one.
+// `changed`: a new breach or a different figure, time, provisional flag or subject; only
+// then does its version grow (docs/live-deltas.md: +1 per write that changes it).
 WITH s, row, old IS NULL AS fresh,
-     old IS NOT NULL AND coalesce(old.subject, '') <> coalesce(row.subject, '') AS moved
+     old IS NOT NULL AND coalesce(old.subject, '') <> coalesce(row.subject, '') AS moved,
+     coalesce(old IS NULL OR old.observed <> row.observed
+              OR old.at <> datetime({epochMillis: row.at_ms})
+              OR old.provisional <> row.provisional
+              OR coalesce(old.subject, '') <> coalesce(row.subject, ''), true) AS changed
 MERGE (b:SLABreach {id: row.id})
   ON CREATE SET b.kind = row.kind, b.threshold = row.threshold, b.sla = row.sla_id,
                 b.pipeline = row.pipeline, b.step = row.step,
                 b.detected_at = datetime({epochMillis: $now_ms})
 SET b.observed = row.observed, b.at = datetime({epochMillis: row.at_ms}),
-    b.provisional = row.provisional, b.subject = row.subject
+    b.provisional = row.provisional, b.subject = row.subject,
+    b.version = coalesce(b.version, 0) + CASE WHEN changed THEN 1 ELSE 0 END
 MERGE (b)-[:OF]->(s)
-WITH b, row, fresh, fresh OR moved AS link
+WITH b, row, fresh, changed, fresh OR moved AS link
 CALL (b, link) {
   WITH b WHERE link
   OPTIONAL MATCH (b)-[on:ON]->()
@@ -42,4 +49,4 @@ CALL (b, row, link) {
   MATCH (p:Pipeline {name: row.pipeline})
   MERGE (b)-[:ON]->(p)
 }
-RETURN b.id AS id, fresh
+RETURN b.id AS id, fresh, changed

@@ -1,8 +1,9 @@
 // Retract breaches that later events disproved (a run found running too long by the
 // clock finished within its SLA after all; a fire time flagged as missed was covered by
 // a run whose events arrived late). Deleted, not resolved: the breaches that remain are
-// the ones in-order delivery gives. Ids that do not exist are ignored.
+// the ones in-order delivery gives. Ids that do not exist are ignored; `ids` are the
+// deleted ones (their breachChanged subscribers are told).
 UNWIND $ids AS id
 MATCH (b:SLABreach {id: id})
 DETACH DELETE b
-RETURN count(*) AS retracted
+RETURN count(*) AS retracted, collect(id) AS ids

@@ -28,6 +28,7 @@ from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.quarantine import QuarantineReview
 from tracegraph.ingest.service import IngestService
 from tracegraph.ingest.warmup import replan_unit, warmup_unit
+from tracegraph.live.doc_source import DocumentSource
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
 from tracegraph.redaction import (
@@ -40,6 +41,7 @@ from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
 from tracegraph.store.audit_store import AuditStore
+from tracegraph.store.document_reads import DocumentReads
 from tracegraph.store.driver import open_driver
 from tracegraph.store.errors import error_code, is_retryable
 from tracegraph.store.event_writer import EventWriter
@@ -283,6 +285,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ),
         queue_size=settings.subscriber_queue_size,
         retry_after_s=settings.retry_after_s,
+        # Entity documents for the delta subscriptions (docs/live-deltas.md).
+        documents=DocumentSource(DocumentReads(driver, database, timeout_s)),
+        document_cache_size=settings.live_document_cache_size,
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
@@ -297,6 +302,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     admission = _admission(settings, heap_trimmer, committer)
     # Breaches link the runs ingestion writes: SLA writes go through the ingest writer.
     slas = SlaStore(driver, database, timeout_s=timeout_s, write_gate=committer.run_exclusive)
+    slas.on_changed = hub.note_breaches  # breachChanged deltas
     webhooks = _webhooks(settings)
     # The evaluator reads the clock and publishes through `services`, bound below (tests
     # replace services.clock); neither is called before the services start.

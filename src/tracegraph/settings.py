@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.
     subscriber_queue_size: int = 1000
+    # Delta subscriptions (docs/live-deltas.md): the last document sent per entity and
+    # redaction variant, kept to diff the next one against. Only a cache: a miss costs a
+    # whole document instead of a patch. A run document with its calls' text is tens of
+    # KB, so 2,000 bound it to tens of MB.
+    live_document_cache_size: int = Field(default=2000, gt=0)
 
     # GraphQL read limits: page sizes, lineage/impact depth and answer size.
     max_page_size: int = 200

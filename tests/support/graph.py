@@ -24,6 +24,7 @@ ARRIVAL_PROPERTIES = {
     "progress_seq",
     "kind_seq",
     "content_seq",
+    "card_seq",
 }
 
 
@@ -81,7 +82,9 @@ def snapshot(driver: Driver) -> tuple[list, list]:
 
 
 # When the evaluator noticed a breach is not a fact of the events.
-BREACH_ARRIVAL_PROPERTIES = {"detected_at"}
+# A breach's version counts the writes that changed it (docs/live-deltas.md): how many
+# evaluations saw a different figure depends on when events arrived.
+BREACH_ARRIVAL_PROPERTIES = {"detected_at", "version"}
 
 
 def breaches(driver: Driver) -> list[tuple]:

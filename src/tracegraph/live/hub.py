@@ -35,6 +35,8 @@ import structlog
 
 from tracegraph.background import BackgroundTask
 from tracegraph.events.records import SequencedEvent
+from tracegraph.live.deltas import Delta, DeltaFeed, DeltaItem, DeltaScope, deliver
+from tracegraph.live.doc_source import DocumentSource
 from tracegraph.store.errors import error_code, is_retryable
 
 log = structlog.get_logger(__name__)
@@ -198,6 +200,8 @@ class _Subscriber(Generic[T]):
                     if resume is None:
                         resume = getattr(self._items[0], "seq", 1) - 1
                 hint = "subscribe again" if resume is None else f"resume with afterSeq={resume}"
+                if self._what == "deltas":
+                    hint = "subscribe again with the versions you hold (afterVersion / known)"
                 self.close(
                     SubscriberClosed(
                         f"subscriber fell more than {self._limit} {self._what} behind; {hint}",
@@ -232,6 +236,17 @@ class _Subscriber(Generic[T]):
         if self.error is not None:
             raise self.error
         return self._items.popleft()
+
+
+class _DeltaSubscriber(_Subscriber[Delta]):
+    """A delta subscriber: its scope and redaction variant (docs/live-deltas.md)."""
+
+    __slots__ = ("scope", "variant")
+
+    def __init__(self, limit: int, scope: DeltaScope, variant: str) -> None:
+        super().__init__(limit, "deltas")
+        self.scope = scope
+        self.variant = variant
 
 
 class _Group(Generic[T]):
@@ -314,8 +329,12 @@ class LiveHub:
         queue_size: int = 1000,
         page_size: int = 1000,
         retry_after_s: int = 1,
+        documents: DocumentSource | None = None,
+        document_cache_size: int = 2000,
     ):
         self._reads = reads
+        # Versioned entity deltas (live/deltas.py); None in hubs built without documents.
+        self.deltas = None if documents is None else DeltaFeed(documents, document_cache_size)
         self._retry_after_s = retry_after_s
         self._queue_size = queue_size
         self._page_size = page_size
@@ -344,11 +363,15 @@ class LiveHub:
                 sub.close(self._closed)
         for alert_sub in self._alerts:
             alert_sub.close(self._closed)
+        if self.deltas is not None:
+            for delta_sub in self.deltas.all_subscribers():
+                delta_sub.close(self._closed)
         await self._run_task.stop()
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._events.all_subscribers()) + len(self._runs.all_subscribers())
+        deltas = len(self.deltas.all_subscribers()) if self.deltas is not None else 0
+        return len(self._events.all_subscribers()) + len(self._runs.all_subscribers()) + deltas
 
     @property
     def alert_subscriber_count(self) -> int:
@@ -366,6 +389,18 @@ class LiveHub:
             self._publish_events(committed)
         if self._runs:
             self._note_touched_runs(committed)
+        if self.deltas is not None and self.deltas.note_events(committed):
+            self._runs_wanted.set()
+
+    def note_breaches(self, ids: Sequence[str]) -> None:
+        """Breaches written with a change (SlaStore.on_changed): their deltas."""
+        if self.deltas is not None and self.deltas.note_breaches(ids):
+            self._runs_wanted.set()
+
+    def note_pipelines(self, names: Sequence[str]) -> None:
+        """Pipeline cards changed outside ingestion (an admin's owner or SLA)."""
+        if self.deltas is not None and self.deltas.note_pipelines(names):
+            self._runs_wanted.set()
 
     def _publish_events(self, committed: Sequence[SequencedEvent]) -> None:
         topics = self._events
@@ -409,7 +444,10 @@ class LiveHub:
         while True:
             await self._runs_wanted.wait()
             self._runs_wanted.clear()
+            await self._delta_round()
             pending, self._pending_runs = self._pending_runs, {}
+            if not pending:
+                continue
             seq = self.last_seq
             try:
                 states = await self._reads.runs_by_ids(sorted(pending))
@@ -425,6 +463,26 @@ class LiveHub:
                     if group.filter.matches(run_id, update.pipeline):
                         for sub in group.push(update, batch):
                             self._drop(topics, group.filter, sub)
+
+    async def _delta_round(self) -> None:
+        """Documents of the touched entities with delta subscribers, diffed and pushed
+        (live/deltas.py); one shared delta per entity and redaction variant."""
+        feed = self.deltas
+        if feed is None or not feed.pending:
+            return
+        try:
+            deltas = await feed.round()
+        except Exception as exc:
+            log.warning("entity documents not read; deltas skipped", error=str(exc))
+            return
+        self._batch += 1
+        batch = self._batch
+        for delta, subs in deltas:
+            for sub in subs:
+                if not sub.push(delta, batch):
+                    feed.remove(sub.scope, sub)
+                    self.dropped_subscribers += 1
+                    log.warning("live subscriber closed", reason=str(sub.error))
 
     def publish_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
         """Fan out SLA alerts (breach states) to alert subscribers. Never blocks."""
@@ -528,3 +586,37 @@ class LiveHub:
                 yield await sub.get()
         finally:
             self._runs.remove(flt, sub)
+
+    async def entity_deltas(
+        self, scope: DeltaScope, known: dict[str, int], variant: str
+    ) -> AsyncGenerator[DeltaItem, None]:
+        """Deltas of the entities in ``scope`` (docs/live-deltas.md): first a whole
+        document for each whose version differs from ``known``, then live ones."""
+        self._check_open()
+        feed = self.deltas
+        if feed is None:
+            raise SubscriberClosed("entity deltas are not served here", code="UNAVAILABLE")
+        sub = _DeltaSubscriber(self._queue_size, scope, variant)
+        # Registered before the initial read: a change committed meanwhile is queued,
+        # and delivery drops what the initial documents already cover.
+        feed.add(scope, sub)
+        try:
+            try:
+                initial = await feed.initial(scope, known, variant)
+            except Exception as exc:
+                if is_retryable(exc):
+                    raise SubscriberClosed(
+                        "the graph database is unavailable; subscribe again later",
+                        code="DATABASE_UNAVAILABLE",
+                        retry_after_s=self._retry_after_s,
+                    ) from exc
+                raise
+
+            async def queued() -> AsyncGenerator[Delta, None]:
+                while True:
+                    yield await sub.get()
+
+            async for item in deliver(feed, initial, known, queued()):
+                yield item
+        finally:
+            feed.remove(scope, sub)

@@ -108,8 +108,11 @@ class EventWriter:
             {"seq": e.seq, "run": e.payload.get("run"), "pipeline": e.payload.get("pipeline")}
             for e in events
         ]
-        await (await tx.run(cypher("replay_event_links"), rows=RowList(links))).consume()
-        await self._apply(tx, events, log=False)
+        result = await tx.run(cypher("replay_event_links"), rows=RowList(links))
+        # Events linked here are counted in versions; the others (ingested while the
+        # replay ran) were counted when they were written.
+        linked = {rec["seq"] async for rec in result}
+        await self._apply(tx, events, log=False, counted=linked)
         last = max(e.seq for e in events)
         await (await tx.run(cypher("advance_seq"), seq=last)).consume()
         await (await tx.run(cypher("replay_progress"), seq=last)).consume()
@@ -183,12 +186,16 @@ class EventWriter:
         return BatchResult(units=results, last_seq=last_seq)
 
     async def _apply(
-        self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent], log: bool = True
+        self,
+        tx: AsyncManagedTransaction,
+        events: Sequence[SequencedEvent],
+        log: bool = True,
+        counted: set[int] | None = None,
     ) -> None:
         # Definition changes are diffed against the state before the batch applies, and
         # recorded in this transaction (deterministic ids: a replay records nothing new).
         audit = await definition_changes_in_tx(tx, events)
-        plan = plan_statements(events, self._prices)
+        plan = plan_statements(events, self._prices, counted)
         if plan.pipelines:
             result = await tx.run(cypher("apply_pipeline_defined"), rows=RowList(plan.pipelines))
             winners = [rec["pipeline"] async for rec in result]

@@ -8,7 +8,8 @@ ordering rules), which is what makes late, duplicated and shuffled streams conve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,9 @@ STEP_STATUS: dict[str, tuple[str, int]] = {
     "step.skipped": ("skipped", 2),
 }
 # Events that happen inside a step run when they name a step.
-IN_STEP_TYPES = frozenset({"prompt.sent", "response.received", "artifact.read", "artifact.written"})
+IN_STEP_TYPES = frozenset(
+    {"prompt.sent", "response.chunk", "response.received", "artifact.read", "artifact.written"}
+)
 
 
 # Row fields that carry the event's seq, per statement family.
@@ -498,8 +501,41 @@ def _family_rows(
     return rows
 
 
-def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) -> StatementPlan:
-    """The statements and parameters that apply ``events`` (see ``cypher/apply_batch``)."""
+def count_versions(log_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the event-log rows with the version bumps of the batch (docs/live-deltas.md).
+
+    A run's version and its pipeline card's grow by the number of new events about them.
+    The first row of each run (and of each pipeline) carries the batch's count and its
+    highest seq (``run_n``/``run_seq``, ``pipeline_n``/``pipeline_seq``), the others 0,
+    so apply_batch writes each entity once per batch. Set in place on every call: a
+    retried transaction recomputes them.
+    """
+    runs: dict[str, dict[str, Any]] = {}
+    pipelines: dict[str, dict[str, Any]] = {}
+    for row in log_rows:
+        row["run_n"] = row["run_seq"] = row["pipeline_n"] = row["pipeline_seq"] = 0
+        run, pipeline = row.get("run"), row.get("pipeline")
+        if run is not None:
+            first = runs.setdefault(run, row)
+            first["run_n"] += 1
+            first["run_seq"] = max(first["run_seq"], row["seq"])
+        if pipeline is not None:
+            first = pipelines.setdefault(pipeline, row)
+            first["pipeline_n"] += 1
+            first["pipeline_seq"] = max(first["pipeline_seq"], row["seq"])
+    return log_rows
+
+
+def plan_statements(
+    events: Sequence[SequencedEvent],
+    prices: dict[str, Any],
+    counted: Collection[int] | None = None,
+) -> StatementPlan:
+    """The statements and parameters that apply ``events`` (see ``cypher/apply_batch``).
+
+    ``counted``: the seqs whose events count towards step-run versions (None: all; a
+    replay passes the events it linked, as the others were counted when ingested).
+    """
     defs: list[SequencedEvent] = []
     families: dict[str, list[dict[str, Any]]] = {}
     for ev in events:
@@ -517,14 +553,19 @@ def plan_statements(events: Sequence[SequencedEvent], prices: dict[str, Any]) ->
     if defs:
         plan.pipelines, plan.pipeline_steps = _pipeline_rows(defs)
 
+    step_events = Counter(
+        r["id"] for r in families.get("step", []) if counted is None or r["seq"] in counted
+    )
     step_rows = _fold(families.get("step", []), "id", grow=("percent", "tokens_used", "items_done"))
+    for row in step_rows:
+        row["events"] = step_events[row["id"]]
     prompt_rows = families.get("prompt", [])
     response_rows = families.get("response", [])
     versions, links = _fold_artifacts(families.get("artifact", []))
     call_rows = prompt_rows + response_rows
     reported = {r["id"] for r in step_rows if r["tokens_used"] is not None}
     plan.batch = {
-        "events": event_log_rows(events),
+        "events": count_versions(event_log_rows(events)),
         "runs": _fold(families.get("run", []), "run"),
         "steps": step_rows,
         "touches": families.get("touch", []),

@@ -34,19 +34,31 @@ async def _direct(work: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _settle_in_tx(
-    tx: AsyncManagedTransaction, findings: Sequence[Finding], retract: list[str], now_ms: int
+    tx: AsyncManagedTransaction,
+    findings: Sequence[Finding],
+    retract: list[str],
+    now_ms: int,
+    changed: list[str],
 ) -> tuple[list[str], int]:
     """Record ``findings`` and retract the breaches ``retract`` names, in ``tx``; returns
-    the ids of breaches that did not exist before and how many were retracted."""
+    the ids of breaches that did not exist before and how many were retracted. The ids
+    of every breach written with a change (new, updated, retracted) go into ``changed``
+    (emptied first: the driver may run the transaction again)."""
+    changed.clear()
     fresh: list[str] = []
     if findings:
         rows = list({f.id: f.row() for f in findings}.values())
         result = await tx.run(cypher("sla_merge_breaches"), rows=rows, now_ms=now_ms)
-        fresh = [r["id"] async for r in result if r["fresh"]]
+        async for r in result:
+            if r["fresh"]:
+                fresh.append(r["id"])
+            if r["changed"]:
+                changed.append(r["id"])
     retracted = 0
     if retract:
         rec = await (await tx.run(cypher("sla_retract_breaches"), ids=retract)).single()
         retracted = int(rec["retracted"]) if rec else 0
+        changed.extend(rec["ids"] if rec else ())
     return fresh, retracted
 
 
@@ -62,6 +74,13 @@ class SlaStore(Store):
         # Breaches link the runs that ingestion writes: merged on the ingest writer, so
         # the two never wait on (or deadlock over) each other's locks.
         self._write_gate = write_gate
+        # Told the ids of breaches each committed write changed (the live hub's
+        # breachChanged deltas); set by runtime.
+        self.on_changed: Callable[[list[str]], None] | None = None
+
+    def _notify(self, ids: Sequence[str]) -> None:
+        if ids and self.on_changed is not None:
+            self.on_changed(list(ids))
 
     async def evaluate(
         self,
@@ -100,13 +119,16 @@ class SlaStore(Store):
                     async for r in result
                 ]
             findings, disproved = decide(pairs)
-            fresh, retracted = await _settle_in_tx(tx, findings, disproved, now_ms)
+            fresh, retracted = await _settle_in_tx(tx, findings, disproved, now_ms, changed)
             return pairs, fresh, retracted
 
         async def write() -> tuple[Pairs, list[str], int]:
             return await self.transaction(work)
 
-        return await self._write_gate(write)
+        changed: list[str] = []
+        out = await self._write_gate(write)
+        self._notify(changed)
+        return out
 
     async def retract(self, ids: Sequence[str]) -> int:
         """Delete the breaches with these ids (those that exist); returns how many."""
@@ -120,7 +142,10 @@ class SlaStore(Store):
             return await self.write("sla_retract_breaches", ids=existing)
 
         recs = await self._write_gate(delete)
-        return int(recs[0]["retracted"]) if recs else 0
+        if not recs:
+            return 0
+        self._notify(recs[0]["ids"])
+        return int(recs[0]["retracted"])
 
     async def scheduled_pipelines(self, since_ms: int) -> list[ScheduledPipeline]:
         """Pipelines with a cron schedule and a start-delay SLA, with the start and
@@ -173,12 +198,15 @@ class SlaStore(Store):
                     Outcome(o["ended"], o["status"], o["id"]) for o in r["outcomes"]
                 )
             findings, clean = decide(windows, outcomes)
-            return await _settle_in_tx(tx, findings, clean, now_ms)
+            return await _settle_in_tx(tx, findings, clean, now_ms, changed)
 
         async def write() -> tuple[list[str], int]:
             return await self.transaction(work)
 
-        return await self._write_gate(write)
+        changed: list[str] = []
+        out = await self._write_gate(write)
+        self._notify(changed)
+        return out
 
     async def merge_breaches(self, findings: Sequence[Finding], now_ms: int) -> list[str]:
         """Record breaches (idempotent); returns the ids that did not exist before."""
@@ -191,6 +219,7 @@ class SlaStore(Store):
             return await self.write("sla_merge_breaches", rows=rows, now_ms=now_ms)
 
         recs = await self._write_gate(merge)
+        self._notify([r["id"] for r in recs if r["changed"]])
         return [r["id"] for r in recs if r["fresh"]]
 
     async def breaches(
@@ -237,6 +266,7 @@ class SlaStore(Store):
             rec = await (await tx.run(cypher(name), params)).single()
             if rec is None:
                 return False
+            changed[:] = [breach_id] if rec["changed"] else []
             if rec["changed"]:
                 after = {"by": rec["by"], "at": rec["at"]}
                 if note is not None:
@@ -245,4 +275,7 @@ class SlaStore(Store):
                 await record_in_tx(tx, [entry])
             return True
 
-        return await self.transaction(work)
+        changed: list[str] = []
+        found = await self.transaction(work)
+        self._notify(changed)
+        return found

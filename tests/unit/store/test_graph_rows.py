@@ -159,3 +159,21 @@ def test_any_arrival_order_plans_the_same_rows(seed: int) -> None:
     for family in ("runs", "steps", "artifact_versions"):
         assert other[family] == in_order[family], family
     assert only(in_order["steps"])["status"] == "succeeded"
+
+
+def test_versions_are_counted_once_per_entity_and_batch() -> None:
+    from tracegraph.store.graph_rows import count_versions
+
+    rows = [
+        {"seq": 5, "run": "a", "pipeline": "p"},
+        {"seq": 3, "run": "b", "pipeline": "p"},
+        {"seq": 9, "run": "a", "pipeline": "p"},
+        {"seq": 4, "run": None, "pipeline": "q"},
+    ]
+    count_versions(rows)
+    marks = [(r["run_n"], r["run_seq"], r["pipeline_n"], r["pipeline_seq"]) for r in rows]
+    # The first row of each run / pipeline carries the count and the highest seq.
+    assert marks == [(2, 9, 3, 9), (1, 3, 0, 0), (0, 0, 0, 0), (0, 0, 1, 4)]
+    # Recomputed, not accumulated, when the transaction is retried.
+    count_versions(rows)
+    assert [(r["run_n"], r["pipeline_n"]) for r in rows] == [(2, 3), (1, 0), (0, 0), (0, 1)]

@@ -50,6 +50,10 @@ class BreachKind(enum.Enum):
 @strawberry.type(name="SLABreach")
 class SLABreach:
     id: strawberry.ID
+    version: int = strawberry.field(
+        description="Grows by one with every write that changes the breach (found, "
+        "updated, acknowledged, resolved; docs/live-deltas.md)."
+    )
     kind: BreachKind
     status: BreachStatus
     observed: float = strawberry.field(description="The figure that breached (field's unit).")
@@ -90,6 +94,7 @@ class SLABreach:
         sla = b.get("sla_props")
         return cls(
             id=strawberry.ID(b["id"]),
+            version=int(b.get("version") or 0),
             kind=BreachKind(b["kind"]),
             status=status,
             observed=float(b["observed"]),

@@ -175,6 +175,7 @@ class AuditMutation:
             )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
+        info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
         return await _pipeline(info, pipeline)
 
     @strawberry.mutation(
@@ -192,4 +193,5 @@ class AuditMutation:
             )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
+        info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
         return await _pipeline(info, pipeline)

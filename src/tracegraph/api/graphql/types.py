@@ -291,10 +291,16 @@ class Step:
 class Pipeline:
     name: str
     version: str | None
+    card_version: int = strawberry.field(
+        description="Version of the pipeline card (docs/live-deltas.md): the number of "
+        "committed events of the pipeline, plus one per admin change of its owners or SLAs."
+    )
 
     @classmethod
     def from_node(cls, n: dict[str, Any]) -> Pipeline:
-        return cls(name=n["name"], version=n.get("version"))
+        return cls(
+            name=n["name"], version=n.get("version"), card_version=int(n.get("card_version") or 0)
+        )
 
     @strawberry.field
     async def owner(self, info: Info) -> Owner | None:
@@ -321,6 +327,10 @@ class Pipeline:
 @strawberry.type
 class StepRun:
     id: strawberry.ID
+    version: int = strawberry.field(
+        description="How many committed events of this step run (run, step and attempt) "
+        "the graph reflects (docs/live-deltas.md)."
+    )
     attempt: int
     status: RunStatus
     started_at: DateTime | None
@@ -338,6 +348,7 @@ class StepRun:
     def from_node(cls, n: dict[str, Any]) -> StepRun:
         return cls(
             id=strawberry.ID(n["id"]),
+            version=int(n.get("version") or 0),
             attempt=int(n.get("attempt") or 1),
             status=RunStatus.from_graph(n.get("status")),
             started_at=to_datetime(n.get("started_at")),
@@ -376,6 +387,10 @@ class StepRun:
 @strawberry.type
 class Run:
     id: strawberry.ID
+    version: int = strawberry.field(
+        description="How many committed events of this run the graph reflects "
+        "(docs/live-deltas.md): duplicates and arrival order do not change it."
+    )
     status: RunStatus
     scheduled_for: DateTime | None
     started_at: DateTime | None
@@ -394,6 +409,7 @@ class Run:
         """From a Run node's properties (e.g. ``dict(record["r"])``)."""
         return cls(
             id=strawberry.ID(n["id"]),
+            version=int(n.get("version") or 0),
             status=RunStatus.from_graph(n.get("status")),
             scheduled_for=to_datetime(n.get("scheduled_for")),
             started_at=to_datetime(n.get("started_at")),
