@@ -78,11 +78,14 @@ async function load() {
   render();
 }
 
-// Field names of the breach document (the SLABreach fields; the contract's draft spelt
-// a few differently): read either.
+// The breach document has the SLABreach fields (the contract's draft called `at`
+// openedAt and `threshold` limit): read either.
 const whenOf = (b) => b.at ?? b.openedAt;
+// Owners are a map keyed by owner id in the document (a list in older answers).
 const ownerNames = (b) =>
-  (b.owners || []).map((o) => (typeof o === "string" ? o : o.name || o.id)).join(", ");
+  Object.values(b.owners || {})
+    .map((o) => (typeof o === "string" ? o : o.name || o.id))
+    .join(", ");
 
 const KIND = {
   MAX_DURATION_MS: "duration",
