@@ -18,6 +18,7 @@ A case hypothesis shrinks to after a failure becomes an ``@example`` below.
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from tracegraph.settings import Neo4jSettings, Settings
 
 pytestmark = pytest.mark.neo4j
 
-from playwright.sync_api import Browser, Page  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 # Deltas a subscriber may lag before it is closed with a resume point: tiny, so the
 # bursts of a stream overflow it and the page must resubscribe with its known versions.
@@ -485,3 +486,37 @@ def test_the_live_view_equals_the_server_after_any_stream(live: Live, stream: St
     # The page never reloaded to get there: the same document, its own resyncs only.
     assert live.page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
     assert drift["mismatches"] == 0, drift
+
+
+def test_the_drift_indicator_counts_a_reconnect_and_says_why(live: Live) -> None:
+    """A dropped socket: the topics resubscribe with their versions (reason RECONNECT),
+    the header's indicator counts it and its tooltip says so; the page still follows."""
+    tag = uuid.uuid4().hex[:8]
+    p, run = f"drift-{tag}", f"drift-{tag}-r"
+    clock = _Clock()
+    ingest(
+        live.service,
+        [
+            _event(
+                clock, f"{p}-def", "pipeline.defined", p, None, data={"version": "1", "steps": []}
+            ),
+            _event(clock, f"{run}-s", "run.started", p, run, data={"trigger": "manual"}),
+        ],
+    )
+    live.open("/")
+    before = live.page.evaluate("() => window.__tracegraphStore.drift()")
+    assert live.page.evaluate(DROP_SOCKETS) >= 1
+    after = eventually(
+        lambda: live.page.evaluate("() => window.__tracegraphStore.drift()"),
+        until=lambda d: d["byReason"]["RECONNECT"] > before["byReason"]["RECONNECT"],
+        what="a RECONNECT resync counted",
+    )
+    indicator = live.page.locator("#stat-drift")
+    expect(indicator).to_have_attribute("data-resyncs", str(after["resyncs"]))
+    expect(indicator).to_have_attribute("title", re.compile(r"reconnect [1-9]"))
+    # After the reconnect the grid still follows the run.
+    ingest(live.service, [_event(clock, f"{run}-done", "run.completed", p, run)])
+    expect(live.page.locator(f"article.card[data-pipeline='{p}'] .badge")).to_contain_text(
+        "succeeded"
+    )
+    assert live.errors == [], live.errors
