@@ -133,12 +133,6 @@ export async function openRun(id) {
   const entity = runEntity(id);
   let lastSeq = null; // the event log's resume point (null until its first read is done)
   const early = [];
-  // The run's document: read once, then its deltas (resumed from the version held).
-  const runDispose = subscribeDeltas(
-    `subscription($run: ID!, $after: Int) { runChanged(run: $run, afterVersion: $after) { ${DELTA_FIELDS} } }`,
-    "runChanged",
-    () => ({ run: id, after: entities.get(entity) ? entities.version(entity) : null }),
-  );
   // Its event log: live events of this run only, buffered until the history is read.
   const logDispose = resilientSubscribe(
     `subscription($run: ID, $after: Int) { events(run: $run, afterSeq: $after) { ${EVENT_FIELDS} } }`,
@@ -156,14 +150,23 @@ export async function openRun(id) {
       emit("runEvent", ev);
     },
   );
+  let runDispose = null;
   unsubscribe = () => {
-    runDispose();
+    if (runDispose) runDispose();
     logDispose();
     entities.drop(entity);
   };
   try {
+    // The run's document: its snapshot, then its deltas from the version read (the
+    // server sends whatever changed in between, and a run that does not exist yet
+    // arrives whole when it does).
     await loadSnapshots([entity]);
     if (token !== loadToken) return;
+    runDispose = subscribeDeltas(
+      `subscription($run: ID!, $after: Int) { runChanged(run: $run, afterVersion: $after) { ${DELTA_FIELDS} } }`,
+      "runChanged",
+      () => ({ run: id, after: entities.get(entity) ? entities.version(entity) : null }),
+    );
     // Every event of the run, a page at a time. The server caps `first` (at
     // TRACEGRAPH_MAX_PAGE_SIZE) without saying so, so a short page does not mean the
     // end: only an empty one does.
