@@ -53,6 +53,11 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         READERS,
     ),
     "slaBreaches": ("{ slaBreaches { id } }", READERS),
+    "snapshots": ('{ snapshots(entities: ["run:run-rag-0001"]) { version digest } }', READERS),
+    "digestCheck": (
+        '{ digestCheck(digests: [{entity: "run:x", version: 0, digest: "0"}]) { status } }',
+        READERS,
+    ),
     "me": ("{ me { actor roles } }", set(ROLES)),
     "apiKeys": ("{ apiKeys { id name } }", ADMINS),
     "ingestEvents": ("mutation($e: [JSON!]!) { ingestEvents(events: $e) { accepted } }", INGESTERS),
@@ -198,7 +203,11 @@ EVENTS_SUB = "subscription($p: String) { events(afterSeq: 0, pipeline: $p) { seq
 
 
 async def _ws_subscribe(
-    service: RunningService, init_payload: dict[str, Any] | None, pipeline: str, **kw: Any
+    service: RunningService,
+    init_payload: dict[str, Any] | None,
+    pipeline: str,
+    query: str = EVENTS_SUB,
+    **kw: Any,
 ) -> dict[str, Any]:
     """connection_init, then one subscription; the first answer (or the close)."""
     async with connect(ws_url(service), subprotocols=[TRANSPORT_WS], **kw) as ws:
@@ -211,7 +220,7 @@ async def _ws_subscribe(
         except ConnectionClosed as exc:
             return {"closed": exc.rcvd.code if exc.rcvd else None}
         assert ack["type"] == "connection_ack", ack
-        payload = {"query": EVENTS_SUB, "variables": {"p": pipeline}}
+        payload = {"query": query, "variables": {"p": pipeline}}
         await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
         return orjson.loads(await asyncio.wait_for(ws.recv(), 10))  # type: ignore[no-any-return]
 
@@ -227,6 +236,35 @@ async def test_websocket_role_matrix(service: RunningService) -> None:
         if role in READERS:
             assert answer["type"] == "next", (role, answer)
             assert answer["payload"]["data"]["events"]["type"] == "log"
+        else:
+            assert answer["type"] == "error", (role, answer)
+            assert answer["payload"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+DELTA_SUBS = {
+    "runChanged": "subscription($p: ID!) { runChanged(run: $p) { entity version } }",
+    "pipelineChanged": (
+        "subscription($p: String!) { pipelineChanged(names: [$p]) { entity version } }"
+    ),
+    "breachChanged": (
+        "subscription($p: String!) { breachChanged(known: [{entity: $p, version: 1}]) "
+        "{ entity version } }"
+    ),
+}
+
+
+@pytest.mark.parametrize("field", sorted(DELTA_SUBS))
+async def test_websocket_delta_subscriptions_role_matrix(
+    service: RunningService, field: str
+) -> None:
+    """Readers get the first (whole) document; every other role FORBIDDEN."""
+    for role in ROLES:
+        key = {"Authorization": f"Bearer {service.key(role)}"}
+        entity = "breach:none" if field == "breachChanged" else unique("ws")
+        answer = await _ws_subscribe(service, key, entity, DELTA_SUBS[field])
+        if role in READERS:
+            assert answer["type"] == "next", (role, answer)
+            assert answer["payload"]["data"][field]["version"] == 0
         else:
             assert answer["type"] == "error", (role, answer)
             assert answer["payload"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -13,7 +13,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.integration.test_convergence import _post_resending, _wait_ready
-from tests.integration.test_slas import PIPE, definition, ev, set_clock, ms
+from tests.integration.test_slas import PIPE, definition, ev, ms, set_clock
 from tests.support.eventually import eventually
 from tests.support.graph import rebuild
 from tracegraph.demo.workload import WorkloadGenerator
@@ -37,9 +37,7 @@ def gql(service: RunningService, query: str, **variables: Any) -> dict[str, Any]
 def _versions(service: RunningService) -> tuple[dict, dict, dict]:
     data = gql(service, VERSIONS, first=500)
     runs = {e["node"]["id"]: e["node"]["version"] for e in data["runs"]["edges"]}
-    steps = {
-        s["id"]: s["version"] for e in data["runs"]["edges"] for s in e["node"]["steps"]
-    }
+    steps = {s["id"]: s["version"] for e in data["runs"]["edges"] for s in e["node"]["steps"]}
     cards = {e["node"]["name"]: e["node"]["cardVersion"] for e in data["pipelines"]["edges"]}
     return runs, steps, cards
 

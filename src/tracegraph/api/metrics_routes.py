@@ -88,6 +88,7 @@ class _ServicesCollector(Collector):
         ready.add_metric([], 1.0 if services.schema_ready.is_set() else 0.0)
         yield ready
         yield from _dropped(services)
+        yield from _live_deltas(getattr(hub, "deltas", None))
         ingest_metrics = getattr(committer, "metrics", None)
         if ingest_metrics is not None:
             yield from ingest_metrics.registry.collect()
@@ -120,6 +121,48 @@ _DROPPED = (
         "failed",
     ),
 )
+
+
+def _live_deltas(feed: Any) -> Iterator[Metric]:
+    """Per-replica counters of the delta subscriptions (docs/live-deltas.md)."""
+    stats = getattr(feed, "stats", None)
+    if stats is None:
+        return
+    resyncs = CounterMetricFamily(
+        "tracegraph_live_resyncs",
+        "Entities clients re-read with snapshots, by reason (INITIAL, GAP, RECONNECT, "
+        "OVERFLOW, MISMATCH).",
+        labels=["reason"],
+    )
+    for reason in ("INITIAL", "GAP", "RECONNECT", "OVERFLOW", "MISMATCH"):
+        resyncs.add_metric([reason], float(stats.resyncs.get(reason, 0)))
+    yield resyncs
+    for name, help_text, value in (
+        (
+            "tracegraph_live_digest_mismatches",
+            "digestCheck verdicts that were MISMATCH (a client's document drifted).",
+            stats.digest_mismatches,
+        ),
+        ("tracegraph_live_deltas_sent", "Entity deltas sent to subscribers.", stats.deltas_sent),
+        (
+            "tracegraph_live_delta_bytes",
+            "JSON bytes of the patches of the entity deltas sent.",
+            stats.delta_bytes,
+        ),
+        (
+            "tracegraph_live_full_documents_sent",
+            "Entity deltas sent as whole documents (initial, or base version not held).",
+            stats.full_documents_sent,
+        ),
+        (
+            "tracegraph_live_snapshot_bytes_avoided",
+            "Whole-document bytes that patches replaced.",
+            stats.snapshot_bytes_avoided,
+        ),
+    ):
+        counter = CounterMetricFamily(name, help_text)
+        counter.add_metric([], float(value))
+        yield counter
 
 
 def _dropped(services: Any) -> Iterator[Metric]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Collection, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -49,6 +49,9 @@ class DeltaStats:
     # Whole-document bytes that patches replaced (what snapshots would have cost).
     snapshot_bytes_avoided: int = 0
     full_documents_sent: int = 0
+    # snapshots asked for, by ResyncReason, and digestCheck verdicts that were MISMATCH.
+    resyncs: dict[str, int] = field(default_factory=dict)
+    digest_mismatches: int = 0
 
 
 class DeltaItem:
@@ -129,7 +132,7 @@ class DeltaFeed:
     """Routing, documents and diffs of the delta subscriptions (see the module doc)."""
 
     def __init__(self, source: DocumentSource, cache_size: int = 2000) -> None:
-        self._source = source
+        self.source = source
         self._cache = _Cache(cache_size)
         # Subscribers by entity; pipeline and breach subscribers without keys see all.
         self._by_entity: dict[str, set[Any]] = {}
@@ -203,6 +206,11 @@ class DeltaFeed:
                 self._pending.add(f"pipeline:{name}")
         return bool(self._pending)
 
+    def cached_version(self, entity: str, variant: str = FULL) -> int | None:
+        """The version of the last document kept for the entity (None: none)."""
+        found = self._cache.get(entity, variant)
+        return None if found is None else found[0]
+
     @property
     def pending(self) -> bool:
         return bool(self._pending)
@@ -218,7 +226,7 @@ class DeltaFeed:
         entities = sorted(e for e in pending if self._wanted(e))
         if not entities:
             return []
-        docs = await self._source.read(entities)
+        docs = await self.source.read(entities)
         out: list[tuple[Delta, set[Any]]] = []
         for entity in entities:
             subs = self.subscribers(entity)
@@ -260,12 +268,12 @@ class DeltaFeed:
         if scope.keys is not None:
             entities = scope.entities()
         elif scope.kind == "pipeline":
-            entities = await self._source.pipeline_scope()
+            entities = await self.source.pipeline_scope()
         else:
-            entities = await self._source.open_breaches()
+            entities = await self.source.open_breaches()
         listed = [e for e in known if e.startswith(scope.kind + ":")]
         entities = list(dict.fromkeys([*entities, *listed]))
-        docs = await self._source.read(entities)
+        docs = await self.source.read(entities)
         out = []
         for entity in entities:
             d = docs[entity]

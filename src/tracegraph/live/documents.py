@@ -185,7 +185,9 @@ def stream_chunks(payloads: Iterable[dict[str, Any]], run: str) -> dict[str, dic
     return out
 
 
-def run_document(run: dict[str, Any], step_runs: list[dict[str, Any]], *, light: bool = False) -> Doc:
+def run_document(
+    run: dict[str, Any], step_runs: list[dict[str, Any]], *, light: bool = False
+) -> Doc:
     """The run document (``light``: step runs without calls, reads and writes, as a
     pipeline card holds them)."""
     return {

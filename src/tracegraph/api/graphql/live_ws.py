@@ -70,17 +70,22 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     ErrorMessage as LegacyErrorMessage,
 )
 
+from tracegraph.api.graphql.deltas import delta_scope, entity_delta_of
 from tracegraph.api.graphql.errors import subscription_closed
 from tracegraph.api.graphql.hardening import count_fields, websocket_rate_error
 from tracegraph.api.graphql.masking import formatted_errors
 from tracegraph.api.graphql.subscriptions import event_of, live_hub, run_of
 from tracegraph.api.ws_protocol import socket_of
 from tracegraph.auth import Permission
+from tracegraph.live.deltas import DeltaItem, variant_for
 from tracegraph.live.hub import EventFilter, LiveItem, RunFilter, RunUpdate, SubscriberClosed
 
 log = structlog.get_logger(__name__)
 
-_LIVE_FIELDS = ("events", "runUpdated")
+DELTA_FIELDS = ("runChanged", "pipelineChanged", "breachChanged")
+_LIVE_FIELDS = ("events", "runUpdated", *DELTA_FIELDS)
+# Arguments that only decide where a stream starts: left out of the sharing key.
+_RESUME_ARGS = frozenset({"afterSeq", "afterVersion", "known"})
 # Process-wide counters (tests and the benchmark check that rendering is shared).
 STATS: dict[str, int] = {"shared": 0, "fallback": 0, "renders": 0, "closed_slow": 0}
 # The close code of a socket whose subscriber was too slow (its last text message is
@@ -99,8 +104,9 @@ class _Document:
     field_node: FieldNode
     field_def: GraphQLField
     field_name: str
-    # The variable that only feeds afterSeq: left out of the sharing key.
-    after_seq_variable: str | None
+    # Variables that only feed a resume argument (afterSeq, afterVersion, known): left
+    # out of the sharing key.
+    resume_variables: frozenset[str]
     # Permissions the field's guards demand (checked here against the principal).
     required: tuple[Permission, ...] = ()
 
@@ -145,6 +151,12 @@ def _visibility(context: Any) -> Hashable:
         if value is not None:
             return _hashable(value)
     return None
+
+
+def _reads_prompts(context: Any) -> bool:
+    """Whether the subscriber sees prompt and response text (its delta variant)."""
+    principal = getattr(context, "principal", None)
+    return principal is not None and bool(principal.can(Permission.READ_PROMPTS))
 
 
 def _hashable(value: Any) -> Hashable:
@@ -208,9 +220,9 @@ class SharedSubscriptions:
         if any(not isinstance(getattr(g, "required", None), Permission) for g in guards):
             return None
         required = tuple(dict.fromkeys(g.required for g in guards))
-        after_var = None
+        resume_vars: set[str] = set()
         for arg in field_node.arguments or ():
-            if arg.name.value == "afterSeq" and isinstance(arg.value, VariableNode):
+            if arg.name.value in _RESUME_ARGS and isinstance(arg.value, VariableNode):
                 uses = _VariableUses()
                 # Count uses (in the operation's selections and any fragment), not the
                 # variable's own definition.
@@ -219,8 +231,10 @@ class SharedSubscriptions:
                     if not isinstance(d, OperationDefinitionNode):
                         visit(d, uses)
                 if uses.counts.get(arg.value.name.value) == 1:
-                    after_var = arg.value.name.value
-        return _Document(document, op, field_node, field_def, name, after_var, required)
+                    resume_vars.add(arg.value.name.value)
+        return _Document(
+            document, op, field_node, field_def, name, frozenset(resume_vars), required
+        )
 
     def plan(
         self,
@@ -265,7 +279,7 @@ class SharedSubscriptions:
             args = get_argument_values(doc.field_def, doc.field_node, coerced)
         except GraphQLError:
             return None
-        shared_vars = {k: v for k, v in variables.items() if k != doc.after_seq_variable}
+        shared_vars = {k: v for k, v in variables.items() if k not in doc.resume_variables}
         try:
             var_key = orjson.dumps(shared_vars, option=orjson.OPT_SORT_KEYS)
         except TypeError:
@@ -280,10 +294,13 @@ class SharedSubscriptions:
         key (the seq of a run update is the last one committed when it was read)."""
         hub = live_hub(context)
         args = sub.args
-        source: AsyncGenerator[LiveItem, None] | AsyncGenerator[RunUpdate, None]
+        source: AsyncGenerator[Any, None]
         if sub.field_name == "events":
             flt = EventFilter.of(args.get("pipeline"), args.get("run"), args.get("types"))
             source = hub.events(flt, args.get("afterSeq"))
+        elif sub.field_name in DELTA_FIELDS:
+            scope, known = delta_scope(sub.field_name, args)
+            source = hub.entity_deltas(scope, known, variant_for(_reads_prompts(context)))
         else:
             source = hub.run_updates(RunFilter.of(args.get("run"), args.get("pipeline")))
         async with contextlib.aclosing(source):
@@ -295,9 +312,17 @@ class SharedSubscriptions:
                     text = await text  # another subscriber is rendering it right now
                 yield item.seq, text
 
-    async def _render(self, sub: SharedSubscription, item: LiveItem | RunUpdate, ctx: Any) -> str:
+    async def _render(
+        self, sub: SharedSubscription, item: LiveItem | RunUpdate | DeltaItem, ctx: Any
+    ) -> str:
         STATS["renders"] += 1
-        root = event_of(item) if isinstance(item, LiveItem) else run_of(item)
+        root: Any
+        if isinstance(item, LiveItem):
+            root = event_of(item)
+        elif isinstance(item, DeltaItem):
+            root = entity_delta_of(item)
+        else:
+            root = run_of(item)
         doc = sub.doc
         result: Any = execute(
             self._gql,

@@ -1,6 +1,7 @@
 """The GraphQL schema, assembled from the domain modules (each holds its own fields):
 ``core`` (pipelines, runs, lineage, impact, events, ingestEvents), ``metrics_types``,
-``alerts``, ``identity``, ``policy``, ``keys``, ``audit`` and the live ``subscriptions``."""
+``alerts``, ``identity``, ``policy``, ``keys``, ``audit``, the live ``subscriptions`` and
+``deltas``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import strawberry
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
 from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
 from tracegraph.api.graphql.core import CoreQuery, IngestMutation
+from tracegraph.api.graphql.deltas import DeltasQuery, DeltasSubscription
 from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
 from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
@@ -21,7 +23,14 @@ from tracegraph.settings import Settings
 # The bases' order is the order of the fields in the SDL (schema/schema.graphql).
 @strawberry.type
 class Query(
-    MetricsQuery, AlertsQuery, IdentityQuery, PolicyQuery, KeysQuery, AuditQuery, CoreQuery
+    DeltasQuery,
+    MetricsQuery,
+    AlertsQuery,
+    IdentityQuery,
+    PolicyQuery,
+    KeysQuery,
+    AuditQuery,
+    CoreQuery,
 ):
     pass
 
@@ -32,8 +41,9 @@ class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation, Inge
 
 
 @strawberry.type
-class Subscription(LiveSubscription, AlertsSubscription):
-    """Live events and run states (tracegraph.api.graphql.subscriptions) plus alerts."""
+class Subscription(DeltasSubscription, LiveSubscription, AlertsSubscription):
+    """Entity deltas (tracegraph.api.graphql.deltas), live events and run states
+    (tracegraph.api.graphql.subscriptions) plus alerts."""
 
 
 def build_schema(settings: Settings) -> HardenedSchema:

@@ -82,7 +82,10 @@ class Subscription:
 
     @strawberry.subscription(
         permission_classes=[allow(Permission.READ)],
-        description="The run's new state after every change to it or its step runs.",
+        description="The run's new state after every change to it or its step runs "
+        "(the whole run each time; runChanged sends only what changed).",
+        deprecation_reason="Use runChanged (versioned patches, resumable; "
+        "docs/live-deltas.md). runUpdated keeps working.",
     )
     async def run_updated(
         self,
