@@ -300,7 +300,7 @@ class Live:
     def open(self, path: str) -> None:
         self.page.goto(f"{self.service.base_url}{path}#key={self.service.key('admin')}")
         self.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
-        self.page.wait_for_function("document.body.dataset.conn === 'live'", timeout=30_000)
+        self.page.wait_for_function("() => document.body.dataset.conn === 'live'", timeout=30_000)
 
 
 @pytest.fixture(scope="module")
