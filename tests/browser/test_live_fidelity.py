@@ -38,15 +38,18 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
 )
 from tests.conftest import RunningService, wipe
 from tests.support.eventually import eventually
+from tracegraph.live.hub import LiveHub, SubscriberClosed
 from tracegraph.settings import Neo4jSettings, Settings
 
 pytestmark = pytest.mark.neo4j
 
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
-# Deltas a subscriber may lag before it is closed with a resume point: tiny, so the
-# bursts of a stream overflow it and the page must resubscribe with its known versions.
-LIVE_QUEUE = 2
+# Deltas a subscriber may lag before it is closed (SUBSCRIBER_TOO_SLOW): one, so any
+# lag across commits overflows it. A real overflow needs a socket that stops reading,
+# which a test cannot time, so the "overflow" fault also closes the page's delta
+# subscribers exactly as an overflowing queue does (LiveHub's SubscriberClosed).
+LIVE_QUEUE = 1
 SETTLE_S = 90
 STEPS = ("retrieve", "answer")
 
@@ -75,7 +78,8 @@ class Stream:
     pipelines: list[str]
     events: list[dict[str, Any]]
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
-    faults: list[str] = field(default_factory=list)  # after each batch: "none" | "drop"
+    # after each batch: "none" | "drop" (sockets closed) | "overflow" (queues overflowed)
+    faults: list[str] = field(default_factory=list)
 
     @property
     def first_run(self) -> str:
@@ -274,7 +278,7 @@ def streams(draw: st.DrawFn) -> Stream:
     cuts = sorted(set(draw(st.lists(st.integers(1, len(delivered) - 1), max_size=4))))
     bounds = [0, *cuts, len(delivered)]
     batches = [delivered[a:b] for a, b in itertools.pairwise(bounds) if b > a]
-    faults = [draw(st.sampled_from(["none", "drop"])) for _ in batches]
+    faults = [draw(st.sampled_from(["none", "drop", "overflow"])) for _ in batches]
     return Stream(pipelines, events, batches, faults)
 
 
@@ -447,6 +451,21 @@ def _compare_run(where: str, doc: dict, q: dict, calls: bool = False) -> list[st
 # ---- the property -------------------------------------------------------------------------
 
 
+async def _overflow_delta_queues(hub: LiveHub) -> int:
+    """Close every delta subscriber as LiveHub does when its queue overflows."""
+    assert hub.deltas is not None
+    subs = list(hub.deltas.all_subscribers())
+    for sub in subs:
+        sub.close(
+            SubscriberClosed(
+                f"subscriber fell more than {LIVE_QUEUE} deltas behind; subscribe again "
+                "with the versions you hold (afterVersion / known)",
+                code="SUBSCRIBER_TOO_SLOW",
+            )
+        )
+    return len(subs)
+
+
 def play(live: Live, stream: Stream) -> dict[str, Any]:
     """Open the page on the stream's first run, deliver the batches with the faults, then
     wait until the page equals the server; returns the page's drift counts."""
@@ -455,6 +474,8 @@ def play(live: Live, stream: Stream) -> dict[str, Any]:
         ingest(live.service, batch)
         if fault == "drop":
             live.page.evaluate(DROP_SOCKETS)
+        elif fault == "overflow":
+            live.service.call(_overflow_delta_queues(live.service.app.state.services.hub))
     # Check the digests now rather than in 30 s: a drifted document is replaced.
     eventually(
         lambda: differences(live, stream),
@@ -483,6 +504,7 @@ def play(live: Live, stream: Stream) -> dict[str, Any]:
 @given(stream=streams())
 def test_the_live_view_equals_the_server_after_any_stream(live: Live, stream: Stream) -> None:
     drift = play(live, stream)
+    print("DRIFT", len(stream.events), [len(b) for b in stream.batches], stream.faults, drift)
     # The page never reloaded to get there: the same document, its own resyncs only.
     assert live.page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
     assert drift["mismatches"] == 0, drift

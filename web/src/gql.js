@@ -151,7 +151,13 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
       {
         next: (msg) => {
           attempt = 0;
-          if (msg.errors && msg.errors.length) console.warn("subscription error", msg.errors);
+          lastError = null;
+          if (msg.errors && msg.errors.length) {
+            // The server ends a subscription (e.g. SUBSCRIBER_TOO_SLOW) with a result
+            // carrying the error, then completes: remember why for the restart.
+            console.warn("subscription error", msg.errors);
+            lastError = msg.errors;
+          }
           if (msg.data) onData(msg.data);
         },
         error: (err) => {
@@ -168,10 +174,7 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
           lastError = err;
           schedule();
         },
-        complete: () => {
-          lastError = null;
-          schedule();
-        },
+        complete: () => schedule(),
       },
     );
   };
