@@ -30,7 +30,7 @@ export const state = {
   tokens: 0,
   cost: 0,
   activeRuns: 0,
-  pipelines: new Map(), // name -> {name, version, cardVersion, owner, sla, steps, runs: Map}
+  pipelines: new Map(), // name -> {name, version, cardVersion, owner, sla, steps, runs: Map, active}
   runs: new Map(), // id -> light run (the runs on the pipeline cards)
   ready: false,
   eventsSeen: 0, // events reflected in the pipeline cards (the sum of their version steps)
@@ -128,20 +128,88 @@ function pipelineView(doc) {
   };
 }
 
+// Running runs older than a card's ten newest still count on the grid ("N active"):
+// pipeline name -> ids of running runs that are not on its card. Read with the grid
+// (every RUNNING run, paged) and re-read for that pipeline (at most once a second) when
+// a running run leaves its card or a card changes while it has some; a card delta
+// comes with every event of its pipeline, so a finished one is noticed at once.
+const offCardRunning = new Map();
+const MAX_RUNNING = 3000; // running runs a tab counts (its memory bound)
+
+function activeOf(p) {
+  const onCard = [...p.runs.values()].filter((r) => r.status === "RUNNING").length;
+  return onCard + (offCardRunning.get(p.name)?.size || 0);
+}
+
 onEntity(PIPELINE_PREFIX, (entity, record) => {
   const name = entity.slice(PIPELINE_PREFIX.length);
   const before = state.pipelines.get(name);
   if (before) for (const id of before.runs.keys()) state.runs.delete(id);
   if (!record) {
     state.pipelines.delete(name);
+    offCardRunning.delete(name);
   } else {
     const p = pipelineView(record.doc);
+    const off = offCardRunning.get(name) || new Set();
+    for (const id of p.runs.keys()) off.delete(id);
+    for (const [id, r] of before?.runs || [])
+      if (r.status === "RUNNING" && !p.runs.has(id)) off.add(id); // left the card running
+    if (off.size) {
+      offCardRunning.set(name, off);
+      recountSoon(name);
+    } else offCardRunning.delete(name);
+    p.active = activeOf(p);
     state.pipelines.set(name, p);
     for (const [id, r] of p.runs) state.runs.set(id, r);
   }
   emit("pipelines");
   emit("run");
 });
+
+/** Ids of RUNNING runs (of `pipeline`, or all), page by page up to MAX_RUNNING. */
+async function runningRuns(pipeline = null) {
+  const out = [];
+  let after = null;
+  while (out.length < MAX_RUNNING) {
+    const { runs } = await query(
+      `query($p: String, $after: String) { runs(pipeline: $p, status: RUNNING, first: 200, after: $after) {
+        edges { node { id pipeline { name } } } pageInfo { hasNextPage endCursor } } }`,
+      { p: pipeline, after },
+    );
+    out.push(...runs.edges.map((e) => e.node));
+    if (!runs.pageInfo.hasNextPage || !runs.edges.length) break;
+    after = runs.pageInfo.endCursor;
+  }
+  return out;
+}
+
+function setOffCard(name, ids) {
+  const p = state.pipelines.get(name);
+  const off = new Set(ids.filter((id) => !p?.runs.has(id)));
+  if (off.size) offCardRunning.set(name, off);
+  else offCardRunning.delete(name);
+  if (p) p.active = activeOf(p);
+}
+
+const recountTimers = new Map();
+function recountSoon(name) {
+  if (recountTimers.has(name)) return;
+  recountTimers.set(
+    name,
+    setTimeout(async () => {
+      try {
+        setOffCard(
+          name,
+          (await runningRuns(name)).map((r) => r.id),
+        );
+        emit("pipelines");
+      } catch (e) {
+        console.warn(e);
+      }
+      recountTimers.delete(name);
+    }, 1000),
+  );
+}
 
 export function pipelineRuns(p) {
   return [...p.runs.values()].sort((a, b) => runTime(b) - runTime(a));
@@ -170,6 +238,13 @@ async function pipelineNames() {
 export async function loadPipelines() {
   const names = await pipelineNames();
   await loadSnapshots(names.map((n) => PIPELINE_PREFIX + n));
+  const byPipeline = new Map();
+  for (const r of await runningRuns()) {
+    const list = byPipeline.get(r.pipeline.name) || [];
+    list.push(r.id);
+    byPipeline.set(r.pipeline.name, list);
+  }
+  for (const [name, ids] of byPipeline) setOffCard(name, ids);
   emit("pipelines");
 }
 
