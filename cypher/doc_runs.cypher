@@ -18,10 +18,8 @@ CALL (r) {
       .input_tokens, .output_tokens, .latency_ms, .cost_usd,
       received: c.received_at IS NOT NULL
     }],
-    reads: [(sr)-[:READ]->(a:ArtifactVersion) |
-      a { .id, .uri, .version, .hash, kind: [(a)-[:VERSION_OF]->(art:Artifact) | art.kind][0] }],
-    writes: [(sr)-[:WROTE]->(a:ArtifactVersion) |
-      a { .id, .uri, .version, .hash, kind: [(a)-[:VERSION_OF]->(art:Artifact) | art.kind][0] }]
+    reads: [(sr)-[:READ]->(a:ArtifactVersion) | a { .id, .uri, .version }],
+    writes: [(sr)-[:WROTE]->(a:ArtifactVersion) | a { .id, .uri, .version }]
   }) AS step_runs
 }
 CALL (r) {

@@ -15,6 +15,7 @@ whose version differs from the one the client says it has.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,11 +129,52 @@ class _Cache:
         return len(self._docs)
 
 
+class _CoalescedReads:
+    """Documents for subscriptions that start at once, read together: one read at a
+    time, and every entity asked for while it runs goes in the next one (so 200 clients
+    subscribing together cost a couple of reads, not 200 concurrent ones that would drain
+    the driver's connection pool). A request never joins a read already running: that
+    read's snapshot may predate the subscriber's registration."""
+
+    def __init__(self, source: DocumentSource) -> None:
+        self._source = source
+        self._queued: dict[str, asyncio.Future[Document]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def read(self, entities: Sequence[str]) -> dict[str, Document]:
+        loop = asyncio.get_running_loop()
+        futures = {}
+        for entity in entities:
+            future = self._queued.get(entity)
+            if future is None:
+                future = self._queued[entity] = loop.create_future()
+            futures[entity] = future
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._drain(), name="tracegraph-live-docs")
+        return {e: await asyncio.shield(f) for e, f in futures.items()}
+
+    async def _drain(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, {}
+            try:
+                docs = await self._source.read(list(batch))
+            except Exception as exc:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                        future.exception()  # retrieved: each waiter re-raises it
+                continue
+            for entity, future in batch.items():
+                if not future.done():
+                    future.set_result(docs[entity])
+
+
 class DeltaFeed:
     """Routing, documents and diffs of the delta subscriptions (see the module doc)."""
 
     def __init__(self, source: DocumentSource, cache_size: int = 2000) -> None:
         self.source = source
+        self._initial_reads = _CoalescedReads(source)
         self._cache = _Cache(cache_size)
         # Subscribers by entity; pipeline and breach subscribers without keys see all.
         self._by_entity: dict[str, set[Any]] = {}
@@ -273,7 +315,7 @@ class DeltaFeed:
             entities = await self.source.open_breaches()
         listed = [e for e in known if e.startswith(scope.kind + ":")]
         entities = list(dict.fromkeys([*entities, *listed]))
-        docs = await self.source.read(entities)
+        docs = await self._initial_reads.read(entities)
         out = []
         for entity in entities:
             d = docs[entity]

@@ -115,12 +115,13 @@ def _sla(s: dict[str, Any] | None) -> Doc | None:
 
 
 def _artifact(a: dict[str, Any]) -> Doc:
+    # Only what the artifact version's id fixes: its kind and hash follow the latest
+    # events of any run that touches it, which do not bump this run's version (a
+    # document must be a function of its entity's version, or digests would drift).
     return {
         "id": a["id"],
         "uri": a.get("uri") or a["id"].rsplit("@", 1)[0],
         "version": a.get("version"),
-        "kind": a.get("kind"),
-        "hash": a.get("hash"),
     }
 
 
@@ -244,7 +245,9 @@ def pipeline_document(
 
 
 def breach_document(b: dict[str, Any]) -> Doc:
-    """The fields of GraphQL's ``SLABreach`` (api/graphql/alerts.py), camelCase."""
+    """The breach's own fields of GraphQL's ``SLABreach`` (api/graphql/alerts.py),
+    camelCase: its SLA by id, and not its owners (admin changes to an SLA or an owner
+    do not change the breach's version)."""
     if b.get("resolved_at") is not None:
         status = "RESOLVED"
     elif b.get("acknowledged_at") is not None:
@@ -268,8 +271,7 @@ def breach_document(b: dict[str, Any]) -> Doc:
         "acknowledgedAt": _time(b.get("acknowledged_at")),
         "resolvedBy": b.get("resolved_by"),
         "resolvedAt": _time(b.get("resolved_at")),
-        "sla": _sla(b.get("sla_props")),
-        "owners": {o["id"]: _owner(o) for o in b.get("owners") or []},
+        "slaId": b.get("sla"),
     }
 
 

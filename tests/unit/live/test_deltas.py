@@ -195,3 +195,21 @@ async def test_a_slow_delta_subscriber_is_closed_with_a_resubscribe_hint() -> No
         assert hub.dropped_subscribers == 1
     finally:
         await hub.close()
+
+
+async def test_subscriptions_starting_together_share_their_initial_reads() -> None:
+    docs = FakeDocuments()
+    hub = LiveHub(NoLog(), queue_size=10, documents=DocumentSource(docs))
+    hub.start()
+    try:
+        docs.state["r"] = {"version": 1, "status": "running", "seq": 1, "pipeline": "p"}
+        scope = DeltaScope("run", frozenset(["r"]))
+        streams = [hub.entity_deltas(scope, {}, FULL) for _ in range(50)]
+        firsts = await asyncio.gather(*(_next(s) for s in streams))
+        assert {(f.version, f.base_version) for f in firsts} == {(1, None)}
+        # One read starts at once; the other 49 asked while it ran: one more for all.
+        assert docs.reads <= 2
+        for s in streams:
+            await s.aclose()
+    finally:
+        await hub.close()
