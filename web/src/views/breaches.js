@@ -13,11 +13,14 @@ import {
   fmtInt,
   announce,
   preserveFocus,
+  frameScheduler,
 } from "../util.js";
 import { pipelineHref, runHref } from "../router.js";
+import { state, on } from "../store.js";
 import { can, errorText, isForbidden } from "../auth.js";
 
 const PREFIX = "breach:";
+const renderSoon = frameScheduler(() => render(), 500);
 let root;
 let caps = null;
 const breaches = new Map(); // id -> breach document
@@ -26,6 +29,9 @@ let loaded = false;
 
 export function mount(el) {
   root = el;
+  on("pipelines", () => {
+    if (root && breaches.size) renderSoon(); // owners come from the cards
+  });
   onEntity(PREFIX, (entity, record) => {
     const id = entity.slice(PREFIX.length);
     const isNew = !breaches.has(id);
@@ -81,11 +87,14 @@ async function load() {
 // The breach document has the SLABreach fields (the contract's draft called `at`
 // openedAt and `threshold` limit): read either.
 const whenOf = (b) => b.at ?? b.openedAt;
-// Owners are a map keyed by owner id in the document (a list in older answers).
-const ownerNames = (b) =>
-  Object.values(b.owners || {})
-    .map((o) => (typeof o === "string" ? o : o.name || o.id))
-    .join(", ");
+// A breach document does not hold owners (an admin change of an owner does not change
+// the breach): they are its step's or pipeline's owner on the live pipeline card.
+function ownerNames(b) {
+  const card = state.pipelines.get(b.pipeline);
+  const step = b.step ? card?.steps.find((st) => st.key === b.step) : null;
+  const owner = step?.owner || card?.owner;
+  return owner ? owner.name || owner.id : "";
+}
 
 const KIND = {
   MAX_DURATION_MS: "duration",
