@@ -306,8 +306,8 @@ class Live:
     service: RunningService
     errors: list[str]
 
-    def open(self, path: str) -> None:
-        self.page.goto(f"{self.service.base_url}{path}#key={self.service.key('admin')}")
+    def open(self, path: str, role: str = "admin") -> None:
+        self.page.goto(f"{self.service.base_url}{path}#key={self.service.key(role)}")
         self.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
         self.page.wait_for_function("() => document.body.dataset.conn === 'live'", timeout=30_000)
 
@@ -333,8 +333,10 @@ def live(browser: Browser, fidelity_service: RunningService) -> Iterator[Live]: 
     ctx.close()
 
 
-def _gql(service: RunningService, query: str, **variables: Any) -> dict[str, Any]:
-    with service.client() as c:
+def _gql(
+    service: RunningService, query: str, role: str = "admin", **variables: Any
+) -> dict[str, Any]:
+    with service.client(role) as c:
         r = c.post("/graphql", json={"query": query, "variables": variables})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -610,4 +612,33 @@ def test_the_drift_indicator_counts_reconnects_and_overflows_and_says_why(live: 
     expect(live.page.locator(f"article.card[data-pipeline='{p}'] .badge")).to_contain_text(
         "succeeded"
     )
+    assert live.errors == [], live.errors
+
+
+def test_a_viewer_holds_the_redacted_documents(live: Live) -> None:
+    """A viewer's page keeps the redacted variant (no prompt or response text, no chunks)
+    and it equals the viewer's snapshot, while the text streams and after it arrives."""
+    stream = _streaming_response_stream()
+    run = stream.first_run
+    head, *chunks = stream.batches
+    live.open(f"/runs/{run}", role="viewer")
+    ingest(live.service, head)
+    for batch in chunks:
+        ingest(live.service, batch)
+
+    def page_and_server() -> tuple[Any, Any]:
+        mine = live.page.evaluate("() => window.__tracegraphStore.snapshot()").get(f"run:{run}")
+        snap = _gql(live.service, SNAPSHOTS, role="viewer", e=[f"run:{run}"])["snapshots"][0]
+        return mine, snap
+
+    mine, snap = eventually(
+        page_and_server,
+        until=lambda ms: ms[0] is not None and ms[0]["version"] == ms[1]["version"],
+        what="the viewer's page to hold the run's current version",
+    )
+    assert mine["doc"] == snap["doc"]
+    (step,) = mine["doc"]["steps"].values()
+    (call,) = step["calls"].values()
+    assert call["prompt"] is None and call["response"] is None and call["chunks"] == []
+    assert live.page.evaluate("() => window.__tracegraphStore.verifyNow()") == []
     assert live.errors == [], live.errors
