@@ -58,8 +58,8 @@ STEPS = ["load", "embed", "generate", "judge"]
 # Runs in the page: record when each marked log line shows up, and every long task.
 INSTRUMENT = """
 window.__bench = { lat: [], arrive: [], longTasks: 0 };
-window.tracegraph.on("event", (ev) => {
-  const m = ev.type === "log" && /bench-sent=(\\d+)/.exec(ev.data.message);
+window.tracegraph.on("log", (ev) => {
+  const m = /bench-sent=(\\d+)/.exec(ev.data.message);
   if (m) window.__bench.arrive.push(Date.now() - Number(m[1]));
 });
 new PerformanceObserver((list) => { window.__bench.longTasks += list.getEntries().length; })

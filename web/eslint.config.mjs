@@ -27,6 +27,11 @@ export default [
     },
   },
   {
+    // The store's unit tests (node --test): node globals.
+    files: ["test/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: globals.node },
+  },
+  {
     // Node runs this config file itself.
     files: ["eslint.config.mjs"],
     languageOptions: { globals: globals.node },

@@ -46,3 +46,34 @@ def test_the_grid_counts_all_300_active_runs(
     card = page.locator("article.card[data-pipeline='busy']")
     expect(card.locator(".active-count")).to_have_text("300 active", timeout=15_000)
     assert d.errors == []
+
+
+def test_a_running_run_off_its_card_is_counted_until_it_ends(
+    dash: Callable[..., Dash],  # noqa: F811
+    service: RunningService,
+) -> None:
+    """The card document holds a pipeline's ten newest runs; an older one still running
+    counts as active, and stops counting when it ends (a live delta, no reload)."""
+    old = ev("aged-0", "run.started", "aged", "aged-run-old", data={"trigger": "manual"})
+    old["time"] = "2026-01-01T00:00:00Z"
+    ingest(service, [old])
+    ingest(
+        service,
+        [
+            ev(f"aged-{i}", "run.started", "aged", f"aged-run-{i}", data={"trigger": "manual"})
+            for i in range(1, 11)
+        ],
+    )
+    d = dash()
+    page = d.open("/")
+    card = page.locator("article.card[data-pipeline='aged']")
+    expect(card.locator(".active-count")).to_have_text("11 active")
+    ingest(service, [ev("aged-end", "run.completed", "aged", "aged-run-old")])
+    expect(card.locator(".active-count")).to_have_text("10 active")
+    # A newer run leaving the card while running still counts.
+    ingest(
+        service, [ev("aged-11", "run.started", "aged", "aged-run-11", data={"trigger": "manual"})]
+    )
+    expect(card.locator(".active-count")).to_have_text("11 active")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert d.errors == []

@@ -143,6 +143,7 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
   let stopped = false;
   let attempt = 0;
   let timer = null;
+  let lastError = null; // why the subscription ended: handed to onRestart
   const start = () => {
     if (stopped || isRefused()) return;
     dispose = client.subscribe(
@@ -150,7 +151,13 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
       {
         next: (msg) => {
           attempt = 0;
-          if (msg.errors && msg.errors.length) console.warn("subscription error", msg.errors);
+          lastError = null;
+          if (msg.errors && msg.errors.length) {
+            // The server ends a subscription (e.g. SUBSCRIBER_TOO_SLOW) with a result
+            // carrying the error, then completes: remember why for the restart.
+            console.warn("subscription error", msg.errors);
+            lastError = msg.errors;
+          }
           if (msg.data) onData(msg.data);
         },
         error: (err) => {
@@ -164,6 +171,7 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
           }
           if (Array.isArray(err))
             console.warn("subscription ended:", err.map((e) => e.message).join("; "));
+          lastError = err;
           schedule();
         },
         complete: () => schedule(),
@@ -176,7 +184,7 @@ export function resilientSubscribe(text, variables, onData, { onRestart, onForbi
     const wait = Math.min(5000, 250 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
     timer = setTimeout(() => {
       timer = null;
-      onRestart && onRestart();
+      onRestart && onRestart(lastError);
       start();
     }, wait);
   };

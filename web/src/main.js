@@ -19,6 +19,7 @@ import {
   cannotRead,
 } from "./signin.js";
 import { state, on, loadOverview, loadPipelines, startLive } from "./store.js";
+import { onDrift, drift, startDigestChecks } from "./live.js";
 import { $, h, fmtInt, fmtUsd, fmtCompact, frameScheduler, announce } from "./util.js";
 import { parseRoute, navigate, onRoute, currentRoute, back } from "./router.js";
 import * as pipelinesView from "./views/pipelines.js";
@@ -48,6 +49,31 @@ function renderHeader() {
   );
 }
 const headerSoon = frameScheduler(renderHeader);
+
+// The drift indicator: how often the page had to re-read an entity (a missed version, a
+// reconnect, a queue overflow) and how often its digest differed from the server's.
+function renderDrift(d = drift()) {
+  const el = $("#stat-drift");
+  const r = d.byReason;
+  el.replaceChildren(
+    h(
+      "span",
+      { class: d.mismatches ? "health-bad" : d.resyncs ? "health-warn" : "health-ok" },
+      `⟳ ${fmtInt(d.resyncs)} · ≠ ${fmtInt(d.mismatches)}`,
+    ),
+  );
+  el.title =
+    `Live view integrity. Resyncs: ${d.resyncs} — the page re-read an entity's state from ` +
+    `the server instead of applying a change (initial ${r.INITIAL}, gap ${r.GAP}, ` +
+    `reconnect ${r.RECONNECT}, overflow ${r.OVERFLOW}, mismatch ${r.MISMATCH}). ` +
+    `Digest mismatches: ${d.mismatches} — the page's copy differed from the server's ` +
+    (d.digests
+      ? `and was replaced. Checked every 30 s; the view never reloads.`
+      : `— not checked: digests need HTTPS (crypto.subtle).`);
+  el.dataset.resyncs = String(d.resyncs);
+  el.dataset.mismatches = String(d.mismatches);
+}
+const driftSoon = frameScheduler(() => renderDrift());
 
 function renderConn(s) {
   const el = $("#stat-conn");
@@ -97,13 +123,17 @@ async function boot() {
   $("#btn-lineage").addEventListener("click", () => navigate("/lineage"));
   on("counters", headerSoon);
   on("overview", headerSoon);
+  onDrift(driftSoon);
+  renderDrift();
   onRoute(applyRoute);
   try {
     await loadOverview();
     renderHeader();
-    // Subscribing before the grid's queries return means no event between the two is lost.
-    startLive();
+    // The grid's snapshots first, then its delta topic resumed from their versions: the
+    // server sends whatever changed in between, so nothing is lost or sent twice.
     await loadPipelines();
+    startLive();
+    startDigestChecks();
   } catch (e) {
     console.warn("initial load failed", e);
     announce("Could not load the dashboard data; retrying on reconnect.");

@@ -1,14 +1,13 @@
-// The run being inspected: its full state (step runs, LLM calls, artifacts) and its event
-// log (params, prompt messages/variables, streamed chunks, logs), kept live.
+// The run being inspected: its document (step runs, LLM calls, artifacts) kept by the
+// `runChanged(run)` delta subscription in the entity store (live.js), and its event log
+// (params, prompt messages/variables, streamed chunks, logs) read and then followed with
+// the run-scoped `events(run:, afterSeq:)` subscription. Nothing here listens to the
+// global stream: a viewer of one run receives that run only.
 import { query, resilientSubscribe } from "./gql.js";
-import { on, emit } from "./store.js";
+import { emit, state, runView } from "./store.js";
+import { entities, onEntity, loadSnapshots, subscribeDeltas, DELTA_FIELDS } from "./live.js";
 
-export const RUN_FULL = `id status scheduledFor startedAt endedAt durationMs inputTokens outputTokens
-  costUsd costEstimated error trigger pipeline { name steps { key } }
-  steps { id attempt status startedAt endedAt durationMs percent tokensUsed tokenBudget provider model error
-    step { key name kind owner { name } sla { maxDurationMs maxTokens maxCostUsd } }
-    llmCalls { id provider model promptTemplate promptVersion prompt response inputTokens outputTokens latencyMs costUsd }
-    reads { id uri version kind hash } writes { id uri version kind hash } }`;
+const EVENT_FIELDS = "seq id type time pipeline run step attempt data";
 
 export const current = {
   id: null,
@@ -100,42 +99,74 @@ function absorb(ev) {
   }
 }
 
+/** The run document in the shape the run views use (RUN_FULL of the old queries). */
+export function fullRun(doc) {
+  const card = state.pipelines.get(doc.pipeline);
+  // The step definitions (name, kind, owner) come from the pipeline card.
+  const stepMeta = new Map((card?.steps || []).map((s) => [s.key, s]));
+  const run = runView(doc, stepMeta);
+  run.pipeline = { name: doc.pipeline, steps: (card?.steps || []).map((s) => ({ key: s.key })) };
+  const bySrId = new Map(Object.values(doc.steps || {}).map((sr) => [sr.id, sr]));
+  for (const sr of run.steps) {
+    const d = bySrId.get(sr.id) || {};
+    sr.llmCalls = Object.values(d.calls || {});
+    sr.reads = Object.values(d.reads || {});
+    sr.writes = Object.values(d.writes || {});
+  }
+  return run;
+}
+
+const runEntity = (id) => `run:${id}`;
+
+onEntity("run:", (entity, record) => {
+  if (!current.id || entity !== runEntity(current.id)) return;
+  current.run = record ? fullRun(record.doc) : null;
+  current.missing = !record;
+  emit("runFull", current.run);
+});
+
 export async function openRun(id) {
   if (current.id === id) return;
   closeRun();
   reset(id);
   const token = ++loadToken;
-  let firstSeq = Infinity;
+  const entity = runEntity(id);
+  let lastSeq = null; // the event log's resume point (null until its first read is done)
   const early = [];
-  // Events arriving while the initial queries run are buffered, then merged by seq.
-  const offEvents = on("event", (ev) => {
-    if (ev.run !== id) return;
-    if (token !== loadToken) return;
-    if (current.run === null && !current.missing) {
-      early.push(ev);
-      return;
-    }
-    if (current.events.length && ev.seq <= current.events[current.events.length - 1].seq) return;
-    absorb(ev);
-    emit("runEvent", ev);
-  });
-  const subDispose = resilientSubscribe(
-    `subscription($run: ID) { runUpdated(run: $run) { ${RUN_FULL} } }`,
-    () => ({ run: id }),
+  // Its event log: live events of this run only, buffered until the history is read.
+  const logDispose = resilientSubscribe(
+    `subscription($run: ID, $after: Int) { events(run: $run, afterSeq: $after) { ${EVENT_FIELDS} } }`,
+    () => ({ run: id, after: lastSeq ?? state.totalsSeq }),
     (data) => {
-      if (token === loadToken) {
-        current.run = data.runUpdated;
-        emit("runFull", current.run);
+      const ev = data.events;
+      if (token !== loadToken) return;
+      if (lastSeq === null) {
+        early.push(ev);
+        return;
       }
+      if (ev.seq <= lastSeq) return; // replay overlap after a resume: already absorbed
+      lastSeq = ev.seq;
+      absorb(ev);
+      emit("runEvent", ev);
     },
   );
+  let runDispose = null;
   unsubscribe = () => {
-    offEvents();
-    subDispose();
+    if (runDispose) runDispose();
+    logDispose();
+    entities.drop(entity);
   };
   try {
-    const { run } = await query(`query($id: ID!) { run(id: $id) { ${RUN_FULL} } }`, { id });
+    // The run's document: its snapshot, then its deltas from the version read (the
+    // server sends whatever changed in between, and a run that does not exist yet
+    // arrives whole when it does).
+    await loadSnapshots([entity]);
     if (token !== loadToken) return;
+    runDispose = subscribeDeltas(
+      `subscription($run: ID!, $after: Int) { runChanged(run: $run, afterVersion: $after) { ${DELTA_FIELDS} } }`,
+      "runChanged",
+      () => ({ run: id, after: entities.get(entity) ? entities.version(entity) : null }),
+    );
     // Every event of the run, a page at a time. The server caps `first` (at
     // TRACEGRAPH_MAX_PAGE_SIZE) without saying so, so a short page does not mean the
     // end: only an empty one does.
@@ -143,7 +174,7 @@ export async function openRun(id) {
     const events = [];
     for (;;) {
       const data = await query(
-        `query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { seq id type time pipeline run step attempt data } }`,
+        `query($run: ID, $after: Int) { events(run: $run, afterSeq: $after, first: ${PAGE}) { ${EVENT_FIELDS} } }`,
         { run: id, after },
       );
       if (token !== loadToken) return;
@@ -151,20 +182,24 @@ export async function openRun(id) {
       events.push(...data.events);
       after = data.events[data.events.length - 1].seq;
     }
-    if (token !== loadToken) return;
     for (const ev of events) absorb(ev);
-    const last = events.length ? events[events.length - 1].seq : 0;
-    for (const ev of early) if (ev.seq > last) absorb(ev);
-    firstSeq = last;
-    current.run = run;
-    current.missing = !run;
-    emit("runFull", run);
+    let last = events.length ? events[events.length - 1].seq : 0;
+    for (const ev of early.sort((a, b) => a.seq - b.seq))
+      if (ev.seq > last) {
+        absorb(ev);
+        last = ev.seq;
+      }
+    lastSeq = last;
+    const record = entities.get(entity);
+    current.run = record ? fullRun(record.doc) : null;
+    current.missing = !record;
+    emit("runFull", current.run);
   } catch (e) {
     console.warn("run load failed", e);
-    current.missing = true;
-    emit("runFull", null);
+    current.missing = !current.run;
+    emit("runFull", current.run);
   }
-  return firstSeq;
+  return lastSeq;
 }
 
 export function closeRun() {

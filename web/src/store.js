@@ -1,16 +1,12 @@
-// Client-side state: seeded by GraphQL queries, then kept current by two subscriptions
-// (every event; every run state change). Views subscribe to topics and re-render in rAF.
-import { query, resilientSubscribe, onReconnect } from "./gql.js";
+// Client-side state for the grid and the header. The pipelines grid is the pipeline card
+// documents (docs/live-deltas.md) kept by the `pipelineChanged` delta subscription in
+// the entity store (live.js); `state.pipelines` / `state.runs` are views of those
+// documents in the shape the views use. The header's totals are the server's `overview`,
+// re-read (coalesced, at most once a second) after deltas arrive — the page keeps no
+// global event subscription. Views subscribe to topics and re-render in rAF.
+import { query, onReconnect } from "./gql.js";
 import { ts } from "./util.js";
-
-export const RUN_LIGHT = `id status scheduledFor startedAt endedAt durationMs inputTokens outputTokens
-  costUsd costEstimated error trigger pipeline { name }
-  steps { id attempt status startedAt endedAt durationMs percent tokensUsed tokenBudget provider model error step { key } }`;
-
-const PIPELINE_FIELDS = `name version owner { id name kind }
-  sla { maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
-  steps { id key name kind owner { id name } dependsOn { key } }
-  runs(first: 10) { ${RUN_LIGHT} }`;
+import { entities, onEntity, loadSnapshots, subscribeDeltas, DELTA_FIELDS } from "./live.js";
 
 const listeners = new Map();
 export function on(topic, fn) {
@@ -30,135 +26,189 @@ function emit(topic, payload) {
 
 export const state = {
   overview: null,
-  overviewSeq: 0, // events at or below this seq are already in the overview's totals
-  totalsSeq: 0, // events at or below this seq are already in tokens and cost
-  lastSeq: 0, // last event seq applied: the resume point after a reconnect
+  totalsSeq: 0, // the seq of the overview answer the header's totals come from
   tokens: 0,
   cost: 0,
   activeRuns: 0,
-  pipelines: new Map(), // name -> {name, version, owner, sla, steps, runs: Map}
-  runs: new Map(), // id -> light run
+  pipelines: new Map(), // name -> {name, version, cardVersion, owner, sla, steps, runs: Map, active}
+  runs: new Map(), // id -> light run (the runs on the pipeline cards)
   ready: false,
-  eventsSeen: 0,
+  eventsSeen: 0, // events reflected in the pipeline cards (the sum of their version steps)
 };
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED"]);
-const MAX_RUNS = 3000;
+const PIPELINE_PREFIX = "pipeline:";
 
 export async function loadOverview() {
   const { overview } = await query(
     `{ overview { activeRuns tokensToday costTodayUsd healthy lastSeq } }`,
   );
-  state.overview = overview;
-  state.overviewSeq = overview.lastSeq;
   setTotals(overview);
-  state.activeRuns = overview.activeRuns;
-  if (!state.lastSeq) state.lastSeq = overview.lastSeq;
   emit("overview", overview);
   return overview;
 }
 
-// Today's tokens and cost in the header. The server prices a call that reports no cost
-// from its price table, and takes input tokens the response omits from the prompt; an
-// event alone cannot say what it added, so such events make the page re-read the
-// server's totals (coalesced, at most one read a second) instead of guessing.
-const added = new Map(); // seq -> [tokens, cost] counted from events above totalsSeq
-let totalsWanted = 0; // highest seq of an event whose share only the server knows
-let totalsTimer = null;
-const respondedCalls = new Set(); // run/call ids whose response.received was counted
-
-function setTotals({ tokensToday, costTodayUsd, lastSeq }) {
-  if (lastSeq < state.totalsSeq) return; // an older answer than the totals shown
-  // Events already applied above the answer's seq are not in its totals: add them again.
-  let tokens = tokensToday;
-  let cost = costTodayUsd;
-  for (const [seq, [t, c]] of added) {
-    if (seq <= lastSeq) added.delete(seq);
-    else {
-      tokens += t;
-      cost += c;
-    }
-  }
-  state.totalsSeq = lastSeq;
-  state.tokens = tokens;
-  state.cost = cost;
+function setTotals(overview) {
+  if (overview.lastSeq < state.totalsSeq) return; // an older answer than the one shown
+  state.overview = { ...(state.overview || {}), ...overview };
+  state.totalsSeq = overview.lastSeq;
+  state.tokens = overview.tokensToday;
+  state.cost = overview.costTodayUsd;
+  state.activeRuns = overview.activeRuns;
 }
 
+// Today's tokens and cost and the active runs are the server's figures (it prices calls
+// that report no cost, and takes input tokens from prompts): a delta says something
+// changed, and the page re-reads `overview`, coalesced to at most one read a second.
+let totalsWanted = 0; // highest delta seq the totals should reflect
+let totalsTimer = null;
+let totalsLast = 0;
+
 function wantServerTotals(seq) {
-  totalsWanted = Math.max(totalsWanted, seq);
-  if (!totalsTimer) totalsTimer = setTimeout(readServerTotals, 250);
+  totalsWanted = Math.max(totalsWanted, seq || 0, state.totalsSeq + 1);
+  if (totalsTimer) return;
+  const wait = Math.max(0, totalsLast + 1000 - Date.now());
+  totalsTimer = setTimeout(readServerTotals, Math.max(wait, 50));
 }
 
 async function readServerTotals() {
+  totalsLast = Date.now();
   try {
-    const { overview } = await query(`{ overview { tokensToday costTodayUsd lastSeq } }`);
-    setTotals(overview);
+    await loadOverview();
     emit("counters");
   } catch (e) {
     console.warn(e);
   }
-  // Events that came in while the query ran are read with the next one.
-  totalsTimer = totalsWanted > state.totalsSeq ? setTimeout(readServerTotals, 1000) : null;
+  totalsTimer = null;
+  // Deltas that came in while the query ran are read with the next one.
+  if (totalsWanted > state.totalsSeq) wantServerTotals(0);
 }
 
-function countTotals(ev, d) {
-  if (ev.seq <= state.totalsSeq) return; // already in the totals read from the server
-  const callId = `${ev.run}/${d.call}`;
-  if (ev.type === "prompt.sent") {
-    // A prompt behind its response can bring the call's input tokens (and its estimate).
-    if (respondedCalls.has(callId)) wantServerTotals(ev.seq);
-    return;
-  }
-  const t = (d.input_tokens || 0) + (d.output_tokens || 0);
-  const c = typeof d.cost_usd === "number" ? d.cost_usd : 0;
-  state.tokens += t;
-  state.cost += c;
-  added.set(ev.seq, [t, c]);
-  // Only events newer than a pending answer matter; the oldest go first.
-  if (added.size > 2000) added.delete(added.keys().next().value);
-  if (respondedCalls.size > 10000) respondedCalls.clear();
-  respondedCalls.add(callId);
-  if (typeof d.cost_usd !== "number" || typeof d.input_tokens !== "number")
-    wantServerTotals(ev.seq);
-  emit("counters");
+// ---- documents -> the views' shapes -------------------------------------------------
+
+const ownerOf = (o) => (o == null ? null : typeof o === "string" ? { id: o, name: o } : o);
+const byStart = (a, b) =>
+  (a.startedAt || "").localeCompare(b.startedAt || "") || a.id.localeCompare(b.id);
+
+/** A step run of a run document, as the views use it (`step: {key}`). */
+export function stepRunView(sr, stepMeta) {
+  const rest = { ...sr };
+  for (const heavy of ["calls", "reads", "writes"]) delete rest[heavy]; // full run only
+  return { ...rest, step: { key: sr.step, ...(stepMeta?.get(sr.step) || {}) } };
 }
 
-export async function loadPipelines() {
-  let after = null;
-  for (let page = 0; page < 10; page++) {
-    const data = await query(
-      `query($after: String) { pipelines(first: 100, after: $after) {
-        edges { node { ${PIPELINE_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
-      { after },
-    );
-    for (const { node } of data.pipelines.edges) putPipeline(node);
-    if (!data.pipelines.pageInfo.hasNextPage) break;
-    after = data.pipelines.pageInfo.endCursor;
-  }
-  // Active runs beyond each pipeline's latest ten still belong on the grid: all of them,
-  // page by page on hasNextPage (the server caps a page; MAX_RUNS bounds the tab's memory).
-  let cursor = null;
-  for (let loaded = 0; loaded < MAX_RUNS;) {
-    const { runs } = await query(
-      `query($after: String) { runs(status: RUNNING, first: 200, after: $after) {
-        edges { node { ${RUN_LIGHT} } } pageInfo { hasNextPage endCursor } } }`,
-      { after: cursor },
-    );
-    for (const { node } of runs.edges) putRun(node, false);
-    loaded += runs.edges.length;
-    if (!runs.pageInfo.hasNextPage || !runs.edges.length) break;
-    cursor = runs.pageInfo.endCursor;
+/** A (light) run document as the views use it (`pipeline: {name}`, `steps: [...]`). */
+export function runView(doc, stepMeta) {
+  const { steps, pipeline, ...rest } = doc;
+  return {
+    ...rest,
+    pipeline: { name: pipeline },
+    steps: Object.values(steps || {})
+      .map((sr) => stepRunView(sr, stepMeta))
+      .sort(byStart),
+  };
+}
+
+function pipelineView(doc) {
+  const steps = Object.values(doc.steps || {}).map((s) => ({
+    ...s,
+    owner: ownerOf(s.owner),
+    dependsOn: (s.dependsOn || []).map((key) => (typeof key === "string" ? { key } : key)),
+  }));
+  const runs = new Map();
+  for (const r of Object.values(doc.runs || {})) runs.set(r.id, runView(r));
+  return {
+    name: doc.name,
+    version: doc.version,
+    cardVersion: doc.cardVersion,
+    owner: ownerOf(doc.owner),
+    sla: doc.sla ?? null,
+    steps,
+    runs,
+  };
+}
+
+// Running runs older than a card's ten newest still count on the grid ("N active"):
+// pipeline name -> ids of running runs that are not on its card. Read with the grid
+// (every RUNNING run, paged) and re-read for that pipeline (at most once a second) when
+// a running run leaves its card or a card changes while it has some; a card delta
+// comes with every event of its pipeline, so a finished one is noticed at once.
+const offCardRunning = new Map();
+const MAX_RUNNING = 3000; // running runs a tab counts (its memory bound)
+
+function activeOf(p) {
+  const onCard = [...p.runs.values()].filter((r) => r.status === "RUNNING").length;
+  return onCard + (offCardRunning.get(p.name)?.size || 0);
+}
+
+onEntity(PIPELINE_PREFIX, (entity, record) => {
+  const name = entity.slice(PIPELINE_PREFIX.length);
+  const before = state.pipelines.get(name);
+  if (before) for (const id of before.runs.keys()) state.runs.delete(id);
+  if (!record) {
+    state.pipelines.delete(name);
+    offCardRunning.delete(name);
+  } else {
+    const p = pipelineView(record.doc);
+    const off = offCardRunning.get(name) || new Set();
+    for (const id of p.runs.keys()) off.delete(id);
+    for (const [id, r] of before?.runs || [])
+      if (r.status === "RUNNING" && !p.runs.has(id)) off.add(id); // left the card running
+    if (off.size) {
+      offCardRunning.set(name, off);
+      recountSoon(name);
+    } else offCardRunning.delete(name);
+    p.active = activeOf(p);
+    state.pipelines.set(name, p);
+    for (const [id, r] of p.runs) state.runs.set(id, r);
   }
   emit("pipelines");
+  emit("run");
+});
+
+/** Ids of RUNNING runs (of `pipeline`, or all), page by page up to MAX_RUNNING. */
+async function runningRuns(pipeline = null) {
+  const out = [];
+  let after = null;
+  while (out.length < MAX_RUNNING) {
+    const { runs } = await query(
+      `query($p: String, $after: String) { runs(pipeline: $p, status: RUNNING, first: 200, after: $after) {
+        edges { node { id pipeline { name } } } pageInfo { hasNextPage endCursor } } }`,
+      { p: pipeline, after },
+    );
+    out.push(...runs.edges.map((e) => e.node));
+    if (!runs.pageInfo.hasNextPage || !runs.edges.length) break;
+    after = runs.pageInfo.endCursor;
+  }
+  return out;
 }
 
-function putPipeline(node) {
-  const prev = state.pipelines.get(node.name);
-  const p = { ...node, runs: prev ? prev.runs : new Map() };
-  delete p.runs_;
-  state.pipelines.set(node.name, p);
-  for (const r of node.runs || []) putRun(r, false);
-  return p;
+function setOffCard(name, ids) {
+  const p = state.pipelines.get(name);
+  const off = new Set(ids.filter((id) => !p?.runs.has(id)));
+  if (off.size) offCardRunning.set(name, off);
+  else offCardRunning.delete(name);
+  if (p) p.active = activeOf(p);
+}
+
+const recountTimers = new Map();
+function recountSoon(name) {
+  if (recountTimers.has(name)) return;
+  recountTimers.set(
+    name,
+    setTimeout(async () => {
+      try {
+        setOffCard(
+          name,
+          (await runningRuns(name)).map((r) => r.id),
+        );
+        emit("pipelines");
+      } catch (e) {
+        console.warn(e);
+      }
+      recountTimers.delete(name);
+    }, 1000),
+  );
 }
 
 export function pipelineRuns(p) {
@@ -166,249 +216,62 @@ export function pipelineRuns(p) {
 }
 export const runTime = (r) => ts(r.startedAt) || ts(r.scheduledFor) || 0;
 
-const RANK = { SCHEDULED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2, SKIPPED: 2 };
-const rank = (status) => RANK[status] ?? -1;
+// ---- loading and the live grid ---------------------------------------------------------
 
-function mergeSteps(known = [], incoming) {
-  if (!incoming) return known;
-  const byId = new Map(known.map((sr) => [sr.id, sr]));
-  for (const sr of incoming) {
-    const prev = byId.get(sr.id);
-    if (!prev) {
-      byId.set(sr.id, sr);
-      continue;
-    }
-    const m = { ...prev, ...sr };
-    if (rank(prev.status) > rank(sr.status)) m.status = prev.status;
-    if ((prev.percent ?? 0) > (sr.percent ?? 0)) m.percent = prev.percent;
-    byId.set(sr.id, m);
+/** Every pipeline name, a page at a time (the grid's first snapshot read). */
+async function pipelineNames() {
+  const names = [];
+  let after = null;
+  for (let page = 0; page < 50; page++) {
+    const data = await query(
+      `query($after: String) { pipelines(first: 200, after: $after) {
+        edges { node { name } } pageInfo { hasNextPage endCursor } } }`,
+      { after },
+    );
+    names.push(...data.pipelines.edges.map((e) => e.node.name));
+    if (!data.pipelines.pageInfo.hasNextPage) break;
+    after = data.pipelines.pageInfo.endCursor;
   }
-  return [...byId.values()];
+  return names;
 }
 
-function putRun(run, notify = true) {
-  const prev = state.runs.get(run.id);
-  if (prev && prev.status === "RUNNING" && run.status !== "RUNNING")
-    state.activeRuns = Math.max(0, state.activeRuns - 1);
-  const merged = { ...(prev || {}), ...run };
-  if (prev) {
-    // A query answer can be older than events already applied from the live stream:
-    // statuses only move forward and progress only grows, whichever arrives last.
-    if (rank(prev.status) > rank(run.status)) merged.status = prev.status;
-    merged.steps = mergeSteps(prev.steps, run.steps);
+export async function loadPipelines() {
+  const names = await pipelineNames();
+  await loadSnapshots(names.map((n) => PIPELINE_PREFIX + n));
+  const byPipeline = new Map();
+  for (const r of await runningRuns()) {
+    const list = byPipeline.get(r.pipeline.name) || [];
+    list.push(r.id);
+    byPipeline.set(r.pipeline.name, list);
   }
-  state.runs.set(run.id, merged);
-  const name = run.pipeline?.name;
-  if (name) {
-    let p = state.pipelines.get(name);
-    if (!p) {
-      p = { name, steps: [], runs: new Map(), placeholder: true };
-      state.pipelines.set(name, p);
-      refreshPipeline(name);
-    }
-    p.runs.set(run.id, merged);
-    if (p.runs.size > 30) {
-      // Keep the newest runs and every running one; old finished runs fall off the card.
-      const keep = pipelineRuns(p).filter((r, i) => i < 20 || r.status === "RUNNING");
-      p.runs = new Map(keep.map((r) => [r.id, r]));
-    }
-  }
-  if (state.runs.size > MAX_RUNS) {
-    for (const [id, r] of state.runs) {
-      if (state.runs.size <= MAX_RUNS * 0.8) break;
-      if (r.status !== "RUNNING") state.runs.delete(id);
-    }
-  }
-  if (notify) emit("run", merged);
-  return merged;
-}
-
-const pendingPipelines = new Set();
-let pipelineTimer = null;
-export function refreshPipeline(name) {
-  // Definitions change rarely; batch the refetches of a burst into one query.
-  pendingPipelines.add(name);
-  if (pipelineTimer) return;
-  pipelineTimer = setTimeout(async () => {
-    pipelineTimer = null;
-    const names = [...pendingPipelines];
-    pendingPipelines.clear();
-    for (const n of names) {
-      try {
-        const { pipeline } = await query(
-          `query($n: String!) { pipeline(name: $n) { ${PIPELINE_FIELDS} } }`,
-          { n },
-        );
-        if (pipeline) putPipeline(pipeline);
-      } catch (e) {
-        console.warn(e);
-      }
-    }
-    emit("pipelines");
-  }, 300);
-}
-
-const RUN_END = {
-  "run.completed": "SUCCEEDED",
-  "run.failed": "FAILED",
-  "run.cancelled": "CANCELLED",
-};
-const STEP_STATUS = {
-  "step.started": "RUNNING",
-  "step.progress": "RUNNING",
-  "step.completed": "SUCCEEDED",
-  "step.failed": "FAILED",
-  "step.skipped": "SKIPPED",
-};
-
-function applyRunEvent(ev, d) {
-  const known = state.runs.get(ev.run);
-  const run = known
-    ? { ...known, steps: [...(known.steps || [])] }
-    : {
-        id: ev.run,
-        pipeline: { name: ev.pipeline },
-        status: "RUNNING",
-        steps: [],
-        inputTokens: 0,
-        outputTokens: 0,
-        costUsd: 0,
-      };
-  if (!known && !RUN_END[ev.type]) state.activeRuns += 1;
-  if (RUN_END[ev.type]) {
-    if (isTerminal(run.status) && ts(run.endedAt) > ts(ev.time)) return; // a later end won
-    run.status = RUN_END[ev.type];
-    run.endedAt = ev.time;
-    if (run.startedAt) run.durationMs = ts(ev.time) - ts(run.startedAt);
-    run.error = ev.type === "run.failed" ? (d.error && d.error.message) || null : null;
-  } else if (STEP_STATUS[ev.type]) {
-    const id = `${ev.run}/${ev.step}#${ev.attempt || 1}`;
-    const i = run.steps.findIndex((sr) => sr.id === id);
-    const sr =
-      i >= 0
-        ? { ...run.steps[i] }
-        : { id, attempt: ev.attempt || 1, step: { key: ev.step }, status: "RUNNING" };
-    if (ev.type === "step.progress") {
-      if (!isTerminal(sr.status)) sr.status = "RUNNING";
-      if (typeof d.percent === "number") sr.percent = Math.max(sr.percent ?? 0, d.percent);
-      if (typeof d.tokens_used === "number") sr.tokensUsed = d.tokens_used;
-    } else if (ev.type === "step.started") {
-      sr.startedAt = sr.startedAt || ev.time;
-      if (!isTerminal(sr.status)) sr.status = "RUNNING";
-      if (d.provider) sr.provider = d.provider;
-      if (d.model) sr.model = d.model;
-      if (d.token_budget != null) sr.tokenBudget = d.token_budget;
-    } else {
-      sr.status = STEP_STATUS[ev.type];
-      sr.endedAt = ev.time;
-      if (sr.status === "SUCCEEDED") sr.percent = 100;
-    }
-    if (i >= 0) run.steps[i] = sr;
-    else run.steps.push(sr);
-  } else {
-    if (ev.seq <= state.overviewSeq) return; // already in the totals the page loaded
-    run.inputTokens = (run.inputTokens || 0) + (d.input_tokens || 0);
-    run.outputTokens = (run.outputTokens || 0) + (d.output_tokens || 0);
-    if (typeof d.cost_usd === "number") run.costUsd = (run.costUsd || 0) + d.cost_usd;
-  }
-  putRun(run);
-  emit("counters");
-}
-
-function applyEvent(ev) {
-  if (ev.seq <= state.lastSeq) return; // replay overlap after a resume: already applied
-  state.lastSeq = ev.seq;
-  state.eventsSeen += 1;
-  const d = ev.data || {};
-  const counted = ev.seq > state.overviewSeq;
-  if (ev.type === "response.received" || ev.type === "prompt.sent") countTotals(ev, d);
-  if (counted && ev.type === "run.started") {
-    const r = state.runs.get(ev.run);
-    // Status only moves forward: the runUpdated push (another subscription) may already
-    // have brought a later state of this run than this event.
-    if (!r || r.status === "SCHEDULED") {
-      state.activeRuns += 1;
-      // Shown at once; the runUpdated push that follows fills in the rest.
-      putRun({
-        ...(r || {
-          id: ev.run,
-          pipeline: { name: ev.pipeline },
-          steps: [],
-          inputTokens: 0,
-          outputTokens: 0,
-          costUsd: 0,
-        }),
-        status: "RUNNING",
-        startedAt: r?.startedAt || ev.time,
-      });
-    }
-    emit("counters");
-  }
-  if (ev.type === "run.scheduled" && ev.run) {
-    // A run announced ahead of its start belongs on the grid and in the runs list now,
-    // as it would be after a reload (the server orders it by its scheduled time).
-    const r = state.runs.get(ev.run);
-    if (!r || !r.scheduledFor)
-      putRun({
-        ...(r || {
-          id: ev.run,
-          pipeline: { name: ev.pipeline },
-          status: "SCHEDULED",
-          steps: [],
-          inputTokens: 0,
-          outputTokens: 0,
-          costUsd: 0,
-        }),
-        scheduledFor: d.scheduled_for ?? null,
-      });
-  }
-  if (ev.run && (RUN_END[ev.type] || STEP_STATUS[ev.type] || ev.type === "response.received")) {
-    // Run state follows the event stream itself: one subscription, no per-run re-reads
-    // on the server. (The run detail view still takes authoritative runUpdated pushes.)
-    applyRunEvent(ev, d);
-  }
-  if (ev.type === "pipeline.defined" && ev.pipeline) {
-    if (!state.pipelines.has(ev.pipeline)) {
-      const steps = (d.steps || []).map((st) => ({
-        key: st.key,
-        name: st.name,
-        kind: st.kind,
-        dependsOn: (st.depends_on || []).map((k) => ({ key: k })),
-      }));
-      state.pipelines.set(ev.pipeline, {
-        name: ev.pipeline,
-        version: d.version,
-        steps,
-        runs: new Map(),
-        placeholder: true,
-      });
-      emit("pipelines");
-    }
-    refreshPipeline(ev.pipeline);
-  }
-  emit("event", ev);
+  for (const [name, ids] of byPipeline) setOffCard(name, ids);
+  emit("pipelines");
 }
 
 let started = false;
+/**
+ * The grid's live topic: `pipelineChanged` for every pipeline (names null, so new ones
+ * arrive too), resumed with the versions the page holds after any restart.
+ */
 export function startLive() {
   if (started) return;
   started = true;
-  resilientSubscribe(
-    `subscription($afterSeq: Int) { events(afterSeq: $afterSeq) { seq id type time pipeline run step attempt data } }`,
-    () => ({ afterSeq: state.lastSeq }),
-    (data) => applyEvent(data.events),
+  // After a reconnect the delta topics resume by themselves; the totals are re-read.
+  onReconnect(() => wantServerTotals(0));
+  subscribeDeltas(
+    `subscription($known: [KnownVersion!]) {
+      pipelineChanged(names: null, known: $known) { ${DELTA_FIELDS} } }`,
+    "pipelineChanged",
+    () => ({ known: entities.known(PIPELINE_PREFIX) }),
+    {
+      onDelta: (delta, outcome) => {
+        // A card's version counts the events of its pipeline (bench/ui.py reads this).
+        if (outcome === "applied" && delta.baseVersion != null)
+          state.eventsSeen += delta.version - delta.baseVersion;
+        wantServerTotals(delta.seq);
+      },
+    },
   );
-  onReconnect(async () => {
-    // Totals re-sync from the server; the events subscription resumes by itself.
-    try {
-      await loadOverview();
-      await loadPipelines();
-      emit("counters");
-      emit("resync");
-    } catch (e) {
-      console.warn(e);
-    }
-  });
 }
 
 export function isTerminal(status) {

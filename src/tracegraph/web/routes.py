@@ -22,6 +22,9 @@ VENDOR_DIRS: dict[str, str] = {
     "cytoscape-dagre": "cytoscape-dagre/dist",
     "highlight.js": "@highlightjs/cdn-assets/es",
     "highlight.js-styles": "@highlightjs/cdn-assets/styles",
+    # The live store: RFC 6902 patches and RFC 8785 digests (docs/live-deltas.md).
+    "fast-json-patch": "fast-json-patch",
+    "canonicalize": "canonicalize/lib",
 }
 
 # Client-side routes that answer with the page itself so deep links survive a reload.

@@ -1,6 +1,9 @@
-// SLA breaches with acknowledge: `slaBreaches` for the list, the `alerts` subscription for
-// new/acknowledged/resolved ones, `acknowledgeBreach` to acknowledge.
-import { query, schemaInfo, resilientSubscribe, onReconnect } from "../gql.js";
+// SLA breaches with acknowledge: the breach documents (docs/live-deltas.md) kept by the
+// `breachChanged` delta subscription in the entity store — the open breaches plus every
+// one the page holds — first read with `snapshots` for the ids `slaBreaches` lists;
+// `acknowledgeBreach` to acknowledge (the change comes back as a delta).
+import { query, schemaInfo } from "../gql.js";
+import { entities, onEntity, loadSnapshots, subscribeDeltas, DELTA_FIELDS } from "../live.js";
 import {
   h,
   replace,
@@ -10,19 +13,35 @@ import {
   fmtInt,
   announce,
   preserveFocus,
+  frameScheduler,
 } from "../util.js";
 import { pipelineHref, runHref } from "../router.js";
+import { state, on } from "../store.js";
 import { can, errorText, isForbidden } from "../auth.js";
 
-const FIELDS =
-  "id kind status observed threshold at pipeline step subject acknowledgedBy acknowledgedAt resolvedAt owners { id name }";
+const PREFIX = "breach:";
+const renderSoon = frameScheduler(() => render(), 500);
 let root;
 let caps = null;
-const breaches = new Map();
+const breaches = new Map(); // id -> breach document
 let statusFilter = "OPEN";
+let loaded = false;
 
 export function mount(el) {
   root = el;
+  on("pipelines", () => {
+    if (root && breaches.size) renderSoon(); // owners come from the cards
+  });
+  onEntity(PREFIX, (entity, record) => {
+    const id = entity.slice(PREFIX.length);
+    const isNew = !breaches.has(id);
+    if (record) breaches.set(id, record.doc);
+    else breaches.delete(id); // retracted: later events disproved it
+    const b = record?.doc;
+    if (loaded && isNew && b?.status === "OPEN")
+      announce(`SLA breach: ${b.pipeline}${b.step ? "/" + b.step : ""} ${kindText(b.kind)}`);
+    if (root) render();
+  });
 }
 
 let started = false;
@@ -34,45 +53,47 @@ export async function route() {
     caps = {
       list: s.query.has("slaBreaches"),
       ack: s.mutation.has("acknowledgeBreach"),
-      alerts: s.subscription.has("alerts"),
+      live: s.subscription.has("breachChanged"),
     };
   } catch {
-    caps = { list: false, ack: false, alerts: false };
+    caps = { list: false, ack: false, live: false };
   }
   if (!caps.list) {
     render();
     return;
   }
   await load();
-  if (caps.alerts) {
-    resilientSubscribe(
-      `subscription { alerts { ${FIELDS} } }`,
-      () => ({}),
-      (data) => {
-        const b = data.alerts;
-        const isNew = !breaches.has(b.id);
-        breaches.set(b.id, b);
-        if (isNew && b.status === "OPEN")
-          announce(`SLA breach: ${b.pipeline}${b.step ? "/" + b.step : ""} ${kindText(b.kind)}`);
-        render();
-      },
+  if (caps.live)
+    subscribeDeltas(
+      `subscription($known: [KnownVersion!]) { breachChanged(known: $known) { ${DELTA_FIELDS} } }`,
+      "breachChanged",
+      () => ({ known: entities.known(PREFIX) }),
       { onForbidden: () => {} },
     );
-    // Alerts are live-only: whatever happened while disconnected comes from the list again.
-    onReconnect(load);
-  }
 }
 
 async function load() {
   try {
-    const data = await query(`{ slaBreaches(first: 200) { ${FIELDS} } }`);
-    breaches.clear();
-    for (const b of data.slaBreaches) breaches.set(b.id, b);
+    const data = await query(`{ slaBreaches(first: 200) { id } }`);
+    await loadSnapshots(data.slaBreaches.map((b) => PREFIX + b.id));
   } catch (e) {
     caps.error = errorText(e);
     caps.forbidden = isForbidden(e);
   }
+  loaded = true;
   render();
+}
+
+// The breach document has the SLABreach fields (the contract's draft called `at`
+// openedAt and `threshold` limit): read either.
+const whenOf = (b) => b.at ?? b.openedAt;
+// A breach document does not hold owners (an admin change of an owner does not change
+// the breach): they are its step's or pipeline's owner on the live pipeline card.
+function ownerNames(b) {
+  const card = state.pipelines.get(b.pipeline);
+  const step = b.step ? card?.steps.find((st) => st.key === b.step) : null;
+  const owner = step?.owner || card?.owner;
+  return owner ? owner.name || owner.id : "";
 }
 
 const KIND = {
@@ -95,11 +116,11 @@ const STATUS_ICON = { OPEN: "▲ open", ACKNOWLEDGED: "✓ acknowledged", RESOLV
 async function acknowledge(b, btn) {
   btn.disabled = true;
   try {
-    const data = await query(
-      `mutation($id: ID!, $by: String) { acknowledgeBreach(id: $id, by: $by) { ${FIELDS} } }`,
-      { id: b.id, by: "dashboard" },
-    );
-    breaches.set(b.id, data.acknowledgeBreach);
+    // The acknowledged breach comes back as a breachChanged delta.
+    await query(`mutation($id: ID!, $by: String) { acknowledgeBreach(id: $id, by: $by) { id } }`, {
+      id: b.id,
+      by: "dashboard",
+    });
     announce(`Breach acknowledged`);
   } catch (e) {
     announce(`Acknowledge failed: ${errorText(e)}`);
@@ -122,7 +143,9 @@ function render() {
       );
       return;
     }
-    const all = [...breaches.values()].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+    const all = [...breaches.values()].sort(
+      (a, b) => Date.parse(whenOf(b)) - Date.parse(whenOf(a)),
+    );
     const shown = all.filter((b) => statusFilter === "ALL" || b.status === statusFilter);
     const open = all.filter((b) => b.status === "OPEN").length;
     const tab = document.getElementById("tab-breaches");
@@ -174,7 +197,7 @@ function render() {
                 h(
                   "tr",
                   { dataset: { breach: b.id } },
-                  h("td", fmtTime(b.at)),
+                  h("td", fmtTime(whenOf(b))),
                   h(
                     "td",
                     h("a", { href: pipelineHref(b.pipeline), "data-link": true }, b.pipeline),
@@ -184,8 +207,11 @@ function render() {
                       : null,
                   ),
                   h("td", kindText(b.kind)),
-                  h("td.num", `${figure(b.kind, b.observed)} / ${figure(b.kind, b.threshold)}`),
-                  h("td", b.owners.map((o) => o.name).join(", ") || "—"),
+                  h(
+                    "td.num",
+                    `${figure(b.kind, b.observed)} / ${figure(b.kind, b.threshold ?? b.limit)}`,
+                  ),
+                  h("td", ownerNames(b) || "—"),
                   h(
                     "td",
                     h(

@@ -39,7 +39,7 @@ export function mount(el) {
   note = h("p.muted.small#metrics-note");
   grid = h("div.charts#charts");
   root.append(h("div.row", sel, note), grid);
-  on("event", () => {
+  on("pipelines", () => {
     if (isVisible) refresh(false);
   });
   on("resync", () => refresh(true));

@@ -2,7 +2,7 @@
 // Its own subscription (types: ["log"]) replays recent stored logs, then streams live
 // ones and resumes from the last log seq after a reconnect.
 import { resilientSubscribe } from "../gql.js";
-import { state, on } from "../store.js";
+import { state, on, emit } from "../store.js";
 import { current } from "../rundata.js";
 import { h, $, replace, LEVELS, levelIcon, download, debounce, announce } from "../util.js";
 import { runHref } from "../router.js";
@@ -151,6 +151,7 @@ function subscribe() {
       const ev = data.events;
       if (lastLogSeq !== null && ev.seq <= lastLogSeq) return;
       lastLogSeq = ev.seq;
+      emit("log", ev); // bench/ui.py times log lines from here
       buffer.push(ev);
       if (buffer.length > MAX_BUFFER) buffer.splice(0, buffer.length - MAX_BUFFER);
       if (scope === "all") {

@@ -63,7 +63,7 @@ function latestRun(p) {
 function matches(p) {
   if (text && !p.name.toLowerCase().includes(text)) return false;
   const run = latestRun(p);
-  const active = [...p.runs.values()].some((r) => r.status === "RUNNING");
+  const active = p.active > 0;
   switch (filter) {
     case "running":
       return active;
@@ -181,7 +181,7 @@ function makeCard(name) {
 function updateCard(c, p) {
   const run = latestRun(p);
   const prog = runProgress(run, p);
-  const activeRuns = [...p.runs.values()].filter((r) => r.status === "RUNNING").length;
+  const activeRuns = p.active || 0; // the card's running runs and older ones still running
   const sig = JSON.stringify([
     run?.id,
     run?.status,
@@ -260,7 +260,7 @@ function pipelineBody(p) {
       h("dt", "SLA"),
       h("dd", sla ? slaText(sla) : "none"),
       h("dt", "Runs"),
-      h("dd", `${runs.filter((r) => r.status === "RUNNING").length} active, ${runs.length} shown`),
+      h("dd", `${p.active || 0} active, ${runs.length} shown`),
     ),
     h("h3", "Steps"),
     h(
