@@ -34,9 +34,15 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, DatabaseUnresponsive | ServiceUnavailable | SessionExpired):
         return True
     if isinstance(exc, Neo4jError):
-        return exc.is_retryable()
+        return exc.is_retryable() or _is_pool_exhausted(exc)
     # Pool acquisition timeouts and broken connections surface as plain DriverErrors.
     return isinstance(exc, DriverError)
+
+
+def _is_pool_exhausted(exc: Neo4jError) -> bool:
+    """The driver (5.x) reports a full connection pool as a code-less ``ClientError``
+    (its own TODO moves it to ``DriverError`` in 6.0); the server never sent it."""
+    return exc.code is None and "failed to obtain a connection from the pool" in str(exc)
 
 
 def is_timed_out(exc: BaseException) -> bool:

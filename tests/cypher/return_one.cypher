@@ -1,0 +1,2 @@
+// Any cheap statement: it only needs a connection of the pool.
+RETURN 1 AS one
