@@ -8,6 +8,11 @@ import strawberry
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
 from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
+from tracegraph.api.graphql.commands import (
+    CommandsMutation,
+    CommandsQuery,
+    CommandsSubscription,
+)
 from tracegraph.api.graphql.core import CoreQuery, IngestMutation
 from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
@@ -21,18 +26,32 @@ from tracegraph.settings import Settings
 # The bases' order is the order of the fields in the SDL (schema/schema.graphql).
 @strawberry.type
 class Query(
-    MetricsQuery, AlertsQuery, IdentityQuery, PolicyQuery, KeysQuery, AuditQuery, CoreQuery
+    MetricsQuery,
+    AlertsQuery,
+    IdentityQuery,
+    PolicyQuery,
+    KeysQuery,
+    AuditQuery,
+    CoreQuery,
+    CommandsQuery,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation, IngestMutation):
+class Mutation(
+    AlertsMutation,
+    PolicyMutation,
+    KeysMutation,
+    AuditMutation,
+    IngestMutation,
+    CommandsMutation,
+):
     pass
 
 
 @strawberry.type
-class Subscription(LiveSubscription, AlertsSubscription):
+class Subscription(LiveSubscription, AlertsSubscription, CommandsSubscription):
     """Live events and run states (tracegraph.api.graphql.subscriptions) plus alerts."""
 
 
