@@ -91,11 +91,12 @@ class Settings(BaseSettings):
     # `expired` (long enough for an executor to reconnect, short enough that a stale pause
     # does not hit a run minutes later). Each replica's tailer reads new commands every
     # command_poll_interval_s (and at once for its own), and expires every
-    # command_expiry_interval_s; a long poll waits at most command_long_poll_max_wait_s.
+    # command_expiry_interval_s; a long poll waits at most command_long_poll_max_wait_s
+    # (below shutdown_grace_s, so a stopping replica never has to cut one).
     command_ttl_s: float = Field(default=120.0, gt=0)
     command_poll_interval_s: float = Field(default=0.05, gt=0)
     command_expiry_interval_s: float = Field(default=1.0, gt=0)
-    command_long_poll_max_wait_s: float = Field(default=30.0, gt=0)
+    command_long_poll_max_wait_s: float = Field(default=8.0, gt=0)
     command_queue_size: int = Field(default=1000, ge=1)
 
     # Live subscriptions: events a subscriber may lag behind before it is closed

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tracegraph.api.authentication import require
@@ -25,6 +26,8 @@ from tracegraph.auth import Permission
 from tracegraph.live.hub import SubscriberClosed
 from tracegraph.runtime import Services
 from tracegraph.store.errors import is_retryable
+
+Commands = AsyncIterator[list[dict[str, Any]]]
 
 router = APIRouter(
     tags=["commands"],
@@ -66,6 +69,7 @@ def command_json(command: dict[str, Any]) -> dict[str, Any]:
     },
 )
 async def poll_commands(
+    request: Request,
     services: Annotated[Services, Depends(get_services)],
     pipelines: Annotated[str, Query(description="comma-separated pipeline names")] = "",
     after: Annotated[int, Query(ge=0, description="the last seq received")] = 0,
@@ -88,9 +92,7 @@ async def poll_commands(
         # What the executor missed comes at once (the catch-up); only then is there a wait.
         commands = await anext(stream)  # a missed batch, or the end-of-catch-up marker
         if not commands and wait > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    commands = await anext(stream)
+            commands = await _next_or_nothing(stream, request, wait)
     except SubscriberClosed as exc:  # shutting down
         return error_response(503, exc.message, retry)
     except Exception as exc:
@@ -104,3 +106,23 @@ async def poll_commands(
         feed.delivered(commands)
         next_after = max(next_after, int(commands[-1]["seq"]))
     return json_response({"commands": [command_json(c) for c in commands], "after": next_after})
+
+
+async def _next_or_nothing(stream: Commands, request: Request, wait: float) -> list[dict[str, Any]]:
+    """The next live batch, or nothing after ``wait`` s or once the client went away (a
+    poller that gave up must not hold the request, nor a stopping server, any longer)."""
+    batch = asyncio.ensure_future(anext(stream))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({batch, gone}, timeout=wait, return_when="FIRST_COMPLETED")
+        return batch.result() if batch in done else []
+    finally:
+        for task in (batch, gone):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await batch
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -75,7 +75,6 @@ class CommandRequest:
     params: dict[str, Any] | None = None
     env: dict[str, Any] | None = None
     reason: str | None = None
-    fingerprint_extra: tuple[Any, ...] = field(default=())
 
     def fingerprint(self) -> str:
         """What a repeat with the same idempotency key must match to be the same command."""
@@ -146,16 +145,6 @@ def check_env(env: Any, scrubber: Scrubber) -> dict[str, Any] | None:
     return checked
 
 
-def may_move(current: CommandState, to: CommandState) -> bool:
-    """Whether a command in ``current`` may move to ``to`` (forward only)."""
-    if current in TERMINAL_STATES:
-        return False
-    order = [CommandState.PENDING, CommandState.DELIVERED, CommandState.ACKNOWLEDGED]
-    if to in TERMINAL_STATES:
-        return to != CommandState.EXPIRED or current in OPEN_STATES
-    return order.index(to) > order.index(current)
-
-
 @dataclass(frozen=True, slots=True)
 class Targets:
     """What the graph holds about a batch's targets (read in the issuing transaction)."""
@@ -173,6 +162,7 @@ class Resolved:
     the failed step run (of a run retried as a whole: its first failed step)."""
 
     pipeline: str
+    run: str | None = None
     step_run: str | None = None
     step: str | None = None
 
@@ -205,7 +195,7 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
                 f"step run {req.step_run!r} did not fail (it is {sr['status']}): only a "
                 "failed step can be retried"
             )
-        return Resolved(sr["pipeline"], sr["id"], sr["step"])
+        return Resolved(sr["pipeline"], sr["run"], sr["id"], sr["step"])
     assert req.run is not None
     run = targets.runs.get(req.run)
     if run is None or not run["found"]:
@@ -219,8 +209,8 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
                 "nothing to retry"
             )
         if failed is None:
-            return Resolved(run["pipeline"])
-        return Resolved(run["pipeline"], failed["id"], failed["step"])
+            return Resolved(run["pipeline"], req.run)
+        return Resolved(run["pipeline"], req.run, failed["id"], failed["step"])
     allowed = RUN_STATUSES_FOR[req.kind]
     if status not in allowed:
         finished = status in {"succeeded", "failed", "cancelled"}
@@ -229,4 +219,4 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
             f"cannot {req.kind.value} run {req.run!r}: it is {what} ({status}); "
             f"{req.kind.value} needs a run that is {' or '.join(sorted(allowed))}"
         )
-    return Resolved(run["pipeline"])
+    return Resolved(run["pipeline"], req.run)

@@ -20,6 +20,7 @@ from tracegraph.commands.model import (
     CommandRequest,
     CommandState,
     InvalidCommand,
+    Resolved,
     Targets,
     resolve,
 )
@@ -150,7 +151,7 @@ class CommandStore(Store):
     @staticmethod
     def _row(
         req: CommandRequest,
-        res: Any,
+        res: Resolved,
         seq: int,
         principal: str,
         now: datetime,
@@ -162,7 +163,7 @@ class CommandStore(Store):
             "kind": req.kind.value,
             "state": CommandState.PENDING.value,
             "pipeline": res.pipeline,
-            "run": req.run,
+            "run": res.run,
             "step_run": res.step_run,
             "step": res.step,
             "params": None if req.params is None else orjson.dumps(req.params).decode(),
