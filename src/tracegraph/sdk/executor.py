@@ -44,7 +44,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 import orjson
@@ -93,7 +93,18 @@ class RetryRequest:
     params: dict[str, Any] | None
 
 
-RetryHandler = Callable[[RetryRequest], "Run | None"]
+RetryHandler = Callable[[RetryRequest], "Run | str | None"]
+# A start carried out by the caller's own machinery (the demo's simulated runs): it gets
+# the request and returns the id of the run it started.
+StartRequestHandler = Callable[[StartRequest], str]
+
+
+class CommandTarget(Protocol):
+    """A run driven by something other than an SDK ``Run`` (``Executor.follow``): gets
+    the pause/resume/cancel/retry commands this executor acknowledged for it, and settles
+    them itself with ``Executor.settle``."""
+
+    def request(self, command: dict[str, Any]) -> None: ...
 
 
 class _Control:
@@ -200,6 +211,8 @@ class Executor:
         if tg.api_key:
             self._headers["authorization"] = f"Bearer {tg.api_key}"
         self._starters: dict[str, StartHandler] = {}
+        self._start_requests: dict[str, StartRequestHandler] = {}
+        self._external: dict[str, CommandTarget] = {}
         self._retriers: dict[str, RetryHandler] = {}
         self._live: dict[str, Run] = {}
         self._launched: dict[str, dict[str, Any]] = {}  # run id -> params (for retries)
@@ -223,6 +236,31 @@ class Executor:
             return fn
 
         return register
+
+    def on_start_request(
+        self, pipeline: str
+    ) -> Callable[[StartRequestHandler], StartRequestHandler]:
+        """For a ``start`` command of ``pipeline``: a function that starts the run its own
+        way and returns the run's id (instead of ``on_start``'s thread with a ``Run``)."""
+
+        def register(fn: StartRequestHandler) -> StartRequestHandler:
+            self._start_requests[pipeline] = fn
+            return fn
+
+        return register
+
+    def follow(
+        self, run_id: str, target: CommandTarget, params: Mapping[str, Any] | None = None
+    ) -> None:
+        """Route the commands of run ``run_id`` (run elsewhere in this process) to
+        ``target``; ``params`` are kept for a retry once it finished."""
+        with self._lock:
+            self._external[run_id] = target
+            self._launched[run_id] = dict(params or {})
+
+    def unfollow(self, run_id: str) -> None:
+        with self._lock:
+            self._external.pop(run_id, None)
 
     def on_retry(self, pipeline: str) -> Callable[[RetryHandler], RetryHandler]:
         """A hook for retries of ``pipeline``'s finished runs (returns the new run, if any)."""
@@ -421,7 +459,12 @@ class Executor:
         run_id = command.get("run")
         with self._lock:
             live = self._live.get(run_id) if run_id else None
+            external = self._external.get(run_id) if run_id else None
             known_params = self._launched.get(run_id) if run_id else None
+        if external is not None and kind in ("PAUSE", "RESUME", "CANCEL", "RETRY"):
+            if await self._acknowledge(command):
+                external.request(command)
+            return
         if kind in ("PAUSE", "RESUME", "CANCEL"):
             if live is None or not isinstance(live.control, _Control):
                 return  # another executor's run
@@ -440,7 +483,8 @@ class Executor:
                 await asyncio.to_thread(self._retry_finished, command, known_params)
             return
         if kind == "START":
-            if command["pipeline"] not in self._starters:
+            pipeline = command["pipeline"]
+            if pipeline not in self._starters and pipeline not in self._start_requests:
                 return
             if await self._acknowledge(command):
                 await asyncio.to_thread(self._start, command)
@@ -448,6 +492,17 @@ class Executor:
     def _start(self, command: dict[str, Any]) -> None:
         try:
             env = self._resolve_env(command.get("env") or {})
+            own_way = self._start_requests.get(command["pipeline"])
+            if own_way is not None:
+                request = StartRequest(
+                    command["pipeline"],
+                    command.get("params") or {},
+                    env,
+                    command["id"],
+                    command.get("issuedBy"),
+                )
+                self.settle(command, "DONE", "started", run=own_way(request))
+                return
             run = self.launch(
                 command["pipeline"],
                 command.get("params") or {},
@@ -490,7 +545,8 @@ class Executor:
         except Exception as exc:
             self.settle(command, "REJECTED", f"{type(exc).__name__}: {exc}")
             return
-        self.settle(command, "DONE", "retried", run=None if new_run is None else new_run.id)
+        new_id = new_run.id if isinstance(new_run, Run) else new_run
+        self.settle(command, "DONE", "retried", run=new_id)
 
     def _resolve_env(self, env: Mapping[str, Any]) -> dict[str, str]:
         resolved = {}
