@@ -380,10 +380,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     heap_trimmer.start()
     services.ws_sessions.start()
     command_feed.start()
+    services.command_service.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await services.command_service.stop()
         await command_feed.stop()
         await heap_trimmer.stop()
         await services.policy_refresher.stop()

@@ -384,9 +384,10 @@ class Executor:
 
     async def _receive_socket(self) -> None:
         from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
 
         url = "ws" + self.tg.url.removeprefix("http") + "/graphql"
-        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
             init = {
                 "type": "connection_init",
                 "payload": {"Authorization": self._headers.get("authorization", "")},

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from neo4j import AsyncManagedTransaction
+from neo4j.exceptions import ConstraintError
 
 from tracegraph.audit import AuditRecord
 from tracegraph.commands.model import (
@@ -61,6 +62,14 @@ class BatchRefused(InvalidCommand):
         )
 
 
+class _NoCounter(Exception):
+    """The command counter does not exist yet (a new database)."""
+
+
+# One caller's request: its commands (all or none) and the principal issuing them.
+IssueUnit = tuple[Sequence[CommandRequest], str]
+
+
 class CommandStore(Store):
     async def issue(
         self,
@@ -69,54 +78,97 @@ class CommandStore(Store):
         now: datetime,
         ttl_s: float,
     ) -> list[dict[str, Any]]:
-        """Issue ``requests`` all-or-nothing: every one checked against the graph inside
-        the transaction; any bad one raises :class:`BatchRefused` and nothing is stored.
-        A request whose idempotency key (per principal) was used before returns that
-        command (:class:`CommandConflict` if it asked for something else)."""
+        """Issue ``requests`` all-or-nothing (see :meth:`issue_units`)."""
+        (answer,) = await self.issue_units([(requests, principal)], now, ttl_s)
+        if isinstance(answer, InvalidCommand):
+            raise answer
+        return answer
 
-        async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
-            await (await tx.run(cypher("command_seq_lock"))).consume()
-            scopes = [f"{principal}|{r.idempotency_key}" for r in requests]
-            result = await tx.run(cypher("commands_by_scope"), scopes=scopes)
+    async def issue_units(
+        self, units: Sequence[IssueUnit], now: datetime, ttl_s: float
+    ) -> list[list[dict[str, Any]] | InvalidCommand]:
+        """Issue several callers' units in one transaction (one lock and one commit for
+        all: ``commands/service.py`` gathers them). Each unit is all-or-nothing: its
+        requests are checked against the graph inside the transaction, and a unit with a
+        bad one gets :class:`BatchRefused` (naming every bad item) with nothing of it
+        stored, while the other units go on. A request whose idempotency key (per
+        principal) was used before returns that command (refused if it asked for
+        something else). Seqs are allocated by the transaction's last statement, under
+        the counter's lock (held to commit): seq order is commit order on every replica."""
+
+        async def work(
+            tx: AsyncManagedTransaction,
+        ) -> list[list[dict[str, Any]] | InvalidCommand]:
+            scopes = [[f"{p}|{r.idempotency_key}" for r in reqs] for reqs, p in units]
+            flat = sorted({s for unit in scopes for s in unit})
+            result = await tx.run(cypher("commands_by_scope"), scopes=flat)
             existing = {rec["command"]["scope"]: rec["command"] async for rec in result}
-            problems: list[tuple[int, str]] = []
-            fresh: list[tuple[int, CommandRequest]] = []
-            for i, (req, scope) in enumerate(zip(requests, scopes, strict=True)):
-                seen = existing.get(scope)
-                if seen is None:
-                    fresh.append((i, req))
-                elif seen["fingerprint"] != req.fingerprint():
-                    problems.append(
-                        (
-                            i,
-                            f"idempotency key {req.idempotency_key!r} was already used for "
-                            f"another command ({seen['kind']} {seen['id']})",
-                        )
-                    )
-            targets = await self._targets(tx, [r for _, r in fresh])
-            resolved = []
-            for i, req in fresh:
-                try:
-                    resolved.append((req, resolve(req, targets)))
-                except InvalidCommand as exc:
-                    problems.append((i, str(exc)))
-            if problems:
-                raise BatchRefused(sorted(problems))
+            fresh = [
+                r
+                for (reqs, _), unit in zip(units, scopes, strict=True)
+                for r, scope in zip(reqs, unit, strict=True)
+                if scope not in existing
+            ]
+            targets = await self._targets(tx, fresh)
+            answers: list[list[str] | InvalidCommand] = []
+            planned: dict[str, tuple[CommandRequest, Resolved, str]] = {}
+            for (reqs, principal), unit in zip(units, scopes, strict=True):
+                problems: list[tuple[int, str]] = []
+                mine: dict[str, tuple[CommandRequest, Resolved, str]] = {}
+                for i, (req, scope) in enumerate(zip(reqs, unit, strict=True)):
+                    seen = existing.get(scope)
+                    fingerprint = seen["fingerprint"] if seen else None
+                    if scope in planned:  # the same key twice in this transaction
+                        fingerprint = planned[scope][0].fingerprint()
+                    if fingerprint is not None:
+                        if fingerprint != req.fingerprint():
+                            what = f"{seen['kind']} {seen['id']}" if seen else "in flight"
+                            problems.append(
+                                (
+                                    i,
+                                    f"idempotency key {req.idempotency_key!r} was already "
+                                    f"used for another command ({what})",
+                                )
+                            )
+                        continue
+                    try:
+                        mine[scope] = (req, resolve(req, targets), principal)
+                    except InvalidCommand as exc:
+                        problems.append((i, str(exc)))
+                if problems:
+                    answers.append(BatchRefused(sorted(problems)))
+                else:
+                    planned.update(mine)
+                    answers.append(unit)
             created: dict[str, dict[str, Any]] = {}
-            if resolved:
-                rec = await (await tx.run(cypher("command_seq_advance"), n=len(resolved))).single()
-                assert rec is not None
-                first = int(rec["last"]) - len(resolved) + 1
-                rows, audit = [], []
-                for offset, (req, res) in enumerate(resolved):
-                    row = self._row(req, res, first + offset, principal, now, ttl_s)
-                    rows.append(row)
-                    audit.append(_audit(row["props"], now))
-                result = await tx.run(cypher("command_create"), rows=rows)
+            if planned:
+                rows = [
+                    self._row(req, res, principal, now, ttl_s)
+                    for req, res, principal in planned.values()
+                ]
+                await (await tx.run(cypher("command_create"), rows=rows)).consume()
+                await record_in_tx(tx, [_audit(row["props"], now) for row in rows])
+                ids = [row["props"]["id"] for row in rows]
+                result = await tx.run(cypher("command_seq_advance"), ids=ids)
                 created = {r["command"]["scope"]: r["command"] async for r in result}
-                await record_in_tx(tx, audit)
-            return [command_of(existing.get(s) or created[s]) for s in scopes]
+                if not created:
+                    raise _NoCounter
+            return [
+                a
+                if isinstance(a, InvalidCommand)
+                else [command_of(existing.get(s) or created[s]) for s in a]
+                for a in answers
+            ]
 
+        for _ in range(3):
+            try:
+                return await self.transaction(work)
+            except _NoCounter:
+                await self.write("command_seq_init")
+            except ConstraintError:
+                # The same idempotency key issued at once on two replicas: the other one
+                # committed first (unique scope); its command is the answer.
+                continue
         return await self.transaction(work)
 
     async def _targets(
@@ -152,14 +204,12 @@ class CommandStore(Store):
     def _row(
         req: CommandRequest,
         res: Resolved,
-        seq: int,
         principal: str,
         now: datetime,
         ttl_s: float,
     ) -> dict[str, Any]:
         props = {
             "id": str(uuid.uuid4()),
-            "seq": seq,
             "kind": req.kind.value,
             "state": CommandState.PENDING.value,
             "pipeline": res.pipeline,
@@ -281,8 +331,7 @@ class CommandStore(Store):
 
 def _audit(props: dict[str, Any], now: datetime) -> AuditRecord:
     after = {
-        k: props.get(k)
-        for k in ("kind", "seq", "pipeline", "run", "step_run", "note", "idempotency_key")
+        k: props.get(k) for k in ("kind", "pipeline", "run", "step_run", "note", "idempotency_key")
     }
     for key in _JSON_FIELDS:
         if props.get(key) is not None:
