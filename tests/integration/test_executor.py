@@ -62,6 +62,7 @@ class Pipeline:
             url=service.base_url, api_key=service.key("executor"), flush_interval_s=0.02
         )
         self.tg.define_pipeline(self.name, ["work", "flaky"])
+        assert self.tg.flush(10)  # the pipeline exists before anything is started
         self.executor: Executor = self.tg.executor([self.name], transport=transport)
         self.seen: list[tuple[dict[str, Any], dict[str, str]]] = []
         self.executor.on_start(self.name)(self.body)

@@ -35,6 +35,10 @@ from tracegraph.store.errors import error_code
 
 log = structlog.get_logger(__name__)
 
+# Commands the recent cache keeps (a minute at 150 commands/s).
+RECENT = 10_000
+_OPEN = ("pending", "delivered")
+
 
 class CommandSource(Protocol):
     """What the feed reads and writes (``store.command_store.CommandStore``)."""
@@ -48,6 +52,8 @@ class CommandSource(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     async def mark_delivered(self, ids: Sequence[str], now: datetime) -> int: ...
+
+    async def by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
     async def expire(
         self, now: datetime, ttl_s: float, limit: int = 1000
@@ -105,6 +111,11 @@ class CommandFeed:
         self._delivered: set[str] = set()
         self._delivered_wake = asyncio.Event()
         self.position = 0  # the last seq the tailer read
+        # The commands the tailer read lately (only a cache: a catch-up after `_floor`
+        # picks its candidates here and reads just their states, instead of scanning the
+        # database; long-polling executors catch up on every poll).
+        self._recent: deque[dict[str, Any]] = deque()
+        self._floor = 0
         self._started = asyncio.Event()
         self._tasks = [
             BackgroundTask("command-tailer", self._tail),
@@ -141,7 +152,7 @@ class CommandFeed:
     async def _tail(self) -> None:
         while not self._started.is_set():
             try:
-                self.position = await self._source.last_seq()
+                self.position = self._floor = await self._source.last_seq()
                 self._started.set()
             except Exception as exc:
                 log.warning("command feed: cannot read the command seq", error=error_code(exc))
@@ -156,11 +167,44 @@ class CommandFeed:
                     for command in commands:
                         self._dispatch(command)
                         self.position = max(self.position, int(command["seq"]))
+                        self._remember(command)
                     if len(commands) < 1000:
                         break
             except Exception as exc:
                 log.warning("command feed: tail read failed", error=error_code(exc))
                 await asyncio.sleep(min(1.0, self._poll_s * 10))
+
+    def _remember(self, command: dict[str, Any]) -> None:
+        self._recent.append(command)
+        if len(self._recent) > RECENT:
+            self._floor = int(self._recent.popleft()["seq"])
+
+    async def _missed(
+        self, pipelines: frozenset[str], after: int, upto: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """What an executor missed: open commands of ``pipelines`` with seq in
+        (``after``, ``upto``], from the recent cache (their states read again) or else
+        from the database, in seq order."""
+        if after >= self._floor:
+            candidates = [
+                c["id"]
+                for c in self._recent
+                if after < c["seq"] <= upto and c.get("pipeline") in pipelines
+            ]
+            if candidates:
+                now = await self._source.by_ids(candidates)
+                still = [now[i] for i in candidates if i in now and now[i]["state"] in _OPEN]
+                if still:
+                    yield still
+            return
+        last = after
+        while last < upto:
+            missed = await self._source.open_after(sorted(pipelines), last, upto)
+            if missed:
+                last = int(missed[-1]["seq"])
+                yield missed
+            if len(missed) < 1000:
+                break
 
     def _dispatch(self, command: dict[str, Any]) -> None:
         pipeline = command.get("pipeline")
@@ -185,17 +229,9 @@ class CommandFeed:
         receiver = _Receiver(frozenset(pipelines), self._queue_size, self.position)
         self._receivers.add(receiver)
         try:
-            last = after
-            while last < receiver.position:
-                missed = await self._source.open_after(
-                    sorted(receiver.pipelines), last, receiver.position
-                )
-                if missed:
-                    last = int(missed[-1]["seq"])
-                    yield missed
-                if len(missed) < 1000:
-                    break
-            last = max(last, receiver.position)
+            async for missed in self._missed(receiver.pipelines, after, receiver.position):
+                yield missed
+            last = max(after, receiver.position)
             yield []  # caught up: everything after this is live
             while True:
                 await receiver.wakeup.wait()
