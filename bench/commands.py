@@ -199,10 +199,18 @@ async def _issue(
             variables = {"p": pipelines[i % len(pipelines)], "k": f"bench-{i}-{uuid.uuid4().hex}"}
             t0 = time.time()
             try:
-                for _ in range(20):  # 503/429 say when to retry; the wait counts as latency
-                    resp = await http.post(
-                        "/graphql", json={"query": START, "variables": variables}
-                    )
+                # 503/429 say when to retry; a connection the server closed as we sent on it
+                # (keep-alive race) is sent again: the idempotency key makes that the
+                # same command. Retries count in the latency.
+                for attempt in range(20):
+                    try:
+                        resp = await http.post(
+                            "/graphql", json={"query": START, "variables": variables}
+                        )
+                    except httpx.TransportError:
+                        if attempt == 19:
+                            raise
+                        continue
                     if resp.status_code not in (429, 503):
                         break
                     await asyncio.sleep(float(resp.headers.get("retry-after", "1")))

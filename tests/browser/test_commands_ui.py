@@ -34,8 +34,8 @@ def test_an_operator_pauses_resumes_and_cancels_a_run_from_the_run_page(
     head = page.locator("#panel-run header.panel-head")
     expect(head.locator(".badge")).to_contain_text("running", timeout=15_000)
     head.get_by_role("button", name=f"Pause run {run.id}").click()
+    expect(head.locator(".command-state")).to_contain_text("pause: done", timeout=15_000)
     expect(head.locator(".badge")).to_contain_text("paused", timeout=15_000)
-    expect(head.locator(".command-state")).to_contain_text("pause: done")
     # Paused: the run's step count on the page stays put while we look.
     steps = page.locator("#gantt [role=listitem]").count()
     page.wait_for_timeout(1000)  # an observation window, not a wait for a condition

@@ -49,7 +49,7 @@ export async function issue(kind, runId) {
   try {
     const data = await query(MUTATION[kind], { run: runId, key });
     const cmd = data[FIELD[kind]];
-    latest.set(runId, { kind, ...cmd, pending: !DONE.has(cmd.state) });
+    latest.set(runId, { ...cmd, kind, pending: !DONE.has(cmd.state) });
     emit(runId);
     follow(runId, cmd.id);
     return cmd;
@@ -74,7 +74,7 @@ async function follow(runId, id) {
     }
     const mine = latest.get(runId);
     if (!cmd || !mine || (mine.id && mine.id !== id)) return;
-    latest.set(runId, { kind: mine.kind, ...cmd, pending: !DONE.has(cmd.state) });
+    latest.set(runId, { ...cmd, kind: mine.kind, pending: !DONE.has(cmd.state) });
     emit(runId);
     if (DONE.has(cmd.state)) return;
   }
