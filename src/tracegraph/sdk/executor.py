@@ -334,8 +334,10 @@ class Executor:
         self._stopping.set()
         loop = self._loop
         if loop is not None:
-            for task in asyncio.all_tasks(loop):
-                loop.call_soon_threadsafe(task.cancel)
+            # The loop may end (and close) between the check and the calls: nothing to stop.
+            with contextlib.suppress(RuntimeError):
+                for task in asyncio.all_tasks(loop):
+                    loop.call_soon_threadsafe(task.cancel)
         if self._thread is not None:
             self._thread.join(timeout_s)
 
