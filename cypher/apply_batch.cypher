@@ -59,7 +59,10 @@ CALL () {
            OR (datetime(row.time) = r.terminal_time AND row.seq > r.terminal_seq)
        END AS wins
   SET r.pipeline = row.pipeline,
-      r.status = CASE WHEN wins THEN row.status ELSE r.status END,
+      // A paused run that (re)gets a rank-1 event stays paused (the pauses block).
+      r.status = CASE WHEN NOT wins THEN r.status
+                      WHEN row.rank = 1 AND coalesce(r.paused, false) THEN 'paused'
+                      ELSE row.status END,
       r.status_rank = CASE WHEN wins THEN row.rank ELSE current_rank END,
       r.terminal_time = CASE WHEN wins AND row.rank = 2 THEN datetime(row.time) ELSE r.terminal_time END,
       r.terminal_seq = CASE WHEN wins AND row.rank = 2 THEN row.seq ELSE r.terminal_seq END,
@@ -80,6 +83,30 @@ CALL () {
       r.duration_ms = CASE
     WHEN r.started_at IS NOT NULL AND r.ended_at IS NOT NULL
     THEN r.ended_at.epochMillis - r.started_at.epochMillis END
+}
+// -- pauses: run.paused / run.resumed ------------------------------------------------
+CALL () {
+  // Whether a run is paused: the latest pause/resume by (time, seq) wins (one row per run,
+  // graph_rows folds a batch's first). Only a running run shows it in its status ('paused'
+  // is rank 1, like 'running'); a terminal status is never moved back.
+  UNWIND $batch.pauses AS row
+  MERGE (p:Pipeline {name: row.pipeline})
+  MERGE (r:Run {id: row.run})
+    ON CREATE SET r.order_key = '0000000000000|' + row.run
+  MERGE (r)-[:OF]->(p)
+  WITH r, row
+  WHERE r.pause_time IS NULL OR datetime(row.time) > r.pause_time
+     OR (datetime(row.time) = r.pause_time AND row.seq > r.pause_seq)
+  WITH r, row, coalesce(r.status_rank, -1) AS rank0
+  SET r.pipeline = row.pipeline,
+      r.paused = row.paused,
+      r.pause_time = datetime(row.time),
+      r.pause_seq = row.seq,
+      r.pause_reason = CASE WHEN row.paused THEN row.reason END,
+      r.pause_command = row.command,
+      r.status_rank = CASE WHEN rank0 < 1 THEN 1 ELSE rank0 END,
+      r.status = CASE WHEN rank0 <= 1 THEN CASE WHEN row.paused THEN 'paused' ELSE 'running' END
+                      ELSE r.status END
 }
 // -- steps: step runs ----------------------------------------------------------------
 CALL () {

@@ -21,5 +21,8 @@ CALL (e) {
   UNION
   MATCH (n:RedactionPolicy {id: e.target_key}) WHERE e.target_kind = 'policy'
   RETURN n
+  UNION
+  MATCH (n:Command {id: e.target_key}) WHERE e.target_kind = 'command'
+  RETURN n
 }
 MERGE (a)-[:ON]->(n)

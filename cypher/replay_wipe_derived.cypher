@@ -6,6 +6,8 @@
 // killed midway runs it again from the start. Relationships first (a Model used by
 // every call must never be detached at once); among kept nodes only the events' ABOUT
 // edges go (they point at derived runs and pipelines, which the replay recreates).
+// Commands (issue 18) are not built from events either: kept, with their run and
+// pipeline as properties (their TARGETS/FOR edges go with the derived nodes).
 MATCH (a)-[r]->(b)
 WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)
        AND (b:ApiKey OR b:AuthBootstrap OR b:RedactionPolicy OR b:AuditEntry))
@@ -13,5 +15,5 @@ CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS
 WITH count(*) AS relationships
 MATCH (n)
 WHERE NOT (n:ApiKey OR n:AuthBootstrap OR n:RedactionPolicy OR n:AuditEntry
-           OR n:Event OR n:Sequence OR n:Quarantined OR n:ReplayState)
+           OR n:Event OR n:Sequence OR n:Quarantined OR n:ReplayState OR n:Command)
 CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

@@ -4,4 +4,4 @@
 // Unknown ids give no row.
 UNWIND $ids AS run_id
 MATCH (r:Run {id: run_id})
-RETURN r {.*, scheduled_for: toString(r.scheduled_for), started_at: toString(r.started_at), ended_at: toString(r.ended_at), terminal_time: null} AS run
+RETURN r {.*, scheduled_for: toString(r.scheduled_for), started_at: toString(r.started_at), ended_at: toString(r.ended_at), terminal_time: null, pause_time: null} AS run

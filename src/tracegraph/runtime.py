@@ -21,6 +21,8 @@ from neo4j import AsyncDriver
 from tracegraph.auth import SYSTEM
 from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
+from tracegraph.commands.feed import CommandFeed
+from tracegraph.commands.service import CommandService
 from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
@@ -41,6 +43,7 @@ from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
 from tracegraph.store.audit_store import AuditStore
+from tracegraph.store.command_store import CommandStore
 from tracegraph.store.document_reads import DocumentReads
 from tracegraph.store.driver import open_driver
 from tracegraph.store.errors import error_code, is_retryable
@@ -88,6 +91,10 @@ class Services:
     policies: PolicyStore
     policy_refresher: PolicyRefresher
     heap_trimmer: HeapTrimmer
+    # Commands to pipelines and runs (issue 18): stored, issued, delivered by tailing.
+    commands: CommandStore
+    command_feed: CommandFeed
+    command_service: CommandService
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -319,6 +326,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     quarantine = QuarantineStore(driver, database, timeout_s)
     schema_ready = asyncio.Event()
+    commands = CommandStore(driver, database, timeout_s)
+    command_feed = CommandFeed(
+        commands,
+        clock=lambda: services.clock(),
+        ttl_s=settings.command_ttl_s,
+        poll_s=settings.command_poll_interval_s,
+        expire_every_s=settings.command_expiry_interval_s,
+        queue_size=settings.command_queue_size,
+    )
     services = Services(
         settings=settings,
         driver=driver,
@@ -350,6 +366,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
         heap_trimmer=heap_trimmer,
+        commands=commands,
+        command_feed=command_feed,
+        command_service=CommandService(
+            commands, command_feed, lambda: services.clock(), settings.command_ttl_s
+        ),
         schema_ready=schema_ready,
     )
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
@@ -364,10 +385,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     services.policy_refresher.start()
     heap_trimmer.start()
     services.ws_sessions.start()
+    command_feed.start()
+    services.command_service.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await services.command_service.stop()
+        await command_feed.stop()
         await heap_trimmer.stop()
         await services.policy_refresher.stop()
         await services.ws_sessions.stop()

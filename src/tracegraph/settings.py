@@ -87,6 +87,18 @@ class Settings(BaseSettings):
     # answers again is at most this long (it was 10 s, most of the 10 s recovery budget).
     schema_retry_max_delay_s: float = Field(default=2.0, gt=0)
 
+    # Commands (issue 18): a command no executor acknowledged within command_ttl_s becomes
+    # `expired` (long enough for an executor to reconnect, short enough that a stale pause
+    # does not hit a run minutes later). Each replica's tailer reads new commands every
+    # command_poll_interval_s (and at once for its own), and expires every
+    # command_expiry_interval_s; a long poll waits at most command_long_poll_max_wait_s
+    # (below shutdown_grace_s, so a stopping replica never has to cut one).
+    command_ttl_s: float = Field(default=120.0, gt=0)
+    command_poll_interval_s: float = Field(default=0.05, gt=0)
+    command_expiry_interval_s: float = Field(default=1.0, gt=0)
+    command_long_poll_max_wait_s: float = Field(default=8.0, gt=0)
+    command_queue_size: int = Field(default=1000, ge=1)
+
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.
     subscriber_queue_size: int = 1000

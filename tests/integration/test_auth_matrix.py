@@ -24,11 +24,15 @@ from tests.conftest import RunningService
 from tests.support.live import LEGACY_WS, TRANSPORT_WS, log_event, unique, until_subscribed, ws_url
 from tracegraph.settings import REPO_ROOT
 
-ROLES = ("viewer", "reviewer", "ingester", "admin")
-READERS = {"viewer", "reviewer", "admin"}
+ROLES = ("viewer", "reviewer", "ingester", "admin", "operator", "executor")
+READERS = {"viewer", "reviewer", "admin", "operator"}
 REVIEWERS = {"reviewer", "admin"}
-INGESTERS = {"ingester", "admin"}
+INGESTERS = {"ingester", "admin", "executor"}
 ADMINS = {"admin"}
+# Issue 18: operators act on pipelines (and read); executors receive and settle commands.
+OPERATORS = {"operator", "admin"}
+EXECUTORS = {"executor", "admin"}
+_K = 'idempotencyKey: "matrix"'
 
 # operation -> (GraphQL document, roles allowed)
 GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
@@ -80,6 +84,29 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
     "setSla": (
         'mutation { setSla(pipeline: "rag-nightly", sla: {maxTokens: 100000}) { name } }',
         ADMINS,
+    ),
+    "command": ('{ command(id: "no-such-command") { id state } }', READERS),
+    "commands": ("{ commands(first: 5) { id state } }", READERS),
+    "pauseRun": (f'mutation {{ pauseRun(run: "run-rag-0001", {_K}) {{ id }} }}', OPERATORS),
+    "resumeRun": (f'mutation {{ resumeRun(run: "run-rag-0001", {_K}) {{ id }} }}', OPERATORS),
+    "cancelRun": (f'mutation {{ cancelRun(run: "run-rag-0001", {_K}) {{ id }} }}', OPERATORS),
+    "retry": (f'mutation {{ retry(run: "run-rag-0001", {_K}) {{ id }} }}', OPERATORS),
+    "startRun": (f'mutation {{ startRun(pipeline: "rag-nightly", {_K}) {{ id }} }}', OPERATORS),
+    "pauseRuns": (f'mutation {{ pauseRuns(runs: ["no-such"], {_K}) {{ id }} }}', OPERATORS),
+    "resumeRuns": (f'mutation {{ resumeRuns(runs: ["no-such"], {_K}) {{ id }} }}', OPERATORS),
+    "cancelRuns": (f'mutation {{ cancelRuns(runs: ["no-such"], {_K}) {{ id }} }}', OPERATORS),
+    "retryRuns": (f'mutation {{ retryRuns(runs: ["no-such"], {_K}) {{ id }} }}', OPERATORS),
+    "startRuns": (
+        f'mutation {{ startRuns(pipeline: "no-such", paramSets: [{{}}], {_K}) {{ id }} }}',
+        OPERATORS,
+    ),
+    "acknowledgeCommand": (
+        'mutation { acknowledgeCommand(id: "no-such", executor: "e") { id } }',
+        EXECUTORS,
+    ),
+    "reportCommandOutcome": (
+        'mutation { reportCommandOutcome(id: "no-such", executor: "e", outcome: DONE) { id } }',
+        EXECUTORS,
     ),
 }
 
@@ -153,6 +180,7 @@ ROUTES: dict[str, tuple[str, str, str, set[str] | None]] = {
     "openlineage": ("POST", "/api/v1/lineage", "openlineage", INGESTERS),
     "otlp": ("POST", "/v1/traces", "otlp", INGESTERS),
     "quarantine": ("GET", "/v1/quarantine", "", REVIEWERS),
+    "commands long poll": ("GET", "/api/commands?pipelines=rag-nightly&wait=0", "", EXECUTORS),
     "prometheus": ("GET", "/metrics", "", READERS),
     "healthz": ("GET", "/healthz", "", None),
     "readyz": ("GET", "/readyz", "", None),
@@ -268,6 +296,30 @@ async def test_websocket_delta_subscriptions_role_matrix(
         else:
             assert answer["type"] == "error", (role, answer)
             assert answer["payload"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+COMMANDS_SUB = 'subscription { commands(pipelines: ["matrix"]) { id } }'
+
+
+async def test_websocket_commands_subscription_role_matrix(service: RunningService) -> None:
+    # Only executors (and admins) receive commands; the others are refused at once.
+    for role in ROLES:
+        async with connect(ws_url(service), subprotocols=[TRANSPORT_WS]) as ws:
+            init = {"type": "connection_init", "payload": {"apiKey": service.key(role)}}
+            await ws.send(orjson.dumps(init).decode())
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+            payload = {"query": COMMANDS_SUB}
+            await ws.send(
+                orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode()
+            )
+            if role in EXECUTORS:
+                # Allowed: subscribed, nothing to say yet (no command).
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.5)
+            else:
+                answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert answer["type"] == "error", (role, answer)
+                assert answer["payload"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 @pytest.mark.parametrize(

@@ -199,10 +199,18 @@ def test_sdk_keeps_spooled_events_for_a_valid_key(
 # -- demo --------------------------------------------------------------------------------------
 
 
-def test_demo_mints_an_ingester_and_a_reviewer_key(service: RunningService) -> None:
+def test_demo_mints_an_executor_a_reviewer_and_an_operator_key(service: RunningService) -> None:
     keys = DemoKeys(service.app.state.services.keys)
     service.call(keys.mint())
     assert keys.emitter.startswith("tg_") and keys.reviewer.startswith("tg_")
+    with httpx.Client(base_url=service.base_url) as http:
+        for key, role in ((keys.emitter, "executor"), (keys.operator, "operator")):
+            body = http.post(
+                "/graphql",
+                json={"query": "{ me { roles } }"},
+                headers={"Authorization": f"Bearer {key}"},
+            ).json()
+            assert body["data"]["me"]["roles"] == [role]
     link = sign_in_link(service.base_url, keys.reviewer)
     assert link == f"{service.base_url}/#key={keys.reviewer}"
     me = "{ me { actor roles } }"
@@ -213,7 +221,7 @@ def test_demo_mints_an_ingester_and_a_reviewer_key(service: RunningService) -> N
         body = http.post("/graphql", json={"query": me}, headers=auth).json()
         assert body["data"]["me"]["roles"] == ["reviewer"]
         assert body["data"]["me"]["actor"].startswith("key:demo-reviewer-")
-        # Stopping the demo revokes both keys.
+        # Stopping the demo revokes its keys.
         minted = list(keys.ids)
         service.call(keys.revoke())
         assert keys.ids == []

@@ -84,6 +84,7 @@ const STATUS = {
   SUCCEEDED: ["✓", "succeeded"],
   FAILED: ["✕", "failed"],
   CANCELLED: ["⊘", "cancelled"],
+  PAUSED: ["⏸", "paused"],
   SKIPPED: ["↷", "skipped"],
   SCHEDULED: ["◷", "scheduled"],
 };

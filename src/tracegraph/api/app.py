@@ -11,6 +11,7 @@ from tracegraph import __version__
 from tracegraph.api.adapter_routes import router as adapter_router
 from tracegraph.api.authentication import install_auth_error_handlers
 from tracegraph.api.body_limit import BodyLimit
+from tracegraph.api.command_routes import router as command_router
 from tracegraph.api.docs_routes import install_api_docs
 from tracegraph.api.errors import install_error_handlers
 from tracegraph.api.graphql.router import graphql_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(adapter_router)
     app.include_router(quarantine_router)
+    app.include_router(command_router)
     install_metrics(app)
     install_api_docs(app, settings)
     app.include_router(graphql_router(settings))

@@ -10,6 +10,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"  # viewer + prompt/response text, audit trail, quarantine
     INGESTER = "ingester"  # write events only
     ADMIN = "admin"  # everything, including keys, owners, SLAs and the redaction policy
+    OPERATOR = "operator"  # viewer + act on pipelines: pause, resume, cancel, retry, start
+    EXECUTOR = "executor"  # ingester + receive and settle commands (SDK executors)
 
 
 class Permission(StrEnum):
@@ -23,6 +25,8 @@ class Permission(StrEnum):
     MANAGE_OWNERS = "admin:owners"
     MANAGE_SLAS = "admin:slas"
     MANAGE_POLICY = "admin:policy"  # the redaction policy
+    OPERATE = "operate"  # issue commands to pipelines and runs (issue 18)
+    EXECUTE = "commands:execute"  # receive, acknowledge and settle commands
 
 
 _REVIEWER = frozenset(
@@ -40,6 +44,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REVIEWER: _REVIEWER,
     Role.INGESTER: frozenset({Permission.INGEST}),
     Role.ADMIN: frozenset(Permission),
+    Role.OPERATOR: frozenset({Permission.READ, Permission.OPERATE}),
+    Role.EXECUTOR: frozenset({Permission.INGEST, Permission.EXECUTE}),
 }
 
 

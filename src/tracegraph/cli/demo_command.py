@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated
@@ -17,7 +18,8 @@ from rich.live import Live
 from rich.table import Table
 
 from tracegraph.auth.roles import Role
-from tracegraph.sdk import SenderStats, Tracegraph
+from tracegraph.demo.control import DemoControl, NewRun
+from tracegraph.sdk import Executor, SenderStats, StartRequest, Tracegraph
 from tracegraph.settings import get_settings
 from tracegraph.store.key_store import KeyStore
 
@@ -80,8 +82,9 @@ class _Stats:
 
 
 class DemoKeys:
-    """The demo's own API keys: an ingester key for the workload emitter and a reviewer key
-    for the person watching (the dashboard sign-in link). Revoked when the demo stops."""
+    """The demo's own API keys: an executor key for the workload (it emits events and
+    honours commands), a reviewer key for the person watching and an operator key for
+    the person acting (sign-in links). Revoked when the demo stops."""
 
     ACTOR = "system:demo"
 
@@ -90,11 +93,17 @@ class DemoKeys:
         self.ids: list[str] = []
         self.emitter = ""
         self.reviewer = ""
+        self.operator = ""
 
     async def mint(self) -> None:
         # Names are unique among keys; a timestamp keeps repeated demos apart.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        for attr, role in (("emitter", Role.INGESTER), ("reviewer", Role.REVIEWER)):
+        roles = (
+            ("emitter", Role.EXECUTOR),
+            ("reviewer", Role.REVIEWER),
+            ("operator", Role.OPERATOR),
+        )
+        for attr, role in roles:
             record, text = await self._store.create(
                 name=f"demo-{attr}-{stamp}", role=role, actor=self.ACTOR
             )
@@ -126,18 +135,41 @@ async def _emit(
     # generator; the demo only produces events, like any instrumented pipeline would.
     tg = Tracegraph(url=base_url, source="tracegraph-demo", api_key=api_key, max_buffer=100_000)
     stats.sdk = tg.stats
+    executor, control = _demo_executor(tg, generator.pipelines)
     try:
         definitions = generator.definitions()
         tg.emit_raw(definitions)
         stats.note(definitions)
-        async for batch in generator.live(speed=speed):
+        executor.start()
+        async for batch in generator.live(speed=speed, control=control):
             tg.emit_raw(batch)
             stats.note(batch)
             if deadline is not None and time.monotonic() > deadline:
                 return
     finally:
+        await asyncio.to_thread(executor.close)
         # close() waits for the last batches; off the loop, which also serves the API.
         await asyncio.to_thread(tg.close, 10.0)
+
+
+def _demo_executor(tg: Tracegraph, pipelines: list[str]) -> tuple[Executor, DemoControl]:
+    """The workload's SDK executor: every simulated run is followed, so pause, resume,
+    cancel, retry and start commands reach it (demo/control.py)."""
+    executor = tg.executor(pipelines, executor_id="tracegraph-demo")
+    control = DemoControl(
+        settle=lambda cmd, outcome, reason, run: executor.settle(cmd, outcome, reason, run=run),
+    )
+    control.on_created = lambda run, pipeline, params: executor.follow(run, control, params)
+    control.on_finished = executor.unfollow
+
+    def start(request: StartRequest) -> str:
+        run_id = str(uuid.uuid4())
+        control.start(NewRun(request.pipeline, request.params, run_id, request.by))
+        return run_id
+
+    for pipeline in pipelines:
+        executor.on_start_request(pipeline)(start)
+    return executor, control
 
 
 async def _demo(port: int, speed: float, duration: float | None) -> None:
@@ -173,7 +205,9 @@ async def _demo(port: int, speed: float, duration: float | None) -> None:
     console.print(f"[bold]service up at {base_url}[/] — Ctrl+C to stop")
     console.print(
         "[bold]dashboard sign-in link[/] (reviewer key, revoked when the demo stops):\n"
-        f"  {sign_in_link(base_url, keys.reviewer)}",
+        f"  {sign_in_link(base_url, keys.reviewer)}\n"
+        "[bold]operator link[/] (pause, resume, cancel, retry and start runs):\n"
+        f"  {sign_in_link(base_url, keys.operator)}",
         highlight=False,
         soft_wrap=True,
     )

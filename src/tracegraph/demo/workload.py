@@ -30,7 +30,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from tracegraph.demo.catalog import (
     ALL_ARTIFACTS,
@@ -41,6 +41,7 @@ from tracegraph.demo.catalog import (
     PipelineSpec,
     StepSpec,
 )
+from tracegraph.demo.control import DemoControl
 from tracegraph.demo.corpus import (
     ANSWER_SYSTEM,
     CASES,
@@ -117,6 +118,7 @@ class _Run:
     start_vt: float = 0.0
     index: int = 0
     last_time: datetime | None = None
+    extra: int = 0  # events added by commands (run.paused, …), numbered from 9001
 
 
 @dataclass
@@ -758,8 +760,10 @@ class _Timeline:
         max_active: int,
         mean_gap_ms: float,
         live: bool,
+        control: DemoControl | None = None,
     ) -> None:
         self._gen = gen
+        self._control = control
         self._fail_rate = fail_rate
         self._max_active = max_active
         self._mean_gap_ms = mean_gap_ms
@@ -776,6 +780,86 @@ class _Timeline:
     def next_due(self) -> float:
         return self._heap[0][0]
 
+    # Commands (demo/control.py): how long a paused run waits before it looks again.
+    _HOLD_MS = 250.0
+
+    def add(
+        self, spec: PipelineSpec, run_id: str, params: dict[str, Any], by: str | None, vt: float
+    ) -> _Run:
+        """A run started by a command: the simulation with the given parameters."""
+        run = self._gen._simulate(spec, run_id, self._fail_rate, live=self._live)
+        for draft in run.drafts:
+            if draft.type == "run.started":
+                draft.data.update(trigger="api", triggered_by=by)
+                draft.data["params"] = {**(draft.data.get("params") or {}), **params}
+        self._begin(run, vt)
+        return run
+
+    def _begin(self, run: _Run, vt: float) -> None:
+        run.start_vt = vt
+        self._active += 1
+        heapq.heappush(self._heap, (vt + run.drafts[0].offset_ms, next(self._seq), run))
+        if self._control is not None:
+            started = next((d for d in run.drafts if d.type == "run.started"), None)
+            params = (started.data.get("params") if started else None) or {}
+            self._control.on_created(run.run_id, run.spec.name, params)
+
+    def _end(self, run: _Run) -> None:
+        self._active -= 1
+        if self._control is not None:
+            self._control.on_finished(run.run_id)
+            self._control.runs.pop(run.run_id, None)
+
+    def _commanded(
+        self, vt: float, run: _Run
+    ) -> tuple[float, _Run, _Draft] | Literal[False] | None:
+        """The event a command makes the run emit now, None to hold it (paused), or
+        False when no command concerns it."""
+        assert self._control is not None
+        state = self._control.runs.get(run.run_id)
+        if state is None:
+            return False
+        settle = self._control.settle
+
+        def draft(type_: str, command: dict[str, Any]) -> _Draft:
+            run.extra += 1
+            data = {"reason": command.get("note"), "by": command.get("issuedBy")}
+            if type_ != "run.cancelled":
+                data["command"] = command["id"]
+            data = {k: v for k, v in data.items() if v is not None}
+            return _Draft(9000 + run.extra, 0, type_, None, None, data)
+
+        if state.cancel is not None:
+            settle(state.cancel, "DONE", "cancelled", None)
+            for cmd in (state.pause, state.resume):
+                if cmd is not None and cmd is not state.cancel:
+                    settle(cmd, "REJECTED", "the run was cancelled", None)
+            cancel = state.cancel
+            self._end(run)
+            return vt, run, draft("run.cancelled", cancel)
+        if state.pause is not None and state.resume is not None:
+            resume, pause, announced = state.resume, state.pause, state.announced
+            state.pause = state.resume = None
+            settle(resume, "DONE", "resumed", None)
+            if announced:
+                self._hold(vt, run, 1)
+                return vt, run, draft("run.resumed", resume)
+            settle(pause, "REJECTED", "resumed before it paused", None)
+            return False
+        if state.pause is not None:
+            self._hold(vt, run, self._HOLD_MS)
+            if not state.announced:
+                state.announced = True
+                settle(state.pause, "DONE", "paused at a checkpoint", None)
+                return vt, run, draft("run.paused", state.pause)
+            return None
+        return False
+
+    def _hold(self, vt: float, run: _Run, ms: float) -> None:
+        # The run's remaining events shift by the hold: it goes on where it stopped.
+        run.start_vt += ms
+        heapq.heappush(self._heap, (vt + ms, next(self._seq), run))
+
     def pop(self) -> tuple[float, _Run, _Draft] | None:
         """The next draft in time order, or None when the popped item was a run arrival."""
         vt, _, run = heapq.heappop(self._heap)
@@ -787,19 +871,21 @@ class _Timeline:
                 else:
                     spec = _weighted(rng, [(p, p.weight) for p in PIPELINES])
                 run = self._gen._simulate(spec, None, self._fail_rate, live=self._live)
-                run.start_vt = vt
-                self._active += 1
-                heapq.heappush(self._heap, (vt + run.drafts[0].offset_ms, next(self._seq), run))
+                self._begin(run, vt)
             gap = min(rng.expovariate(1 / self._mean_gap_ms), 6 * self._mean_gap_ms)
             heapq.heappush(self._heap, (vt + gap, next(self._seq), None))
             return None
+        if self._control is not None:
+            commanded = self._commanded(vt, run)
+            if commanded is not False:
+                return commanded
         draft = run.drafts[run.index]
         run.index += 1
         if run.index < len(run.drafts):
             nxt = run.start_vt + run.drafts[run.index].offset_ms
             heapq.heappush(self._heap, (nxt, next(self._seq), run))
         else:
-            self._active -= 1
+            self._end(run)
         return vt, run, draft
 
 
@@ -900,7 +986,12 @@ class WorkloadGenerator:
         return list(itertools.islice(self.iter_events(fail_rate), n))
 
     async def live(
-        self, speed: float = 1.0, max_active_runs: int = 6, *, fail_rate: float = 0.15
+        self,
+        speed: float = 1.0,
+        max_active_runs: int = 6,
+        *,
+        fail_rate: float = 0.15,
+        control: DemoControl | None = None,
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Endless wall-clock stream of event batches, `time` = now (UTC).
 
@@ -921,9 +1012,22 @@ class WorkloadGenerator:
             max_active=max_active_runs,
             mean_gap_ms=_LIVE_MEAN_GAP_MS,
             live=True,
+            control=control,
         )
         while True:
             now_vt = (loop.time() - anchor_loop) * 1000 * speed
+            if control is not None:
+                # Commands (demo/control.py): applied between two ticks of the timeline.
+                for new in control.drain():
+                    run = timeline.add(
+                        self._specs[new.pipeline],
+                        new.run_id,
+                        new.params,
+                        new.triggered_by,
+                        now_vt,
+                    )
+                    if new.command is not None:
+                        control.settle(new.command, "DONE", "retried as a new run", run.run_id)
             batch: list[dict[str, Any]] = []
             while timeline.next_due() <= now_vt and len(batch) < _LIVE_MAX_BATCH:
                 item = timeline.pop()

@@ -23,6 +23,8 @@ from tracegraph.events.payloads import (
     RunCancelledData,
     RunCompletedData,
     RunFailedData,
+    RunPausedData,
+    RunResumedData,
     RunScheduledData,
     RunStartedData,
     StepCompletedData,
@@ -107,6 +109,16 @@ class RunCancelledEvent(_RunEvent):
     data: RunCancelledData = Field(default_factory=RunCancelledData)
 
 
+class RunPausedEvent(_RunEvent):
+    type: Literal["run.paused"]
+    data: RunPausedData = Field(default_factory=RunPausedData)
+
+
+class RunResumedEvent(_RunEvent):
+    type: Literal["run.resumed"]
+    data: RunResumedData = Field(default_factory=RunResumedData)
+
+
 class _StepEvent(Event):
     pipeline: Name
     run: RunId
@@ -187,6 +199,8 @@ AnyEvent = Annotated[
     | RunCompletedEvent
     | RunFailedEvent
     | RunCancelledEvent
+    | RunPausedEvent
+    | RunResumedEvent
     | StepScheduledEvent
     | StepStartedEvent
     | StepProgressEvent

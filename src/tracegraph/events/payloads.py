@@ -103,6 +103,21 @@ class RunCancelledData(Payload):
     by: str | None = None
 
 
+class RunPausedData(Payload):
+    """``run.paused`` (issue 18): the run stopped at a checkpoint; ``command`` is the id
+    of the pause command it honoured, ``by`` who issued it."""
+
+    reason: str | None = None
+    by: str | None = None
+    command: str | None = None
+
+
+class RunResumedData(Payload):
+    reason: str | None = None
+    by: str | None = None
+    command: str | None = None
+
+
 class StepStartedData(Payload):
     provider: Ident | None = None
     model: Ident | None = None

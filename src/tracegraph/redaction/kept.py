@@ -50,6 +50,9 @@ KEPT: dict[str, dict[str, Keep]] = {
         "messages": _MESSAGES,
     },
     "response.chunk": {"call": True, "index": True},
+    # The id of the command a pause or resume honoured (issue 18) joins it to the command.
+    "run.paused": {**_OTEL, "command": True},
+    "run.resumed": {**_OTEL, "command": True},
     "response.received": {**_OTEL, "call": True, "messages": _MESSAGES},
     "artifact.read": _ARTIFACT,
     "artifact.written": _ARTIFACT,

@@ -11,12 +11,15 @@ import socket
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import httpx
 
 from tracegraph.sdk._sender import Sender, SenderStats
 from tracegraph.sdk.tracing import Run, compact, current_run, new_id, now
+
+if TYPE_CHECKING:
+    from tracegraph.sdk.executor import Executor
 
 log = logging.getLogger("tracegraph.sdk")
 
@@ -67,6 +70,8 @@ class Tracegraph:
         headers = {"user-agent": "tracegraph-sdk-python"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
+        # Executors (sdk/executor.py) receive commands with the same credential.
+        self.api_key = api_key
         self.close_timeout_s = close_timeout_s
         self._sender = Sender(
             self.url,
@@ -213,6 +218,13 @@ class Tracegraph:
         """A ``log`` event outside any run (inside one, use ``run.log`` / ``step.log``)."""
         data = compact({"level": level, "message": message, "context": context or None})
         return self.emit("log", pipeline=pipeline, data=data)
+
+    def executor(self, pipelines: Sequence[str], **options: Any) -> Executor:
+        """An :class:`~tracegraph.sdk.executor.Executor` receiving the commands of
+        ``pipelines`` with this client's credential (an ``executor`` role key)."""
+        from tracegraph.sdk.executor import Executor
+
+        return Executor(self, pipelines, **options)
 
     # -- decorators --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from tracegraph.sdk.client import Tracegraph
@@ -34,8 +34,33 @@ _current_step: contextvars.ContextVar[Step | None] = contextvars.ContextVar(
     "tracegraph_step", default=None
 )
 
+
+class Cancelled(Exception):
+    """Raised by ``run.checkpoint()`` when a cancel command reached the run: the run ends
+    as cancelled (``run.cancelled`` with the command's reason), not as failed."""
+
+    def __init__(self, reason: str | None = None, by: str | None = None) -> None:
+        super().__init__(reason or "cancelled")
+        self.reason = reason
+        self.by = by
+
+
+class RunControl(Protocol):
+    """What an executor attaches to a run it runs (``sdk/executor.py``)."""
+
+    def checkpoint(self, run: Run) -> None: ...
+
+    def retry_requested(self, run: Run, step: str) -> bool: ...
+
+    def finished(self, run: Run, exc: BaseException | None) -> None: ...
+
+
 # Exceptions that mean "stopped", not "broken": the run/step is cancelled, not failed.
-_CANCELLATIONS: tuple[type[BaseException], ...] = (asyncio.CancelledError, KeyboardInterrupt)
+_CANCELLATIONS: tuple[type[BaseException], ...] = (
+    asyncio.CancelledError,
+    KeyboardInterrupt,
+    Cancelled,
+)
 
 
 def current_run() -> Run | None:
@@ -208,10 +233,26 @@ class Run(_Scope):
         self.outputs: dict[str, Any] = {}
         self._attempts: dict[str, int] = {}
         self._started = False
+        # Set by an executor that runs this run: commands reach it through here.
+        self.control: RunControl | None = None
 
     def emit(self, type_: str, data: Mapping[str, Any] | None = None, **envelope: Any) -> str:
         """A raw contract event of this run (``pipeline`` and ``run`` filled in)."""
         return self.tg.emit(type_, pipeline=self.pipeline, run=self.id, data=data, **envelope)
+
+    # -- commands (issue 18) -----------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """A safe point to stop: blocks while the run is paused (emitting ``run.paused``,
+        then ``run.resumed``) and raises :class:`Cancelled` once it is cancelled. Call it
+        between units of work; without an executor it returns at once."""
+        if self.control is not None:
+            self.control.checkpoint(self)
+
+    def retry_requested(self, step: str) -> bool:
+        """True once for each retry command of ``step`` that reached this run: the caller
+        runs the step again (``run.step(step)`` is then the next attempt)."""
+        return self.control is not None and self.control.retry_requested(self, step)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -226,7 +267,15 @@ class Run(_Scope):
         }
 
     def _interrupted(self, exc: BaseException) -> None:
-        self.cancel(reason=f"interrupted ({type(exc).__name__})")
+        if isinstance(exc, Cancelled):
+            self.cancel(reason=exc.reason, by=exc.by)
+        else:
+            self.cancel(reason=f"interrupted ({type(exc).__name__})")
+
+    def _finish(self, exc: BaseException | None) -> None:
+        super()._finish(exc)
+        if self.control is not None:
+            self.control.finished(self, exc)
 
     @safe
     def fail(self, error: BaseException | str) -> None:

@@ -34,6 +34,10 @@ STEP_STATUS: dict[str, tuple[str, int]] = {
     "step.failed": ("failed", 2),
     "step.skipped": ("skipped", 2),
 }
+# run.paused / run.resumed (issue 18): whether a running run is paused. Their own family,
+# folded to the latest by (time, seq); they never move the status rank, so a terminal
+# event wins over them in any order (apply_batch's `pauses` block).
+PAUSE_TYPES = {"run.paused": True, "run.resumed": False}
 # Events that happen inside a step run when they name a step.
 IN_STEP_TYPES = frozenset(
     {"prompt.sent", "response.chunk", "response.received", "artifact.read", "artifact.written"}
@@ -43,6 +47,7 @@ IN_STEP_TYPES = frozenset(
 # Row fields that carry the event's seq, per statement family.
 _SEQ_FIELDS: dict[str, tuple[str, ...]] = {
     "run": ("seq",),
+    "pause": ("seq",),
     "step": ("seq", "message_seq"),
     "artifact": ("seq", "kind_seq"),
 }
@@ -252,6 +257,29 @@ def _run_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
         "outputs": _json(data.get("outputs")),
         "reason": data.get("reason"),
     }
+
+
+def _pause_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
+    data = p.get("data") or {}
+    return {
+        "run": p["run"],
+        "pipeline": p["pipeline"],
+        "paused": PAUSE_TYPES[p["type"]],
+        "time": parse_time(p["time"]),
+        "seq": seq,
+        "reason": data.get("reason"),
+        "command": data.get("command"),
+    }
+
+
+def _latest_pauses(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run: its latest pause/resume by (time, seq), as the Cypher decides."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen = latest.get(row["run"])
+        if seen is None or (row["time"], row["seq"]) > (seen["time"], seen["seq"]):
+            latest[row["run"]] = row
+    return list(latest.values())
 
 
 def _step_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
@@ -487,6 +515,8 @@ def _family_rows(
     t = p["type"]
     if t in RUN_STATUS:
         return [("run", _run_row(p, seq))]
+    if t in PAUSE_TYPES:
+        return [("pause", _pause_row(p, seq))]
     rows: list[tuple[str, dict[str, Any]]] = []
     if t in STEP_STATUS or (t in IN_STEP_TYPES and p.get("step")):
         rows.append(("step", _step_row(p, seq)))
@@ -567,6 +597,7 @@ def plan_statements(
     plan.batch = {
         "events": count_versions(event_log_rows(events)),
         "runs": _fold(families.get("run", []), "run"),
+        "pauses": _latest_pauses(families.get("pause", [])),
         "steps": step_rows,
         "touches": families.get("touch", []),
         "prompts": prompt_rows,

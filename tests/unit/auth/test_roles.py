@@ -27,6 +27,8 @@ def who(*roles: Role) -> Principal:
         (Role.REVIEWER, REVIEWS),
         (Role.INGESTER, {Permission.INGEST}),
         (Role.ADMIN, set(Permission)),
+        (Role.OPERATOR, READS | {Permission.OPERATE}),
+        (Role.EXECUTOR, {Permission.INGEST, Permission.EXECUTE}),
     ],
 )
 def test_each_role_grants_exactly_its_row_of_the_table(role: Role, granted: set) -> None:

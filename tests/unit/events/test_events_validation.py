@@ -69,6 +69,8 @@ GOOD_DATA: dict[str, dict[str, Any] | None] = {
     "run.completed": {"outputs": {"pass_rate": 1.0}},
     "run.failed": {"error": {"type": "Timeout", "message": "took too long", "stack": "..."}},
     "run.cancelled": {"reason": "superseded", "by": "user:ana@example.com"},
+    "run.paused": {"reason": "incident", "by": "user:ana@example.com", "command": "cmd-1"},
+    "run.resumed": {"by": "user:ana@example.com", "command": "cmd-2"},
     "step.scheduled": {"scheduled_for": "2026-11-20T02:05:00Z"},
     "step.started": {
         "provider": "openai",
@@ -159,7 +161,7 @@ def error_of(raw: object) -> InvalidEvent:
 
 def test_every_type_has_a_good_case() -> None:
     assert set(GOOD_DATA) == set(EVENT_TYPES)
-    assert len(EVENT_TYPES) == 18
+    assert len(EVENT_TYPES) == 20
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)

@@ -64,6 +64,22 @@ def test_the_later_terminal_event_wins_and_a_tie_goes_to_the_later_seq() -> None
     assert (run["status"], run["reason"], run["seq"]) == ("cancelled", "operator", 3)
 
 
+def test_pause_and_resume_fold_to_the_latest_and_leave_the_run_status_alone() -> None:
+    # run.paused / run.resumed are their own family (issue 18): the latest of them by
+    # (time, seq) says whether the run is paused, whatever the order in the batch, and
+    # they never move the run's status rank (a terminal event still wins over them).
+    started = ev(1, "run.started", "00:00.000")
+    paused = ev(2, "run.paused", "01:00.000", {"reason": "incident", "command": "c1"})
+    resumed = ev(3, "run.resumed", "02:00.000", {"command": "c2"})
+    batch = plan(resumed, paused, started)
+    assert only(batch["runs"])["status"] == "running"
+    pause = only(batch["pauses"])
+    assert (pause["paused"], pause["seq"], pause["command"]) == (False, 3, "c2")
+    again = only(plan(ev(4, "run.paused", "02:00.000"), resumed)["pauses"])
+    assert (again["paused"], again["seq"]) == (True, 4)  # a tie in time: the later seq
+    assert plan(started)["pauses"] == []
+
+
 def test_step_progress_only_grows_and_the_latest_message_is_kept() -> None:
     step = {"step": "embed"}
     rows = plan(

@@ -19,6 +19,7 @@ import {
 } from "../util.js";
 import { navigate, pipelineHref, runHref, lineageHref, impactHref } from "../router.js";
 import { runProgress } from "../progress.js";
+import { runControls, setupSpace } from "./controls.js";
 
 let panel;
 let cur = { name: "home", params: {}, query: new URLSearchParams() };
@@ -36,6 +37,11 @@ export function mount() {
       soon();
   });
   on("resync", soon);
+  // Run actions (issue 18): re-render on command changes; Space pauses/resumes this run.
+  setupSpace(
+    () => (cur.name === "run" ? current.run : null),
+    () => soon(),
+  );
   // The live timers (run and running steps) tick once a second, nothing else polls.
   setInterval(() => {
     if (cur.name === "run" && current.run?.status === "RUNNING") soon();
@@ -170,6 +176,7 @@ function renderRun() {
     run ? statusBadge(run.status) : null,
     h("span.spacer"),
     run ? h("a", { href: impactHref("RUN", id), "data-link": true }, "Blast radius") : null,
+    run ? runControls(run) : null,
   );
   if (!run) {
     replace(

@@ -9,6 +9,11 @@ import strawberry
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
 from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
+from tracegraph.api.graphql.commands import (
+    CommandsMutation,
+    CommandsQuery,
+    CommandsSubscription,
+)
 from tracegraph.api.graphql.core import CoreQuery, IngestMutation
 from tracegraph.api.graphql.deltas import DeltasQuery, DeltasSubscription
 from tracegraph.api.graphql.hardening import HardenedSchema
@@ -31,19 +36,27 @@ class Query(
     KeysQuery,
     AuditQuery,
     CoreQuery,
+    CommandsQuery,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(AlertsMutation, PolicyMutation, KeysMutation, AuditMutation, IngestMutation):
+class Mutation(
+    AlertsMutation,
+    PolicyMutation,
+    KeysMutation,
+    AuditMutation,
+    IngestMutation,
+    CommandsMutation,
+):
     pass
 
 
 @strawberry.type
-class Subscription(DeltasSubscription, LiveSubscription, AlertsSubscription):
+class Subscription(DeltasSubscription, LiveSubscription, AlertsSubscription, CommandsSubscription):
     """Entity deltas (tracegraph.api.graphql.deltas), live events and run states
-    (tracegraph.api.graphql.subscriptions) plus alerts."""
+    (tracegraph.api.graphql.subscriptions), alerts, and executors' commands."""
 
 
 def build_schema(settings: Settings) -> HardenedSchema:

@@ -25,6 +25,7 @@ from tracegraph.redaction import without_prompt_text
 class RunStatus(enum.Enum):
     SCHEDULED = "SCHEDULED"
     RUNNING = "RUNNING"
+    PAUSED = "PAUSED"  # a running run stopped at a checkpoint (run.paused; issue 18)
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"

@@ -1,0 +1,372 @@
+"""Command delivery: issue-to-executor latency with many connected executors (issue 18).
+
+The service runs under uvicorn in its own process on its own Neo4j; the executors run in
+another process (one asyncio loop), half of them holding the ``commands`` GraphQL
+subscription over a WebSocket (``graphql-transport-ws``), half long-polling
+``GET /api/commands``. Each executor runs its own pipeline. An operator issues
+``startRun`` commands at a fixed rate, round-robin over the pipelines, so every command
+has exactly one executor to reach. Figures:
+
+* ``p99_ms`` (last line) — issue to executor: from just before the mutation is sent to
+  the executor's receipt (wall clock, one machine);
+* ``issue_p99_ms`` — the baseline, measured in the same run: the issuing mutation's own
+  round trip (a command cannot reach an executor faster than it is committed);
+* ``lost`` — commands the service accepted that their executor never received.
+
+::
+
+    .venv/bin/python bench/commands.py [--executors 1000] [--rate 50] [--seconds 60]
+
+Neo4j: ``NEO4J_URI`` if set (wiped), else the local launcher's instance ``commands`` on
+``--bolt-port`` (7742), stopped at the end if this run started it. The last line printed
+is ``commands executors=<n> p99_ms=<p> lost=<l>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from harness import (
+    UNTHROTTLED_ENV,
+    bearer,
+    free_port,
+    mint_keys,
+    neo4j_uri,
+    percentile,
+    reset_graph,
+    stop_process,
+    stops_what_it_starts,
+    wait_ready,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSCRIPTION = (
+    "subscription($p: [String!]!, $after: Int) "
+    "{ commands(pipelines: $p, afterSeq: $after) { id seq pipeline } }"
+)
+START = (
+    "mutation($p: String!, $k: String!) { startRun(pipeline: $p, idempotencyKey: $k) { id seq } }"
+)
+SERVER = """
+import sys, uvicorn
+from tracegraph.api.app import create_app
+from tracegraph.settings import Settings
+uvicorn.run(create_app(Settings()), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", ws="websockets-sansio", ws_ping_interval=20)
+"""
+
+
+# -- the executors (their own process) --------------------------------------------------------
+
+
+async def _socket_executor(
+    url: str, key: str, pipeline: str, got: dict[str, float], up: list[int]
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
+
+    counted = False
+    while True:
+        try:
+            async with connect(
+                url,
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                open_timeout=120,
+                max_queue=None,
+            ) as ws:
+                init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
+                await ws.send(orjson.dumps(init).decode())
+                await ws.recv()
+                variables = {"p": [pipeline], "after": 0}
+                payload = {"query": SUBSCRIPTION, "variables": variables}
+                subscribe = {"id": "1", "type": "subscribe", "payload": payload}
+                await ws.send(orjson.dumps(subscribe).decode())
+                up[0] += 1
+                counted = True
+                async for raw in ws:
+                    now = time.time()
+                    message = orjson.loads(raw)
+                    if message.get("type") == "next":
+                        got.setdefault(message["payload"]["data"]["commands"]["id"], now)
+                    elif message.get("type") == "ping":
+                        await ws.send('{"type":"pong"}')
+                    elif message.get("type") in ("error", "complete"):
+                        raise ConnectionError(str(message))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            print(f"socket executor {pipeline}: {exc!r}; reconnecting", flush=True)
+            if counted:
+                up[0] -= 1
+                counted = False
+            await asyncio.sleep(0.5)
+
+
+async def _polling_executor(
+    http: httpx.AsyncClient, pipeline: str, got: dict[str, float], up: list[int]
+) -> None:
+    after, wait, counted = 0, 0.0, False
+    while True:
+        try:
+            resp = await http.get(
+                "/api/commands", params={"pipelines": pipeline, "after": after, "wait": wait}
+            )
+            now = time.time()
+            resp.raise_for_status()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            print(f"polling executor {pipeline}: {exc!r}; polling again", flush=True)
+            await asyncio.sleep(0.5)
+            continue
+        if not counted:
+            up[0] += 1
+            counted = True
+        body = resp.json()
+        for command in body["commands"]:
+            got.setdefault(command["id"], now)
+        after, wait = body["after"], 8.0
+
+
+def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Connection) -> None:
+    async def main() -> None:
+        got: dict[str, float] = {}
+        up = [0]
+        ws_url = "ws" + base.removeprefix("http") + "/graphql"
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+        async with httpx.AsyncClient(
+            base_url=base, headers=bearer(key), timeout=60, limits=limits
+        ) as http:
+            tasks = []
+            for i, pipeline in enumerate(pipelines):
+                if i % 2 == 0:
+                    tasks.append(
+                        asyncio.create_task(_socket_executor(ws_url, key, pipeline, got, up))
+                    )
+                else:
+                    tasks.append(asyncio.create_task(_polling_executor(http, pipeline, got, up)))
+                if i % 50 == 49:
+                    await asyncio.sleep(0.2)  # connect in waves, not one SYN flood
+            loop = asyncio.get_running_loop()
+            while True:
+                request = await loop.run_in_executor(None, conn.recv)
+                if request == "up":
+                    conn.send(up[0])
+                elif isinstance(request, tuple) and request[0] == "count":
+                    conn.send(sum(1 for cid in request[1] if cid in got))
+                elif request == "stop":
+                    conn.send(dict(got))
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    return
+
+    asyncio.run(main())
+
+
+# -- the operator (this process) ---------------------------------------------------------------
+
+
+async def _issue(
+    base: str, key: str, pipelines: list[str], rate: float, seconds: float
+) -> tuple[dict[str, float], list[float], int]:
+    """Issue start commands at ``rate``/s: (command id -> send time, round trips, errors)."""
+    sent: dict[str, float] = {}
+    round_trips: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(
+        base_url=base, headers=bearer(key), timeout=30, limits=limits
+    ) as http:
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            variables = {"p": pipelines[i % len(pipelines)], "k": f"bench-{i}-{uuid.uuid4().hex}"}
+            t0 = time.time()
+            try:
+                # 503/429 say when to retry; a connection the server closed as we sent on it
+                # (keep-alive race) is sent again: the idempotency key makes that the
+                # same command. Retries count in the latency.
+                for attempt in range(20):
+                    try:
+                        resp = await http.post(
+                            "/graphql", json={"query": START, "variables": variables}
+                        )
+                    except httpx.TransportError:
+                        if attempt == 19:
+                            raise
+                        continue
+                    if resp.status_code not in (429, 503):
+                        break
+                    await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+                body = resp.json()
+                if not body.get("data"):
+                    raise RuntimeError(f"{resp.status_code} {body}")
+                sent[body["data"]["startRun"]["id"]] = t0
+                round_trips.append((time.time() - t0) * 1000)
+            except Exception as exc:
+                errors += 1
+                print(f"issue {i}: {exc!r}", flush=True)
+
+        tasks = []
+        start = time.monotonic()
+        total = int(rate * seconds)
+        for i in range(total):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    return sent, round_trips, errors
+
+
+def _define(base: str, key: str, pipelines: list[str]) -> None:
+    events = [
+        {
+            "id": f"def-{name}",
+            "type": "pipeline.defined",
+            "time": "2026-11-20T02:00:00Z",
+            "source": "bench/commands",
+            "pipeline": name,
+            "data": {"steps": [{"key": "work"}]},
+        }
+        for name in pipelines
+    ]
+    with httpx.Client(base_url=base, headers=bearer(key), timeout=120) as http:
+        for _ in range(30):  # a cold server may answer 503 while it plans its statements
+            resp = http.post("/v1/events", json=events)
+            if resp.status_code != 503:
+                break
+            time.sleep(float(resp.headers.get("retry-after", "1")))
+        resp.raise_for_status()
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for(conn: Connection, request: Any, target: int, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        conn.send(request)
+        have = conn.recv()
+        if have >= target:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: {have} of {target}")
+        time.sleep(0.5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--executors", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=50.0, help="commands per second")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument(
+        "--bolt-port", type=int, default=int(os.environ.get("TRACEGRAPH_BENCH_BOLT_PORT", "7742"))
+    )
+    args = ap.parse_args()
+
+    uri = neo4j_uri("commands", args.bolt_port)
+    reset_graph(uri)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **UNTHROTTLED_ENV,
+        "NEO4J_URI": uri,
+        "TRACEGRAPH_LOG_LEVEL": "warning",
+        "TRACEGRAPH_WS_MAX_CONNECTIONS": str(args.executors * 2),
+        "TRACEGRAPH_WS_MAX_CONNECTIONS_PER_PRINCIPAL": str(args.executors * 2),
+        # Nothing may expire while the benchmark runs (no executor acknowledges).
+        "TRACEGRAPH_COMMAND_TTL_S": str(args.seconds + 600),
+        # All executors share one key: when its cached verification expires, every
+        # request of the next moment looks it up again at once (the authenticator has no
+        # single flight) and 1,000 of them drain Neo4j's connection pool (503s). This
+        # bench measures delivery, so keys stay verified for its whole run.
+        "TRACEGRAPH_API_KEY_CACHE_TTL_S": "3600",
+    }
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=REPO, env=env)
+    executors = None
+    try:
+        wait_ready(base, server)
+        keys = mint_keys(uri, "executor", "operator")
+        pipelines = [f"cmd-bench-{i:04d}" for i in range(args.executors)]
+        _define(base, keys["executor"], pipelines)
+        parent, child = mp.Pipe()
+        executors = mp.get_context("spawn").Process(
+            target=_executors_main,
+            args=(base, args.executors, pipelines, keys["executor"], child),
+        )
+        executors.start()
+        _wait_for(parent, "up", args.executors, 300, "executors connected")
+        # Warm-up: one command per executor, all received, before anything is measured
+        # (query plans; and every subscription is registered with the feed).
+        warm, _, warm_errors = asyncio.run(
+            _issue(base, keys["operator"], pipelines, args.rate, args.executors / args.rate)
+        )
+        if warm_errors:
+            raise RuntimeError(f"{warm_errors} warm-up commands were refused")
+        _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
+        print(f"{args.executors} executors connected and warmed up; issuing", flush=True)
+        cpu0 = _cpu_s(server.pid)
+        t0 = time.monotonic()
+        sent, round_trips, errors = asyncio.run(
+            _issue(base, keys["operator"], pipelines, args.rate, args.seconds)
+        )
+        elapsed = time.monotonic() - t0
+        cpu = _cpu_s(server.pid) - cpu0
+        # Drain: until every accepted command arrived, or 10 s.
+        with contextlib.suppress(RuntimeError):
+            _wait_for(parent, ("count", list(sent)), len(sent), 10, "drain")
+        parent.send("stop")
+        received: dict[str, float] = parent.recv()
+        executors.join(30)
+    finally:
+        if executors is not None and executors.is_alive():
+            executors.kill()
+        stop_process(server)
+
+    latencies = [(received[cid] - t) * 1000 for cid, t in sent.items() if cid in received]
+    lost = sum(1 for cid in sent if cid not in received)
+    print(
+        f"issued={len(sent)} refused={errors} in {elapsed:.1f}s "
+        f"({len(sent) / elapsed:.1f}/s); service CPU {cpu / elapsed:.0%} of a core"
+    )
+    print(
+        f"baseline: issue round trip p50_ms={percentile(round_trips, 0.5):.1f} "
+        f"issue_p99_ms={percentile(round_trips, 0.99):.1f}"
+    )
+    if latencies:
+        print(
+            f"issue-to-executor p50_ms={statistics.median(latencies):.1f} "
+            f"p95_ms={percentile(latencies, 0.95):.1f} max_ms={max(latencies):.1f}"
+        )
+    print(
+        f"commands executors={args.executors} p99_ms={percentile(latencies, 0.99):.1f} lost={lost}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    with stops_what_it_starts():
+        main()

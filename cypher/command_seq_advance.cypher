@@ -1,0 +1,15 @@
+// The issuing transaction's last statement: seqs for the commands it created ($ids, in
+// order). The counter's write lock is held from here to commit, so every issuer on every
+// replica commits in seq order (a tailer that read up to seq n never misses a command
+// below it later), and the locked span is this statement and the commit only. The one
+// touch of the counter in the transaction: a second statement on it makes concurrent
+// issuers deadlock (measured on 5.26). No row: the counter does not exist yet
+// (command_seq_init creates it).
+MATCH (counter:Sequence {name: 'command'})
+SET counter.value = counter.value + size($ids)
+WITH counter.value - size($ids) AS base
+UNWIND range(0, size($ids) - 1) AS i
+MATCH (c:Command {id: $ids[i]})
+SET c.seq = base + i + 1
+RETURN c {.*} AS command
+ORDER BY c.seq

@@ -1,0 +1,28 @@
+// What commands would act on, looked up in the issuing transaction (after the counter
+// lock): runs with their status, step runs with theirs, pipelines, and for runs to retry
+// their step runs (to find the first failed step). A missing one comes back found: false.
+CALL () {
+  UNWIND $runs AS id
+  OPTIONAL MATCH (r:Run {id: id})
+  RETURN collect({id: id, found: r IS NOT NULL, status: r.status, pipeline: r.pipeline}) AS runs
+}
+CALL () {
+  UNWIND $step_runs AS id
+  OPTIONAL MATCH (sr:StepRun {id: id})
+  OPTIONAL MATCH (r:Run {id: sr.run})
+  RETURN collect({id: id, found: sr IS NOT NULL, status: sr.status, run: sr.run,
+                  step: sr.step, attempt: sr.attempt, pipeline: sr.pipeline,
+                  run_status: r.status}) AS step_runs
+}
+CALL () {
+  UNWIND $retry_runs AS id
+  MATCH (r:Run {id: id})-[:HAS]->(sr:StepRun)
+  RETURN collect({run: id, id: sr.id, step: sr.step, attempt: sr.attempt, status: sr.status,
+                  started_at: toString(sr.started_at)}) AS retry_steps
+}
+CALL () {
+  UNWIND $pipelines AS name
+  OPTIONAL MATCH (p:Pipeline {name: name})
+  RETURN collect({name: name, found: p IS NOT NULL}) AS pipelines
+}
+RETURN runs, step_runs, retry_steps, pipelines

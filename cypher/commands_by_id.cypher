@@ -1,0 +1,3 @@
+UNWIND $ids AS id
+MATCH (c:Command {id: id})
+RETURN c {.*} AS command

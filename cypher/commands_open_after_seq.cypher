@@ -1,0 +1,8 @@
+// What an executor missed (subscription or long-poll resume): commands of its pipelines
+// after $after and up to $upto that still wait for an executor, in seq order.
+UNWIND $pipelines AS name
+MATCH (c:Command {pipeline: name})
+WHERE c.seq > $after AND c.seq <= $upto AND c.state IN ['pending', 'delivered']
+RETURN c {.*} AS command
+ORDER BY c.seq
+LIMIT $limit

@@ -1,0 +1,2 @@
+OPTIONAL MATCH (c:Sequence {name: 'command'})
+RETURN coalesce(c.value, 0) AS last

@@ -1,0 +1,172 @@
+"""Issuing and settling commands: the store's transitions with precise refusals, and a
+local wake-up of the delivery tailer so a command issued here goes out at once.
+
+Issuing is group-committed: every command takes the counter's lock until its commit
+(seq order is commit order), so one transaction per request would cap a replica at one
+commit's latency per command. One writer task per replica takes every request waiting
+and issues them in one transaction (each still all-or-nothing on its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from tracegraph.background import BackgroundTask
+from tracegraph.commands.feed import CommandFeed
+from tracegraph.commands.model import (
+    OPEN_STATES,
+    CommandRequest,
+    CommandState,
+    InvalidCommand,
+    Outcome,
+)
+
+
+class UnknownCommand(InvalidCommand):
+    """No command with that id."""
+
+
+class CommandClosed(InvalidCommand):
+    """The command cannot move that way any more (finished, expired, or another
+    executor's); ``state`` is where it is."""
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+Transition = tuple[str, str | None, dict[str, Any]] | None
+Unit = tuple[Sequence[CommandRequest], str]
+Answer = list[dict[str, Any]] | InvalidCommand
+# Requests issued in one transaction at most (their commands are far fewer than a
+# statement can take; the cap bounds one transaction's time).
+MAX_GROUP = 200
+
+
+class CommandWrites(Protocol):
+    async def issue_units(
+        self,
+        units: Sequence[tuple[Sequence[CommandRequest], str]],
+        now: datetime,
+        ttl_s: float,
+    ) -> list[list[dict[str, Any]] | InvalidCommand]: ...
+
+    async def acknowledge(
+        self, command_id: str, executor: str, actor: str, now: datetime
+    ) -> Transition: ...
+
+    async def settle(
+        self,
+        command_id: str,
+        outcome: str,
+        reason: str | None,
+        run: str | None,
+        executor: str,
+        actor: str,
+        now: datetime,
+    ) -> Transition: ...
+
+
+class CommandService:
+    def __init__(
+        self,
+        store: CommandWrites,
+        feed: CommandFeed,
+        clock: Callable[[], datetime],
+        ttl_s: float,
+    ) -> None:
+        self._store = store
+        self._feed = feed
+        self._clock = clock
+        self.ttl_s = ttl_s
+        self._waiting: list[tuple[Unit, asyncio.Future[Answer]]] = []
+        self._wake = asyncio.Event()
+        self._writer = BackgroundTask("command-issuer", self._write)
+
+    def start(self) -> None:
+        self._writer.start()
+
+    async def stop(self) -> None:
+        await self._writer.stop()
+        for _, future in self._waiting:
+            if not future.done():
+                future.cancel()
+        self._waiting.clear()
+
+    async def issue(
+        self, requests: Sequence[CommandRequest], principal: str
+    ) -> list[dict[str, Any]]:
+        """Issue ``requests`` (all or none) with the others waiting now, in one commit."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((requests, principal), future))
+        self._wake.set()
+        answer = await future
+        if isinstance(answer, InvalidCommand):
+            raise answer
+        return answer
+
+    async def _write(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                group = self._waiting[:MAX_GROUP]
+                del self._waiting[:MAX_GROUP]
+                group = [(unit, f) for unit, f in group if not f.done()]  # callers gone
+                if not group:
+                    continue
+                try:
+                    answers = await self._store.issue_units(
+                        [unit for unit, _ in group], self._clock(), self.ttl_s
+                    )
+                except Exception as exc:
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                self._feed.wake()
+                for (_, future), answer in zip(group, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+
+    async def acknowledge(self, command_id: str, executor: str, actor: str) -> dict[str, Any]:
+        moved = await self._store.acknowledge(command_id, executor, actor, self._clock())
+        if moved is None:
+            raise UnknownCommand(f"unknown command {command_id!r}")
+        before, holder, command = moved
+        if before in OPEN_STATES:
+            return command
+        if before == CommandState.ACKNOWLEDGED and holder == executor:
+            return command  # at-least-once delivery: the same executor again
+        raise CommandClosed(_closed_message(command_id, before, holder, command), before)
+
+    async def settle(
+        self,
+        command_id: str,
+        outcome: Outcome,
+        reason: str | None,
+        run: str | None,
+        executor: str,
+        actor: str,
+    ) -> dict[str, Any]:
+        moved = await self._store.settle(
+            command_id, outcome.value, reason, run, executor, actor, self._clock()
+        )
+        if moved is None:
+            raise UnknownCommand(f"unknown command {command_id!r}")
+        before, holder, command = moved
+        if before in OPEN_STATES or (before == CommandState.ACKNOWLEDGED and holder == executor):
+            return command
+        if before == outcome.value and holder == executor:
+            return command  # the same report again
+        raise CommandClosed(_closed_message(command_id, before, holder, command), before)
+
+
+def _closed_message(command_id: str, state: str, holder: str | None, cmd: dict[str, Any]) -> str:
+    if state == CommandState.ACKNOWLEDGED:
+        return f"command {command_id!r} was already acknowledged by executor {holder!r}"
+    reason = cmd.get("state_reason")
+    return f"command {command_id!r} is {state}" + (f" ({reason})" if reason else "")

@@ -1,0 +1,346 @@
+"""Commands in the graph (issue 18): issued all-or-nothing with their audit entries,
+read by the delivery tailer, moved through their states, expired.
+
+Every state change locks the command node before reading its state again (the Cypher
+files say how), so replicas acting on one command at once decide it once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from neo4j import AsyncManagedTransaction
+from neo4j.exceptions import ConstraintError
+
+from tracegraph.audit import AuditRecord
+from tracegraph.commands.model import (
+    CommandRequest,
+    CommandState,
+    InvalidCommand,
+    Resolved,
+    Targets,
+    resolve,
+)
+from tracegraph.events import format_timestamp
+from tracegraph.store.audit_store import record_in_tx
+from tracegraph.store.base import Store
+from tracegraph.store.cypher_files import cypher
+
+# Command properties stored as JSON text (Neo4j properties hold no maps).
+_JSON_FIELDS = ("params", "env")
+
+
+def command_of(props: dict[str, Any]) -> dict[str, Any]:
+    """A stored command as plain values: JSON fields decoded, temporals native."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if key in _JSON_FIELDS and isinstance(value, str):
+            out[key] = orjson.loads(value)
+        elif hasattr(value, "to_native"):
+            out[key] = value.to_native()
+        else:
+            out[key] = value
+    return out
+
+
+class CommandConflict(InvalidCommand):
+    """An idempotency key reused for a different command."""
+
+
+class BatchRefused(InvalidCommand):
+    """A batch with bad items: nothing was issued. ``problems``: (index, message)."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        lines = "; ".join(f"[{i}] {message}" for i, message in problems)
+        super().__init__(
+            problems[0][1] if len(problems) == 1 else f"{len(problems)} bad items: {lines}"
+        )
+
+
+class _NoCounter(Exception):
+    """The command counter does not exist yet (a new database)."""
+
+
+# One caller's request: its commands (all or none) and the principal issuing them.
+IssueUnit = tuple[Sequence[CommandRequest], str]
+
+
+class CommandStore(Store):
+    async def issue(
+        self,
+        requests: Sequence[CommandRequest],
+        principal: str,
+        now: datetime,
+        ttl_s: float,
+    ) -> list[dict[str, Any]]:
+        """Issue ``requests`` all-or-nothing (see :meth:`issue_units`)."""
+        (answer,) = await self.issue_units([(requests, principal)], now, ttl_s)
+        if isinstance(answer, InvalidCommand):
+            raise answer
+        return answer
+
+    async def issue_units(
+        self, units: Sequence[IssueUnit], now: datetime, ttl_s: float
+    ) -> list[list[dict[str, Any]] | InvalidCommand]:
+        """Issue several callers' units in one transaction (one lock and one commit for
+        all: ``commands/service.py`` gathers them). Each unit is all-or-nothing: its
+        requests are checked against the graph inside the transaction, and a unit with a
+        bad one gets :class:`BatchRefused` (naming every bad item) with nothing of it
+        stored, while the other units go on. A request whose idempotency key (per
+        principal) was used before returns that command (refused if it asked for
+        something else). Seqs are allocated by the transaction's last statement, under
+        the counter's lock (held to commit): seq order is commit order on every replica."""
+
+        async def work(
+            tx: AsyncManagedTransaction,
+        ) -> list[list[dict[str, Any]] | InvalidCommand]:
+            scopes = [[f"{p}|{r.idempotency_key}" for r in reqs] for reqs, p in units]
+            flat = sorted({s for unit in scopes for s in unit})
+            result = await tx.run(cypher("commands_by_scope"), scopes=flat)
+            existing = {rec["command"]["scope"]: rec["command"] async for rec in result}
+            fresh = [
+                r
+                for (reqs, _), unit in zip(units, scopes, strict=True)
+                for r, scope in zip(reqs, unit, strict=True)
+                if scope not in existing
+            ]
+            targets = await self._targets(tx, fresh)
+            answers: list[list[str] | InvalidCommand] = []
+            planned: dict[str, tuple[CommandRequest, Resolved, str]] = {}
+            for (reqs, principal), unit in zip(units, scopes, strict=True):
+                problems: list[tuple[int, str]] = []
+                mine: dict[str, tuple[CommandRequest, Resolved, str]] = {}
+                for i, (req, scope) in enumerate(zip(reqs, unit, strict=True)):
+                    seen = existing.get(scope)
+                    fingerprint = seen["fingerprint"] if seen else None
+                    if scope in planned:  # the same key twice in this transaction
+                        fingerprint = planned[scope][0].fingerprint()
+                    if fingerprint is not None:
+                        if fingerprint != req.fingerprint():
+                            what = f"{seen['kind']} {seen['id']}" if seen else "in flight"
+                            problems.append(
+                                (
+                                    i,
+                                    f"idempotency key {req.idempotency_key!r} was already "
+                                    f"used for another command ({what})",
+                                )
+                            )
+                        continue
+                    try:
+                        mine[scope] = (req, resolve(req, targets), principal)
+                    except InvalidCommand as exc:
+                        problems.append((i, str(exc)))
+                if problems:
+                    answers.append(BatchRefused(sorted(problems)))
+                else:
+                    planned.update(mine)
+                    answers.append(unit)
+            created: dict[str, dict[str, Any]] = {}
+            if planned:
+                rows = [
+                    self._row(req, res, principal, now, ttl_s)
+                    for req, res, principal in planned.values()
+                ]
+                await (await tx.run(cypher("command_create"), rows=rows)).consume()
+                await record_in_tx(tx, [_audit(row["props"], now) for row in rows])
+                ids = [row["props"]["id"] for row in rows]
+                result = await tx.run(cypher("command_seq_advance"), ids=ids)
+                created = {r["command"]["scope"]: r["command"] async for r in result}
+                if not created:
+                    raise _NoCounter
+            return [
+                a
+                if isinstance(a, InvalidCommand)
+                else [command_of(existing.get(s) or created[s]) for s in a]
+                for a in answers
+            ]
+
+        for _ in range(3):
+            try:
+                return await self.transaction(work)
+            except _NoCounter:
+                await self.write("command_seq_init")
+            except ConstraintError:
+                # The same idempotency key issued at once on two replicas: the other one
+                # committed first (unique scope); its command is the answer.
+                continue
+        return await self.transaction(work)
+
+    async def _targets(
+        self, tx: AsyncManagedTransaction, requests: Sequence[CommandRequest]
+    ) -> Targets:
+        runs = sorted({r.run for r in requests if r.run is not None and r.step_run is None})
+        retry_runs = sorted(
+            {r.run for r in requests if r.run is not None and r.kind == "retry" and not r.step_run}
+        )
+        step_runs = sorted({r.step_run for r in requests if r.step_run is not None})
+        pipelines = sorted({r.pipeline for r in requests if r.pipeline is not None})
+        rec = await (
+            await tx.run(
+                cypher("command_targets"),
+                runs=runs,
+                step_runs=step_runs,
+                retry_runs=retry_runs,
+                pipelines=pipelines,
+            )
+        ).single()
+        assert rec is not None
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for sr in rec["retry_steps"]:
+            by_run.setdefault(sr["run"], []).append(sr)
+        return Targets(
+            runs={r["id"]: r for r in rec["runs"]},
+            step_runs={s["id"]: s for s in rec["step_runs"]},
+            retry_steps=by_run,
+            pipelines={p["name"] for p in rec["pipelines"] if p["found"]},
+        )
+
+    @staticmethod
+    def _row(
+        req: CommandRequest,
+        res: Resolved,
+        principal: str,
+        now: datetime,
+        ttl_s: float,
+    ) -> dict[str, Any]:
+        props = {
+            "id": str(uuid.uuid4()),
+            "kind": req.kind.value,
+            "state": CommandState.PENDING.value,
+            "pipeline": res.pipeline,
+            "run": res.run,
+            "step_run": res.step_run,
+            "step": res.step,
+            "params": None if req.params is None else orjson.dumps(req.params).decode(),
+            "env": None if req.env is None else orjson.dumps(req.env).decode(),
+            "note": req.reason,
+            "principal": principal,
+            "idempotency_key": req.idempotency_key,
+            "scope": f"{principal}|{req.idempotency_key}",
+            "fingerprint": req.fingerprint(),
+        }
+        return {
+            "props": {k: v for k, v in props.items() if v is not None},
+            "created_at": format_timestamp(now),
+            "expires_at": format_timestamp(now + timedelta(seconds=ttl_s)),
+        }
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def last_seq(self) -> int:
+        rows = await self.read("last_command_seq")
+        return int(rows[0]["last"]) if rows else 0
+
+    async def after(self, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every command with seq > ``after``, in seq order (the delivery tailer)."""
+        rows = await self.read("commands_after_seq", after=after, limit=limit)
+        return [command_of(r["command"]) for r in rows]
+
+    async def open_after(
+        self, pipelines: Sequence[str], after: int, upto: int, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Open commands of ``pipelines`` with ``after`` < seq <= ``upto`` (a resume)."""
+        rows = await self.read(
+            "commands_open_after_seq",
+            pipelines=list(pipelines),
+            after=after,
+            upto=upto,
+            limit=limit,
+        )
+        return [command_of(r["command"]) for r in rows]
+
+    async def by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = await self.read("commands_by_id", ids=list(ids))
+        return {r["command"]["id"]: command_of(r["command"]) for r in rows}
+
+    async def page(
+        self,
+        *,
+        pipeline: str | None,
+        run: str | None,
+        states: list[str] | None,
+        before: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        rows = await self.read(
+            "gql_commands_page",
+            pipeline=pipeline,
+            run=run,
+            states=states,
+            before=before,
+            limit=limit,
+        )
+        return [command_of(r["command"]) for r in rows]
+
+    # -- state changes ---------------------------------------------------------------------
+
+    async def mark_delivered(self, ids: Sequence[str], now: datetime) -> int:
+        rows = await self.write("commands_mark_delivered", ids=list(ids), now=format_timestamp(now))
+        return int(rows[0]["marked"]) if rows else 0
+
+    async def acknowledge(
+        self, command_id: str, executor: str, actor: str, now: datetime
+    ) -> tuple[str, str | None, dict[str, Any]] | None:
+        """(state before, executor holding it before, command after); None if unknown."""
+        rows = await self.write(
+            "command_acknowledge",
+            id=command_id,
+            executor=executor,
+            actor=actor,
+            now=format_timestamp(now),
+        )
+        if not rows:
+            return None
+        return rows[0]["before"], rows[0]["holder"], command_of(rows[0]["command"])
+
+    async def settle(
+        self,
+        command_id: str,
+        outcome: str,
+        reason: str | None,
+        run: str | None,
+        executor: str,
+        actor: str,
+        now: datetime,
+    ) -> tuple[str, str | None, dict[str, Any]] | None:
+        rows = await self.write(
+            "command_outcome",
+            id=command_id,
+            outcome=outcome,
+            reason=reason,
+            run=run,
+            executor=executor,
+            actor=actor,
+            now=format_timestamp(now),
+        )
+        if not rows:
+            return None
+        return rows[0]["before"], rows[0]["holder"], command_of(rows[0]["command"])
+
+    async def expire(self, now: datetime, ttl_s: float, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = await self.write(
+            "commands_expire", now=format_timestamp(now), ttl_s=ttl_s, limit=limit
+        )
+        return [command_of(r["command"]) for r in rows]
+
+
+def _audit(props: dict[str, Any], now: datetime) -> AuditRecord:
+    after = {
+        k: props.get(k) for k in ("kind", "pipeline", "run", "step_run", "note", "idempotency_key")
+    }
+    for key in _JSON_FIELDS:
+        if props.get(key) is not None:
+            after[key] = orjson.loads(props[key])
+    return AuditRecord(
+        props["principal"],
+        f"command.{props['kind']}",
+        f"command:{props['id']}",
+        None,
+        {k: v for k, v in after.items() if v is not None},
+        at=now,
+    )

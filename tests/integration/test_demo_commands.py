@@ -1,0 +1,103 @@
+"""The demo honours commands (issue 18, item 6): its workload runs through an SDK
+executor, so runs of the live demo stream pause, resume, cancel, retry and start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningService
+from tests.support.commands import command, key, ok
+from tests.support.eventually import eventually
+from tracegraph.cli.demo_command import _emit, _Stats
+
+RUNS = """query($p: String) { runs(first: 100, pipeline: $p) {
+  edges { node { id status pipeline { name } steps { id status } } } } }"""
+RUN = "query($id: ID!) { run(id: $id) { status } }"
+EVENTS = "query($run: ID!) { events(run: $run, first: 500) { type } }"
+
+
+@pytest.fixture
+def demo(service: RunningService) -> Iterator[RunningService]:
+    """The demo's workload (executor and all) streaming into the service, fast."""
+    loop = asyncio.new_event_loop()
+    task: asyncio.Task[None] | None = None
+
+    def run() -> None:
+        nonlocal task
+        asyncio.set_event_loop(loop)
+        task = loop.create_task(
+            _emit(service.base_url, service.key("executor"), 2.0, _Stats(), 300)
+        )
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield service
+    loop.call_soon_threadsafe(lambda: task.cancel() if task else None)
+    thread.join(30)
+    loop.close()
+
+
+def _runs(service: RunningService) -> list[dict[str, Any]]:
+    edges = ok(service, "viewer", RUNS, p=None)["runs"]["edges"]
+    return [e["node"] for e in edges]
+
+
+def _status(service: RunningService, run_id: str) -> str:
+    return str(ok(service, "viewer", RUN, id=run_id)["run"]["status"])
+
+
+def _settled(service: RunningService, command_id: str) -> dict[str, Any]:
+    return eventually(
+        lambda: command(service, command_id),
+        until=lambda c: c["state"] in ("DONE", "REJECTED"),
+        timeout=20,
+        what="settled",
+    )
+
+
+def _running(service: RunningService, n: int) -> list[str]:
+    found = eventually(
+        lambda: [r["id"] for r in _runs(service) if r["status"] == "RUNNING"],
+        until=lambda ids: len(ids) >= n,
+        timeout=60,
+        what=f"{n} running demo runs",
+    )
+    return found[:n]
+
+
+def test_the_demo_pauses_resumes_cancels_and_starts(demo: RunningService) -> None:
+    paused_run, cancelled_run = _running(demo, 2)
+    pause = "mutation($r: ID!, $k: String!) { pauseRun(run: $r, idempotencyKey: $k) { id } }"
+    cmd = ok(demo, "operator", pause, r=paused_run, k=key())["pauseRun"]
+    assert _settled(demo, cmd["id"])["state"] == "DONE"
+    eventually(lambda: _status(demo, paused_run) == "PAUSED", what="PAUSED")
+    count = len(ok(demo, "viewer", EVENTS, run=paused_run)["events"])
+    resume = "mutation($r: ID!, $k: String!) { resumeRun(run: $r, idempotencyKey: $k) { id } }"
+    cmd = ok(demo, "operator", resume, r=paused_run, k=key())["resumeRun"]
+    assert _settled(demo, cmd["id"])["state"] == "DONE"
+    eventually(
+        lambda: len(ok(demo, "viewer", EVENTS, run=paused_run)["events"]) > count + 1,
+        timeout=30,
+        what="the resumed run goes on",
+    )
+    cancel = "mutation($r: ID!, $k: String!) { cancelRun(run: $r, idempotencyKey: $k) { id } }"
+    ok(demo, "operator", cancel, r=cancelled_run, k=key())
+    eventually(lambda: _status(demo, cancelled_run) == "CANCELLED", what="CANCELLED")
+    start = """mutation($p: String!, $k: String!) {
+      startRun(pipeline: $p, params: {corpus: "from-the-test"}, idempotencyKey: $k) { id } }"""
+    cmd = ok(demo, "operator", start, p="rag-nightly", k=key())["startRun"]
+    started = _settled(demo, cmd["id"])
+    assert started["state"] == "DONE" and started["resultRun"]
+    eventually(
+        lambda: _status(demo, started["resultRun"]) in ("RUNNING", "SUCCEEDED", "FAILED"),
+        timeout=30,
+        what="the started run runs",
+    )
