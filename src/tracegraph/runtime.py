@@ -273,6 +273,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         deadline_s=settings.ingest_deadline_s,
         write_timeout_s=settings.write_timeout_s,
         restart_delay_s=settings.writer_restart_delay_s,
+        recovery_probe_s=settings.recovery_probe_s,
     )
     hub = LiveHub(
         LiveReader(
@@ -289,6 +290,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     keys = KeyStore(
         driver, database, timeout_s=timeout_s, lookup_timeout_s=settings.database_answer_timeout_s
     )
+    committer.replan_also(keys.plan_lookup)  # every ingest request looks its key up first
     authenticator = _authenticator(settings, keys)
     redaction, policies = _open_redaction(settings, driver)
     heap_trimmer = HeapTrimmer(

@@ -154,6 +154,11 @@ class KeyStore(Store):
             id=r["id"], name=r["name"], role=Role(r["role"]), hash=r["hash"], revoked=r["revoked"]
         )
 
+    async def plan_lookup(self) -> None:
+        """Have the database plan the key lookup (of a key that does not exist): after a
+        restart it plans cold, for longer than a request waits for its lookup."""
+        await self._read("api_key_by_id", {"id": "tracegraph-planning"})
+
     async def revoked_among(self, ids: Sequence[str]) -> set[str]:
         """The ids among ``ids`` that no longer authenticate (revoked or gone)."""
         if not ids:
