@@ -290,7 +290,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     keys = KeyStore(
         driver, database, timeout_s=timeout_s, lookup_timeout_s=settings.database_answer_timeout_s
     )
-    committer.replan_also(keys.plan_lookup)  # every ingest request looks its key up first
+    # Every ingest request looks its key up first: planned along, with the same budget.
+    committer.replan_also(lambda: keys.plan_lookup(committer.replan_timeout_s))
     authenticator = _authenticator(settings, keys)
     redaction, policies = _open_redaction(settings, driver)
     heap_trimmer = HeapTrimmer(

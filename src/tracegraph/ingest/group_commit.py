@@ -195,6 +195,11 @@ class GroupCommitter:
             self._replan_unit = replan_unit
         await self._writer.plan_ahead([sample], timeout_s=self._replan_timeout)
 
+    @property
+    def replan_timeout_s(self) -> float:
+        """What the planning after an outage (and any planned along) is allowed."""
+        return self._replan_timeout
+
     def replan_also(self, plan: Callable[[], Awaitable[object]]) -> None:
         """Have ``plan`` run alongside the writer's own planning after an outage: a
         statement every ingest request runs before it reaches the writer."""
