@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 from neo4j import GraphDatabase
@@ -124,24 +125,32 @@ class Load:
         return float("inf")
 
 
-def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start_service(uri: str, log_path: str | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
         "NEO4J_URI": uri,
         "TRACEGRAPH_PORT": str(port),
-        "TRACEGRAPH_LOG_LEVEL": "error",
+        # With --service-log, the service's info lines (timestamped) show where a
+        # recovery's seconds go; the fault lines printed here carry wall-clock times.
+        "TRACEGRAPH_LOG_LEVEL": "info" if log_path else "error",
         **UNTHROTTLED_ENV,
     }
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracegraph.cli.main", "serve"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     wait_ready(base, proc, timeout_s=300)  # a fresh instance plans cold on a busy machine
     return proc, base
+
+
+def _mark(what: str) -> None:
+    """A wall-clock line, to line the faults up with the service log's timestamps."""
+    print(f"{datetime.now(UTC).isoformat()} {what}", flush=True)
 
 
 def _kill(local: LocalNeo4j, load: Load, outage_s: float) -> tuple[float, float]:
@@ -149,10 +158,13 @@ def _kill(local: LocalNeo4j, load: Load, outage_s: float) -> tuple[float, float]
     assert pid is not None
     fault = time.monotonic()
     os.kill(pid, signal.SIGKILL)
+    _mark("neo4j killed")
     first_503 = load.first(lambda a: a.status == 503, fault, outage_s + 30)
     time.sleep(max(0.0, fault + outage_s - time.monotonic()))
+    _mark("neo4j starting")
     local.start()
     answering = time.monotonic()
+    _mark("neo4j answers again")
     recovery = load.first(lambda a: a.status == 200 and a.started >= answering, answering, 240)
     return first_503, recovery
 
@@ -162,12 +174,14 @@ def _freeze(local: LocalNeo4j, load: Load, outage_s: float) -> tuple[float, floa
     assert pid is not None
     fault = time.monotonic()
     os.kill(pid, signal.SIGSTOP)
+    _mark("neo4j frozen")
     try:
         first_503 = load.first(lambda a: a.status == 503, fault, outage_s + 30)
         time.sleep(max(0.0, fault + outage_s - time.monotonic()))
     finally:
         os.kill(pid, signal.SIGCONT)
     answering = time.monotonic()
+    _mark("neo4j continued")
     recovery = load.first(lambda a: a.status == 200 and a.started >= answering, answering, 240)
     return first_503, recovery
 
@@ -179,6 +193,7 @@ def main() -> None:
     parser.add_argument("--outage-s", type=float, default=8.0)
     parser.add_argument("--bolt-port", type=int, default=FAULTS_BOLT_PORT)
     parser.add_argument("--instance", default="faults", help="local Neo4j instance name")
+    parser.add_argument("--service-log", help="append the service's info log to this file")
     args = parser.parse_args()
     if os.environ.get("NEO4J_URI"):
         sys.exit("bench/faults.py kills and freezes its own Neo4j; unset NEO4J_URI")
@@ -189,7 +204,7 @@ def main() -> None:
     try:
         reset_graph(uri)
         key = mint_keys(uri, "ingester")["ingester"]
-        proc, base = _start_service(uri)
+        proc, base = _start_service(uri, args.service_log)
         load = Load(base, key, args.clients)
         first_503s: list[float] = []
         recoveries: list[float] = []

@@ -77,7 +77,7 @@ def _explains(unit: WriteUnit) -> dict[str, tuple[str, dict[str, Any]]]:
     ]
     plan = plan_statements(seq, {})
     return {
-        "claim_events": (cypher("claim_events"), {"ids": [e.id for e in unit.events]}),
+        "claim_events": (cypher("claim_events"), {"claim": {"ids": [e.id for e in unit.events]}}),
         "audit_definition_state": (cypher("audit_definition_state"), {"names": []}),
         "apply_batch": (cypher("apply_batch"), {"batch": batch_params(plan.batch), "prices": {}}),
     }

@@ -3,7 +3,11 @@
 // others. $ids are distinct, so each id not stored is exactly one new event. The write
 // lock on the counter node is held until commit, so seq order is commit order across
 // every writer, in any replica; a batch with nothing new takes no lock.
-UNWIND $ids AS id
+// The ids come in a map ($claim.ids), not as a list parameter: Neo4j caches one plan per
+// size range of a list parameter (1, 2-10, 11-100, 101-1000, ...), so a list planned a
+// statement again for each new batch size; after a restart the planning ahead (one
+// event) then left the first real batch to plan the claim cold (8-11 s measured).
+UNWIND $claim.ids AS id
 OPTIONAL MATCH (e:Event {id: id})
 WITH collect(CASE WHEN e IS NOT NULL THEN [id, e.fingerprint] END) AS known,
      count(*) - count(e) AS reserved

@@ -282,6 +282,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         deadline_s=settings.ingest_deadline_s,
         write_timeout_s=settings.write_timeout_s,
         restart_delay_s=settings.writer_restart_delay_s,
+        recovery_probe_s=settings.recovery_probe_s,
     )
     hub = LiveHub(
         LiveReader(
@@ -301,6 +302,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     keys = KeyStore(
         driver, database, timeout_s=timeout_s, lookup_timeout_s=settings.database_answer_timeout_s
     )
+    # Every ingest request looks its key up first: planned along, with the same budget.
+    committer.replan_also(lambda: keys.plan_lookup(committer.replan_timeout_s))
     authenticator = _authenticator(settings, keys)
     redaction, policies = _open_redaction(settings, driver)
     heap_trimmer = HeapTrimmer(

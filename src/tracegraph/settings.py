@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # ahead) with a back-off doubling from 0.5 s up to this: the wait after Neo4j
     # answers again is at most this long (it was 10 s, most of the 10 s recovery budget).
     schema_retry_max_delay_s: float = Field(default=2.0, gt=0)
+    # After an outage the writer plans the write statements again as soon as Neo4j
+    # answers, trying this often while it does not (a refused connection costs
+    # milliseconds): at most this long is lost between Neo4j's return and the planning.
+    recovery_probe_s: float = Field(default=0.25, gt=0)
 
     # Commands (issue 18): a command no executor acknowledged within command_ttl_s becomes
     # `expired` (long enough for an executor to reconnect, short enough that a stale pause

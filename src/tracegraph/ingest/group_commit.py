@@ -25,11 +25,17 @@ Outages and failures (docs/governance.md, "Outages"):
   request at a time, and the request that still fails has its events quarantined with
   the database's error code, so nothing else is lost and nothing is retried forever.
 - after an outage the writer plans the write statements again before its next batch
-  (``replan_unit``, in a transaction that is rolled back, allowed ``replan_timeout_s``):
+  (``replan_unit``, in transactions that are rolled back, allowed ``replan_timeout_s``):
   a restarted Neo4j plans them cold, which under load takes longer than
   ``write_timeout_s``, and a batch ended by that timeout lost its planning with it, so
-  every batch after it started over (a 34 s recovery measured). The requests queued
-  meanwhile get their 503 at their deadline and are never written.
+  every batch after it started over (a 34 s recovery measured). That planning starts
+  the moment the outage is noticed and is tried again every ``recovery_probe_s`` until
+  the database answers, so it runs as soon as Neo4j is back, not once a request has
+  made it through authentication (whose key lookup plans cold too) to the writer; the
+  statements are planned all at once (``BatchWriter.replan``), so the wait is the
+  slowest statement's, not their sum. Until it is done, a batch fails with 503 at once
+  while the database still refuses connections, and otherwise waits for the planning
+  (its requests get their 503 at their deadline).
 - the writer task is supervised: if it dies, everything queued or in flight is answered
   503, ``healthy`` (readiness) is false, and it restarts after ``restart_delay_s``.
 """
@@ -37,6 +43,7 @@ Outages and failures (docs/governance.md, "Outages"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -102,6 +109,8 @@ class BatchWriter(Protocol):
         self, units: Sequence[WriteUnit], timeout_s: float | None = None
     ) -> None: ...
 
+    async def replan(self, unit: WriteUnit, timeout_s: float | None = None) -> None: ...
+
 
 class GroupCommitter:
     def __init__(
@@ -116,6 +125,7 @@ class GroupCommitter:
         write_timeout_s: float = 30.0,
         restart_delay_s: float = 1.0,
         replan_timeout_s: float = 120.0,
+        recovery_probe_s: float = 0.25,
     ) -> None:
         self._writer = writer
         # Own collectors per committer (so per app); /metrics exposes them.
@@ -135,6 +145,19 @@ class GroupCommitter:
         self._replan_unit: WriteUnit | None = None
         self._outage = False
         self.replans = 0
+        self._recovery_probe = recovery_probe_s
+        # The planning after an outage, started when the outage is noticed; the failure
+        # of its last attempt while the database is still unavailable (batches fail
+        # with it at once rather than wait for the planning).
+        self._recovery: asyncio.Task[None] | None = None
+        # The outcome of the planning attempt running or next (what a batch waits for),
+        # and the wake-up of the attempt loop between two attempts.
+        self._attempt: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()
+        # Other statements an ingest request runs, planned along (an API key lookup).
+        self._also_replan: list[Callable[[], Awaitable[object]]] = []
+        # When the planning after an outage ended (the first commit after it is logged).
+        self._replanned_at: float | None = None
         self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
         # The writer loop is running (not dead, not waiting to restart).
         self._writer_up = False
@@ -172,21 +195,104 @@ class GroupCommitter:
             self._replan_unit = replan_unit
         await self._writer.plan_ahead([sample], timeout_s=self._replan_timeout)
 
+    @property
+    def replan_timeout_s(self) -> float:
+        """What the planning after an outage (and any planned along) is allowed."""
+        return self._replan_timeout
+
+    def replan_also(self, plan: Callable[[], Awaitable[object]]) -> None:
+        """Have ``plan`` run alongside the writer's own planning after an outage: a
+        statement every ingest request runs before it reaches the writer."""
+        self._also_replan.append(plan)
+
+    async def _replan(self) -> None:
+        assert self._replan_unit is not None
+        outcomes = await asyncio.gather(
+            self._writer.replan(self._replan_unit, timeout_s=self._replan_timeout),
+            *(plan() for plan in self._also_replan),
+            return_exceptions=True,
+        )
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            raise failed[0]
+
+    def _outage_noticed(self) -> None:
+        """Start planning for the database's return now, in the background (once)."""
+        self._outage = True
+        if self._replan_unit is not None and (self._recovery is None or self._recovery.done()):
+            self._attempt = asyncio.get_running_loop().create_future()
+            self._recovery = asyncio.create_task(
+                self._recover(), name="tracegraph-replan-after-outage"
+            )
+
+    async def _recover(self) -> None:
+        """Plan the write statements as soon as the database answers again: an attempt
+        every ``recovery_probe_s`` while it is unavailable (a refused connection fails
+        in milliseconds), or at once when a batch waits for one; each is allowed
+        ``replan_timeout_s`` (rolled-back transactions that the write timeout does not
+        cut: a cold server may plan for longer)."""
+        while True:
+            attempt = self._attempt
+            assert attempt is not None  # set with the task (_outage_noticed)
+            started = time.perf_counter()
+            try:
+                await within(
+                    self._replan_timeout + _DEADLINE_GRACE_S,
+                    self._replan(),
+                    "the planning after an outage",
+                )
+            except Exception as exc:
+                if is_retryable(exc) or is_timed_out(exc):
+                    # Batches waiting for this attempt fail with its error (503 at once);
+                    # the next batch waits for the next attempt, which it starts early.
+                    self._attempt = asyncio.get_running_loop().create_future()
+                    self._settle_attempt(attempt, exc)
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._recovery_probe)
+                    continue
+                # A statement error is no outage: the batches show it (quarantine).
+                log.error("planning after an outage failed", code=error_code(exc))
+            else:
+                log.info(
+                    "write statements planned again after an outage",
+                    seconds=round(time.perf_counter() - started, 3),
+                )
+                self.replans += 1
+                self._replanned_at = time.perf_counter()
+            self._outage = False
+            self._settle_attempt(attempt, None)
+            return
+
+    @staticmethod
+    def _settle_attempt(attempt: asyncio.Future[None], exc: BaseException | None) -> None:
+        if attempt.done():
+            return
+        if exc is None:
+            attempt.set_result(None)
+        else:
+            attempt.set_exception(exc)
+            attempt.exception()  # no batch may be waiting for it: not "never retrieved"
+
     async def _replan_after_outage(self) -> None:
-        """Once per outage, before the first batch after it: plan the statements in a
-        rolled-back transaction that the write timeout does not cut (a cold server may
-        plan for longer). Raises what the database raises (the batch then fails 503)."""
+        """Before a batch, after an outage: wait for the next planning attempt (started
+        now if the planning was between attempts) and fail with its error if the
+        database is still unavailable (503 in milliseconds while it refuses
+        connections); once it planned, go on."""
         if not self._outage or self._replan_unit is None:
             return
-        await within(
-            self._replan_timeout + _DEADLINE_GRACE_S,
-            self._writer.plan_ahead([self._replan_unit], timeout_s=self._replan_timeout),
-            "the planning after an outage",
-        )
-        self._outage = False
-        self.replans += 1
+        if self._recovery is None or self._recovery.done():
+            self._outage_noticed()  # e.g. the writer restarted meanwhile
+        self._wake.set()
+        assert self._attempt is not None
+        await asyncio.shield(self._attempt)
 
     async def stop(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+            self._recovery = None
         await self._writer_task.stop()
 
     async def submit(self, unit: WriteUnit) -> tuple[UnitResult, int]:
@@ -323,7 +429,8 @@ class GroupCommitter:
         except Exception as exc:
             self._inflight = []
             retryable = is_retryable(exc) or is_timed_out(exc)
-            self._outage = self._outage or retryable
+            if retryable:
+                self._outage_noticed()
             self.metrics.failed(unavailable=retryable, seconds=time.perf_counter() - started)
             if retryable:
                 log.warning(
@@ -389,6 +496,13 @@ class GroupCommitter:
             reasons=[q.reason for u in result.units for q in u.rejected],
             seconds=time.perf_counter() - started,
         )
+        if self._replanned_at is not None:
+            log.info(
+                "first batch after an outage committed",
+                seconds=round(time.perf_counter() - started, 3),
+                after_planning_s=round(time.perf_counter() - self._replanned_at, 3),
+            )
+            self._replanned_at = None
         await self._notify(result)
 
     def _settle(self, batch: list[_Queued], result: BatchResult) -> None:

@@ -6,11 +6,12 @@ leader changes), so it computes everything from what it reads inside the transac
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, unit_of_work
+from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncTransaction, unit_of_work
 
 from tracegraph.events import format_timestamp
 from tracegraph.events.records import (
@@ -30,6 +31,11 @@ from tracegraph.store.graph_rows import (
     redaction_fields,
     stamp,
 )
+
+# Where the planning after an outage numbers its sample events: above any real seq.
+_REPLAN_SEQ = 10**15
+# Marks the planning transactions (SHOW TRANSACTIONS shows it as their metadata).
+PLANNING_METADATA = {"tracegraph": "planning"}
 
 
 def _conflict(ev: PendingEvent) -> QuarantineEntry:
@@ -78,6 +84,60 @@ class EventWriter:
             finally:
                 await tx.rollback()
 
+    async def replan(self, unit: WriteUnit, timeout_s: float | None = None) -> None:
+        """Plan the statements every batch runs — the claim and the batch apply — again,
+        for a database that restarted: all at once, each in a transaction of its own
+        that is rolled back. A restarted Neo4j plans cold, seconds per statement, and
+        planned one after the other (as one write runs them) the waits add up; planned
+        side by side the wait is the slowest statement's. Nothing is committed."""
+        # Seqs no stored event has: rows are stamped (and the claim's reservation is
+        # rolled back with its transaction).
+        sequenced = [
+            SequencedEvent(
+                seq=_REPLAN_SEQ + offset,
+                payload=ev.payload,
+                fingerprint=ev.fingerprint,
+                received_at=unit.received_at,
+                principal=unit.principal,
+                redactions=ev.redactions,
+                rows=ev.rows,
+            )
+            for offset, ev in enumerate(unit.events)
+        ]
+        for ev in sequenced:
+            if ev.rows is not None:
+                stamp(ev.rows, ev.seq)
+        ids = RowList(sorted(ev.id for ev in unit.events))
+
+        async def claim(tx: AsyncTransaction) -> None:
+            await (await tx.run(cypher("claim_events"), claim={"ids": ids})).consume()
+
+        async def apply(tx: AsyncTransaction) -> None:
+            # As in a write, the batch apply runs in a transaction that changed something.
+            await (await tx.run(cypher("planning_tx_state"))).consume()
+            await self._apply(tx, sequenced)  # type: ignore[arg-type]
+
+        outcomes = await asyncio.gather(
+            self._rolled_back(claim, timeout_s),
+            self._rolled_back(apply, timeout_s),
+            return_exceptions=True,
+        )
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            raise failed[0]
+
+    async def _rolled_back(
+        self, work: Callable[[AsyncTransaction], Awaitable[None]], timeout_s: float | None
+    ) -> None:
+        async with self._driver.session(database=self._database) as session:
+            tx = await session.begin_transaction(
+                timeout=timeout_s or self._tx_timeout, metadata=PLANNING_METADATA
+            )
+            try:
+                await work(tx)
+            finally:
+                await tx.rollback()
+
     async def write_sequenced(self, events: Sequence[SequencedEvent]) -> None:
         """Write already-sequenced events, log and derived graph, in one transaction
         (no claim, no dedupe): the database's own cost of a batch, which
@@ -121,7 +181,7 @@ class EventWriter:
         self, tx: AsyncManagedTransaction, units: Sequence[WriteUnit]
     ) -> BatchResult:
         ids = sorted({ev.id for unit in units for ev in unit.events})
-        claim = await (await tx.run(cypher("claim_events"), ids=RowList(ids))).single()
+        claim = await (await tx.run(cypher("claim_events"), claim={"ids": RowList(ids)})).single()
         assert claim is not None  # an aggregation always returns its row
         known: dict[str, str] = dict(claim["known"])
         last_seq = int(claim["last"])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction
 from neo4j.exceptions import ConstraintError
 
 from tracegraph.audit import AuditRecord
@@ -22,7 +22,7 @@ from tracegraph.auth.roles import Role
 from tracegraph.events import format_timestamp
 from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.base import Store
-from tracegraph.store.cypher_files import cypher
+from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.errors import is_retryable, within
 
 
@@ -153,6 +153,18 @@ class KeyStore(Store):
         return StoredKey(
             id=r["id"], name=r["name"], role=Role(r["role"]), hash=r["hash"], revoked=r["revoked"]
         )
+
+    async def plan_lookup(self, timeout_s: float | None = None) -> None:
+        """Have the database plan the key lookup (of a key that does not exist): after a
+        restart it plans cold, for longer than a request waits for its lookup, and
+        under load for longer than the query timeout too (``timeout_s`` instead)."""
+        async with self.driver.session(
+            database=self.database, default_access_mode=READ_ACCESS
+        ) as session:
+            result = await session.run(
+                query("api_key_by_id", timeout_s), {"id": "tracegraph-planning"}
+            )
+            await result.consume()
 
     async def revoked_among(self, ids: Sequence[str]) -> set[str]:
         """The ids among ``ids`` that no longer authenticate (revoked or gone)."""

@@ -42,6 +42,10 @@ class FakeWriter:
         self.failures: list[BaseException] = []  # raised by the next writes, in turn
         self.refuse_principal: str | None = None  # a batch holding its events is refused
         self.answer_units: int | None = None  # answer this many results (a writer bug)
+        self.replan_attempts = 0
+        self.replan_gate = asyncio.Event()
+        self.replan_gate.set()
+        self.replan_failures: list[BaseException] = []
 
     async def write(self, units: Sequence[WriteUnit]) -> BatchResult:
         self.batches.append(list(units))
@@ -64,6 +68,14 @@ class FakeWriter:
 
     async def plan_ahead(self, units: Sequence[WriteUnit], timeout_s: float | None = None) -> None:
         return None
+
+    async def replan(self, unit: WriteUnit, timeout_s: float | None = None) -> None:
+        """The planning after an outage: counted, held by ``replan_gate``, and failing
+        with ``replan_failures`` in turn."""
+        self.replan_attempts += 1
+        await self.replan_gate.wait()
+        if self.replan_failures:
+            raise self.replan_failures.pop(0)
 
     def written_principals(self) -> list[list[str | None]]:
         return [[u.principal for u in batch] for batch in self.batches]
@@ -347,3 +359,83 @@ async def test_exclusive_work_runs_between_batches_never_during_one() -> None:
     # It ran after the first batch and before the request queued behind it.
     assert ran_during == [1]
     assert writer.written_principals() == [["first"], ["after"]]
+
+
+async def outage(gc: GroupCommitter, writer: FakeWriter) -> None:
+    """A started committer that knows what to plan after an outage, and one batch that
+    met an unavailable database (answered 503)."""
+    await gc.plan_ahead(unit("warmup", 1), replan_unit=unit("replan", 1))
+    gc.start()
+    await eventually_async(lambda: gc.healthy, what="the writer running")
+    writer.failures = [ServiceUnavailable("down")]
+    with pytest.raises(DatabaseUnavailable, match=r"unavailable \(ServiceUnavailable\)"):
+        await gc.submit(unit("during", 1))
+
+
+async def test_after_an_outage_planning_starts_at_once_and_is_retried_until_it_succeeds() -> None:
+    # It used to start with the next batch, i.e. once a request had got through
+    # authentication (a cold key lookup) to the writer: seconds after Neo4j was back.
+    writer = FakeWriter()
+    writer.replan_failures = [ServiceUnavailable("down"), ServiceUnavailable("still down")]
+    gc = committer(writer, recovery_probe_s=0.01)
+    try:
+        await outage(gc, writer)
+        # No request after the failed one: the planning runs and is retried on its own.
+        await eventually_async(lambda: gc.replans == 1, what="planned again")
+        assert writer.replan_attempts == 3
+        after = await gc.submit(unit("after", 1))
+    finally:
+        await gc.stop()
+    assert writer.replan_attempts == 3  # not again for the batch after it
+    assert [e.seq for e in after[0].committed] == [1]
+
+
+async def test_while_the_database_refuses_a_batch_fails_at_once_with_its_error() -> None:
+    # Not held until its deadline (10 s here) waiting for a planning that cannot run.
+    writer = FakeWriter()
+    writer.replan_failures = [ServiceUnavailable("down")] * 1000
+    gc = committer(writer, recovery_probe_s=0.01)
+    try:
+        await outage(gc, writer)
+        await eventually_async(lambda: writer.replan_attempts >= 2, what="planning retried")
+        with pytest.raises(DatabaseUnavailable, match=r"unavailable \(ServiceUnavailable\)"):
+            await gc.submit(unit("still-during", 1))
+    finally:
+        await gc.stop()
+    assert writer.written_principals() == [["during"]]  # the refused batch never wrote
+
+
+async def test_a_batch_waits_for_the_planning_in_progress_then_is_written() -> None:
+    writer = FakeWriter()
+    writer.replan_gate.clear()  # the database answers, and plans for a while
+    gc = committer(writer)
+    try:
+        await outage(gc, writer)
+        await eventually_async(lambda: writer.replan_attempts == 1, what="planning started")
+        waiting = asyncio.create_task(gc.submit(unit("after", 1)))
+        await eventually_async(lambda: gc.pending_events == 1, what="the request queued")
+        assert len(writer.batches) == 1 and not waiting.done()  # not written yet
+        writer.replan_gate.set()
+        after = await waiting
+    finally:
+        await gc.stop()
+    assert writer.written_principals() == [["during"], ["after"]]
+    assert [e.seq for e in after[0].committed] == [1] and gc.replans == 1
+
+
+async def test_the_statements_of_a_request_are_planned_alongside_the_writers() -> None:
+    # Side by side, not one after the other: the writer's planning here only ends once
+    # the other planning has started (one after the other, neither would ever end).
+    writer = FakeWriter()
+    writer.replan_gate.clear()
+    gc = committer(writer)
+
+    async def plan_key_lookup() -> None:
+        writer.replan_gate.set()
+
+    gc.replan_also(plan_key_lookup)
+    try:
+        await outage(gc, writer)
+        await eventually_async(lambda: gc.replans == 1, what="planned again")
+    finally:
+        await gc.stop()

@@ -1,0 +1,4 @@
+// The open transactions of the service's planning (EventWriter.PLANNING_METADATA).
+SHOW TRANSACTIONS YIELD transactionId, metaData
+WHERE metaData.tracegraph = 'planning'
+RETURN transactionId
