@@ -219,6 +219,8 @@ def every_event_type(b: str, run: str, pipeline: str) -> list[dict[str, Any]]:
         ev("run.failed", {"error": {"message": b, "type": "RuntimeError", "stack": b}}),
         ev("run.completed", {"outputs": {"report": b}}, {**base, "run": f"{run}-2"}),
         ev("run.cancelled", {"reason": b, "by": b}, {**base, "run": f"{run}-3"}),
+        ev("run.paused", {"reason": b, "by": b, "command": "cmd-1"}, {**base, "run": f"{run}-4"}),
+        ev("run.resumed", {"reason": b, "by": b, "command": "cmd-2"}, {**base, "run": f"{run}-4"}),
     ]
 
 
