@@ -50,8 +50,11 @@ def _runs(service: RunningService) -> list[dict[str, Any]]:
     return [e["node"] for e in edges]
 
 
-def _status(service: RunningService, run_id: str) -> str:
-    return str(ok(service, "viewer", RUN, id=run_id)["run"]["status"])
+def _status(service: RunningService, run_id: str) -> str | None:
+    """The run's status; None while none of its events is stored (a start command is
+    settled when the executor launched the run, before its first event is ingested)."""
+    run = ok(service, "viewer", RUN, id=run_id)["run"]
+    return None if run is None else str(run["status"])
 
 
 def _settled(service: RunningService, command_id: str) -> dict[str, Any]:
