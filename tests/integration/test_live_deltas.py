@@ -478,7 +478,7 @@ def test_a_bad_entity_key_is_an_error_of_that_subscription_only(
     pipeline, run = unique("deltas"), unique("run")
     with service.client() as c:
         assert c.post("/v1/events", json=stream(pipeline, run, ["a"])[0]).status_code == 200
-    K = range(1001)  # noqa: N806 - one more known version than allowed
+    K = range(1001)  # one more known version than allowed
     bad_args = [
         (PIPELINE_CHANGED, {"names": None, "known": [{"entity": "pipeline:", "version": 1}]}),
         (RUN_CHANGED, {"run": ""}),
