@@ -31,6 +31,7 @@ from tests.support.live import (
     until_subscribed,
 )
 from tracegraph.api.graphql import live_ws
+from tracegraph.store.cypher_files import cypher
 
 RUN_CHANGED = gql(
     """
@@ -508,3 +509,30 @@ def test_a_bad_entity_key_is_an_error_of_that_subscription_only(
     assert "'run:' is not an entity key" in errors[1]["message"]
     assert "at most 200 names" in errors[3]["message"]
     assert "at most 1000 known versions" in errors[4]["message"]
+
+
+def test_run_documents_read_chunks_only_of_step_runs_still_streaming(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    # Review finding 5 (issue 17): every change of a run re-read all of its chunk events,
+    # O(n^2) over a long stream; once the response arrived they are not in the document.
+    _wait_ready(service)
+    pipeline, run = unique("deltas"), unique("run")
+    posts = stream(pipeline, run, ["a", "b", "c"])
+
+    def chunk_rows() -> list[dict]:
+        records, _, _ = clean_graph.execute_query(cypher("doc_runs"), ids=[run])
+        return records[0]["chunks"]  # type: ignore[no-any-return]
+
+    with service.client() as c:
+        for events in posts[:-1]:
+            assert c.post("/v1/events", json=events).status_code == 200
+        streaming = snap_doc(service, run)
+        assert len(chunk_rows()) == 3  # streaming: the chunks are the document's
+        assert c.post("/v1/events", json=posts[-1]).status_code == 200
+    assert chunk_rows() == []  # responded: nothing to read
+    done = snap_doc(service, run)
+    [call] = done["steps"][f"{run}/gen#1"]["calls"].values()
+    assert (call["chunks"], call["response"]) == ([], "abc")
+    [call] = streaming["steps"][f"{run}/gen#1"]["calls"].values()
+    assert call["chunks"] == ["a", "b", "c"]
