@@ -1,7 +1,8 @@
 // Run documents (docs/live-deltas.md): each run with its step runs, their LLM calls and
 // the artifact versions they read and wrote, and the run's streamed response chunks
-// (only calls still waiting for their response use them). One round trip for every
-// run a snapshot or a live round needs. Temporal properties come back as RFC 3339 text.
+// (only calls still waiting for their response use them, so only their step runs'
+// chunks are read). One round trip for every run a snapshot or a live round needs.
+// Temporal properties come back as RFC 3339 text.
 // Chunks are read off the run's own events (ABOUT edges, anchored on the run), never
 // the global log.
 UNWIND $ids AS id
@@ -22,9 +23,15 @@ CALL (r) {
     writes: [(sr)-[:WROTE]->(a:ArtifactVersion) | a { .id, .uri, .version }]
   }) AS step_runs
 }
-CALL (r) {
-  OPTIONAL MATCH (r)<-[:ABOUT]-(e)
+CALL (r, step_runs) {
+  // Only chunks of step runs with a call still waiting for its response: the others'
+  // are not in the document, and re-reading them on every change of a long stream
+  // would cost O(n^2). No such step run: no expansion at all (collect of no rows: []).
+  WITH r, [sr IN step_runs WHERE any(c IN sr.calls WHERE NOT c.received) | sr.id] AS streaming
+  WHERE size(streaming) > 0
+  MATCH (r)<-[:ABOUT]-(e)
   WHERE e.type = 'response.chunk'
+    AND r.id + '/' + e.step + '#' + toString(coalesce(e.attempt, 1)) IN streaming
   RETURN collect(e.payload) AS chunks
 }
 RETURN id,

@@ -196,3 +196,35 @@ def test_health_endpoints(service: RunningService) -> None:
             "schema_applied": True,
             "writer": "running",
         }
+
+
+def test_a_response_chunk_index_beyond_the_bound_is_rejected_and_quarantined(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    # Review finding 3 (issue 17): one such chunk would make the run's document a
+    # two-billion-entry list; it is refused like any invalid event, the rest stored.
+    run = {
+        "id": "run-1",
+        "type": "run.started",
+        "time": "2026-11-20T02:00:00Z",
+        "source": "test",
+        "pipeline": "p",
+        "run": "r1",
+        "data": {},
+    }
+    chunk = {
+        **run,
+        "id": "chunk-1",
+        "type": "response.chunk",
+        "step": "gen",
+        "data": {"call": "c1", "index": 2_000_000_000, "delta": "x"},
+    }
+    with service.client() as client:
+        resp = client.post("/v1/events", json=[run, chunk])
+    assert resp.status_code == 207, resp.text
+    body = resp.json()
+    assert body["accepted"] == 1
+    assert body["rejected"] == [
+        {"index": 1, "id": "chunk-1", "error": "data.index: must be <= 100000 (got 2000000000)"}
+    ]
+    assert [q["event_id"] for q in fetch(clean_graph, "quarantined")] == ["chunk-1"]

@@ -15,6 +15,7 @@ import jsonpatch
 import pytest
 import rfc8785
 from gql import gql
+from gql.transport.exceptions import TransportQueryError
 from neo4j import Driver
 
 from tests.conftest import RunningService
@@ -25,10 +26,12 @@ from tests.support.live import (
     TRANSPORT_WS,
     request,
     session,
+    take,
     unique,
     until_subscribed,
 )
 from tracegraph.api.graphql import live_ws
+from tracegraph.store.cypher_files import cypher
 
 RUN_CHANGED = gql(
     """
@@ -464,3 +467,72 @@ def test_permessage_deflate_is_negotiated_when_offered(service: RunningService) 
 
 
 __all__ = ["httpx"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_bad_entity_key_is_an_error_of_that_subscription_only(
+    service: RunningService, clean_graph: Driver, protocol: str
+) -> None:
+    # Review finding 4 (issue 17): bad keys reached the initial read shared with other
+    # subscribers and failed it for everyone with an internal error.
+    _wait_ready(service)
+    pipeline, run = unique("deltas"), unique("run")
+    with service.client() as c:
+        assert c.post("/v1/events", json=stream(pipeline, run, ["a"])[0]).status_code == 200
+    K = range(1001)  # one more known version than allowed
+    bad_args = [
+        (PIPELINE_CHANGED, {"names": None, "known": [{"entity": "pipeline:", "version": 1}]}),
+        (RUN_CHANGED, {"run": ""}),
+        (BREACH_CHANGED, {"known": [{"entity": "nope:1", "version": 1}]}),
+        (PIPELINE_CHANGED, {"names": [f"p{i}" for i in range(201)]}),
+        (PIPELINE_CHANGED, {"known": [{"entity": f"pipeline:p{i}", "version": 1} for i in K]}),
+    ]
+
+    async def bad(document: Any, variables: dict[str, Any]) -> dict:
+        async with session(service, protocol) as s:
+            with pytest.raises(TransportQueryError) as err:
+                await take(s, document, variables, 1)
+            return err.value.errors[0]  # type: ignore[no-any-return,index]
+
+    async def main() -> tuple[list[dict], list[dict]]:
+        async with session(service, protocol) as s:
+            # Good and bad subscriptions start together (their initial reads coalesce).
+            good = asyncio.create_task(take(s, RUN_CHANGED, {"run": run}, 1))
+            errors = await asyncio.gather(*(bad(d, v) for d, v in bad_args))
+            return await good, list(errors)
+
+    [first], errors = asyncio.run(main())
+    assert first["runChanged"]["version"] == 3  # the good subscriber got its document
+    for error, (_, variables) in zip(errors, bad_args, strict=True):
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (variables, error)
+    assert "'pipeline:' is not an entity key" in errors[0]["message"]
+    assert "'run:' is not an entity key" in errors[1]["message"]
+    assert "at most 200 names" in errors[3]["message"]
+    assert "at most 1000 known versions" in errors[4]["message"]
+
+
+def test_run_documents_read_chunks_only_of_step_runs_still_streaming(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    # Review finding 5 (issue 17): every change of a run re-read all of its chunk events,
+    # O(n^2) over a long stream; once the response arrived they are not in the document.
+    _wait_ready(service)
+    pipeline, run = unique("deltas"), unique("run")
+    posts = stream(pipeline, run, ["a", "b", "c"])
+
+    def chunk_rows() -> list[dict]:
+        records, _, _ = clean_graph.execute_query(cypher("doc_runs"), ids=[run])
+        return records[0]["chunks"]  # type: ignore[no-any-return]
+
+    with service.client() as c:
+        for events in posts[:-1]:
+            assert c.post("/v1/events", json=events).status_code == 200
+        streaming = snap_doc(service, run)
+        assert len(chunk_rows()) == 3  # streaming: the chunks are the document's
+        assert c.post("/v1/events", json=posts[-1]).status_code == 200
+    assert chunk_rows() == []  # responded: nothing to read
+    done = snap_doc(service, run)
+    [call] = done["steps"][f"{run}/gen#1"]["calls"].values()
+    assert (call["chunks"], call["response"]) == ([], "abc")
+    [call] = streaming["steps"][f"{run}/gen#1"]["calls"].values()
+    assert call["chunks"] == ["a", "b", "c"]

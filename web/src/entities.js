@@ -68,6 +68,8 @@ export class EntityStore {
     this.waiting = new Map();
     /** entities whose snapshot read is under way */
     this.inFlight = new Set();
+    /** entity -> the server's higher version a digest check found (STALE, we behind) */
+    this.behind = new Map();
     this.counts = { resyncs: 0, mismatches: 0, applied: 0, stale: 0, gaps: 0 };
     this.resyncsByReason = Object.fromEntries(Object.keys(Reason).map((r) => [r, 0]));
   }
@@ -253,12 +255,15 @@ export class EntityStore {
   drop(entity) {
     this.records.delete(entity);
     this.waiting.delete(entity);
+    this.behind.delete(entity);
   }
 
   /**
    * Compare our documents with the server's: `digestOf(doc)` makes each digest, and
    * `check(digests)` is the digestCheck query. MISMATCH verdicts read those snapshots
-   * (reason MISMATCH); STALE ones only mean a delta is on its way.
+   * (reason MISMATCH). A STALE verdict with a server version above ours may be a delta
+   * on its way; if the next check finds us still below that version, the delta was lost
+   * and the snapshot is read (reason GAP). Resolves to the MISMATCH entities.
    */
   async verify(digestOf, check, prefix = "") {
     const mine = [];
@@ -267,16 +272,29 @@ export class EntityStore {
       mine.push({ entity, version: r.version, digest: await digestOf(r.doc) });
     }
     const mismatched = [];
+    const stuck = [];
+    const behind = new Map();
     for (const part of chunks(mine, MAX_ENTITIES_PER_CALL)) {
       const verdicts = await check(part);
       for (const v of verdicts) {
+        const ours = this.version(v.entity);
         // A delta may have moved the entity on while the answer travelled.
-        if (v.status === "MISMATCH" && v.version === this.version(v.entity))
-          mismatched.push(v.entity);
+        if (v.status === "MISMATCH" && v.version === ours) mismatched.push(v.entity);
+        // Behind: the server is ahead, or has no such entity any more (a retracted
+        // breach, version 0). A lower version (a lagging answer) is left alone.
+        const gone = v.version === 0;
+        if (v.status !== "STALE" || (v.version <= ours && !gone)) continue;
+        const before = this.behind.get(v.entity);
+        if (before !== undefined && (ours < before || (gone && before === 0))) stuck.push(v.entity);
+        else behind.set(v.entity, v.version);
       }
     }
+    // Only what this check found behind is remembered: a repaired entity starts over.
+    for (const { entity } of mine) this.behind.delete(entity);
+    for (const [entity, version] of behind) this.behind.set(entity, version);
     this.counts.mismatches += mismatched.length;
     if (mismatched.length) await this.resync(mismatched, Reason.MISMATCH);
+    if (stuck.length) await this.resync(stuck, Reason.GAP);
     return mismatched;
   }
 

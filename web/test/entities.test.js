@@ -163,3 +163,69 @@ test("verify() resyncs the MISMATCH entities only, with reason MISMATCH", async 
   assert.deepEqual(store.get("run:a").doc, { v: "server" });
   assert.equal(store.counts.mismatches, 1);
 });
+
+test("verify() resyncs an entity STALE and behind the server on two checks in a row (GAP)", async () => {
+  // Review finding 2 (issue 17): a client whose delta was lost stays behind; STALE
+  // alone may be a delta in flight, so one check waits and the next one repairs.
+  const server = { "run:a": { version: 6, doc: { v: 6 } } };
+  const { store, reads } = harness(server);
+  store.apply(full("run:a", 5, { v: 5 }));
+  store.apply(full("run:b", 7, { v: 7 }));
+  const digest = digester(canonicalize, webcrypto.subtle);
+  const check = async (digests) =>
+    digests.map((d) => ({
+      entity: d.entity,
+      version: server[d.entity]?.version ?? 7,
+      digest: "",
+      status: d.entity === "run:a" ? "STALE" : "MATCH",
+    }));
+  assert.deepEqual(await store.verify(digest, check), []);
+  assert.deepEqual(reads, []); // once: maybe the delta is on its way
+  await store.verify(digest, check);
+  assert.deepEqual(reads, [[["run:a"], Reason.GAP]]);
+  assert.equal(store.version("run:a"), 6);
+  assert.deepEqual(store.get("run:a").doc, { v: 6 });
+});
+
+test("verify() does not resync an entity whose delta arrived between two STALE checks", async () => {
+  const server = { "run:a": { version: 6, doc: { v: 6 } } };
+  const { store, reads } = harness(server);
+  store.apply(full("run:a", 5, { v: 5 }));
+  const digest = digester(canonicalize, webcrypto.subtle);
+  const check = async (digests) =>
+    digests.map((d) => ({
+      entity: d.entity,
+      version: server[d.entity].version,
+      digest: "",
+      status: "STALE",
+    }));
+  await store.verify(digest, check);
+  store.apply(delta("run:a", 5, 6, [{ op: "replace", path: "/v", value: 6 }]));
+  server["run:a"] = { version: 7, doc: { v: 7 } }; // moving on: streaming, not stuck
+  await store.verify(digest, check);
+  assert.deepEqual(reads, []);
+});
+
+test("a server version below ours (a lagging replica) is not a reason to resync", async () => {
+  const { store, reads } = harness({});
+  store.apply(full("run:a", 5, { v: 5 }));
+  const digest = digester(canonicalize, webcrypto.subtle);
+  const check = async (digests) =>
+    digests.map((d) => ({ entity: d.entity, version: 4, digest: "", status: "STALE" }));
+  await store.verify(digest, check);
+  await store.verify(digest, check);
+  assert.deepEqual(reads, []);
+});
+
+test("verify() removes an entity the server no longer has (STALE at version 0, twice)", async () => {
+  const { store, reads } = harness({});
+  store.apply(full("breach:b", 3, { id: "b" }));
+  const digest = digester(canonicalize, webcrypto.subtle);
+  const check = async (digests) =>
+    digests.map((d) => ({ entity: d.entity, version: 0, digest: "", status: "STALE" }));
+  await store.verify(digest, check);
+  assert.deepEqual(reads, []);
+  await store.verify(digest, check);
+  assert.deepEqual(reads, [[["breach:b"], Reason.GAP]]);
+  assert.equal(store.get("breach:b"), null);
+});

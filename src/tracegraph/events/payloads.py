@@ -160,9 +160,18 @@ class PromptSentData(Payload):
         return self
 
 
+# The highest ``response.chunk`` index accepted.
+MAX_CHUNK_INDEX = 100_000
+
+
 class ResponseChunkData(Payload):
     call: Ident
-    index: Count = Field(description="0-based position of the chunk in the response")
+    # Bounded: run documents hold a call's chunks as a list indexed by position
+    # (docs/live-deltas.md), so an unbounded index could exhaust server memory.
+    index: Count = Field(
+        le=MAX_CHUNK_INDEX,
+        description=f"0-based position of the chunk in the response (at most {MAX_CHUNK_INDEX})",
+    )
     delta: str
 
 

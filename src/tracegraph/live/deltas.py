@@ -40,6 +40,9 @@ from tracegraph.live.documents import (
 
 log = structlog.get_logger(__name__)
 
+# A round whose read fails puts its entities back at most this many times in a row.
+ROUND_RETRIES = 5
+
 
 @dataclass
 class DeltaStats:
@@ -107,20 +110,31 @@ class DeltaScope:
 
 
 class _Cache:
-    """The last document sent per (entity, variant), least recently used out first."""
+    """The last document sent per (entity, variant), least recently used out first.
+
+    An entry a subscription's initial read put there is *primed*: it is a base for the
+    next patch, but no round has sent that version to the other subscribers yet, so a
+    round that reads the same version must still send it (finding 1 of issue 17)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._docs: OrderedDict[tuple[str, str], tuple[int, Doc | None]] = OrderedDict()
+        self._docs: OrderedDict[tuple[str, str], tuple[int, Doc | None, bool]] = OrderedDict()
 
     def get(self, entity: str, variant: str) -> tuple[int, Doc | None] | None:
         found = self._docs.get((entity, variant))
-        if found is not None:
-            self._docs.move_to_end((entity, variant))
-        return found
+        if found is None:
+            return None
+        self._docs.move_to_end((entity, variant))
+        return found[0], found[1]
 
-    def put(self, entity: str, variant: str, version: int, doc: Doc | None) -> None:
-        self._docs[(entity, variant)] = (version, doc)
+    def primed(self, entity: str, variant: str) -> bool:
+        found = self._docs.get((entity, variant))
+        return found is not None and found[2]
+
+    def put(
+        self, entity: str, variant: str, version: int, doc: Doc | None, *, primed: bool = False
+    ) -> None:
+        self._docs[(entity, variant)] = (version, doc, primed)
         self._docs.move_to_end((entity, variant))
         while len(self._docs) > self._size:
             self._docs.popitem(last=False)
@@ -180,6 +194,8 @@ class DeltaFeed:
         self._by_entity: dict[str, set[Any]] = {}
         self._all: dict[str, set[Any]] = {"pipeline": set(), "breach": set()}
         self._pending: set[str] = set()
+        # Consecutive failed reads per pending entity (bounded retries, _retry_later).
+        self._failed_rounds: dict[str, int] = {}
         self.stats = DeltaStats()
 
     # -- registration (the hub owns the subscriber objects) ---------------------------
@@ -261,14 +277,21 @@ class DeltaFeed:
 
     async def round(self) -> list[tuple[Delta, set[Any]]]:
         """Read the noted entities' documents and the deltas to push, with the
-        subscribers of each (the hub pushes them). A failed read loses nothing for
-        good: the next change sends the whole difference, and a client that missed it
-        finds out by version (gap) or digest."""
+        subscribers of each (the hub pushes them). A failed read raises and puts the
+        entities back for the next round (at most ``ROUND_RETRIES`` times); after that
+        the next change sends the whole difference, and a client that missed it finds
+        out by version (gap) or digest."""
         pending, self._pending = self._pending, set()
         entities = sorted(e for e in pending if self._wanted(e))
         if not entities:
             return []
-        docs = await self.source.read(entities)
+        try:
+            docs = await self.source.read(entities)
+        except Exception:
+            self._retry_later(entities)
+            raise
+        for entity in entities:
+            self._failed_rounds.pop(entity, None)
         out: list[tuple[Delta, set[Any]]] = []
         for entity in entities:
             subs = self.subscribers(entity)
@@ -278,6 +301,18 @@ class DeltaFeed:
                 if delta is not None:
                     out.append((delta, {s for s in subs if s.variant == variant}))
         return out
+
+    def _retry_later(self, entities: Iterable[str]) -> None:
+        """Put the entities of a failed read back for the next round, each at most
+        ``ROUND_RETRIES`` times in a row (then the next change sends the difference)."""
+        for entity in entities:
+            failures = self._failed_rounds.get(entity, 0) + 1
+            if failures > ROUND_RETRIES:
+                self._failed_rounds.pop(entity, None)
+                log.warning("entity document not read; delta skipped", entity=entity)
+                continue
+            self._failed_rounds[entity] = failures
+            self._pending.add(entity)
 
     def _diff(self, new: Document, variant: str) -> Delta | None:
         kind, _ = parse_entity(new.entity)
@@ -289,7 +324,11 @@ class DeltaFeed:
             # Deleted (a retracted breach): a version past the last one sent.
             version, base = cached[0] + 1, None
         elif cached is not None and cached[0] == new.version:
-            return None
+            if not self._cache.primed(new.entity, variant):
+                return None  # sent already
+            # Primed by a subscription's initial read: subscribers that started earlier
+            # may still hold an older version; the whole document (those at it drop it).
+            version, base = new.version, None
         elif cached is not None and new.version < cached[0]:
             return None  # read before a newer one a subscription primed: stale
         elif cached is None or cached[1] is None:
@@ -322,8 +361,10 @@ class DeltaFeed:
             kind, _ = parse_entity(entity)
             doc = variant_of(kind, d.doc, variant)
             cached = self._cache.get(entity, variant)
-            if d.doc is not None and (cached is None or cached[0] < d.version):
-                self._cache.put(entity, variant, d.version, doc)
+            # Only an empty entry is primed: overwriting a sent one would make the next
+            # round skip a version that earlier subscribers have not been sent.
+            if d.doc is not None and cached is None:
+                self._cache.put(entity, variant, d.version, doc, primed=True)
             out.append(Document(entity, d.version, d.seq, doc))
         return out
 

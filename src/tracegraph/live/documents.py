@@ -22,6 +22,8 @@ import jsonpointer
 import orjson
 import rfc8785
 
+from tracegraph.events.payloads import MAX_CHUNK_INDEX
+
 Doc = dict[str, Any]
 Patch = list[dict[str, Any]]
 
@@ -171,7 +173,8 @@ def _step_run(sr: dict[str, Any], *, light: bool) -> Doc:
 
 def stream_chunks(payloads: Iterable[dict[str, Any]], run: str) -> dict[str, dict[str, list]]:
     """``response.chunk`` deltas by step run and call id, in index order (a missing
-    index as None), from the run's stored chunk events."""
+    index as None), from the run's stored chunk events. A dense list is safe because
+    ingest bounds ``index`` (``MAX_CHUNK_INDEX``); a larger stored one is left out."""
     by_call: dict[tuple[str, str], dict[int, str]] = {}
     for p in payloads:
         step = p.get("step")
@@ -179,7 +182,10 @@ def stream_chunks(payloads: Iterable[dict[str, Any]], run: str) -> dict[str, dic
             continue  # run-level calls are not in the run document (as in GraphQL)
         data = p.get("data") or {}
         sr = f"{run}/{step}#{p.get('attempt') or 1}"
-        by_call.setdefault((sr, f"{run}/{data['call']}"), {})[int(data["index"])] = data["delta"]
+        index = int(data["index"])
+        if index > MAX_CHUNK_INDEX:
+            continue  # stored before ingest bounded it: would make a huge dense list
+        by_call.setdefault((sr, f"{run}/{data['call']}"), {})[index] = data["delta"]
     out: dict[str, dict[str, list]] = {}
     for (sr, call), parts in by_call.items():
         out.setdefault(sr, {})[call] = [parts.get(i) for i in range(max(parts) + 1)]

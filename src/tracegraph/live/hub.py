@@ -473,7 +473,12 @@ class LiveHub:
         try:
             deltas = await feed.round()
         except Exception as exc:
-            log.warning("entity documents not read; deltas skipped", error=str(exc))
+            # The feed kept the entities (bounded): read them again after a pause, even
+            # if nothing else is committed meanwhile.
+            log.warning("entity documents not read; retrying", error=str(exc))
+            if feed.pending:
+                loop = asyncio.get_running_loop()
+                loop.call_later(self._retry_after_s, self._runs_wanted.set)
             return
         self._batch += 1
         batch = self._batch

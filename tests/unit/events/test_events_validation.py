@@ -915,3 +915,14 @@ def test_fingerprint_tells_duplicate_from_conflict(example_events: list[dict[str
     changed = copy.deepcopy(raw)
     changed["data"]["outputs"]["pass_rate"] = 0.5
     assert fingerprint(parse_event(changed)) != fingerprint(first)  # conflict
+
+
+def test_a_response_chunk_index_is_bounded() -> None:
+    # Review finding 3 (issue 17): a huge index would make the run document a dense
+    # list of that many entries (memory exhaustion); it is refused, naming the field.
+    raw = make("response.chunk", data=with_data("response.chunk", index=2_000_000_000))
+    message = str(error_of(raw))
+    assert message.startswith("data.index: "), message
+    assert "100000" in message.replace("_", "").replace(",", ""), message
+    limit = make("response.chunk", data=with_data("response.chunk", index=100_000))
+    assert parse_event(limit).data.index == 100_000  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.eventually import eventually_async
 from tracegraph.events.records import SequencedEvent
-from tracegraph.live.deltas import DeltaItem, DeltaScope
+from tracegraph.live.deltas import DeltaFeed, DeltaItem, DeltaScope
 from tracegraph.live.doc_source import DocumentSource
 from tracegraph.live.documents import (
     FULL,
@@ -54,6 +54,10 @@ def test_stream_chunks_are_in_index_order_with_gaps_as_null() -> None:
 
     found = stream_chunks([chunk(2, "c"), chunk(0, "a"), chunk(0, "x", "c2"), {"data": {}}], "r")
     assert found == {"r/gen#1": {"r/c1": ["a", None, "c"], "r/c2": ["x"]}}
+    # An index above the ingest bound (stored before it existed) is left out, not a
+    # list of two billion entries (review finding 3 of issue 17).
+    huge = stream_chunks([chunk(0, "a"), chunk(2_000_000_000, "z")], "r")
+    assert huge == {"r/gen#1": {"r/c1": ["a"]}}
 
 
 def test_redacted_documents_hide_text_and_chunks_only() -> None:
@@ -211,5 +215,85 @@ async def test_subscriptions_starting_together_share_their_initial_reads() -> No
         assert docs.reads <= 2
         for s in streams:
             await s.aclose()
+    finally:
+        await hub.close()
+
+
+class _Sub:
+    """A delta subscriber as the feed sees one: just a redaction variant."""
+
+    variant = FULL
+
+
+async def test_a_subscription_starting_before_a_round_does_not_swallow_its_delta() -> None:
+    # Review finding 1 (issue 17): viewer A holds v1; a commit makes v2; viewer B's
+    # initial read sees v2 before the hub's round runs. The round must still send v2
+    # (to A); B drops it by version on delivery.
+    docs = FakeDocuments()
+    feed = DeltaFeed(DocumentSource(docs))
+    docs.state["r"] = {"version": 1, "status": "running", "seq": 1, "pipeline": "p"}
+    scope = DeltaScope("run", frozenset(["r"]))
+    a, b = _Sub(), _Sub()
+    feed.add(scope, a)
+    assert [d.version for d in await feed.initial(scope, {}, FULL)] == [1]
+    docs.state["r"].update(version=2, status="succeeded", seq=2)
+    payload = {"id": "e2", "type": "log", "time": "t", "pipeline": "p", "run": "r"}
+    assert feed.note_events([SequencedEvent(2, payload, "fp", datetime.now(UTC))])
+    feed.add(scope, b)
+    assert [d.version for d in await feed.initial(scope, {}, FULL)] == [2]
+    deltas = await feed.round()
+    assert [(d.version, subs) for d, subs in deltas] == [(2, {a, b})]
+    # A (at v1) gets it; B, whose initial document was v2, has it already.
+    assert deltas[0][0].full.patch[0]["value"]["status"] == "SUCCEEDED"
+
+
+async def test_a_failed_round_keeps_its_entities_for_the_next_round() -> None:
+    # Review finding 2 (issue 17): a transient read failure must not lose the deltas.
+    docs = FakeDocuments()
+    feed = DeltaFeed(DocumentSource(docs))
+    docs.state["r"] = {"version": 1, "status": "running", "seq": 1, "pipeline": "p"}
+    scope = DeltaScope("run", frozenset(["r"]))
+    a = _Sub()
+    feed.add(scope, a)
+    await feed.initial(scope, {}, FULL)
+    docs.state["r"].update(version=2, status="succeeded", seq=2)
+    payload = {"id": "e2", "type": "log", "time": "t", "pipeline": "p", "run": "r"}
+    feed.note_events([SequencedEvent(2, payload, "fp", datetime.now(UTC))])
+    real = docs.runs_doc
+
+    async def down(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        raise ConnectionError("database briefly unavailable")
+
+    docs.runs_doc = down  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await feed.round()
+    assert feed.pending  # kept for a retry
+    docs.runs_doc = real  # type: ignore[method-assign]
+    deltas = await feed.round()
+    assert [(d.version, d.base_version) for d, _ in deltas] == [(2, 1)]
+
+
+async def test_the_hub_retries_a_round_whose_read_failed_without_a_new_commit() -> None:
+    docs = FakeDocuments()
+    hub = LiveHub(NoLog(), queue_size=10, documents=DocumentSource(docs), retry_after_s=0)
+    hub.start()
+    try:
+        docs.state["r"] = {"version": 1, "status": "running", "seq": 1, "pipeline": "p"}
+        s = hub.entity_deltas(DeltaScope("run", frozenset(["r"])), {}, FULL)
+        assert (await _next(s)).version == 1
+        real, failures = docs.runs_doc, []
+
+        async def flaky(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+            if not failures:
+                failures.append(ids)
+                raise ConnectionError("database briefly unavailable")
+            return await real(ids)
+
+        docs.runs_doc = flaky  # type: ignore[method-assign]
+        task = asyncio.create_task(_next(s))
+        _commit(hub, docs, "r", 2, status="succeeded")
+        item = await task  # no further commit: the hub retried the failed round
+        assert failures and (item.version, item.base_version) == (2, 1)
+        await s.aclose()
     finally:
         await hub.close()

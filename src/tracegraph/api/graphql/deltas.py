@@ -31,8 +31,12 @@ from tracegraph.live.documents import (
 )
 from tracegraph.live.hub import SubscriberClosed
 
-# At most this many entities per snapshots / digestCheck request.
+# At most this many entities per snapshots / digestCheck request (and names per
+# pipelineChanged).
 MAX_ENTITIES = 200
+# At most this many known versions per subscription: as many as a whole-kind scope
+# holds (DocumentSource.scope_limit), which the dashboard resumes with.
+MAX_KNOWN = 1000
 
 
 @strawberry.enum(description="Why a client asks for snapshots (counted on /metrics).")
@@ -112,9 +116,9 @@ def _variant(info: Info[Context, None]) -> str:
     return variant_for(can(info, Permission.READ_PROMPTS))
 
 
-def _entities(entities: list[str]) -> list[str]:
-    if len(entities) > MAX_ENTITIES:
-        raise BadArgument(f"at most {MAX_ENTITIES} entities per request (got {len(entities)})")
+def _entities(entities: list[str], limit: int = MAX_ENTITIES, what: str = "entities") -> list[str]:
+    if len(entities) > limit:
+        raise BadArgument(f"at most {limit} {what} per request (got {len(entities)})")
     try:
         for entity in entities:
             parse_entity(entity)
@@ -205,9 +209,12 @@ def entity_delta_of(item: DeltaItem) -> EntityDelta:
 
 def delta_scope(field_name: str, args: dict) -> tuple[DeltaScope, dict[str, int]]:
     """Scope and known versions of a delta subscription from its arguments (shared with
-    the WebSocket fast path, api/graphql/live_ws.py)."""
+    the WebSocket fast path, api/graphql/live_ws.py). Checked here, per subscriber: a
+    bad key must be that subscriber's BAD_USER_INPUT, not an error of the initial read
+    it would share with others (issue 17, finding 4)."""
     if field_name == "runChanged":
         run = str(args["run"])
+        _entities([f"run:{run}"])
         after = args.get("afterVersion")
         known = {} if after is None else {f"run:{run}": int(after)}
         return DeltaScope("run", frozenset([run])), known
@@ -217,10 +224,13 @@ def delta_scope(field_name: str, args: dict) -> tuple[DeltaScope, dict[str, int]
         entity = k["entity"] if isinstance(k, dict) else k.entity
         version = k["version"] if isinstance(k, dict) else k.version
         known[str(entity)] = int(version)
+    _entities(list(known), MAX_KNOWN, "known versions")
     if field_name == "pipelineChanged":
         names = args.get("names")
-        keys = None if names is None else frozenset(map(str, names))
-        return DeltaScope("pipeline", keys), known
+        if names is None:
+            return DeltaScope("pipeline", None), known
+        _entities([f"pipeline:{n}" for n in names], MAX_ENTITIES, "names")
+        return DeltaScope("pipeline", frozenset(map(str, names))), known
     return DeltaScope("breach", None), known
 
 

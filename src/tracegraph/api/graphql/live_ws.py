@@ -71,7 +71,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 
 from tracegraph.api.graphql.deltas import delta_scope, entity_delta_of
-from tracegraph.api.graphql.errors import subscription_closed
+from tracegraph.api.graphql.errors import BadArgument, subscription_closed
 from tracegraph.api.graphql.hardening import count_fields, websocket_rate_error
 from tracegraph.api.graphql.masking import formatted_errors
 from tracegraph.api.graphql.subscriptions import event_of, live_hub, run_of
@@ -279,6 +279,11 @@ class SharedSubscriptions:
             args = get_argument_values(doc.field_def, doc.field_node, coerced)
         except GraphQLError:
             return None
+        if doc.field_name in DELTA_FIELDS:
+            try:
+                delta_scope(doc.field_name, args)
+            except BadArgument:
+                return None  # strawberry's path answers with the argument error
         shared_vars = {k: v for k, v in variables.items() if k not in doc.resume_variables}
         try:
             var_key = orjson.dumps(shared_vars, option=orjson.OPT_SORT_KEYS)
