@@ -1,6 +1,9 @@
-// What commands would act on, looked up in the issuing transaction (after the counter
-// lock): runs with their status, step runs with theirs, pipelines, and for runs to retry
-// their step runs (to find the first failed step). A missing one comes back found: false.
+// What commands would act on, looked up in the issuing transaction (before its last
+// statement takes the counter's lock: command_seq_advance): runs with their status, step
+// runs with theirs, the latest attempt of their step and whether a retry of them is
+// already under way (an open or acknowledged retry command), pipelines, and for runs to
+// retry their step runs (to find the first failed step). A missing one comes back
+// found: false.
 CALL () {
   UNWIND $runs AS id
   OPTIONAL MATCH (r:Run {id: id})
@@ -12,13 +15,22 @@ CALL () {
   OPTIONAL MATCH (r:Run {id: sr.run})
   RETURN collect({id: id, found: sr IS NOT NULL, status: sr.status, run: sr.run,
                   step: sr.step, attempt: sr.attempt, pipeline: sr.pipeline,
-                  run_status: r.status}) AS step_runs
+                  run_status: r.status,
+                  attempts: CASE WHEN r IS NULL THEN [] ELSE
+                    [(r)-[:HAS]->(o:StepRun {step: sr.step}) | coalesce(o.attempt, 1)] END,
+                  retrying: CASE WHEN sr IS NULL THEN [] ELSE
+                    [(c:Command)-[:TARGETS]->(sr) WHERE c.kind = 'retry'
+                       AND c.state IN ['pending', 'delivered', 'acknowledged'] | c.id] END
+                 }) AS step_runs
 }
 CALL () {
   UNWIND $retry_runs AS id
   MATCH (r:Run {id: id})-[:HAS]->(sr:StepRun)
   RETURN collect({run: id, id: sr.id, step: sr.step, attempt: sr.attempt, status: sr.status,
-                  started_at: toString(sr.started_at)}) AS retry_steps
+                  started_at: toString(sr.started_at),
+                  retrying: [(c:Command)-[:TARGETS]->(sr) WHERE c.kind = 'retry'
+                     AND c.state IN ['pending', 'delivered', 'acknowledged'] | c.id]
+                 }) AS retry_steps
 }
 CALL () {
   UNWIND $pipelines AS name

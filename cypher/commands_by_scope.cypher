@@ -1,4 +1,5 @@
-// Commands already issued under these idempotency scopes (`<principal>|<key>`).
+// Commands already issued under these idempotency scopes (`["<principal>", "<key>"]`, a JSON pair:
+// command_store.idempotency_scope).
 UNWIND $scopes AS scope
 MATCH (c:Command {scope: scope})
 RETURN c {.*} AS command

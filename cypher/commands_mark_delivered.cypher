@@ -1,9 +1,13 @@
 // pending -> delivered once an executor received the command. The property write takes
 // the node's write lock before the state is read again, so a concurrent acknowledgement
-// (or expiry) on another replica is never overwritten (no lost update).
+// (or expiry) on another replica is never overwritten (no lost update). Locks are taken
+// in seq order, as commands_expire takes them, so two replicas marking and expiring
+// overlapping commands never wait on each other crosswise (a deadlock).
 UNWIND $ids AS id
 MATCH (c:Command {id: id})
 WHERE c.state = 'pending'
+WITH c
+ORDER BY c.seq
 SET c._lock = true
 REMOVE c._lock
 WITH c

@@ -55,10 +55,12 @@ DROP INDEX event_type IF EXISTS;
 DROP INDEX event_run IF EXISTS;
 DROP INDEX event_pipeline IF EXISTS;
 // Commands (issue 18): by id, by seq (the delivery tailer), by idempotency scope, per
-// pipeline in seq order (executors' resume), and open ones by expiry time.
+// pipeline in seq order (executors' resume), open ones by expiry time, and acknowledged
+// ones by acknowledgement time (the lease: commands_expire).
 CREATE CONSTRAINT command_id IF NOT EXISTS FOR (n:Command) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT command_seq IF NOT EXISTS FOR (n:Command) REQUIRE n.seq IS UNIQUE;
 CREATE CONSTRAINT command_scope IF NOT EXISTS FOR (n:Command) REQUIRE n.scope IS UNIQUE;
 CREATE INDEX command_pipeline_seq IF NOT EXISTS FOR (n:Command) ON (n.pipeline, n.seq);
 CREATE INDEX command_state_expiry IF NOT EXISTS FOR (n:Command) ON (n.state, n.expires_at);
+CREATE INDEX command_state_acknowledged IF NOT EXISTS FOR (n:Command) ON (n.state, n.acknowledged_at);
 CREATE INDEX command_run IF NOT EXISTS FOR (n:Command) ON (n.run);

@@ -337,6 +337,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         poll_s=settings.command_poll_interval_s,
         expire_every_s=settings.command_expiry_interval_s,
         queue_size=settings.command_queue_size,
+        ack_lease_s=settings.command_ack_lease_s,
+        page=settings.command_catchup_page,
     )
     services = Services(
         settings=settings,

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     command_expiry_interval_s: float = Field(default=1.0, gt=0)
     command_long_poll_max_wait_s: float = Field(default=8.0, gt=0)
     command_queue_size: int = Field(default=1000, ge=1)
+    # An acknowledged command whose executor reported no outcome within this becomes
+    # `expired` (the executor went silent: died, lost its network), so nothing waits on
+    # it forever. Long enough for a start that runs a whole pipeline before settling.
+    command_ack_lease_s: float = Field(default=3600.0, gt=0)
+    # Commands one catch-up read (a resume, a long poll) takes from the database at once.
+    command_catchup_page: int = Field(default=1000, ge=1)
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

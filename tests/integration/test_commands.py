@@ -157,6 +157,8 @@ def test_a_retry_of_a_failed_step_or_run_names_the_failed_step(service: RunningS
     runs = seed_runs(service, pipeline)
     by_run = ok(service, "operator", RETRY, run=runs["failed"], key=key())["retry"]
     assert (by_run["stepRun"], by_run["step"]) == (f"{runs['failed']}/embed#1", "embed")
+    # One retry of a failed attempt at a time: once that one is settled, a retry by step.
+    ok(service, "executor", OUTCOME, id=by_run["id"], ex="ex-1", o="REJECTED", r="not mine")
     by_step = ok(service, "operator", RETRY, stepRun=f"{runs['failed']}/embed#1", key=key())
     assert by_step["retry"]["pipeline"] == pipeline
 

@@ -3,8 +3,10 @@
 ``GET /api/commands?pipelines=a,b&after=<seq>&wait=<s>`` answers at once with the open
 commands of those pipelines after ``after`` (what the executor missed), or else as soon
 as one is issued on any replica, or after ``wait`` seconds with none. The answer's
-``after`` is where the next poll starts (no gap: see ``commands/feed.py``). Delivery is
-at least once; acknowledge and report through the GraphQL mutations (or the SDK).
+``after`` is where the next poll starts: the seq of the last command sent (a backlog comes
+a page at a time), or where the log ended when none was (no gap: see
+``commands/feed.py``). Delivery is at least once; acknowledge and report through the
+GraphQL mutations (or the SDK).
 """
 
 from __future__ import annotations
@@ -103,8 +105,11 @@ async def poll_commands(
         with contextlib.suppress(Exception):
             await stream.aclose()  # type: ignore[attr-defined]
     if commands:
+        # Resume right after the last command sent, never at the tailer's position: a
+        # catch-up answers one page (command_catchup_page) and the rest of the backlog
+        # lies between this page's last seq and that position.
         feed.delivered(commands)
-        next_after = max(next_after, int(commands[-1]["seq"]))
+        next_after = max(after, int(commands[-1]["seq"]))
     return json_response({"commands": [command_json(c) for c in commands], "after": next_after})
 
 

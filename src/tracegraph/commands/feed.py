@@ -56,7 +56,7 @@ class CommandSource(Protocol):
     async def by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
     async def expire(
-        self, now: datetime, ttl_s: float, limit: int = 1000
+        self, now: datetime, ttl_s: float, ack_lease_s: float, limit: int = 1000
     ) -> list[dict[str, Any]]: ...
 
 
@@ -99,6 +99,8 @@ class CommandFeed:
         poll_s: float = 0.05,
         expire_every_s: float = 1.0,
         queue_size: int = 1000,
+        ack_lease_s: float = 3600.0,
+        page: int = 1000,
     ) -> None:
         self._source = source
         self._clock = clock
@@ -106,6 +108,8 @@ class CommandFeed:
         self._poll_s = poll_s
         self._expire_every_s = expire_every_s
         self._queue_size = queue_size
+        self._ack_lease_s = ack_lease_s
+        self._page = page
         self._receivers: set[_Receiver] = set()
         self._wake = asyncio.Event()
         self._delivered: set[str] = set()
@@ -163,12 +167,12 @@ class CommandFeed:
             self._wake.clear()
             try:
                 while True:
-                    commands = await self._source.after(self.position)
+                    commands = await self._source.after(self.position, self._page)
                     for command in commands:
                         self._dispatch(command)
                         self.position = max(self.position, int(command["seq"]))
                         self._remember(command)
-                    if len(commands) < 1000:
+                    if len(commands) < self._page:
                         break
             except Exception as exc:
                 log.warning("command feed: tail read failed", error=error_code(exc))
@@ -199,11 +203,11 @@ class CommandFeed:
             return
         last = after
         while last < upto:
-            missed = await self._source.open_after(sorted(pipelines), last, upto)
+            missed = await self._source.open_after(sorted(pipelines), last, upto, self._page)
             if missed:
                 last = int(missed[-1]["seq"])
                 yield missed
-            if len(missed) < 1000:
+            if len(missed) < self._page:
                 break
 
     def _dispatch(self, command: dict[str, Any]) -> None:
@@ -269,7 +273,11 @@ class CommandFeed:
         while True:
             await asyncio.sleep(self._expire_every_s)
             try:
-                while len(await self._source.expire(self._clock(), self._ttl_s)) == 1000:
+                now, page = self._clock(), self._page
+                while (
+                    len(await self._source.expire(now, self._ttl_s, self._ack_lease_s, page))
+                    == page
+                ):
                     pass
             except Exception as exc:
                 log.warning("command feed: expiry failed", error=error_code(exc))

@@ -178,6 +178,16 @@ def first_failed_step(step_runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(failed, key=lambda sr: (sr.get("started_at") or "", sr["id"]), default=None)
 
 
+def _refuse_second_retry(step_run: str, retrying: list[str]) -> None:
+    """One retry of a failed attempt at a time: a second one (two operators at once, or
+    a retry of a retry still under way) would start an extra attempt."""
+    if retrying:
+        raise InvalidCommand(
+            f"a retry of step run {step_run!r} is already under way (command "
+            f"{sorted(retrying)[0]}): wait for its outcome"
+        )
+
+
 def resolve(req: CommandRequest, targets: Targets) -> Resolved:
     """The request's target as the graph has it, or :class:`InvalidCommand` saying why
     it cannot be issued (unknown, finished, not failed…)."""
@@ -195,6 +205,13 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
                 f"step run {req.step_run!r} did not fail (it is {sr['status']}): only a "
                 "failed step can be retried"
             )
+        attempt, latest = sr.get("attempt") or 1, max(sr.get("attempts") or [1])
+        if latest > attempt:
+            raise InvalidCommand(
+                f"step run {req.step_run!r} is attempt {attempt} of step {sr['step']!r}, "
+                f"superseded by attempt {latest}: retry the latest attempt"
+            )
+        _refuse_second_retry(req.step_run, sr.get("retrying") or [])
         return Resolved(sr["pipeline"], sr["run"], sr["id"], sr["step"])
     assert req.run is not None
     run = targets.runs.get(req.run)
@@ -210,6 +227,7 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
             )
         if failed is None:
             return Resolved(run["pipeline"], req.run)
+        _refuse_second_retry(failed["id"], failed.get("retrying") or [])
         return Resolved(run["pipeline"], req.run, failed["id"], failed["step"])
     allowed = RUN_STATUSES_FOR[req.kind]
     if status not in allowed:

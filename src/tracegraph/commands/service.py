@@ -38,6 +38,11 @@ class CommandClosed(InvalidCommand):
         self.state = state
 
 
+class NotYours(CommandClosed):
+    """Another principal acknowledged the command: only it may act on it further (the
+    executor id is only what a client says; the principal is who signed in)."""
+
+
 Transition = tuple[str, str | None, dict[str, Any]] | None
 Unit = tuple[Sequence[CommandRequest], str]
 Answer = list[dict[str, Any]] | InvalidCommand
@@ -139,8 +144,10 @@ class CommandService:
         before, holder, command = moved
         if before in OPEN_STATES:
             return command
-        if before == CommandState.ACKNOWLEDGED and holder == executor:
-            return command  # at-least-once delivery: the same executor again
+        if before == CommandState.ACKNOWLEDGED:
+            _check_principal(command_id, before, command, actor)
+            if holder == executor:
+                return command  # at-least-once delivery: the same executor again
         raise CommandClosed(_closed_message(command_id, before, holder, command), before)
 
     async def settle(
@@ -158,11 +165,24 @@ class CommandService:
         if moved is None:
             raise UnknownCommand(f"unknown command {command_id!r}")
         before, holder, command = moved
-        if before in OPEN_STATES or (before == CommandState.ACKNOWLEDGED and holder == executor):
+        if before in OPEN_STATES:
             return command
-        if before == outcome.value and holder == executor:
-            return command  # the same report again
+        if before == CommandState.ACKNOWLEDGED or (before == outcome.value and holder):
+            _check_principal(command_id, before, command, actor)
+            if holder == executor:
+                return command  # settled now, or the same report again
         raise CommandClosed(_closed_message(command_id, before, holder, command), before)
+
+
+def _check_principal(command_id: str, state: str, command: dict[str, Any], actor: str) -> None:
+    """Only the principal that acknowledged a command acts on it further."""
+    by = command.get("acknowledged_by")
+    if by is not None and by != actor:
+        raise NotYours(
+            f"command {command_id!r} was acknowledged by another principal: only the key "
+            "that acknowledged it may report its outcome",
+            state,
+        )
 
 
 def _closed_message(command_id: str, state: str, holder: str | None, cmd: dict[str, Any]) -> str:

@@ -445,17 +445,26 @@ class Executor:
     # -- commands ----------------------------------------------------------------------------
 
     async def _handle(self, command: dict[str, Any]) -> None:
-        self.last_seq = max(self.last_seq, int(command["seq"]))
+        """Act on one command. It counts as handled (seen, and the resume point past it)
+        only once the service answered its acknowledgement: a transport failure there
+        (the service restarting) leaves it to be received again from the old seq, so a
+        command is never lost between delivery and claim (at least once)."""
         if command["id"] in self._seen:
+            self.last_seq = max(self.last_seq, int(command["seq"]))
             return  # at least once: already handled
         self._seen[command["id"]] = None
-        while len(self._seen) > 10_000:
-            self._seen.popitem(last=False)
         self.received.append(command)
         try:
             await self._act(command)
+        except _Unanswered:
+            self._seen.pop(command["id"], None)
+            self.received.pop()
+            raise  # the receive loop reconnects from the last seq handled
         except Exception:
             log.exception("tracegraph executor: command %s failed", command["id"])
+        while len(self._seen) > 10_000:
+            self._seen.popitem(last=False)
+        self.last_seq = max(self.last_seq, int(command["seq"]))
 
     async def _act(self, command: dict[str, Any]) -> None:
         kind = command["kind"]
@@ -564,8 +573,21 @@ class Executor:
         return resolved
 
     async def _acknowledge(self, command: dict[str, Any]) -> bool:
-        """Claim the command; False when it is not ours to act on any more."""
-        data, errors = await self._graphql(ACK, id=command["id"], ex=self.id)
+        """Claim the command; False when the service says it is not ours to act on any
+        more. Until the service answers at all (restarting, 503, network), ask again: the
+        claim may or may not have been stored, and acknowledging again is answered the
+        same, while a command received again after a reconnect would be only one still
+        open. Raises :class:`_Unanswered` only when the executor is closing."""
+        delay = 0.2
+        while True:
+            data, errors = await self._graphql(ACK, id=command["id"], ex=self.id)
+            if errors is not _NO_ANSWER:
+                break
+            if self._stopping.is_set():
+                raise _Unanswered(f"acknowledging {command['id']}: the service did not answer")
+            log.warning("tracegraph executor: acknowledging %s: no answer; again", command["id"])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
         if errors:
             log.info("tracegraph executor: %s not taken: %s", command["id"], errors[0]["message"])
             return False
@@ -596,7 +618,15 @@ class Executor:
                 return body.get("data"), body.get("errors") or []
             except httpx.HTTPError:
                 await asyncio.sleep(0.2 * 2**attempt)
-        return None, [{"message": "the service did not answer"}]
+        return None, _NO_ANSWER
+
+
+# What _graphql answers when the service did not (compared by identity).
+_NO_ANSWER: list[dict[str, Any]] = [{"message": "the service did not answer"}]
+
+
+class _Unanswered(ConnectionError):
+    """The service never answered an acknowledgement (the executor is closing)."""
 
 
 def _from_poll(command: dict[str, Any]) -> dict[str, Any]:

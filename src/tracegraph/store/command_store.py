@@ -47,6 +47,13 @@ def command_of(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def idempotency_scope(principal: str, key: str) -> str:
+    """Where an idempotency key is unique: per principal. A JSON pair, not ``p|k``: a
+    principal may contain ``|`` (Auth0 subjects ``auth0|123``), and ``a|b`` + ``c`` would
+    collide with ``a`` + ``b|c``."""
+    return orjson.dumps([principal, key]).decode()
+
+
 class CommandConflict(InvalidCommand):
     """An idempotency key reused for a different command."""
 
@@ -99,7 +106,7 @@ class CommandStore(Store):
         async def work(
             tx: AsyncManagedTransaction,
         ) -> list[list[dict[str, Any]] | InvalidCommand]:
-            scopes = [[f"{p}|{r.idempotency_key}" for r in reqs] for reqs, p in units]
+            scopes = [[idempotency_scope(p, r.idempotency_key) for r in reqs] for reqs, p in units]
             flat = sorted({s for unit in scopes for s in unit})
             result = await tx.run(cypher("commands_by_scope"), scopes=flat)
             existing = {rec["command"]["scope"]: rec["command"] async for rec in result}
@@ -221,7 +228,7 @@ class CommandStore(Store):
             "note": req.reason,
             "principal": principal,
             "idempotency_key": req.idempotency_key,
-            "scope": f"{principal}|{req.idempotency_key}",
+            "scope": idempotency_scope(principal, req.idempotency_key),
             "fingerprint": req.fingerprint(),
         }
         return {
@@ -322,9 +329,17 @@ class CommandStore(Store):
             return None
         return rows[0]["before"], rows[0]["holder"], command_of(rows[0]["command"])
 
-    async def expire(self, now: datetime, ttl_s: float, limit: int = 1000) -> list[dict[str, Any]]:
+    async def expire(
+        self, now: datetime, ttl_s: float, ack_lease_s: float, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Expire open commands past their TTL and acknowledged ones past the lease
+        (``ack_lease_s`` after the acknowledgement, no outcome: the executor went silent)."""
         rows = await self.write(
-            "commands_expire", now=format_timestamp(now), ttl_s=ttl_s, limit=limit
+            "commands_expire",
+            now=format_timestamp(now),
+            ttl_s=ttl_s,
+            ack_lease_s=ack_lease_s,
+            limit=limit,
         )
         return [command_of(r["command"]) for r in rows]
 

@@ -20,7 +20,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tracegraph.api.graphql.context import Context
-from tracegraph.api.graphql.errors import BadArgument, subscription_closed
+from tracegraph.api.graphql.errors import BadArgument, Forbidden, subscription_closed
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.auth import Permission
 from tracegraph.commands.model import (
@@ -34,6 +34,7 @@ from tracegraph.commands.model import (
     check_idempotency_key,
     check_params,
 )
+from tracegraph.commands.service import NotYours
 from tracegraph.live.hub import SubscriberClosed
 from tracegraph.store.command_store import BatchRefused
 
@@ -129,7 +130,9 @@ class Command:
         )
 
 
-def _bad(exc: InvalidCommand) -> BadArgument:
+def _bad(exc: InvalidCommand) -> BadArgument | Forbidden:
+    if isinstance(exc, NotYours):
+        return Forbidden(str(exc), state=exc.state)
     if isinstance(exc, BatchRefused):
         problems = [{"index": i, "message": m} for i, m in exc.problems]
         return BadArgument(str(exc), problems=problems)
@@ -360,7 +363,8 @@ class CommandsMutation:
         description=(
             "An executor takes a command on (the first acknowledgement wins; the same "
             "executor again is answered the same). Refused for an unknown command, one "
-            "already finished or expired, or one another executor holds."
+            "already finished or expired, or one another executor holds (FORBIDDEN when "
+            "another principal acknowledged it)."
         ),
     )
     async def acknowledge_command(
@@ -376,7 +380,10 @@ class CommandsMutation:
 
     @strawberry.mutation(
         permission_classes=_EXECUTE,
-        description="How a command ended: DONE or REJECTED, with a reason (and the run started).",
+        description=(
+            "How a command ended: DONE or REJECTED, with a reason (and the run started). "
+            "Only the principal that acknowledged it may report (FORBIDDEN otherwise)."
+        ),
     )
     async def report_command_outcome(
         self,

@@ -55,6 +55,12 @@ class BadArgument(TypedError, ValueError):
     code = BAD_USER_INPUT
 
 
+class Forbidden(TypedError):
+    """The caller's principal may not do this to this object (another one holds it)."""
+
+    code = FORBIDDEN
+
+
 class Unauthenticated(TypedError):
     """No principal: the operation ran without an accepted credential."""
 
