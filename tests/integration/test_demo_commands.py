@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningService
-from tests.support.commands import command, key, ok
+from tests.support.commands import command, gql, key, ok
 from tests.support.eventually import eventually
 from tracegraph.cli.demo_command import _emit, _Stats
 
@@ -76,10 +76,30 @@ def _running(service: RunningService, n: int) -> list[str]:
     return found[:n]
 
 
+PAUSE = "mutation($r: ID!, $k: String!) { pauseRun(run: $r, idempotencyKey: $k) { id } }"
+CANCEL = "mutation($r: ID!, $k: String!) { cancelRun(run: $r, idempotencyKey: $k) { id } }"
+
+
+def _on_a_running_run(
+    service: RunningService, mutation: str, other_than: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Issue ``mutation`` on some running demo run: (the run, the data). Demo runs are
+    short: one listed as running may end before the command is issued, which is refused
+    as a command on a finished run — then the next running one is taken."""
+    refusals = []
+    for _ in range(5):
+        run = next(r for r in _running(service, 2) if r != other_than)
+        data, errors = gql(service, "operator", mutation, r=run, k=key())
+        if not errors and data is not None:
+            return run, data
+        refusals.append(errors)
+        assert all("finished" in e["message"] for e in errors), errors
+    raise AssertionError(f"every running run finished before its command: {refusals}")
+
+
 def test_the_demo_pauses_resumes_cancels_and_starts(demo: RunningService) -> None:
-    paused_run, cancelled_run = _running(demo, 2)
-    pause = "mutation($r: ID!, $k: String!) { pauseRun(run: $r, idempotencyKey: $k) { id } }"
-    cmd = ok(demo, "operator", pause, r=paused_run, k=key())["pauseRun"]
+    paused_run, data = _on_a_running_run(demo, PAUSE)
+    cmd = data["pauseRun"]
     assert _settled(demo, cmd["id"])["state"] == "DONE"
     eventually(lambda: _status(demo, paused_run) == "PAUSED", what="PAUSED")
     count = len(ok(demo, "viewer", EVENTS, run=paused_run)["events"])
@@ -91,8 +111,7 @@ def test_the_demo_pauses_resumes_cancels_and_starts(demo: RunningService) -> Non
         timeout=30,
         what="the resumed run goes on",
     )
-    cancel = "mutation($r: ID!, $k: String!) { cancelRun(run: $r, idempotencyKey: $k) { id } }"
-    ok(demo, "operator", cancel, r=cancelled_run, k=key())
+    cancelled_run, _ = _on_a_running_run(demo, CANCEL, other_than=paused_run)
     eventually(lambda: _status(demo, cancelled_run) == "CANCELLED", what="CANCELLED")
     start = """mutation($p: String!, $k: String!) {
       startRun(pipeline: $p, params: {corpus: "from-the-test"}, idempotencyKey: $k) { id } }"""
