@@ -49,8 +49,9 @@ class ResyncReason(enum.Enum):
 
 
 @strawberry.enum(
-    description="MATCH / MISMATCH: the client's digest of the server's current version "
-    "is right / wrong. STALE: the client's version is not the current one (not a mismatch)."
+    description="The verdict on a client's digest. MATCH / MISMATCH: its digest of the "
+    "server's current version is right / wrong. STALE: the client's version is not the "
+    "current one (not a mismatch)."
 )
 class DigestStatus(enum.Enum):
     MATCH = "MATCH"
