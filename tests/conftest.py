@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -182,8 +184,30 @@ class RunningService:
             self.server.force_exit = True
             self.thread.join(timeout=15)
         if self.thread.is_alive():
-            raise RuntimeError(f"the service on port {self.port} did not stop")
+            raise RuntimeError(
+                f"the service on port {self.port} did not stop; where it waits:\n"
+                + self._where_it_waits()
+            )
         self.loop.close()
+
+    def _where_it_waits(self) -> str:
+        """The service thread's stack and every task still pending on its loop (a
+        service that does not stop is a bug: this says where to look)."""
+        lines = []
+        frame = sys._current_frames().get(self.thread.ident or -1)
+        if frame is not None:
+            lines.append("thread:\n" + "".join(traceback.format_stack(frame)[-8:]))
+        for task in list(asyncio.all_tasks(self.loop)):
+            # A suspended coroutine's frame has no f_back: follow what it awaits instead.
+            where, awaited = [], task.get_coro()
+            while awaited is not None and len(where) < 30:
+                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+                if frame is not None:
+                    code = frame.f_code
+                    where.append(f"  {code.co_filename}:{frame.f_lineno} {code.co_name}")
+                awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+            lines.append(f"task {task.get_name()}:\n" + "\n".join(where))
+        return "\n".join(lines)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the service's own event loop (its driver lives there)."""

@@ -70,7 +70,9 @@ export class EntityStore {
     this.inFlight = new Set();
     /** entity -> the server's higher version a digest check found (STALE, we behind) */
     this.behind = new Map();
-    this.counts = { resyncs: 0, mismatches: 0, applied: 0, stale: 0, gaps: 0 };
+    // A page's first reads (reason INITIAL) are loads, not resyncs: only a re-read
+    // forced by a gap, a reconnect, an overflow or a mismatch is drift.
+    this.counts = { resyncs: 0, loads: 0, mismatches: 0, applied: 0, stale: 0, gaps: 0 };
     this.resyncsByReason = Object.fromEntries(Object.keys(Reason).map((r) => [r, 0]));
   }
 
@@ -186,8 +188,7 @@ export class EntityStore {
     const todo = [...new Set(entities)].filter((e) => !this.inFlight.has(e));
     if (!todo.length) return;
     for (const e of todo) this.inFlight.add(e);
-    this.counts.resyncs += todo.length;
-    this.resyncsByReason[reason] = (this.resyncsByReason[reason] || 0) + todo.length;
+    this.#count(reason, todo.length);
     const retry = [];
     try {
       for (const part of chunks(todo, MAX_ENTITIES_PER_CALL)) {
@@ -247,8 +248,13 @@ export class EntityStore {
 
   /** A subscription restarted with our known versions (a reconnect or an overflow). */
   noteResubscribe(reason) {
-    this.counts.resyncs += 1;
-    this.resyncsByReason[reason] = (this.resyncsByReason[reason] || 0) + 1;
+    this.#count(reason, 1);
+  }
+
+  #count(reason, n) {
+    if (reason === Reason.INITIAL) this.counts.loads += n;
+    else this.counts.resyncs += n;
+    this.resyncsByReason[reason] = (this.resyncsByReason[reason] || 0) + n;
   }
 
   /** Forget an entity the page no longer shows (e.g. the run page closed). */

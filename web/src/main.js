@@ -64,8 +64,9 @@ function renderDrift(d = drift()) {
   );
   el.title =
     `Live view integrity. Resyncs: ${d.resyncs} — the page re-read an entity's state from ` +
-    `the server instead of applying a change (initial ${r.INITIAL}, gap ${r.GAP}, ` +
-    `reconnect ${r.RECONNECT}, overflow ${r.OVERFLOW}, mismatch ${r.MISMATCH}). ` +
+    `the server instead of applying a change (gap ${r.GAP}, reconnect ${r.RECONNECT}, ` +
+    `overflow ${r.OVERFLOW}, mismatch ${r.MISMATCH}; first loads, not counted: ` +
+    `${r.INITIAL}). ` +
     `Digest mismatches: ${d.mismatches} — the page's copy differed from the server's ` +
     (d.digests
       ? `and was replaced. Checked every 30 s; the view never reloads.`

@@ -229,3 +229,14 @@ test("verify() removes an entity the server no longer has (STALE at version 0, t
   assert.deepEqual(reads, [[["breach:b"], Reason.GAP]]);
   assert.equal(store.get("breach:b"), null);
 });
+
+test("a page's first snapshot loads are loads, not resyncs (a fresh page is not drifting)", async () => {
+  const server = { "run:a": { version: 2, doc: { a: 2 } }, "run:b": { version: 1, doc: {} } };
+  const { store } = harness(server);
+  await store.resync(["run:a", "run:b"], Reason.INITIAL);
+  assert.equal(store.counts.resyncs, 0);
+  assert.equal(store.counts.loads, 2);
+  assert.equal(store.resyncsByReason.INITIAL, 2);
+  await store.resync(["run:a"], Reason.GAP);
+  assert.equal(store.counts.resyncs, 1);
+});

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlparse
 
 import typer
@@ -22,6 +24,9 @@ from tracegraph.demo.control import DemoControl, NewRun
 from tracegraph.sdk import Executor, SenderStats, StartRequest, Tracegraph
 from tracegraph.settings import get_settings
 from tracegraph.store.key_store import KeyStore
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 console = Console()
 
@@ -172,26 +177,92 @@ def _demo_executor(tg: Tracegraph, pipelines: list[str]) -> tuple[Executor, Demo
     return executor, control
 
 
+class _DemoServer(uvicorn.Server):
+    """The service, without uvicorn's own Ctrl+C handling: the demo stops its workload
+    first (its last events and command outcomes reach a service that still runs), then
+    the service. uvicorn's handler stopped the service under a running workload."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _StopSignal:
+    """Ctrl+C (or SIGTERM) once: stop in order. Twice: stop the service now."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.server: uvicorn.Server | None = None
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        if self.requested.is_set() and self.server is not None:
+            self.server.force_exit = True  # don't wait for open connections
+        self.requested.set()
+
+    def close(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.remove_signal_handler(sig)
+
+
+async def _wait_first(*aws: Awaitable[object]) -> None:
+    """Until the first of ``aws`` is done; the waits it made up are then cancelled (a
+    task passed in is left running)."""
+    made = [a for a in aws if not isinstance(a, asyncio.Future)]
+    futures = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future, original in zip(futures, aws, strict=True):
+            if original in made:
+                future.cancel()
+
+
 async def _demo(port: int, speed: float, duration: float | None) -> None:
     from tracegraph.api.app import create_app
     from tracegraph.api.ws_protocol import uvicorn_ws_options
 
+    # First: a Ctrl+C from here on is the demo's to handle, not asyncio.run's (which
+    # cancels whatever is running, the service's start-up included).
+    stop = _StopSignal()
+    try:
+        settings = get_settings()
+        app = create_app(settings)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            log_level="warning",
+            **uvicorn_ws_options(settings),
+        )
+        stop.server = _DemoServer(config)
+        await _serve_with_workload(app, stop.server, stop, port, speed, duration)
+    finally:
+        stop.close()
+
+
+async def _serve_with_workload(
+    app: FastAPI,
+    server: uvicorn.Server,
+    stop: _StopSignal,
+    port: int,
+    speed: float,
+    duration: float | None,
+) -> None:
     settings = get_settings()
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=port,
-        log_level="warning",
-        **uvicorn_ws_options(settings),
-    )
-    server = uvicorn.Server(config)
     serve_task = asyncio.create_task(server.serve())
-    while not server.started:
-        if serve_task.done():
-            serve_task.result()
-            return
-        await asyncio.sleep(0.1)
+    while not server.started and not serve_task.done():
+        if stop.requested.is_set():
+            # Start-up (schema, planning) runs to its end, then the service stops.
+            console.print("stopping once the service has started …")
+            server.should_exit = True
+            break
+        await _wait_first(stop.requested.wait(), asyncio.sleep(0.1))
+    if serve_task.done() or stop.requested.is_set():
+        await serve_task
+        return
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     base_url = f"http://{host}:{port}"
     stats = _Stats()
@@ -214,12 +285,15 @@ async def _demo(port: int, speed: float, duration: float | None) -> None:
     emit_task = asyncio.create_task(_emit(base_url, keys.emitter, speed, stats, duration))
     try:
         with Live(stats.table(base_url), console=console, refresh_per_second=2) as live:
-            while not emit_task.done():
+            while not emit_task.done() and not stop.requested.is_set():
                 live.update(stats.table(base_url))
-                await asyncio.sleep(0.5)
+                await _wait_first(emit_task, stop.requested.wait(), asyncio.sleep(0.5))
             live.update(stats.table(base_url))
-        emit_task.result()
+        if emit_task.done():
+            emit_task.result()
     finally:
+        # The workload first, while the service still takes its last events; then the
+        # keys; then the service.
         emit_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await emit_task
