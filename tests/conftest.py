@@ -137,8 +137,13 @@ def free_port() -> int:
 class RunningService:
     """The real app under uvicorn in a background thread, on a free loopback port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, wait_ready: bool = True) -> None:
         from tracegraph.api.app import create_app
+
+        # Like a deployment's readiness probe: tests start once the graph schema is
+        # applied (a cold, loaded Neo4j may take longer than start-up waits for it, and
+        # writes meanwhile get a retryable 503 that a test's first post would trip on).
+        self.wait_ready = wait_ready
         from tracegraph.api.ws_protocol import uvicorn_ws_options
 
         self.settings = settings
@@ -172,6 +177,9 @@ class RunningService:
             return bool(self.server.started)
 
         eventually(started, timeout=60, what="the service started")
+        if self.wait_ready:
+            schema = self.app.state.services.schema_ready
+            eventually(schema.is_set, timeout=120, what="the graph schema applied")
         return self
 
     def __exit__(self, *exc: object) -> None:

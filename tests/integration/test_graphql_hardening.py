@@ -276,7 +276,7 @@ def test_an_internal_error_is_masked_and_logged_with_its_id() -> None:
         jwt_hs256_secret=secret,
     )
     with (
-        RunningService(settings) as svc,
+        RunningService(settings, wait_ready=False) as svc,  # no database at all
         httpx.Client(base_url=svc.base_url, timeout=60) as http,
         structlog.testing.capture_logs() as logs,
     ):

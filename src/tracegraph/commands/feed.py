@@ -162,8 +162,10 @@ class CommandFeed:
                 log.warning("command feed: cannot read the command seq", error=error_code(exc))
                 await asyncio.sleep(1.0)
         while True:
+            # asyncio.timeout, not wait_for (which can lose a cancellation on 3.11).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 while True:

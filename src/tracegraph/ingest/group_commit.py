@@ -249,7 +249,8 @@ class GroupCommitter:
                     self._settle_attempt(attempt, exc)
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._recovery_probe)
+                        async with asyncio.timeout(self._recovery_probe):
+                            await self._wake.wait()
                     continue
                 # A statement error is no outage: the batches show it (quarantine).
                 log.error("planning after an outage failed", code=error_code(exc))

@@ -59,8 +59,12 @@ def error_code(exc: BaseException) -> str:
 
 async def within(seconds: float, call: Awaitable[T], what: str = "the call") -> T:
     """``call``, or :class:`DatabaseUnresponsive` once ``seconds`` have passed."""
+    # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result of a call
+    # that finished in the same loop turn as a cancellation and loses the cancellation
+    # (a stopped background loop then ran on and the service never stopped).
     try:
-        return await asyncio.wait_for(call, seconds)
+        async with asyncio.timeout(seconds):
+            return await call
     except TimeoutError:
         raise DatabaseUnresponsive(
             f"the graph database did not answer {what} within {seconds:g} s"
