@@ -7,7 +7,8 @@
 // every call must never be detached at once); among kept nodes only the events' ABOUT
 // edges go (they point at derived runs and pipelines, which the replay recreates).
 // Commands (issue 18) are not built from events either: kept, with their run and
-// pipeline as properties (their TARGETS/FOR edges go with the derived nodes).
+// pipeline as properties (their TARGETS/FOR edges go with the derived nodes and are
+// made again at the end of the replay: replay_command_links).
 MATCH (a)-[r]->(b)
 WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)
        AND (b:ApiKey OR b:AuthBootstrap OR b:RedactionPolicy OR b:AuditEntry))

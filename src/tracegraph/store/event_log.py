@@ -95,5 +95,7 @@ async def rebuild_from_log(
         after = events[-1].seq
         if on_page is not None:
             on_page(applied, after)
+    # Commands are kept (not built from events): link them to the rebuilt nodes.
+    await _run(driver, database, "replay_command_links")
     await _run(driver, database, "replay_end")
     return applied
