@@ -264,8 +264,10 @@ def _jwt(secret: str, role: str = "admin") -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def test_an_internal_error_is_masked_and_logged_with_its_id() -> None:
-    # Neo4j "down": the service points at a closed port; people sign in with JWTs.
+def test_a_database_outage_is_a_retryable_error_logged_with_its_id() -> None:
+    # Neo4j "down": the service points at a closed port; people sign in with JWTs. An
+    # outage is no bug: the client gets a retryable code (it was "Unexpected error."),
+    # still without internals, and the operator finds the cause under the errorId.
     secret = "s" * 32
     settings = Settings(
         neo4j=Neo4jSettings(
@@ -287,17 +289,37 @@ def test_an_internal_error_is_masked_and_logged_with_its_id() -> None:
         )
     assert resp.status_code == 200
     err = only_error(resp)
-    assert err["message"] == "Unexpected error."
     assert err["path"] == ["runs"]
-    assert set(err["extensions"]) == {"code", "errorId"}
-    assert err["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert err["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    assert err["extensions"]["retryAfter"] == settings.retry_after_s
+    assert "retry" in err["message"].lower()
     text = resp.text.lower()
     for leak in ("neo4j", "bolt", "127.0.0.1", "connect", "traceback", "serviceunavailable"):
         assert leak not in text, leak
     logged = [e for e in logs if e.get("error_id") == err["extensions"]["errorId"]]
     assert len(logged) == 1
-    assert logged[0]["event"] == "graphql.internal_error"
     assert "ServiceUnavailable" in logged[0]["error"]
+
+
+def test_an_internal_error_is_masked_and_logged_with_its_id(service: RunningService) -> None:
+    # A bug (here: one injected into the read the resolver calls) is masked.
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug at 127.0.0.1: MATCH (n) secret internals")
+
+    service.app.state.services.reads.runs_page = broken
+    with structlog.testing.capture_logs() as logs:
+        resp = gql_post(service, "{ runs { edges { node { id } } } }")
+    err = only_error(resp)
+    assert err["message"] == "Unexpected error."
+    assert err["path"] == ["runs"]
+    assert set(err["extensions"]) == {"code", "errorId"}
+    assert err["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    for leak in ("127.0.0.1", "match", "secret", "traceback", "runtimeerror"):
+        assert leak not in resp.text.lower(), leak
+    logged = [e for e in logs if e.get("error_id") == err["extensions"]["errorId"]]
+    assert len(logged) == 1
+    assert logged[0]["event"] == "graphql.internal_error"
+    assert "RuntimeError" in logged[0]["error"]
 
 
 def _layered_dag(pipeline: str, layers: int, width: int) -> dict[str, Any]:

@@ -536,7 +536,7 @@ def schema_extensions(
         lambda: MaxFieldsLimiter(max_fields),
         lambda: AddValidationRules(list(rules)),
         lambda: ValidateDocument(hide_suggestions),
-        lambda: MaskInternalErrors(timeout_s),
+        lambda: MaskInternalErrors(timeout_s, settings.retry_after_s),
     ]
 
 

@@ -180,6 +180,7 @@ class SharedSubscriptions:
         self._max_fields: int | None = getattr(schema, "max_fields", None)
         settings = getattr(schema, "settings", None)
         self._timeout_s: float = settings.query_timeout_s if settings else 0.0
+        self._retry_after_s: int = settings.retry_after_s if settings else 1
         # How long a socket may stay backlogged before its subscriber is given up on.
         self.stall_s: float = settings.ws_stall_timeout_s if settings else 10.0
         self._parse = functools.lru_cache(maxsize=512)(self._parse_uncached)
@@ -343,7 +344,7 @@ class SharedSubscriptions:
             item.memo[sub.render_key] = pending
             try:
                 result = await result
-                text = _payload_text(result, self._timeout_s)
+                text = _payload_text(result, self._timeout_s, self._retry_after_s)
             except BaseException as exc:
                 item.memo.pop(sub.render_key, None)
                 pending.set_exception(exc)
@@ -351,15 +352,15 @@ class SharedSubscriptions:
                 raise
             pending.set_result(text)
         else:
-            text = _payload_text(result, self._timeout_s)
+            text = _payload_text(result, self._timeout_s, self._retry_after_s)
         item.memo[sub.render_key] = text
         return text
 
 
-def _payload_text(result: Any, timeout_s: float) -> str:
+def _payload_text(result: Any, timeout_s: float, retry_after_s: int) -> str:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
-        payload["errors"] = formatted_errors(result.errors, timeout_s)
+        payload["errors"] = formatted_errors(result.errors, timeout_s, retry_after_s)
     return orjson.dumps(payload).decode()
 
 

@@ -7,7 +7,10 @@ ingest refusals. Anything else
 (a Neo4j failure, a bug) is logged with its traceback under a fresh ``errorId`` that the
 client gets in ``extensions``, so an operator can find the real cause. A Cypher
 transaction timeout gets its own plain message (code ``QUERY_TIMEOUT``), still with no
-internals; so does a change stopped at that timeout while it waited for a lock.
+internals; so does a change stopped at that timeout while it waited for a lock. A
+failure that retrying may well get past (the database down or unresponsive, a deadlock
+the driver's own retries did not get past) is ``DATABASE_UNAVAILABLE`` with
+``retryAfter``: no bug, and the client should retry.
 """
 
 from __future__ import annotations
@@ -20,8 +23,14 @@ from graphql import GraphQLError, GraphQLFormattedError
 from neo4j.exceptions import ClientError
 from strawberry.extensions import MaskErrors
 
-from tracegraph.api.graphql.errors import INTERNAL_SERVER_ERROR, QUERY_TIMEOUT, TypedError
+from tracegraph.api.graphql.errors import (
+    DATABASE_UNAVAILABLE,
+    INTERNAL_SERVER_ERROR,
+    QUERY_TIMEOUT,
+    TypedError,
+)
 from tracegraph.ingest.errors import IngestError
+from tracegraph.store.errors import is_retryable
 
 UNEXPECTED = "Unexpected error."
 _CLIENT_ERRORS: tuple[type[BaseException], ...] = (GraphQLError, TypedError, IngestError)
@@ -49,10 +58,11 @@ def is_lock_wait_timeout(exc: BaseException | None) -> bool:
     return isinstance(exc, ClientError) and "LockClientStopped" in (exc.code or "")
 
 
-def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
+def masked(error: GraphQLError, timeout_s: float, retry_after_s: int) -> GraphQLError:
     """The client's view of an internal error; the real one is logged under its id."""
     error_id = uuid.uuid4().hex[:16]
     original = error.original_error
+    extensions: dict[str, object] = {}
     if is_timeout(original):
         message = (
             f"The query ran longer than the {timeout_s:g} s limit and was cancelled; "
@@ -65,6 +75,13 @@ def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
             "change holds, and was cancelled; nothing was changed; retry."
         )
         code = QUERY_TIMEOUT
+    elif original is not None and is_retryable(original):
+        message = (
+            "The graph database is unavailable or busy (a transient failure); "
+            f"retry in {retry_after_s} s."
+        )
+        code = DATABASE_UNAVAILABLE
+        extensions["retryAfter"] = retry_after_s
     else:
         message, code = UNEXPECTED, INTERNAL_SERVER_ERROR
     # A fresh logger: the module-level one is cached on first use and would keep the
@@ -83,27 +100,30 @@ def masked(error: GraphQLError, timeout_s: float) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": code, "errorId": error_id},
+        extensions={"code": code, **extensions, "errorId": error_id},
     )
 
 
-def mask_all(errors: Iterable[GraphQLError], timeout_s: float) -> list[GraphQLError]:
-    return [e if is_client_error(e) else masked(e, timeout_s) for e in errors]
+def mask_all(
+    errors: Iterable[GraphQLError], timeout_s: float, retry_after_s: int
+) -> list[GraphQLError]:
+    return [e if is_client_error(e) else masked(e, timeout_s, retry_after_s) for e in errors]
 
 
 class MaskInternalErrors(MaskErrors):
     """strawberry's ``MaskErrors`` with the predicate above and a correlation id."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, retry_after_s: int) -> None:
         super().__init__(should_mask_error=lambda e: not is_client_error(e))
         self.timeout_s = timeout_s
+        self.retry_after_s = retry_after_s
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        return masked(error, self.timeout_s)
+        return masked(error, self.timeout_s, self.retry_after_s)
 
 
 def formatted_errors(
-    errors: Iterable[GraphQLError], timeout_s: float
+    errors: Iterable[GraphQLError], timeout_s: float, retry_after_s: int
 ) -> list[GraphQLFormattedError]:
     """Masked errors as JSON-ready dicts (for paths that format results themselves)."""
-    return [e.formatted for e in mask_all(errors, timeout_s)]
+    return [e.formatted for e in mask_all(errors, timeout_s, retry_after_s)]
