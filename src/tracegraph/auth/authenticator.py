@@ -1,7 +1,9 @@
 """Turns a presented credential (API key or JWT) into a :class:`Principal`.
 
-Verified keys are cached for a few seconds so a request costs no database read, and
-``last_used_at`` is written in the background at most once per interval per key.
+Verified keys are cached for a few seconds so a request costs no database read; a
+burst of requests with one uncached key shares a single read (no stampede on the
+database when an entry lapses), and ``last_used_at`` is written in the background at
+most once per interval per key.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Authenticator:
         self._touch_interval = touch_interval_s
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, StoredKey | None]] = {}
+        self._reading: dict[str, asyncio.Future[StoredKey | None]] = {}
         self._touched: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -73,6 +76,7 @@ class Authenticator:
     def forget(self, key_id: str) -> None:
         """Drop a cached key at once (after a revocation on this replica)."""
         self._cache.pop(key_id, None)
+        self._reading.pop(key_id, None)  # a read under way may predate the revocation
 
     async def _api_key(self, text: str) -> Principal:
         parts = split_api_key(text)
@@ -96,11 +100,27 @@ class Authenticator:
         cached = self._cache.get(key_id)
         if cached is not None and cached[0] > now:
             return cached[1]
+        reading = self._reading.get(key_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(key_id))
+            self._reading[key_id] = reading
+            reading.add_done_callback(lambda done: self._read_done(key_id, done))
+        # Shielded: a request that gives up (its client left) does not end the read
+        # the others wait for.
+        return await asyncio.shield(reading)
+
+    async def _read(self, key_id: str) -> StoredKey | None:
         stored = await self._keys.get(key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key_id] = (now + self._ttl, stored)
+        self._cache[key_id] = (self._monotonic() + self._ttl, stored)
         return stored
+
+    def _read_done(self, key_id: str, done: asyncio.Future[StoredKey | None]) -> None:
+        if self._reading.get(key_id) is done:
+            del self._reading[key_id]
+        if not done.cancelled():
+            done.exception()  # retrieved even when every waiter gave up
 
     def _note_use(self, key_id: str) -> None:
         now = self._monotonic()
