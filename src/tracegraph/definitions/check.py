@@ -41,10 +41,16 @@ class Checked:
 
     data: dict[str, Any] | None
     problems: tuple[Problem, ...] = ()
+    loaded: Loaded | None = None
 
     @property
     def valid(self) -> bool:
         return not self.problems
+
+    def position(self, path: Path) -> tuple[int | None, int | None]:
+        """Line and column of the node at ``path`` (or its nearest written ancestor)."""
+        where = self.loaded.position_of(path) if self.loaded else None
+        return (where.line, where.column) if where else (None, None)
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -89,7 +95,7 @@ def check_definition(pipeline: str, text: str) -> Checked:
     unstorable = json_problem(loaded.value)
     if unstorable:
         return Checked(None, (Problem(unstorable, "", 1, 1),))
-    return Checked(canonical_payload(event)["data"])
+    return Checked(canonical_payload(event)["data"], (), loaded)
 
 
 def _validation_problems(exc: ValidationError, loaded: Loaded) -> tuple[Problem, ...]:
