@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_dashboard import Dash, browser, dash  # noqa: F401 (fixtures)
 from tests.conftest import RunningService
-from tests.integration.test_definitions import V1, V2_YAML, _define
+from tests.support.definitions import V1, V2_YAML, define
 from tests.support.live import unique
 
 # fetch (defined first) now depends on index: the cycle closes at line 7.
@@ -24,7 +24,7 @@ def test_an_operator_edits_validates_diffs_and_submits_a_definition(
     service: RunningService,
 ) -> None:
     pipeline = unique("cfg")
-    _define(service, pipeline, V1)
+    define(service, pipeline, V1)
     d = dash()
     page = d.open("/config", role="operator")
     page.get_by_role("link", name=pipeline, exact=True).click()
@@ -79,7 +79,7 @@ def test_a_viewer_validates_but_cannot_submit(
     service: RunningService,
 ) -> None:
     pipeline = unique("cfg")
-    _define(service, pipeline, V1)
+    define(service, pipeline, V1)
     d = dash()
     page = d.open(f"/config/{pipeline}", role="viewer")
     editor = page.locator("#config-yaml")

@@ -12,6 +12,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.commands import gql, ok
+from tests.support.definitions import V1, V1_YAML, V2_YAML, define
 from tests.support.graph import rebuild
 from tests.support.live import unique
 from tracegraph.settings import Neo4jSettings
@@ -29,59 +30,6 @@ EVENTS = """query($p: String!) { events(pipeline: $p, first: 50) { seq id type p
 AUDIT = """query($t: String) { auditTrail(target: $t, action: "pipeline.defined", first: 10) {
   edges { node { action actor target before after } } } }"""
 
-V1 = {
-    "version": "1",
-    "description": "Nightly refresh",
-    "owner": "team:search",
-    "steps": [
-        {"key": "fetch", "name": "Fetch"},
-        {"key": "embed", "kind": "llm", "depends_on": ["fetch"], "sla": {"max_tokens": 5000}},
-    ],
-}
-V1_YAML = """\
-version: '1'
-description: Nightly refresh
-owner: team:search
-steps:
-- key: fetch
-  name: Fetch
-- key: embed
-  kind: llm
-  depends_on: [fetch]
-  sla:
-    max_tokens: 5000
-"""
-# Version 2 as a person would write it: comments, other quoting, a new step.
-V2_YAML = """\
-# Nightly refresh, now with an index step.
-version: "2"
-description: Nightly refresh
-owner: team:platform   # handed over
-steps:
-  - key: fetch
-    name: Fetch
-  - key: embed
-    kind: llm
-    depends_on: [fetch]
-    sla: {max_tokens: 5000}
-  - key: index
-    depends_on: [embed]
-"""
-
-
-def _define(service: RunningService, pipeline: str, data: dict[str, Any]) -> None:
-    event = {
-        "id": unique("def"),
-        "type": "pipeline.defined",
-        "time": "2026-11-20T02:00:00Z",
-        "source": "test/definitions",
-        "pipeline": pipeline,
-        "data": data,
-    }
-    with service.client("ingester") as http:
-        resp = http.post("/v1/events", json=[event])
-    assert resp.status_code == 200, resp.text
-
 
 def _error(errors: list[dict[str, Any]]) -> dict[str, Any]:
     assert len(errors) == 1, errors
@@ -95,17 +43,17 @@ def _definition_events(service: RunningService, pipeline: str) -> list[dict[str,
 
 def test_the_current_definition_reads_as_yaml(service: RunningService) -> None:
     pipeline = unique("yaml")
-    _define(service, pipeline, V1)
+    define(service, pipeline, V1)
     got = ok(service, "viewer", CURRENT, p=pipeline)["pipelineDefinition"]
     assert (got["pipeline"], got["version"], got["versions"]) == (pipeline, "1", ["1"])
     assert got["yaml"] == V1_YAML
-    data, errors = gql(service, "viewer", CURRENT, p=unique("nope"))
+    _, errors = gql(service, "viewer", CURRENT, p=unique("nope"))
     assert _error(errors)["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_validation_gives_problems_at_their_line_and_the_diff(service: RunningService) -> None:
     pipeline = unique("yaml")
-    _define(service, pipeline, V1)
+    define(service, pipeline, V1)
 
     cycle = V2_YAML.replace("    name: Fetch\n", "    name: Fetch\n    depends_on: [index]\n")
     v = ok(service, "viewer", VALIDATE, p=pipeline, y=cycle)["validateDefinition"]
@@ -159,7 +107,7 @@ def test_a_submitted_version_is_live_audited_and_survives_a_replay(
     service: RunningService, clean_graph: Driver, neo4j_settings: Neo4jSettings
 ) -> None:
     pipeline = unique("yaml")
-    _define(service, pipeline, V1)
+    define(service, pipeline, V1)
     operator = ok(service, "operator", "{ me { actor } }")["me"]["actor"]
 
     s = ok(service, "operator", SUBMIT, p=pipeline, y=V2_YAML)["submitDefinition"]
@@ -205,7 +153,7 @@ def test_a_submitted_version_is_live_audited_and_survives_a_replay(
 
 def test_roles_without_operate_and_bad_input_store_nothing(service: RunningService) -> None:
     pipeline = unique("yaml")
-    _define(service, pipeline, V1)
+    define(service, pipeline, V1)
 
     for role in ("viewer", "reviewer"):
         _, errors = gql(service, role, SUBMIT, p=pipeline, y=V2_YAML)
