@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tracegraph.definitions.yaml_source import Loaded, Path, Position, load
 from tracegraph.events.canonical import canonical_payload, json_problem
+from tracegraph.events.definition import PipelineDefinedData, StepDefinition
 from tracegraph.events.envelope import ENVELOPE_FIELDS, PipelineDefinedEvent
 from tracegraph.events.errors import describe_error
+from tracegraph.events.sla import Sla
 
 EVENT_TYPE = "pipeline.defined"
 # A definition's text at most (a hundred steps with SLAs and descriptions is ~20 KiB).
@@ -42,6 +44,8 @@ class Checked:
     data: dict[str, Any] | None
     problems: tuple[Problem, ...] = ()
     loaded: Loaded | None = None
+    # Keys the contract does not know: valid (kept as extensions) but often a typo.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -95,7 +99,38 @@ def check_definition(pipeline: str, text: str) -> Checked:
     unstorable = json_problem(loaded.value)
     if unstorable:
         return Checked(None, (Problem(unstorable, "", 1, 1),))
-    return Checked(canonical_payload(event)["data"], (), loaded)
+    return Checked(canonical_payload(event)["data"], (), loaded, _extension_keys(loaded))
+
+
+def _known(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(f.alias or name for name, f in model.model_fields.items())
+
+
+def _unknown(value: Any, path: Path, known: tuple[str, ...], loaded: Loaded) -> list[Problem]:
+    if not isinstance(value, dict):
+        return []
+    out = []
+    for key in value:
+        if key not in known:
+            where = loaded.key_positions.get((*path, key))
+            message = (
+                f"unknown key {key!r}: kept as an extension, not used by Tracegraph "
+                f"(known: {', '.join(known)})"
+            )
+            out.append(_problem(message, (*path, key), where))
+    return out
+
+
+def _extension_keys(loaded: Loaded) -> tuple[Problem, ...]:
+    """Keys of the pipeline, its steps and SLAs that the contract does not define."""
+    data = loaded.value
+    found = _unknown(data, (), _known(PipelineDefinedData), loaded)
+    found += _unknown(data.get("sla"), ("sla",), _known(Sla), loaded)
+    for i, step in enumerate(data.get("steps") or []):
+        found += _unknown(step, ("steps", i), _known(StepDefinition), loaded)
+        if isinstance(step, dict):
+            found += _unknown(step.get("sla"), ("steps", i, "sla"), _known(Sla), loaded)
+    return tuple(found)
 
 
 def _validation_problems(exc: ValidationError, loaded: Loaded) -> tuple[Problem, ...]:

@@ -56,6 +56,7 @@ class Validation:
     version: str | None = None
     version_generated: bool = False
     diff: DefinitionDiff | None = None
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -182,6 +183,7 @@ def _versioned(pipeline: str, checked: Checked, state: DefinitionState) -> Valid
         version,
         generated,
         diff_definitions(state.data, ordered),
+        checked.warnings,
     )
 
 

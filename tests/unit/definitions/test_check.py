@@ -193,3 +193,18 @@ def test_alias_bombs_are_refused() -> None:
     checked = check_definition("p", "\n".join(lines) + "\n")
     assert checked.data is None
     assert "more than" in checked.problems[0].message
+
+
+def test_keys_the_contract_does_not_define_are_warnings_at_their_line() -> None:
+    text = _replace("    kind: llm\n", "    knid: llm\n").replace(
+        "sla: {max_tokens: 50000}", "sla: {max_token: 50000}"
+    )
+    checked = check_definition("rag-nightly", text)
+    assert checked.problems == ()
+    assert checked.data is not None and checked.data["steps"][1]["knid"] == "llm"
+    assert [(w.path, w.line, w.column) for w in checked.warnings] == [
+        ("steps[1].knid", 12, 5),
+        ("steps[1].sla.max_token", 15, 11),
+    ]
+    assert checked.warnings[0].message.startswith("unknown key 'knid': kept as an extension")
+    assert check_definition("rag-nightly", GOOD).warnings == ()

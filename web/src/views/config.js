@@ -16,7 +16,8 @@ const Q_DEFINITION = `query($p: String!) { pipelineDefinition(pipeline: $p) {
   pipeline version yaml versions definedAt } }`;
 const DIFF = "diff { fromVersion toVersion text changes { kind step field before after } }";
 const Q_VALIDATE = `query($p: String!, $y: String!) { validateDefinition(pipeline: $p, yaml: $y) {
-  valid version versionGenerated problems { message path line column } ${DIFF} } }`;
+  valid version versionGenerated problems { message path line column }
+  warnings { message path line column } ${DIFF} } }`;
 const M_SUBMIT = `mutation($p: String!, $y: String!) { submitDefinition(pipeline: $p, yaml: $y) {
   pipeline version seq } }`;
 
@@ -232,10 +233,11 @@ function renderAll() {
   renderStatus();
 }
 
-function problemsByLine() {
+/** Problems (and warnings) of the text on screen, by line. */
+function problemsByLine(key = "problems") {
   const fresh = ed.validatedText === els.text.value;
   const byLine = new Map();
-  for (const p of (fresh && ed.validation?.problems) || []) {
+  for (const p of (fresh && ed.validation?.[key]) || []) {
     if (!p.line) continue;
     byLine.set(p.line, [...(byLine.get(p.line) || []), p]);
   }
@@ -245,18 +247,20 @@ function problemsByLine() {
 function renderGutter() {
   const lines = els.text.value.split("\n").length;
   const byLine = problemsByLine();
+  const warned = problemsByLine("warnings");
   const rows = [];
   for (let n = 1; n <= lines; n++) {
-    const here = byLine.get(n);
+    const here = byLine.get(n) || warned.get(n);
+    const error = byLine.has(n);
     rows.push(
       h(
         "div.gutter-line",
         {
-          class: here ? "has-error" : null,
+          class: here ? (error ? "has-error" : "has-warning") : null,
           "data-line": String(n),
           title: here ? here.map((p) => p.message).join("\n") : null,
         },
-        here ? "● " : "",
+        here ? (error ? "● " : "▲ ") : "",
         String(n),
       ),
     );
@@ -269,11 +273,12 @@ function renderProblems() {
   const v = ed.validation;
   const items = [];
   if (ed.error) items.push(h("li.problem", ed.error));
-  for (const p of v && !v.valid ? v.problems : []) {
+  const listed = v ? (v.valid ? v.warnings : v.problems) : [];
+  for (const p of listed) {
     const where = p.line ? `Line ${p.line}${p.column ? `:${p.column}` : ""}` : "Definition";
     items.push(
       h(
-        "li.problem",
+        v.valid ? "li.warning" : "li.problem",
         { "data-line": p.line ? String(p.line) : null },
         h(
           "button.link",

@@ -107,6 +107,9 @@ class DefinitionValidation:
         description="The text has no version: this one would be generated."
     )
     diff: DefinitionDiff | None = strawberry.field(description="Null while invalid.")
+    warnings: list[DefinitionProblem] = strawberry.field(
+        description="Keys the contract does not define (kept as extensions; often a typo)."
+    )
 
 
 @strawberry.type(description="A definition stored as a new version.")
@@ -173,6 +176,7 @@ class DefinitionsQuery:
             version=v.version,
             version_generated=v.version_generated,
             diff=None if v.diff is None else DefinitionDiff.of(v.diff),
+            warnings=[DefinitionProblem.of(p) for p in v.warnings],
         )
 
 
