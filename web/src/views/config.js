@@ -71,7 +71,11 @@ function render() {
     status: h("span.muted.small#config-status", { "aria-live": "polite" }),
     problems: h("ul.config-problems#config-problems", { "aria-label": "Problems" }),
     diff: h("section.config-diff#config-diff", { "aria-label": "Changes" }),
-    submit: h("button.primary#config-submit", { type: "button", onclick: submit }, "Submit"),
+    submit: h(
+      "button.primary#config-submit",
+      { type: "button", onclick: submit },
+      "Submit as new version",
+    ),
     reason: h("span.muted.small#config-submit-reason"),
     result: h("p.small#config-result", { role: "status" }),
   };
