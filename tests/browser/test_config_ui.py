@@ -15,7 +15,7 @@ from tests.conftest import RunningService
 from tests.support.definitions import V1, V2_YAML, define
 from tests.support.live import unique
 
-# fetch (defined first) now depends on index: the cycle closes at line 7.
+# fetch (defined first) now depends on index: the cycle closes at line 8.
 CYCLE = V2_YAML.replace("    name: Fetch\n", "    name: Fetch\n    depends_on: [index]\n")
 
 
@@ -34,18 +34,18 @@ def test_an_operator_edits_validates_diffs_and_submits_a_definition(
     submit = page.locator("#config-submit")
     expect(page.locator("#config-submit-reason")).to_have_text("No change to the current version")
 
-    # A cycle: marked at line 7 in the gutter and listed; the submit button says why not.
+    # A cycle: marked at line 8 in the gutter and listed; the submit button says why not.
     editor.fill(CYCLE)
     problem = page.locator("#config-problems li")
     expect(problem).to_have_count(1, timeout=15_000)
-    expect(problem).to_contain_text("Line 7:18")
+    expect(problem).to_contain_text("Line 8:18")
     expect(problem).to_contain_text("steps form a dependency cycle: fetch -> embed -> index")
     marked = page.locator("#config-gutter .gutter-line.has-error")
     expect(marked).to_have_count(1)
-    expect(marked).to_have_attribute("data-line", "7")
+    expect(marked).to_have_attribute("data-line", "8")
     expect(submit).to_be_disabled()
     expect(page.locator("#config-submit-reason")).to_have_text("Fix 1 problem first")
-    # The list jumps to the line: the editor selects line 7.
+    # The list jumps to the line: the editor selects line 8.
     problem.get_by_role("button").click()
     selected = editor.evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)")
     assert selected == "    depends_on: [index]"

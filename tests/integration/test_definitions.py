@@ -62,7 +62,7 @@ def test_validation_gives_problems_at_their_line_and_the_diff(service: RunningSe
         {
             "message": "steps form a dependency cycle: fetch -> embed -> index -> fetch",
             "path": "steps",
-            "line": 7,
+            "line": 8,
             "column": 18,
         }
     ]

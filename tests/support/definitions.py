@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import RunningService
+from tests.support.eventually import eventually
 from tests.support.live import unique
 
 V1 = {
@@ -49,7 +50,11 @@ steps:
 
 
 def define(service: RunningService, pipeline: str, data: dict[str, Any]) -> None:
-    """Define ``pipeline`` with ``data`` through POST /v1/events (an ingester key)."""
+    """Define ``pipeline`` with ``data`` through POST /v1/events (an ingester key).
+
+    A fresh service may not have applied the schema yet, and a loaded machine may answer
+    503: both say "send again" (duplicates are recognised), which is what this does.
+    """
     event = {
         "id": unique("def"),
         "type": "pipeline.defined",
@@ -59,5 +64,11 @@ def define(service: RunningService, pipeline: str, data: dict[str, Any]) -> None
         "data": data,
     }
     with service.client("ingester") as http:
-        resp = http.post("/v1/events", json=[event])
+        resp = eventually(
+            lambda: http.post("/v1/events", json=[event]),
+            until=lambda r: r.status_code != 503,
+            timeout=60,
+            interval=0.5,
+            what="the event stored (not 503)",
+        )
     assert resp.status_code == 200, resp.text
