@@ -57,6 +57,8 @@ class Validation:
     version_generated: bool = False
     diff: DefinitionDiff | None = None
     warnings: tuple[Problem, ...] = ()
+    # The text is the current definition, version and all: valid, nothing to submit.
+    current: bool = False
 
     @property
     def valid(self) -> bool:
@@ -132,6 +134,13 @@ class DefinitionService:
         validation = await self.validate(pipeline, text)
         if not validation.valid:
             raise InvalidDefinition(_summary(validation.problems), validation.problems)
+        if validation.current:
+            problem = Problem(
+                f"nothing to submit: this is the current definition (version "
+                f"{validation.version!r}); change it, with a new version",
+                "version",
+            )
+            raise InvalidDefinition(problem.message, [problem])
         # Issue 19's governance gate goes here: a gated change becomes a change request
         # (pending approval) instead of being published now.
         return await self._publish(validation, actor)
@@ -170,20 +179,17 @@ def _versioned(pipeline: str, checked: Checked, state: DefinitionState) -> Valid
     if version is None:
         version = next_version(state.versions)
         data["version"] = version
-    else:
-        problem = version_problem(version, state.versions)
-        if problem is not None:
-            line, column = checked.position(("version",))
-            return Validation(pipeline, (Problem(problem, "version", line, column),))
     ordered = {"version": version, **{k: v for k, v in data.items() if k != "version"}}
+    diff = diff_definitions(state.data, ordered)
+    # The current definition as loaded is valid (nothing to change yet), not "version
+    # already exists": that is for a changed text that kept an old version.
+    current = not generated and version == state.version and not diff.changes
+    problem = None if generated or current else version_problem(version, state.versions)
+    if problem is not None:
+        line, column = checked.position(("version",))
+        return Validation(pipeline, (Problem(problem, "version", line, column),))
     return Validation(
-        pipeline,
-        (),
-        ordered,
-        version,
-        generated,
-        diff_definitions(state.data, ordered),
-        checked.warnings,
+        pipeline, (), ordered, version, generated, diff, checked.warnings, current=current
     )
 
 

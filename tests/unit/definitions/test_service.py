@@ -83,3 +83,17 @@ async def test_a_version_stored_meanwhile_by_another_replica_is_refused() -> Non
     service = DefinitionService(fakes, fakes, lambda: NOW)
     with pytest.raises(InvalidDefinition, match="version '5' was stored meanwhile"):
         await service.submit("p", "version: 5\n", "key:op")
+
+
+async def test_the_current_text_is_valid_but_there_is_nothing_to_submit() -> None:
+    fakes = Fakes()
+    service = DefinitionService(fakes, fakes, lambda: NOW)
+    current = "version: '1'\nsteps:\n- key: a\n"
+    v = await service.validate("p", current)
+    assert (v.valid, v.current, v.diff and v.diff.changes) == (True, True, ())
+    with pytest.raises(InvalidDefinition, match="nothing to submit: this is the current"):
+        await service.submit("p", current, "key:op")
+    # Changed but with the old version: that version exists.
+    changed = await service.validate("p", current + "- key: b\n")
+    assert "version '1' already exists" in changed.problems[0].message
+    assert fakes.ingested == []

@@ -107,6 +107,9 @@ class DefinitionValidation:
         description="The text has no version: this one would be generated."
     )
     diff: DefinitionDiff | None = strawberry.field(description="Null while invalid.")
+    is_current: bool = strawberry.field(
+        description="The text is the current definition, version and all: nothing to submit."
+    )
     warnings: list[DefinitionProblem] = strawberry.field(
         description="Keys the contract does not define (kept as extensions; often a typo)."
     )
@@ -176,6 +179,7 @@ class DefinitionsQuery:
             version=v.version,
             version_generated=v.version_generated,
             diff=None if v.diff is None else DefinitionDiff.of(v.diff),
+            is_current=v.current,
             warnings=[DefinitionProblem.of(p) for p in v.warnings],
         )
 
