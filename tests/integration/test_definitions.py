@@ -6,6 +6,8 @@ nothing stored. Real Neo4j, real service, real HTTP client."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from neo4j import Driver
@@ -191,3 +193,31 @@ def test_roles_without_operate_and_bad_input_store_nothing(service: RunningServi
     assert [e["data"]["version"] for e in _definition_events(service, pipeline)] == ["1"]
     assert ok(service, "viewer", PIPELINE, p=pipeline)["pipeline"]["version"] == "1"
     assert ok(service, "viewer", CURRENT, p=pipeline)["pipelineDefinition"]["yaml"] == V1_YAML
+
+
+def test_two_replicas_submitting_one_version_at_once_store_it_once(
+    make_service: Callable[..., RunningService], clean_graph: Driver
+) -> None:
+    # Both validate before either stores (seen: every round takes the race path); the id
+    # derived from pipeline and version lets the log keep one.
+    first, second = make_service(), make_service()
+    pipeline = unique("yaml")
+    define(first, pipeline, V1)
+    for n in range(2, 6):
+        text = V2_YAML.replace('version: "2"', f'version: "{n}"')
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda svc, t=text: gql(svc, "operator", SUBMIT, p=pipeline, y=t),
+                    [first, second],
+                )
+            )
+        stored = [data["submitDefinition"] for data, errors in answers if not errors]
+        refused = [errors[0] for _, errors in answers if errors]
+        assert len(stored) + len(refused) == 2
+        assert len(stored) >= 1, answers
+        for error in refused:
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+            assert f"version '{n}'" in error["message"], error
+        versions = [e["data"]["version"] for e in _definition_events(first, pipeline)]
+        assert versions.count(str(n)) == 1, versions
