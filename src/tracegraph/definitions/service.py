@@ -10,6 +10,7 @@ a gated change would become a change request instead of being published.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -134,7 +135,8 @@ class DefinitionService:
     async def validate(self, pipeline: str, text: str) -> Validation:
         """``text`` checked against the rules of ``pipeline.defined`` and against the
         versions already used, with the diff to the current definition when valid."""
-        checked = check_definition(pipeline, text)
+        # Off the event loop: a long text takes a fraction of a second to check.
+        checked = await asyncio.to_thread(check_definition, pipeline, text)
         if not checked.valid or checked.data is None:
             return Validation(pipeline, checked.problems)
         state = await self._state(pipeline)
