@@ -23,6 +23,7 @@ from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
 from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
+from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
@@ -44,6 +45,7 @@ from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
 from tracegraph.store.audit_store import AuditStore
 from tracegraph.store.command_store import CommandStore
+from tracegraph.store.definition_store import DefinitionStore
 from tracegraph.store.document_reads import DocumentReads
 from tracegraph.store.driver import open_driver
 from tracegraph.store.errors import error_code, is_retryable
@@ -95,6 +97,8 @@ class Services:
     commands: CommandStore
     command_feed: CommandFeed
     command_service: CommandService
+    # Pipeline definitions as YAML: read, validated, submitted through ingest.
+    definitions: DefinitionService
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -375,6 +379,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         command_feed=command_feed,
         command_service=CommandService(
             commands, command_feed, lambda: services.clock(), settings.command_ttl_s
+        ),
+        definitions=DefinitionService(
+            DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
         ),
         schema_ready=schema_ready,
     )

@@ -100,6 +100,17 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         f'mutation {{ startRuns(pipeline: "no-such", paramSets: [{{}}], {_K}) {{ id }} }}',
         OPERATORS,
     ),
+    # Definitions as YAML: reading and validating need read; submitting needs operate
+    # (a text that is not valid YAML: allowed roles get BAD_USER_INPUT, nothing stored).
+    "pipelineDefinition": ('{ pipelineDefinition(pipeline: "rag-nightly") { yaml } }', READERS),
+    "validateDefinition": (
+        '{ validateDefinition(pipeline: "rag-nightly", yaml: "steps: [") { valid } }',
+        READERS,
+    ),
+    "submitDefinition": (
+        'mutation { submitDefinition(pipeline: "rag-nightly", yaml: "steps: [") { version } }',
+        OPERATORS,
+    ),
     "acknowledgeCommand": (
         'mutation { acknowledgeCommand(id: "no-such", executor: "e") { id } }',
         EXECUTORS,

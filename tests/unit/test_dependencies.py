@@ -44,6 +44,7 @@ DEV_NOT_IMPORTED = {
     "mypy": "the type checker (make lint)",
     "types-protobuf": "stubs read by mypy",
     "types-croniter": "stubs read by mypy",
+    "types-pyyaml": "stubs read by mypy",
     "uv": "resolves the lock files (make lock / make upgrade)",
     "schemathesis": "used as a pytest plugin and library by the API fuzz tests",
 }

@@ -27,9 +27,10 @@ import * as runView from "./views/run.js";
 import * as logsView from "./views/logs.js";
 import * as insightsView from "./views/insights.js";
 import * as graphView from "./views/graph.js";
+import * as configView from "./views/config.js";
 import { setupKeys, openPicker } from "./keys.js";
 
-const views = [pipelinesView, runView, logsView, insightsView];
+const views = [pipelinesView, runView, logsView, insightsView, configView];
 
 function renderHeader() {
   $("#stat-active").textContent = fmtInt(state.activeRuns);
@@ -95,6 +96,8 @@ function applyRoute(route) {
   const graphMode = route.name === "lineage" || route.name === "impact";
   main.classList.toggle("graph-mode", graphMode);
   $("#panel-graph").hidden = !graphMode;
+  main.classList.toggle("config-mode", route.name === "config");
+  $("#panel-config").hidden = route.name !== "config";
   document.body.dataset.route = route.name;
   const titles = {
     home: "Overview",
@@ -102,6 +105,7 @@ function applyRoute(route) {
     run: `Run ${route.params.id}`,
     lineage: "Lineage",
     impact: "Blast radius",
+    config: route.params.name ? `Configure ${route.params.name}` : "Configuration",
   };
   document.title = `${titles[route.name] || "Tracegraph"} · Tracegraph`;
   $("#page-title").textContent = `Tracegraph — ${titles[route.name] || ""}`;
@@ -122,6 +126,7 @@ async function boot() {
   $("#btn-help").addEventListener("click", () => $("#dlg-help").showModal());
   $("#btn-picker").addEventListener("click", openPicker);
   $("#btn-lineage").addEventListener("click", () => navigate("/lineage"));
+  $("#btn-config").addEventListener("click", () => navigate("/config"));
   on("counters", headerSoon);
   on("overview", headerSoon);
   onDrift(driftSoon);

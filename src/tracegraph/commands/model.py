@@ -10,13 +10,13 @@ carries a reason. Transitions only move forward (:func:`may_move`).
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from tracegraph.events.env import env_problem, secret_reference
 from tracegraph.redaction import Redactions, Scrubber
 
 
@@ -55,7 +55,6 @@ RUN_STATUSES_FOR: dict[CommandKind, frozenset[str]] = {
 
 MAX_PARAMS_BYTES = 64 * 1024
 MAX_ENV_VARS = 100
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -109,9 +108,10 @@ def check_params(params: Any, scrubber: Scrubber) -> dict[str, Any] | None:
 def check_env(env: Any, scrubber: Scrubber) -> dict[str, Any] | None:
     """Environment overrides: ``NAME: "value"`` or ``NAME: {"secret": "SECRET_NAME"}``.
 
-    Secrets are never stored: a plain value the redaction rules would scrub (an API key,
-    a token…) is refused with a hint to reference it by name; the executor resolves
-    ``{"secret": …}`` from its own environment.
+    Secrets are never stored: a plain value under a name that says secret
+    (``events.env``: ``*_KEY``, ``*TOKEN*``, ``*PASSWORD*``…) or that the redaction rules
+    would scrub (an API key, a token…) is refused with a hint to reference it by name;
+    the executor resolves ``{"secret": …}`` from its own environment.
     """
     if env is None:
         return None
@@ -121,18 +121,13 @@ def check_env(env: Any, scrubber: Scrubber) -> dict[str, Any] | None:
         raise InvalidCommand(f"env: at most {MAX_ENV_VARS} variables")
     checked: dict[str, Any] = {}
     for name, value in env.items():
-        if not _ENV_NAME.fullmatch(name):
-            raise InvalidCommand(f"env.{name}: not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
-        if isinstance(value, Mapping):
-            ref = value.get("secret")
-            if set(value) != {"secret"} or not isinstance(ref, str) or not _ENV_NAME.fullmatch(ref):
-                raise InvalidCommand(
-                    f'env.{name}: a secret reference is {{"secret": "NAME"}} with a variable name'
-                )
+        problem = env_problem(name, value)
+        if problem is not None:
+            raise InvalidCommand(f"env.{name}: {problem}")
+        ref = secret_reference(value)
+        if ref is not None:
             checked[name] = {"secret": ref}
             continue
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InvalidCommand(f"env.{name}: must be a string, a number or a secret reference")
         text = str(value)
         counts: Redactions = Redactions()
         if scrubber.scrub_text(text, counts) != text:

@@ -46,7 +46,7 @@ class PipelineDefinedData(Payload):
             first_index[step.key] = i
 
         for i, step in enumerate(self.steps):
-            for dep in step.depends_on:
+            for j, dep in enumerate(step.depends_on):
                 if dep not in first_index:
                     known = ", ".join(sorted(k for k in first_index if k != step.key))
                     raise problem(
@@ -54,14 +54,23 @@ class PipelineDefinedData(Payload):
                         "steps",
                         i,
                         "depends_on",
+                        at=("steps", i, "depends_on", j),
                     )
 
         cycle = _dependency_cycle({step.key: step.depends_on for step in self.steps})
         if cycle:
             # Named from the step defined first, so the same definition gives the same message.
             start = min(range(len(cycle)), key=lambda k: first_index[cycle[k]])
-            path = " -> ".join([*cycle[start:], *cycle[: start + 1]])
-            raise problem(f"steps form a dependency cycle: {path}", "steps")
+            ordered = [*cycle[start:], *cycle[:start]]
+            path = " -> ".join([*ordered, ordered[0]])
+            # The dependency that closes it: the first-defined step's on the last one.
+            first = first_index[ordered[0]]
+            closing = self.steps[first].depends_on.index(ordered[-1])
+            raise problem(
+                f"steps form a dependency cycle: {path}",
+                "steps",
+                at=("steps", first, "depends_on", closing),
+            )
         return self
 
 

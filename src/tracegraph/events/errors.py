@@ -35,11 +35,19 @@ class InvalidEvent(ValueError):
         return self.message
 
 
-def problem(message: str, *subloc: str | int) -> PydanticCustomError:
-    """A validation error for a model validator, located at `subloc` below the model."""
-    return PydanticCustomError(
-        CUSTOM_ERROR_TYPE, "{message}", {"message": message, "subloc": tuple(subloc)}
-    )
+def problem(
+    message: str, *subloc: str | int, at: tuple[str | int, ...] = ()
+) -> PydanticCustomError:
+    """A validation error for a model validator, located at `subloc` below the model.
+
+    ``at`` (below the model too) names the one value to point at when the location is a
+    whole collection (the dependency that closes a cycle): the YAML definitions show
+    that value's line; messages keep `subloc`.
+    """
+    ctx: dict[str, Any] = {"message": message, "subloc": tuple(subloc)}
+    if at:
+        ctx["at"] = tuple(at)
+    return PydanticCustomError(CUSTOM_ERROR_TYPE, "{message}", ctx)
 
 
 def shown(value: object) -> str:
@@ -65,12 +73,21 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 def render_error(error: ErrorDetails, event_type: str, known_fields: Sequence[str]) -> str:
     """One line `<path>: <problem>` for a pydantic error raised while validating an event."""
+    loc, message = describe_error(error, event_type, known_fields)
+    return f"{format_loc(loc)}: {message}"
+
+
+def describe_error(
+    error: ErrorDetails, event_type: str, known_fields: Sequence[str]
+) -> tuple[tuple[str | int, ...], str]:
+    """The full location of a pydantic error (a model validator's ``subloc`` included) and
+    its problem in words, apart: the YAML definitions map the location to a line."""
     loc: tuple[str | int, ...] = tuple(error["loc"])
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     kind = error["type"]
     if kind == CUSTOM_ERROR_TYPE:
         loc += tuple(ctx.get("subloc", ()))
-    return f"{format_loc(loc)}: {_describe(kind, error, ctx, loc, event_type, known_fields)}"
+    return loc, _describe(kind, error, ctx, loc, event_type, known_fields)
 
 
 def _describe(

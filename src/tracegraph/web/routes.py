@@ -34,6 +34,8 @@ SPA_PATHS: tuple[str, ...] = (
     "/runs/{run_id:path}",
     "/lineage",
     "/impact",
+    "/config",
+    "/config/{name:path}",
 )
 
 _NO_SETUP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tracegraph</title>

@@ -15,6 +15,7 @@ from tracegraph.api.graphql.commands import (
     CommandsSubscription,
 )
 from tracegraph.api.graphql.core import CoreQuery, IngestMutation
+from tracegraph.api.graphql.definitions import DefinitionsMutation, DefinitionsQuery
 from tracegraph.api.graphql.deltas import DeltasQuery, DeltasSubscription
 from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
@@ -37,6 +38,7 @@ class Query(
     AuditQuery,
     CoreQuery,
     CommandsQuery,
+    DefinitionsQuery,
 ):
     pass
 
@@ -49,6 +51,7 @@ class Mutation(
     AuditMutation,
     IngestMutation,
     CommandsMutation,
+    DefinitionsMutation,
 ):
     pass
 

@@ -1,0 +1,215 @@
+"""Definitions as YAML, as a service: read the current one, check a proposed text, and
+submit it as a new version — a ``pipeline.defined`` event through the normal ingest path
+(validated, scrubbed, stored in the log with its principal and in the audit trail), so a
+replay of the log rebuilds every version.
+
+:meth:`DefinitionService.submit` is the one place a checked definition goes live
+(:meth:`DefinitionService._publish`); a governance gate (issue 19) goes between the two:
+a gated change would become a change request instead of being published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from tracegraph.definitions.check import Checked, Problem, check_definition
+from tracegraph.definitions.diff import DefinitionDiff, diff_definitions
+from tracegraph.definitions.render import to_yaml
+from tracegraph.definitions.versions import next_version, version_problem
+from tracegraph.events.fields import format_timestamp
+from tracegraph.ingest import deadline
+from tracegraph.store.errors import within
+
+SOURCE = "tracegraph/definitions"
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionState:
+    """A pipeline's stored definition (None before the first) and every version its
+    event log holds."""
+
+    pipeline: str
+    known: bool = False
+    data: dict[str, Any] | None = None
+    seq: int | None = None
+    defined_at: datetime | None = None
+    versions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def version(self) -> str | None:
+        return None if self.data is None else self.data.get("version")
+
+    def as_yaml(self) -> str | None:
+        return None if self.data is None else to_yaml(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """A proposed text checked: its problems, else the definition it would store (with
+    its version, generated when the text has none) and what it changes."""
+
+    pipeline: str
+    problems: tuple[Problem, ...]
+    data: dict[str, Any] | None = None
+    version: str | None = None
+    version_generated: bool = False
+    diff: DefinitionDiff | None = None
+    warnings: tuple[Problem, ...] = ()
+    # The text is the current definition, version and all: valid, nothing to submit.
+    current: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    pipeline: str
+    version: str
+    event_id: str
+    seq: int
+    diff: DefinitionDiff
+
+
+class InvalidDefinition(ValueError):
+    """A definition that cannot be submitted; ``problems`` says every reason and where."""
+
+    def __init__(self, message: str, problems: Sequence[Problem]) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+class DefinitionReads(Protocol):
+    async def definition_state(self, pipeline: str) -> DefinitionState: ...
+
+
+class IngestOutcomeLike(Protocol):
+    accepted: int
+    duplicates: int
+    last_seq: int
+
+    @property
+    def rejected(self) -> Sequence[Any]: ...
+
+
+class Ingest(Protocol):
+    async def ingest(
+        self, raw_events: Sequence[Any], principal: str | None = None
+    ) -> IngestOutcomeLike: ...
+
+
+def event_id(pipeline: str, version: str) -> str:
+    """One event id per pipeline and version: two replicas submitting the same version at
+    once write the same id, and the log's unique id refuses the second."""
+    digest = hashlib.sha256(f"{pipeline}\x1f{version}".encode()).hexdigest()[:40]
+    return f"definition-{digest}"
+
+
+class DefinitionService:
+    def __init__(
+        self, reads: DefinitionReads, ingest: Ingest, clock: Callable[[], datetime]
+    ) -> None:
+        self._reads = reads
+        self._ingest = ingest
+        self._clock = clock
+
+    async def current(self, pipeline: str) -> DefinitionState:
+        return await self._state(pipeline)
+
+    async def _state(self, pipeline: str) -> DefinitionState:
+        # Within the request's answer budget (RequestDeadline), not only the query
+        # timeout: a frozen database then costs a request 4.5 s, not 12 s.
+        budget = deadline.remaining(math.inf)
+        call = self._reads.definition_state(pipeline)
+        if math.isinf(budget):
+            return await call
+        return await within(max(budget, 0.0), call, "the definition read")
+
+    async def validate(self, pipeline: str, text: str) -> Validation:
+        """``text`` checked against the rules of ``pipeline.defined`` and against the
+        versions already used, with the diff to the current definition when valid."""
+        # Off the event loop: a long text takes a fraction of a second to check.
+        checked = await asyncio.to_thread(check_definition, pipeline, text)
+        if not checked.valid or checked.data is None:
+            return Validation(pipeline, checked.problems)
+        state = await self._state(pipeline)
+        return _versioned(pipeline, checked, state)
+
+    async def submit(self, pipeline: str, text: str, actor: str) -> Submitted:
+        """Validate and publish ``text`` as the pipeline's new definition, or raise
+        :class:`InvalidDefinition` with nothing stored."""
+        validation = await self.validate(pipeline, text)
+        if not validation.valid:
+            raise InvalidDefinition(_summary(validation.problems), validation.problems)
+        if validation.current:
+            problem = Problem(
+                f"nothing to submit: this is the current definition (version "
+                f"{validation.version!r}); change it, with a new version",
+                "version",
+            )
+            raise InvalidDefinition(problem.message, [problem])
+        # Issue 19's governance gate goes here: a gated change becomes a change request
+        # (pending approval) instead of being published now.
+        return await self._publish(validation, actor)
+
+    async def _publish(self, validation: Validation, actor: str) -> Submitted:
+        assert validation.data is not None and validation.version is not None
+        assert validation.diff is not None
+        eid = event_id(validation.pipeline, validation.version)
+        event = {
+            "id": eid,
+            "type": "pipeline.defined",
+            "time": format_timestamp(self._clock()),
+            "source": SOURCE,
+            "pipeline": validation.pipeline,
+            "data": validation.data,
+        }
+        outcome = await self._ingest.ingest([event], actor)
+        if outcome.rejected or not outcome.accepted:
+            # Only a race gets here (it was valid and new when checked): another request
+            # stored this version first.
+            problem = Problem(
+                f"version {validation.version!r} was stored meanwhile by another "
+                "submission: reload the definition and submit again",
+                "version",
+            )
+            raise InvalidDefinition(problem.message, [problem])
+        return Submitted(
+            validation.pipeline, validation.version, eid, outcome.last_seq, validation.diff
+        )
+
+
+def _versioned(pipeline: str, checked: Checked, state: DefinitionState) -> Validation:
+    data = dict(checked.data or {})
+    version = data.get("version")
+    generated = version is None
+    if version is None:
+        version = next_version(state.versions)
+        data["version"] = version
+    ordered = {"version": version, **{k: v for k, v in data.items() if k != "version"}}
+    diff = diff_definitions(state.data, ordered)
+    # The current definition as loaded is valid (nothing to change yet), not "version
+    # already exists": that is for a changed text that kept an old version.
+    current = not generated and version == state.version and not diff.changes
+    problem = None if generated or current else version_problem(version, state.versions)
+    if problem is not None:
+        line, column = checked.position(("version",))
+        return Validation(pipeline, (Problem(problem, "version", line, column),))
+    return Validation(
+        pipeline, (), ordered, version, generated, diff, checked.warnings, current=current
+    )
+
+
+def _summary(problems: Sequence[Problem]) -> str:
+    first = problems[0]
+    where = f"line {first.line}: " if first.line else ""
+    path = f"{first.path}: " if first.path else ""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"invalid definition: {where}{path}{first.message}{more}"
