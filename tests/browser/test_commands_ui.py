@@ -58,9 +58,7 @@ def test_without_operate_the_actions_are_disabled_with_the_reason(
     page = d.open(f"/runs/{run.id}", role="viewer")
     pause = page.get_by_role("button", name=f"Pause run {run.id}")
     expect(pause).to_be_disabled(timeout=15_000)
-    expect(pause).to_have_attribute(
-        "title", "Needs the operate permission (operator or admin role)"
-    )
+    expect(pause).to_have_attribute("title", "Needs the operator role (permission operate)")
     page.locator("body").focus()
     page.keyboard.press("Space")  # does nothing for a viewer
     expect(page.locator("#panel-run .command-state")).to_have_count(0)

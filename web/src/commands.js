@@ -70,18 +70,19 @@ export function stateText(cmd) {
 }
 
 function settle(target, kind, cmd) {
-  latest.set(target, { ...cmd, kind, pending: !DONE.has(cmd.state) });
+  const issuedAt = latest.get(target)?.issuedAt ?? Date.now();
+  latest.set(target, { ...cmd, kind, issuedAt, pending: !DONE.has(cmd.state) });
   emit(target);
   if (!DONE.has(cmd.state)) follow(target, cmd.id);
 }
 
 function refuse(target, kind, error) {
-  latest.set(target, { kind, state: "REFUSED", error, pending: false });
+  latest.set(target, { kind, state: "REFUSED", error, pending: false, issuedAt: Date.now() });
   emit(target);
 }
 
 async function send(target, kind, text, variables, field) {
-  latest.set(target, { kind, state: "SENDING", pending: true });
+  latest.set(target, { kind, state: "SENDING", pending: true, issuedAt: Date.now() });
   emit(target);
   try {
     const cmd = (await query(text, { ...variables, key: crypto.randomUUID() }))[field];
@@ -125,7 +126,8 @@ export const startRun = (pipeline, params, env) =>
  */
 export async function issueBatch(kind, runIds) {
   const field = BATCH_FIELD[kind];
-  for (const id of runIds) latest.set(id, { kind, state: "SENDING", pending: true });
+  const issuedAt = Date.now();
+  for (const id of runIds) latest.set(id, { kind, state: "SENDING", pending: true, issuedAt });
   runIds.forEach(emit);
   try {
     const data = await query(
@@ -163,7 +165,7 @@ async function follow(target, id) {
     }
     const mine = latest.get(target);
     if (!cmd || !mine || (mine.id && mine.id !== id)) return;
-    latest.set(target, { ...cmd, kind: mine.kind, pending: !DONE.has(cmd.state) });
+    latest.set(target, { ...mine, ...cmd, kind: mine.kind, pending: !DONE.has(cmd.state) });
     emit(target);
     if (DONE.has(cmd.state)) return;
   }

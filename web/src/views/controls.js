@@ -52,13 +52,21 @@ export function runControls(run, kinds = Object.keys(ACTIONS)) {
   );
 }
 
-/** The state of the latest command on `target` (a run id, `step:…`, `start:…`). */
-export function commandState(target) {
+/**
+ * The state of the latest command on `target` (a run id, `step:…`, `start:…`);
+ * `prefix` says what it is about where that is not obvious (a card's several runs).
+ */
+export function commandState(target, prefix = "") {
   const cmd = latest.get(target);
   if (!cmd) return null;
   return h(
     "span.command-state",
-    { role: "status", "aria-live": "polite", dataset: { state: (cmd.state || "").toLowerCase() } },
+    {
+      role: "status",
+      "aria-live": "polite",
+      dataset: { state: (cmd.state || "").toLowerCase(), target },
+    },
+    prefix,
     stateText(cmd),
     cmd.resultRun
       ? [" → ", h("a", { href: runHref(cmd.resultRun), "data-link": true }, cmd.resultRun)]

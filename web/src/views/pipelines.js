@@ -240,6 +240,8 @@ function updateCard(c, p) {
     run?.inputTokens,
     run?.outputTokens,
     run?.costUsd,
+    activeRun(p)?.id,
+    activeRun(p)?.status,
     principal.permissions,
     controlTargets(p).map((t) => latest.get(t) || null),
   ]);
@@ -273,12 +275,13 @@ function updateCard(c, p) {
   replace(parts.actions, ...cardControls(p));
 }
 
-// The commands a card shows the state of: its active run's, its latest run's (retry), and
-// its last start.
+// The commands a card shows the state of, newest first: those on any of its runs (a run
+// acted on stays listed when a newer run becomes the active one) and its last start.
+const CARD_STATES = 3;
 function controlTargets(p) {
-  const active = activeRun(p);
-  const last = latestRun(p);
-  return [active?.id, last?.id, `start:${p.name}`].filter(Boolean);
+  const targets = [...p.runs.keys(), `start:${p.name}`].filter((t) => latest.has(t));
+  targets.sort((a, b) => (latest.get(b).issuedAt || 0) - (latest.get(a).issuedAt || 0));
+  return targets.slice(0, CARD_STATES);
 }
 
 /**
@@ -315,12 +318,16 @@ function cardControls(p) {
       onclick: () => openStartDialog(p.name),
     }),
   );
-  const states = [...new Set(controlTargets(p))].map(commandState).filter(Boolean);
+  const states = controlTargets(p).map((t) =>
+    commandState(t, t.startsWith("start:") ? "" : `${shortId(t)} · `),
+  );
   return [
     h("div.run-controls", { role: "group", "aria-label": `Actions on ${p.name}` }, buttons),
     states.length ? h("div.card-commands", states) : null,
   ];
 }
+
+const shortId = (id) => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
 
 // ---- the card's context menu -------------------------------------------------------------
 
