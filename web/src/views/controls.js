@@ -44,7 +44,7 @@ export function runControls(run, kinds = Object.keys(ACTIONS)) {
         reason: disabledReason(kind, run.status, run.id),
         title: `${LABEL[kind]} this run`,
         ariaLabel: `${LABEL[kind]} run ${run.id}`,
-        dataset: { action: kind },
+        dataset: { action: kind, focusKey: `run-${kind}` },
         onclick: () => issue(kind, run.id),
       }),
     ),

@@ -15,6 +15,7 @@ import {
   copyText,
   download,
   announce,
+  preserveFocus,
 } from "../util.js";
 import { pipelineHref, runHref, impactHref, navigate } from "../router.js";
 import { runProgress } from "../progress.js";
@@ -86,7 +87,7 @@ export function route(r) {
 }
 
 function render() {
-  if (cur.name === "pipeline") renderPipeline(cur.params.name);
+  if (cur.name === "pipeline") preserveFocus(panel, () => renderPipeline(cur.params.name));
   else renderGrid();
 }
 
@@ -272,7 +273,8 @@ function updateCard(c, p) {
       ? h("span", fmtDuration((ts(run.endedAt) || Date.now()) - ts(run.startedAt)))
       : null,
   );
-  replace(parts.actions, ...cardControls(p));
+  // A live update must not take the focus off the button just pressed.
+  preserveFocus(parts.actions, () => replace(parts.actions, ...cardControls(p)));
 }
 
 // The commands a card shows the state of, newest first: those on any of its runs (a run
@@ -298,7 +300,7 @@ function cardControls(p) {
       reason: target ? disabledReason(kind, target.status, target.id) : noRun,
       title: `${LABEL[kind]} run ${target?.id}`,
       ariaLabel: `${LABEL[kind]} the active run of ${p.name}`,
-      dataset: { action: kind, run: target?.id || "" },
+      dataset: { action: kind, run: target?.id || "", focusKey: `card-${kind}` },
       onclick: () => issue(kind, target.id),
     }),
   );
@@ -307,14 +309,14 @@ function cardControls(p) {
       reason: last ? disabledReason("retry", last.status, last.id) : noRun,
       title: `Retry run ${last?.id} from its first failed step`,
       ariaLabel: `Retry the latest run of ${p.name}`,
-      dataset: { action: "retry", run: last?.id || "" },
+      dataset: { action: "retry", run: last?.id || "", focusKey: "card-retry" },
       onclick: () => issue("retry", last.id),
     }),
     actionButton("Start…", {
       reason: canOperate() ? null : OPERATE_REASON,
       title: "Start a run with parameters and environment overrides",
       ariaLabel: `Start a run of ${p.name}`,
-      dataset: { action: "start" },
+      dataset: { action: "start", focusKey: "card-start" },
       onclick: () => openStartDialog(p.name),
     }),
   );
