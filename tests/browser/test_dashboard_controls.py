@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.test_commands_ui import pipeline  # noqa: F401 (fixture)
 from tests.browser.test_dashboard import Dash, browser, dash, ingest  # noqa: F401 (fixtures)
@@ -122,13 +123,14 @@ def test_cancel_a_demo_run_from_its_card(
     # A demo run may end between the page enabling Cancel and the click landing (refused as
     # a command on a finished run): then the next running one is taken.
     for _ in range(5):
-        cancel = page.locator(
-            "article.card button[data-action='cancel']:not([aria-disabled='true'])"
-        ).first
-        expect(cancel).to_be_visible(timeout=60_000)
-        run_id = cancel.get_attribute("data-run")
+        enabled = "article.card button[data-action='cancel']:not([aria-disabled='true'])"
+        expect(page.locator(enabled).first).to_be_visible(timeout=60_000)
+        run_id = page.locator(enabled).first.get_attribute("data-run")
         assert run_id
-        cancel.click()
+        try:  # the button of that run (a card may have moved on to a newer run meanwhile)
+            page.locator(f"{enabled}[data-run='{run_id}']").click(timeout=3000)
+        except PlaywrightTimeout:
+            continue
         state = page.locator(f"article.card .command-state[data-target='{run_id}']")
         expect(state).to_contain_text(
             re.compile(r"cancel: (done|refused|rejected)"), timeout=20_000

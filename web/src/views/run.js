@@ -16,6 +16,8 @@ import {
   frameScheduler,
   ts,
   preserveFocus,
+  copyText,
+  announce,
 } from "../util.js";
 import { navigate, pipelineHref, runHref, lineageHref, impactHref } from "../router.js";
 import { runProgress } from "../progress.js";
@@ -34,7 +36,6 @@ import {
 import { contextMenu } from "../menu.js";
 import { showRaw } from "./dialogs.js";
 import { messagesOf, responseOf } from "./prompt.js";
-import { copyText, announce } from "../util.js";
 import { principal, roleName } from "../auth.js";
 
 let panel;
