@@ -464,7 +464,7 @@ function stepMenu(s) {
   const texts = (pick) => calls.map(pick).filter((t) => t != null && t !== "");
   const prompts = texts((c) =>
     messagesOf(c)
-      .map((m) => `${m.role}: ${m.content}`)
+      .map((m) => (m.role === "prompt" ? m.content : `${m.role}: ${m.content}`))
       .join("\n\n"),
   );
   const responses = texts(responseOf);
