@@ -75,7 +75,7 @@ def test_a_card_pauses_and_resumes_its_active_run_and_space_does_too(
     pause = card.get_by_role("button", name=f"Pause the active run of {pipeline.name}")
     resume = card.get_by_role("button", name=f"Resume the active run of {pipeline.name}")
     _enabled(pause)
-    expect(pause).to_have_attribute("data-run", run.id)
+    expect(pause).to_have_attribute("data-for-run", run.id)
     expect(resume).to_have_attribute("title", "Run is not paused (it is running)")
     state = card.locator(f".command-state[data-target='{run.id}']")
 
@@ -126,10 +126,10 @@ def test_cancel_a_demo_run_from_its_card(
     for _ in range(5):
         enabled = "article.card button[data-action='cancel']:not([aria-disabled='true'])"
         expect(page.locator(enabled).first).to_be_visible(timeout=60_000)
-        run_id = page.locator(enabled).first.get_attribute("data-run")
+        run_id = page.locator(enabled).first.get_attribute("data-for-run")
         assert run_id
         try:  # the button of that run (a card may have moved on to a newer run meanwhile)
-            page.locator(f"{enabled}[data-run='{run_id}']").click(timeout=3000)
+            page.locator(f"{enabled}[data-for-run='{run_id}']").click(timeout=3000)
         except PlaywrightTimeout:
             continue
         state = page.locator(f"article.card .command-state[data-target='{run_id}']")
@@ -244,7 +244,9 @@ def test_batch_cancel_three_runs_from_the_bar(
     )
     bar.get_by_role("button", name="Cancel 3 selected runs").click()
     for r in runs:
-        expect(bar.locator(f"li[data-run='{r}']")).to_contain_text("cancel: done", timeout=20_000)
+        expect(bar.locator(f"li[data-for-run='{r}']")).to_contain_text(
+            "cancel: done", timeout=20_000
+        )
         expect(_row_badge(page, r)).to_contain_text("cancelled", timeout=20_000)
     # One idempotency key for the batch: item i is keyed <key>#<i>.
     listed = ok(

@@ -300,7 +300,7 @@ function cardControls(p) {
       reason: target ? disabledReason(kind, target.status, target.id) : noRun,
       title: `${LABEL[kind]} run ${target?.id}`,
       ariaLabel: `${LABEL[kind]} the active run of ${p.name}`,
-      dataset: { action: kind, run: target?.id || "", focusKey: `card-${kind}` },
+      dataset: { action: kind, forRun: target?.id || "", focusKey: `card-${kind}` },
       onclick: () => issue(kind, target.id),
     }),
   );
@@ -309,7 +309,7 @@ function cardControls(p) {
       reason: last ? disabledReason("retry", last.status, last.id) : noRun,
       title: `Retry run ${last?.id} from its first failed step`,
       ariaLabel: `Retry the latest run of ${p.name}`,
-      dataset: { action: "retry", run: last?.id || "", focusKey: "card-retry" },
+      dataset: { action: "retry", forRun: last?.id || "", focusKey: "card-retry" },
       onclick: () => issue("retry", last.id),
     }),
     actionButton("Start…", {

@@ -280,7 +280,7 @@ function batchBar() {
             lastBatch.runs.map((id) =>
               h(
                 "li",
-                { dataset: { run: id, state: (latest.get(id)?.state || "").toLowerCase() } },
+                { dataset: { forRun: id, state: (latest.get(id)?.state || "").toLowerCase() } },
                 h("a", { href: runHref(id), "data-link": true }, id),
                 ": ",
                 stateText(latest.get(id)) || "sending",
