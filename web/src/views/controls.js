@@ -8,6 +8,7 @@ import { runHref } from "../router.js";
 import {
   ACTIONS,
   LABEL,
+  canOperate,
   disabledReason,
   issue,
   latest,
@@ -34,8 +35,27 @@ export function actionButton(label, { reason, title, ariaLabel, onclick, dataset
   );
 }
 
+// Views redraw a few times a second while a run is live: a control rebuilt each time is
+// a moving target (a click's press and release can land on two different buttons), so an
+// unchanged control is the same element, moved into the new layout.
+const kept = new Map(); // key -> {sig, el}
+
+/** `build()`'s element, or the one built before for `key` when `sig` did not change. */
+export function keep(key, sig, build) {
+  const had = kept.get(key);
+  if (had && had.sig === sig) return had.el;
+  const el = build();
+  kept.set(key, { sig, el });
+  return el;
+}
+
 /** The controls of `run` ({id, status}); `kinds` chooses which actions are shown. */
 export function runControls(run, kinds = Object.keys(ACTIONS)) {
+  const sig = JSON.stringify([run.status, kinds, latest.get(run.id) || null, canOperate()]);
+  return keep(`run:${run.id}`, sig, () => buildRunControls(run, kinds));
+}
+
+function buildRunControls(run, kinds) {
   return h(
     "div.run-controls",
     { role: "group", "aria-label": "Run actions", dataset: { run: run.id } },

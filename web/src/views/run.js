@@ -21,7 +21,7 @@ import {
 } from "../util.js";
 import { navigate, pipelineHref, runHref, lineageHref, impactHref } from "../router.js";
 import { runProgress } from "../progress.js";
-import { actionButton, commandState, runControls, setupSpace } from "./controls.js";
+import { actionButton, commandState, keep, runControls, setupSpace } from "./controls.js";
 import {
   ACTIONS,
   LABEL,
@@ -237,6 +237,17 @@ function batchBar() {
   for (const id of chosen) if (!state.runs.has(id)) chosen.delete(id); // gone from the page
   const ids = [...chosen];
   if (!ids.length && !lastBatch) return null;
+  const runs = [...new Set([...ids, ...(lastBatch?.runs || [])])];
+  const sig = JSON.stringify([
+    ids,
+    lastBatch,
+    canOperate(),
+    runs.map((id) => [state.runs.get(id)?.status, latest.get(id) || null]),
+  ]);
+  return keep("batch-bar", sig, () => buildBatchBar(ids));
+}
+
+function buildBatchBar(ids) {
   return h(
     "div.batch-bar",
     { role: "toolbar", "aria-label": "Batch actions on the selected runs" },
