@@ -533,17 +533,22 @@ function stepDetail(run, s, now) {
     "section.stepdetail#step-detail",
     { "aria-labelledby": "step-h" },
     h("h3#step-h", `Step ${s.step.key}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}`),
-    h(
-      "div.run-controls",
-      { role: "group", "aria-label": "Step actions" },
-      actionButton("Retry step", {
-        reason: stepRetryReason(run, s),
-        title: `Run step ${s.step.key} again (a new attempt)`,
-        ariaLabel: `Retry step ${s.step.key} attempt ${s.attempt}`,
-        dataset: { action: "retry-step", focusKey: `retry-${s.id}` },
-        onclick: () => retryStep(s.id),
-      }),
-      commandState(`step:${s.id}`),
+    keep(
+      `step:${s.id}`,
+      JSON.stringify([stepRetryReason(run, s), latest.get(`step:${s.id}`) || null]),
+      () =>
+        h(
+          "div.run-controls",
+          { role: "group", "aria-label": "Step actions" },
+          actionButton("Retry step", {
+            reason: stepRetryReason(run, s),
+            title: `Run step ${s.step.key} again (a new attempt)`,
+            ariaLabel: `Retry step ${s.step.key} attempt ${s.attempt}`,
+            dataset: { action: "retry-step", focusKey: `retry-${s.id}` },
+            onclick: () => retryStep(s.id),
+          }),
+          commandState(`step:${s.id}`),
+        ),
     ),
     h(
       "dl.kv",
