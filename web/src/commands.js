@@ -1,6 +1,8 @@
-// Commands to runs (issue 18): issue pause/resume/cancel/retry over GraphQL and follow
-// each command's state until it is done. Listeners get every change; nothing here
-// touches the DOM (views/controls.js renders).
+// Commands (issue 18): issue pause/resume/cancel/retry/start over GraphQL, one at a time or
+// as a batch, and follow each command's state until it is done. Every view that shows a
+// command (run page, pipeline cards, batch bar) reads it here, by its target: a run id, a
+// step run (`step:<id>`) or a pipeline's start (`start:<name>`). Nothing here touches the
+// DOM (views/controls.js renders).
 import { query } from "./gql.js";
 import { can, errorText } from "./auth.js";
 
@@ -12,7 +14,14 @@ const MUTATION = {
   retry: `mutation($run: ID!, $key: String!) { retry(run: $run, idempotencyKey: $key) { ${FIELDS} } }`,
 };
 const FIELD = { pause: "pauseRun", resume: "resumeRun", cancel: "cancelRun", retry: "retry" };
+const BATCH_FIELD = {
+  pause: "pauseRuns",
+  resume: "resumeRuns",
+  cancel: "cancelRuns",
+  retry: "retryRuns",
+};
 const DONE = new Set(["DONE", "REJECTED", "EXPIRED"]);
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED"]);
 
 // The run statuses each action applies to (the server checks again).
 export const ACTIONS = {
@@ -21,48 +30,130 @@ export const ACTIONS = {
   cancel: ["RUNNING", "SCHEDULED", "PAUSED"],
   retry: ["FAILED"],
 };
+export const LABEL = { pause: "Pause", resume: "Resume", cancel: "Cancel", retry: "Retry" };
 
-export const OPERATE_REASON = "Needs the operate permission (operator or admin role)";
+export const OPERATE_REASON = "Needs the operator role (permission operate)";
 
-/** Latest command per run id: {kind, state, stateReason, error}. */
+/** Latest command per target: {kind, state, stateReason, resultRun, error, pending}. */
 export const latest = new Map();
 const listeners = new Set();
 export const onCommand = (fn) => listeners.add(fn);
-const emit = (runId) => listeners.forEach((fn) => fn(runId, latest.get(runId)));
+const emit = (target) => listeners.forEach((fn) => fn(target, latest.get(target)));
 
 export const canOperate = () => can("operate");
 
 /** Why `kind` cannot be issued for a run in `status` now, or null when it can. */
-export function disabledReason(kind, status) {
+export function disabledReason(kind, status, runId = null) {
   if (!canOperate()) return OPERATE_REASON;
-  if (!ACTIONS[kind].includes(status))
-    return `Only for a run that is ${ACTIONS[kind].join(" or ").toLowerCase()}`;
-  const cmd = [...latest.values()].find((c) => c.kind === kind && c.pending);
-  return cmd ? "A command is on its way" : null;
+  if (!ACTIONS[kind].includes(status)) return statusReason(kind, status);
+  const cmd = runId ? latest.get(runId) : null;
+  return cmd?.pending ? `A ${cmd.kind} command is on its way` : null;
+}
+
+function statusReason(kind, status) {
+  const s = (status || "").toLowerCase();
+  if (kind === "retry")
+    return s ? `Only a failed run can be retried (this one is ${s})` : "No failed run";
+  if (TERMINAL.has(status)) return `Run is finished (${s})`;
+  if (kind === "resume") return `Run is not paused (it is ${s})`;
+  if (kind === "pause" && status === "PAUSED") return "Run is already paused";
+  return `Only for a run that is ${ACTIONS[kind].join(" or ").toLowerCase()}`;
+}
+
+/** A command's state in words: `pause: done (paused at a checkpoint)`. */
+export function stateText(cmd) {
+  if (!cmd) return "";
+  let text = `${cmd.kind}: ${(cmd.state || "").toLowerCase()}`;
+  if (cmd.stateReason) text += ` (${cmd.stateReason})`;
+  if (cmd.error) text += ` — ${cmd.error}`;
+  return text;
+}
+
+function settle(target, kind, cmd) {
+  const issuedAt = latest.get(target)?.issuedAt ?? Date.now();
+  latest.set(target, { ...cmd, kind, issuedAt, pending: !DONE.has(cmd.state) });
+  emit(target);
+  if (!DONE.has(cmd.state)) follow(target, cmd.id);
+}
+
+function refuse(target, kind, error) {
+  latest.set(target, { kind, state: "REFUSED", error, pending: false, issuedAt: Date.now() });
+  emit(target);
+}
+
+async function send(target, kind, text, variables, field) {
+  latest.set(target, { kind, state: "SENDING", pending: true, issuedAt: Date.now() });
+  emit(target);
+  try {
+    const cmd = (await query(text, { ...variables, key: crypto.randomUUID() }))[field];
+    settle(target, kind, cmd);
+    return cmd;
+  } catch (err) {
+    refuse(target, kind, errorText(err));
+    return null;
+  }
 }
 
 /** Issue `kind` for `runId`; the state is followed until the command is done. */
-export async function issue(kind, runId) {
-  const key = crypto.randomUUID();
-  latest.set(runId, { kind, state: "SENDING", pending: true });
-  emit(runId);
+export const issue = (kind, runId) =>
+  send(runId, kind, MUTATION[kind], { run: runId }, FIELD[kind]);
+
+/** Retry one failed step run: its next attempt. */
+export const retryStep = (stepRunId) =>
+  send(
+    `step:${stepRunId}`,
+    "retry",
+    `mutation($sr: ID!, $key: String!) { retry(stepRun: $sr, idempotencyKey: $key) { ${FIELDS} } }`,
+    { sr: stepRunId },
+    "retry",
+  );
+
+/** Start a run of `pipeline` with `params` and `env` (checked by views/start.js first). */
+export const startRun = (pipeline, params, env) =>
+  send(
+    `start:${pipeline}`,
+    "start",
+    `mutation($p: String!, $params: JSON, $env: JSON, $key: String!) {
+      startRun(pipeline: $p, params: $params, env: $env, idempotencyKey: $key) { ${FIELDS} } }`,
+    { p: pipeline, params, env },
+    "startRun",
+  );
+
+/**
+ * One batch mutation for `runIds` (all or nothing, one idempotency key): each run's
+ * command is followed like a single one; a refused batch marks every run with its own
+ * problem (`extensions.problems`) or with the batch's error.
+ */
+export async function issueBatch(kind, runIds) {
+  const field = BATCH_FIELD[kind];
+  const issuedAt = Date.now();
+  for (const id of runIds) latest.set(id, { kind, state: "SENDING", pending: true, issuedAt });
+  runIds.forEach(emit);
   try {
-    const data = await query(MUTATION[kind], { run: runId, key });
-    const cmd = data[FIELD[kind]];
-    latest.set(runId, { ...cmd, kind, pending: !DONE.has(cmd.state) });
-    emit(runId);
-    follow(runId, cmd.id);
-    return cmd;
+    const data = await query(
+      `mutation($runs: [ID!]!, $key: String!) { ${field}(runs: $runs, idempotencyKey: $key) { ${FIELDS} } }`,
+      { runs: runIds, key: crypto.randomUUID() },
+    );
+    data[field].forEach((cmd, i) => settle(cmd.run || runIds[i], kind, cmd));
+    return data[field];
   } catch (err) {
-    latest.set(runId, { kind, state: "REFUSED", error: errorText(err), pending: false });
-    emit(runId);
+    const problems = err.errors?.flatMap((e) => e.extensions?.problems || []) || [];
+    const byIndex = new Map(problems.map((p) => [p.index, p.message]));
+    runIds.forEach((id, i) =>
+      refuse(
+        id,
+        kind,
+        byIndex.get(i) ||
+          (byIndex.size ? "not sent: another run of the batch was refused" : errorText(err)),
+      ),
+    );
     return null;
   }
 }
 
 // The state changes server-side (delivered, acknowledged, done): poll the one command
 // until it is finished, at most a minute (expiry takes over after that).
-async function follow(runId, id) {
+async function follow(target, id) {
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
     await new Promise((r) => setTimeout(r, 500));
@@ -72,10 +163,10 @@ async function follow(runId, id) {
     } catch {
       continue;
     }
-    const mine = latest.get(runId);
+    const mine = latest.get(target);
     if (!cmd || !mine || (mine.id && mine.id !== id)) return;
-    latest.set(runId, { ...cmd, kind: mine.kind, pending: !DONE.has(cmd.state) });
-    emit(runId);
+    latest.set(target, { ...mine, ...cmd, kind: mine.kind, pending: !DONE.has(cmd.state) });
+    emit(target);
     if (DONE.has(cmd.state)) return;
   }
 }

@@ -1,6 +1,7 @@
-// Keyboard shortcuts (Esc back, Ctrl+F search, Ctrl+L logs, Ctrl+P picker, ? help).
-import { $, h, replace, statusBadge } from "./util.js";
-import { state, pipelineRuns } from "./store.js";
+// Keyboard shortcuts (Esc back, Ctrl+F search, Ctrl+L logs, Ctrl+P picker, ? help, F5
+// refresh the view's data in place; Ctrl+F5 / Shift+F5 still reload the page).
+import { $, h, replace, statusBadge, announce } from "./util.js";
+import { state, pipelineRuns, refreshView } from "./store.js";
 import { navigate, back, currentRoute, pipelineHref } from "./router.js";
 
 const typing = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
@@ -9,6 +10,14 @@ export function setupKeys() {
   document.addEventListener("keydown", (e) => {
     const ctrl = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
+    if (e.key === "F5" && !ctrl && !e.shiftKey && !e.altKey) {
+      e.preventDefault(); // no reload: the live view re-reads its data instead
+      refreshView().then(
+        () => announce("Refreshed"),
+        (err) => announce(`Refresh failed: ${err.message}`),
+      );
+      return;
+    }
     if (ctrl && key === "p") {
       e.preventDefault();
       openPicker();

@@ -18,6 +18,7 @@ export const current = {
   stepStarts: new Map(), // step key -> [step.started data per attempt]
   artifacts: new Map(), // `${step}|${uri}` -> latest artifact event data
   outputs: new Map(), // step key -> step.completed outputs
+  params: null, // run.started params (a started command's parameters among them)
 };
 let unsubscribe = null;
 let loadToken = 0;
@@ -33,6 +34,7 @@ function reset(id) {
     stepStarts: new Map(),
     artifacts: new Map(),
     outputs: new Map(),
+    params: null,
   });
 }
 
@@ -61,6 +63,9 @@ function absorb(ev) {
   current.events.push(ev);
   const d = ev.data || {};
   switch (ev.type) {
+    case "run.started":
+      current.params = d.params ?? null;
+      break;
     case "step.started": {
       const list = current.stepStarts.get(ev.step) || [];
       list.push(d);

@@ -274,6 +274,22 @@ export function startLive() {
   );
 }
 
+let refreshes = 0;
+/**
+ * F5: re-read what the page shows without reloading it — the header's totals, the grid
+ * (pipeline names, cards, running runs) and every other entity held (the open run, the
+ * breaches) — then the views redraw ("resync"). Read as loads (reason INITIAL): a refresh
+ * the user asked for is not drift.
+ */
+export async function refreshView() {
+  const others = entities.entities().filter((e) => !e.startsWith(PIPELINE_PREFIX));
+  await Promise.all([loadOverview(), loadPipelines(), loadSnapshots(others)]);
+  refreshes += 1;
+  document.body.dataset.refreshes = String(refreshes);
+  emit("counters");
+  emit("resync");
+}
+
 export function isTerminal(status) {
   return TERMINAL.has(status);
 }

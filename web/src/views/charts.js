@@ -3,8 +3,11 @@
 import uPlot from "/static/vendor/uplot/uPlot.esm.js";
 import { query, schemaInfo } from "../gql.js";
 import { on } from "../store.js";
-import { h, replace } from "../util.js";
-import { errorText, isForbidden } from "../auth.js";
+import { h, replace, download } from "../util.js";
+import { can, errorText, isForbidden } from "../auth.js";
+import { contextMenu } from "../menu.js";
+import { toCsv } from "../forms.js";
+import { openAlertDialog, SLA_REASON } from "./dialogs.js";
 
 const RANGES = [
   ["1h", 3600, 60],
@@ -22,6 +25,7 @@ let lastFetch = 0;
 let timer = null;
 let available = null;
 const plots = [];
+const shown = new Map(); // chart title -> {x, series: [[label, values]]} (what it draws now)
 
 export function mount(el) {
   root = el;
@@ -182,6 +186,7 @@ function sizeOf(box) {
 }
 
 function draw(x, specs) {
+  for (const [title, series] of specs) shown.set(title, { x, series });
   // Same shape as before: just feed new data (cheap); otherwise rebuild the plots.
   if (
     plots.length === specs.length &&
@@ -194,7 +199,17 @@ function draw(x, specs) {
   plots.length = 0;
   grid.replaceChildren();
   for (const [title, series, fmt] of specs) {
-    const box = h("figure.chart", { "aria-label": title, role: "img" }, h("h3", title));
+    const box = h(
+      "figure.chart",
+      {
+        "aria-label": `${title} (Shift+F10: actions)`,
+        role: "img",
+        tabindex: "0",
+        dataset: { chart: title },
+      },
+      h("h3", title),
+    );
+    contextMenu(box, `Chart ${title}`, () => chartMenu(title));
     box.style.margin = "0";
     grid.append(box);
     const axis = {
@@ -222,4 +237,32 @@ function draw(x, specs) {
     };
     plots.push(new uPlot(opts, [x, ...series.map((s) => s[1])], box));
   }
+}
+
+// ---- the chart's context menu -------------------------------------------------------------
+
+function chartMenu(title) {
+  return [
+    { label: "Export data (CSV)", action: () => exportChart(title) },
+    {
+      label: "Create alert…",
+      action: () => openAlertDialog(pipeline),
+      disabled: can("admin:slas") ? null : SLA_REASON,
+    },
+  ];
+}
+
+/** The chart's series as drawn, one row per bucket (time in ISO 8601, UTC). */
+function exportChart(title) {
+  const data = shown.get(title);
+  if (!data) return;
+  const rows = data.x.map((t, i) => [
+    new Date(t * 1000).toISOString(),
+    ...data.series.map((s) => s[1][i]),
+  ]);
+  const name = `${title
+    .replace(/[^\w]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase()}${pipeline ? `-${pipeline}` : ""}.csv`;
+  download(name, toCsv([["time", ...data.series.map((s) => s[0])], ...rows]), "text/csv");
 }

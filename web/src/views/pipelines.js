@@ -12,15 +12,31 @@ import {
   fmtTime,
   frameScheduler,
   ts,
+  copyText,
+  download,
+  announce,
+  preserveFocus,
 } from "../util.js";
 import { pipelineHref, runHref, impactHref, navigate } from "../router.js";
 import { runProgress } from "../progress.js";
+import { principal } from "../auth.js";
+import { query } from "../gql.js";
+import { LABEL, OPERATE_REASON, canOperate, disabledReason, issue, latest } from "../commands.js";
+import { actionButton, commandState, setupSpace } from "./controls.js";
+import { openStartDialog } from "./dialogs.js";
+import { contextMenu } from "../menu.js";
+import { definitionOf, toCsv, toYaml } from "../forms.js";
+import { focusLogs } from "../keys.js";
 
 let panel;
 let cur = { name: "home" };
 let filter = "all";
 let text = "";
 const cards = new Map(); // pipeline name -> {el, parts}
+// The selected pipeline (a clicked or focused card, or the pipeline page's): Space pauses
+// or resumes its active run.
+let selected = null;
+const ACTIVE = new Set(["RUNNING", "PAUSED", "SCHEDULED"]);
 
 const FILTERS = [
   ["all", "All"],
@@ -39,6 +55,25 @@ export function mount() {
   setInterval(() => {
     if (cur.name === "pipeline") soon();
   }, 1000); // live durations only
+  setupSpace(() => {
+    if (cur.name === "run") return null; // the run page's own run takes Space there
+    const name = cur.name === "pipeline" ? cur.params.name : selected;
+    const p = name && state.pipelines.get(name);
+    return p ? activeRun(p) : null;
+  }, soon);
+}
+
+/** The pipeline's newest run still going (running, paused or scheduled), or null. */
+export function activeRun(p) {
+  return pipelineRuns(p).find((r) => ACTIVE.has(r.status)) || null;
+}
+
+function select(name) {
+  selected = name;
+  for (const [n, c] of cards) {
+    c.el.classList.toggle("selected", n === name);
+    c.el.setAttribute("aria-current", String(n === name));
+  }
 }
 
 export function route(r) {
@@ -52,7 +87,7 @@ export function route(r) {
 }
 
 function render() {
-  if (cur.name === "pipeline") renderPipeline(cur.params.name);
+  if (cur.name === "pipeline") preserveFocus(panel, () => renderPipeline(cur.params.name));
   else renderGrid();
 }
 
@@ -152,6 +187,7 @@ function makeCard(name) {
     step: h("span.current-step"),
     meta: h("div.meta"),
     active: h("span.active-count"),
+    actions: h("div.card-actions"),
   };
   parts.progress = h(
     "div.progress",
@@ -165,7 +201,19 @@ function makeCard(name) {
   );
   const el = h(
     "article.card",
-    { role: "listitem", dataset: { pipeline: name }, "aria-label": `Pipeline ${name}` },
+    {
+      role: "listitem",
+      tabindex: "0",
+      dataset: { pipeline: name },
+      "aria-label": `Pipeline ${name}`,
+      "aria-current": String(selected === name),
+      onclick: (e) => {
+        if (e.target.closest("a, button")) return;
+        select(name);
+        el.focus({ preventScroll: true });
+      },
+      onfocusin: () => select(name),
+    },
     h(
       "div.card-title",
       h("a", { href: pipelineHref(name), "data-link": true }, name),
@@ -174,7 +222,9 @@ function makeCard(name) {
     parts.progress,
     h("div.meta", h("span", "Step: ", parts.step), parts.active),
     parts.meta,
+    parts.actions,
   );
+  contextMenu(el, `Pipeline ${name}`, () => pipelineMenu(name));
   return { el, parts, sig: "" };
 }
 
@@ -191,6 +241,10 @@ function updateCard(c, p) {
     run?.inputTokens,
     run?.outputTokens,
     run?.costUsd,
+    activeRun(p)?.id,
+    activeRun(p)?.status,
+    principal.permissions,
+    controlTargets(p).map((t) => latest.get(t) || null),
   ]);
   if (sig === c.sig) return; // nothing visible changed: leave the DOM alone
   c.sig = sig;
@@ -219,10 +273,141 @@ function updateCard(c, p) {
       ? h("span", fmtDuration((ts(run.endedAt) || Date.now()) - ts(run.startedAt)))
       : null,
   );
+  // A live update must not take the focus off the button just pressed.
+  preserveFocus(parts.actions, () => replace(parts.actions, ...cardControls(p)));
+}
+
+// The commands a card shows the state of, newest first: those on any of its runs (a run
+// acted on stays listed when a newer run becomes the active one) and its last start.
+const CARD_STATES = 3;
+function controlTargets(p) {
+  const targets = [...p.runs.keys(), `start:${p.name}`].filter((t) => latest.has(t));
+  targets.sort((a, b) => (latest.get(b).issuedAt || 0) - (latest.get(a).issuedAt || 0));
+  return targets.slice(0, CARD_STATES);
+}
+
+/**
+ * Quick actions: pause / resume / cancel the active run, retry the latest run when it
+ * failed, start a run; each disabled with its reason, and each command's state after them.
+ */
+function cardControls(p) {
+  const active = activeRun(p);
+  const last = latestRun(p);
+  const target = active || last; // a finished latest run explains why nothing applies
+  const noRun = canOperate() ? "No run yet" : OPERATE_REASON;
+  const buttons = ["pause", "resume", "cancel"].map((kind) =>
+    actionButton(LABEL[kind], {
+      reason: target ? disabledReason(kind, target.status, target.id) : noRun,
+      title: `${LABEL[kind]} run ${target?.id}`,
+      ariaLabel: `${LABEL[kind]} the active run of ${p.name}`,
+      dataset: { action: kind, forRun: target?.id || "", focusKey: `card-${kind}` },
+      onclick: () => issue(kind, target.id),
+    }),
+  );
+  buttons.push(
+    actionButton(LABEL.retry, {
+      reason: last ? disabledReason("retry", last.status, last.id) : noRun,
+      title: `Retry run ${last?.id} from its first failed step`,
+      ariaLabel: `Retry the latest run of ${p.name}`,
+      dataset: { action: "retry", forRun: last?.id || "", focusKey: "card-retry" },
+      onclick: () => issue("retry", last.id),
+    }),
+    actionButton("Start…", {
+      reason: canOperate() ? null : OPERATE_REASON,
+      title: "Start a run with parameters and environment overrides",
+      ariaLabel: `Start a run of ${p.name}`,
+      dataset: { action: "start", focusKey: "card-start" },
+      onclick: () => openStartDialog(p.name),
+    }),
+  );
+  const states = controlTargets(p).map((t) =>
+    commandState(t, t.startsWith("start:") ? "" : `${shortId(t)} · `),
+  );
+  return [
+    h("div.run-controls", { role: "group", "aria-label": `Actions on ${p.name}` }, buttons),
+    states.length ? h("div.card-commands", states) : null,
+  ];
+}
+
+const shortId = (id) => (id.length > 12 ? `${id.slice(0, 8)}…` : id);
+
+// ---- the card's context menu -------------------------------------------------------------
+
+function pipelineMenu(name) {
+  const p = state.pipelines.get(name);
+  const copy = async (content, what) =>
+    announce((await copyText(content)) ? `${what} copied` : `Could not copy the ${what}`);
+  const def = () => definitionOf(p);
+  return [
+    {
+      label: "Copy config (JSON)",
+      action: () => copy(JSON.stringify(def(), null, 2), "config"),
+      disabled: p ? null : "Not loaded yet",
+    },
+    {
+      label: "Copy config (YAML)",
+      action: () => copy(toYaml(def()) + "\n", "config"),
+      disabled: p ? null : "Not loaded yet",
+    },
+    null,
+    { label: "Export results (CSV)", action: () => exportRuns(name, "csv") },
+    { label: "Export results (JSON)", action: () => exportRuns(name, "json") },
+    null,
+    {
+      label: "View logs",
+      action: () => {
+        navigate(pipelineHref(name));
+        const search = $("#log-search");
+        if (search) {
+          search.value = name;
+          search.dispatchEvent(new Event("input", { bubbles: true }));
+        }
+        focusLogs();
+      },
+    },
+  ];
+}
+
+const RUN_COLUMNS = [
+  "id",
+  "status",
+  "trigger",
+  "startedAt",
+  "endedAt",
+  "durationMs",
+  "inputTokens",
+  "outputTokens",
+  "costUsd",
+  "error",
+];
+
+/** The pipeline's recent runs (the newest 100) as a CSV or JSON download. */
+async function exportRuns(name, format) {
+  let runs;
+  try {
+    const data = await query(
+      `query($p: String) { runs(pipeline: $p, first: 100) { edges { node { ${RUN_COLUMNS.join(" ")} } } } }`,
+      { p: name },
+    );
+    runs = data.runs.edges.map((e) => e.node);
+  } catch (e) {
+    announce(`Export failed: ${e.message}`);
+    return;
+  }
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+  if (format === "json")
+    download(`${name}-runs-${stamp}.json`, JSON.stringify({ pipeline: name, runs }, null, 2));
+  else
+    download(
+      `${name}-runs-${stamp}.csv`,
+      toCsv([RUN_COLUMNS, ...runs.map((r) => RUN_COLUMNS.map((k) => r[k]))]),
+      "text/csv",
+    );
 }
 
 function renderPipeline(name) {
   const p = state.pipelines.get(name);
+  selected = name;
   panel.replaceChildren(
     h(
       "header.panel-head",
@@ -236,6 +421,7 @@ function renderPipeline(name) {
       p?.version ? h("span.chip", `v${p.version}`) : null,
       h("span.spacer"),
       h("a", { href: impactHref("PIPELINE", name), "data-link": true }, "Blast radius"),
+      p ? h("div.card-actions.page-actions", cardControls(p)) : null,
     ),
     h(
       "div.panel-body",

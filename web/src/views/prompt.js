@@ -129,7 +129,7 @@ function codeBlock(text) {
   return h("pre", code);
 }
 
-function messagesOf(call) {
+export function messagesOf(call) {
   const sent = call.live?.sent;
   if (sent?.messages?.length)
     return sent.messages.map((m) => ({
@@ -140,7 +140,7 @@ function messagesOf(call) {
   return text != null ? [{ role: "prompt", content: text }] : [];
 }
 
-function responseOf(call) {
+export function responseOf(call) {
   const rec = call.live?.received;
   if (rec?.text != null) return rec.text;
   if (rec?.messages) return rec.messages.map((m) => m.content).join("\n");

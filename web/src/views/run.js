@@ -16,14 +16,36 @@ import {
   frameScheduler,
   ts,
   preserveFocus,
+  copyText,
+  announce,
 } from "../util.js";
 import { navigate, pipelineHref, runHref, lineageHref, impactHref } from "../router.js";
 import { runProgress } from "../progress.js";
-import { runControls, setupSpace } from "./controls.js";
+import { actionButton, commandState, keep, runControls, setupSpace } from "./controls.js";
+import {
+  ACTIONS,
+  LABEL,
+  OPERATE_REASON,
+  canOperate,
+  disabledReason,
+  issueBatch,
+  latest,
+  retryStep,
+  stateText,
+} from "../commands.js";
+import { contextMenu } from "../menu.js";
+import { showRaw } from "./dialogs.js";
+import { messagesOf, responseOf } from "./prompt.js";
+import { principal, roleName } from "../auth.js";
 
 let panel;
 let cur = { name: "home", params: {}, query: new URLSearchParams() };
 let soon;
+// Multi-select in the runs table: the chosen run ids, the anchor of a Shift-click range,
+// and the last batch sent (its runs' outcomes stay listed until dismissed).
+const chosen = new Set();
+let anchor = null;
+let lastBatch = null; // {kind, runs: [ids]}
 
 export function mount() {
   panel = $("#panel-run");
@@ -33,7 +55,12 @@ export function mount() {
   });
   on("runFull", soon);
   on("runEvent", (ev) => {
-    if (ev.type.startsWith("step.") || ev.type.startsWith("artifact.") || ev.type === "prompt.sent")
+    if (
+      ev.type.startsWith("step.") ||
+      ev.type.startsWith("artifact.") ||
+      ev.type === "prompt.sent" ||
+      ev.type === "run.started"
+    )
       soon();
   });
   on("resync", soon);
@@ -74,6 +101,7 @@ function renderRuns(pipeline, title) {
     );
   }
   runs = runs.slice(0, 60);
+  const order = runs.map((r) => r.id);
   replace(
     panel,
     h(
@@ -81,6 +109,7 @@ function renderRuns(pipeline, title) {
       h("h2#h-run", title),
       h("span.muted.small", `${runs.filter((r) => r.status === "RUNNING").length} running`),
     ),
+    batchBar(),
     h(
       "div.panel-body",
       runs.length
@@ -91,6 +120,7 @@ function renderRuns(pipeline, title) {
               "thead",
               h(
                 "tr",
+                h("th.sel", h("span.visually-hidden", "Select")),
                 h("th", "Run"),
                 h("th", "Pipeline"),
                 h("th", "Status"),
@@ -106,7 +136,29 @@ function renderRuns(pipeline, title) {
                 const prog = runProgress(r, p);
                 return h(
                   "tr",
-                  { dataset: { run: r.id } },
+                  {
+                    dataset: { run: r.id },
+                    "aria-selected": String(chosen.has(r.id)),
+                    class: chosen.has(r.id) ? "chosen" : null,
+                    onmousedown: (e) => {
+                      if (e.shiftKey) e.preventDefault(); // a range, not a text selection
+                    },
+                    onclick: (e) => rowClick(e, r.id, order),
+                  },
+                  h(
+                    "td.sel",
+                    h("input", {
+                      type: "checkbox",
+                      checked: chosen.has(r.id),
+                      "aria-label": `Select run ${r.id}`,
+                      dataset: { focusKey: `sel-${r.id}` },
+                      onclick: (e) => {
+                        e.stopPropagation();
+                        if (e.shiftKey && anchor) selectRange(anchor, r.id, order);
+                        else toggle(r.id, e.target.checked);
+                      },
+                    }),
+                  ),
                   h("td", h("a", { href: runHref(r.id), "data-link": true }, r.id)),
                   h(
                     "td",
@@ -142,6 +194,124 @@ function renderRuns(pipeline, title) {
           )
         : h("p.empty", state.ready ? "No runs yet." : "Loading…"),
     ),
+  );
+}
+
+// ---- multi-select and the batch action bar ------------------------------------------------
+
+function toggle(id, wanted = !chosen.has(id)) {
+  if (wanted) chosen.add(id);
+  else chosen.delete(id);
+  anchor = id;
+  soon();
+}
+
+function selectRange(from, to, order) {
+  const a = order.indexOf(from);
+  const b = order.indexOf(to);
+  if (a < 0 || b < 0) return toggle(to, true);
+  for (const id of order.slice(Math.min(a, b), Math.max(a, b) + 1)) chosen.add(id);
+  soon();
+}
+
+function rowClick(e, id, order) {
+  if (e.target.closest("a, button, input")) return;
+  if (e.shiftKey && anchor) selectRange(anchor, id, order);
+  else if (e.ctrlKey || e.metaKey) toggle(id);
+}
+
+/** Why `kind` cannot go to every chosen run, or null (the batch is all or nothing). */
+function batchReason(kind, ids) {
+  if (!canOperate()) return OPERATE_REASON;
+  const bad = ids
+    .map((id) => [id, disabledReason(kind, state.runs.get(id)?.status, id)])
+    .filter(([, why]) => why);
+  if (!bad.length) return null;
+  const [id, why] = bad[0];
+  return bad.length === 1 && ids.length === 1
+    ? why
+    : `${bad.length} of ${ids.length} selected runs do not apply (${id}: ${why})`;
+}
+
+function batchBar() {
+  for (const id of chosen) if (!state.runs.has(id)) chosen.delete(id); // gone from the page
+  const ids = [...chosen];
+  if (!ids.length && !lastBatch) return null;
+  const runs = [...new Set([...ids, ...(lastBatch?.runs || [])])];
+  const sig = JSON.stringify([
+    ids,
+    lastBatch,
+    canOperate(),
+    runs.map((id) => [state.runs.get(id)?.status, latest.get(id) || null]),
+  ]);
+  return keep("batch-bar", sig, () => buildBatchBar(ids));
+}
+
+function buildBatchBar(ids) {
+  return h(
+    "div.batch-bar",
+    { role: "toolbar", "aria-label": "Batch actions on the selected runs" },
+    ids.length
+      ? [
+          h("span.batch-count", `${ids.length} selected — `),
+          Object.keys(ACTIONS).map((kind) =>
+            actionButton(LABEL[kind], {
+              reason: batchReason(kind, ids),
+              title: `${LABEL[kind]} the ${ids.length} selected runs (all or none)`,
+              ariaLabel: `${LABEL[kind]} ${ids.length} selected runs`,
+              dataset: { batch: kind, focusKey: `batch-${kind}` },
+              onclick: () => {
+                lastBatch = { kind, runs: ids };
+                chosen.clear();
+                issueBatch(kind, ids);
+                soon();
+              },
+            }),
+          ),
+          h(
+            "button.btn-link",
+            {
+              type: "button",
+              dataset: { focusKey: "batch-clear" },
+              onclick: () => {
+                chosen.clear();
+                soon();
+              },
+            },
+            "Clear",
+          ),
+        ]
+      : null,
+    lastBatch
+      ? h(
+          "div.batch-outcomes",
+          h(
+            "ul",
+            { "aria-label": `Outcome of ${lastBatch.kind} on ${lastBatch.runs.length} runs` },
+            lastBatch.runs.map((id) =>
+              h(
+                "li",
+                { dataset: { forRun: id, state: (latest.get(id)?.state || "").toLowerCase() } },
+                h("a", { href: runHref(id), "data-link": true }, id),
+                ": ",
+                stateText(latest.get(id)) || "sending",
+              ),
+            ),
+          ),
+          h(
+            "button.btn-link",
+            {
+              type: "button",
+              dataset: { focusKey: "batch-dismiss" },
+              onclick: () => {
+                lastBatch = null;
+                soon();
+              },
+            },
+            "Dismiss",
+          ),
+        )
+      : null,
   );
 }
 
@@ -217,6 +387,9 @@ function renderRun() {
         kv("Tokens", `${fmtCompact(run.inputTokens)} in / ${fmtCompact(run.outputTokens)} out`),
         kv("Cost", `${fmtUsd(run.costUsd)}${run.costEstimated ? " (est.)" : ""}`),
         kv("Trigger", run.trigger || "—"),
+        current.params && Object.keys(current.params).length
+          ? kv("Parameters", h("code#run-params", JSON.stringify(current.params)))
+          : null,
       ),
       run.error ? h("p.st-failed", h("span", { "aria-hidden": "true" }, "✕ "), run.error) : null,
       h("h3#timeline-h", "Step timeline"),
@@ -253,7 +426,7 @@ function ganttRow(s, start, span, now, sel) {
     e.preventDefault();
     navigate(href, { replace: true });
   };
-  return h(
+  const row = h(
     "div",
     { role: "listitem", style: { display: "contents" } },
     h(
@@ -285,6 +458,64 @@ function ganttRow(s, start, span, now, sel) {
       ),
     ),
   );
+  contextMenu(row, `Step ${label}`, () => stepMenu(s));
+  return row;
+}
+
+// ---- the step's context menu and retry ----------------------------------------------------
+
+function stepCalls(s) {
+  return mergedCalls().filter(
+    (c) => c.stepKey === s.step.key && (c.attempt === undefined || c.attempt === s.attempt),
+  );
+}
+
+function stepMenu(s) {
+  const calls = stepCalls(s);
+  const texts = (pick) => calls.map(pick).filter((t) => t != null && t !== "");
+  const prompts = texts((c) =>
+    messagesOf(c)
+      .map((m) => (m.role === "prompt" ? m.content : `${m.role}: ${m.content}`))
+      .join("\n\n"),
+  );
+  const responses = texts(responseOf);
+  const hidden = `Prompt and response text are hidden for your role${principal.known ? ` (${roleName()})` : ""}`;
+  const why = (list) => (!calls.length ? "No LLM call in this step" : list.length ? null : hidden);
+  const copy = async (content, what) =>
+    announce((await copyText(content)) ? `${what} copied` : `Could not copy the ${what}`);
+  return [
+    {
+      label: "Copy prompt",
+      action: () => copy(prompts.join("\n\n---\n\n"), "prompt"),
+      disabled: why(prompts),
+    },
+    {
+      label: "Copy response",
+      action: () => copy(responses.join("\n\n---\n\n"), "response"),
+      disabled: why(responses),
+    },
+    {
+      label: "View raw data",
+      action: () =>
+        showRaw(`Step run ${s.id}`, {
+          stepRun: s,
+          started: current.stepStarts.get(s.step.key)?.[s.attempt - 1] ?? null,
+          outputs: current.outputs.get(s.step.key) ?? null,
+          calls: calls.map(({ live, ...c }) => ({ ...c, events: live })),
+        }),
+    },
+  ];
+}
+
+/** Why the step run `s` of `run` cannot be retried now, or null. */
+function stepRetryReason(run, s) {
+  if (!canOperate()) return OPERATE_REASON;
+  if (s.status !== "FAILED")
+    return `Only a failed step can be retried (this one is ${s.status.toLowerCase()})`;
+  const later = run.steps.find((o) => o.step.key === s.step.key && o.attempt > s.attempt);
+  if (later) return `Superseded by attempt ${later.attempt}: retry the latest attempt`;
+  if (latest.get(`step:${s.id}`)?.pending) return "A retry is on its way";
+  return null;
 }
 
 function stepDetail(run, s, now) {
@@ -302,6 +533,23 @@ function stepDetail(run, s, now) {
     "section.stepdetail#step-detail",
     { "aria-labelledby": "step-h" },
     h("h3#step-h", `Step ${s.step.key}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}`),
+    keep(
+      `step:${s.id}`,
+      JSON.stringify([stepRetryReason(run, s), latest.get(`step:${s.id}`) || null]),
+      () =>
+        h(
+          "div.run-controls",
+          { role: "group", "aria-label": "Step actions" },
+          actionButton("Retry step", {
+            reason: stepRetryReason(run, s),
+            title: `Run step ${s.step.key} again (a new attempt)`,
+            ariaLabel: `Retry step ${s.step.key} attempt ${s.attempt}`,
+            dataset: { action: "retry-step", focusKey: `retry-${s.id}` },
+            onclick: () => retryStep(s.id),
+          }),
+          commandState(`step:${s.id}`),
+        ),
+    ),
     h(
       "dl.kv",
       h("dt", "Status"),
