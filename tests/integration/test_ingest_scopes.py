@@ -38,7 +38,7 @@ def gql(
         timeout=30,
     )
     assert resp.status_code == 200, resp.text
-    return resp.json()  # type: ignore[no-any-return]
+    return resp.json()
 
 
 def scoped_key(service: RunningService, *patterns: str, role: str = "ingester") -> str:
