@@ -1,5 +1,4 @@
-// Test only: the stored redaction policy minus its change counter (which also counts the
-// seed at first start, not an event).
+// Test only: the stored redaction policy as the service reads it.
 MATCH (p:RedactionPolicy)
 RETURN p.id AS id, p.builtins AS builtins, p.custom_rules AS custom_rules,
-       toString(p.updated_at) AS updated_at, p.updated_by AS updated_by
+       p.version AS version, toString(p.updated_at) AS updated_at, p.updated_by AS updated_by

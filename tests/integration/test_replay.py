@@ -18,9 +18,12 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.integration.test_convergence import _post_in_batches
-from tests.support.cypher import fetch, test_cypher
+from tests.support import cypher as statements
+from tests.support.cypher import fetch
 from tests.support.graph import governance_state, rebuild, snapshot, wipe_all_but_event_log
+from tracegraph.auth import SYSTEM
 from tracegraph.demo.workload import WorkloadGenerator
+from tracegraph.redaction import make_policy
 from tracegraph.settings import Neo4jSettings
 
 EVENTS = 3000
@@ -151,11 +154,17 @@ def test_owner_sla_and_policy_changes_survive_a_rebuild_from_the_log_alone(
 
     wipe_all_but_event_log(clean_graph)
     assert governance_state(clean_graph) == ([], [])
+    # A new database: a service's first start seeds the policy from its settings (not
+    # an event), then the replay applies the log, the admins' changes included.
+    seed = make_policy(service.settings.redaction_builtins, service.settings.redaction_custom_rules)
+    service.call(service.app.state.services.policies.load_or_seed(seed, SYSTEM.actor))
     assert rebuild(neo4j_settings) == len(example_events) + 1 + len(changes)
 
     assert snapshot(clean_graph) == before
     assert governance_state(clean_graph) == governance_before
-    owners, _, _ = clean_graph.execute_query(test_cypher("pipeline_owner"), {"name": pipe})
+    owners, _, _ = clean_graph.execute_query(
+        statements.test_cypher("pipeline_owner"), {"name": pipe}
+    )
     # The newer definition replaced team:platform, set before it.
     assert [r["owner"] for r in owners] == ["team:search-v2"]
 
