@@ -137,6 +137,23 @@ def test_owner_sla_and_policy_changes_survive_a_rebuild_from_the_log_alone(
     before = snapshot(clean_graph)
     governance_before = governance_state(clean_graph)
 
+    wipe_all_but_event_log(clean_graph)
+    assert governance_state(clean_graph) == ([], [])
+    # A new database: a service's first start seeds the policy from its settings (not
+    # an event), then the replay applies the log, the admins' changes included.
+    seed = make_policy(service.settings.redaction_builtins, service.settings.redaction_custom_rules)
+    service.call(service.app.state.services.policies.load_or_seed(seed, SYSTEM.actor))
+    replayed = rebuild(neo4j_settings)
+
+    assert snapshot(clean_graph) == before
+    assert governance_state(clean_graph) == governance_before
+    assert replayed == len(example_events) + 1 + 8  # + the admins' changes
+    owners, _, _ = clean_graph.execute_query(
+        statements.test_cypher("pipeline_owner"), {"name": pipe}
+    )
+    # The newer definition replaced team:platform, set before it.
+    assert [r["owner"] for r in owners] == ["team:search-v2"]
+
     # The changes are in the log, by the admin who made them.
     events = _gql(service, "{ events(first: 100) { type principal } }")["events"]
     changes = [e for e in events if e["type"] not in {ev["type"] for ev in example_events}]
@@ -151,22 +168,6 @@ def test_owner_sla_and_policy_changes_survive_a_rebuild_from_the_log_alone(
         "redaction.policy_set",
     ]
     assert {e["principal"] for e in changes} == {"key:" + _admin_name(service)}
-
-    wipe_all_but_event_log(clean_graph)
-    assert governance_state(clean_graph) == ([], [])
-    # A new database: a service's first start seeds the policy from its settings (not
-    # an event), then the replay applies the log, the admins' changes included.
-    seed = make_policy(service.settings.redaction_builtins, service.settings.redaction_custom_rules)
-    service.call(service.app.state.services.policies.load_or_seed(seed, SYSTEM.actor))
-    assert rebuild(neo4j_settings) == len(example_events) + 1 + len(changes)
-
-    assert snapshot(clean_graph) == before
-    assert governance_state(clean_graph) == governance_before
-    owners, _, _ = clean_graph.execute_query(
-        statements.test_cypher("pipeline_owner"), {"name": pipe}
-    )
-    # The newer definition replaced team:platform, set before it.
-    assert [r["owner"] for r in owners] == ["team:search-v2"]
 
 
 def _admin_name(service: RunningService) -> str:
