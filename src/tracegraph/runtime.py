@@ -25,6 +25,7 @@ from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
 from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
+from tracegraph.ingest.admin_changes import AdminChanges
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.ingest.pricing import load_prices
@@ -85,6 +86,8 @@ class Services:
     # The audit trail (admin changes record through it; ingest records in its own tx).
     audit: AuditStore
     governance: GovernanceStore
+    # setOwner / setSla / setRedactionPolicy, written as events (issue 19).
+    admin_changes: AdminChanges
     slas: SlaStore
     sla_evaluator: SlaEvaluator
     webhooks: WebhookSender
@@ -332,6 +335,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         committer, redaction, admission, prepare_slice=settings.ingest_prepare_slice_events
     )
     quarantine = QuarantineStore(driver, database, timeout_s)
+    governance = GovernanceStore(driver, database, timeout_s)
     schema_ready = asyncio.Event()
     commands = CommandStore(driver, database, timeout_s)
     command_feed = CommandFeed(
@@ -367,7 +371,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             quarantine, ingest, schema_ready, settings.retry_after_s
         ),
         audit=AuditStore(driver, database, timeout_s),
-        governance=GovernanceStore(driver, database, timeout_s),
+        governance=governance,
+        admin_changes=AdminChanges(committer, governance, policies),
         slas=slas,
         sla_evaluator=sla_evaluator,
         webhooks=webhooks,

@@ -69,6 +69,13 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         'mutation($n: String!) { createApiKey(name: $n, role: "viewer") { key } }',
         ADMINS,
     ),
+    # Issue 19: write scopes of ingest keys are set and shown by admins only.
+    "createApiKey with scopes": (
+        'mutation($n: String!) { createApiKey(name: $n, role: "ingester", scopes: ["rag-*"]) '
+        "{ record { scopes } } }",
+        ADMINS,
+    ),
+    "apiKeys scopes": ("{ apiKeys { id scopes } }", ADMINS),
     "acknowledgeBreach": ('mutation { acknowledgeBreach(id: "no-such-breach") { id } }', REVIEWERS),
     "resolveBreach": ('mutation { resolveBreach(id: "no-such-breach") { id } }', REVIEWERS),
     "auditTrail": ("{ auditTrail(first: 5) { edges { node { action actor } } } }", REVIEWERS),
@@ -125,7 +132,7 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
 def _variables(op: str, role: str) -> dict[str, Any]:
     if op == "ingestEvents":
         return {"e": [log_event(unique("matrix"), 0)]}
-    if op == "createApiKey":
+    if op.startswith("createApiKey"):
         return {"n": unique(f"made-by-{role}")}
     return {}
 

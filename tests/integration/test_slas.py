@@ -398,3 +398,22 @@ def test_webhook_delivery_with_retries(
     assert payload["breach"]["id"] == f"{SLA_ID}|max_duration_ms|r7"
     assert payload["breach"]["observed"] == 61_000
     assert payload["breach"]["owners"] == [{"id": "team:ops", "kind": "team", "name": "ops"}]
+
+
+def test_an_sla_set_by_an_admin_is_evaluated_at_once(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    # The timer's checks run at start and then only hourly: what finds the breach below
+    # is the round a pipeline.sla_set event starts (issue 19: setSla is an event).
+    s = make_service(sla_check_interval_s=3600)
+    set_clock(s, ms(0))
+    post(s, [definition(max_tokens=1000), ev("r9", "run.started", 0)])
+    set_clock(s, ms(120))
+    assert settle(s) == []  # no duration limit yet
+    gql_post(
+        s,
+        """mutation { setSla(pipeline: "sla-demo", sla: {maxDurationMs: 60000}) { name } }""",
+    )
+    found = wait_for(s, lambda b: len(b) == 1)
+    assert kinds(found) == [("MAX_DURATION_MS", "r9")]
+    assert found[0]["provisional"] is True and found[0]["observed"] >= 120_000

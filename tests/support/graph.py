@@ -7,6 +7,7 @@ from typing import Any
 
 from neo4j import Driver
 
+from tests.support.cypher import fetch, test_cypher
 from tracegraph.ingest.pricing import DEFAULT_PRICES
 from tracegraph.settings import Neo4jSettings
 from tracegraph.store.cypher_files import query
@@ -124,3 +125,37 @@ def rebuild(settings: Neo4jSettings) -> int:
             await driver.close()
 
     return asyncio.run(run())
+
+
+# Audit actions whose entries events make (definitions, and the admin changes written as
+# events, issue 19): a rebuild from the log must give them back as they were.
+EVENT_AUDIT_ACTIONS = {"pipeline.defined", "owner.changed", "sla.changed", "policy.changed"}
+
+
+def governance_state(driver: Driver) -> tuple[list, list]:
+    """The redaction policy and the audit entries that events make, for comparing a
+    graph with its rebuild from the log."""
+    policy = [dict(r) for r in fetch(driver, "redaction_policy_state")]
+    entries = sorted(
+        (
+            r["id"],
+            r["actor"],
+            r["action"],
+            r["target"],
+            r["before"],
+            r["after"],
+            r["at"],
+            r["on_label"],
+            r["on_key"],
+        )
+        for r in fetch(driver, "audit_entries")
+        if r["action"] in EVENT_AUDIT_ACTIONS
+    )
+    return policy, entries
+
+
+def wipe_all_but_event_log(driver: Driver) -> None:
+    """Keep only the event log (and the API keys): what a rebuild from the log alone
+    starts from."""
+    with driver.session() as s:
+        s.run(test_cypher("wipe_all_but_event_log")).consume()

@@ -107,8 +107,9 @@ async def post_openlineage(
             raise BadRequestBody(f"invalid OpenLineage event: {exc}") from None
         _check_batch(len(pairs), services)
         _require_ready(services)
+        caller = principal_of(request)
         outcome = await services.ingest.ingest(
-            [event for _, event in pairs], principal_of(request).actor
+            [event for _, event in pairs], caller.actor, caller.write_scope
         )
     body_out = outcome.as_dict()
     # Rejections name the OpenLineage event the client sent, not our derived position.
@@ -155,8 +156,9 @@ async def post_otlp_traces(
         stored = await _stored_traces(services, otlp.trace_ids(spans))
         pairs = otlp.translate_spans(spans, stored)
         _check_batch(len(pairs), services)
+        caller = principal_of(request)
         outcome = await services.ingest.ingest(
-            [event for _, event in pairs], principal_of(request).actor
+            [event for _, event in pairs], caller.actor, caller.write_scope
         )
     rejected_spans = len({pairs[r.index][0] for r in outcome.rejected})
     message = "; ".join(sorted({r.error for r in outcome.rejected}))[:1000]

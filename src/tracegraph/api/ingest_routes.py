@@ -90,6 +90,7 @@ async def post_events(
             raise DatabaseUnavailable(
                 "the graph database is not ready yet; nothing was stored", settings.retry_after_s
             )
-        outcome = await services.ingest.ingest(raw_events, principal_of(request).actor)
+        caller = principal_of(request)
+        outcome = await services.ingest.ingest(raw_events, caller.actor, caller.write_scope)
     status = 207 if outcome.rejected else 200
     return json_response(outcome.as_dict(), status_code=status)

@@ -22,6 +22,7 @@ from tracegraph.auth.errors import AuthenticationError
 from tracegraph.auth.jwt_verifier import JwtVerifier
 from tracegraph.auth.principal import Principal
 from tracegraph.auth.roles import Role
+from tracegraph.auth.scopes import WriteScope
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,7 @@ class StoredKey:
     role: Role
     hash: str
     revoked: bool
+    write_scope: WriteScope | None = None
 
 
 class KeyLookup(Protocol):
@@ -93,6 +95,7 @@ class Authenticator:
             roles=frozenset({stored.role}),
             kind="api_key",
             subject=stored.id,
+            write_scope=stored.write_scope,
         )
 
     async def _stored(self, key_id: str) -> StoredKey | None:

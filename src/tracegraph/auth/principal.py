@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tracegraph.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from tracegraph.auth.scopes import WriteScope
 
 PrincipalKind = Literal["api_key", "jwt", "system"]
 
@@ -23,6 +24,8 @@ class Principal:
     # When the credential stops being accepted (Unix time; a JWT's exp plus the clock-skew
     # leeway), None for keys: WebSocket sessions are closed at that moment.
     expires_at: float | None = None
+    # The pipelines an API key may write events for (None: any; JWTs have none).
+    write_scope: WriteScope | None = None
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracegraph.auth.roles import Role, parse_role
+from tracegraph.auth.scopes import InvalidScope, WriteScope, parse_scope
 from tracegraph.settings import Settings
 from tracegraph.store.driver import open_driver
 from tracegraph.store.key_store import ApiKeyRecord, KeyNameTaken, KeyStore, UnknownKey
@@ -52,6 +53,13 @@ def _with_store(work: Callable[[KeyStore], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def _scope(patterns: list[str] | None) -> WriteScope | None:
+    try:
+        return parse_scope(patterns)
+    except InvalidScope as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from None
+
+
 def _role(value: str) -> Role:
     try:
         return parse_role(value)
@@ -66,13 +74,24 @@ def create(
     ],
     name: Annotated[str, typer.Option("--name", help="A unique name, e.g. the emitter or person.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the key.")] = False,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="Limit the pipelines the key may write events for to this glob pattern "
+            "(e.g. 'rag-*'); repeat for several. Default: any pipeline.",
+        ),
+    ] = None,
 ) -> None:
     """Create a key. It is printed once and stored only as a hash."""
-    record, text = _with_store(lambda store: store.create(name, role, _actor()))
+    write_scope = _scope(scope)
+    record, text = _with_store(lambda store: store.create(name, role, _actor(), write_scope))
     if quiet:
         typer.echo(text)
         return
     err.print(f"Created {record.role} key [bold]{record.name}[/bold] (id {record.id}).")
+    if record.scopes:
+        err.print(f"It may write events only for pipelines matching {', '.join(record.scopes)}.")
     err.print("It is shown only now; store it safely:")
     typer.echo(text)
 
@@ -83,12 +102,13 @@ def list_keys(
 ) -> None:
     """List keys (never their secrets)."""
     records = _with_store(lambda store: store.list(include_revoked=all_))
-    table = Table("id", "name", "role", "created", "by", "last used", "revoked")
+    table = Table("id", "name", "role", "scope", "created", "by", "last used", "revoked")
     for r in records:
         table.add_row(
             r.id,
             r.name,
             r.role,
+            ", ".join(r.scopes) if r.scopes else "any pipeline",
             r.created_at,
             r.created_by,
             r.last_used_at or "-",

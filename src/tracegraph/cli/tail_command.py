@@ -33,6 +33,7 @@ from tracegraph.cli.client_common import (
     refused,
     ws_url,
 )
+from tracegraph.events.governance import OWNER_SET, POLICY_SET, SLA_SET
 
 SUBSCRIPTION = """
 subscription Tail($afterSeq: Int, $pipeline: String, $run: ID, $types: [String!]) {
@@ -88,6 +89,14 @@ def summary(event: dict[str, Any]) -> str:
         return f"{data.get('provider', '')}/{data.get('model')}"
     if kind == "step.skipped":
         return str(data.get("reason") or "")
+    if kind == OWNER_SET:
+        return f"owner {data.get('owner')}"
+    if kind == SLA_SET:
+        sla = data.get("sla")
+        return "sla removed" if not sla else "sla " + ", ".join(f"{k}={v}" for k, v in sla.items())
+    if kind == POLICY_SET:
+        custom = [r.get("name") for r in data.get("custom_rules") or []]
+        return "redaction " + ", ".join([*(data.get("builtins") or []), *custom])
     return ""
 
 

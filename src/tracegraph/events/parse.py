@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from tracegraph.events.canonical import json_problem
 from tracegraph.events.envelope import ENVELOPE_FIELDS, EVENT_CLASSES, EVENT_TYPES, Event
 from tracegraph.events.errors import InvalidEvent, render_error, shown
+from tracegraph.events.governance import WRITTEN_BY
 
 
 def parse_event(raw: object) -> Event:
@@ -30,6 +31,12 @@ def parse_event(raw: object) -> Event:
         raise InvalidEvent(f"type: required (known: {known})", event_id=event_id)
     if not isinstance(event_type, str):
         raise InvalidEvent(f"type: must be a string (got {shown(event_type)})", event_id=event_id)
+    if event_type in WRITTEN_BY:
+        raise InvalidEvent(
+            f"type: {shown(event_type)} is written by the service itself for "
+            f"{WRITTEN_BY[event_type]} (an admin change); it cannot be ingested",
+            event_id=event_id,
+        )
     cls = EVENT_CLASSES.get(event_type)
     if cls is None:
         raise InvalidEvent(

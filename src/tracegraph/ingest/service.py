@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from tracegraph.auth.scopes import WriteScope
 from tracegraph.events import (
     InvalidEvent,
     canonical_payload,
@@ -74,7 +75,9 @@ def _raw_id(raw: Any) -> str | None:
     return None
 
 
-def _quarantined(index: int, raw: Any, error: InvalidEvent, scrubber: Scrubber) -> QuarantineEntry:
+def _quarantined(
+    index: int, raw: Any, error: InvalidEvent | str, scrubber: Scrubber
+) -> QuarantineEntry:
     # Kept as received but scrubbed: every string of it, and the reason (which may quote it).
     scrubbed, counts = scrubber.scrub_raw(raw)
     reason = scrubber.scrub_text(str(error), Redactions())
@@ -105,18 +108,28 @@ class IngestService:
     def scrubber(self) -> Scrubber:
         return NO_REDACTION if self._redaction is None else self._redaction.scrubber
 
-    def prepare(self, raw_events: Sequence[Any], principal: str | None = None) -> WriteUnit:
+    def prepare(
+        self,
+        raw_events: Sequence[Any],
+        principal: str | None = None,
+        scope: WriteScope | None = None,
+    ) -> WriteUnit:
         """Validate and scrub a request's events; invalid ones are kept for the quarantine.
 
         Scrubbing comes before the fingerprint: dedupe compares scrubbed payloads, and
-        nothing unscrubbed reaches the writer.
+        nothing unscrubbed reaches the writer. ``scope``: the caller's write scope (an
+        API key limited to some pipelines); an event outside it is refused like an
+        invalid one (quarantined, with the reason), the others are stored.
         """
         unit = self._empty_unit(principal)
-        self._prepare_into(unit, raw_events, 0)
+        self._prepare_into(unit, raw_events, 0, scope)
         return unit
 
     async def prepare_cooperatively(
-        self, raw_events: Sequence[Any], principal: str | None = None
+        self,
+        raw_events: Sequence[Any],
+        principal: str | None = None,
+        scope: WriteScope | None = None,
     ) -> WriteUnit:
         """:meth:`prepare`, yielding to the event loop every ``prepare_slice`` events.
 
@@ -136,14 +149,20 @@ class IngestService:
             for start in range(0, len(raw_events), self._slice):
                 if start:
                     await asyncio.sleep(0)
-                self._prepare_into(unit, raw_events[start : start + self._slice], start)
+                self._prepare_into(unit, raw_events[start : start + self._slice], start, scope)
             return unit
 
     @staticmethod
     def _empty_unit(principal: str | None) -> WriteUnit:
         return WriteUnit(events=[], rejected=[], received_at=datetime.now(UTC), principal=principal)
 
-    def _prepare_into(self, unit: WriteUnit, raw_events: Sequence[Any], offset: int) -> None:
+    def _prepare_into(
+        self,
+        unit: WriteUnit,
+        raw_events: Sequence[Any],
+        offset: int,
+        scope: WriteScope | None = None,
+    ) -> None:
         scrubber = self.scrubber
         received_at = format_timestamp(unit.received_at)
         for index, raw in enumerate(raw_events, start=offset):
@@ -151,6 +170,11 @@ class IngestService:
                 event = parse_event(raw)
             except InvalidEvent as exc:
                 unit.rejected.append(_quarantined(index, raw, exc, scrubber))
+                continue
+            if scope is not None and not scope.allows(event.pipeline):
+                unit.rejected.append(
+                    _quarantined(index, raw, scope.refusal(event.pipeline), scrubber)
+                )
                 continue
             payload, counts = scrubber.scrub_event(canonical_payload(event))
             redactions = RedactionCount.of(counts)
@@ -160,7 +184,10 @@ class IngestService:
             unit.events.append(PendingEvent(index, payload, fingerprint, redactions, rows))
 
     async def ingest(
-        self, raw_events: Sequence[Any], principal: str | None = None
+        self,
+        raw_events: Sequence[Any],
+        principal: str | None = None,
+        scope: WriteScope | None = None,
     ) -> IngestOutcome:
         admitted = (
             self._admission.events(principal, len(raw_events))
@@ -168,7 +195,7 @@ class IngestService:
             else contextlib.nullcontext()
         )
         with admitted:  # Overloaded (429) here, before any validation or queueing
-            unit = await self.prepare_cooperatively(raw_events, principal)
+            unit = await self.prepare_cooperatively(raw_events, principal, scope)
             result, last_seq = await self._committer.submit(unit)
         return IngestOutcome(
             accepted=result.accepted,

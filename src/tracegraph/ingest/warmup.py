@@ -8,10 +8,13 @@ data does not.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tracegraph.demo.workload import WorkloadGenerator
-from tracegraph.events.records import WriteUnit
+from tracegraph.events import payload_fingerprint
+from tracegraph.events.governance import owner_set_event, policy_set_event, sla_set_event
+from tracegraph.events.records import PendingEvent, WriteUnit
 from tracegraph.ingest.service import IngestService
 
 # Enough of the demo stream to hold every event type (runs, steps, LLM calls, artifacts,
@@ -26,8 +29,32 @@ def sample_events() -> list[Any]:
     return events
 
 
+def admin_change_events(events: list[Any]) -> list[dict[str, Any]]:
+    """One of each admin change (owner, SLA set and removed, policy) on the sample's first
+    pipeline and step: their statements (and the extra apply_batch of the segment they
+    end) are planned too, not on an admin's first change."""
+    definition = next(e for e in events if e.get("type") == "pipeline.defined")
+    pipeline, step = definition["pipeline"], definition["data"]["steps"][0]["key"]
+    at = datetime.now(UTC)
+    return [
+        owner_set_event(pipeline, None, "team:tracegraph-warmup", at),
+        owner_set_event(pipeline, step, "team:tracegraph-warmup", at),
+        sla_set_event(pipeline, None, {"max_duration_ms": 1000}, at),
+        sla_set_event(pipeline, step, None, at),
+        policy_set_event(["email"], [], at),
+    ]
+
+
 def warmup_unit(ingest: IngestService) -> WriteUnit:
-    return ingest.prepare(sample_events(), principal="tracegraph:warmup")
+    events = sample_events()
+    unit = ingest.prepare(events, principal="tracegraph:warmup")
+    # Written by the service, never ingested (parse_event refuses them): added as the
+    # admin changes service (ingest/admin_changes.py) submits them.
+    unit.events.extend(
+        PendingEvent(index=len(events) + i, payload=p, fingerprint=payload_fingerprint(p))
+        for i, p in enumerate(admin_change_events(events))
+    )
+    return unit
 
 
 def replan_unit(ingest: IngestService) -> WriteUnit:

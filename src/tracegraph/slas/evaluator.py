@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.events.governance import SLA_SET
 from tracegraph.slas.missing_runs import MAX_FIRES, ScheduledPipeline, missing_run_verdicts
 from tracegraph.slas.rules import (
     TERMINAL,
@@ -116,9 +117,14 @@ class SlaEvaluator:
     # -- intake (commit listener) --------------------------------------------------------
 
     def on_commit(self, events: Sequence[Any]) -> None:
-        """Note the runs and step runs of committed events. Never blocks, never awaits."""
+        """Note the runs and step runs of committed events. Never blocks, never awaits.
+        An SLA changed by an admin (a ``pipeline.sla_set`` event) starts a round of the
+        timer's checks now rather than at its next tick."""
         for ev in events:
             p = ev.payload
+            if p["type"] == SLA_SET:
+                self._force_sweep = True
+                self._wake.set()
             run = p.get("run")
             if not run:
                 continue

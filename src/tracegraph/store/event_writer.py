@@ -14,6 +14,7 @@ from typing import Any
 from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncTransaction, unit_of_work
 
 from tracegraph.events import format_timestamp
+from tracegraph.events.governance import is_governance
 from tracegraph.events.records import (
     BatchResult,
     PendingEvent,
@@ -26,6 +27,7 @@ from tracegraph.events.records import (
 from tracegraph.store.audit_store import definition_changes_in_tx, record_in_tx
 from tracegraph.store.batch_params import RowList, batch_params
 from tracegraph.store.cypher_files import cypher
+from tracegraph.store.governance_store import apply_change_in_tx
 from tracegraph.store.graph_rows import (
     plan_statements,
     redaction_fields,
@@ -246,6 +248,28 @@ class EventWriter:
         return BatchResult(units=results, last_seq=last_seq)
 
     async def _apply(
+        self,
+        tx: AsyncManagedTransaction,
+        events: Sequence[SequencedEvent],
+        log: bool = True,
+        counted: set[int] | None = None,
+    ) -> None:
+        """Apply ``events`` (in seq order). An admin change (owner, SLA, policy) applies
+        after every event before it and before every event after it, as it did when it
+        was made: a definition later in the log replaces an owner set earlier, an owner
+        set later replaces the definition's. So the events are applied in segments, each
+        ending at an admin change (they are rare; a batch without one is one segment),
+        and a replay, whose pages cut the log elsewhere, ends in the same graph."""
+        start = 0
+        for end, ev in enumerate(events, start=1):
+            if is_governance(ev.type):
+                await self._apply_segment(tx, events[start:end], log, counted)
+                await apply_change_in_tx(tx, ev)
+                start = end
+        if start < len(events):
+            await self._apply_segment(tx, events[start:], log, counted)
+
+    async def _apply_segment(
         self,
         tx: AsyncManagedTransaction,
         events: Sequence[SequencedEvent],

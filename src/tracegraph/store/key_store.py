@@ -18,7 +18,8 @@ from tracegraph.audit import AuditRecord
 from tracegraph.auth.api_keys import IssuedKey, new_api_key
 from tracegraph.auth.authenticator import StoredKey
 from tracegraph.auth.errors import CredentialsUnavailable
-from tracegraph.auth.roles import Role
+from tracegraph.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from tracegraph.auth.scopes import WriteScope, scope_of_stored
 from tracegraph.events import format_timestamp
 from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.base import Store
@@ -44,6 +45,8 @@ class ApiKeyRecord:
     revoked_at: str | None
     revoked_by: str | None
     last_used_at: str | None
+    # The pipeline patterns the key may write events for (None: any pipeline).
+    scopes: list[str] | None = None
 
     @classmethod
     def of(cls, rec: Any) -> ApiKeyRecord:
@@ -51,12 +54,15 @@ class ApiKeyRecord:
 
     def audit_view(self) -> dict[str, Any]:
         # What the audit trail keeps of a key: never its hash.
-        return {
+        view: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "role": self.role,
             "revoked": bool(self.revoked_at),
         }
+        if self.scopes is not None:
+            view["scopes"] = self.scopes
+        return view
 
 
 def _now() -> str:
@@ -64,7 +70,12 @@ def _now() -> str:
 
 
 async def _create_in_tx(
-    tx: AsyncManagedTransaction, issued: IssuedKey, name: str, role: Role, actor: str
+    tx: AsyncManagedTransaction,
+    issued: IssuedKey,
+    name: str,
+    role: Role,
+    actor: str,
+    scope: WriteScope | None = None,
 ) -> ApiKeyRecord:
     result = await tx.run(
         cypher("api_key_create"),
@@ -74,6 +85,7 @@ async def _create_in_tx(
         hash=issued.hash,
         at=_now(),
         actor=actor,
+        scopes=None if scope is None else list(scope.patterns),
     )
     record = ApiKeyRecord.of(await result.single(strict=True))
     await record_in_tx(
@@ -94,15 +106,22 @@ class KeyStore(Store):
         # Lookups sit on every request's path: a frozen database must not hang them.
         self._lookup_timeout_s = lookup_timeout_s
 
-    async def create(self, name: str, role: Role, actor: str) -> tuple[ApiKeyRecord, str]:
-        """A new key; returns its record and the key text (shown once, never stored)."""
+    async def create(
+        self, name: str, role: Role, actor: str, scope: WriteScope | None = None
+    ) -> tuple[ApiKeyRecord, str]:
+        """A new key (``scope``: the pipelines it may write events for, None: any);
+        returns its record and the key text (shown once, never stored)."""
         name = name.strip()
         if not name or len(name) > 100:
             raise ValueError("a key name must be 1-100 characters")
+        if scope is not None and Permission.INGEST not in ROLE_PERMISSIONS[role]:
+            raise ValueError(
+                f"a write scope limits what a key may ingest; a {role.value} key ingests nothing"
+            )
         issued = new_api_key()
 
         async def work(tx: AsyncManagedTransaction) -> ApiKeyRecord:
-            return await _create_in_tx(tx, issued, name, role, actor)
+            return await _create_in_tx(tx, issued, name, role, actor, scope)
 
         try:
             record = await self.transaction(work)
@@ -151,7 +170,12 @@ class KeyStore(Store):
             return None
         r = records[0]
         return StoredKey(
-            id=r["id"], name=r["name"], role=Role(r["role"]), hash=r["hash"], revoked=r["revoked"]
+            id=r["id"],
+            name=r["name"],
+            role=Role(r["role"]),
+            hash=r["hash"],
+            revoked=r["revoked"],
+            write_scope=scope_of_stored(r["scopes"]),
         )
 
     async def plan_lookup(self, timeout_s: float | None = None) -> None:

@@ -1,4 +1,8 @@
-"""The stored redaction policy: a singleton ``:RedactionPolicy`` node with a version."""
+"""The stored redaction policy: a singleton ``:RedactionPolicy`` node with a version.
+
+Changes are events (``redaction.policy_set``), applied by the event writer
+(``store.governance_store``); this store seeds the policy on first start and reads it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from neo4j import AsyncManagedTransaction
 
-from tracegraph.audit import AuditRecord
 from tracegraph.events import format_timestamp
 from tracegraph.redaction import RedactionPolicy
-from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.base import Store
-from tracegraph.store.cypher_files import cypher
 
 POLICY_ID = "redaction"
 AUDIT_TARGET = "policy:redaction"
@@ -63,50 +63,6 @@ class PolicyStore(Store):
             actor=actor,
         )
         return policy_of(record)
-
-    async def save(self, policy: RedactionPolicy, actor: str) -> RedactionPolicy:
-        """Store ``policy`` (a new version) with its audit entry, in one transaction."""
-        return await self.transaction(self._save_tx, policy, actor)
-
-    async def _save_tx(
-        self, tx: AsyncManagedTransaction, policy: RedactionPolicy, actor: str
-    ) -> RedactionPolicy:
-        now = datetime.now(UTC)
-        result = await tx.run(
-            cypher("policy_save"),
-            id=POLICY_ID,
-            builtins=list(policy.builtins),
-            custom_rules=_rules_json(policy),
-            at=format_timestamp(now),
-            actor=actor,
-        )
-        record = await result.single()
-        assert record is not None
-        version = int(record["version"])
-        stored = RedactionPolicy(
-            builtins=policy.builtins,
-            custom_rules=policy.custom_rules,
-            version=version,
-            updated_at=_time(record["updated_at"]),
-            updated_by=actor,
-        )
-        before = None
-        if record["old_builtins"] is not None:
-            before = RedactionPolicy(
-                builtins=tuple(record["old_builtins"]),
-                custom_rules=_rules_of(record["old_custom_rules"]),
-                version=version - 1,
-            ).snapshot()
-        entry = AuditRecord(
-            actor=actor,
-            action=AUDIT_ACTION,
-            target=AUDIT_TARGET,
-            before=before,
-            after=stored.snapshot(),
-            at=now,
-        )
-        await record_in_tx(tx, [entry])
-        return stored
 
 
 __all__ = ["AUDIT_ACTION", "AUDIT_TARGET", "POLICY_ID", "PolicyStore", "policy_of"]

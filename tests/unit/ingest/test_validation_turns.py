@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from tracegraph.auth.scopes import WriteScope
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events.records import WriteUnit
 from tracegraph.ingest import service as service_module
@@ -20,9 +21,15 @@ class RecordingService(IngestService):
         super().__init__(None, None)  # type: ignore[arg-type]
         self.slices: list[str | None] = []
 
-    def _prepare_into(self, unit: WriteUnit, raw_events: Sequence[Any], offset: int) -> None:
+    def _prepare_into(
+        self,
+        unit: WriteUnit,
+        raw_events: Sequence[Any],
+        offset: int,
+        scope: WriteScope | None = None,
+    ) -> None:
         self.slices.append(unit.principal)
-        super()._prepare_into(unit, raw_events, offset)
+        super()._prepare_into(unit, raw_events, offset, scope)
 
 
 async def test_concurrent_requests_validate_in_turns_in_arrival_order() -> None:

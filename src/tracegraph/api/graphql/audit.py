@@ -1,8 +1,10 @@
 """GraphQL audit trail (reviewers) and the admin changes it records: owners and SLAs.
 
 ``auditTrail`` reads the audit store (``services.audit``) newest first with Relay
-cursors; ``setOwner`` / ``setSla`` change the graph and record their entry in one
-transaction (``services.governance``), with the authenticated principal as the actor.
+cursors; ``setOwner`` / ``setSla`` are written as events (``services.admin_changes``:
+``pipeline.owner_set`` / ``pipeline.sla_set``, with the authenticated principal as the
+actor), applied with their audit entry in the writer's transaction, so a replay of the
+log reproduces them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from strawberry.types import Info
 
 from tracegraph.api.graphql.context import Context
-from tracegraph.api.graphql.errors import BadArgument
+from tracegraph.api.graphql.errors import BadArgument, ingest_error
 from tracegraph.api.graphql.pagination import connection, decode_cursor
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_required_datetime
@@ -24,6 +26,7 @@ from tracegraph.auth import Permission
 from tracegraph.events.errors import render_error
 from tracegraph.events.fields import Owner
 from tracegraph.events.sla import Sla
+from tracegraph.ingest.errors import IngestError
 from tracegraph.store.audit_store import TrailFilter
 from tracegraph.store.governance_store import UnknownTarget
 
@@ -155,8 +158,9 @@ class AuditQuery:
 class AuditMutation:
     @strawberry.mutation(
         permission_classes=[allow(Permission.MANAGE_OWNERS)],
-        description="Set the owner of a pipeline, or of one of its steps (audited as "
-        "owner.changed). A later definition of the pipeline replaces it.",
+        description="Set the owner of a pipeline, or of one of its steps: written to the "
+        "event log as pipeline.owner_set (audited as owner.changed). A later definition "
+        "of the pipeline replaces it.",
     )
     async def set_owner(
         # step omitted (or null): the pipeline's own owner. Keyword-only after it keeps
@@ -170,28 +174,33 @@ class AuditMutation:
     ) -> Pipeline:
         checked = _check_owner(owner)
         try:
-            await info.context.services.governance.set_owner(
+            await info.context.services.admin_changes.set_owner(
                 pipeline, step, checked, info.context.actor
             )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
+        except IngestError as exc:  # overloaded, or the database did not commit in time
+            raise ingest_error(exc) from exc
         info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
         return await _pipeline(info, pipeline)
 
     @strawberry.mutation(
         permission_classes=[allow(Permission.MANAGE_SLAS)],
         description="Set (or, with every field null, remove) the SLA of a pipeline or of "
-        "one of its steps (audited as sla.changed); evaluation uses it from its next round.",
+        "one of its steps: written to the event log as pipeline.sla_set (audited as "
+        "sla.changed); evaluation uses it from its next round, which the change starts.",
     )
     async def set_sla(
         self, info: Info[Context, None], pipeline: str, step: str | None = None, *, sla: SLAInput
     ) -> Pipeline:
         checked = _check_sla(sla)
         try:
-            await info.context.services.governance.set_sla(
+            await info.context.services.admin_changes.set_sla(
                 pipeline, step, checked, info.context.actor
             )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
+        except IngestError as exc:
+            raise ingest_error(exc) from exc
         info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
         return await _pipeline(info, pipeline)

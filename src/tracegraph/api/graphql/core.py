@@ -196,7 +196,10 @@ class IngestMutation:
     )
     async def ingest_events(self, info: Info[Context, None], events: list[JSON]) -> IngestResult:
         try:
-            outcome = await info.context.services.ingest.ingest(events, info.context.actor)
+            caller = info.context.signed_in
+            outcome = await info.context.services.ingest.ingest(
+                events, caller.actor, caller.write_scope
+            )
         except IngestError as exc:
             raise ingest_error(exc) from exc
         return IngestResult(

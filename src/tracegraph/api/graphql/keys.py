@@ -10,6 +10,7 @@ from tracegraph.api.graphql.errors import BadArgument
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.auth import Permission
 from tracegraph.auth.roles import parse_role
+from tracegraph.auth.scopes import InvalidScope, parse_scope
 from tracegraph.store.key_store import ApiKeyRecord, KeyNameTaken, UnknownKey
 
 MANAGE_KEYS = [allow(Permission.MANAGE_KEYS)]
@@ -25,6 +26,10 @@ class ApiKey:
     revoked_at: str | None
     revoked_by: str | None
     last_used_at: str | None
+    scopes: list[str] | None = strawberry.field(
+        description="The pipeline name patterns (globs, e.g. rag-*) this key may write "
+        "events for; null: any pipeline. Events outside them are refused and quarantined."
+    )
 
     @classmethod
     def of(cls, r: ApiKeyRecord) -> ApiKey:
@@ -37,6 +42,7 @@ class ApiKey:
             revoked_at=r.revoked_at,
             revoked_by=r.revoked_by,
             last_used_at=r.last_used_at,
+            scopes=r.scopes,
         )
 
 
@@ -58,15 +64,19 @@ class KeysQuery:
 
 @strawberry.type
 class KeysMutation:
-    @strawberry.mutation(permission_classes=MANAGE_KEYS, description="Create an API key.")
+    @strawberry.mutation(
+        permission_classes=MANAGE_KEYS,
+        description="Create an API key; `scopes` (glob patterns such as rag-*) limits the "
+        "pipelines it may write events for (omitted or null: any).",
+    )
     async def create_api_key(
-        self, info: Info[Context, None], name: str, role: str
+        self, info: Info[Context, None], name: str, role: str, scopes: list[str] | None = None
     ) -> CreatedApiKey:
         try:
             record, text = await info.context.services.keys.create(
-                name, parse_role(role), info.context.actor
+                name, parse_role(role), info.context.actor, parse_scope(scopes)
             )
-        except (KeyNameTaken, ValueError) as exc:
+        except (KeyNameTaken, InvalidScope, ValueError) as exc:
             raise BadArgument(str(exc)) from None
         return CreatedApiKey(key=text, record=ApiKey.of(record))
 

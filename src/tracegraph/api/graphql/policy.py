@@ -1,8 +1,9 @@
 """GraphQL for the redaction policy: read it and change it (admins only).
 
-A change is validated (every rule compiles with RE2), stored as a new version with its
-audit entry in one transaction, and takes effect at once on this replica; the others
-pick it up within ``redaction_policy_refresh_s``.
+A change is validated (every rule compiles with RE2), written to the event log as a
+``redaction.policy_set`` event (so a replay of the log reproduces it) and applied as a
+new version with its audit entry in the writer's transaction; it takes effect at once on
+this replica, and the others pick it up within ``redaction_policy_refresh_s``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import strawberry
 from strawberry.types import Info
 
 from tracegraph.api.graphql.context import Context
-from tracegraph.api.graphql.errors import BadArgument
+from tracegraph.api.graphql.errors import BadArgument, ingest_error
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import DateTime
 from tracegraph.auth import Permission
+from tracegraph.ingest.errors import IngestError
 from tracegraph.redaction import (
     BUILTIN_NAMES,
     InvalidRedactionRule,
@@ -86,7 +88,10 @@ class PolicyMutation:
             policy = make_policy(builtins, [(r.name, r.pattern) for r in custom_rules])
         except InvalidRedactionRule as exc:
             raise BadArgument(str(exc)) from None
-        stored = await services.policies.save(policy, info.context.actor)
+        try:
+            stored = await services.admin_changes.set_policy(policy, info.context.actor)
+        except IngestError as exc:  # overloaded, or the database did not commit in time
+            raise ingest_error(exc) from exc
         # Not only when newer than ours: the refresher converges on the stored version.
         services.redaction.apply(stored)
         return RedactionPolicyType.of(stored)

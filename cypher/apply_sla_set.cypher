@@ -1,7 +1,9 @@
-// An admin sets (or, with $sla null, removes) the SLA of a pipeline ($step null) or of
-// one of its defined steps, keyed like a definition's (pipeline:<name>,
-// step:<pipeline>/<key>) so SLA evaluation reads it the same way. No row when the
-// pipeline or step is unknown; else the SLA's properties it replaces (or null).
+// A pipeline.sla_set event (an admin's setSla, from the log): the SLA of a pipeline
+// ($step null) or of one of its defined steps, or with $sla null its removal. Keyed like
+// a definition's (pipeline:<name>, step:<pipeline>/<key>) so SLA evaluation reads it the
+// same way. No row when the pipeline or step is unknown (the event then changes
+// nothing); else the SLA's properties it replaces (or null). Applied in seq order with
+// the other events, like apply_owner_set; its log row counts towards the card version.
 CALL () {
   MATCH (p:Pipeline {name: $pipeline}) WHERE $step IS NULL
   RETURN p AS t
@@ -12,11 +14,6 @@ CALL () {
 SET t._lock = true
 REMOVE t._lock
 WITH t
-// The pipeline card shows owners and the SLA: its version grows with each admin change.
-CALL (t) {
-  MATCH (p:Pipeline {name: $pipeline})
-  SET p.card_version = coalesce(p.card_version, 0) + 1
-}
 CALL (t) {
   OPTIONAL MATCH (t)-[g:GOVERNED_BY]->(s:SLA)
   WITH g, properties(s) AS props

@@ -1,5 +1,9 @@
-// An admin sets the owner of a pipeline ($step null) or of one of its defined steps.
-// No row when the pipeline or step is unknown; else the owner it replaces (or null).
+// A pipeline.owner_set event (an admin's setOwner, from the log): the owner of a
+// pipeline ($step null) or of one of its defined steps. No row when the pipeline or step
+// is unknown (the event then changes nothing); else the owner it replaces (or null).
+// Applied by the event writer in seq order with the other events (a definition after it
+// replaces it, one before it is replaced by it), live and in a replay alike; the event's
+// own log row counts towards the pipeline card's version (apply_batch).
 // The target is write-locked first, so concurrent changes see each other's result.
 CALL () {
   MATCH (p:Pipeline {name: $pipeline}) WHERE $step IS NULL
@@ -11,11 +15,6 @@ CALL () {
 SET t._lock = true
 REMOVE t._lock
 WITH t
-// The pipeline card shows owners and the SLA: its version grows with each admin change.
-CALL (t) {
-  MATCH (p:Pipeline {name: $pipeline})
-  SET p.card_version = coalesce(p.card_version, 0) + 1
-}
 CALL (t) {
   OPTIONAL MATCH (t)-[r:OWNED_BY]->(o:Owner)
   DELETE r

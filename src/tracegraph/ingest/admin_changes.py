@@ -1,0 +1,75 @@
+"""Admin changes written as events: owners, SLAs and the redaction policy.
+
+``setOwner`` / ``setSla`` / ``setRedactionPolicy`` come here with input the API has
+checked. Each change becomes an event (``events/governance.py``) submitted to the same
+group committer as ingested events, with the admin as its principal: it is stored in
+the log, sequenced, applied in the writer's transaction (``store.event_writer``) and
+fanned out to subscribers like any other event, so a rebuild from the log reproduces it.
+
+This is the one place a change passes before it is written, so a future approval gate
+(issue 19, "the gate") can hold a change here as a pending request and submit the same
+event once it is approved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from tracegraph.events import payload_fingerprint
+from tracegraph.events.governance import owner_set_event, policy_set_event, sla_set_event
+from tracegraph.events.records import PendingEvent, WriteUnit
+from tracegraph.ingest.group_commit import GroupCommitter
+from tracegraph.redaction import RedactionPolicy
+from tracegraph.store.governance_store import GovernanceStore
+from tracegraph.store.policy_store import PolicyStore
+
+
+class ChangeRefused(RuntimeError):
+    """The database refused the change's write (its event is quarantined with the reason)."""
+
+
+class AdminChanges:
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        governance: GovernanceStore,
+        policies: PolicyStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._committer = committer
+        self._governance = governance
+        self._policies = policies
+        self._clock = clock
+
+    async def set_owner(self, pipeline: str, step: str | None, owner: str, actor: str) -> int:
+        """Set the owner (already validated); returns the seq of its event.
+        ``UnknownTarget`` when there is no such pipeline or step (nothing is written)."""
+        await self._governance.require_target(pipeline, step)
+        return await self._submit(owner_set_event(pipeline, step, owner, self._clock()), actor)
+
+    async def set_sla(
+        self, pipeline: str, step: str | None, sla: dict[str, Any] | None, actor: str
+    ) -> int:
+        """Set the SLA (already validated; None removes it); returns its event's seq."""
+        await self._governance.require_target(pipeline, step)
+        return await self._submit(sla_set_event(pipeline, step, sla, self._clock()), actor)
+
+    async def set_policy(self, policy: RedactionPolicy, actor: str) -> RedactionPolicy:
+        """Store ``policy`` (already compiled) as the new version; returns it as stored."""
+        event = policy_set_event(policy.builtins, policy.custom_rules, self._clock())
+        await self._submit(event, actor)
+        stored = await self._policies.get()
+        assert stored is not None  # the event just committed created or updated it
+        return stored
+
+    async def _submit(self, payload: dict[str, Any], actor: str) -> int:
+        now = self._clock()
+        pending = PendingEvent(index=0, payload=payload, fingerprint=payload_fingerprint(payload))
+        unit = WriteUnit(events=[pending], rejected=[], received_at=now, principal=actor)
+        # Overloaded / DatabaseUnavailable (IngestError) propagate: the API maps them.
+        result, _ = await self._committer.submit(unit)
+        if result.rejected:
+            raise ChangeRefused(result.rejected[0].reason)
+        return result.committed[0].seq
