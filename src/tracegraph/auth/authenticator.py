@@ -61,6 +61,8 @@ class Authenticator:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, StoredKey | None]] = {}
         self._reading: dict[str, asyncio.Future[StoredKey | None]] = {}
+        # Bumped by forget(): a read that began before it must not refill the cache.
+        self._forgotten: dict[str, int] = {}
         self._touched: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -79,6 +81,7 @@ class Authenticator:
         """Drop a cached key at once (after a revocation on this replica)."""
         self._cache.pop(key_id, None)
         self._reading.pop(key_id, None)  # a read under way may predate the revocation
+        self._forgotten[key_id] = self._forgotten.get(key_id, 0) + 1
 
     async def _api_key(self, text: str) -> Principal:
         parts = split_api_key(text)
@@ -113,7 +116,10 @@ class Authenticator:
         return await asyncio.shield(reading)
 
     async def _read(self, key_id: str) -> StoredKey | None:
+        forgotten = self._forgotten.get(key_id, 0)
         stored = await self._keys.get(key_id)
+        if self._forgotten.get(key_id, 0) != forgotten:
+            return stored  # revoked meanwhile: answer this request, cache nothing
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_id] = (self._monotonic() + self._ttl, stored)

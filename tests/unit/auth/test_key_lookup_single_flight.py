@@ -12,6 +12,7 @@ import pytest
 
 from tracegraph.auth.api_keys import new_api_key
 from tracegraph.auth.authenticator import Authenticator, StoredKey
+from tracegraph.auth.errors import AuthenticationError
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
 from tracegraph.auth.roles import Role
 
@@ -81,3 +82,19 @@ async def test_a_request_that_gives_up_does_not_cancel_the_others() -> None:
         await first
     assert (await second).actor == "key:k"
     assert keys.reads == 1
+
+
+async def test_a_read_under_way_when_the_key_is_revoked_does_not_cache_it_as_valid() -> None:
+    text, stored = _key()
+    keys = _Keys(stored)
+    auth = Authenticator(keys, JwtVerifier(JwtConfig()))
+    before = asyncio.create_task(auth.authenticate(text))
+    await asyncio.sleep(0.01)
+    # Revoked on this replica while the read is under way.
+    keys.stored = StoredKey(stored.id, stored.name, stored.role, stored.hash, revoked=True)
+    auth.forget(stored.id)
+    keys.release.set()
+    await before  # it started before the revocation
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(text)
+    assert keys.reads == 2
