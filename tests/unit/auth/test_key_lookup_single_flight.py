@@ -28,10 +28,11 @@ class _Keys:
 
     async def get(self, key_id: str) -> StoredKey | None:
         self.reads += 1
+        answer = self.stored  # what the database held when the read began
         await self.release.wait()
         if self.fail:
             raise ConnectionError("database down")
-        return self.stored
+        return answer
 
     async def touch(self, used: Sequence[tuple[str, datetime]]) -> None:
         return None
