@@ -174,6 +174,14 @@ def test_start_a_run_with_parameters_from_the_dialog(
     expect(errors).to_have_text(["Parameters: must be a JSON object, not a list"])
     commands = 'query { commands(pipeline: "rag-nightly") { id kind env params resultRun } }'
     assert ok(demo, "viewer", commands)["commands"] == []
+    # Reopened for another pipeline, the dialog does not carry these values over (one
+    # Enter would have sent them, secret references included, to the wrong pipeline).
+    dlg.get_by_role("button", name="Cancel").click()
+    _card(page, "eval-suite").get_by_role("button", name="Start a run of eval-suite").click()
+    expect(dlg.locator("#start-params")).to_have_value("")
+    expect(dlg.locator("#start-env")).to_have_value("")
+    dlg.get_by_role("button", name="Cancel").click()
+    card.get_by_role("button", name="Start a run of rag-nightly").click()
 
     dlg.locator("#start-params").fill('{"corpus": "from-the-dialog", "limit": 3}')
     dlg.locator("#start-env").fill("LOG_LEVEL=debug\nOPENAI_API_KEY={secret: OPENAI_KEY_PROD}")

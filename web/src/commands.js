@@ -164,7 +164,9 @@ async function follow(target, id) {
       continue;
     }
     const mine = latest.get(target);
-    if (!cmd || !mine || (mine.id && mine.id !== id)) return;
+    // Another command of this target took over (even one still being sent, which has
+    // no id yet): this poll must not overwrite its state.
+    if (!cmd || !mine || mine.id !== id) return;
     latest.set(target, { ...mine, ...cmd, kind: mine.kind, pending: !DONE.has(cmd.state) });
     emit(target);
     if (DONE.has(cmd.state)) return;

@@ -68,6 +68,11 @@ export function openStartDialog(pipeline) {
     dlg.close();
     startRun(dlg.dataset.pipeline, params.value, Object.keys(env.value).length ? env.value : null);
   };
+  // Another pipeline's parameters and secret references must not carry over to this one.
+  if (dlg.dataset.pipeline !== pipeline) {
+    $("#start-params", dlg).value = "";
+    $("#start-env", dlg).value = "";
+  }
   dlg.dataset.pipeline = pipeline;
   $("#start-pipeline", dlg).textContent = `Pipeline ${pipeline}`;
   replace($("#start-errors", dlg));
