@@ -1,8 +1,12 @@
 // A definition replaces the previous one unless an equal-or-newer one is already applied
 // (ties on time go to the later seq), so late definitions converge to the same graph.
 // Returns the rows that won; their steps are written by apply_pipeline_steps.
+// Every row, winning or not, adds its batch's versions to p.versions (the versions the
+// log holds for the pipeline, read by definition_state without walking the log).
 UNWIND $rows AS row
 MERGE (p:Pipeline {name: row.pipeline})
+SET p.versions = coalesce(p.versions, []) +
+                 [v IN row.versions WHERE NOT v IN coalesce(p.versions, [])]
 WITH p, row
 WHERE p.defined_at IS NULL
    OR datetime(row.defined_at) > p.defined_at

@@ -1,4 +1,4 @@
-"""The configuration panel (issue 18, item 4): an operator opens a pipeline's definition
+"""The configuration panel (issue 18, item 4): an admin opens a pipeline's definition
 as YAML, introduces a dependency cycle and sees the error at its line (gutter and list,
 a click selects the line), fixes it, sees the diff to the current version, submits, and
 the pipeline shows the new version; a viewer's submit is disabled with the role it needs.
@@ -19,14 +19,15 @@ from tests.support.live import unique
 CYCLE = V2_YAML.replace("    name: Fetch\n", "    name: Fetch\n    depends_on: [index]\n")
 
 
-def test_an_operator_edits_validates_diffs_and_submits_a_definition(
+def test_an_admin_edits_validates_diffs_and_submits_a_definition(
     dash: Callable[..., Dash],  # noqa: F811
     service: RunningService,
 ) -> None:
     pipeline = unique("cfg")
     define(service, pipeline, V1)
     d = dash()
-    page = d.open("/config", role="operator")
+    # Version 2 hands the pipeline over to another team: an owner change needs an admin.
+    page = d.open("/config", role="admin")
     page.get_by_role("link", name=pipeline, exact=True).click()
     editor = page.locator("#config-yaml")
     expect(page.locator("#config-current")).to_have_text("current v1", timeout=15_000)

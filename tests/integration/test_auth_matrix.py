@@ -118,6 +118,18 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         'mutation { submitDefinition(pipeline: "rag-nightly", yaml: "steps: [") { version } }',
         OPERATORS,
     ),
+    # Review finding: an owner or an SLA set by a definition needs what setOwner / setSla
+    # need (each role defines a pipeline of its own, so each is a first definition).
+    "submitDefinition setting an owner": (
+        "mutation($p: String!) { submitDefinition(pipeline: $p, "
+        'yaml: "owner: team:matrix\\nsteps: [{key: a}]") { version } }',
+        ADMINS,
+    ),
+    "submitDefinition setting an SLA": (
+        "mutation($p: String!) { submitDefinition(pipeline: $p, "
+        'yaml: "sla: {max_tokens: 5}\\nsteps: [{key: a}]") { version } }',
+        ADMINS,
+    ),
     "acknowledgeCommand": (
         'mutation { acknowledgeCommand(id: "no-such", executor: "e") { id } }',
         EXECUTORS,
@@ -134,6 +146,8 @@ def _variables(op: str, role: str) -> dict[str, Any]:
         return {"e": [log_event(unique("matrix"), 0)]}
     if op.startswith("createApiKey"):
         return {"n": unique(f"made-by-{role}")}
+    if op.startswith("submitDefinition "):
+        return {"p": unique(f"matrix-{role}")}
     return {}
 
 

@@ -19,8 +19,9 @@ from tests.support.definitions import V1, V1_YAML, V2_YAML, define
 from tests.support.eventually import eventually
 from tests.support.faults import ANSWER_WITHIN_S, frozen
 from tests.support.graph import rebuild
-from tests.support.live import unique
+from tests.support.live import log_event, unique
 from tracegraph.settings import Neo4jSettings
+from tracegraph.store.cypher_files import cypher
 
 CURRENT = """query($p: String!) { pipelineDefinition(pipeline: $p) {
   pipeline version yaml versions seq } }"""
@@ -113,9 +114,10 @@ def test_a_submitted_version_is_live_audited_and_survives_a_replay(
 ) -> None:
     pipeline = unique("yaml")
     define(service, pipeline, V1)
-    operator = ok(service, "operator", "{ me { actor } }")["me"]["actor"]
+    # Version 2 hands the pipeline over to another team: an owner change, an admin's.
+    submitter = ok(service, "admin", "{ me { actor } }")["me"]["actor"]
 
-    s = ok(service, "operator", SUBMIT, p=pipeline, y=V2_YAML)["submitDefinition"]
+    s = ok(service, "admin", SUBMIT, p=pipeline, y=V2_YAML)["submitDefinition"]
     assert (s["pipeline"], s["version"]) == (pipeline, "2")
     assert [c["step"] for c in s["diff"]["changes"]] == [None, "index"]
 
@@ -127,17 +129,17 @@ def test_a_submitted_version_is_live_audited_and_survives_a_replay(
         ("embed", ["fetch"]),
         ("index", ["embed"]),
     ]
-    # A pipeline.defined event in the log, from the operator, with the checked data.
+    # A pipeline.defined event in the log, from the submitter, with the checked data.
     events = _definition_events(service, pipeline)
     assert [e["data"].get("version") for e in events] == ["1", "2"]
     assert events[-1]["id"] == s["eventId"] and events[-1]["seq"] == s["seq"]
-    assert events[-1]["principal"] == operator
+    assert events[-1]["principal"] == submitter
     assert events[-1]["data"]["steps"][2] == {"key": "index", "depends_on": ["embed"]}
-    # In the audit trail, with the operator as the actor.
+    # In the audit trail, with the submitter as the actor.
     trail = ok(service, "reviewer", AUDIT, t=f"pipeline:{pipeline}")["auditTrail"]["edges"]
     latest = trail[0]["node"]
     assert (latest["actor"], latest["before"]["version"], latest["after"]["version"]) == (
-        operator,
+        submitter,
         "1",
         "2",
     )
@@ -211,7 +213,7 @@ def test_two_replicas_submitting_one_version_at_once_store_it_once(
         with ThreadPoolExecutor(2) as pool:
             answers = list(
                 pool.map(
-                    lambda svc, t=text: gql(svc, "operator", SUBMIT, p=pipeline, y=t),
+                    lambda svc, t=text: gql(svc, "admin", SUBMIT, p=pipeline, y=t),
                     [first, second],
                 )
             )
@@ -236,11 +238,11 @@ def test_a_frozen_database_gets_a_retryable_error_within_seconds(
     calls = [
         ("viewer", CURRENT, {"p": pipeline}),
         ("viewer", VALIDATE, {"p": pipeline, "y": V2_YAML}),
-        ("operator", SUBMIT, {"p": pipeline, "y": V2_YAML.replace('"2"', '"9"')}),
+        ("admin", SUBMIT, {"p": pipeline, "y": V2_YAML.replace('"2"', '"9"')}),
     ]
     for role, document, variables in calls[:2]:
         ok(service, role, document, **variables)  # keys cached, statements planned
-    ok(service, "operator", "{ me { actor } }")
+    ok(service, "admin", "{ me { actor } }")
     with frozen(stoppable_neo4j):
         for role, document, variables in calls:
             started = time.monotonic()
@@ -259,3 +261,135 @@ def test_a_frozen_database_gets_a_retryable_error_within_seconds(
         interval=0.5,
         what="the definition readable again",
     )
+
+
+SET_OWNER = """mutation($p: String!, $s: String, $o: String!) {
+  setOwner(pipeline: $p, step: $s, owner: $o) { name } }"""
+SET_SLA = """mutation($p: String!, $s: String, $t: Int) {
+  setSla(pipeline: $p, step: $s, sla: {maxTokens: $t}) { name } }"""
+GOVERNANCE = """query($p: String!) { pipeline(name: $p) {
+  owner { id } sla { maxTokens } steps { key sla { maxTokens } } } }"""
+
+
+def test_the_yaml_and_its_diff_show_owners_and_slas_an_admin_changed_since(
+    service: RunningService,
+) -> None:
+    # Review finding: the YAML was the stored definition (no later setOwner/setSla), so an
+    # operator's unchanged submit silently put the old owner and SLAs back.
+    pipeline = unique("yaml")
+    define(service, pipeline, V1)
+    ok(service, "admin", SET_OWNER, p=pipeline, s=None, o="team:b")
+    ok(service, "admin", SET_SLA, p=pipeline, s=None, t=100)
+    ok(service, "admin", SET_SLA, p=pipeline, s="embed", t=7000)
+
+    live = ok(service, "viewer", CURRENT, p=pipeline)["pipelineDefinition"]["yaml"]
+    assert live == (
+        V1_YAML.replace("owner: team:search\n", "owner: team:b\nsla:\n  max_tokens: 100\n").replace(
+            "max_tokens: 5000", "max_tokens: 7000"
+        )
+    )
+    # The stored text (without the admin's changes) as a new version: the diff says what
+    # it would put back.
+    stale = V1_YAML.replace("version: '1'", "version: '2'")
+    v = ok(service, "operator", VALIDATE, p=pipeline, y=stale)["validateDefinition"]
+    assert [(c["step"], c["field"], c["before"], c["after"]) for c in v["diff"]["changes"]] == [
+        (None, "owner", "team:b", "team:search"),
+        (None, "sla", {"max_tokens": 100}, None),
+        ("embed", "sla", {"max_tokens": 7000}, {"max_tokens": 5000}),
+    ]
+
+    # An operator edits a description in the live YAML and submits: owners and SLAs stay.
+    edited = live.replace("version: '1'", "version: '2'").replace(
+        "Nightly refresh", "Nightly refresh, edited"
+    )
+    s = ok(service, "operator", SUBMIT, p=pipeline, y=edited)["submitDefinition"]
+    assert [(c["step"], c["field"]) for c in s["diff"]["changes"]] == [(None, "description")]
+    gov = ok(service, "viewer", GOVERNANCE, p=pipeline)["pipeline"]
+    assert gov["owner"]["id"] == "team:b" and gov["sla"]["maxTokens"] == 100
+    assert {st["key"]: st["sla"] for st in gov["steps"]}["embed"] == {"maxTokens": 7000}
+
+
+def test_changing_an_owner_or_an_sla_by_definition_needs_the_admin_permission(
+    service: RunningService,
+) -> None:
+    # Review finding: submitDefinition needs only operate, and let an operator change what
+    # setOwner / setSla reserve to admin:owners / admin:slas.
+    pipeline = unique("yaml")
+    define(service, pipeline, V1)
+    v2 = V1_YAML.replace("version: '1'", "version: '2'")
+    cases = [
+        (v2.replace("owner: team:search", "owner: team:other"), "admin:owners"),
+        (v2.replace("max_tokens: 5000", "max_tokens: 9"), "admin:slas"),
+        (v2.replace("  name: Fetch\n", "  name: Fetch\n  owner: user:ana\n"), "admin:owners"),
+        (v2.replace("steps:\n", "sla:\n  max_tokens: 10\nsteps:\n"), "admin:slas"),
+    ]
+    for text, permission in cases:
+        error = _error(gql(service, "operator", SUBMIT, p=pipeline, y=text)[1])
+        assert error["extensions"]["code"] == "FORBIDDEN", (text, error)
+        assert error["extensions"]["permission"] == permission, (text, error)
+        assert permission in error["message"], error
+    assert [e["data"]["version"] for e in _definition_events(service, pipeline)] == ["1"]
+    # What needs no admin permission goes through for an operator; an admin may do all.
+    ok(service, "operator", SUBMIT, p=pipeline, y=v2.replace("Nightly refresh", "Nightly"))
+    s = ok(service, "admin", SUBMIT, p=pipeline, y=cases[0][0].replace("'2'", "'3'"))
+    assert s["submitDefinition"]["version"] == "3"
+    assert ok(service, "viewer", PIPELINE, p=pipeline)["pipeline"]["owner"]["id"] == "team:other"
+
+
+def test_a_submitted_definition_is_live_even_when_the_stored_one_is_dated_later(
+    service: RunningService,
+) -> None:
+    # Review finding: the submitted event's time was this replica's clock; a stored
+    # definition from an emitter whose clock runs ahead kept winning while the answer
+    # said the new version was live.
+    pipeline = unique("yaml")
+    event = {
+        "id": unique("def"),
+        "type": "pipeline.defined",
+        "time": "2099-01-01T00:00:00Z",
+        "source": "test/definitions",
+        "pipeline": pipeline,
+        "data": V1,
+    }
+    with service.client("ingester") as http:
+        assert http.post("/v1/events", json=[event]).status_code == 200
+    text = V1_YAML.replace("version: '1'", "version: '2'").replace("Nightly refresh", "Nightly")
+    assert ok(service, "operator", SUBMIT, p=pipeline, y=text)["submitDefinition"]["version"] == "2"
+    current = ok(service, "viewer", CURRENT, p=pipeline)["pipelineDefinition"]
+    assert (current["version"], current["yaml"]) == ("2", text)
+    assert ok(service, "viewer", PIPELINE, p=pipeline)["pipeline"]["version"] == "2"
+
+
+def _db_hits(plan: Any) -> int:
+    return int(plan.get("dbHits", 0)) + sum(_db_hits(c) for c in plan.get("children", []))
+
+
+def _definition_read_hits(driver: Driver, pipeline: str) -> int:
+    with driver.session() as session:
+        result = session.run(f"PROFILE {cypher('definition_state')}", pipeline=pipeline)
+        (rec,) = list(result)
+        plan = result.consume().profile
+    assert rec["known"] and plan is not None
+    return _db_hits(plan)
+
+
+def test_the_definition_read_behind_validation_does_not_grow_with_the_pipeline_s_events(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    # Review finding: every validateDefinition (each typing pause, permission read) walked
+    # every event of the pipeline to find the versions used; on a busy pipeline that took
+    # longer than the answer budget. The work must not depend on the pipeline's traffic.
+    pipeline = unique("yaml")
+    define(service, pipeline, V1)
+    ok(service, "admin", SUBMIT, p=pipeline, y=V2_YAML)
+    _definition_read_hits(clean_graph, pipeline)  # planned once; the second is the figure
+    quiet = _definition_read_hits(clean_graph, pipeline)
+    with service.client("ingester") as http:
+        for batch in range(3):
+            events = [log_event(pipeline, batch * 500 + i) for i in range(500)]
+            assert http.post("/v1/events", json=events).status_code == 200
+    # (A re-plan on the new statistics may do less; it must not do more.)
+    assert _definition_read_hits(clean_graph, pipeline) <= quiet
+    # And the versions are still all there.
+    versions = ok(service, "viewer", CURRENT, p=pipeline)["pipelineDefinition"]["versions"]
+    assert versions == ["1", "2"]

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tracegraph.definitions.check import Checked, Problem, check_definition
 from tracegraph.definitions.diff import DefinitionDiff, diff_definitions
+from tracegraph.definitions.live import governance_changes
 from tracegraph.definitions.render import to_yaml
 from tracegraph.definitions.versions import next_version, version_problem
 from tracegraph.events.fields import format_timestamp
@@ -31,7 +32,8 @@ SOURCE = "tracegraph/definitions"
 
 @dataclass(frozen=True, slots=True)
 class DefinitionState:
-    """A pipeline's stored definition (None before the first) and every version its
+    """A pipeline's definition as it is live (the stored one with the owners and SLAs in
+    the graph now, ``definitions/live.py``; None before the first) and every version its
     event log holds."""
 
     pipeline: str
@@ -63,6 +65,8 @@ class Validation:
     warnings: tuple[Problem, ...] = ()
     # The text is the current definition, version and all: valid, nothing to submit.
     current: bool = False
+    # When the current definition was defined (its event's time): a new one must be later.
+    defined_at: datetime | None = None
 
     @property
     def valid(self) -> bool:
@@ -76,6 +80,9 @@ class Submitted:
     event_id: str
     seq: int
     diff: DefinitionDiff
+    # Read back after the commit: the stored version is the pipeline's current one (False
+    # only if a later-dated definition was stored meanwhile and won; None: not known).
+    current: bool | None = True
 
 
 class InvalidDefinition(ValueError):
@@ -84,6 +91,19 @@ class InvalidDefinition(ValueError):
     def __init__(self, message: str, problems: Sequence[Problem]) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+
+
+class NeedsPermission(PermissionError):
+    """The definition changes what only a holder of ``permission`` may change (an owner:
+    ``admin:owners``, an SLA: ``admin:slas``, as for setOwner / setSla)."""
+
+    def __init__(self, permission: str) -> None:
+        what = "an owner" if permission == "admin:owners" else "an SLA"
+        super().__init__(
+            f"forbidden: this definition changes {what}, which needs the '{permission}' "
+            "permission (keep the live value to submit the rest)"
+        )
+        self.permission = permission
 
 
 class DefinitionReads(Protocol):
@@ -142,9 +162,12 @@ class DefinitionService:
         state = await self._state(pipeline)
         return _versioned(pipeline, checked, state)
 
-    async def submit(self, pipeline: str, text: str, actor: str) -> Submitted:
+    async def submit(
+        self, pipeline: str, text: str, actor: str, permissions: Collection[str]
+    ) -> Submitted:
         """Validate and publish ``text`` as the pipeline's new definition, or raise
-        :class:`InvalidDefinition` with nothing stored."""
+        :class:`InvalidDefinition` (or :class:`NeedsPermission` when it changes an owner
+        or an SLA and ``permissions`` lack the admin one) with nothing stored."""
         validation = await self.validate(pipeline, text)
         if not validation.valid:
             raise InvalidDefinition(_summary(validation.problems), validation.problems)
@@ -155,6 +178,10 @@ class DefinitionService:
                 "version",
             )
             raise InvalidDefinition(problem.message, [problem])
+        assert validation.diff is not None
+        for permission in governance_changes(validation.diff):
+            if permission not in permissions:
+                raise NeedsPermission(permission)
         # Issue 19's governance gate goes here: a gated change becomes a change request
         # (pending approval) instead of being published now.
         return await self._publish(validation, actor)
@@ -163,10 +190,15 @@ class DefinitionService:
         assert validation.data is not None and validation.version is not None
         assert validation.diff is not None
         eid = event_id(validation.pipeline, validation.version)
+        # A later time wins (apply_pipeline_defined): later than the current definition's
+        # even when its emitter's clock ran ahead of ours, so the new version takes effect.
+        at = self._clock()
+        if validation.defined_at is not None:
+            at = max(at, validation.defined_at + timedelta(milliseconds=1))
         event = {
             "id": eid,
             "type": "pipeline.defined",
-            "time": format_timestamp(self._clock()),
+            "time": format_timestamp(at),
             "source": SOURCE,
             "pipeline": validation.pipeline,
             "data": validation.data,
@@ -182,8 +214,21 @@ class DefinitionService:
             )
             raise InvalidDefinition(problem.message, [problem])
         return Submitted(
-            validation.pipeline, validation.version, eid, outcome.last_seq, validation.diff
+            validation.pipeline,
+            validation.version,
+            eid,
+            outcome.last_seq,
+            validation.diff,
+            current=await self._is_current(validation.pipeline, validation.version),
         )
+
+    async def _is_current(self, pipeline: str, version: str) -> bool | None:
+        # Read back, not assumed: stored is not the same as live (a later-dated definition
+        # stored meanwhile wins). None when the read-back failed: it is stored, no more known.
+        try:
+            return (await self._state(pipeline)).version == version
+        except Exception:
+            return None
 
 
 def _versioned(pipeline: str, checked: Checked, state: DefinitionState) -> Validation:
@@ -203,7 +248,15 @@ def _versioned(pipeline: str, checked: Checked, state: DefinitionState) -> Valid
         line, column = checked.position(("version",))
         return Validation(pipeline, (Problem(problem, "version", line, column),))
     return Validation(
-        pipeline, (), ordered, version, generated, diff, checked.warnings, current=current
+        pipeline,
+        (),
+        ordered,
+        version,
+        generated,
+        diff,
+        checked.warnings,
+        current=current,
+        defined_at=state.defined_at,
     )
 
 

@@ -1,11 +1,13 @@
-"""Reading a pipeline's stored definition and the versions its log holds (definitions
-as YAML, ``definitions/``). Writing goes through the ingest path, as a ``pipeline.defined``
-event, never from here."""
+"""Reading a pipeline's definition as it is live (the stored one with the owners and
+SLAs in the graph now) and the versions its log holds (definitions as YAML,
+``definitions/``). Writing goes through the ingest path, as a ``pipeline.defined`` event,
+never from here."""
 
 from __future__ import annotations
 
 import orjson
 
+from tracegraph.definitions.live import governance, with_live_governance
 from tracegraph.definitions.service import DefinitionState
 from tracegraph.store.base import Store
 
@@ -13,18 +15,20 @@ from tracegraph.store.base import Store
 class DefinitionStore(Store):
     async def definition_state(self, pipeline: str) -> DefinitionState:
         (rec,) = await self.read("definition_state", pipeline=pipeline)
-        versions = set()
-        for payload in rec["payloads"]:
-            version = (orjson.loads(payload).get("data") or {}).get("version")
-            if version is not None:
-                versions.add(str(version))
         definition = rec["definition"]
+        data = None
+        if definition is not None:
+            data = with_live_governance(
+                orjson.loads(definition),
+                governance(rec["owner"], rec["sla"]),
+                {s["key"]: governance(s["owner"], s["sla"]) for s in rec["steps"]},
+            )
         defined_at = rec["defined_at"]
         return DefinitionState(
             pipeline=pipeline,
             known=bool(rec["known"]),
-            data=None if definition is None else orjson.loads(definition),
+            data=data,
             seq=rec["seq"],
             defined_at=None if defined_at is None else defined_at.to_native(),
-            versions=frozenset(versions),
+            versions=frozenset(str(v) for v in rec["versions"]),
         )

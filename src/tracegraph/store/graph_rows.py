@@ -193,8 +193,14 @@ def _log_row(
 def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[str, dict]]:
     # Only the newest definition per pipeline in a batch can win; keep just that one.
     newest: dict[str, SequencedEvent] = {}
+    # Every version the batch defines, winning or not: the Pipeline node keeps the set
+    # used, so a submitted version is checked for being new without reading the log.
+    versions: dict[str, set[str]] = {}
     for ev in events:
         name = ev.payload["pipeline"]
+        version = (ev.payload.get("data") or {}).get("version")
+        if version is not None:
+            versions.setdefault(name, set()).add(str(version))
         cur = newest.get(name)
         key = (parse_time(ev.payload["time"]), ev.seq)
         if cur is None or key > (parse_time(cur.payload["time"]), cur.seq):
@@ -208,6 +214,7 @@ def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[s
                 "seq": ev.seq,
                 "defined_at": parse_time(ev.payload["time"]),
                 "version": data.get("version"),
+                "versions": sorted(versions.get(name, ())),
                 "description": data.get("description"),
                 "schedule": data.get("schedule"),
                 "definition": _json(data),

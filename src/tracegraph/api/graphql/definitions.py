@@ -18,12 +18,17 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tracegraph.api.graphql.context import Context
-from tracegraph.api.graphql.errors import BadArgument, database_unavailable, ingest_error
-from tracegraph.api.graphql.permissions import allow
+from tracegraph.api.graphql.errors import (
+    BadArgument,
+    Forbidden,
+    database_unavailable,
+    ingest_error,
+)
+from tracegraph.api.graphql.permissions import allow, principal_of
 from tracegraph.auth import Permission
 from tracegraph.definitions import diff as diffs
 from tracegraph.definitions.check import Problem
-from tracegraph.definitions.service import InvalidDefinition
+from tracegraph.definitions.service import InvalidDefinition, NeedsPermission
 from tracegraph.ingest.errors import IngestError
 from tracegraph.store.errors import is_retryable
 
@@ -122,6 +127,12 @@ class DefinitionSubmission:
     event_id: strawberry.ID
     seq: int
     diff: DefinitionDiff
+    is_current: bool | None = strawberry.field(
+        description=(
+            "Read back after storing: this version is the pipeline's current one. False if "
+            "a later-dated definition was stored meanwhile and wins; null if not known."
+        )
+    )
 
 
 async def _guarded(info: Info[Context, None], call: Awaitable[T]) -> T:
@@ -133,6 +144,8 @@ async def _guarded(info: Info[Context, None], call: Awaitable[T]) -> T:
             for p in exc.problems
         ]
         raise BadArgument(str(exc), problems=problems) from exc
+    except NeedsPermission as exc:
+        raise Forbidden(str(exc), permission=exc.permission) from exc
     except IngestError as exc:
         raise ingest_error(exc) from exc
     except Exception as exc:
@@ -190,15 +203,21 @@ class DefinitionsMutation:
         description=(
             "Store a definition's YAML text as the pipeline's new version (a pipeline.defined "
             "event through ingest). Invalid text: BAD_USER_INPUT with extensions.problems, "
-            "nothing stored."
+            "nothing stored. Changing an owner or an SLA also needs admin:owners / "
+            "admin:slas (FORBIDDEN naming it)."
         ),
         permission_classes=[allow(Permission.OPERATE)],
     )
     async def submit_definition(
         self, info: Info[Context, None], pipeline: str, yaml: str
     ) -> DefinitionSubmission:
+        principal = principal_of(info)
+        permissions = frozenset() if principal is None else principal.permissions
         s = await _guarded(
-            info, info.context.services.definitions.submit(pipeline, yaml, info.context.actor)
+            info,
+            info.context.services.definitions.submit(
+                pipeline, yaml, info.context.actor, permissions
+            ),
         )
         return DefinitionSubmission(
             pipeline=s.pipeline,
@@ -206,4 +225,5 @@ class DefinitionsMutation:
             event_id=strawberry.ID(s.event_id),
             seq=s.seq,
             diff=DefinitionDiff.of(s.diff),
+            is_current=s.current,
         )
