@@ -26,11 +26,11 @@ from tracegraph.redaction.visibility import (
 __all__ = [
     "BUILTIN_NAMES",
     "HIDDEN_FIELDS",
-    "POLICY_EVENT_TYPES",
     "KEPT",
     "KEPT_BY_DEFAULT",
     "MAX_CUSTOM_RULES",
     "NO_REDACTION",
+    "POLICY_EVENT_TYPES",
     "ActivePolicy",
     "InvalidRedactionRule",
     "PolicyRefresher",
