@@ -557,3 +557,22 @@ def test_set_owner_and_sla_answer_a_frozen_database_within_the_request_deadline(
             assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE", error
             assert error["extensions"]["retryAfter"] >= 1, error
             assert elapsed <= ANSWER_WITHIN_S, (document, elapsed)
+
+
+def test_a_change_the_database_refuses_is_a_precise_client_error(
+    service: RunningService, clean_graph: Driver, example_events: list[dict]
+) -> None:
+    """A refused admin change (its event quarantined by the writer) names the reason as
+    BAD_USER_INPUT, not "Unexpected error." INTERNAL_SERVER_ERROR."""
+    post(service, example_events[:1])
+    ok(service, SET_OWNER, p=PIPE, s=None, o="team:lee")
+    fetch(clean_graph, "test_owner_name_unique_create")  # a constraint the next write breaks
+    try:
+        body = gql(service, SET_OWNER, p=PIPE, s="chunk", o="user:lee")
+    finally:
+        fetch(clean_graph, "test_owner_name_unique_drop")
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["message"].startswith(
+        "the change was not applied: not stored: the database refused the batch ("
+    ), error
