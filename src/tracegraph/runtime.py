@@ -58,6 +58,7 @@ from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
 from tracegraph.store.quarantine_store import QuarantineStore
+from tracegraph.store.run_owners import RunOwners
 from tracegraph.store.schema import apply_schema
 from tracegraph.store.sla_store import SlaStore
 
@@ -332,7 +333,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     committer.add_listener(sla_evaluator.on_commit)
     ingest = IngestService(
-        committer, redaction, admission, prepare_slice=settings.ingest_prepare_slice_events
+        committer,
+        redaction,
+        admission,
+        prepare_slice=settings.ingest_prepare_slice_events,
+        # Scoped keys may not write to runs of other pipelines (docs/governance.md).
+        run_owners=RunOwners(
+            driver, database, timeout_s, answer_timeout_s=settings.database_answer_timeout_s
+        ),
     )
     quarantine = QuarantineStore(driver, database, timeout_s)
     governance = GovernanceStore(driver, database, timeout_s)

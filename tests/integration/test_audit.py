@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from neo4j import Driver
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
 from tests.support.eventually import eventually
+from tests.support.faults import ANSWER_WITHIN_S, frozen
 from tests.support.graph import rebuild
 from tracegraph.audit import AuditRecord
 from tracegraph.settings import Neo4jSettings
@@ -531,3 +533,46 @@ def test_audit_trail_reads_walk_an_index_in_order(
     names = {op for op, _ in ops}
     assert not names & {"Sort", "Top", "PartialSort", "PartialTop"}, ops
     assert not names & {"NodeByLabelScan", "AllNodesScan"}, ops
+
+
+def test_set_owner_and_sla_answer_a_frozen_database_within_the_request_deadline(
+    make_service: Callable[..., RunningService],
+    clean_graph: Driver,
+    stoppable_neo4j: Any,
+    example_events: list[dict],
+) -> None:
+    """The target check runs within the request's answer budget, not only the query
+    timeout: a frozen Neo4j costs setOwner / setSla seconds, not ~12 s."""
+    service = make_service(api_key_cache_ttl_s=600)  # the outage is not the key lookups'
+    post(service, example_events[:1])
+    ok(service, SET_OWNER, p=PIPE, s=None, o="team:platform")  # keys cached, plans made
+    with frozen(stoppable_neo4j):
+        for document, variables in (
+            (SET_OWNER, {"p": PIPE, "s": None, "o": "team:data"}),
+            (SET_SLA, {"p": PIPE, "s": None, "sla": {"maxDurationMs": 1000}}),
+        ):
+            started = time.monotonic()
+            [error] = gql(service, document, **variables)["errors"]
+            elapsed = time.monotonic() - started
+            assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE", error
+            assert error["extensions"]["retryAfter"] >= 1, error
+            assert elapsed <= ANSWER_WITHIN_S, (document, elapsed)
+
+
+def test_a_change_the_database_refuses_is_a_precise_client_error(
+    service: RunningService, clean_graph: Driver, example_events: list[dict]
+) -> None:
+    """A refused admin change (its event quarantined by the writer) names the reason as
+    BAD_USER_INPUT, not "Unexpected error." INTERNAL_SERVER_ERROR."""
+    post(service, example_events[:1])
+    ok(service, SET_OWNER, p=PIPE, s=None, o="team:lee")
+    fetch(clean_graph, "test_owner_name_unique_create")  # a constraint the next write breaks
+    try:
+        body = gql(service, SET_OWNER, p=PIPE, s="chunk", o="user:lee")
+    finally:
+        fetch(clean_graph, "test_owner_name_unique_drop")
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["message"].startswith(
+        "the change was not applied: not stored: the database refused the batch ("
+    ), error

@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from tests.conftest import RunningService
-from tests.support.live import log_event, unique
+from tests.support.live import log_event, run_event, unique
 from tests.support.otlp import hex_span, json_export
 from tracegraph.settings import Neo4jSettings
 
@@ -248,3 +248,70 @@ def test_cli_creates_and_lists_scoped_keys(
         timeout=120,
     )
     assert bad.returncode == 2 and "cannot occur in a pipeline name" in bad.stderr
+
+
+def run_state(service: RunningService, run: str) -> dict[str, Any]:
+    body = gql(service, "query($r: ID!) { run(id: $r) { status pipeline { name } } }", r=run)
+    assert "errors" not in body, body
+    found = body["data"]["run"]
+    return {"status": found["status"], "pipeline": found["pipeline"]["name"]}
+
+
+def test_a_scoped_key_cannot_write_to_a_run_of_a_pipeline_outside_its_scope(
+    service: RunningService,
+) -> None:
+    """The scope is checked against the pipeline a run belongs to, not only the one the
+    event claims: a ``rag-*`` key naming a billing run fails neither the run nor moves it."""
+    billing, billing_run = unique("billing-"), unique("run")
+    with service.client("ingester") as http:
+        resp = http.post("/v1/events", json=[run_event(billing, billing_run, "started")])
+    assert resp.status_code == 200, resp.text
+
+    key = scoped_key(service, "rag-*")
+    claimed = unique("rag-")
+    failed = run_event(claimed, billing_run, "failed", error="hijacked")
+    step = {
+        "id": unique("step"),
+        "type": "step.started",
+        "time": "2026-11-20T02:01:00Z",
+        "source": "test/live",
+        "pipeline": claimed,
+        "run": billing_run,
+        "step": "embed",
+        "data": {},
+    }
+    own_run = unique("run")
+    inside = run_event(claimed, own_run, "started")  # a new run: stored
+    with client(service, key) as http:
+        resp = http.post("/v1/events", json=[failed, step, inside])
+
+    assert resp.status_code == 207, resp.text
+    body = resp.json()
+    assert body["accepted"] == 1
+    reason = (
+        f"run: {billing_run!r} belongs to pipeline {billing!r}, "
+        "outside this key's write scope (pipelines matching rag-*)"
+    )
+    assert body["rejected"] == [
+        {"index": 0, "id": failed["id"], "error": reason},
+        {"index": 1, "id": step["id"], "error": reason},
+    ]
+    assert run_state(service, billing_run) == {"status": "RUNNING", "pipeline": billing}
+    assert run_state(service, own_run) == {"status": "RUNNING", "pipeline": claimed}
+    entries = quarantined(service)
+    assert entries[failed["id"]]["reason"] == reason
+    assert step["id"] in entries
+
+
+def test_a_scoped_key_cannot_move_a_run_between_pipelines_of_its_scope(
+    service: RunningService,
+) -> None:
+    key = scoped_key(service, "rag-*")
+    first, other, run = unique("rag-"), unique("rag-"), unique("run")
+    with client(service, key) as http:
+        assert http.post("/v1/events", json=[run_event(first, run, "started")]).status_code == 200
+        resp = http.post("/v1/events", json=[run_event(other, run, "completed")])
+    assert resp.status_code == 207, resp.text
+    [rejected] = resp.json()["rejected"]
+    assert rejected["error"] == (f"run: {run!r} belongs to pipeline {first!r}, not {other!r}")
+    assert run_state(service, run) == {"status": "RUNNING", "pipeline": first}

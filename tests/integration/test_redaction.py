@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from tests.conftest import RunningService
 from tests.support.cypher import fetch
 from tests.support.eventually import eventually
 from tests.support.graph import rebuild
+from tests.support.live import EVENTS_SUB, PROTOCOLS, session, take
 from tracegraph.redaction import (
     BUILTIN_NAMES,
 )
@@ -358,3 +360,37 @@ def test_replicas_converge_on_the_stored_policy(clean_graph: Driver, make_servic
     )
     _post(b, _prompt("r3", f"Project Falcon for {EMAIL}"))
     assert _stored_prompt(clean_graph, "r3") == f"[REDACTED:codename] for {EMAIL}"
+
+
+POLICY_EVENTS = """query { events(first: 200) { type data } }"""
+
+
+def test_policy_change_events_show_their_rules_only_to_policy_readers(
+    service: RunningService,
+) -> None:
+    """The event log must not hand viewers what ``redactionPolicy`` refuses them: every
+    custom rule's name and regex, on the query and on the live stream (WebSocket)."""
+    rules = [{"name": "secret_project", "pattern": "PRJ-[0-9]{5}"}]
+    assert "errors" not in gql(service, SET_POLICY, b=["email"], c=rules)
+    hidden = {"hidden": ["builtins", "custom_rules"]}
+
+    def logged(role: str) -> Any:
+        body = gql(service, POLICY_EVENTS, role=role)
+        assert "errors" not in body, body
+        events = body["data"]["events"]
+        return [e for e in events if e["type"] == "redaction.policy_set"][-1]["data"]
+
+    assert logged("admin")["custom_rules"] == rules
+    assert logged("viewer") == hidden
+    assert logged("reviewer") == hidden
+
+    async def streamed(role: str, protocol: str) -> Any:
+        async with session(service, protocol, role=role) as sess:
+            [result] = await take(
+                sess, EVENTS_SUB, {"after": 0, "types": ["redaction.policy_set"]}, 1
+            )
+        return result["events"]["data"]
+
+    for protocol in PROTOCOLS:
+        assert asyncio.run(streamed("viewer", protocol)) == hidden
+        assert asyncio.run(streamed("admin", protocol))["custom_rules"] == rules

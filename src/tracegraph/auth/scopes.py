@@ -49,6 +49,23 @@ class WriteScope:
             f"(pipelines matching {allowed})"
         )
 
+    def run_refusal(self, run: str, owners: frozenset[str], claimed: str) -> str | None:
+        """Why an event claiming ``claimed`` for a stored run of ``owners`` is refused,
+        or None. The scope is about the data written, and an event writes its run: a
+        run of a pipeline outside the scope is not the key's to fail, finish or attach
+        steps to, whatever pipeline the event claims; nor may the key move its own run
+        to another pipeline (it would leave the run on two)."""
+        outside = sorted(p for p in owners if not self.allows(p))
+        if outside:
+            return (
+                f"run: {run!r} belongs to pipeline {outside[0]!r}, outside this key's "
+                f"write scope (pipelines matching {', '.join(self.patterns)})"
+            )
+        others = sorted(owners - {claimed})
+        if others:
+            return f"run: {run!r} belongs to pipeline {others[0]!r}, not {claimed!r}"
+        return None
+
 
 def _check_pattern(pattern: str) -> str:
     if not pattern or len(pattern) > MAX_PATTERN_LENGTH:

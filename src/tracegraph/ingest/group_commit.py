@@ -336,6 +336,11 @@ class GroupCommitter:
             q.counted = False
             self._pending_events -= q.size
 
+    @property
+    def retry_after_s(self) -> int:
+        """The ``Retry-After`` of this writer's 503s (TRACEGRAPH_RETRY_AFTER_S)."""
+        return self._retry_after
+
     def _unavailable(self, why: str) -> DatabaseUnavailable:
         return DatabaseUnavailable(f"{why}; nothing was stored", self._retry_after)
 

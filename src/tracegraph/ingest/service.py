@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ from tracegraph.events import (
     payload_fingerprint,
 )
 from tracegraph.events.records import PendingEvent, QuarantineEntry, WriteUnit
+from tracegraph.ingest import deadline
 from tracegraph.ingest.admission import IngestAdmission
+from tracegraph.ingest.errors import DatabaseUnavailable
 from tracegraph.ingest.fair_queue import FairTurns
 from tracegraph.ingest.group_commit import GroupCommitter
 from tracegraph.redaction import (
@@ -30,7 +33,9 @@ from tracegraph.redaction import (
     Redactions,
     Scrubber,
 )
+from tracegraph.store.errors import is_retryable, within
 from tracegraph.store.graph_rows import build_event_rows
+from tracegraph.store.run_owners import RunOwners
 
 # Events validated between two yields to the event loop (~0.4 ms of CPU). Each round
 # trip of the writer's transaction waits for the slice in progress, with the database
@@ -93,8 +98,11 @@ class IngestService:
         redaction: ActivePolicy | None = None,
         admission: IngestAdmission | None = None,
         prepare_slice: int = PREPARE_SLICE,
+        run_owners: RunOwners | None = None,
     ) -> None:
         self._committer = committer
+        # Where scoped requests read the pipelines of the runs they name (None: not checked).
+        self._run_owners = run_owners
         self._slice = max(1, prepare_slice)
         # The policy in force (swapped when an admin changes it); None: no scrubbing.
         self._redaction = redaction
@@ -196,6 +204,8 @@ class IngestService:
         )
         with admitted:  # Overloaded (429) here, before any validation or queueing
             unit = await self.prepare_cooperatively(raw_events, principal, scope)
+            if scope is not None:
+                await self._refuse_foreign_runs(unit, raw_events, scope)
             result, last_seq = await self._committer.submit(unit)
         return IngestOutcome(
             accepted=result.accepted,
@@ -203,3 +213,52 @@ class IngestService:
             rejected=[Rejection(q.index, q.event_id, q.reason) for q in result.rejected],
             last_seq=last_seq,
         )
+
+    async def _refuse_foreign_runs(
+        self, unit: WriteUnit, raw_events: Sequence[Any], scope: WriteScope
+    ) -> None:
+        """Move a scoped request's events about runs it may not write to the rejected.
+
+        The pipeline an event claims is checked in ``prepare``; the writer finds runs by
+        id alone, so an in-scope claim about another pipeline's run would fail, move or
+        extend that run. One read per request gives the stored pipelines of every run
+        it names (step runs and calls are keyed by their run's id, so they are covered).
+        A run created by another request between this read and the commit is not seen:
+        the check guards runs that exist, as the reason says.
+        """
+        if self._run_owners is None:
+            return
+        runs = {ev.payload["run"] for ev in unit.events if ev.payload.get("run")}
+        if not runs:
+            return
+        # Within the request's answer budget (RequestDeadline), like the commit itself.
+        budget = deadline.remaining(math.inf)
+        read = self._run_owners.pipelines_of(runs)
+        try:
+            owners = await (
+                read if math.isinf(budget) else within(max(budget, 0.0), read, "the run read")
+            )
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+            raise DatabaseUnavailable(
+                "the graph database did not answer which pipelines the runs belong to; "
+                "nothing was stored",
+                self._committer.retry_after_s,
+            ) from exc
+        kept: list[PendingEvent] = []
+        for ev in unit.events:
+            run = ev.payload.get("run")
+            reason = (
+                scope.run_refusal(run, owners[run], ev.payload["pipeline"])
+                if run in owners
+                else None
+            )
+            if reason is None:
+                kept.append(ev)
+            else:
+                unit.rejected.append(
+                    _quarantined(ev.index, raw_events[ev.index], reason, self.scrubber)
+                )
+        unit.events[:] = kept
+        unit.rejected.sort(key=lambda q: q.index)

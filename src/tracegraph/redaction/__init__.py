@@ -16,7 +16,12 @@ from tracegraph.redaction.scrubber import (
     Redactions,
     Scrubber,
 )
-from tracegraph.redaction.visibility import HIDDEN_FIELDS, without_prompt_text
+from tracegraph.redaction.visibility import (
+    HIDDEN_FIELDS,
+    POLICY_EVENT_TYPES,
+    without_policy,
+    without_prompt_text,
+)
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -25,6 +30,7 @@ __all__ = [
     "KEPT_BY_DEFAULT",
     "MAX_CUSTOM_RULES",
     "NO_REDACTION",
+    "POLICY_EVENT_TYPES",
     "ActivePolicy",
     "InvalidRedactionRule",
     "PolicyRefresher",
@@ -36,5 +42,6 @@ __all__ = [
     "kept_in",
     "luhn_valid",
     "make_policy",
+    "without_policy",
     "without_prompt_text",
 ]

@@ -1,4 +1,5 @@
-"""What callers without prompt access see of an event: its text-bearing keys removed."""
+"""What callers without prompt access see of an event: its text-bearing keys removed;
+and what callers who may not read the redaction policy see of a policy change."""
 
 from __future__ import annotations
 
@@ -25,4 +26,17 @@ def without_prompt_text(event_type: str, data: Any) -> Any:
     return out
 
 
-__all__ = ["HIDDEN_FIELDS", "without_prompt_text"]
+# Events whose whole data is the redaction policy (every custom rule's name and regex):
+# shown only to callers who may read the policy itself (admin:policy), as
+# `redactionPolicy` is.
+POLICY_EVENT_TYPES = frozenset({"redaction.policy_set"})
+
+
+def without_policy(event_type: str, data: Any) -> Any:
+    """``data`` of a policy change reduced to ``hidden`` (the keys removed); others as is."""
+    if event_type not in POLICY_EVENT_TYPES or not isinstance(data, dict):
+        return data
+    return {"hidden": sorted(data)}
+
+
+__all__ = ["HIDDEN_FIELDS", "POLICY_EVENT_TYPES", "without_policy", "without_prompt_text"]

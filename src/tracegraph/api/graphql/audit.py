@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from strawberry.types import Info
 
 from tracegraph.api.graphql.context import Context
-from tracegraph.api.graphql.errors import BadArgument, ingest_error
+from tracegraph.api.graphql.errors import BadArgument, ingest_error, refused_change
 from tracegraph.api.graphql.pagination import connection, decode_cursor
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_required_datetime
@@ -26,6 +26,7 @@ from tracegraph.auth import Permission
 from tracegraph.events.errors import render_error
 from tracegraph.events.fields import Owner
 from tracegraph.events.sla import Sla
+from tracegraph.ingest.admin_changes import ChangeRefused
 from tracegraph.ingest.errors import IngestError
 from tracegraph.store.audit_store import TrailFilter
 from tracegraph.store.governance_store import UnknownTarget
@@ -179,6 +180,8 @@ class AuditMutation:
             )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
+        except ChangeRefused as exc:
+            raise refused_change(exc) from exc
         except IngestError as exc:  # overloaded, or the database did not commit in time
             raise ingest_error(exc) from exc
         info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
@@ -200,6 +203,8 @@ class AuditMutation:
             )
         except UnknownTarget as exc:
             raise BadArgument(str(exc)) from exc
+        except ChangeRefused as exc:
+            raise refused_change(exc) from exc
         except IngestError as exc:
             raise ingest_error(exc) from exc
         info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged

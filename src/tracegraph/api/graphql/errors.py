@@ -78,6 +78,13 @@ class DatabaseUnavailable(TypedError):
         )
 
 
+def refused_change(exc: Exception) -> BadArgument:
+    """An admin change the database refused (``ChangeRefused``: a non-retryable statement
+    error; outages come as IngestError). Its event is in the quarantine, which can only
+    discard it: resubmitting refuses the service's own governance types."""
+    return BadArgument(f"the change was not applied: {exc}")
+
+
 def ingest_error(exc: IngestError) -> GraphQLError:
     extensions: dict[str, Any] = {"code": INGEST_CODES.get(exc.status, INTERNAL_SERVER_ERROR)}
     if exc.retry_after_s is not None:

@@ -12,10 +12,11 @@ import strawberry
 from strawberry.types import Info
 
 from tracegraph.api.graphql.context import Context
-from tracegraph.api.graphql.errors import BadArgument, ingest_error
+from tracegraph.api.graphql.errors import BadArgument, ingest_error, refused_change
 from tracegraph.api.graphql.permissions import allow
 from tracegraph.api.graphql.scalars import DateTime
 from tracegraph.auth import Permission
+from tracegraph.ingest.admin_changes import ChangeRefused
 from tracegraph.ingest.errors import IngestError
 from tracegraph.redaction import (
     BUILTIN_NAMES,
@@ -90,6 +91,8 @@ class PolicyMutation:
             raise BadArgument(str(exc)) from None
         try:
             stored = await services.admin_changes.set_policy(policy, info.context.actor)
+        except ChangeRefused as exc:
+            raise refused_change(exc) from exc
         except IngestError as exc:  # overloaded, or the database did not commit in time
             raise ingest_error(exc) from exc
         # Not only when newer than ours: the refresher converges on the stored version.

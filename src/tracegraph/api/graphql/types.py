@@ -18,7 +18,7 @@ from strawberry.types import Info
 from tracegraph.api.graphql.permissions import can, hidden_unless
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_required_datetime
 from tracegraph.auth import Permission
-from tracegraph.redaction import without_prompt_text
+from tracegraph.redaction import without_policy, without_prompt_text
 
 
 @strawberry.enum(description="Status of a run or step run (graph values are lowercase).")
@@ -109,12 +109,16 @@ class Event:
     @strawberry.field(
         description="The event's data. Without the read:prompts permission, the prompt and "
         "response text of prompt.sent, response.chunk and response.received is left out "
-        "and `hidden` lists the keys removed."
+        "and `hidden` lists the keys removed. Without the admin:policy permission, the "
+        "data of redaction.policy_set (the rules) is only `hidden`, as redactionPolicy is."
     )
     def data(self, info: Info) -> JSON | None:
+        data = self.raw_data
+        if not can(info, Permission.MANAGE_POLICY):
+            data = without_policy(self.type, data)
         if can(info, Permission.READ_PROMPTS):
-            return self.raw_data
-        return without_prompt_text(self.type, self.raw_data)
+            return data
+        return without_prompt_text(self.type, data)
 
     @classmethod
     def from_payload(

@@ -1,0 +1,1 @@
+DROP CONSTRAINT test_owner_name_unique IF EXISTS
