@@ -30,31 +30,26 @@ import contextlib
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
 from harness import (
-    UNTHROTTLED_ENV,
     bearer,
-    free_port,
+    cpu_s,
     mint_keys,
     neo4j_uri,
     percentile,
     reset_graph,
+    start_service,
     stop_process,
     stops_what_it_starts,
-    wait_ready,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 SUBSCRIPTION = (
     "subscription($p: [String!]!, $after: Int) "
     "{ commands(pipelines: $p, afterSeq: $after) { id seq pipeline } }"
@@ -62,15 +57,6 @@ SUBSCRIPTION = (
 START = (
     "mutation($p: String!, $k: String!) { startRun(pipeline: $p, idempotencyKey: $k) { id seq } }"
 )
-SERVER = """
-import sys, uvicorn
-from tracegraph.api.app import create_app
-from tracegraph.settings import Settings
-uvicorn.run(create_app(Settings()), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", ws="websockets-sansio", ws_ping_interval=20)
-"""
-
-
 # -- the executors (their own process) --------------------------------------------------------
 
 
@@ -256,14 +242,6 @@ def _define(base: str, key: str, pipelines: list[str]) -> None:
         resp.raise_for_status()
 
 
-def _cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _wait_for(conn: Connection, request: Any, target: int, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -288,27 +266,22 @@ def main() -> None:
 
     uri = neo4j_uri("commands", args.bolt_port)
     reset_graph(uri)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        **UNTHROTTLED_ENV,
-        "NEO4J_URI": uri,
-        "TRACEGRAPH_LOG_LEVEL": "warning",
-        "TRACEGRAPH_WS_MAX_CONNECTIONS": str(args.executors * 2),
-        "TRACEGRAPH_WS_MAX_CONNECTIONS_PER_PRINCIPAL": str(args.executors * 2),
-        # Nothing may expire while the benchmark runs (no executor acknowledges).
-        "TRACEGRAPH_COMMAND_TTL_S": str(args.seconds + 600),
-        # All executors share one key: when its cached verification expires, every
-        # request of the next moment looks it up again at once (the authenticator has no
-        # single flight) and 1,000 of them drain Neo4j's connection pool (503s). This
-        # bench measures delivery, so keys stay verified for its whole run.
-        "TRACEGRAPH_API_KEY_CACHE_TTL_S": "3600",
-    }
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=REPO, env=env)
+    server, base = start_service(
+        uri,
+        {
+            "TRACEGRAPH_WS_MAX_CONNECTIONS": str(args.executors * 2),
+            "TRACEGRAPH_WS_MAX_CONNECTIONS_PER_PRINCIPAL": str(args.executors * 2),
+            # Nothing may expire while the benchmark runs (no executor acknowledges).
+            "TRACEGRAPH_COMMAND_TTL_S": str(args.seconds + 600),
+            # All executors share one key: when its cached verification expires, every
+            # request of the next moment looks it up again at once (the authenticator has
+            # no single flight) and 1,000 of them drain Neo4j's connection pool (503s).
+            # This bench measures delivery, so keys stay verified for its whole run.
+            "TRACEGRAPH_API_KEY_CACHE_TTL_S": "3600",
+        },
+    )
     executors = None
     try:
-        wait_ready(base, server)
         keys = mint_keys(uri, "executor", "operator")
         pipelines = [f"cmd-bench-{i:04d}" for i in range(args.executors)]
         _define(base, keys["executor"], pipelines)
@@ -328,13 +301,13 @@ def main() -> None:
             raise RuntimeError(f"{warm_errors} warm-up commands were refused")
         _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
         print(f"{args.executors} executors connected and warmed up; issuing", flush=True)
-        cpu0 = _cpu_s(server.pid)
+        cpu0 = cpu_s(server.pid)
         t0 = time.monotonic()
         sent, round_trips, errors = asyncio.run(
             _issue(base, keys["operator"], pipelines, args.rate, args.seconds)
         )
         elapsed = time.monotonic() - t0
-        cpu = _cpu_s(server.pid) - cpu0
+        cpu = cpu_s(server.pid) - cpu0
         # Drain: until every accepted command arrived, or 10 s.
         with contextlib.suppress(RuntimeError):
             _wait_for(parent, ("count", list(sent)), len(sent), 10, "drain")
