@@ -1,21 +1,27 @@
 """Command delivery: issue-to-executor latency with many connected executors (issue 18).
 
-The service runs under uvicorn in its own process on its own Neo4j; the executors run in
-another process (one asyncio loop), half of them holding the ``commands`` GraphQL
-subscription over a WebSocket (``graphql-transport-ws``), half long-polling
-``GET /api/commands``. Each executor runs its own pipeline. An operator issues
+The service runs as ``tracegraph serve`` in its own process on its own Neo4j; the
+executors run in another process (one asyncio loop), half of them holding the
+``commands`` GraphQL subscription over a WebSocket (``graphql-transport-ws``), half
+long-polling ``GET /api/commands`` (each with its own HTTP client, as real executors
+have). Each executor runs its own pipeline. An operator (this process) issues
 ``startRun`` commands at a fixed rate, round-robin over the pipelines, so every command
-has exactly one executor to reach. Figures:
+has exactly one executor to reach. All times are wall clock on one machine. Figures:
 
 * ``p99_ms`` (last line) — issue to executor: from just before the mutation is sent to
-  the executor's receipt (wall clock, one machine);
-* ``issue_p99_ms`` — the baseline, measured in the same run: the issuing mutation's own
-  round trip (a command cannot reach an executor faster than it is committed);
+  the executor's receipt;
+* the baseline, measured first in the same run on the same service: the same rate to
+  two executors (one per path), so what the 1,000 connected executors add shows;
+* per phase: the issuing mutation's round trip, and the latency split at the command's
+  ``createdAt`` (stamped when its issuing transaction begins): send to stamp (HTTP,
+  GraphQL, the wait for the issuing writer) and stamp to executor (the transaction, its
+  commit, the tailer's read, the hand-over), and per path (subscription, long poll);
 * ``lost`` — commands the service accepted that their executor never received.
 
 ::
 
     .venv/bin/python bench/commands.py [--executors 1000] [--rate 50] [--seconds 60]
+        [--baseline-seconds 10] [--bolt-port 7742]
 
 Neo4j: ``NEO4J_URI`` if set (wiped), else the local launcher's instance ``commands`` on
 ``--bolt-port`` (7742), stopped at the end if this run started it. The last line printed
@@ -32,6 +38,8 @@ import os
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -50,9 +58,15 @@ from harness import (
     stops_what_it_starts,
 )
 
+# Command id -> (receipt time, the command's createdAt), epoch seconds, one clock.
+Received = dict[str, tuple[float, float]]
+# Command id -> (time just before its mutation was sent, whether a socket executor has it).
+Sent = dict[str, tuple[float, bool]]
+# The operator's HTTP connections (requests in flight at once).
+CONNECTIONS = 64
 SUBSCRIPTION = (
     "subscription($p: [String!]!, $after: Int) "
-    "{ commands(pipelines: $p, afterSeq: $after) { id seq pipeline } }"
+    "{ commands(pipelines: $p, afterSeq: $after) { id seq pipeline createdAt } }"
 )
 START = (
     "mutation($p: String!, $k: String!) { startRun(pipeline: $p, idempotencyKey: $k) { id seq } }"
@@ -60,9 +74,7 @@ START = (
 # -- the executors (their own process) --------------------------------------------------------
 
 
-async def _socket_executor(
-    url: str, key: str, pipeline: str, got: dict[str, float], up: list[int]
-) -> None:
+async def _socket_executor(url: str, key: str, pipeline: str, got: Received, up: list[int]) -> None:
     from websockets.asyncio.client import connect
     from websockets.typing import Subprotocol
 
@@ -88,7 +100,8 @@ async def _socket_executor(
                     now = time.time()
                     message = orjson.loads(raw)
                     if message.get("type") == "next":
-                        got.setdefault(message["payload"]["data"]["commands"]["id"], now)
+                        command = message["payload"]["data"]["commands"]
+                        got.setdefault(command["id"], (now, _created(command)))
                     elif message.get("type") == "ping":
                         await ws.send('{"type":"pong"}')
                     elif message.get("type") in ("error", "complete"):
@@ -104,63 +117,67 @@ async def _socket_executor(
 
 
 async def _polling_executor(
-    http: httpx.AsyncClient, pipeline: str, got: dict[str, float], up: list[int]
+    base: str, key: str, pipeline: str, got: Received, up: list[int]
 ) -> None:
+    # Its own client and connection, as a real executor has: one client shared by 500
+    # long polls makes httpcore's pool walk every connection and queued request on each
+    # request's start and end (CPU of the load generator, not of the service).
     after, wait, counted = 0, 0.0, False
-    while True:
-        try:
-            resp = await http.get(
-                "/api/commands", params={"pipelines": pipeline, "after": after, "wait": wait}
-            )
-            now = time.time()
-            resp.raise_for_status()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            print(f"polling executor {pipeline}: {exc!r}; polling again", flush=True)
-            await asyncio.sleep(0.5)
-            continue
-        if not counted:
-            up[0] += 1
-            counted = True
-        body = resp.json()
-        for command in body["commands"]:
-            got.setdefault(command["id"], now)
-        after, wait = body["after"], 8.0
+    async with httpx.AsyncClient(base_url=base, headers=bearer(key), timeout=60) as http:
+        while True:
+            try:
+                resp = await http.get(
+                    "/api/commands", params={"pipelines": pipeline, "after": after, "wait": wait}
+                )
+                now = time.time()
+                resp.raise_for_status()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                print(f"polling executor {pipeline}: {exc!r}; polling again", flush=True)
+                await asyncio.sleep(0.5)
+                continue
+            if not counted:
+                up[0] += 1
+                counted = True
+            body = resp.json()
+            for command in body["commands"]:
+                got.setdefault(command["id"], (now, _created(command)))
+            after, wait = body["after"], 8.0
+
+
+def _created(command: dict[str, Any]) -> float:
+    """When the service stamped the command (its issuing transaction began), epoch s."""
+    return datetime.fromisoformat(command["createdAt"]).timestamp()
 
 
 def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Connection) -> None:
     async def main() -> None:
-        got: dict[str, float] = {}
+        got: Received = {}
         up = [0]
         ws_url = "ws" + base.removeprefix("http") + "/graphql"
-        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-        async with httpx.AsyncClient(
-            base_url=base, headers=bearer(key), timeout=60, limits=limits
-        ) as http:
-            tasks = []
-            for i, pipeline in enumerate(pipelines):
-                if i % 2 == 0:
-                    tasks.append(
-                        asyncio.create_task(_socket_executor(ws_url, key, pipeline, got, up))
-                    )
-                else:
-                    tasks.append(asyncio.create_task(_polling_executor(http, pipeline, got, up)))
-                if i % 50 == 49:
-                    await asyncio.sleep(0.2)  # connect in waves, not one SYN flood
-            loop = asyncio.get_running_loop()
-            while True:
-                request = await loop.run_in_executor(None, conn.recv)
-                if request == "up":
-                    conn.send(up[0])
-                elif isinstance(request, tuple) and request[0] == "count":
-                    conn.send(sum(1 for cid in request[1] if cid in got))
-                elif request == "stop":
-                    conn.send(dict(got))
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    return
+        tasks = []
+        for i, pipeline in enumerate(pipelines):
+            if i % 2 == 0:
+                executor = _socket_executor(ws_url, key, pipeline, got, up)
+            else:
+                executor = _polling_executor(base, key, pipeline, got, up)
+            tasks.append(asyncio.create_task(executor))
+            if i % 50 == 49:
+                await asyncio.sleep(0.2)  # connect in waves, not one SYN flood
+        loop = asyncio.get_running_loop()
+        while True:
+            request = await loop.run_in_executor(None, conn.recv)
+            if request == "up":
+                conn.send(up[0])
+            elif isinstance(request, tuple) and request[0] == "count":
+                conn.send(sum(1 for cid in request[1] if cid in got))
+            elif request == "stop":
+                conn.send(dict(got))
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                return
 
     asyncio.run(main())
 
@@ -170,12 +187,17 @@ def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Con
 
 async def _issue(
     base: str, key: str, pipelines: list[str], rate: float, seconds: float
-) -> tuple[dict[str, float], list[float], int]:
-    """Issue start commands at ``rate``/s: (command id -> send time, round trips, errors)."""
-    sent: dict[str, float] = {}
+) -> tuple[Sent, list[float], int]:
+    """Issue start commands at ``rate``/s: (what was sent, round trips, errors)."""
+    sent: Sent = {}
     round_trips: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=64)
+    # At most CONNECTIONS requests in flight; the others wait here, their clock running
+    # (a command is issued at its scheduled time, however far behind the service is). Not
+    # in httpx's pool queue: httpcore walks every queued request on each request's start
+    # and end, and a backlog of thousands turns that into this process's whole CPU.
+    in_flight = asyncio.Semaphore(CONNECTIONS)
+    limits = httpx.Limits(max_connections=CONNECTIONS)
     async with httpx.AsyncClient(
         base_url=base, headers=bearer(key), timeout=30, limits=limits
     ) as http:
@@ -184,6 +206,7 @@ async def _issue(
             nonlocal errors
             variables = {"p": pipelines[i % len(pipelines)], "k": f"bench-{i}-{uuid.uuid4().hex}"}
             t0 = time.time()
+            await in_flight.acquire()
             try:
                 # 503/429 say when to retry; a connection the server closed as we sent on it
                 # (keep-alive race) is sent again: the idempotency key makes that the
@@ -203,11 +226,14 @@ async def _issue(
                 body = resp.json()
                 if not body.get("data"):
                     raise RuntimeError(f"{resp.status_code} {body}")
-                sent[body["data"]["startRun"]["id"]] = t0
+                # Even pipelines have the socket executors (_executors_main).
+                sent[body["data"]["startRun"]["id"]] = (t0, i % len(pipelines) % 2 == 0)
                 round_trips.append((time.time() - t0) * 1000)
             except Exception as exc:
                 errors += 1
                 print(f"issue {i}: {exc!r}", flush=True)
+            finally:
+                in_flight.release()
 
         tasks = []
         start = time.monotonic()
@@ -260,6 +286,12 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="commands per second")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=10.0,
+        help="issue to two executors this long first (0: no baseline)",
+    )
+    ap.add_argument(
         "--bolt-port", type=int, default=int(os.environ.get("TRACEGRAPH_BENCH_BOLT_PORT", "7742"))
     )
     args = ap.parse_args()
@@ -280,64 +312,125 @@ def main() -> None:
             "TRACEGRAPH_API_KEY_CACHE_TTL_S": "3600",
         },
     )
-    executors = None
     try:
+        print(f"service pid={server.pid}", flush=True)
         keys = mint_keys(uri, "executor", "operator")
         pipelines = [f"cmd-bench-{i:04d}" for i in range(args.executors)]
         _define(base, keys["executor"], pipelines)
-        parent, child = mp.Pipe()
-        executors = mp.get_context("spawn").Process(
-            target=_executors_main,
-            args=(base, args.executors, pipelines, keys["executor"], child),
-        )
-        executors.start()
-        _wait_for(parent, "up", args.executors, 300, "executors connected")
-        # Warm-up: one command per executor, all received, before anything is measured
-        # (query plans; and every subscription is registered with the feed).
-        warm, _, warm_errors = asyncio.run(
-            _issue(base, keys["operator"], pipelines, args.rate, args.executors / args.rate)
-        )
+        # The baseline, in the same run on the same service: two executors (one on the
+        # subscription, one long-polling), the same rate.
+        if args.baseline_seconds > 0:
+            duo = pipelines[:2]
+            baseline = _phase(server.pid, base, keys, duo, args.rate, args.baseline_seconds)
+            _report(baseline, "baseline (2 executors): ")
+        measured = _phase(server.pid, base, keys, pipelines, args.rate, args.seconds)
+    finally:
+        stop_process(server)
+    latencies = _report(measured, "")
+    print(
+        f"commands executors={args.executors} p99_ms={percentile(latencies, 0.99):.1f} "
+        f"lost={measured.lost}",
+        flush=True,
+    )
+
+
+@dataclass
+class Phase:
+    sent: Sent
+    received: Received
+    round_trips: list[float]
+    refused: int
+    elapsed_s: float
+    service_cpu_s: float
+
+    @property
+    def lost(self) -> int:
+        return sum(1 for cid in self.sent if cid not in self.received)
+
+
+def _phase(
+    service_pid: int,
+    base: str,
+    keys: dict[str, str],
+    pipelines: list[str],
+    rate: float,
+    seconds: float,
+) -> Phase:
+    """Connect one executor per pipeline (their own process), warm up, issue at ``rate``
+    for ``seconds``, wait for the stragglers, disconnect."""
+    parent, child = mp.Pipe()
+    executors = mp.get_context("spawn").Process(
+        target=_executors_main, args=(base, len(pipelines), pipelines, keys["executor"], child)
+    )
+    executors.start()
+    try:
+        _wait_for(parent, "up", len(pipelines), 300, "executors connected")
+        # Warm-up: one command per executor (at least two seconds' worth), all received,
+        # before anything is measured (query plans; every subscription registered).
+        warm_s = max(len(pipelines), 2 * rate) / rate
+        warm, _, warm_errors = asyncio.run(_issue(base, keys["operator"], pipelines, rate, warm_s))
         if warm_errors:
             raise RuntimeError(f"{warm_errors} warm-up commands were refused")
         _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
-        print(f"{args.executors} executors connected and warmed up; issuing", flush=True)
-        cpu0 = cpu_s(server.pid)
+        print(f"{len(pipelines)} executors connected and warmed up; issuing", flush=True)
+        cpu0 = cpu_s(service_pid)
         t0 = time.monotonic()
-        sent, round_trips, errors = asyncio.run(
-            _issue(base, keys["operator"], pipelines, args.rate, args.seconds)
+        sent, round_trips, refused = asyncio.run(
+            _issue(base, keys["operator"], pipelines, rate, seconds)
         )
         elapsed = time.monotonic() - t0
-        cpu = cpu_s(server.pid) - cpu0
+        cpu = cpu_s(service_pid) - cpu0
         # Drain: until every accepted command arrived, or 10 s.
         with contextlib.suppress(RuntimeError):
             _wait_for(parent, ("count", list(sent)), len(sent), 10, "drain")
         parent.send("stop")
-        received: dict[str, float] = parent.recv()
+        received: Received = parent.recv()
         executors.join(30)
     finally:
-        if executors is not None and executors.is_alive():
+        if executors.is_alive():
             executors.kill()
-        stop_process(server)
+    return Phase(sent, received, round_trips, refused, elapsed, cpu)
 
-    latencies = [(received[cid] - t) * 1000 for cid, t in sent.items() if cid in received]
-    lost = sum(1 for cid in sent if cid not in received)
+
+def _report(phase: Phase, prefix: str) -> list[float]:
+    """Print a phase's figures; returns its issue-to-executor latencies (ms).
+
+    Per command: send -> service stamp (createdAt: HTTP, auth, GraphQL, the wait for the
+    issuing writer), stamp -> executor (the transaction, its commit, the tailer's read,
+    the hand-over and the wire), and the whole, by the executor's path."""
+    latencies: list[float] = []
+    to_stamp: list[float] = []
+    from_stamp: list[float] = []
+    by_path: dict[str, list[float]] = {"subscription": [], "long poll": []}
+    for cid, (t0, socket) in phase.sent.items():
+        if cid in phase.received:
+            t_got, t_created = phase.received[cid]
+            latencies.append((t_got - t0) * 1000)
+            to_stamp.append((t_created - t0) * 1000)
+            from_stamp.append((t_got - t_created) * 1000)
+            by_path["subscription" if socket else "long poll"].append(latencies[-1])
+    sent, elapsed = len(phase.sent), phase.elapsed_s
     print(
-        f"issued={len(sent)} refused={errors} in {elapsed:.1f}s "
-        f"({len(sent) / elapsed:.1f}/s); service CPU {cpu / elapsed:.0%} of a core"
+        f"{prefix}issued={sent} refused={phase.refused} lost={phase.lost} in {elapsed:.1f}s "
+        f"({sent / elapsed:.1f}/s); service CPU {phase.service_cpu_s / elapsed:.0%} of a core; "
+        f"load {os.getloadavg()[0]:.1f}"
     )
-    print(
-        f"baseline: issue round trip p50_ms={percentile(round_trips, 0.5):.1f} "
-        f"issue_p99_ms={percentile(round_trips, 0.99):.1f}"
-    )
-    if latencies:
-        print(
-            f"issue-to-executor p50_ms={statistics.median(latencies):.1f} "
-            f"p95_ms={percentile(latencies, 0.95):.1f} max_ms={max(latencies):.1f}"
-        )
-    print(
-        f"commands executors={args.executors} p99_ms={percentile(latencies, 0.99):.1f} lost={lost}",
-        flush=True,
-    )
+    for name, values in (
+        ("issue round trip", phase.round_trips),
+        ("send-to-createdAt", to_stamp),
+        ("createdAt-to-executor", from_stamp),
+        ("issue-to-executor (subscription)", by_path["subscription"]),
+        ("issue-to-executor (long poll)", by_path["long poll"]),
+        ("issue-to-executor", latencies),
+    ):
+        if values:
+            print(
+                f"{prefix}{name} p50_ms={statistics.median(values):.1f} "
+                f"p95_ms={percentile(values, 0.95):.1f} p99_ms={percentile(values, 0.99):.1f} "
+                f"max_ms={max(values):.1f}",
+                flush=True,
+            )
+    return latencies
 
 
 if __name__ == "__main__":
