@@ -151,6 +151,8 @@ async def _plan_ahead(services: Services) -> None:
         await services.committer.plan_ahead(
             warmup_unit(services.ingest), replan_unit=replan_unit(services.ingest)
         )
+        # Commands too: the first command after a start would plan its five statements.
+        await services.commands.plan_ahead()
     except Exception as exc:
         if is_retryable(exc):
             raise
