@@ -62,8 +62,8 @@ from harness import (
 Received = dict[str, tuple[float, float]]
 # Command id -> (time just before its mutation was sent, whether a socket executor has it).
 Sent = dict[str, tuple[float, bool]]
-# The operator's HTTP connections (requests in flight at once).
-CONNECTIONS = 64
+# The operator's senders, one HTTP connection each (requests in flight at once).
+WORKERS = 32
 SUBSCRIPTION = (
     "subscription($p: [String!]!, $after: Int) "
     "{ commands(pipelines: $p, afterSeq: $after) { id seq pipeline createdAt } }"
@@ -188,63 +188,81 @@ def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Con
 async def _issue(
     base: str, key: str, pipelines: list[str], rate: float, seconds: float
 ) -> tuple[Sent, list[float], int]:
-    """Issue start commands at ``rate``/s: (what was sent, round trips, errors)."""
+    """Issue start commands at ``rate``/s: (what was sent, round trips, errors).
+
+    Open loop: command ``i`` is due at ``start + i / rate`` and its latency counts from
+    then, however late a sender takes it. WORKERS senders, each with its own client and
+    one keep-alive connection, take the due commands in turn. Not one client with a pool
+    of many: httpcore walks every pooled connection (a readability syscall each) and
+    every queued request on each request's start and end, which on this loaded 2-core
+    machine made the operator's own process the bottleneck (measured with py-spy: 68% of
+    its samples in the pool's bookkeeping; the service at 13% of a core)."""
     sent: Sent = {}
     round_trips: list[float] = []
+    pickup_lags: list[float] = []  # due time to a sender taking it (the bench's own delay)
     errors = 0
-    # At most CONNECTIONS requests in flight; the others wait here, their clock running
-    # (a command is issued at its scheduled time, however far behind the service is). Not
-    # in httpx's pool queue: httpcore walks every queued request on each request's start
-    # and end, and a backlog of thousands turns that into this process's whole CPU.
-    in_flight = asyncio.Semaphore(CONNECTIONS)
-    limits = httpx.Limits(max_connections=CONNECTIONS)
-    async with httpx.AsyncClient(
-        base_url=base, headers=bearer(key), timeout=30, limits=limits
-    ) as http:
+    due: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
-        async def one(i: int) -> None:
-            nonlocal errors
-            variables = {"p": pipelines[i % len(pipelines)], "k": f"bench-{i}-{uuid.uuid4().hex}"}
-            t0 = time.time()
-            await in_flight.acquire()
-            try:
-                # 503/429 say when to retry; a connection the server closed as we sent on it
-                # (keep-alive race) is sent again: the idempotency key makes that the
-                # same command. Retries count in the latency.
-                for attempt in range(20):
-                    try:
-                        resp = await http.post(
-                            "/graphql", json={"query": START, "variables": variables}
-                        )
-                    except httpx.TransportError:
-                        if attempt == 19:
-                            raise
-                        continue
-                    if resp.status_code not in (429, 503):
-                        break
-                    await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
-                body = resp.json()
-                if not body.get("data"):
-                    raise RuntimeError(f"{resp.status_code} {body}")
-                # Even pipelines have the socket executors (_executors_main).
-                sent[body["data"]["startRun"]["id"]] = (t0, i % len(pipelines) % 2 == 0)
-                round_trips.append((time.time() - t0) * 1000)
-            except Exception as exc:
-                errors += 1
-                print(f"issue {i}: {exc!r}", flush=True)
-            finally:
-                in_flight.release()
+    async def sender() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(
+            base_url=base,
+            headers=bearer(key),
+            timeout=30,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        ) as http:
+            while (item := await due.get()) is not None:
+                i, t0 = item
+                pickup_lags.append((time.time() - t0) * 1000)
+                variables = {
+                    "p": pipelines[i % len(pipelines)],
+                    "k": f"bench-{i}-{uuid.uuid4().hex}",
+                }
+                try:
+                    resp = await _post_start(http, variables)
+                    body = resp.json()
+                    if not body.get("data"):
+                        raise RuntimeError(f"{resp.status_code} {body}")
+                    # Even pipelines have the socket executors (_executors_main).
+                    sent[body["data"]["startRun"]["id"]] = (t0, i % len(pipelines) % 2 == 0)
+                    round_trips.append((time.time() - t0) * 1000)
+                except Exception as exc:
+                    errors += 1
+                    print(f"issue {i}: {exc!r}", flush=True)
 
-        tasks = []
-        start = time.monotonic()
-        total = int(rate * seconds)
-        for i in range(total):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+    senders = [asyncio.create_task(sender()) for _ in range(WORKERS)]
+    start, wall = time.monotonic(), time.time()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due.put_nowait((i, wall + i / rate))
+    for _ in senders:
+        due.put_nowait(None)
+    await asyncio.gather(*senders)
+    print(
+        f"operator: due-to-send p50_ms={percentile(pickup_lags, 0.5):.1f} "
+        f"p99_ms={percentile(pickup_lags, 0.99):.1f} (the operator's own delay)",
+        flush=True,
+    )
     return sent, round_trips, errors
+
+
+async def _post_start(http: httpx.AsyncClient, variables: dict[str, str]) -> httpx.Response:
+    """The mutation, sent again on 503/429 (after Retry-After) or when the server closed
+    the keep-alive connection as we sent on it: the idempotency key makes that the same
+    command. Retries count in the latency."""
+    for attempt in range(20):
+        try:
+            resp = await http.post("/graphql", json={"query": START, "variables": variables})
+        except httpx.TransportError:
+            if attempt == 19:
+                raise
+            continue
+        if resp.status_code not in (429, 503):
+            return resp
+        await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+    return resp
 
 
 def _define(base: str, key: str, pipelines: list[str]) -> None:
@@ -342,6 +360,7 @@ class Phase:
     refused: int
     elapsed_s: float
     service_cpu_s: float
+    issuing: dict[str, float]
 
     @property
     def lost(self) -> int:
@@ -373,13 +392,14 @@ def _phase(
             raise RuntimeError(f"{warm_errors} warm-up commands were refused")
         _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
         print(f"{len(pipelines)} executors connected and warmed up; issuing", flush=True)
-        cpu0 = cpu_s(service_pid)
+        cpu0, issuing0 = cpu_s(service_pid), _issuing(base, keys["operator"])
         t0 = time.monotonic()
         sent, round_trips, refused = asyncio.run(
             _issue(base, keys["operator"], pipelines, rate, seconds)
         )
         elapsed = time.monotonic() - t0
         cpu = cpu_s(service_pid) - cpu0
+        issuing = {k: v - issuing0[k] for k, v in _issuing(base, keys["operator"]).items()}
         # Drain: until every accepted command arrived, or 10 s.
         with contextlib.suppress(RuntimeError):
             _wait_for(parent, ("count", list(sent)), len(sent), 10, "drain")
@@ -389,7 +409,20 @@ def _phase(
     finally:
         if executors.is_alive():
             executors.kill()
-    return Phase(sent, received, round_trips, refused, elapsed, cpu)
+    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing)
+
+
+def _issuing(base: str, key: str) -> dict[str, float]:
+    """The service's issuing counters (GET /metrics: tracegraph_command_issue_*)."""
+    text = httpx.get(f"{base}/metrics", headers=bearer(key), timeout=30).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("tracegraph_command_issue_") and "_created" not in line:
+            name, value = line.split()
+            out[name.removeprefix("tracegraph_command_issue_").removesuffix("_total")] = float(
+                value
+            )
+    return out
 
 
 def _report(phase: Phase, prefix: str) -> list[float]:
@@ -415,6 +448,14 @@ def _report(phase: Phase, prefix: str) -> list[float]:
         f"({sent / elapsed:.1f}/s); service CPU {phase.service_cpu_s / elapsed:.0%} of a core; "
         f"load {os.getloadavg()[0]:.1f}"
     )
+    groups = phase.issuing.get("transactions", 0)
+    if groups:
+        print(
+            f"{prefix}issuing transactions={groups:.0f} "
+            f"requests_per_transaction={phase.issuing['requests'] / groups:.1f} "
+            f"transaction_ms={1000 * phase.issuing['transaction_seconds'] / groups:.1f} "
+            f"queue_wait_ms={1000 * phase.issuing['queue_seconds'] / phase.issuing['requests']:.1f}"
+        )
     for name, values in (
         ("issue round trip", phase.round_trips),
         ("send-to-createdAt", to_stamp),

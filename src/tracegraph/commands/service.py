@@ -10,6 +10,7 @@ and issues them in one transaction (each still all-or-nothing on its own).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -87,16 +88,22 @@ class CommandService:
         self._feed = feed
         self._clock = clock
         self.ttl_s = ttl_s
-        self._waiting: list[tuple[Unit, asyncio.Future[Answer]]] = []
+        self._waiting: list[tuple[Unit, asyncio.Future[Answer], float]] = []
         self._wake = asyncio.Event()
         self._writer = BackgroundTask("command-issuer", self._write)
+        # What the issuing costs (GET /metrics): its transactions, the requests they took,
+        # their wall time and how long requests waited for one to begin.
+        self.groups = 0
+        self.grouped_requests = 0
+        self.group_seconds = 0.0
+        self.queue_wait_seconds = 0.0
 
     def start(self) -> None:
         self._writer.start()
 
     async def stop(self) -> None:
         await self._writer.stop()
-        for _, future in self._waiting:
+        for _, future, _ in self._waiting:
             if not future.done():
                 future.cancel()
         self._waiting.clear()
@@ -106,7 +113,7 @@ class CommandService:
     ) -> list[dict[str, Any]]:
         """Issue ``requests`` (all or none) with the others waiting now, in one commit."""
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((requests, principal), future))
+        self._waiting.append(((requests, principal), future, time.monotonic()))
         self._wake.set()
         answer = await future
         if isinstance(answer, InvalidCommand):
@@ -120,20 +127,26 @@ class CommandService:
             while self._waiting:
                 group = self._waiting[:MAX_GROUP]
                 del self._waiting[:MAX_GROUP]
-                group = [(unit, f) for unit, f in group if not f.done()]  # callers gone
+                group = [(unit, f, t) for unit, f, t in group if not f.done()]  # callers gone
                 if not group:
                     continue
+                began = time.monotonic()
+                self.groups += 1
+                self.grouped_requests += len(group)
+                self.queue_wait_seconds += sum(began - t for _, _, t in group)
                 try:
                     answers = await self._store.issue_units(
-                        [unit for unit, _ in group], self._clock(), self.ttl_s
+                        [unit for unit, _, _ in group], self._clock(), self.ttl_s
                     )
                 except Exception as exc:
-                    for _, future in group:
+                    for _, future, _ in group:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    self.group_seconds += time.monotonic() - began
                 self._feed.wake()
-                for (_, future), answer in zip(group, answers, strict=True):
+                for (_, future, _), answer in zip(group, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
 
