@@ -376,7 +376,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         commands=commands,
         command_feed=command_feed,
         command_service=CommandService(
-            commands, command_feed, lambda: services.clock(), settings.command_ttl_s
+            commands,
+            command_feed,
+            lambda: services.clock(),
+            settings.command_ttl_s,
+            transactions=settings.command_issue_transactions,
         ),
         schema_ready=schema_ready,
     )

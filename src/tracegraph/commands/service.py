@@ -3,8 +3,12 @@ local wake-up of the delivery tailer so a command issued here goes out at once.
 
 Issuing is group-committed: every command takes the counter's lock until its commit
 (seq order is commit order), so one transaction per request would cap a replica at one
-commit's latency per command. One writer task per replica takes every request waiting
-and issues them in one transaction (each still all-or-nothing on its own).
+commit's latency per command. A writer task takes every request waiting and issues them
+in one transaction (each still all-or-nothing on its own). A replica runs
+``transactions`` writers (2 by default): while one transaction runs, the requests that
+arrive meanwhile start the next instead of waiting for the whole of it; the counter is
+touched only by a transaction's last statement, so the transactions of one replica, like
+those of several replicas, never deadlock and commit one at a time in seq order.
 """
 
 from __future__ import annotations
@@ -83,6 +87,8 @@ class CommandService:
         feed: CommandFeed,
         clock: Callable[[], datetime],
         ttl_s: float,
+        *,
+        transactions: int = 2,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -90,7 +96,9 @@ class CommandService:
         self.ttl_s = ttl_s
         self._waiting: list[tuple[Unit, asyncio.Future[Answer], float]] = []
         self._wake = asyncio.Event()
-        self._writer = BackgroundTask("command-issuer", self._write)
+        self._writers = [
+            BackgroundTask(f"command-issuer-{i}", self._write) for i in range(transactions)
+        ]
         # What the issuing costs (GET /metrics): its transactions, the requests they took,
         # their wall time and how long requests waited for one to begin.
         self.groups = 0
@@ -99,10 +107,12 @@ class CommandService:
         self.queue_wait_seconds = 0.0
 
     def start(self) -> None:
-        self._writer.start()
+        for writer in self._writers:
+            writer.start()
 
     async def stop(self) -> None:
-        await self._writer.stop()
+        for writer in self._writers:
+            await writer.stop()
         for _, future, _ in self._waiting:
             if not future.done():
                 future.cancel()

@@ -159,9 +159,11 @@ class CommandStore(Store):
                     self._row(req, res, principal, now, ttl_s)
                     for req, res, principal in planned.values()
                 ]
-                await (
-                    await tx.run(cypher("command_create"), batch={"rows": RowList(rows)})
-                ).consume()
+                # Created in target order: the links lock their pipeline / run nodes, and
+                # two issuing transactions (of one replica or two) locking them in one
+                # order never wait on each other crosswise.
+                in_order = RowList(sorted(rows, key=_target_order))
+                await (await tx.run(cypher("command_create"), batch={"rows": in_order})).consume()
                 await record_in_tx(tx, [_audit(row["props"], now) for row in rows])
                 ids = [row["props"]["id"] for row in rows]
                 result = await tx.run(cypher("command_seq_advance"), batch={"ids": RowList(ids)})
@@ -431,6 +433,11 @@ class CommandStore(Store):
             limit=limit,
         )
         return [command_of(r["command"]) for r in rows]
+
+
+def _target_order(row: dict[str, Any]) -> tuple[str, str, str]:
+    props = row["props"]
+    return props["pipeline"], props.get("run") or "", props.get("step_run") or ""
 
 
 def _audit(props: dict[str, Any], now: datetime) -> AuditRecord:
