@@ -33,13 +33,10 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import subprocess
-import sys
 import time
 import uuid
 from functools import partial
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,18 +45,16 @@ import orjson
 from harness import (
     BENCH_BOLT_PORT,
     BENCH_INSTANCE,
-    UNTHROTTLED_ENV,
     bearer,
-    free_port,
+    cpu_s,
     mint_keys,
     neo4j_uri,
     percentile,
+    start_service,
     stop_process,
     stops_what_it_starts,
-    wait_ready,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 DELTAS = (
     "subscription D($run: ID!) { runChanged(run: $run) { entity version baseVersion seq patch } }"
 )
@@ -72,17 +67,6 @@ SNAPSHOTS = """subscription S($run: ID!) { runUpdated(run: $run) {
       outputTokens latencyMs costUsd }
     reads { id uri version kind hash } writes { id uri version kind hash } }
 } }"""
-SERVER = """
-import sys, uvicorn
-from tracegraph.api.app import create_app
-from tracegraph.api.ws_protocol import uvicorn_ws_options
-from tracegraph.settings import Settings
-settings = Settings()
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", **uvicorn_ws_options(settings))
-"""
-
-
 # -- subscribers (separate process) -------------------------------------------------------
 
 
@@ -321,15 +305,6 @@ async def _post_all(
     return out
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _arm(
     server_pid: int,
     base: str,
@@ -384,11 +359,11 @@ def _arm(
         time.sleep(0.5)
         parent.send("reset")
         parent.recv()
-        t0, cpu0 = time.monotonic(), _cpu_s(server_pid)
+        t0, cpu0 = time.monotonic(), cpu_s(server_pid)
         posts = asyncio.run(_post_all(base, keys["ingester"], events[1:], args.rate))
         seconds = time.monotonic() - t0
         time.sleep(3.0)  # drain
-        service_cpu = _cpu_s(server_pid) - cpu0
+        service_cpu = cpu_s(server_pid) - cpu0
         parent.send("stop")
         result: dict[str, Any] = parent.recv()
     finally:
@@ -436,20 +411,16 @@ def main() -> None:
     args = ap.parse_args()
 
     uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "NEO4J_URI": uri,
-        "TRACEGRAPH_LOG_LEVEL": "warning",
-        # 200 sockets of one key (the defaults cap a principal's sockets for abuse).
-        "TRACEGRAPH_WS_MAX_CONNECTIONS_PER_PRINCIPAL": str(args.subscribers * 2 + 10),
-        "TRACEGRAPH_WS_MAX_CONNECTIONS": str(args.subscribers * 2 + 100),
-        **UNTHROTTLED_ENV,
-    }
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=REPO, env=env)
+    # 200 sockets of one key (the defaults cap a principal's sockets for abuse).
+    server, base = start_service(
+        uri,
+        {
+            "TRACEGRAPH_WS_MAX_CONNECTIONS_PER_PRINCIPAL": str(args.subscribers * 2 + 10),
+            "TRACEGRAPH_WS_MAX_CONNECTIONS": str(args.subscribers * 2 + 100),
+        },
+    )
+    port = int(base.rsplit(":", 1)[1])
     try:
-        wait_ready(base, server)
         keys = mint_keys(uri, "ingester", "reviewer", "viewer")
         arms = {}
         for name, query, deflate in (

@@ -25,15 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from functools import partial
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,54 +38,20 @@ import orjson
 from harness import (
     BENCH_BOLT_PORT,
     BENCH_INSTANCE,
-    UNTHROTTLED_ENV,
     bearer,
-    free_port,
+    cpu_s,
     mint_keys,
     neo4j_uri,
     percentile,
+    start_service,
     stop_process,
     stops_what_it_starts,
-    wait_ready,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 QUERY = (
     "subscription Fanout($pipeline: String) { events(pipeline: $pipeline) "
     "{ seq id type time pipeline run data } }"
 )
-SERVER = """
-import cProfile, signal, sys, uvicorn
-from tracegraph.api.app import create_app
-from tracegraph.settings import Settings
-app = create_app(Settings())
-def run():
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]),
-                log_level="warning", ws=sys.argv[2], ws_ping_interval=20)
-if len(sys.argv) > 3:
-    # uvicorn re-raises SIGTERM after its graceful shutdown; survive it to write stats.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        run()
-    finally:
-        prof.disable()
-        prof.dump_stats(sys.argv[3])
-else:
-    run()
-"""
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # -- load clients (separate process) ----------------------------------------------------
 
 
@@ -238,28 +200,15 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=20.0, help="events per second")
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--ws", default="websockets-sansio", help="uvicorn WebSocket implementation")
+    ap.add_argument(
+        "--ws", default="", help="a uvicorn WebSocket implementation (default: the service's)"
+    )
     ap.add_argument("--profile", help="write the service's cProfile stats to this file")
     args = ap.parse_args()
 
     uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_LOG_LEVEL": "warning", **UNTHROTTLED_ENV}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SERVER,
-            str(port),
-            args.ws,
-            *([args.profile] if args.profile else []),
-        ],
-        cwd=REPO,
-        env=env,
-    )
+    server, base = start_service(uri, ws=args.ws, profile=args.profile or "")
     try:
-        wait_ready(base, server)
         # The emitter posts with an ingester key; subscribers read with a viewer key.
         keys = mint_keys(uri, "ingester", "viewer")
         pipeline = f"fanout-{uuid.uuid4().hex[:8]}"
@@ -268,7 +217,7 @@ def main() -> None:
         clients = ctx.Process(
             target=_clients_main,
             args=(
-                f"ws://127.0.0.1:{port}/graphql",
+                "ws" + base.removeprefix("http") + "/graphql",
                 args.subscribers,
                 pipeline,
                 keys["viewer"],
@@ -304,12 +253,12 @@ def main() -> None:
                 time.sleep(0.2)
         print(f"{args.subscribers} subscribers connected; ingesting", flush=True)
         t0 = time.monotonic()
-        cpu0 = _cpu_s(server.pid), _cpu_s(clients.pid or 0)
+        cpu0 = cpu_s(server.pid), cpu_s(clients.pid or 0)
         sent, acked = asyncio.run(
             _ingest(base, keys["ingester"], pipeline, args.rate, args.seconds)
         )
         ingest_s = time.monotonic() - t0
-        cpu1 = _cpu_s(server.pid), _cpu_s(clients.pid or 0)
+        cpu1 = cpu_s(server.pid), cpu_s(clients.pid or 0)
         time.sleep(3.0)  # drain
         parent.send("stop")
         per_client: list[dict[str, float]] = parent.recv()

@@ -1,5 +1,6 @@
-"""What every benchmark needs: a Neo4j to use, a free port, readiness, percentiles, API
-keys for the service under test, and settings that keep its rate limits out of the way."""
+"""What every benchmark needs: a Neo4j to use, the service under test (started as
+``tracegraph serve`` would start it, on a free port, until ready), its CPU time,
+percentiles, API keys, and settings that keep its rate limits out of the way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +130,81 @@ def settle(instance: str, bolt_port: int, max_wait_s: float = 60.0) -> float:
         if cpu_s() - before < 0.075:
             break
     return time.monotonic() - started
+
+
+# The service under test, built and run as ``tracegraph serve`` does (its settings, its
+# WebSocket protocol, its GC tuning). argv: port, then optionally a uvicorn WebSocket
+# implementation to use instead of the service's ("" keeps it) and a path for cProfile
+# stats (written at exit; uvicorn re-raises SIGTERM after its graceful shutdown, so the
+# profiled process survives that signal to write them).
+SERVICE_SCRIPT = """
+import cProfile, signal, sys, uvicorn
+from tracegraph.api.app import create_app
+from tracegraph.api.ws_protocol import uvicorn_ws_options
+from tracegraph.cli import serve_command
+from tracegraph.settings import get_settings
+port, ws, profile = (sys.argv[1:] + ["", ""])[:3]
+settings = get_settings()
+app = create_app(settings)
+options = uvicorn_ws_options(settings) | ({"ws": ws} if ws else {})
+serve_command._tune_gc()
+def run():
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level=settings.log_level,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_s), **options)
+if profile:
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        run()
+    finally:
+        prof.disable()
+        prof.dump_stats(profile)
+else:
+    run()
+"""
+
+
+def start_service(
+    uri: str,
+    env: dict[str, str] | None = None,
+    *,
+    ws: str = "",
+    profile: str = "",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The service under test on ``uri`` in its own process, ready: (process, base URL).
+    ``env`` adds ``TRACEGRAPH_*`` settings to the bench defaults (unthrottled, warnings
+    only); ``ws`` / ``profile`` as :data:`SERVICE_SCRIPT` says. Stop it with
+    :func:`stop_process`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    full_env = {
+        **os.environ,
+        **UNTHROTTLED_ENV,
+        "NEO4J_URI": uri,
+        "TRACEGRAPH_LOG_LEVEL": "warning",
+        **(env or {}),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVICE_SCRIPT, str(port), ws, profile],
+        cwd=REPO_ROOT,
+        env=full_env,
+    )
+    try:
+        wait_ready(base, proc)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc, base
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc); NaN once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:

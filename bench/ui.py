@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -31,15 +28,13 @@ from neo4j import GraphDatabase
 from harness import (
     BENCH_BOLT_PORT,
     BENCH_INSTANCE,
-    UNTHROTTLED_ENV,
     bearer,
-    free_port,
     mint_keys,
     neo4j_uri,
     percentile,
+    start_service,
     stop_process,
     stops_what_it_starts,
-    wait_ready,
 )
 from tracegraph.settings import REPO_ROOT
 from tracegraph.store.cypher_files import query
@@ -81,18 +76,6 @@ def now_iso() -> str:
 def _wipe(uri: str) -> None:
     with GraphDatabase.driver(uri, auth=("neo4j", "")) as driver, driver.session() as session:
         session.run(query("wipe_batch")).consume()
-
-
-def _start_service(uri: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "NEO4J_URI": uri, "TRACEGRAPH_PORT": str(port), **UNTHROTTLED_ENV}
-    env["TRACEGRAPH_LOG_LEVEL"] = "warning"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tracegraph.cli.main", "serve"], env=env, stdout=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_ready(base, proc)
-    return proc, base
 
 
 def _event(n: int, type_: str, pipeline: str, run: str | None = None, **extra: object) -> dict:
@@ -172,7 +155,7 @@ def main() -> None:
 
     uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     _wipe(uri)
-    proc, base = _start_service(uri)
+    proc, base = start_service(uri)
     try:
         # The load posts with an ingester key; the page signs in with a viewer key.
         keys = mint_keys(uri, "ingester", "viewer")

@@ -1,6 +1,8 @@
 // Audit entries (keyed by id, so recording one twice is a no-op: replay-safe), each
 // linked to the node it is about when that node exists. Targets are `<kind>:<key>`.
-UNWIND $entries AS e
+// The entries come in a map ($audit.entries): one plan whatever their number (Neo4j
+// caches a plan per size range of a list parameter).
+UNWIND $audit.entries AS e
 MERGE (a:AuditEntry {id: e.id})
 ON CREATE SET a.actor = e.actor, a.action = e.action, a.target = e.target,
               a.before = e.before, a.after = e.after, a.at = datetime(e.at),

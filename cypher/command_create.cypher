@@ -1,6 +1,9 @@
 // New commands (seqs allocated under the counter lock), each linked to the run or step
 // run it acts on (TARGETS) and to its pipeline (FOR).
-UNWIND $rows AS row
+// Lists come in one map parameter ($batch): Neo4j caches a plan per size range of a list
+// parameter, and issuing groups whatever requests wait (tests/integration/
+// test_command_planning.py).
+UNWIND $batch.rows AS row
 CREATE (c:Command)
 SET c = row.props,
     c.created_at = datetime(row.created_at),

@@ -4,13 +4,16 @@
 // already under way (an open or acknowledged retry command), pipelines, and for runs to
 // retry their step runs (to find the first failed step). A missing one comes back
 // found: false.
+// Lists come in one map parameter ($batch): Neo4j caches a plan per size range of a list
+// parameter, and issuing groups whatever requests wait (tests/integration/
+// test_command_planning.py).
 CALL () {
-  UNWIND $runs AS id
+  UNWIND $batch.runs AS id
   OPTIONAL MATCH (r:Run {id: id})
   RETURN collect({id: id, found: r IS NOT NULL, status: r.status, pipeline: r.pipeline}) AS runs
 }
 CALL () {
-  UNWIND $step_runs AS id
+  UNWIND $batch.step_runs AS id
   OPTIONAL MATCH (sr:StepRun {id: id})
   OPTIONAL MATCH (r:Run {id: sr.run})
   RETURN collect({id: id, found: sr IS NOT NULL, status: sr.status, run: sr.run,
@@ -24,7 +27,7 @@ CALL () {
                  }) AS step_runs
 }
 CALL () {
-  UNWIND $retry_runs AS id
+  UNWIND $batch.retry_runs AS id
   MATCH (r:Run {id: id})-[:HAS]->(sr:StepRun)
   RETURN collect({run: id, id: sr.id, step: sr.step, attempt: sr.attempt, status: sr.status,
                   started_at: toString(sr.started_at),
@@ -33,7 +36,7 @@ CALL () {
                  }) AS retry_steps
 }
 CALL () {
-  UNWIND $pipelines AS name
+  UNWIND $batch.pipelines AS name
   OPTIONAL MATCH (p:Pipeline {name: name})
   RETURN collect({name: name, found: p IS NOT NULL}) AS pipelines
 }

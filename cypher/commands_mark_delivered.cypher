@@ -3,7 +3,10 @@
 // (or expiry) on another replica is never overwritten (no lost update). Locks are taken
 // in seq order, as commands_expire takes them, so two replicas marking and expiring
 // overlapping commands never wait on each other crosswise (a deadlock).
-UNWIND $ids AS id
+// Lists come in one map parameter ($batch): Neo4j caches a plan per size range of a list
+// parameter, and issuing groups whatever requests wait (tests/integration/
+// test_command_planning.py).
+UNWIND $batch.ids AS id
 MATCH (c:Command {id: id})
 WHERE c.state = 'pending'
 WITH c

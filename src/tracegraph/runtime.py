@@ -159,6 +159,8 @@ async def _plan_ahead(services: Services) -> None:
         await services.committer.plan_ahead(
             warmup_unit(services.ingest), replan_unit=replan_unit(services.ingest)
         )
+        # Commands too: the first command after a start would plan its five statements.
+        await services.commands.plan_ahead()
     except Exception as exc:
         if is_retryable(exc):
             raise
@@ -391,7 +393,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         commands=commands,
         command_feed=command_feed,
         command_service=CommandService(
-            commands, command_feed, lambda: services.clock(), settings.command_ttl_s
+            commands,
+            command_feed,
+            lambda: services.clock(),
+            settings.command_ttl_s,
+            transactions=settings.command_issue_transactions,
         ),
         definitions=DefinitionService(
             DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     command_ack_lease_s: float = Field(default=3600.0, gt=0)
     # Commands one catch-up read (a resume, a long poll) takes from the database at once.
     command_catchup_page: int = Field(default=1000, ge=1)
+    # Issuing transactions a replica keeps in flight: while one runs (or waits to commit),
+    # the next takes the requests that arrived meanwhile, instead of them waiting for the
+    # whole of it. Their commits still go one at a time, in seq order (the counter lock).
+    command_issue_transactions: int = Field(default=2, ge=1)
 
     # Live subscriptions: events a subscriber may lag behind before it is closed
     # (with the afterSeq to resume from), so a slow client never holds memory or ingest.

@@ -88,6 +88,7 @@ class _ServicesCollector(Collector):
         ready.add_metric([], 1.0 if services.schema_ready.is_set() else 0.0)
         yield ready
         yield from _dropped(services)
+        yield from _commands(getattr(services, "command_service", None))
         yield from _live_deltas(getattr(hub, "deltas", None))
         ingest_metrics = getattr(committer, "metrics", None)
         if ingest_metrics is not None:
@@ -121,6 +122,34 @@ _DROPPED = (
         "failed",
     ),
 )
+
+
+def _commands(service: Any) -> Iterator[Metric]:
+    """The command issuer's group commits (commands/service.py): transactions, the
+    requests they took, their wall time, and the requests' wait for one to begin."""
+    if service is None:
+        return
+    for name, help_text, attr in (
+        ("tracegraph_command_issue_transactions", "Issuing transactions run.", "groups"),
+        (
+            "tracegraph_command_issue_requests",
+            "Issuing requests taken by those transactions.",
+            "grouped_requests",
+        ),
+        (
+            "tracegraph_command_issue_transaction_seconds",
+            "Wall time of the issuing transactions, summed.",
+            "group_seconds",
+        ),
+        (
+            "tracegraph_command_issue_queue_seconds",
+            "Time requests waited for their issuing transaction to begin, summed.",
+            "queue_wait_seconds",
+        ),
+    ):
+        counter = CounterMetricFamily(name, help_text)
+        counter.add_metric([], float(getattr(service, attr)))
+        yield counter
 
 
 def _live_deltas(feed: Any) -> Iterator[Metric]:

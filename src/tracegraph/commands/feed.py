@@ -110,7 +110,10 @@ class CommandFeed:
         self._queue_size = queue_size
         self._ack_lease_s = ack_lease_s
         self._page = page
-        self._receivers: set[_Receiver] = set()
+        # Executors by pipeline: the tailer hands a command to its pipeline's receivers
+        # only, not by testing every receiver (1,000 executors x every command).
+        self._receivers: dict[str, set[_Receiver]] = {}
+        self._receiver_count = 0
         self._wake = asyncio.Event()
         self._delivered: set[str] = set()
         self._delivered_wake = asyncio.Event()
@@ -139,7 +142,7 @@ class CommandFeed:
         closed = SubscriberClosed(
             "the server is shutting down; reconnect with the last seq", code="SHUTTING_DOWN"
         )
-        for receiver in list(self._receivers):
+        for receiver in {r for group in self._receivers.values() for r in group}:
             receiver.error = closed
             receiver.wakeup.set()
 
@@ -149,7 +152,7 @@ class CommandFeed:
 
     @property
     def receivers(self) -> int:
-        return len(self._receivers)
+        return self._receiver_count
 
     # -- the tailer ------------------------------------------------------------------------
 
@@ -192,11 +195,16 @@ class CommandFeed:
         (``after``, ``upto``], from the recent cache (their states read again) or else
         from the database, in seq order."""
         if after >= self._floor:
-            candidates = [
-                c["id"]
-                for c in self._recent
-                if after < c["seq"] <= upto and c.get("pipeline") in pipelines
-            ]
+            # The cache is in seq order: walk back from its end to `after` (a long poll
+            # that got a command polls again with its seq: a few commands to look at,
+            # not the whole cache, on every poll of every executor).
+            candidates = []
+            for c in reversed(self._recent):
+                if c["seq"] <= after:
+                    break
+                if c["seq"] <= upto and c.get("pipeline") in pipelines:
+                    candidates.append(c["id"])
+            candidates.reverse()
             if candidates:
                 now = await self._source.by_ids(candidates)
                 still = [now[i] for i in candidates if i in now and now[i]["state"] in _OPEN]
@@ -213,10 +221,22 @@ class CommandFeed:
                 break
 
     def _dispatch(self, command: dict[str, Any]) -> None:
-        pipeline = command.get("pipeline")
-        for receiver in self._receivers:
-            if pipeline in receiver.pipelines:
-                receiver.push(command)
+        for receiver in self._receivers.get(command.get("pipeline") or "", ()):
+            receiver.push(command)
+
+    def _register(self, receiver: _Receiver) -> None:
+        for pipeline in receiver.pipelines:
+            self._receivers.setdefault(pipeline, set()).add(receiver)
+        self._receiver_count += 1
+
+    def _unregister(self, receiver: _Receiver) -> None:
+        for pipeline in receiver.pipelines:
+            group = self._receivers.get(pipeline)
+            if group is not None and receiver in group:
+                group.discard(receiver)
+                if not group:
+                    del self._receivers[pipeline]
+        self._receiver_count -= 1
 
     # -- executors -------------------------------------------------------------------------
 
@@ -233,7 +253,7 @@ class CommandFeed:
         One empty batch marks the end of the catch-up (a long poll waits only after it)."""
         await self.ready()
         receiver = _Receiver(frozenset(pipelines), self._queue_size, self.position)
-        self._receivers.add(receiver)
+        self._register(receiver)
         try:
             async for missed in self._missed(receiver.pipelines, after, receiver.position):
                 yield missed
@@ -250,7 +270,7 @@ class CommandFeed:
                     last = int(batch[-1]["seq"])
                     yield batch
         finally:
-            self._receivers.discard(receiver)
+            self._unregister(receiver)
 
     def delivered(self, commands: Sequence[dict[str, Any]]) -> None:
         """These were sent to an executor: marked ``delivered`` shortly (batched)."""

@@ -33,6 +33,7 @@ from tracegraph.audit.definitions import (
 from tracegraph.events import format_timestamp
 from tracegraph.events.records import SequencedEvent
 from tracegraph.store.base import Store
+from tracegraph.store.batch_params import RowList
 from tracegraph.store.cypher_files import cypher
 
 # Above every order_key (they start with a digit): "no upper bound".
@@ -71,7 +72,8 @@ def audit_rows(entries: Sequence[AuditRecord]) -> list[dict[str, Any]]:
 async def record_in_tx(tx: AsyncManagedTransaction, entries: Sequence[AuditRecord]) -> None:
     """Record entries inside the transaction that makes the change (both or neither)."""
     if entries:
-        await (await tx.run(cypher("audit_record"), entries=audit_rows(entries))).consume()
+        rows = RowList(audit_rows(entries))
+        await (await tx.run(cypher("audit_record"), audit={"entries": rows})).consume()
 
 
 def _definition_event(ev: SequencedEvent) -> DefinitionEvent:

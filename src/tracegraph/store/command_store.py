@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ from neo4j.exceptions import ConstraintError
 
 from tracegraph.audit import AuditRecord
 from tracegraph.commands.model import (
+    CommandKind,
     CommandRequest,
     CommandState,
     InvalidCommand,
@@ -26,9 +27,11 @@ from tracegraph.commands.model import (
     resolve,
 )
 from tracegraph.events import format_timestamp
-from tracegraph.store.audit_store import record_in_tx
+from tracegraph.store.audit_store import audit_rows, record_in_tx
 from tracegraph.store.base import Store
+from tracegraph.store.batch_params import RowList
 from tracegraph.store.cypher_files import cypher
+from tracegraph.store.event_writer import PLANNING_METADATA
 
 # Command properties stored as JSON text (Neo4j properties hold no maps).
 _JSON_FIELDS = ("params", "env")
@@ -73,6 +76,9 @@ class _NoCounter(Exception):
     """The command counter does not exist yet (a new database)."""
 
 
+# The pipeline of the sample command planned ahead (and rolled back): no such pipeline.
+PLAN_AHEAD_PIPELINE = "tracegraph:plan-ahead"
+
 # One caller's request: its commands (all or none) and the principal issuing them.
 IssueUnit = tuple[Sequence[CommandRequest], str]
 
@@ -108,7 +114,7 @@ class CommandStore(Store):
         ) -> list[list[dict[str, Any]] | InvalidCommand]:
             scopes = [[idempotency_scope(p, r.idempotency_key) for r in reqs] for reqs, p in units]
             flat = sorted({s for unit in scopes for s in unit})
-            result = await tx.run(cypher("commands_by_scope"), scopes=flat)
+            result = await tx.run(cypher("commands_by_scope"), batch={"scopes": RowList(flat)})
             existing = {rec["command"]["scope"]: rec["command"] async for rec in result}
             fresh = [
                 r
@@ -153,10 +159,14 @@ class CommandStore(Store):
                     self._row(req, res, principal, now, ttl_s)
                     for req, res, principal in planned.values()
                 ]
-                await (await tx.run(cypher("command_create"), rows=rows)).consume()
+                # Created in target order: the links lock their pipeline / run nodes, and
+                # two issuing transactions (of one replica or two) locking them in one
+                # order never wait on each other crosswise.
+                in_order = RowList(sorted(rows, key=_target_order))
+                await (await tx.run(cypher("command_create"), batch={"rows": in_order})).consume()
                 await record_in_tx(tx, [_audit(row["props"], now) for row in rows])
                 ids = [row["props"]["id"] for row in rows]
-                result = await tx.run(cypher("command_seq_advance"), ids=ids)
+                result = await tx.run(cypher("command_seq_advance"), batch={"ids": RowList(ids)})
                 created = {r["command"]["scope"]: r["command"] async for r in result}
                 if not created:
                     raise _NoCounter
@@ -178,6 +188,83 @@ class CommandStore(Store):
                 continue
         return await self.transaction(work)
 
+    async def plan_ahead(self, timeout_s: float = 120.0) -> None:
+        """Run every command statement once in a transaction that is rolled back: the
+        issue of a sample command (of a pipeline that does not exist, under a fresh
+        idempotency scope) as an issue runs it, then what delivery, expiry and the
+        executors' answers run, acting on nothing. The database plans them (their lists
+        come in one map, so one plan serves every group size) and keeps the plans, so the
+        first command after a start does not wait for planning: on a cold, loaded server
+        that took 7.4 s for one issue, against the 10 s query timeout. Nothing is
+        committed; the counter, if it exists, is locked only from its statement to the
+        rollback."""
+        now = datetime.now(UTC)
+        epoch = format_timestamp(datetime(1970, 1, 1, tzinfo=UTC))
+        sample = CommandRequest(
+            CommandKind.START, f"plan-ahead-{uuid.uuid4()}", pipeline=PLAN_AHEAD_PIPELINE
+        )
+        row = self._row(sample, Resolved(PLAN_AHEAD_PIPELINE), "tracegraph:plan-ahead", now, 1.0)
+        command_id = row["props"]["id"]
+        issue: list[tuple[str, dict[str, Any]]] = [
+            ("commands_by_scope", {"batch": {"scopes": RowList([row["props"]["scope"]])}}),
+            (
+                "command_targets",
+                {
+                    "batch": {
+                        "runs": [],
+                        "step_runs": [],
+                        "retry_runs": [],
+                        "pipelines": [PLAN_AHEAD_PIPELINE],
+                    }
+                },
+            ),
+            ("command_create", {"batch": {"rows": RowList([row])}}),
+            (
+                "audit_record",
+                {"audit": {"entries": RowList(audit_rows([_audit(row["props"], now)]))}},
+            ),
+            ("command_seq_advance", {"batch": {"ids": RowList([command_id])}}),
+        ]
+        # Each of these runs alone in its transaction (Neo4j plans a statement again for
+        # a transaction that already changed something).
+        alone: list[tuple[str, dict[str, Any]]] = [
+            ("last_command_seq", {}),
+            ("commands_after_seq", {"after": 2**62, "limit": 1}),
+            (
+                "commands_open_after_seq",
+                {"batch": {"pipelines": []}, "after": 0, "upto": 0, "limit": 1},
+            ),
+            ("commands_by_id", {"batch": {"ids": RowList()}}),
+            ("commands_mark_delivered", {"batch": {"ids": RowList()}, "now": epoch}),
+            ("commands_expire", {"now": epoch, "ttl_s": 1.0, "ack_lease_s": 1.0, "limit": 1}),
+            ("command_acknowledge", {"id": "", "executor": "", "actor": "", "now": epoch}),
+            (
+                "command_outcome",
+                {
+                    "id": "",
+                    "outcome": "done",
+                    "reason": None,
+                    "run": None,
+                    "executor": "",
+                    "actor": "",
+                    "now": epoch,
+                },
+            ),
+        ]
+        for statements in (issue, *([one] for one in alone)):
+            await self._rolled_back(statements, timeout_s)
+
+    async def _rolled_back(
+        self, statements: Sequence[tuple[str, dict[str, Any]]], timeout_s: float
+    ) -> None:
+        async with self.driver.session(database=self.database) as session:
+            tx = await session.begin_transaction(timeout=timeout_s, metadata=PLANNING_METADATA)
+            try:
+                for name, params in statements:
+                    await (await tx.run(cypher(name), params)).consume()
+            finally:
+                await tx.rollback()
+
     async def _targets(
         self, tx: AsyncManagedTransaction, requests: Sequence[CommandRequest]
     ) -> Targets:
@@ -190,10 +277,12 @@ class CommandStore(Store):
         rec = await (
             await tx.run(
                 cypher("command_targets"),
-                runs=runs,
-                step_runs=step_runs,
-                retry_runs=retry_runs,
-                pipelines=pipelines,
+                batch={
+                    "runs": runs,
+                    "step_runs": step_runs,
+                    "retry_runs": retry_runs,
+                    "pipelines": pipelines,
+                },
             )
         ).single()
         assert rec is not None
@@ -254,7 +343,7 @@ class CommandStore(Store):
         """Open commands of ``pipelines`` with ``after`` < seq <= ``upto`` (a resume)."""
         rows = await self.read(
             "commands_open_after_seq",
-            pipelines=list(pipelines),
+            batch={"pipelines": list(pipelines)},
             after=after,
             upto=upto,
             limit=limit,
@@ -262,7 +351,7 @@ class CommandStore(Store):
         return [command_of(r["command"]) for r in rows]
 
     async def by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        rows = await self.read("commands_by_id", ids=list(ids))
+        rows = await self.read("commands_by_id", batch={"ids": RowList(ids)})
         return {r["command"]["id"]: command_of(r["command"]) for r in rows}
 
     async def page(
@@ -287,7 +376,9 @@ class CommandStore(Store):
     # -- state changes ---------------------------------------------------------------------
 
     async def mark_delivered(self, ids: Sequence[str], now: datetime) -> int:
-        rows = await self.write("commands_mark_delivered", ids=list(ids), now=format_timestamp(now))
+        rows = await self.write(
+            "commands_mark_delivered", batch={"ids": RowList(ids)}, now=format_timestamp(now)
+        )
         return int(rows[0]["marked"]) if rows else 0
 
     async def acknowledge(
@@ -342,6 +433,11 @@ class CommandStore(Store):
             limit=limit,
         )
         return [command_of(r["command"]) for r in rows]
+
+
+def _target_order(row: dict[str, Any]) -> tuple[str, str, str]:
+    props = row["props"]
+    return props["pipeline"], props.get("run") or "", props.get("step_run") or ""
 
 
 def _audit(props: dict[str, Any], now: datetime) -> AuditRecord:
