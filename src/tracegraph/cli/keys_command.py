@@ -114,7 +114,12 @@ def list_keys(
             r.last_used_at or "-",
             r.revoked_at or "-",
         )
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:
+        # Piped or captured: rich would squeeze eight columns into 80 characters and wrap
+        # ids and names mid-word; a script reading the table wants whole values.
+        out = Console(width=240)
+    out.print(table)
 
 
 @keys_app.command("revoke")
