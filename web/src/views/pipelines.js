@@ -280,8 +280,17 @@ function updateCard(c, p) {
 // The commands a card shows the state of, newest first: those on any of its runs (a run
 // acted on stays listed when a newer run becomes the active one) and its last start.
 const CARD_STATES = 3;
+// Runs acted on from each card: a busy pipeline's card document holds only its recent
+// runs, and the state of a command on a run that dropped out must stay on the card.
+const actedOn = new Map();
+function actOn(p, kind, runId) {
+  if (!actedOn.has(p.name)) actedOn.set(p.name, new Set());
+  actedOn.get(p.name).add(runId);
+  issue(kind, runId);
+}
 function controlTargets(p) {
-  const targets = [...p.runs.keys(), `start:${p.name}`].filter((t) => latest.has(t));
+  const candidates = new Set([...p.runs.keys(), ...(actedOn.get(p.name) || []), `start:${p.name}`]);
+  const targets = [...candidates].filter((t) => latest.has(t));
   targets.sort((a, b) => (latest.get(b).issuedAt || 0) - (latest.get(a).issuedAt || 0));
   return targets.slice(0, CARD_STATES);
 }
@@ -301,7 +310,7 @@ function cardControls(p) {
       title: `${LABEL[kind]} run ${target?.id}`,
       ariaLabel: `${LABEL[kind]} the active run of ${p.name}`,
       dataset: { action: kind, forRun: target?.id || "", focusKey: `card-${kind}` },
-      onclick: () => issue(kind, target.id),
+      onclick: () => actOn(p, kind, target.id),
     }),
   );
   buttons.push(
@@ -310,7 +319,7 @@ function cardControls(p) {
       title: `Retry run ${last?.id} from its first failed step`,
       ariaLabel: `Retry the latest run of ${p.name}`,
       dataset: { action: "retry", forRun: last?.id || "", focusKey: "card-retry" },
-      onclick: () => issue("retry", last.id),
+      onclick: () => actOn(p, "retry", last.id),
     }),
     actionButton("Start…", {
       reason: canOperate() ? null : OPERATE_REASON,
