@@ -210,13 +210,12 @@ class _StopSignal:
 async def _wait_first(*aws: Awaitable[object]) -> None:
     """Until the first of ``aws`` is done; the waits it made up are then cancelled (a
     task passed in is left running)."""
-    made = [a for a in aws if not isinstance(a, asyncio.Future)]
     futures = [asyncio.ensure_future(a) for a in aws]
     try:
         await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for future, original in zip(futures, aws, strict=True):
-            if original in made:
+            if future is not original:  # ensure_future wrapped a coroutine: ours to end
                 future.cancel()
 
 
