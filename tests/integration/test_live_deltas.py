@@ -304,6 +304,7 @@ def test_pipeline_changed_covers_every_pipeline_and_new_ones(
 
     async def scenario() -> list[dict]:
         got: list[dict] = []
+        initial_sent = asyncio.Event()
         async with session(service, TRANSPORT_WS, "viewer") as s:
 
             async def follow() -> None:
@@ -311,11 +312,15 @@ def test_pipeline_changed_covers_every_pipeline_and_new_ones(
                     request(PIPELINE_CHANGED, {"names": None, "known": []})
                 ):
                     got.append(result["pipelineChanged"])
+                    initial_sent.set()
                     if got[-1]["entity"] == f"pipeline:{new}":
                         return
 
             task = asyncio.create_task(follow())
             await until_subscribed(service, 1)
+            # The new pipeline must appear after the subscription's first read; posted
+            # before it, it would arrive in the initial batch (CI saw it first there).
+            await asyncio.wait_for(initial_sent.wait(), 30)
             await _post(service, [ev(new, "r-new", "run.started", 0)])
             await asyncio.wait_for(task, 30)
         return got
