@@ -25,6 +25,7 @@ from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
 from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
+from tracegraph.history.service import RunHistory
 from tracegraph.ingest.admin_changes import AdminChanges
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
@@ -53,6 +54,7 @@ from tracegraph.store.errors import error_code, is_retryable
 from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.governance_store import GovernanceStore
 from tracegraph.store.graph_reads import GraphReads
+from tracegraph.store.history_reads import HistoryReads
 from tracegraph.store.key_store import KeyStore
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
@@ -103,6 +105,8 @@ class Services:
     command_service: CommandService
     # Pipeline definitions as YAML: read, validated, submitted through ingest.
     definitions: DefinitionService
+    # Point-in-time views of runs, folded from the log (history/; issue 19 item 7).
+    history: RunHistory
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -278,10 +282,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     driver = open_driver(settings.neo4j)
     database = settings.neo4j.database
     timeout_s = settings.query_timeout_s
+    prices = load_prices(settings.price_table_path)
     writer = EventWriter(
         driver,
         database,
-        load_prices(settings.price_table_path),
+        prices,
         transaction_timeout_s=settings.write_timeout_s,
     )
     committer = GroupCommitter(
@@ -381,6 +386,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             quarantine, ingest, schema_ready, settings.retry_after_s
         ),
         audit=AuditStore(driver, database, timeout_s),
+        history=RunHistory(HistoryReads(driver, database, timeout_s), prices),
         governance=governance,
         admin_changes=AdminChanges(committer, governance, policies),
         slas=slas,

@@ -538,6 +538,11 @@ def _family_rows(
     return rows
 
 
+# The per-event rows, also folded outside the database by point-in-time views
+# (history/fold.py), which must see exactly what apply_batch is given.
+event_family_rows = _family_rows
+
+
 def count_versions(log_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mark the event-log rows with the version bumps of the batch (docs/live-deltas.md).
 

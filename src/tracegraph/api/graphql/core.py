@@ -10,7 +10,7 @@ from tracegraph.api.graphql.context import Context
 from tracegraph.api.graphql.errors import BadArgument, database_unavailable, ingest_error
 from tracegraph.api.graphql.pagination import connection, decode_cursor
 from tracegraph.api.graphql.permissions import allow
-from tracegraph.api.graphql.scalars import JSON
+from tracegraph.api.graphql.scalars import JSON, DateTime, to_required_datetime
 from tracegraph.api.graphql.types import (
     Direction,
     Event,
@@ -30,8 +30,17 @@ from tracegraph.api.graphql.types import (
 )
 from tracegraph.api.graphql.views import impact_answer, lineage_graph
 from tracegraph.auth import Permission
+from tracegraph.history.service import RunTooLong
 from tracegraph.ingest.errors import IngestError
 from tracegraph.store.errors import is_retryable
+
+
+@strawberry.type(description="One event of a run on its timeline: a stop of the time slider.")
+class RunStop:
+    seq: int
+    received_at: DateTime
+    type: str
+
 
 IMPACT_ROOTS = {
     NodeKind.PIPELINE,
@@ -118,10 +127,48 @@ class CoreQuery:
         )
         return RunConnection(edges=edges, page_info=page_info)
 
-    @strawberry.field(permission_classes=[allow(Permission.READ)])
-    async def run(self, info: Info[Context, None], id: strawberry.ID) -> Run | None:
-        node = await info.context.loaders.run_by_id.load(str(id))
-        return Run.from_node(node) if node else None
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="A run: live, or as it stood at a point of the event log — asOfSeq "
+        "(its events with seq <= asOfSeq) or asOf (those received by then), folded from "
+        "the log without writing anything (docs/governance.md, point-in-time views). Null "
+        "when the run had no event by then.",
+    )
+    async def run(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        as_of_seq: int | None = None,
+        as_of: DateTime | None = None,
+    ) -> Run | None:
+        if as_of_seq is None and as_of is None:
+            node = await info.context.loaders.run_by_id.load(str(id))
+            return Run.from_node(node) if node else None
+        if as_of_seq is not None and as_of is not None:
+            raise BadArgument("asOfSeq, asOf: give one of them, not both")
+        if as_of_seq is not None and as_of_seq < 1:
+            raise BadArgument(f"asOfSeq: must be at least 1, got {as_of_seq}")
+        try:
+            folded = await info.context.services.history.run_as_of(str(id), as_of_seq, as_of)
+        except RunTooLong as exc:
+            raise BadArgument(str(exc)) from exc
+        return Run.as_of(folded) if folded else None
+
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="The seqs of a run's events with the time each was received, in seq "
+        "order (capped at 5000): the stops of the run page's time slider.",
+    )
+    async def run_timeline(self, info: Info[Context, None], id: strawberry.ID) -> list[RunStop]:
+        rows = await info.context.services.history.stops(str(id))
+        return [
+            RunStop(
+                seq=int(r["seq"]),
+                received_at=to_required_datetime(r["received_at"]),
+                type=r["type"],
+            )
+            for r in rows
+        ]
 
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],

@@ -18,6 +18,7 @@ from strawberry.types import Info
 from tracegraph.api.graphql.permissions import can, hidden_unless
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_required_datetime
 from tracegraph.auth import Permission
+from tracegraph.history.fold import FoldedRun
 from tracegraph.redaction import without_policy, without_prompt_text
 
 
@@ -348,6 +349,8 @@ class StepRun:
     model: str | None
     error: str | None
     step_id: strawberry.Private[str]
+    # A point-in-time view's folded calls and artifacts (history/fold.py); None: live.
+    folded_links: strawberry.Private[dict[str, list[dict[str, Any]]] | None] = None
 
     @classmethod
     def from_node(cls, n: dict[str, Any]) -> StepRun:
@@ -373,20 +376,25 @@ class StepRun:
         node = await info.context.loaders.step_by_id.load(self.step_id)
         return Step.from_node(node or {"id": self.step_id})
 
+    async def _links(self, info: Info) -> dict[str, list[dict[str, Any]]]:
+        if self.folded_links is not None:
+            return self.folded_links
+        links: dict[str, list[dict[str, Any]]] = await info.context.loaders.step_run_links.load(
+            str(self.id)
+        )
+        return links
+
     @strawberry.field
     async def llm_calls(self, info: Info) -> list[LLMCall]:
-        links = await info.context.loaders.step_run_links.load(str(self.id))
-        return [LLMCall.from_node(n) for n in links["llm_calls"]]
+        return [LLMCall.from_node(n) for n in (await self._links(info))["llm_calls"]]
 
     @strawberry.field
     async def reads(self, info: Info) -> list[ArtifactVersion]:
-        links = await info.context.loaders.step_run_links.load(str(self.id))
-        return [ArtifactVersion.from_node(n) for n in links["reads"]]
+        return [ArtifactVersion.from_node(n) for n in (await self._links(info))["reads"]]
 
     @strawberry.field
     async def writes(self, info: Info) -> list[ArtifactVersion]:
-        links = await info.context.loaders.step_run_links.load(str(self.id))
-        return [ArtifactVersion.from_node(n) for n in links["writes"]]
+        return [ArtifactVersion.from_node(n) for n in (await self._links(info))["writes"]]
 
 
 @strawberry.type
@@ -408,6 +416,13 @@ class Run:
     error: str | None
     trigger: str | None
     pipeline_name: strawberry.Private[str]
+    as_of_seq: int | None = strawberry.field(
+        default=None,
+        description="Set on a point-in-time answer (run(id, asOfSeq | asOf)): the seq it "
+        "was folded up to; null on the live run.",
+    )
+    # The point-in-time fold behind this answer (history/fold.py); None: the live run.
+    folded: strawberry.Private[FoldedRun | None] = None
 
     @classmethod
     def from_node(cls, n: dict[str, Any]) -> Run:
@@ -434,8 +449,22 @@ class Run:
         node = await info.context.loaders.pipeline_by_name.load(self.pipeline_name)
         return Pipeline.from_node(node or {"name": self.pipeline_name})
 
+    @classmethod
+    def as_of(cls, folded: FoldedRun) -> Run:
+        """A point-in-time answer: the run folded from the log up to a seq."""
+        run = cls.from_node(folded.run)
+        run.as_of_seq, run.folded = folded.as_of_seq, folded
+        return run
+
     @strawberry.field(description="The run's step runs (every attempt), in start order.")
     async def steps(self, info: Info) -> list[StepRun]:
+        if self.folded is not None:
+            step_runs = []
+            for node in self.folded.step_runs_in_order():
+                step_run = StepRun.from_node(node)
+                step_run.folded_links = self.folded.links(node["id"])
+                step_runs.append(step_run)
+            return step_runs
         nodes = await info.context.loaders.step_runs_of_run.load(str(self.id))
         return [StepRun.from_node(n) for n in nodes]
 
