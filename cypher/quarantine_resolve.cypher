@@ -5,5 +5,6 @@ WHERE q.resolved_at IS NULL
 SET q.resolved_at = datetime($resolved_at),
     q.resolved_seq = $resolved_seq,
     q.resolved_event_id = $resolved_event_id,
-    q.resolved_by = $resolved_by
+    q.resolved_by = $resolved_by,
+    q.resolution = 'resubmitted'
 RETURN q {.*} AS entry

@@ -79,6 +79,18 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
     "acknowledgeBreach": ('mutation { acknowledgeBreach(id: "no-such-breach") { id } }', REVIEWERS),
     "resolveBreach": ('mutation { resolveBreach(id: "no-such-breach") { id } }', REVIEWERS),
     "auditTrail": ("{ auditTrail(first: 5) { edges { node { action actor } } } }", REVIEWERS),
+    # Issue 19 item 6: the quarantine review screen's operations.
+    "quarantine": ("{ quarantine(first: 5) { edges { node { id reason } } } }", REVIEWERS),
+    "discardQuarantined": (
+        'mutation { discardQuarantined(id: "no-such-entry", reason: "matrix") { id } }',
+        REVIEWERS,
+    ),
+    "resubmitQuarantined": (
+        'mutation { resubmitQuarantined(id: "no-such-entry") { seq } }',
+        REVIEWERS,
+    ),
+    # Issue 19 item 7: point-in-time views.
+    "runTimeline": ('{ runTimeline(id: "run-rag-0001") { seq } }', READERS),
     "redactionPolicy": ("{ redactionPolicy { version builtins } }", ADMINS),
     "setRedactionPolicy": (
         'mutation { setRedactionPolicy(builtins: ["email"], customRules: []) { version } }',
@@ -212,6 +224,8 @@ ROUTES: dict[str, tuple[str, str, str, set[str] | None]] = {
     "openlineage": ("POST", "/api/v1/lineage", "openlineage", INGESTERS),
     "otlp": ("POST", "/v1/traces", "otlp", INGESTERS),
     "quarantine": ("GET", "/v1/quarantine", "", REVIEWERS),
+    # An allowed role reaches the handler: 404 for the unknown entry.
+    "quarantine discard": ("POST", "/v1/quarantine/no-such-entry/discard", "discard", REVIEWERS),
     "commands long poll": ("GET", "/api/commands?pipelines=rag-nightly&wait=0", "", EXECUTORS),
     "prometheus": ("GET", "/metrics", "", READERS),
     "healthz": ("GET", "/healthz", "", None),
@@ -234,6 +248,8 @@ def _body(kind: str) -> dict[str, Any] | None:
         }
     if kind == "otlp":
         return {"resourceSpans": []}
+    if kind == "discard":
+        return {"reason": "matrix"}
     return None
 
 
@@ -249,7 +265,9 @@ def test_http_routes_role_matrix(service: RunningService) -> None:
             elif role is None:
                 ok = resp.status_code == 401
             elif role in allowed:
-                ok = resp.status_code in (200, 207)
+                ok = resp.status_code in (200, 207) or (
+                    kind == "discard" and resp.status_code == 404
+                )
             else:
                 ok = resp.status_code == 403 and "lacks the" in resp.json()["error"]
             if not ok:

@@ -1,7 +1,8 @@
 """The quarantine over REST: review rejected events and re-submit them once fixed.
 
 ``GET /v1/quarantine?limit=&after=&status=open|resolved|all`` pages entries oldest first.
-``POST /v1/quarantine/{id}/resubmit`` re-ingests the entry: with an empty body the raw
+``POST /v1/quarantine/{id}/discard`` (``{"reason": …}``) resolves it without storing
+anything. ``POST /v1/quarantine/{id}/resubmit`` re-ingests the entry: with an empty body the raw
 payload as it was received, with a JSON object body a corrected event
 (``tracegraph.ingest.quarantine``). Refusals are typed errors answered by the handler
 in ``api/errors.py``.
@@ -13,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from tracegraph.api.authentication import principal_of, require
 from tracegraph.api.dependencies import get_services
@@ -65,3 +67,29 @@ async def resubmit_quarantined(
         principal_of(request).actor,
     )
     return json_response(done.as_dict())
+
+
+class DiscardBody(BaseModel):
+    reason: str = Field(description="Why the entry is discarded (1-1000 characters).")
+
+
+@router.post(
+    "/v1/quarantine/{entry_id}/discard",
+    responses={
+        200: {"description": "discarded: the entry is resolved, nothing stored"},
+        400: {"description": "no reason given"},
+        404: {"description": "no such entry"},
+        409: {"description": "already resolved"},
+        503: {"description": "database unavailable; nothing changed"},
+    },
+)
+async def discard_quarantined(
+    entry_id: str,
+    body: DiscardBody,
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+) -> Response:
+    entry = await services.quarantine_review.discard(
+        entry_id, body.reason, principal_of(request).actor
+    )
+    return json_response(entry)

@@ -54,6 +54,13 @@ class StillInvalid(QuarantineRefusal):
     status = 422
 
 
+class NoReason(QuarantineRefusal):
+    status = 400
+
+
+MAX_REASON_CHARS = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Resubmitted:
     entry: Entry
@@ -156,8 +163,26 @@ class QuarantineReview:
                 resolved_at=datetime.now(UTC),
                 resolved_seq=seq or 0,
                 resolved_event_id=event_id,
+                resolved_by=actor,
             )
         )
         # None: a concurrent re-submission resolved it first; report the entry as it is now.
         current = resolved or await self._db(self._store.get(entry_id)) or entry
         return Resubmitted(current, outcome.accepted, outcome.duplicates, seq)
+
+    async def discard(self, entry_id: str, reason: str, actor: str) -> Entry:
+        """Resolve an open entry without storing its event, with the reviewer's reason
+        (audited as ``quarantine.discarded`` with ``actor``)."""
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON_CHARS:
+            raise NoReason(f"reason: give why it is discarded (1-{MAX_REASON_CHARS} characters)")
+        entry = await self.get(entry_id)
+        if entry.get("resolved_at") is not None:
+            raise AlreadyResolved("this entry is already resolved", entry)
+        discarded = await self._db(
+            self._store.discard(entry_id, reason=reason, at=datetime.now(UTC), actor=actor)
+        )
+        if discarded is None:  # resolved by someone else in the meantime
+            current = await self._db(self._store.get(entry_id)) or entry
+            raise AlreadyResolved("this entry is already resolved", current)
+        return discarded

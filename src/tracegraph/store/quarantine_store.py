@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 from neo4j import AsyncManagedTransaction
 
+from tracegraph.audit import AuditRecord
 from tracegraph.events import format_timestamp
+from tracegraph.store.audit_store import record_in_tx
 from tracegraph.store.base import Store
 from tracegraph.store.cypher_files import cypher
 
@@ -39,9 +41,25 @@ def entry_of(node: dict[str, Any]) -> dict[str, Any]:
         entry["payload"] = orjson.loads(raw) if isinstance(raw, str) else None
     except orjson.JSONDecodeError:
         entry["payload"] = None  # the raw body was not JSON (kept as received)
-    entry.setdefault("resolved_at", None)
-    entry.setdefault("resolved_seq", None)
+    for name in ("resolved_at", "resolved_seq", "resolved_by", "resolution", "discard_reason"):
+        entry.setdefault(name, None)
     return entry
+
+
+def _audit(entry: dict[str, Any], actor: str, at: datetime, after: dict[str, Any]) -> AuditRecord:
+    """The audit record of resolving ``entry`` (its stored node, before the change)."""
+    return AuditRecord(
+        actor=actor,
+        action=f"quarantine.{after['resolution']}",
+        target=f"quarantine:{entry['id']}",
+        before={
+            "reason": entry.get("reason"),
+            "event_id": entry.get("event_id"),
+            "principal": entry.get("principal"),
+        },
+        after=after,
+        at=at,
+    )
 
 
 def encode_cursor(entry: dict[str, Any]) -> str:
@@ -87,9 +105,10 @@ class QuarantineStore(Store):
         resolved_at: datetime,
         resolved_seq: int,
         resolved_event_id: str,
-        resolved_by: str | None = None,
+        resolved_by: str,
     ) -> dict[str, Any] | None:
-        """Mark an open entry resolved; None when it was resolved meanwhile (or is gone)."""
+        """Mark an open entry resolved by a re-submission, audited with ``resolved_by``
+        in the same transaction; None when it was resolved meanwhile (or is gone)."""
 
         async def tx_fn(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
             result = await tx.run(
@@ -101,7 +120,41 @@ class QuarantineStore(Store):
                 resolved_by=resolved_by,
             )
             record = await result.single()
-            return dict(record["entry"]) if record else None
+            if record is None:
+                return None
+            node = dict(record["entry"])
+            after = {
+                "resolution": "resubmitted",
+                "event_id": resolved_event_id,
+                "seq": resolved_seq,
+            }
+            await record_in_tx(tx, [_audit(node, resolved_by, resolved_at, after)])
+            return node
+
+        node = await self.transaction(tx_fn)
+        return entry_of(node) if node else None
+
+    async def discard(
+        self, entry_id: str, *, reason: str, at: datetime, actor: str
+    ) -> dict[str, Any] | None:
+        """Resolve an open entry without storing anything, audited with ``actor`` in the
+        same transaction; None when it was resolved meanwhile (or is gone)."""
+
+        async def tx_fn(tx: AsyncManagedTransaction) -> dict[str, Any] | None:
+            result = await tx.run(
+                cypher("quarantine_discard"),
+                id=entry_id,
+                resolved_at=format_timestamp(at),
+                resolved_by=actor,
+                reason=reason,
+            )
+            record = await result.single()
+            if record is None:
+                return None
+            node = dict(record["entry"])
+            after = {"resolution": "discarded", "reason": reason}
+            await record_in_tx(tx, [_audit(node, actor, at, after)])
+            return node
 
         node = await self.transaction(tx_fn)
         return entry_of(node) if node else None

@@ -22,6 +22,7 @@ from tracegraph.api.graphql.identity import IdentityQuery
 from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
 from tracegraph.api.graphql.metrics_types import MetricsQuery
 from tracegraph.api.graphql.policy import PolicyMutation, PolicyQuery
+from tracegraph.api.graphql.quarantine import QuarantineMutation, QuarantineQuery
 from tracegraph.api.graphql.subscriptions import Subscription as LiveSubscription
 from tracegraph.settings import Settings
 
@@ -39,6 +40,7 @@ class Query(
     CoreQuery,
     CommandsQuery,
     DefinitionsQuery,
+    QuarantineQuery,
 ):
     pass
 
@@ -52,6 +54,7 @@ class Mutation(
     IngestMutation,
     CommandsMutation,
     DefinitionsMutation,
+    QuarantineMutation,
 ):
     pass
 
