@@ -28,9 +28,10 @@ import * as logsView from "./views/logs.js";
 import * as insightsView from "./views/insights.js";
 import * as graphView from "./views/graph.js";
 import * as configView from "./views/config.js";
+import * as reviewView from "./views/review.js";
 import { setupKeys, openPicker } from "./keys.js";
 
-const views = [pipelinesView, runView, logsView, insightsView, configView];
+const views = [pipelinesView, runView, logsView, insightsView, configView, reviewView];
 
 function renderHeader() {
   $("#stat-active").textContent = fmtInt(state.activeRuns);
@@ -98,6 +99,9 @@ function applyRoute(route) {
   $("#panel-graph").hidden = !graphMode;
   main.classList.toggle("config-mode", route.name === "config");
   $("#panel-config").hidden = route.name !== "config";
+  const reviewMode = route.name === "quarantine" || route.name === "audit";
+  main.classList.toggle("review-mode", reviewMode);
+  $("#panel-review").hidden = !reviewMode;
   document.body.dataset.route = route.name;
   const titles = {
     home: "Overview",
@@ -106,6 +110,8 @@ function applyRoute(route) {
     lineage: "Lineage",
     impact: "Blast radius",
     config: route.params.name ? `Configure ${route.params.name}` : "Configuration",
+    quarantine: "Quarantine",
+    audit: "Audit trail",
   };
   document.title = `${titles[route.name] || "Tracegraph"} · Tracegraph`;
   $("#page-title").textContent = `Tracegraph — ${titles[route.name] || ""}`;
@@ -127,6 +133,7 @@ async function boot() {
   $("#btn-picker").addEventListener("click", openPicker);
   $("#btn-lineage").addEventListener("click", () => navigate("/lineage"));
   $("#btn-config").addEventListener("click", () => navigate("/config"));
+  $("#btn-review").addEventListener("click", () => navigate("/quarantine"));
   on("counters", headerSoon);
   on("overview", headerSoon);
   onDrift(driftSoon);

@@ -37,6 +37,7 @@ import { contextMenu } from "../menu.js";
 import { showRaw } from "./dialogs.js";
 import { messagesOf, responseOf } from "./prompt.js";
 import { principal, roleName } from "../auth.js";
+import * as timeslider from "./timeslider.js";
 
 let panel;
 let cur = { name: "home", params: {}, query: new URLSearchParams() };
@@ -50,6 +51,7 @@ let lastBatch = null; // {kind, runs: [ids]}
 export function mount() {
   panel = $("#panel-run");
   soon = frameScheduler(render, 250);
+  timeslider.setup(() => soon());
   on("run", () => {
     if (cur.name !== "run") soon();
   });
@@ -327,7 +329,8 @@ function selectedStepRun(run) {
 
 function renderRun() {
   const id = cur.params.id;
-  const run = current.run;
+  // While the time slider is scrubbed back: the run folded as of that seq, read-only.
+  const run = timeslider.shown(id, current.run);
   const head = h(
     "header.panel-head",
     h(
@@ -346,7 +349,7 @@ function renderRun() {
     run ? statusBadge(run.status) : null,
     h("span.spacer"),
     run ? h("a", { href: impactHref("RUN", id), "data-link": true }, "Blast radius") : null,
-    run ? runControls(run) : null,
+    run && !timeslider.active() ? runControls(run) : null,
   );
   if (!run) {
     replace(
@@ -359,7 +362,7 @@ function renderRun() {
     );
     return;
   }
-  const now = Date.now();
+  const now = timeslider.now() ?? Date.now();
   const start = ts(run.startedAt) || Math.min(...run.steps.map((s) => ts(s.startedAt) || now), now);
   const end =
     ts(run.endedAt) ||
@@ -372,6 +375,7 @@ function renderRun() {
   replace(
     panel,
     head,
+    timeslider.bar(id, current.run),
     h(
       "div.panel-body",
       { dataset: { scrollKey: "run" } },
