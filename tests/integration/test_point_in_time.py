@@ -8,7 +8,9 @@ last seq. Then every captured seq is asked again as asOfSeq.
 
 from __future__ import annotations
 
+import copy
 import random
+from collections.abc import Callable
 from typing import Any
 
 from neo4j import Driver
@@ -171,3 +173,50 @@ def test_bad_as_of_arguments_are_refused_with_the_reason(service: RunningService
         [error] = body["errors"]
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
         assert words in error["message"]
+
+
+PIPELINE_FIELDS = """
+  name version cardVersion owner { id } sla { id maxDurationMs maxTokens }
+  steps { id key name owner { id } sla { id maxDurationMs } dependsOn { key } }
+  runs { id status version }
+"""
+PIPE_LIVE = f"query($p: String!) {{ pipeline(name: $p) {{ {PIPELINE_FIELDS} asOfSeq }} }}"
+PIPE_AS_OF = (
+    "query($p: String!, $s: Int) { pipeline(name: $p, asOfSeq: $s) { "
+    f"{PIPELINE_FIELDS} asOfSeq }} }}"
+)
+SET_OWNER = """mutation($p: String!, $s: String, $o: String!) {
+  setOwner(pipeline: $p, step: $s, owner: $o) { name } }"""
+SET_SLA = """mutation($p: String!, $s: String, $ms: Int) {
+  setSla(pipeline: $p, step: $s, sla: {maxDurationMs: $ms}) { name } }"""
+
+
+def test_pipeline_as_of_each_seq_equals_the_live_card_then(
+    service: RunningService, example_events: list[dict]
+) -> None:
+    events = stream(example_events)
+    redefined = copy.deepcopy(events[0])
+    redefined["id"] = "pit-redefined"
+    redefined["time"] = "2026-11-20T03:00:00.000Z"
+    redefined["data"]["version"] = "4"
+    redefined["data"]["owner"] = "team:redefined"
+    steps: list[Callable[[], None]] = [
+        lambda: post(service, events[:1]),
+        lambda: ok(service, SET_OWNER, "admin", p="rag-nightly", s=None, o="team:ops"),
+        lambda: ok(service, SET_SLA, "admin", p="rag-nightly", s="embed", ms=1234),
+        lambda: post(service, events[1:10]),
+        lambda: ok(service, SET_OWNER, "admin", p="rag-nightly", s="chunk", o="user:lee"),
+        lambda: post(service, events[10:]),
+        lambda: post(service, [redefined]),
+        lambda: ok(service, SET_SLA, "admin", p="rag-nightly", s=None, ms=99),
+    ]
+    captured = []
+    for step in steps:
+        step()
+        captured.append((last_seq(service), ok(service, PIPE_LIVE, p="rag-nightly")["pipeline"]))
+    assert len({c["version"] for _, c in captured}) == 2  # the redefinition won
+    for seq, live in captured:
+        first = ok(service, PIPE_AS_OF, p="rag-nightly", s=seq)["pipeline"]
+        assert first["asOfSeq"] == seq
+        assert {**first, "asOfSeq": None} == live, (seq, differences(first, live, "pipeline"))
+        assert ok(service, PIPE_AS_OF, p="rag-nightly", s=seq)["pipeline"] == first

@@ -384,3 +384,80 @@ def fold_run(
         if event.seq <= as_of_seq:
             fold.apply(event)
     return fold.state if fold.state.last_seq else None
+
+
+@dataclass
+class FoldedPipeline:
+    """A pipeline's card as of ``as_of_seq``: its winning definition (version, steps),
+    owners and SLAs after the admin changes before that seq, and its card version."""
+
+    as_of_seq: int
+    node: Props
+    owner: Props | None = None
+    sla: Props | None = None
+    steps: list[Props] = field(
+        default_factory=list
+    )  # {id, key, name, kind, owner, sla, depends_on}
+    defined: tuple[str, int] | None = None  # the winning definition's (time, seq)
+
+
+def _owner_node(owner_id: str | None) -> Props | None:
+    if not owner_id:
+        return None
+    kind, _, name = owner_id.partition(":")
+    return {"id": owner_id, "kind": kind, "name": name}
+
+
+def _sla_node(sla_id: str, sla: Props | None) -> Props | None:
+    return {"id": sla_id, **sla} if sla else None
+
+
+def fold_pipeline(
+    name: str, as_of_seq: int, events: list[StoredEvent], card_version: int
+) -> FoldedPipeline | None:
+    """The pipeline from its own events (definitions, owner/SLA changes) in seq order,
+    with apply_pipeline_defined's rule (the newest definition by time, ties to the later
+    seq, replaces owners and SLAs) and the admin changes applied in log order; None when
+    the log held no event of it by then."""
+    if card_version == 0 and not events:
+        return None
+    folded = FoldedPipeline(as_of_seq, {"name": name, "card_version": card_version})
+    for event in events:
+        if event.seq > as_of_seq:
+            break
+        p = event.payload
+        data = p.get("data") or {}
+        step = p.get("step")
+        if p["type"] == "pipeline.defined":
+            key = (p["time"], event.seq)
+            if folded.defined is not None and key <= folded.defined:
+                continue
+            folded.defined = key
+            folded.node["version"] = data.get("version")
+            folded.owner = _owner_node(data.get("owner"))
+            folded.sla = _sla_node(f"pipeline:{name}", data.get("sla"))
+            folded.steps = [
+                {
+                    "id": f"{name}/{s['key']}",
+                    "key": s["key"],
+                    "name": s.get("name"),
+                    "kind": s.get("kind"),
+                    "owner": _owner_node(s.get("owner")),
+                    "sla": _sla_node(f"step:{name}/{s['key']}", s.get("sla")),
+                    "depends_on": list(s.get("depends_on") or []),
+                }
+                for s in data.get("steps") or []
+            ]
+        elif p["type"] == "pipeline.owner_set" and step is None:
+            folded.owner = _owner_node(data.get("owner"))
+        elif p["type"] == "pipeline.sla_set" and step is None:
+            folded.sla = _sla_node(f"pipeline:{name}", data.get("sla"))
+        elif p["type"] in ("pipeline.owner_set", "pipeline.sla_set"):
+            target = next((s for s in folded.steps if s["key"] == step), None)
+            if target is None:
+                continue  # an unknown step: the change changed nothing
+            if p["type"] == "pipeline.owner_set":
+                target["owner"] = _owner_node(data.get("owner"))
+            else:
+                target["sla"] = _sla_node(f"step:{name}/{step}", data.get("sla"))
+    return folded

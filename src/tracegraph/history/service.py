@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tracegraph.events import format_timestamp
-from tracegraph.history.fold import FoldedRun, fold_run
+from tracegraph.history.fold import FoldedPipeline, FoldedRun, fold_pipeline, fold_run
 from tracegraph.store.history_reads import HistoryReads
 
 # A point-in-time view folds at most this many events of one run (the read asks for one
@@ -55,3 +55,15 @@ class RunHistory:
     async def stops(self, run_id: str) -> list[dict[str, Any]]:
         """The run's seqs with the time each was received (the slider's stops)."""
         return await self._reads.run_event_seqs(run_id, MAX_SLIDER_STOPS)
+
+    async def pipeline_as_of(self, name: str, as_of_seq: int) -> FoldedPipeline | None:
+        """The pipeline's card (version, owners, SLAs, steps, card version) as of the seq."""
+        events, card_version = await self._reads.pipeline_events(
+            name, as_of_seq, MAX_RUN_EVENTS + 1
+        )
+        if len(events) > MAX_RUN_EVENTS:
+            raise RunTooLong(
+                f"pipeline {name!r} has more than {MAX_RUN_EVENTS} definition and admin "
+                "events up to that point"
+            )
+        return fold_pipeline(name, as_of_seq, events, card_version)

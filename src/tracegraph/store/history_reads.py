@@ -27,3 +27,16 @@ class HistoryReads(Store):
         """(seq, received_at, type) of the run's events, seq order, at most ``limit``."""
         records = await self.read("run_event_seqs", run=run_id, limit=limit)
         return [dict(rec) for rec in records]
+
+    async def pipeline_events(
+        self, pipeline: str, as_of_seq: int, limit: int
+    ) -> tuple[list[StoredEvent], int]:
+        """The pipeline's own definition / owner / SLA events with seq <= ``as_of_seq``
+        (seq order, at most ``limit``) and how many events of it the log held then."""
+        records = await self.read(
+            "pipeline_events_up_to_seq", pipeline=pipeline, as_of_seq=as_of_seq, limit=limit
+        )
+        counted = await self.read(
+            "pipeline_card_version_at_seq", pipeline=pipeline, as_of_seq=as_of_seq
+        )
+        return [StoredEvent.from_record(rec) for rec in records], int(counted[0]["events"])

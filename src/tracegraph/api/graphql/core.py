@@ -98,10 +98,25 @@ class CoreQuery:
         )
         return PipelineConnection(edges=edges, page_info=page_info)
 
-    @strawberry.field(permission_classes=[allow(Permission.READ)])
-    async def pipeline(self, info: Info[Context, None], name: str) -> Pipeline | None:
-        node = await info.context.loaders.pipeline_by_name.load(name)
-        return Pipeline.from_node(node) if node else None
+    @strawberry.field(
+        permission_classes=[allow(Permission.READ)],
+        description="A pipeline: live, or as of a seq of the event log (asOfSeq: its "
+        "version, owners, SLAs, steps and card version then, and its latest runs as of "
+        "then), folded from the log without writing anything.",
+    )
+    async def pipeline(
+        self, info: Info[Context, None], name: str, as_of_seq: int | None = None
+    ) -> Pipeline | None:
+        if as_of_seq is None:
+            node = await info.context.loaders.pipeline_by_name.load(name)
+            return Pipeline.from_node(node) if node else None
+        if as_of_seq < 1:
+            raise BadArgument(f"asOfSeq: must be at least 1, got {as_of_seq}")
+        try:
+            folded = await info.context.services.history.pipeline_as_of(name, as_of_seq)
+        except RunTooLong as exc:
+            raise BadArgument(str(exc)) from exc
+        return Pipeline.as_of(folded) if folded else None
 
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],

@@ -7,6 +7,7 @@ of runs with their steps costs a constant number of queries.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from strawberry.types import Info
 from tracegraph.api.graphql.permissions import can, hidden_unless
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_required_datetime
 from tracegraph.auth import Permission
-from tracegraph.history.fold import FoldedRun
+from tracegraph.history.fold import FoldedPipeline, FoldedRun
 from tracegraph.redaction import without_policy, without_prompt_text
 
 
@@ -266,6 +267,8 @@ class Step:
     key: str
     name: str | None
     kind: str | None
+    # A point-in-time pipeline's step: its owner, SLA and upstream keys (history/fold.py).
+    folded: strawberry.Private[dict[str, Any] | None] = None
 
     @classmethod
     def from_node(cls, n: dict[str, Any]) -> Step:
@@ -279,17 +282,26 @@ class Step:
 
     @strawberry.field(description="The steps this step depends on (its upstream in the DAG).")
     async def depends_on(self, info: Info) -> list[Step]:
+        if self.folded is not None:
+            pipeline = str(self.id).rsplit("/", 1)[0]
+            return [Step.from_node({"id": f"{pipeline}/{k}"}) for k in self.folded["depends_on"]]
         links = await info.context.loaders.step_links.load(str(self.id))
         return [Step.from_node(n) for n in links["depends_on"]]
 
+    async def _links(self, info: Info) -> dict[str, Any]:
+        if self.folded is not None:
+            return self.folded
+        links: dict[str, Any] = await info.context.loaders.step_links.load(str(self.id))
+        return links
+
     @strawberry.field
     async def owner(self, info: Info) -> Owner | None:
-        links = await info.context.loaders.step_links.load(str(self.id))
+        links = await self._links(info)
         return Owner.from_node(links["owner"]) if links["owner"] else None
 
     @strawberry.field
     async def sla(self, info: Info) -> SLA | None:
-        links = await info.context.loaders.step_links.load(str(self.id))
+        links = await self._links(info)
         return SLA.from_node(links["sla"]) if links["sla"] else None
 
 
@@ -301,6 +313,13 @@ class Pipeline:
         description="Version of the pipeline card (docs/live-deltas.md): the number of "
         "committed events of the pipeline, plus one per admin change of its owners or SLAs."
     )
+    as_of_seq: int | None = strawberry.field(
+        default=None,
+        description="Set on a point-in-time answer (pipeline(name, asOfSeq)): the seq it "
+        "was folded up to; null on the live pipeline.",
+    )
+    # The point-in-time fold behind this answer (history/fold.py); None: the live pipeline.
+    folded: strawberry.Private[FoldedPipeline | None] = None
 
     @classmethod
     def from_node(cls, n: dict[str, Any]) -> Pipeline:
@@ -308,26 +327,54 @@ class Pipeline:
             name=n["name"], version=n.get("version"), card_version=int(n.get("card_version") or 0)
         )
 
+    @classmethod
+    def as_of(cls, folded: FoldedPipeline) -> Pipeline:
+        pipeline = cls.from_node(folded.node)
+        pipeline.as_of_seq, pipeline.folded = folded.as_of_seq, folded
+        return pipeline
+
+    async def _links(self, info: Info) -> dict[str, Any]:
+        if self.folded is not None:
+            f = self.folded
+            return {"owner": f.owner, "sla": f.sla, "steps": f.steps}
+        links: dict[str, Any] = await info.context.loaders.pipeline_links.load(self.name)
+        return links
+
     @strawberry.field
     async def owner(self, info: Info) -> Owner | None:
-        links = await info.context.loaders.pipeline_links.load(self.name)
+        links = await self._links(info)
         return Owner.from_node(links["owner"]) if links["owner"] else None
 
     @strawberry.field
     async def sla(self, info: Info) -> SLA | None:
-        links = await info.context.loaders.pipeline_links.load(self.name)
+        links = await self._links(info)
         return SLA.from_node(links["sla"]) if links["sla"] else None
 
     @strawberry.field
     async def steps(self, info: Info) -> list[Step]:
-        links = await info.context.loaders.pipeline_links.load(self.name)
+        if self.folded is not None:
+            steps = []
+            for node in self.folded.steps:
+                step = Step.from_node(node)
+                step.folded = node
+                steps.append(step)
+            return steps
+        links = await self._links(info)
         return [Step.from_node(n) for n in links["steps"]]
 
-    @strawberry.field(description="The pipeline's latest runs, newest first (capped).")
+    @strawberry.field(
+        description="The pipeline's latest runs, newest first (capped). As of a seq: "
+        "those of the latest runs that had begun by then, each as of that seq."
+    )
     async def runs(self, info: Info, first: int | None = 20) -> list[Run]:
         first = info.context.page_size(20 if first is None else first)
         nodes = await info.context.loaders.runs_of_pipeline.load((self.name, first))
-        return [Run.from_node(n) for n in nodes]
+        if self.folded is None:
+            return [Run.from_node(n) for n in nodes]
+        history = info.context.services.history
+        seq = self.folded.as_of_seq
+        folded = await asyncio.gather(*(history.run_as_of(n["id"], seq, None) for n in nodes))
+        return [Run.as_of(f) for f in folded if f is not None]
 
 
 @strawberry.type
