@@ -40,11 +40,12 @@ class AuditEntry:
     actor: str = strawberry.field(description="key:<name>, user:<email>, system:<component>.")
     action: str = strawberry.field(
         description="pipeline.defined, owner.changed, sla.changed, breach.acknowledged, "
-        "breach.resolved, key.created, key.revoked, policy.changed."
+        "breach.resolved, key.created, key.revoked, policy.changed, command.<kind>, "
+        "quarantine.resubmitted, quarantine.discarded."
     )
     target: str = strawberry.field(
         description="<kind>:<key>: pipeline:<name>, step:<pipeline>/<key>, breach:<id>, "
-        "api_key:<id>, policy:redaction."
+        "api_key:<id>, policy:redaction, command:<id>, quarantine:<id>."
     )
     before: JSON | None = strawberry.field(description="The state before (null: created).")
     after: JSON | None = strawberry.field(description="The state after (null: deleted).")
