@@ -150,6 +150,14 @@ def test_quarantine_list_and_resubmit(service: RunningService, tmp_path: Path) -
     assert code == 1
     assert json.loads(out)["failed"] == 1
 
+    # Discarding needs a reason; once discarded nothing is open.
+    code, out = cli(service, "quarantine", "discard", ids["cli-11"], "--reason", " ")
+    assert code == 1 and "reason" in out
+    code, out = cli(service, "quarantine", "discard", ids["cli-11"], "--reason", "noise")
+    assert code == 0 and "discarded" in out, out
+    code, out = cli(service, "quarantine", "list", "--json")
+    assert json.loads(out)["items"] == []
+
     with service.client() as client:
         paged = client.get("/v1/quarantine", params={"limit": 1, "status": "all"}).json()
         assert len(paged["items"]) == 1 and paged["next"]

@@ -1,4 +1,5 @@
-"""``tracegraph quarantine list|resubmit``: review rejected events and send them again."""
+"""``tracegraph quarantine list|resubmit|discard``: review rejected events, send them
+again or discard them."""
 
 from __future__ import annotations
 
@@ -128,6 +129,34 @@ def resubmit(
         console.print(table)
         console.print(f"{len(results) - len(failed)} resolved, {len(failed)} still quarantined")
     if failed:
+        raise typer.Exit(1)
+
+
+@quarantine_app.command()
+def discard(
+    entry_id: Annotated[str, typer.Argument(help="Quarantine entry id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is discarded (audited).")],
+    url: UrlOption = "http://127.0.0.1:8000",
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a quarantined event without storing it (audited with you as the actor)."""
+    with client(url, api_key) as http:
+        resp = request(
+            http,
+            "POST",
+            f"/v1/quarantine/{entry_id}/discard",
+            json={"reason": reason},
+            ok=(200, 400, 404, 409),
+        )
+    answer = resp.json()
+    if as_json:
+        print_json({"status": resp.status_code, **answer})
+    elif resp.status_code == 200:
+        console.print(f"[green]discarded[/] {entry_id}")
+    else:
+        console.print(f"[red]{resp.status_code}[/] {answer.get('error')}")
+    if resp.status_code != 200:
         raise typer.Exit(1)
 
 
