@@ -91,6 +91,8 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
     ),
     # Issue 19 item 7: point-in-time views.
     "runTimeline": ('{ runTimeline(id: "run-rag-0001") { seq } }', READERS),
+    "run(asOfSeq)": ('{ run(id: "run-rag-0001", asOfSeq: 5) { id status asOfSeq } }', READERS),
+    "pipeline(asOfSeq)": ('{ pipeline(name: "rag-nightly", asOfSeq: 5) { version } }', READERS),
     "redactionPolicy": ("{ redactionPolicy { version builtins } }", ADMINS),
     "setRedactionPolicy": (
         'mutation { setRedactionPolicy(builtins: ["email"], customRules: []) { version } }',
