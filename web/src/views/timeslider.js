@@ -112,6 +112,15 @@ function goLive() {
   redraw();
 }
 
+function preview(input, index) {
+  const stop = s.stops[index];
+  const label = input.parentElement?.querySelector("#timeslider-label");
+  const text =
+    index >= s.stops.length - 1 ? "Live" : `As of ${clock(stop.receivedAt)} · seq ${stop.seq}`;
+  if (label) label.textContent = text;
+  input.setAttribute("aria-valuetext", `${clock(stop.receivedAt)}, seq ${stop.seq}`);
+}
+
 const clock = (iso) => new Date(iso).toISOString().slice(11, 19);
 
 /** The slider under the run's head (null until the run is known). */
@@ -133,7 +142,10 @@ export function bar(runId, live) {
     "aria-label": "Run as of",
     dataset: { focusKey: "timeslider" },
     "aria-valuetext": `${clock(stop.receivedAt)}, seq ${stop.seq}`,
-    oninput: (e) => moveTo(Number(e.target.value)),
+    // While dragging only the label follows (a redraw would drop the pointer's grip);
+    // the run is read when the thumb is let go (keys and clicks fire both at once).
+    oninput: (e) => preview(e.target, Number(e.target.value)),
+    onchange: (e) => moveTo(Number(e.target.value)),
   });
   const label =
     s.index === null
