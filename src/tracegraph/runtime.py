@@ -25,6 +25,7 @@ from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
 from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
+from tracegraph.approvals import Approvals
 from tracegraph.ingest.admin_changes import AdminChanges
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
@@ -57,6 +58,7 @@ from tracegraph.store.key_store import KeyStore
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
+from tracegraph.store.approval_store import ApprovalStore
 from tracegraph.store.quarantine_store import QuarantineStore
 from tracegraph.store.run_owners import RunOwners
 from tracegraph.store.schema import apply_schema
@@ -101,6 +103,8 @@ class Services:
     commands: CommandStore
     command_feed: CommandFeed
     command_service: CommandService
+    # Human approvals inside runs (issue 19): decisions, expiry, commands to executors.
+    approvals: Approvals
     # Pipeline definitions as YAML: read, validated, submitted through ingest.
     definitions: DefinitionService
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -358,6 +362,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ack_lease_s=settings.command_ack_lease_s,
         page=settings.command_catchup_page,
     )
+    command_service = CommandService(
+        commands,
+        command_feed,
+        lambda: services.clock(),
+        settings.command_ttl_s,
+        transactions=settings.command_issue_transactions,
+    )
     services = Services(
         settings=settings,
         driver=driver,
@@ -392,12 +403,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         heap_trimmer=heap_trimmer,
         commands=commands,
         command_feed=command_feed,
-        command_service=CommandService(
-            commands,
-            command_feed,
-            lambda: services.clock(),
-            settings.command_ttl_s,
-            transactions=settings.command_issue_transactions,
+        command_service=command_service,
+        approvals=Approvals(
+            committer,
+            ApprovalStore(driver, database, timeout_s),
+            command_service,
+            AuditStore(driver, database, timeout_s),
+            clock=lambda: services.clock(),
+            sweep_every_s=settings.approval_sweep_interval_s,
         ),
         definitions=DefinitionService(
             DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
@@ -418,10 +431,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     services.ws_sessions.start()
     command_feed.start()
     services.command_service.start()
+    services.approvals.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await services.approvals.stop()
         await services.command_service.stop()
         await command_feed.stop()
         await heap_trimmer.stop()

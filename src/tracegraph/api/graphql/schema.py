@@ -8,6 +8,7 @@ from __future__ import annotations
 import strawberry
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
+from tracegraph.api.graphql.approvals import ApprovalsMutation, ApprovalsQuery
 from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
 from tracegraph.api.graphql.commands import (
     CommandsMutation,
@@ -39,6 +40,7 @@ class Query(
     CoreQuery,
     CommandsQuery,
     DefinitionsQuery,
+    ApprovalsQuery,
 ):
     pass
 
@@ -52,6 +54,7 @@ class Mutation(
     IngestMutation,
     CommandsMutation,
     DefinitionsMutation,
+    ApprovalsMutation,
 ):
     pass
 
