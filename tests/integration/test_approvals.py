@@ -146,7 +146,11 @@ def test_granted_the_step_goes_on_and_only_approvers_decide(
     events = ok(service, "admin", EVENTS, run=run_id)["events"]
     decision = [e for e in events if e["type"] == "approval.granted"]
     assert len(decision) == 1 and decision[0]["principal"] == operator
-    assert decision[0]["data"] == {"approval": waiting["id"], "by": operator, "comment": "looks good"}
+    assert decision[0]["data"] == {
+        "approval": waiting["id"],
+        "by": operator,
+        "comment": "looks good",
+    }
     commands = ok(service, "viewer", COMMANDS, run=run_id)["commands"]
     assert [(c["kind"], c["state"], c["issuedBy"]) for c in commands] == [
         ("APPROVAL", "DONE", operator)
