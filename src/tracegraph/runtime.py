@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import structlog
 from neo4j import AsyncDriver
 
+from tracegraph.approvals import Approvals
 from tracegraph.auth import SYSTEM
 from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
@@ -25,7 +26,6 @@ from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
 from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
-from tracegraph.approvals import Approvals
 from tracegraph.ingest.admin_changes import AdminChanges
 from tracegraph.ingest.admission import IngestAdmission
 from tracegraph.ingest.group_commit import GroupCommitter
@@ -45,6 +45,7 @@ from tracegraph.redaction import (
 from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
+from tracegraph.store.approval_store import ApprovalStore
 from tracegraph.store.audit_store import AuditStore
 from tracegraph.store.command_store import CommandStore
 from tracegraph.store.definition_store import DefinitionStore
@@ -58,7 +59,6 @@ from tracegraph.store.key_store import KeyStore
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
-from tracegraph.store.approval_store import ApprovalStore
 from tracegraph.store.quarantine_store import QuarantineStore
 from tracegraph.store.run_owners import RunOwners
 from tracegraph.store.schema import apply_schema

@@ -162,9 +162,15 @@ def test_granted_the_step_goes_on_and_only_approvers_decide(
     ]
 
 
-def test_denied_the_step_fails_with_the_decision(
-    service: RunningService, pipeline: ApprovalPipeline
-) -> None:
+def test_denied_the_step_fails_with_the_decision(service: RunningService) -> None:
+    pipeline = ApprovalPipeline(service, "poll")
+    try:
+        _denied(service, pipeline)
+    finally:
+        pipeline.close()
+
+
+def _denied(service: RunningService, pipeline: ApprovalPipeline) -> None:
     run_id = pipeline.launch()
     waiting = _approval(service, run_id, "PENDING")
     denied = ok(service, "admin", DENY, a=waiting["id"], c="not on a Friday")["denyStep"]
@@ -188,6 +194,23 @@ def test_nobody_deciding_the_service_expires_it(service: RunningService) -> None
         assert "is expired" in late["message"]
         events = [e["type"] for e in ok(service, "admin", EVENTS, run=run_id)["events"]]
         assert events.count("approval.expired") == 1
+    finally:
+        p.close()
+
+
+def test_a_cancel_reaches_a_step_waiting_for_approval(service: RunningService) -> None:
+    p = ApprovalPipeline(service, "websocket")
+    try:
+        run_id = p.launch()
+        waiting = _approval(service, run_id, "PENDING")
+        cancel = 'mutation($r: ID!) { cancelRun(run: $r, idempotencyKey: "c") { id } }'
+        ok(service, "operator", cancel, r=run_id)
+        _run(service, run_id, "CANCELLED")
+        assert run_id not in p.results  # await_approval raised Cancelled: no decision
+        # Nothing waits for it any more: deciding it now is bad input.
+        late = _error(service, "operator", APPROVE, a=waiting["id"], c=None)
+        assert late["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "is finished (skipped)" in late["message"]
     finally:
         p.close()
 

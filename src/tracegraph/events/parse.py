@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
+from tracegraph.events.approvals import DECISION_TYPES
 from tracegraph.events.canonical import json_problem
 from tracegraph.events.envelope import ENVELOPE_FIELDS, EVENT_CLASSES, EVENT_TYPES, Event
 from tracegraph.events.errors import InvalidEvent, render_error, shown
-from tracegraph.events.approvals import DECISION_TYPES
 from tracegraph.events.governance import WRITTEN_BY
 
 

@@ -50,7 +50,9 @@ class Approval:
     decided_at: datetime | None
     decided_by: str | None
     comment: str | None
-    waiting_ms: int | None = strawberry.field(description="decidedAt − requestedAt.")
+    waiting_ms: int | None = strawberry.field(
+        description="decidedAt minus requestedAt, in milliseconds."
+    )
 
     @classmethod
     def of(cls, a: dict[str, Any]) -> Approval:
