@@ -7,7 +7,7 @@ idempotent repeats, the audit entry, and a rebuild from the log ending in the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from neo4j import Driver
 from tests.conftest import RunningService
 from tests.support.commands import gql, ok
 from tests.support.eventually import eventually
-from tests.support.graph import rebuild, snapshot
+from tests.support.graph import counts, rebuild, snapshot
 from tests.support.live import unique
 from tracegraph.sdk import ApprovalNotGranted, ApprovalResult, Executor, Run, Tracegraph
 from tracegraph.settings import Neo4jSettings
@@ -181,19 +181,28 @@ def _denied(service: RunningService, pipeline: ApprovalPipeline) -> None:
     assert pipeline.results[run_id].comment == "not on a Friday"
 
 
-def test_nobody_deciding_the_service_expires_it(service: RunningService) -> None:
+def test_nobody_deciding_the_service_expires_it_once_across_replicas(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    # Two replicas on one database, both sweeping every 50 ms: one expiry, one command.
+    service = make_service(approval_sweep_interval_s=0.05)
+    other = make_service(approval_sweep_interval_s=0.05)
     p = ApprovalPipeline(service, "websocket")
     try:
         run_id = p.launch(timeout_s=0.5)
-        expired = _approval(service, run_id, "EXPIRED")
+        expired = _approval(other, run_id, "EXPIRED")
         assert expired["decidedBy"] == "system:approvals"
         _run(service, run_id, "FAILED")
         assert p.results[run_id].state == "expired"
-        late = _error(service, "operator", APPROVE, a=expired["id"], c=None)
+        late = _error(other, "operator", APPROVE, a=expired["id"], c=None)
         assert late["extensions"]["code"] == "BAD_USER_INPUT"
         assert "is expired" in late["message"]
         events = [e["type"] for e in ok(service, "admin", EVENTS, run=run_id)["events"]]
         assert events.count("approval.expired") == 1
+        commands = ok(service, "viewer", COMMANDS, run=run_id)["commands"]
+        assert [(c["kind"], c["state"]) for c in commands] == [("APPROVAL", "DONE")]
+        # A sweep that lost the race is not bad input: nothing quarantined.
+        assert counts(clean_graph)[0].get("Quarantined", 0) == 0
     finally:
         p.close()
 

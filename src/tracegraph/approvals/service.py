@@ -37,6 +37,7 @@ import structlog
 from tracegraph.audit import AuditRecord
 from tracegraph.auth import Principal
 from tracegraph.auth.roles import Role
+from tracegraph.background import BackgroundTask
 from tracegraph.commands.model import CommandKind, CommandRequest, InvalidCommand
 from tracegraph.commands.service import CommandService
 from tracegraph.events import payload_fingerprint
@@ -112,13 +113,12 @@ class Approvals:
         sweep_every_s: float = 2.0,
     ) -> None:
         self._committer = committer
-        self._store = store
-        self.store = store
+        self.store = store  # read by the GraphQL approval(s) fields too
         self._commands = commands
         self._audit = audit
         self._clock = clock
         self._sweep_every_s = sweep_every_s
-        self._task: asyncio.Task[None] | None = None
+        self._sweeper = BackgroundTask("approval-expiry", self._sweep)
 
     # -- deciding ----------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class Approvals:
         return approval
 
     async def _require(self, approval_id: str) -> dict[str, Any]:
-        approval = await self._store.get(approval_id)
+        approval = await self.store.get(approval_id)
         if approval is None:
             raise ApprovalRefused(f"unknown approval {approval_id!r}")
         return approval
@@ -206,25 +206,21 @@ class Approvals:
         """Expire every pending approval past its deadline; returns how many this call
         expired (another replica's sweep, or a decision, may win some)."""
         expired = 0
-        for approval in await self._store.due(self._clock()):
+        for approval in await self.store.due(self._clock()):
             event = decision_event(EXPIRED, approval, EXPIRY_ACTOR, None, self._clock())
             if not await self._submit(event, EXPIRY_ACTOR):
                 continue
             expired += 1
-            stored = await self._store.get(approval["id"])
+            stored = await self.store.get(approval["id"])
             if stored is not None and stored["state"] == "expired":
                 await self._notify(stored, EXPIRY_ACTOR)
         return expired
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._sweep(), name="approval-expiry")
+        self._sweeper.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self._sweeper.stop()
 
     async def _sweep(self) -> None:
         while True:
