@@ -29,6 +29,7 @@ APPROVE = """mutation($a: ID!, $c: String) { approveStep(approvalId: $a, comment
 DENY = """mutation($a: ID!, $c: String) { denyStep(approvalId: $a, comment: $c) {
   id state decidedBy comment } }"""
 RUN = "query($id: ID!) { run(id: $id) { status steps { id status } } }"
+STEP_RUNS = "query($id: ID!) { run(id: $id) { steps { id awaitingApproval } } }"
 EVENTS = "query($run: ID!) { events(run: $run, first: 200) { type principal data } }"
 COMMANDS = "query($run: ID!) { commands(run: $run) { kind state params issuedBy } }"
 AUDIT = """query($t: String!) { auditTrail(target: $t, first: 5) {
@@ -115,6 +116,8 @@ def test_granted_the_step_goes_on_and_only_approvers_decide(
     gate = doc["steps"][f"{run_id}/gate#1"]
     assert gate["awaitingApproval"] == waiting["id"] and gate["status"] == "RUNNING"
     assert gate["approvals"][waiting["id"]]["state"] == "PENDING"
+    steps = ok(service, "viewer", STEP_RUNS, id=run_id)["run"]["steps"]
+    assert {s["id"]: s["awaitingApproval"] for s in steps} == {f"{run_id}/gate#1": waiting["id"]}
 
     # A reader who is not an approver: FORBIDDEN with the reason; nothing decided.
     refused = _error(service, "viewer", APPROVE, a=waiting["id"], c=None)
@@ -140,6 +143,8 @@ def test_granted_the_step_goes_on_and_only_approvers_decide(
     assert f"was already granted by {operator}" in late["message"]
 
     decided = _approval(service, run_id, "GRANTED")
+    steps = ok(service, "viewer", STEP_RUNS, id=run_id)["run"]["steps"]
+    assert all(s["awaitingApproval"] is None for s in steps)
     assert decided["waitingMs"] is not None and decided["waitingMs"] >= 0
     assert decided["decidedAt"] >= decided["requestedAt"]
     # In the log (with the decider as principal), as a command delivered and done, audited.
