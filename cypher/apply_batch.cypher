@@ -191,6 +191,37 @@ CALL () {
         THEN sr.ended_at.epochMillis - sr.started_at.epochMillis END,
       sr.percent = CASE WHEN sr.status = 'succeeded' THEN 100.0 ELSE sr.percent END
 }
+// -- approvals: approval.requested / granted / denied / expired (issue 19) -----------
+CALL () {
+  // The Approval node of a step run (ASKED), one row per approval (graph_rows folds a
+  // batch's first). Its decision is written once: the first one by seq (the log holds
+  // one decision per approval: they share an event id). The step run shows the approval
+  // it waits for (awaiting_approval) while it is pending; its status is not changed.
+  UNWIND $batch.approvals AS row
+  MATCH (sr:StepRun {id: row.step_run})
+  MERGE (a:Approval {id: row.id})
+    ON CREATE SET a.state = 'pending'
+  MERGE (sr)-[:ASKED]->(a)
+  WITH sr, a, row, row.decision IS NOT NULL AND a.decision_seq IS NULL AS decides
+  SET a.pipeline = row.pipeline, a.run = row.run, a.step = row.step,
+      a.attempt = row.attempt, a.step_run = row.step_run,
+      a.question = coalesce(row.question, a.question),
+      a.approvers = coalesce(row.approvers, a.approvers),
+      a.timeout_s = coalesce(row.timeout_s, a.timeout_s),
+      a.requested_at = coalesce(datetime(row.requested_at), a.requested_at),
+      a.deadline = coalesce(datetime(row.deadline), a.deadline),
+      a.request_seq = coalesce(row.request_seq, a.request_seq),
+      a.state = CASE WHEN decides THEN row.decision ELSE a.state END,
+      a.decided_at = CASE WHEN decides THEN datetime(row.decided_at) ELSE a.decided_at END,
+      a.decided_by = CASE WHEN decides THEN row.by ELSE a.decided_by END,
+      a.comment = CASE WHEN decides THEN row.comment ELSE a.comment END,
+      a.decision_seq = CASE WHEN decides THEN row.decision_seq ELSE a.decision_seq END
+  SET a.waiting_ms = CASE WHEN a.decided_at IS NOT NULL AND a.requested_at IS NOT NULL
+                          THEN a.decided_at.epochMillis - a.requested_at.epochMillis END,
+      sr.awaiting_approval = CASE WHEN a.state = 'pending' THEN a.id
+                                  WHEN sr.awaiting_approval = a.id THEN null
+                                  ELSE sr.awaiting_approval END
+}
 // -- touches: runs with run-level activity -------------------------------------------
 CALL () {
   // Activity inside a run that names no step (an LLM call or artifact at run level):

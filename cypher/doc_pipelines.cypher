@@ -16,7 +16,7 @@ CALL (p) {
              ended_at: toString(r.ended_at) },
     step_runs: [(r)-[:HAS]->(sr:StepRun) | sr {
       .id, .step, .attempt, .version, .status, .duration_ms, .percent, .tokens_used,
-      .token_budget, .provider, .model, .error,
+      .token_budget, .provider, .model, .error, .awaiting_approval,
       started_at: toString(sr.started_at), ended_at: toString(sr.ended_at) }]
   }) AS runs
 }

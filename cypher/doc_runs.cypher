@@ -12,8 +12,13 @@ CALL (r) {
   WITH sr WHERE sr IS NOT NULL
   RETURN collect(sr {
     .id, .step, .attempt, .version, .status, .duration_ms, .percent, .tokens_used,
-    .token_budget, .provider, .model, .error,
+    .token_budget, .provider, .model, .error, .awaiting_approval,
     started_at: toString(sr.started_at), ended_at: toString(sr.ended_at),
+    approvals: [(sr)-[:ASKED]->(a:Approval) | a {
+      .id, .state, .question, .approvers, .timeout_s, .decided_by, .comment, .waiting_ms,
+      requested_at: toString(a.requested_at), deadline: toString(a.deadline),
+      decided_at: toString(a.decided_at)
+    }],
     calls: [(sr)-[:MADE]->(c:LLMCall) | c {
       .id, .provider, .model, .template, .template_version, .prompt, .response,
       .input_tokens, .output_tokens, .latency_ms, .cost_usd,

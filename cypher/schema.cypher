@@ -64,3 +64,7 @@ CREATE INDEX command_pipeline_seq IF NOT EXISTS FOR (n:Command) ON (n.pipeline, 
 CREATE INDEX command_state_expiry IF NOT EXISTS FOR (n:Command) ON (n.state, n.expires_at);
 CREATE INDEX command_state_acknowledged IF NOT EXISTS FOR (n:Command) ON (n.state, n.acknowledged_at);
 CREATE INDEX command_run IF NOT EXISTS FOR (n:Command) ON (n.run);
+// Human approvals inside runs (issue 19): by id; pending ones by deadline (the expiry sweep).
+CREATE CONSTRAINT approval_id IF NOT EXISTS FOR (n:Approval) REQUIRE n.id IS UNIQUE;
+CREATE INDEX approval_state_deadline IF NOT EXISTS FOR (n:Approval) ON (n.state, n.deadline);
+CREATE INDEX approval_run IF NOT EXISTS FOR (n:Approval) ON (n.run);

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import structlog
 from neo4j import AsyncDriver
 
+from tracegraph.approvals import Approvals
 from tracegraph.auth import SYSTEM
 from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
@@ -45,6 +46,7 @@ from tracegraph.redaction import (
 from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
+from tracegraph.store.approval_store import ApprovalStore
 from tracegraph.store.audit_store import AuditStore
 from tracegraph.store.command_store import CommandStore
 from tracegraph.store.definition_store import DefinitionStore
@@ -103,6 +105,8 @@ class Services:
     commands: CommandStore
     command_feed: CommandFeed
     command_service: CommandService
+    # Human approvals inside runs (issue 19): decisions, expiry, commands to executors.
+    approvals: Approvals
     # Pipeline definitions as YAML: read, validated, submitted through ingest.
     definitions: DefinitionService
     # Point-in-time views of runs, folded from the log (history/; issue 19 item 7).
@@ -363,6 +367,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ack_lease_s=settings.command_ack_lease_s,
         page=settings.command_catchup_page,
     )
+    command_service = CommandService(
+        commands,
+        command_feed,
+        lambda: services.clock(),
+        settings.command_ttl_s,
+        transactions=settings.command_issue_transactions,
+    )
     services = Services(
         settings=settings,
         driver=driver,
@@ -398,12 +409,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         heap_trimmer=heap_trimmer,
         commands=commands,
         command_feed=command_feed,
-        command_service=CommandService(
-            commands,
-            command_feed,
-            lambda: services.clock(),
-            settings.command_ttl_s,
-            transactions=settings.command_issue_transactions,
+        command_service=command_service,
+        approvals=Approvals(
+            committer,
+            ApprovalStore(driver, database, timeout_s),
+            command_service,
+            AuditStore(driver, database, timeout_s),
+            clock=lambda: services.clock(),
+            sweep_every_s=settings.approval_sweep_interval_s,
         ),
         definitions=DefinitionService(
             DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
@@ -424,10 +437,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     services.ws_sessions.start()
     command_feed.start()
     services.command_service.start()
+    services.approvals.start()
     try:
         yield services
     finally:
         schema_task.cancel()
+        await services.approvals.stop()
         await services.command_service.stop()
         await command_feed.stop()
         await heap_trimmer.stop()

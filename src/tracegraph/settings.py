@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # `expired` (the executor went silent: died, lost its network), so nothing waits on
     # it forever. Long enough for a start that runs a whole pipeline before settling.
     command_ack_lease_s: float = Field(default=3600.0, gt=0)
+    # Every replica expires the pending approvals past their timeout this often (issue
+    # 19, docs/approvals.md): an approval expires at most this late.
+    approval_sweep_interval_s: float = Field(default=1.0, gt=0)
     # Commands one catch-up read (a resume, a long poll) takes from the database at once.
     command_catchup_page: int = Field(default=1000, ge=1)
     # Issuing transactions a replica keeps in flight: while one runs (or waits to commit),

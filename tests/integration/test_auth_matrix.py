@@ -144,6 +144,13 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         'yaml: "sla: {max_tokens: 5}\\nsteps: [{key: a}]") { version } }',
         ADMINS,
     ),
+    # Issue 19, approvals inside runs: reading them and trying a decision need read; who
+    # may decide a given approval is its approvers list (test_approvals.py), so on an
+    # unknown approval readers get BAD_USER_INPUT and the others FORBIDDEN.
+    "approval": ('{ approval(id: "no-such-approval") { id state } }', READERS),
+    "approvals": ("{ approvals(first: 5) { id state } }", READERS),
+    "approveStep": ('mutation { approveStep(approvalId: "no-such") { id } }', READERS),
+    "denyStep": ('mutation { denyStep(approvalId: "no-such", comment: "no") { id } }', READERS),
     "acknowledgeCommand": (
         'mutation { acknowledgeCommand(id: "no-such", executor: "e") { id } }',
         EXECUTORS,

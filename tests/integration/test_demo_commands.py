@@ -123,3 +123,35 @@ def test_the_demo_pauses_resumes_cancels_and_starts(demo: RunningService) -> Non
         timeout=30,
         what="the started run runs",
     )
+
+
+PENDING = """{ approvals(pipeline: "rag-nightly", states: [PENDING]) {
+  id run stepRun question approvers } }"""
+APPROVAL = "query($a: ID!) { approval(id: $a) { state decidedBy } }"
+APPROVE = 'mutation($a: ID!) { approveStep(approvalId: $a, comment: "ship it") { state } }'
+STEPS = "query($id: ID!) { run(id: $id) { steps { id status } } }"
+
+
+def test_a_demo_step_waits_for_approval_and_goes_on_once_approved(demo: RunningService) -> None:
+    """Issue 19: a rag-nightly run of the live demo asks before its index step completes
+    (the first one that gets there always does) and holds until someone decides."""
+    waiting = eventually(
+        lambda: ok(demo, "viewer", PENDING)["approvals"],
+        until=bool,
+        timeout=60,
+        what="a demo step waiting for approval",
+    )[0]
+    assert waiting["question"] == "Publish the rebuilt rag-nightly index?"
+    assert waiting["approvers"] == ["owner", "operator"]
+    assert waiting["stepRun"].startswith(f"{waiting['run']}/index#")
+    assert _status(demo, waiting["run"]) == "RUNNING"
+    assert ok(demo, "operator", APPROVE, a=waiting["id"])["approveStep"]["state"] == "GRANTED"
+    eventually(
+        lambda: {
+            s["id"]: s["status"]
+            for s in ok(demo, "viewer", STEPS, id=waiting["run"])["run"]["steps"]
+        },
+        until=lambda steps: steps.get(waiting["stepRun"]) == "SUCCEEDED",
+        timeout=30,
+        what="the approved step completes",
+    )

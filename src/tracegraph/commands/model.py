@@ -26,6 +26,9 @@ class CommandKind(enum.StrEnum):
     CANCEL = "cancel"  # a run ends as cancelled at its next checkpoint
     RETRY = "retry"  # a failed step run again (a new attempt), or a failed run anew
     START = "start"  # a new run of a pipeline with parameters and environment overrides
+    # A human decision on an approval a step run waits for (issue 19): issued by the
+    # service (approveStep / denyStep / the approval's expiry), never by an operator.
+    APPROVAL = "approval"
 
 
 class CommandState(enum.StrEnum):
@@ -191,6 +194,11 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
         if req.pipeline not in targets.pipelines:
             raise InvalidCommand(f"unknown pipeline {req.pipeline!r}")
         return Resolved(req.pipeline)
+    if req.kind == CommandKind.APPROVAL:
+        sr = targets.step_runs.get(req.step_run or "")
+        if sr is None or not sr["found"]:
+            raise InvalidCommand(f"unknown step run {req.step_run!r}")
+        return Resolved(sr["pipeline"], sr["run"], sr["id"], sr["step"])
     if req.kind == CommandKind.RETRY and req.step_run is not None:
         sr = targets.step_runs.get(req.step_run)
         if sr is None or not sr["found"]:

@@ -7,7 +7,9 @@ timeline applies them between two events of the run — ``run.paused`` and a hol
 paused (the run's remaining events shift by the pause), ``run.resumed``, ``run.cancelled``
 and nothing more of the run — and the command is settled when that event is emitted.
 A retry or a start adds a new simulated run of the pipeline (a retry's parameters name
-the run and step it retries).
+the run and step it retries). An ``approval`` command (issue 19) is the decision on an
+approval a simulated step waits for (``workload._Timeline`` holds the run until it
+arrives), kept by approval id.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class DemoControl:
     _inbox: deque[dict[str, Any]] = field(default_factory=deque)
     _starts: deque[NewRun] = field(default_factory=deque)
     runs: dict[str, RunState] = field(default_factory=dict)
+    # Decisions (approval commands) by approval id, taken by the timeline.
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- from the executor's thread -------------------------------------------------------
 
@@ -71,6 +75,10 @@ class DemoControl:
             inbox, self._inbox = list(self._inbox), deque()
             starts, self._starts = list(self._starts), deque()
         for command in inbox:
+            if command["kind"] == "APPROVAL":
+                approval = (command.get("params") or {}).get("approval") or ""
+                self.approvals[approval] = command
+                continue
             run_id = command.get("run") or ""
             state = self.runs.setdefault(run_id, RunState())
             kind = command["kind"]

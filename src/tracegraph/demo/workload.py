@@ -119,6 +119,10 @@ class _Run:
     index: int = 0
     last_time: datetime | None = None
     extra: int = 0  # events added by commands (run.paused, …), numbered from 9001
+    # Human approval (issue 19): the step that asks before it completes, and the id of
+    # the approval once asked (the run holds until its decision arrives).
+    approval_step: str | None = None
+    approval: str | None = None
 
 
 @dataclass
@@ -745,6 +749,15 @@ class _RunSimulation:
         return prompt, reply, _tokens(JUDGE_SYSTEM + user), "stop"
 
 
+# Human approvals in the live demo (issue 19): which step of which pipeline asks for
+# approval before it completes, how often (the first such run always does, so a new user
+# sees one), whom it asks, and when the service expires it.
+APPROVAL_STEPS = {"rag-nightly": "index"}
+_APPROVAL_RATE = 0.35
+_APPROVAL_TIMEOUT_S = 900.0
+_APPROVAL_QUESTION = "Publish the rebuilt {pipeline} index?"
+
+
 class _Timeline:
     """Merges concurrently active runs in time order; new runs arrive at random gaps.
 
@@ -776,6 +789,9 @@ class _Timeline:
         gen._rng.shuffle(self._warmup)
         # (virtual time, tie-breaker, run or None for "a new run arrives")
         self._heap: list[tuple[float, int, _Run | None]] = [(0.0, next(self._seq), None)]
+        # Until one run asked for approval, every run of a gated pipeline may ask (so the
+        # demo shows one early even if the first runs fail before the gated step).
+        self._gated_once = False
 
     def next_due(self) -> float:
         return self._heap[0][0]
@@ -797,6 +813,7 @@ class _Timeline:
 
     def _begin(self, run: _Run, vt: float) -> None:
         run.start_vt = vt
+        self._maybe_gate(run)
         self._active += 1
         heapq.heappush(self._heap, (vt + run.drafts[0].offset_ms, next(self._seq), run))
         if self._control is not None:
@@ -855,6 +872,68 @@ class _Timeline:
             return None
         return False
 
+    def _maybe_gate(self, run: _Run) -> None:
+        """Live with an executor: now and then (always the first time) a run's step asks
+        for approval before it completes."""
+        step = APPROVAL_STEPS.get(run.spec.name)
+        if step is None or self._control is None or not self._live:
+            return
+        if self._gated_once and self._gen._rng.random() >= _APPROVAL_RATE:
+            return
+        run.approval_step = step
+
+    def _approval_gate(
+        self, vt: float, run: _Run
+    ) -> tuple[float, _Run, _Draft] | Literal[False] | None:
+        """The approval.requested the run emits now, None to hold it for the decision,
+        or False to go on (no approval here, or granted)."""
+        assert self._control is not None
+        draft = run.drafts[run.index]
+        if (
+            run.approval_step is None
+            or draft.type != "step.completed"
+            or draft.step != run.approval_step
+        ):
+            return False
+        if run.approval is None:
+            self._gated_once = True
+            run.approval = str(uuid.uuid4())
+            run.extra += 1
+            data = {
+                "approval": run.approval,
+                "question": _APPROVAL_QUESTION.format(pipeline=run.spec.name),
+                "approvers": ["owner", "operator"],
+                "timeout_s": _APPROVAL_TIMEOUT_S,
+            }
+            self._hold(vt, run, self._HOLD_MS)
+            return (
+                vt,
+                run,
+                _Draft(9000 + run.extra, 0, "approval.requested", draft.step, draft.attempt, data),
+            )
+        decision = self._control.approvals.pop(run.approval, None)
+        if decision is None:
+            self._hold(vt, run, self._HOLD_MS)
+            return None
+        params = decision.get("params") or {}
+        state = params.get("decision") or "expired"
+        self._control.settle(decision, "DONE", f"{state}: the step went on", None)
+        run.approval_step = None
+        if state == "granted":
+            return False
+        # Denied or expired: the step fails with the decision, and so does the run.
+        who = f" by {params['by']}" if params.get("by") else ""
+        note = f": {params['comment']}" if params.get("comment") else ""
+        error = {"type": "ApprovalNotGranted", "message": f"approval {state}{who}{note}"}
+        offset = int(vt - run.start_vt)
+        run.drafts[run.index :] = [
+            _Draft(
+                draft.number, offset, "step.failed", draft.step, draft.attempt, {"error": error}
+            ),
+            _Draft(draft.number + 1, offset + 1, "run.failed", None, None, {"error": error}),
+        ]
+        return False
+
     def _hold(self, vt: float, run: _Run, ms: float) -> None:
         # The run's remaining events shift by the hold: it goes on where it stopped.
         run.start_vt += ms
@@ -879,6 +958,9 @@ class _Timeline:
             commanded = self._commanded(vt, run)
             if commanded is not False:
                 return commanded
+            gated = self._approval_gate(vt, run)
+            if gated is not False:
+                return gated
         draft = run.drafts[run.index]
         run.index += 1
         if run.index < len(run.drafts):

@@ -12,6 +12,7 @@ from tracegraph.events.envelope import (
     EVENT_CLASSES,
     EVENT_TYPES,
     AnyEvent,
+    ApprovalRequestedEvent,
     ArtifactReadEvent,
     ArtifactWrittenEvent,
     Event,
@@ -38,6 +39,7 @@ from tracegraph.events.errors import InvalidEvent
 from tracegraph.events.fields import format_timestamp
 from tracegraph.events.parse import parse_event
 from tracegraph.events.payloads import (
+    ApprovalRequestedData,
     ArtifactReadData,
     ArtifactWrittenData,
     ErrorInfo,
@@ -68,6 +70,8 @@ __all__ = [
     "EVENT_CLASSES",
     "EVENT_TYPES",
     "AnyEvent",
+    "ApprovalRequestedData",
+    "ApprovalRequestedEvent",
     "ArtifactReadData",
     "ArtifactReadEvent",
     "ArtifactWrittenData",

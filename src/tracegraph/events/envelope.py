@@ -14,6 +14,7 @@ from tracegraph.events.base import Payload, drop_optional_nulls
 from tracegraph.events.definition import PipelineDefinedData
 from tracegraph.events.fields import Name, Timestamp
 from tracegraph.events.payloads import (
+    ApprovalRequestedData,
     ArtifactReadData,
     ArtifactWrittenData,
     LogData,
@@ -155,6 +156,11 @@ class StepSkippedEvent(_StepEvent):
     data: StepSkippedData = Field(default_factory=StepSkippedData)
 
 
+class ApprovalRequestedEvent(_StepEvent):
+    type: Literal["approval.requested"]
+    data: ApprovalRequestedData
+
+
 class _RunActivityEvent(Event):
     """prompt.*, response.*, artifact.*: inside a run, optionally inside a step."""
 
@@ -207,6 +213,7 @@ AnyEvent = Annotated[
     | StepCompletedEvent
     | StepFailedEvent
     | StepSkippedEvent
+    | ApprovalRequestedEvent
     | PromptSentEvent
     | ResponseChunkEvent
     | ResponseReceivedEvent

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
+from tracegraph.events.approvals import DECISION_TYPES
 from tracegraph.events.canonical import json_problem
 from tracegraph.events.envelope import ENVELOPE_FIELDS, EVENT_CLASSES, EVENT_TYPES, Event
 from tracegraph.events.errors import InvalidEvent, render_error, shown
@@ -35,6 +36,12 @@ def parse_event(raw: object) -> Event:
         raise InvalidEvent(
             f"type: {shown(event_type)} is written by the service itself for "
             f"{WRITTEN_BY[event_type]} (an admin change); it cannot be ingested",
+            event_id=event_id,
+        )
+    if event_type in DECISION_TYPES:
+        raise InvalidEvent(
+            f"type: {shown(event_type)} is written by the service itself (approveStep / "
+            "denyStep, or the approval's timeout); it cannot be ingested",
             event_id=event_id,
         )
     cls = EVENT_CLASSES.get(event_type)

@@ -118,6 +118,18 @@ class RunResumedData(Payload):
     command: str | None = None
 
 
+class ApprovalRequestedData(Payload):
+    """``approval.requested`` (issue 19): a step run waits for a human decision.
+    ``approvers``: who may decide, each ``owner`` (the pipeline's owner) or a role name
+    (``operator``, ``admin``…); admins always may. The service expires the approval
+    ``timeout_s`` seconds after the event's ``time`` (docs/approvals.md)."""
+
+    approval: Ident = Field(description="Id of the approval, unique across runs")
+    question: Annotated[str, Field(min_length=1, max_length=2000)]
+    approvers: Annotated[list[Ident], Field(min_length=1, max_length=20)]
+    timeout_s: Annotated[Amount, Field(gt=0, le=7 * 24 * 3600)]
+
+
 class StepStartedData(Payload):
     provider: Ident | None = None
     model: Ident | None = None

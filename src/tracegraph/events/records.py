@@ -92,6 +92,10 @@ class WriteUnit:
     rejected: list[QuarantineEntry]
     received_at: datetime
     principal: str | None = None
+    # False: an event whose id was stored with other content is refused (in the unit's
+    # result) without a quarantine entry — the approval decisions (events/approvals.py),
+    # where losing to another decision of the same approval is an answer, not bad input.
+    quarantine_conflicts: bool = True
 
 
 @dataclass

@@ -145,6 +145,22 @@ def _call(c: dict[str, Any], chunks: list[str | None]) -> Doc:
     }
 
 
+def _approval(a: dict[str, Any]) -> Doc:
+    return {
+        "id": a["id"],
+        "state": (a.get("state") or "pending").upper(),
+        "question": a.get("question"),
+        "approvers": list(a.get("approvers") or []),
+        "timeoutS": _float(a.get("timeout_s")),
+        "requestedAt": _time(a.get("requested_at")),
+        "deadline": _time(a.get("deadline")),
+        "decidedAt": _time(a.get("decided_at")),
+        "decidedBy": a.get("decided_by"),
+        "comment": a.get("comment"),
+        "waitingMs": _int(a.get("waiting_ms")),
+    }
+
+
 def _step_run(sr: dict[str, Any], *, light: bool) -> Doc:
     doc: Doc = {
         "id": sr["id"],
@@ -161,9 +177,12 @@ def _step_run(sr: dict[str, Any], *, light: bool) -> Doc:
         "provider": sr.get("provider"),
         "model": sr.get("model"),
         "error": sr.get("error"),
+        # The approval this step run waits for (issue 19), else None.
+        "awaitingApproval": sr.get("awaiting_approval"),
     }
     if light:
         return doc
+    doc["approvals"] = {a["id"]: _approval(a) for a in sr.get("approvals") or []}
     chunks: dict[str, list[str | None]] = sr.get("chunks") or {}
     doc["calls"] = {c["id"]: _call(c, chunks.get(c["id"], [])) for c in sr.get("calls") or []}
     doc["reads"] = {a["id"]: _artifact(a) for a in sr.get("reads") or []}

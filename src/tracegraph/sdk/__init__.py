@@ -17,10 +17,21 @@ code because the service is slow or down.
 from tracegraph.sdk._sender import SenderStats
 from tracegraph.sdk.client import DEFAULT_URL, Tracegraph
 from tracegraph.sdk.executor import Executor, RetryRequest, StartRequest
-from tracegraph.sdk.tracing import Cancelled, LLMCall, Run, Step, current_run, current_step
+from tracegraph.sdk.tracing import (
+    ApprovalNotGranted,
+    ApprovalResult,
+    Cancelled,
+    LLMCall,
+    Run,
+    Step,
+    current_run,
+    current_step,
+)
 
 __all__ = [
     "DEFAULT_URL",
+    "ApprovalNotGranted",
+    "ApprovalResult",
     "Cancelled",
     "Executor",
     "LLMCall",

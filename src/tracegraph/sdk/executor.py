@@ -27,6 +27,8 @@ one pipeline never both start a run) and reports ``done`` or ``rejected`` with a
   (the pipeline runs the step again: a new attempt); of a finished run: the ``on_retry``
   hook, else a new run through the ``on_start`` handler with the same parameters
   (``resume_from`` = the failed step, ``retry_of`` = the run).
+- ``approval`` (issue 19): the decision on an approval a step of a live run waits for
+  (``step.await_approval``) wakes it; settled ``done`` once the step took it.
 - ``start``: the ``on_start`` handler in a new thread, with the parameters and the
   environment overrides (``{"secret": "NAME"}`` resolved here, by name, never sent).
 
@@ -40,6 +42,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -49,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import httpx
 import orjson
 
-from tracegraph.sdk.tracing import Cancelled, Run, compact
+from tracegraph.sdk.tracing import ApprovalResult, Cancelled, Run, compact
 
 if TYPE_CHECKING:
     from tracegraph.sdk.client import Tracegraph
@@ -118,6 +121,8 @@ class _Control:
         self.cancel: dict[str, Any] | None = None
         self.paused_at_checkpoint = False
         self.retries: dict[str, list[dict[str, Any]]] = {}
+        # Decisions on approvals of this run (issue 19), by approval id.
+        self.approvals: dict[str, dict[str, Any]] = {}
 
     def request(self, command: dict[str, Any]) -> None:
         with self._cond:
@@ -130,7 +135,29 @@ class _Control:
                 self.cancel = command
             elif kind == "RETRY":
                 self.retries.setdefault(command.get("step") or "", []).append(command)
+            elif kind == "APPROVAL":
+                self.approvals[(command.get("params") or {}).get("approval", "")] = command
             self._cond.notify_all()
+
+    def await_approval(self, run: Run, approval: str, wait_s: float) -> ApprovalResult:
+        """Block until the decision on ``approval`` arrives (or the run is cancelled:
+        :class:`Cancelled`; or ``wait_s`` passes: ``expired`` with no decision seen)."""
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                if self.cancel is not None:
+                    raise Cancelled(self.cancel.get("note") or "cancelled", self.cancel["issuedBy"])
+                cmd = self.approvals.pop(approval, None)
+                if cmd is not None:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return ApprovalResult(approval, "expired", None, "no decision arrived in time")
+                self._cond.wait(left)
+        params = cmd.get("params") or {}
+        state = str(params.get("decision") or "expired")
+        self._ex.settle(cmd, "DONE", f"{state}: the step went on")
+        return ApprovalResult(approval, state, params.get("by"), params.get("comment"))
 
     def checkpoint(self, run: Run) -> None:
         with self._cond:
@@ -171,6 +198,8 @@ class _Control:
         with self._cond:
             left = [c for c in (self.pause, self.resume) if c is not None]
             left += [c for cmds in self.retries.values() for c in cmds]
+            left += list(self.approvals.values())
+            self.approvals.clear()
             cancel = self.cancel
             self.pause = self.resume = self.cancel = None
             self.retries.clear()
@@ -473,11 +502,11 @@ class Executor:
             live = self._live.get(run_id) if run_id else None
             external = self._external.get(run_id) if run_id else None
             known_params = self._launched.get(run_id) if run_id else None
-        if external is not None and kind in ("PAUSE", "RESUME", "CANCEL", "RETRY"):
+        if external is not None and kind in ("PAUSE", "RESUME", "CANCEL", "RETRY", "APPROVAL"):
             if await self._acknowledge(command):
                 external.request(command)
             return
-        if kind in ("PAUSE", "RESUME", "CANCEL"):
+        if kind in ("PAUSE", "RESUME", "CANCEL", "APPROVAL"):
             if live is None or not isinstance(live.control, _Control):
                 return  # another executor's run
             if await self._acknowledge(command):

@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
@@ -45,10 +46,40 @@ class Cancelled(Exception):
         self.by = by
 
 
+@dataclass(frozen=True)
+class ApprovalResult:
+    """What ``step.await_approval`` returns: ``state`` is ``granted``, ``denied`` or
+    ``expired`` (the service expired it; also when no decision reached this executor
+    within the timeout and its grace), ``by`` who decided (``system:approvals`` for an
+    expiry), ``comment`` theirs."""
+
+    approval: str
+    state: str
+    by: str | None = None
+    comment: str | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.state == "granted"
+
+
+class ApprovalNotGranted(Exception):
+    """For a pipeline to raise when its approval was not granted: the step fails with
+    the decision in its error (``approval <id> denied by user:ana: not today``)."""
+
+    def __init__(self, result: ApprovalResult) -> None:
+        who = f" by {result.by}" if result.by else ""
+        note = f": {result.comment}" if result.comment else ""
+        super().__init__(f"approval {result.approval} {result.state}{who}{note}")
+        self.result = result
+
+
 class RunControl(Protocol):
     """What an executor attaches to a run it runs (``sdk/executor.py``)."""
 
     def checkpoint(self, run: Run) -> None: ...
+
+    def await_approval(self, run: Run, approval: str, wait_s: float) -> ApprovalResult: ...
 
     def retry_requested(self, run: Run, step: str) -> bool: ...
 
@@ -392,6 +423,43 @@ class Step(_Scope):
             return
         self._finished = True
         self.emit("step.skipped", compact({"reason": reason}))
+
+    # -- approvals (issue 19) ----------------------------------------------------------------
+
+    def await_approval(
+        self,
+        question: str,
+        approvers: Sequence[str] = ("owner",),
+        timeout_s: float = 3600.0,
+        *,
+        grace_s: float = 30.0,
+    ) -> ApprovalResult:
+        """Ask for a human decision and wait for it: emits ``approval.requested`` and
+        blocks until the decision reaches this executor (an ``approval`` command) —
+        granted, denied, or expired by the service once ``timeout_s`` passed. Returns an
+        :class:`ApprovalResult`; the pipeline decides what a denial means (raising
+        ``ApprovalNotGranted(result)`` fails the step). Raises :class:`Cancelled` when
+        the run is cancelled while waiting. ``approvers``: ``"owner"`` (the pipeline's
+        owner) and/or role names; admins may always decide. If no decision arrives by
+        ``timeout_s + grace_s`` (the service unreachable), it returns ``expired`` without
+        an event. Needs a run an executor runs (``launch``, ``attach``, ``on_start``)."""
+        control = self.run.control
+        if control is None:
+            raise RuntimeError(
+                "await_approval needs a run an executor runs (Executor.launch / attach): "
+                "the decision arrives through the executor's commands"
+            )
+        approval = new_id()
+        self.emit(
+            "approval.requested",
+            {
+                "approval": approval,
+                "question": question,
+                "approvers": list(approvers),
+                "timeout_s": float(timeout_s),
+            },
+        )
+        return control.await_approval(self.run, approval, float(timeout_s) + grace_s)
 
     @safe
     def progress(

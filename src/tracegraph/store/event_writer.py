@@ -190,6 +190,7 @@ class EventWriter:
 
         results: list[UnitResult] = []
         fresh: list[tuple[UnitResult, WriteUnit, PendingEvent]] = []
+        unquarantined: set[int] = set()
         for unit in units:
             res = UnitResult(rejected=list(unit.rejected))
             for ev in unit.events:
@@ -200,7 +201,10 @@ class EventWriter:
                 elif seen == ev.fingerprint:
                     res.duplicates += 1
                 else:
-                    res.rejected.append(_conflict(ev))
+                    conflict = _conflict(ev)
+                    res.rejected.append(conflict)
+                    if not unit.quarantine_conflicts:
+                        unquarantined.add(id(conflict))
             results.append(res)
         if len(fresh) != claim["reserved"]:
             # Cannot happen (one new event per distinct unstored id); never reuse a seq.
@@ -240,6 +244,7 @@ class EventWriter:
             }
             for unit, res in zip(units, results, strict=True)
             for q in res.rejected
+            if id(q) not in unquarantined
         ]
         if quarantine:
             await (await tx.run(cypher("insert_quarantined"), rows=RowList(quarantine))).consume()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -44,8 +45,19 @@ IN_STEP_TYPES = frozenset(
 )
 
 
+# approval.* (issue 19): inside a step run (which they touch like any in-step event), and
+# their own family: the Approval node (apply_batch's `approvals` block).
+APPROVAL_STATES = {
+    "approval.granted": "granted",
+    "approval.denied": "denied",
+    "approval.expired": "expired",
+}
+APPROVAL_TYPES = frozenset({"approval.requested", *APPROVAL_STATES})
+
+
 # Row fields that carry the event's seq, per statement family.
 _SEQ_FIELDS: dict[str, tuple[str, ...]] = {
+    "approval": ("seq",),
     "run": ("seq",),
     "pause": ("seq",),
     "step": ("seq", "message_seq"),
@@ -277,6 +289,62 @@ def _pause_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
         "reason": data.get("reason"),
         "command": data.get("command"),
     }
+
+
+def _approval_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
+    data = p.get("data") or {}
+    attempt = p.get("attempt", 1)
+    requested = p["type"] == "approval.requested"
+    time = parse_time(p["time"])
+    deadline = None
+    if requested and time is not None:
+        at = datetime.fromisoformat(time) + timedelta(seconds=float(data["timeout_s"]))
+        deadline = format_timestamp(at)
+    return {
+        "id": data["approval"],
+        "pipeline": p["pipeline"],
+        "run": p["run"],
+        "step": p["step"],
+        "attempt": attempt,
+        "step_run": step_run_id(p["run"], p["step"], attempt),
+        "seq": seq,
+        "type": p["type"],
+        "question": data.get("question") if requested else None,
+        "approvers": data.get("approvers") if requested else None,
+        "timeout_s": data.get("timeout_s") if requested else None,
+        "requested_at": time if requested else None,
+        "deadline": deadline,
+        "decision": APPROVAL_STATES.get(p["type"]),
+        "decided_at": None if requested else time,
+        "by": None if requested else data.get("by"),
+        "comment": None if requested else data.get("comment"),
+    }
+
+
+def _fold_approvals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per approval: its request's fields and its first decision by seq (the
+    log holds one decision per approval, decisions sharing an event id; first by seq
+    keeps a replay equal to the live fold anyway)."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["seq"]):
+        seen = out.get(row["id"])
+        if seen is None:
+            out[row["id"]] = {**row, "request_seq": row["seq"] if row["decision"] is None else None}
+            continue
+        if row["decision"] is None:
+            for name in ("question", "approvers", "timeout_s", "requested_at", "deadline"):
+                seen[name] = row[name]
+            seen["request_seq"] = row["seq"]
+        elif seen["decision"] is None:
+            for name in ("decision", "decided_at", "by", "comment"):
+                seen[name] = row[name]
+            seen["decision_seq"] = row["seq"]
+    for row in out.values():
+        if row["decision"] is not None:
+            row.setdefault("decision_seq", row["seq"])
+        else:
+            row["decision_seq"] = None
+    return sorted(out.values(), key=lambda r: r["id"])
 
 
 def _latest_pauses(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -525,6 +593,8 @@ def _family_rows(
     if t in PAUSE_TYPES:
         return [("pause", _pause_row(p, seq))]
     rows: list[tuple[str, dict[str, Any]]] = []
+    if t in APPROVAL_TYPES:
+        return [("step", _step_row(p, seq)), ("approval", _approval_row(p, seq))]
     if t in STEP_STATUS or (t in IN_STEP_TYPES and p.get("step")):
         rows.append(("step", _step_row(p, seq)))
     elif t in IN_STEP_TYPES:
@@ -612,6 +682,7 @@ def plan_statements(
         "pauses": _latest_pauses(families.get("pause", [])),
         "steps": step_rows,
         "touches": families.get("touch", []),
+        "approvals": _fold_approvals(families.get("approval", [])),
         "prompts": prompt_rows,
         "responses": response_rows,
         "artifact_versions": versions,

@@ -88,6 +88,12 @@ GOOD_DATA: dict[str, dict[str, Any] | None] = {
     "step.completed": {"outputs": {"vectors": 96_310}},
     "step.failed": {"error": {"message": "429 Too Many Requests"}, "retryable": True},
     "step.skipped": {"reason": "no new documents"},
+    "approval.requested": {
+        "approval": "appr-1",
+        "question": "Publish the new index?",
+        "approvers": ["owner", "operator"],
+        "timeout_s": 3600.0,
+    },
     "prompt.sent": {
         "call": "judge-0",
         "provider": "anthropic",
@@ -128,7 +134,7 @@ def make(event_type: str, data: Any = DROP, **envelope: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {"type": event_type, **copy.deepcopy(ENVELOPE)}
     for key in NOT_ON.get(event_type, ()):
         del raw[key]
-    if not event_type.startswith("step."):
+    if not event_type.startswith(("step.", "approval.")):
         raw.pop("step", None)  # optional elsewhere; the good events leave it out
     raw["data"] = copy.deepcopy(GOOD_DATA[event_type]) if data is DROP else data
     for key, value in envelope.items():
@@ -161,7 +167,7 @@ def error_of(raw: object) -> InvalidEvent:
 
 def test_every_type_has_a_good_case() -> None:
     assert set(GOOD_DATA) == set(EVENT_TYPES)
-    assert len(EVENT_TYPES) == 20
+    assert len(EVENT_TYPES) == 21  # the contract's 18, run.paused/resumed, approval.requested
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
@@ -185,7 +191,8 @@ def test_good_event_parses(event_type: str) -> None:
 NO_REQUIRED_DATA = [
     t
     for t in EVENT_TYPES
-    if t.split(".")[0] not in {"prompt", "response", "artifact", "log"} and t != "run.failed"
+    if t.split(".")[0] not in {"prompt", "response", "artifact", "log", "approval"}
+    and t != "run.failed"
 ]
 
 
@@ -199,6 +206,16 @@ def test_data_missing_or_null_is_empty(event_type: str) -> None:
     ]
     assert payloads[0] == payloads[1] == payloads[2]
     assert payloads[0]["data"] == ({"steps": []} if event_type == "pipeline.defined" else {})
+
+
+def test_approval_requests_need_a_step_and_approvers_and_decisions_are_not_ingested() -> None:
+    assert str(error_of(make("approval.requested", step=DROP))).startswith("step: required")
+    no_one = with_data("approval.requested", approvers=[])
+    assert "data.approvers" in str(error_of(make("approval.requested", data=no_one)))
+    never = with_data("approval.requested", timeout_s=0.0)
+    assert "data.timeout_s" in str(error_of(make("approval.requested", data=never)))
+    forged = make("log", type="approval.granted", data={"approval": "a", "by": "user:x"})
+    assert str(error_of(forged)).startswith("type: 'approval.granted' is written by the service")
 
 
 def test_log_needs_no_pipeline_nor_run() -> None:

@@ -193,3 +193,27 @@ def test_versions_are_counted_once_per_entity_and_batch() -> None:
     # Recomputed, not accumulated, when the transaction is retried.
     count_versions(rows)
     assert [(r["run_n"], r["pipeline_n"]) for r in rows] == [(2, 3), (1, 0), (0, 0), (0, 1)]
+
+
+def test_an_approval_folds_to_its_request_and_its_first_decision_by_seq() -> None:
+    # Issue 19: a request and decisions in one batch (a replay page) give one row; the
+    # log holds one decision per approval, and the fold keeps the first by seq anyway.
+    asked = {"approval": "a1", "question": "Ship?", "approvers": ["owner"], "timeout_s": 90.0}
+    request = ev(1, "approval.requested", "00:00.000", asked, step="gate")
+    granted = ev(
+        2, "approval.granted", "00:30.000", {"approval": "a1", "by": "key:ana"}, step="gate"
+    )
+    denied = ev(3, "approval.denied", "00:40.000", {"approval": "a1", "by": "key:bo"}, step="gate")
+    batch = plan(denied, granted, request)
+    row = only(batch["approvals"])
+    assert (row["id"], row["step_run"], row["question"]) == ("a1", "r1/gate#1", "Ship?")
+    assert (row["decision"], row["by"], row["decision_seq"], row["request_seq"]) == (
+        "granted",
+        "key:ana",
+        2,
+        1,
+    )
+    assert row["requested_at"] == "2026-11-20T02:00:00.000Z"
+    assert row["deadline"] == "2026-11-20T02:01:30.000000Z"
+    # Each approval event also counts in its step run (version) like any in-step event.
+    assert only(batch["steps"])["events"] == 3

@@ -24,6 +24,7 @@ import { query } from "../gql.js";
 import { LABEL, OPERATE_REASON, canOperate, disabledReason, issue, latest } from "../commands.js";
 import { actionButton, commandState, setupSpace } from "./controls.js";
 import { openStartDialog } from "./dialogs.js";
+import { approvalMarker } from "./approvals.js";
 import { contextMenu } from "../menu.js";
 import { definitionOf, toCsv, toYaml } from "../forms.js";
 import { focusLogs } from "../keys.js";
@@ -245,6 +246,7 @@ function updateCard(c, p) {
     activeRun(p)?.status,
     principal.permissions,
     controlTargets(p).map((t) => latest.get(t) || null),
+    approvalMarker(p)?.getAttribute("href") ?? null,
   ]);
   if (sig === c.sig) return; // nothing visible changed: leave the DOM alone
   c.sig = sig;
@@ -264,6 +266,7 @@ function updateCard(c, p) {
   parts.active.textContent = activeRuns ? `${activeRuns} active` : "";
   replace(
     parts.meta,
+    approvalMarker(p),
     run
       ? h("a", { href: runHref(run.id), "data-link": true, title: `Run ${run.id}` }, "latest run")
       : null,

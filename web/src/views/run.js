@@ -38,6 +38,7 @@ import { showRaw } from "./dialogs.js";
 import { messagesOf, responseOf } from "./prompt.js";
 import { principal, roleName } from "../auth.js";
 import * as timeslider from "./timeslider.js";
+import { approvalsSection } from "./approvals.js";
 
 let panel;
 let cur = { name: "home", params: {}, query: new URLSearchParams() };
@@ -396,6 +397,7 @@ function renderRun() {
           : null,
       ),
       run.error ? h("p.st-failed", h("span", { "aria-hidden": "true" }, "✕ "), run.error) : null,
+      approvalsSection(run, state.pipelines.get(run.pipeline.name)?.owner?.id, now),
       h("h3#timeline-h", "Step timeline"),
       h(
         "div.gantt#gantt",

@@ -42,13 +42,20 @@ from tracegraph.store.command_store import BatchRefused
 MAX_BATCH = 100
 
 
-@strawberry.enum(description="What a command asks an executor to do.")
+@strawberry.enum(
+    description=(
+        "What a command asks an executor to do. APPROVAL: a decision on an approval its "
+        "step run waits for (params: approval, decision, by, comment), issued by the "
+        "service from approveStep / denyStep / the approval's expiry."
+    )
+)
 class CommandKind(enum.Enum):
     PAUSE = "pause"
     RESUME = "resume"
     CANCEL = "cancel"
     RETRY = "retry"
     START = "start"
+    APPROVAL = "approval"
 
 
 @strawberry.enum(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import strawberry
 
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
+from tracegraph.api.graphql.approvals import ApprovalsMutation, ApprovalsQuery
 from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
 from tracegraph.api.graphql.commands import (
     CommandsMutation,
@@ -41,6 +42,7 @@ class Query(
     CommandsQuery,
     DefinitionsQuery,
     QuarantineQuery,
+    ApprovalsQuery,
 ):
     pass
 
@@ -55,6 +57,7 @@ class Mutation(
     CommandsMutation,
     DefinitionsMutation,
     QuarantineMutation,
+    ApprovalsMutation,
 ):
     pass
 

@@ -395,6 +395,10 @@ class StepRun:
     provider: str | None
     model: str | None
     error: str | None
+    awaiting_approval: strawberry.ID | None = strawberry.field(
+        description="The approval this step run waits for (its status stays RUNNING), "
+        "else null: approvals(run:) has its question and approvers (docs/approvals.md)."
+    )
     step_id: strawberry.Private[str]
     # A point-in-time view's folded calls and artifacts (history/fold.py); None: live.
     folded_links: strawberry.Private[dict[str, list[dict[str, Any]]] | None] = None
@@ -415,6 +419,7 @@ class StepRun:
             provider=n.get("provider"),
             model=n.get("model"),
             error=n.get("error"),
+            awaiting_approval=n.get("awaiting_approval"),
             step_id=f"{n.get('pipeline')}/{n.get('step')}",
         )
 
