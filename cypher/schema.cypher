@@ -64,3 +64,10 @@ CREATE INDEX command_pipeline_seq IF NOT EXISTS FOR (n:Command) ON (n.pipeline, 
 CREATE INDEX command_state_expiry IF NOT EXISTS FOR (n:Command) ON (n.state, n.expires_at);
 CREATE INDEX command_state_acknowledged IF NOT EXISTS FOR (n:Command) ON (n.state, n.acknowledged_at);
 CREATE INDEX command_run IF NOT EXISTS FOR (n:Command) ON (n.run);
+// The governance gate (docs/governance.md, "The gate"): policies, change requests, and a
+// pipeline's definition versions read straight from its pipeline.defined events.
+CREATE CONSTRAINT gate_policy_id IF NOT EXISTS FOR (n:GatePolicy) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT change_request_id IF NOT EXISTS FOR (n:ChangeRequest) REQUIRE n.id IS UNIQUE;
+CREATE INDEX change_request_state_seq IF NOT EXISTS FOR (n:ChangeRequest) ON (n.state, n.requested_seq);
+CREATE INDEX change_request_pipeline_seq IF NOT EXISTS FOR (n:ChangeRequest) ON (n.pipeline, n.applied_seq);
+CREATE INDEX event_type_pipeline IF NOT EXISTS FOR (n:Event) ON (n.type, n.pipeline);

@@ -6,9 +6,9 @@ group committer as ingested events, with the admin as its principal: it is store
 the log, sequenced, applied in the writer's transaction (``store.event_writer``) and
 fanned out to subscribers like any other event, so a rebuild from the log reproduces it.
 
-This is the one place a change passes before it is written, so a future approval gate
-(issue 19, "the gate") can hold a change here as a pending request and submit the same
-event once it is approved.
+The governance gate (``definitions/gate.py``) decides before these are called whether a
+change is held as a change request; its own events (policies, requests, decisions) are
+submitted through :meth:`AdminChanges.submit_event`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class AdminChanges:
         else:
             await within(max(budget, 0.0), check, "the target check")
 
+    async def require_target(self, pipeline: str, step: str | None) -> None:
+        """``UnknownTarget`` unless the pipeline (or its step) exists."""
+        await self._require_target(pipeline, step)
+
     async def set_owner(self, pipeline: str, step: str | None, owner: str, actor: str) -> int:
         """Set the owner (already validated); returns the seq of its event.
         ``UnknownTarget`` when there is no such pipeline or step (nothing is written)."""
@@ -76,6 +80,11 @@ class AdminChanges:
         stored = await self._policies.get()
         assert stored is not None  # the event just committed created or updated it
         return stored
+
+    async def submit_event(self, payload: dict[str, Any], actor: str) -> int:
+        """Commit one service-written governance event (``events/governance.py``);
+        returns its seq."""
+        return await self._submit(payload, actor)
 
     async def _submit(self, payload: dict[str, Any], actor: str) -> int:
         now = self._clock()

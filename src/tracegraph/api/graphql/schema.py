@@ -17,6 +17,7 @@ from tracegraph.api.graphql.commands import (
 from tracegraph.api.graphql.core import CoreQuery, IngestMutation
 from tracegraph.api.graphql.definitions import DefinitionsMutation, DefinitionsQuery
 from tracegraph.api.graphql.deltas import DeltasQuery, DeltasSubscription
+from tracegraph.api.graphql.gate import GateMutation, GateQuery, GateSubscription
 from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
 from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
@@ -39,6 +40,7 @@ class Query(
     CoreQuery,
     CommandsQuery,
     DefinitionsQuery,
+    GateQuery,
 ):
     pass
 
@@ -52,12 +54,19 @@ class Mutation(
     IngestMutation,
     CommandsMutation,
     DefinitionsMutation,
+    GateMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(DeltasSubscription, LiveSubscription, AlertsSubscription, CommandsSubscription):
+class Subscription(
+    DeltasSubscription,
+    LiveSubscription,
+    AlertsSubscription,
+    CommandsSubscription,
+    GateSubscription,
+):
     """Entity deltas (tracegraph.api.graphql.deltas), live events and run states
     (tracegraph.api.graphql.subscriptions), alerts, and executors' commands."""
 

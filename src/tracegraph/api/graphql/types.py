@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
@@ -19,6 +19,13 @@ from tracegraph.api.graphql.permissions import can, hidden_unless
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_required_datetime
 from tracegraph.auth import Permission
 from tracegraph.redaction import without_policy, without_prompt_text
+
+if TYPE_CHECKING:
+    from tracegraph.api.graphql.definitions import DefinitionDiff
+    from tracegraph.api.graphql.gate import ChangeRequest, PipelineVersion
+
+# The governance gate's types (api/graphql/gate.py), which import these.
+_GATE = "tracegraph.api.graphql.gate"
 
 
 @strawberry.enum(description="Status of a run or step run (graph values are lowercase).")
@@ -327,6 +334,33 @@ class Pipeline:
         first = info.context.page_size(20 if first is None else first)
         nodes = await info.context.loaders.runs_of_pipeline.load((self.name, first))
         return [Run.from_node(n) for n in nodes]
+
+    @strawberry.field(
+        description="Every definition version, oldest first: who submitted it, when, and "
+        "who approved it when it went through the gate (docs/governance.md)."
+    )
+    async def versions(
+        self, info: Info
+    ) -> list[Annotated[PipelineVersion, strawberry.lazy(_GATE)]]:
+        from tracegraph.api.graphql.gate import pipeline_versions
+
+        return await pipeline_versions(info, self.name)
+
+    @strawberry.field(description="What changed between two definition versions.")
+    async def diff(
+        self, info: Info, from_: Annotated[str, strawberry.argument(name="from")], to: str
+    ) -> Annotated[DefinitionDiff, strawberry.lazy("tracegraph.api.graphql.definitions")]:
+        from tracegraph.api.graphql.gate import pipeline_diff
+
+        return await pipeline_diff(info, self.name, from_, to)
+
+    @strawberry.field(description="Change requests of this pipeline waiting for review.")
+    async def pending_changes(
+        self, info: Info
+    ) -> list[Annotated[ChangeRequest, strawberry.lazy(_GATE)]]:
+        from tracegraph.api.graphql.gate import pending_changes
+
+        return await pending_changes(info, self.name)
 
 
 @strawberry.type
