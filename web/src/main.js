@@ -28,9 +28,10 @@ import * as logsView from "./views/logs.js";
 import * as insightsView from "./views/insights.js";
 import * as graphView from "./views/graph.js";
 import * as configView from "./views/config.js";
+import * as changesView from "./views/changes.js";
 import { setupKeys, openPicker } from "./keys.js";
 
-const views = [pipelinesView, runView, logsView, insightsView, configView];
+const views = [pipelinesView, runView, logsView, insightsView, configView, changesView];
 
 function renderHeader() {
   $("#stat-active").textContent = fmtInt(state.activeRuns);
@@ -96,8 +97,9 @@ function applyRoute(route) {
   const graphMode = route.name === "lineage" || route.name === "impact";
   main.classList.toggle("graph-mode", graphMode);
   $("#panel-graph").hidden = !graphMode;
-  main.classList.toggle("config-mode", route.name === "config");
+  main.classList.toggle("config-mode", route.name === "config" || route.name === "changes");
   $("#panel-config").hidden = route.name !== "config";
+  $("#panel-changes").hidden = route.name !== "changes";
   document.body.dataset.route = route.name;
   const titles = {
     home: "Overview",
@@ -106,6 +108,7 @@ function applyRoute(route) {
     lineage: "Lineage",
     impact: "Blast radius",
     config: route.params.name ? `Configure ${route.params.name}` : "Configuration",
+    changes: route.params.name ? `Changes to ${route.params.name}` : "Changes",
   };
   document.title = `${titles[route.name] || "Tracegraph"} · Tracegraph`;
   $("#page-title").textContent = `Tracegraph — ${titles[route.name] || ""}`;
@@ -127,6 +130,7 @@ async function boot() {
   $("#btn-picker").addEventListener("click", openPicker);
   $("#btn-lineage").addEventListener("click", () => navigate("/lineage"));
   $("#btn-config").addEventListener("click", () => navigate("/config"));
+  $("#btn-changes").addEventListener("click", () => navigate("/changes"));
   on("counters", headerSoon);
   on("overview", headerSoon);
   onDrift(driftSoon);

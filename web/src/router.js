@@ -12,6 +12,8 @@ export function parseRoute(loc = location) {
   if ((m = /^\/runs\/(.+)$/.exec(path))) return { name: "run", params: { id: m[1] }, query: q };
   if ((m = /^\/config(?:\/(.+))?$/.exec(path)))
     return { name: "config", params: { name: m[1] || null }, query: q };
+  if ((m = /^\/changes(?:\/(.+))?$/.exec(path)))
+    return { name: "changes", params: { name: m[1] || null }, query: q };
   if (path === "/lineage") return { name: "lineage", params: {}, query: q };
   if (path === "/impact") return { name: "impact", params: {}, query: q };
   return { name: "home", params: {}, query: q };

@@ -32,11 +32,14 @@ from tracegraph.definitions.service import (
     Submitted,
     Validation,
 )
+from tracegraph.definitions.service import event_id as definition_event_id
 from tracegraph.definitions.versions import next_version
 from tracegraph.events.governance import (
     change_decided_event,
     change_requested_event,
     gate_policy_set_event,
+    owner_set_event,
+    sla_set_event,
 )
 from tracegraph.ingest.admin_changes import AdminChanges
 from tracegraph.store.gate_store import GateStore
@@ -145,6 +148,14 @@ def _with_governance(
     return before, after
 
 
+def _proposed(request: dict[str, Any]) -> list[DefinitionState]:
+    """The owner a request proposes, as a state (its alert goes to the new owner too)."""
+    owner = request["payload"].get("owner")
+    if owner is None:
+        return []
+    return [DefinitionState(request["pipeline"], data={"owner": owner})]
+
+
 def _notified(row: dict[str, Any], *states: DefinitionState) -> dict[str, Any]:
     """``row`` with the pipeline's owners in ``states`` (who its alert goes to: before
     and after an approved owner change, both)."""
@@ -187,7 +198,8 @@ class GateService:
                 f"gated: unknown change kind {unknown[0]!r} (known: {', '.join(GATE_KINDS)})"
             )
         kinds = [k for k in GATE_KINDS if k in gated]
-        await self._admin.submit_event(gate_policy_set_event(pipeline, kinds, self._clock()), actor)
+        event = gate_policy_set_event(pipeline, kinds, self._clock())
+        await self._admin.submit_event(event, actor=actor)
         return await self.policy(pipeline)
 
     async def _gates(self, pipeline: str, kinds: Collection[str]) -> bool:
@@ -282,7 +294,8 @@ class GateService:
             "base_version": state.version,
             "base_digest": digest(state),
         }
-        await self._admin.submit_event(change_requested_event(request, self._clock()), actor)
+        event = change_requested_event(request, self._clock())
+        await self._admin.submit_event(event, actor=actor)
         return _notified(await self.request(request_id), state)
 
     # -- reviewing -------------------------------------------------------------------
@@ -301,8 +314,10 @@ class GateService:
     async def decide(
         self, request_id: str, approve: bool, comment: str | None, actor: str
     ) -> dict[str, Any]:
-        """Approve (the change goes live as its event, by its author) or reject (nothing
-        changes) a pending request; the decision is an event by ``actor``."""
+        """Approve or reject a pending request; the decision is a ``change.decided``
+        event by ``actor``. Approved, the change's own event is committed with it in one
+        transaction (both or neither), by the same path as an ungated change; rejected,
+        only the decision is written."""
         request = await self.request(request_id)
         if request["state"] != "pending":
             raise GateError(
@@ -312,40 +327,46 @@ class GateService:
         if request["author"] == actor:
             raise OwnChange(request_id)
         before = await self._definitions.current(request["pipeline"])
-        applied_seq = None
         if approve:
-            applied_seq = await self._apply(request)
-        event = change_decided_event(request_id, approve, comment, applied_seq, self._clock())
-        await self._admin.submit_event(event, actor)
-        after = await self._definitions.current(request["pipeline"])
-        return _notified(await self.request(request_id), before, after)
+            await self._apply(request, before, comment, actor)
+        else:
+            event = change_decided_event(request_id, False, comment, None, self._clock())
+            await self._admin.submit_event(event, actor=actor)
+        return _notified(await self.request(request_id), before, *_proposed(request))
 
-    async def _apply(self, request: dict[str, Any]) -> int:
+    async def _apply(
+        self, request: dict[str, Any], state: DefinitionState, comment: str | None, actor: str
+    ) -> None:
         pipeline, kind, payload = request["pipeline"], request["kind"], request["payload"]
-        state = await self._definitions.current(pipeline)
         if digest(state) != request["base_digest"]:
             raise GateError(
                 f"change request {request['id']!r} is stale: pipeline {pipeline!r} changed "
-                f"since it was proposed (it was based on version {request.get('base_version')!r}, "
-                f"now {state.version!r}, or its owners/SLAs changed); reject it and propose "
-                "the change again"
+                f"since it was proposed (it was based on version "
+                f"{request.get('base_version')!r}, now {state.version!r}, or its owners/SLAs "
+                "changed); reject it and propose the change again"
             )
-        author = request["author"]
+        at = self._clock()
         if kind in ("definition", "rollback"):
             # Checked again against the live state (unchanged, as the digest says): the
             # same validation and the same path as an ungated submission.
-            validation = await self._definitions.validate(pipeline, to_yaml(payload["definition"]))
-            if not validation.valid:
+            text = to_yaml(payload["definition"])
+            validation = await self._definitions.validate(pipeline, text)
+            if not validation.valid or validation.version is None:
                 raise InvalidDefinition(
                     f"the proposed definition is no longer valid: {validation.problems[0].message}",
                     validation.problems,
                 )
-            return (await self._definitions.publish(validation, author)).seq
+            change_id = definition_event_id(pipeline, validation.version)
+            decided = change_decided_event(request["id"], True, comment, change_id, at)
+            await self._definitions.publish(validation, actor, with_events=[decided])
+            return
+        step = request.get("step")
         if kind == "owner":
-            return await self._admin.set_owner(
-                pipeline, request.get("step"), payload["owner"], author
-            )
-        return await self._admin.set_sla(pipeline, request.get("step"), payload["sla"], author)
+            change = owner_set_event(pipeline, step, payload["owner"], at)
+        else:
+            change = sla_set_event(pipeline, step, payload["sla"], at)
+        decided = change_decided_event(request["id"], True, comment, change["id"], at)
+        await self._admin.submit_event(change, decided, actor=actor)
 
     # -- versions --------------------------------------------------------------------
 

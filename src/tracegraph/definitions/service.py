@@ -122,7 +122,11 @@ class IngestOutcomeLike(Protocol):
 
 class Ingest(Protocol):
     async def ingest(
-        self, raw_events: Sequence[Any], principal: str | None = None
+        self,
+        raw_events: Sequence[Any],
+        principal: str | None = None,
+        *,
+        service_events: Sequence[dict[str, Any]] = (),
     ) -> IngestOutcomeLike: ...
 
 
@@ -191,12 +195,17 @@ class DefinitionService:
                 raise NeedsPermission(permission)
         return validation
 
-    async def publish(self, validation: Validation, actor: str) -> Submitted:
+    async def publish(
+        self, validation: Validation, actor: str, with_events: Sequence[dict[str, Any]] = ()
+    ) -> Submitted:
         """Store a prepared definition as a ``pipeline.defined`` event (the ungated path,
-        and an approved change request's)."""
-        return await self._publish(validation, actor)
+        and an approved change request's: ``with_events`` holds its decision, committed
+        in the same transaction)."""
+        return await self._publish(validation, actor, with_events)
 
-    async def _publish(self, validation: Validation, actor: str) -> Submitted:
+    async def _publish(
+        self, validation: Validation, actor: str, with_events: Sequence[dict[str, Any]] = ()
+    ) -> Submitted:
         assert validation.data is not None and validation.version is not None
         assert validation.diff is not None
         eid = event_id(validation.pipeline, validation.version)
@@ -213,7 +222,7 @@ class DefinitionService:
             "pipeline": validation.pipeline,
             "data": validation.data,
         }
-        outcome = await self._ingest.ingest([event], actor)
+        outcome = await self._ingest.ingest([event], actor, service_events=with_events)
         if outcome.rejected or not outcome.accepted:
             # Only a race gets here (it was valid and new when checked): another request
             # stored this version first.

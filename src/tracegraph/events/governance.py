@@ -104,14 +104,14 @@ def change_requested_event(request: dict[str, Any], at: datetime) -> dict[str, A
 
 
 def change_decided_event(
-    request_id: str, approved: bool, comment: str | None, applied_seq: int | None, at: datetime
+    request_id: str, approved: bool, comment: str | None, applied_event: str | None, at: datetime
 ) -> dict[str, Any]:
-    """A reviewer's decision (the reviewer is the event's principal); ``applied_seq`` is
-    the seq of the change's own event when it was approved and published."""
+    """A reviewer's decision (the reviewer is the event's principal); ``applied_event``
+    is the id of the change's own event, committed with it when approved."""
     data = {
         "id": request_id,
         "decision": "approved" if approved else "rejected",
         "comment": comment,
-        "applied_seq": applied_seq,
+        "applied_event": applied_event,
     }
     return _envelope(CHANGE_DECIDED, at, None, None, data)

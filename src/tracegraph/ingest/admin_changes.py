@@ -14,7 +14,7 @@ submitted through :meth:`AdminChanges.submit_event`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,15 +81,21 @@ class AdminChanges:
         assert stored is not None  # the event just committed created or updated it
         return stored
 
-    async def submit_event(self, payload: dict[str, Any], actor: str) -> int:
-        """Commit one service-written governance event (``events/governance.py``);
-        returns its seq."""
-        return await self._submit(payload, actor)
+    async def submit_event(self, payload: dict[str, Any], *more: dict[str, Any], actor: str) -> int:
+        """Commit service-written governance events (``events/governance.py``) in one
+        transaction (an approved change and its decision: both or neither); returns the
+        seq of the first."""
+        return await self._submit(payload, actor, more)
 
-    async def _submit(self, payload: dict[str, Any], actor: str) -> int:
+    async def _submit(
+        self, payload: dict[str, Any], actor: str, more: Sequence[dict[str, Any]] = ()
+    ) -> int:
         now = self._clock()
-        pending = PendingEvent(index=0, payload=payload, fingerprint=payload_fingerprint(payload))
-        unit = WriteUnit(events=[pending], rejected=[], received_at=now, principal=actor)
+        pending = [
+            PendingEvent(index=i, payload=p, fingerprint=payload_fingerprint(p))
+            for i, p in enumerate([payload, *more])
+        ]
+        unit = WriteUnit(events=pending, rejected=[], received_at=now, principal=actor)
         # Overloaded / DatabaseUnavailable (IngestError) propagate: the API maps them.
         result, _ = await self._committer.submit(unit)
         if result.rejected:

@@ -199,7 +199,7 @@ async def _apply_change_decided(
         id=data["id"],
         decision=data["decision"],
         comment=data.get("comment"),
-        applied_seq=data.get("applied_seq"),
+        applied_event=data.get("applied_event"),
         actor=ev.principal or _UNKNOWN_ACTOR,
         at=ev.payload["time"],
     )

@@ -36,6 +36,8 @@ SPA_PATHS: tuple[str, ...] = (
     "/impact",
     "/config",
     "/config/{name:path}",
+    "/changes",
+    "/changes/{name:path}",
 )
 
 _NO_SETUP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tracegraph</title>

@@ -19,7 +19,7 @@ const Q_VALIDATE = `query($p: String!, $y: String!) { validateDefinition(pipelin
   valid version versionGenerated problems { message path line column }
   warnings { message path line column } ${DIFF} } }`;
 const M_SUBMIT = `mutation($p: String!, $y: String!) { submitDefinition(pipeline: $p, yaml: $y) {
-  pipeline version seq isCurrent } }`;
+  pipeline version seq isCurrent changeRequest { id } } }`;
 
 let panel;
 let els = {};
@@ -193,8 +193,9 @@ async function submit() {
     const data = await query(M_SUBMIT, { p: ed.pipeline, y: text });
     const s = data.submitDefinition;
     // Stored is not always live: a later-dated definition stored meanwhile wins.
-    const msg =
-      s.isCurrent === false
+    const msg = s.changeRequest
+      ? `Version ${s.version} of ${s.pipeline} is pending approval (change request ${s.changeRequest.id}).`
+      : s.isCurrent === false
         ? `Version ${s.version} of ${s.pipeline} is stored (event seq ${s.seq}) but not current: a later-dated definition wins.`
         : `Version ${s.version} of ${s.pipeline} is live (event seq ${s.seq}).`;
     ed.submitting = false;
