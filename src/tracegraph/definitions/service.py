@@ -222,7 +222,10 @@ class DefinitionService:
             "pipeline": validation.pipeline,
             "data": validation.data,
         }
-        outcome = await self._ingest.ingest([event], actor, service_events=with_events)
+        if with_events:
+            outcome = await self._ingest.ingest([event], actor, service_events=with_events)
+        else:
+            outcome = await self._ingest.ingest([event], actor)
         if outcome.rejected or not outcome.accepted:
             # Only a race gets here (it was valid and new when checked): another request
             # stored this version first.
