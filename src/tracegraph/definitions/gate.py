@@ -14,11 +14,12 @@ reproduces all of it. Ungated changes apply at once, as before.
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -41,12 +42,25 @@ from tracegraph.events.governance import (
     owner_set_event,
     sla_set_event,
 )
+from tracegraph.ingest import deadline
 from tracegraph.ingest.admin_changes import AdminChanges
+from tracegraph.store.errors import within
 from tracegraph.store.gate_store import GateStore
+
+T = TypeVar("T")
 
 # What a gate policy can hold back, in this order.
 GATE_KINDS = ("definitions", "owners", "slas")
 _PERMISSION_KIND = {"admin:owners": "owners", "admin:slas": "slas"}
+
+
+async def _bounded(call: Awaitable[T], what: str) -> T:
+    """A read within the request's answer budget (RequestDeadline), not only the query
+    timeout: a frozen database costs a request seconds, not ~12 s."""
+    budget = deadline.remaining(math.inf)
+    if math.isinf(budget):
+        return await call
+    return await within(max(budget, 0.0), call, what)
 
 
 class GateError(ValueError):
@@ -184,7 +198,7 @@ class GateService:
     async def policy(self, pipeline: str | None) -> GatePolicy:
         """The policy in force for ``pipeline`` (its own, else the default), or the
         default itself when ``pipeline`` is None."""
-        own, default = await self._store.policies(pipeline or "")
+        own, default = await _bounded(self._store.policies(pipeline or ""), "the gate policy read")
         if pipeline is not None and own is not None:
             return _policy(pipeline, own, inherited=False)
         return _policy(pipeline, default, inherited=pipeline is not None)
@@ -220,7 +234,7 @@ class GateService:
         self, pipeline: str, to_version: str, actor: str, permissions: Collection[str]
     ) -> Submitted | dict[str, Any]:
         """Propose ``to_version``'s definition again, as a new version."""
-        versions = await self._store.definition_versions(pipeline)
+        versions = await _bounded(self._store.definition_versions(pipeline), "the versions read")
         old = [v for v in versions if str(v["data"].get("version")) == to_version]
         if not old:
             known = ", ".join(sorted({str(v["data"].get("version")) for v in versions})) or "none"
@@ -301,7 +315,7 @@ class GateService:
     # -- reviewing -------------------------------------------------------------------
 
     async def request(self, request_id: str) -> dict[str, Any]:
-        found = await self._store.requests_by_id([request_id])
+        found = await _bounded(self._store.requests_by_id([request_id]), "the request read")
         if request_id not in found:
             raise GateError(f"unknown change request {request_id!r}")
         return found[request_id]
@@ -309,7 +323,7 @@ class GateService:
     async def requests(
         self, state: str | None, pipeline: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        return await self._store.requests(state, pipeline, limit)
+        return await _bounded(self._store.requests(state, pipeline, limit), "the requests read")
 
     async def decide(
         self, request_id: str, approve: bool, comment: str | None, actor: str
@@ -374,7 +388,7 @@ class GateService:
         """The pipeline's definition versions, oldest first, one per version (the latest
         event carrying it)."""
         by_version: dict[str, dict[str, Any]] = {}
-        for row in await self._store.definition_versions(pipeline):
+        for row in await _bounded(self._store.definition_versions(pipeline), "the versions read"):
             by_version[str(row["data"].get("version"))] = row
         return sorted(by_version.values(), key=lambda r: r["seq"])
 
