@@ -197,14 +197,14 @@ def test_owner_and_sla_changes_through_the_gate_survive_a_rebuild_from_the_log(
 
     async def watch() -> list[dict[str, Any]]:
         doc = gql(
-            "subscription($p: String) { changeRequestChanged(pipeline: $p) { id state kind } }"
+            f'subscription {{ changeRequestChanged(pipeline: "{pipe}") {{ id state kind }} }}'
         )
         alerts = gql('subscription { alerts(owner: "team:search") { kind status subject } }')
         got: list[dict[str, Any]] = []
         async with session(service, role="viewer") as s, session(service, role="viewer") as a:
 
             async def listen() -> None:
-                async for result in s.subscribe(doc, variable_values={"p": pipe}):
+                async for result in s.subscribe(doc):
                     got.append(result["changeRequestChanged"])
 
             async def listen_alerts() -> None:
