@@ -68,3 +68,10 @@ CREATE INDEX command_run IF NOT EXISTS FOR (n:Command) ON (n.run);
 CREATE CONSTRAINT approval_id IF NOT EXISTS FOR (n:Approval) REQUIRE n.id IS UNIQUE;
 CREATE INDEX approval_state_deadline IF NOT EXISTS FOR (n:Approval) ON (n.state, n.deadline);
 CREATE INDEX approval_run IF NOT EXISTS FOR (n:Approval) ON (n.run);
+// The governance gate (docs/governance.md, "The gate"): policies, change requests, and a
+// pipeline's definition versions read straight from its pipeline.defined events.
+CREATE CONSTRAINT gate_policy_id IF NOT EXISTS FOR (n:GatePolicy) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT change_request_id IF NOT EXISTS FOR (n:ChangeRequest) REQUIRE n.id IS UNIQUE;
+CREATE INDEX change_request_state_seq IF NOT EXISTS FOR (n:ChangeRequest) ON (n.state, n.requested_seq);
+CREATE INDEX change_request_pipeline_seq IF NOT EXISTS FOR (n:ChangeRequest) ON (n.pipeline, n.applied_seq);
+CREATE INDEX event_type_pipeline IF NOT EXISTS FOR (n:Event) ON (n.type, n.pipeline);

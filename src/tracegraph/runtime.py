@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from neo4j import AsyncDriver
@@ -24,6 +25,7 @@ from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
 from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
+from tracegraph.definitions.gate import GateService
 from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.history.service import RunHistory
@@ -54,6 +56,7 @@ from tracegraph.store.document_reads import DocumentReads
 from tracegraph.store.driver import open_driver
 from tracegraph.store.errors import error_code, is_retryable
 from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.gate_store import GateStore
 from tracegraph.store.governance_store import GovernanceStore
 from tracegraph.store.graph_reads import GraphReads
 from tracegraph.store.history_reads import HistoryReads
@@ -111,6 +114,8 @@ class Services:
     definitions: DefinitionService
     # Point-in-time views of runs, folded from the log (history/; issue 19 item 7).
     history: RunHistory
+    # The governance gate: policies, change requests, versions (definitions/gate.py).
+    gate: GateService
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -122,6 +127,38 @@ class Services:
         self.hub.publish_alerts(breaches)
         for breach in breaches:
             self.webhooks.enqueue({"type": "sla.breach", "breach": breach})
+
+    def publish_change_request(self, request: dict[str, Any]) -> None:
+        """A change request proposed or decided: its pipeline's owners hear of it through
+        the alerts subscription and the webhooks (docs/governance.md, "The gate")."""
+        self.hub.publish_alerts([change_request_alert(request)])
+        keys = ("id", "kind", "state", "pipeline", "step", "author", "reviewer", "comment")
+        body = {k: request.get(k) for k in keys} | {"owners": request.get("owners") or []}
+        self.webhooks.enqueue({"type": "change.request", "changeRequest": body})
+
+
+def change_request_alert(request: dict[str, Any]) -> dict[str, Any]:
+    """A change request as an alert row (``alerts`` subscription; SLABreach shape, kind
+    ``change_request``): open while pending, resolved once decided."""
+    decided = request.get("decided_at")
+    return {
+        "id": request["id"],
+        "kind": "change_request",
+        "version": 1 if decided is None else 2,
+        "observed": 0,
+        "threshold": 0,
+        "at": request.get("created_at"),
+        "detected_at": request.get("created_at"),
+        "pipeline": request["pipeline"],
+        "step": request.get("step"),
+        "subject": request["id"],
+        "resolved_by": request.get("reviewer"),
+        "resolved_at": decided,
+        "owners": [
+            {"id": o, "kind": o.partition(":")[0], "name": o.partition(":")[2]}
+            for o in request.get("owners") or []
+        ],
+    }
 
 
 def schema_retry_delays(cap_s: float, first_s: float = 0.5) -> Iterator[float]:
@@ -374,6 +411,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         settings.command_ttl_s,
         transactions=settings.command_issue_transactions,
     )
+    admin_changes = AdminChanges(committer, governance, policies)
+    definitions = DefinitionService(
+        DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
+    )
     services = Services(
         settings=settings,
         driver=driver,
@@ -399,7 +440,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         audit=AuditStore(driver, database, timeout_s),
         history=RunHistory(HistoryReads(driver, database, timeout_s), prices),
         governance=governance,
-        admin_changes=AdminChanges(committer, governance, policies),
+        admin_changes=admin_changes,
         slas=slas,
         sla_evaluator=sla_evaluator,
         webhooks=webhooks,
@@ -418,8 +459,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             clock=lambda: services.clock(),
             sweep_every_s=settings.approval_sweep_interval_s,
         ),
-        definitions=DefinitionService(
-            DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
+        definitions=definitions,
+        gate=GateService(
+            GateStore(driver, database, timeout_s),
+            definitions,
+            admin_changes,
+            lambda: services.clock(),
         ),
         schema_ready=schema_ready,
     )

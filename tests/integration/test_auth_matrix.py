@@ -151,6 +151,24 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
     "approvals": ("{ approvals(first: 5) { id state } }", READERS),
     "approveStep": ('mutation { approveStep(approvalId: "no-such") { id } }', READERS),
     "denyStep": ('mutation { denyStep(approvalId: "no-such", comment: "no") { id } }', READERS),
+    # The governance gate: policies set by admin:policy, read by readers; requests
+    # reviewed by changes:review (reviewer, admin); rollback needs operate.
+    "gatePolicy": ('{ gatePolicy(pipeline: "rag-nightly") { gated inherited } }', READERS),
+    "changeRequests": ("{ changeRequests(state: PENDING) { id } }", READERS),
+    "pipeline versions": (
+        '{ pipeline(name: "rag-nightly") { versions { version author } } }',
+        READERS,
+    ),
+    "setGatePolicy": (
+        'mutation { setGatePolicy(pipeline: "no-such-matrix", gated: []) { gated } }',
+        ADMINS,
+    ),
+    "approveChange": ('mutation { approveChange(id: "no-such") { id } }', REVIEWERS),
+    "rejectChange": ('mutation { rejectChange(id: "no-such", comment: "no") { id } }', REVIEWERS),
+    "rollbackPipeline": (
+        'mutation { rollbackPipeline(name: "rag-nightly", toVersion: "no-such") { version } }',
+        OPERATORS,
+    ),
     "acknowledgeCommand": (
         'mutation { acknowledgeCommand(id: "no-such", executor: "e") { id } }',
         EXECUTORS,

@@ -129,7 +129,17 @@ def rebuild(settings: Neo4jSettings) -> int:
 
 # Audit actions whose entries events make (definitions, and the admin changes written as
 # events, issue 19): a rebuild from the log must give them back as they were.
-EVENT_AUDIT_ACTIONS = {"pipeline.defined", "owner.changed", "sla.changed", "policy.changed"}
+EVENT_AUDIT_ACTIONS = {
+    "pipeline.defined",
+    "owner.changed",
+    "sla.changed",
+    "policy.changed",
+    # The governance gate's events (docs/governance.md, "The gate").
+    "gate.policy_changed",
+    "change.requested",
+    "change.approved",
+    "change.rejected",
+}
 
 
 def governance_state(driver: Driver) -> tuple[list, list]:

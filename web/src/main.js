@@ -29,9 +29,10 @@ import * as insightsView from "./views/insights.js";
 import * as graphView from "./views/graph.js";
 import * as configView from "./views/config.js";
 import * as reviewView from "./views/review.js";
+import * as changesView from "./views/changes.js";
 import { setupKeys, openPicker } from "./keys.js";
 
-const views = [pipelinesView, runView, logsView, insightsView, configView, reviewView];
+const views = [pipelinesView, runView, logsView, insightsView, configView, reviewView, changesView];
 
 function renderHeader() {
   $("#stat-active").textContent = fmtInt(state.activeRuns);
@@ -97,11 +98,12 @@ function applyRoute(route) {
   const graphMode = route.name === "lineage" || route.name === "impact";
   main.classList.toggle("graph-mode", graphMode);
   $("#panel-graph").hidden = !graphMode;
-  main.classList.toggle("config-mode", route.name === "config");
+  main.classList.toggle("config-mode", route.name === "config" || route.name === "changes");
   $("#panel-config").hidden = route.name !== "config";
   const reviewMode = route.name === "quarantine" || route.name === "audit";
   main.classList.toggle("review-mode", reviewMode);
   $("#panel-review").hidden = !reviewMode;
+  $("#panel-changes").hidden = route.name !== "changes";
   document.body.dataset.route = route.name;
   const titles = {
     home: "Overview",
@@ -112,6 +114,7 @@ function applyRoute(route) {
     config: route.params.name ? `Configure ${route.params.name}` : "Configuration",
     quarantine: "Quarantine",
     audit: "Audit trail",
+    changes: route.params.name ? `Changes to ${route.params.name}` : "Changes",
   };
   document.title = `${titles[route.name] || "Tracegraph"} · Tracegraph`;
   $("#page-title").textContent = `Tracegraph — ${titles[route.name] || ""}`;
@@ -134,6 +137,7 @@ async function boot() {
   $("#btn-lineage").addEventListener("click", () => navigate("/lineage"));
   $("#btn-config").addEventListener("click", () => navigate("/config"));
   $("#btn-review").addEventListener("click", () => navigate("/quarantine"));
+  $("#btn-changes").addEventListener("click", () => navigate("/changes"));
   on("counters", headerSoon);
   on("overview", headerSoon);
   onDrift(driftSoon);

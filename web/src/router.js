@@ -14,6 +14,8 @@ export function parseRoute(loc = location) {
     return { name: "config", params: { name: m[1] || null }, query: q };
   if (path === "/quarantine") return { name: "quarantine", params: {}, query: q };
   if (path === "/audit") return { name: "audit", params: {}, query: q };
+  if ((m = /^\/changes(?:\/(.+))?$/.exec(path)))
+    return { name: "changes", params: { name: m[1] || null }, query: q };
   if (path === "/lineage") return { name: "lineage", params: {}, query: q };
   if (path === "/impact") return { name: "impact", params: {}, query: q };
   return { name: "home", params: {}, query: q };

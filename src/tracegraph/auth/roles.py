@@ -27,6 +27,8 @@ class Permission(StrEnum):
     MANAGE_POLICY = "admin:policy"  # the redaction policy
     OPERATE = "operate"  # issue commands to pipelines and runs (issue 18)
     EXECUTE = "commands:execute"  # receive, acknowledge and settle commands
+    # Approve or reject gated changes (four-eyes: never one's own; docs/governance.md).
+    REVIEW_CHANGES = "changes:review"
 
 
 _REVIEWER = frozenset(
@@ -36,6 +38,7 @@ _REVIEWER = frozenset(
         Permission.READ_AUDIT,
         Permission.QUARANTINE,
         Permission.ACK_BREACHES,
+        Permission.REVIEW_CHANGES,
     }
 )
 

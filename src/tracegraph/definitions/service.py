@@ -4,8 +4,9 @@ submit it as a new version — a ``pipeline.defined`` event through the normal i
 replay of the log rebuilds every version.
 
 :meth:`DefinitionService.submit` is the one place a checked definition goes live
-(:meth:`DefinitionService._publish`); a governance gate (issue 19) goes between the two:
-a gated change would become a change request instead of being published.
+(:meth:`DefinitionService._publish`); the governance gate (``definitions/gate.py``) goes
+between :meth:`DefinitionService.prepare` and :meth:`DefinitionService.publish`: a gated
+change becomes a change request instead of being published.
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ class IngestOutcomeLike(Protocol):
 
 class Ingest(Protocol):
     async def ingest(
-        self, raw_events: Sequence[Any], principal: str | None = None
+        self,
+        raw_events: Sequence[Any],
+        principal: str | None = None,
+        *,
+        service_events: Sequence[dict[str, Any]] = (),
     ) -> IngestOutcomeLike: ...
 
 
@@ -168,6 +173,12 @@ class DefinitionService:
         """Validate and publish ``text`` as the pipeline's new definition, or raise
         :class:`InvalidDefinition` (or :class:`NeedsPermission` when it changes an owner
         or an SLA and ``permissions`` lack the admin one) with nothing stored."""
+        return await self._publish(await self.prepare(pipeline, text, permissions), actor)
+
+    async def prepare(self, pipeline: str, text: str, permissions: Collection[str]) -> Validation:
+        """``text`` validated as a submission (new, valid, allowed to ``permissions``),
+        ready for :meth:`publish` — or for the governance gate to hold it
+        (``definitions/gate.py``); raises as :meth:`submit` does."""
         validation = await self.validate(pipeline, text)
         if not validation.valid:
             raise InvalidDefinition(_summary(validation.problems), validation.problems)
@@ -182,11 +193,19 @@ class DefinitionService:
         for permission in governance_changes(validation.diff):
             if permission not in permissions:
                 raise NeedsPermission(permission)
-        # Issue 19's governance gate goes here: a gated change becomes a change request
-        # (pending approval) instead of being published now.
-        return await self._publish(validation, actor)
+        return validation
 
-    async def _publish(self, validation: Validation, actor: str) -> Submitted:
+    async def publish(
+        self, validation: Validation, actor: str, with_events: Sequence[dict[str, Any]] = ()
+    ) -> Submitted:
+        """Store a prepared definition as a ``pipeline.defined`` event (the ungated path,
+        and an approved change request's: ``with_events`` holds its decision, committed
+        in the same transaction)."""
+        return await self._publish(validation, actor, with_events)
+
+    async def _publish(
+        self, validation: Validation, actor: str, with_events: Sequence[dict[str, Any]] = ()
+    ) -> Submitted:
         assert validation.data is not None and validation.version is not None
         assert validation.diff is not None
         eid = event_id(validation.pipeline, validation.version)
@@ -203,7 +222,10 @@ class DefinitionService:
             "pipeline": validation.pipeline,
             "data": validation.data,
         }
-        outcome = await self._ingest.ingest([event], actor)
+        if with_events:
+            outcome = await self._ingest.ingest([event], actor, service_events=with_events)
+        else:
+            outcome = await self._ingest.ingest([event], actor)
         if outcome.rejected or not outcome.accepted:
             # Only a race gets here (it was valid and new when checked): another request
             # stored this version first.

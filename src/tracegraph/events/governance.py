@@ -22,11 +22,26 @@ from tracegraph.events.fields import format_timestamp
 OWNER_SET = "pipeline.owner_set"
 SLA_SET = "pipeline.sla_set"
 POLICY_SET = "redaction.policy_set"
-GOVERNANCE_TYPES = frozenset({OWNER_SET, SLA_SET, POLICY_SET})
+# The governance gate (docs/governance.md, "The gate"): which changes need approval, a
+# change proposed for review, and a reviewer's decision on it. Their pipeline is in
+# `data`, not the envelope: they change no pipeline (nor its card) by themselves.
+GATE_POLICY_SET = "gate.policy_set"
+CHANGE_REQUESTED = "change.requested"
+CHANGE_DECIDED = "change.decided"
+GOVERNANCE_TYPES = frozenset(
+    {OWNER_SET, SLA_SET, POLICY_SET, GATE_POLICY_SET, CHANGE_REQUESTED, CHANGE_DECIDED}
+)
 # The envelope's `source` of every admin change.
 SOURCE = "tracegraph/admin"
 # Which mutation writes each type (for the refusal an emitter gets).
-WRITTEN_BY = {OWNER_SET: "setOwner", SLA_SET: "setSla", POLICY_SET: "setRedactionPolicy"}
+WRITTEN_BY = {
+    OWNER_SET: "setOwner",
+    SLA_SET: "setSla",
+    POLICY_SET: "setRedactionPolicy",
+    GATE_POLICY_SET: "setGatePolicy",
+    CHANGE_REQUESTED: "a gated change",
+    CHANGE_DECIDED: "approveChange / rejectChange",
+}
 
 
 def is_governance(event_type: str) -> bool:
@@ -73,3 +88,30 @@ def policy_set_event(
     return _envelope(
         POLICY_SET, at, None, None, {"builtins": list(builtins), "custom_rules": rules}
     )
+
+
+def gate_policy_set_event(
+    pipeline: str | None, gated: Sequence[str], at: datetime
+) -> dict[str, Any]:
+    """Which change kinds of ``pipeline`` (None: the default) need approval."""
+    return _envelope(GATE_POLICY_SET, at, None, None, {"pipeline": pipeline, "gated": list(gated)})
+
+
+def change_requested_event(request: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A gated change held for review: ``request`` has its ``id``, ``kind``,
+    ``pipeline``, ``step``, ``payload``, ``diff`` and the ``base`` it was made against."""
+    return _envelope(CHANGE_REQUESTED, at, None, None, request)
+
+
+def change_decided_event(
+    request_id: str, approved: bool, comment: str | None, applied_event: str | None, at: datetime
+) -> dict[str, Any]:
+    """A reviewer's decision (the reviewer is the event's principal); ``applied_event``
+    is the id of the change's own event, committed with it when approved."""
+    data = {
+        "id": request_id,
+        "decision": "approved" if approved else "rejected",
+        "comment": comment,
+        "applied_event": applied_event,
+    }
+    return _envelope(CHANGE_DECIDED, at, None, None, data)

@@ -6,15 +6,15 @@ group committer as ingested events, with the admin as its principal: it is store
 the log, sequenced, applied in the writer's transaction (``store.event_writer``) and
 fanned out to subscribers like any other event, so a rebuild from the log reproduces it.
 
-This is the one place a change passes before it is written, so a future approval gate
-(issue 19, "the gate") can hold a change here as a pending request and submit the same
-event once it is approved.
+The governance gate (``definitions/gate.py``) decides before these are called whether a
+change is held as a change request; its own events (policies, requests, decisions) are
+submitted through :meth:`AdminChanges.submit_event`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +56,10 @@ class AdminChanges:
         else:
             await within(max(budget, 0.0), check, "the target check")
 
+    async def require_target(self, pipeline: str, step: str | None) -> None:
+        """``UnknownTarget`` unless the pipeline (or its step) exists."""
+        await self._require_target(pipeline, step)
+
     async def set_owner(self, pipeline: str, step: str | None, owner: str, actor: str) -> int:
         """Set the owner (already validated); returns the seq of its event.
         ``UnknownTarget`` when there is no such pipeline or step (nothing is written)."""
@@ -77,10 +81,21 @@ class AdminChanges:
         assert stored is not None  # the event just committed created or updated it
         return stored
 
-    async def _submit(self, payload: dict[str, Any], actor: str) -> int:
+    async def submit_event(self, payload: dict[str, Any], *more: dict[str, Any], actor: str) -> int:
+        """Commit service-written governance events (``events/governance.py``) in one
+        transaction (an approved change and its decision: both or neither); returns the
+        seq of the first."""
+        return await self._submit(payload, actor, more)
+
+    async def _submit(
+        self, payload: dict[str, Any], actor: str, more: Sequence[dict[str, Any]] = ()
+    ) -> int:
         now = self._clock()
-        pending = PendingEvent(index=0, payload=payload, fingerprint=payload_fingerprint(payload))
-        unit = WriteUnit(events=[pending], rejected=[], received_at=now, principal=actor)
+        pending = [
+            PendingEvent(index=i, payload=p, fingerprint=payload_fingerprint(p))
+            for i, p in enumerate([payload, *more])
+        ]
+        unit = WriteUnit(events=pending, rejected=[], received_at=now, principal=actor)
         # Overloaded / DatabaseUnavailable (IngestError) propagate: the API maps them.
         result, _ = await self._committer.submit(unit)
         if result.rejected:

@@ -196,7 +196,11 @@ class IngestService:
         raw_events: Sequence[Any],
         principal: str | None = None,
         scope: WriteScope | None = None,
+        service_events: Sequence[dict[str, Any]] = (),
     ) -> IngestOutcome:
+        """``service_events``: events the service itself writes (``events/governance.py``,
+        checked already, never scrubbed: admin input) committed in the same transaction
+        after ``raw_events`` — an approved change and its decision, both or neither."""
         admitted = (
             self._admission.events(principal, len(raw_events))
             if self._admission is not None
@@ -206,6 +210,12 @@ class IngestService:
             unit = await self.prepare_cooperatively(raw_events, principal, scope)
             if scope is not None:
                 await self._refuse_foreign_runs(unit, raw_events, scope)
+            unit.events.extend(
+                PendingEvent(
+                    index=len(raw_events) + i, payload=p, fingerprint=payload_fingerprint(p)
+                )
+                for i, p in enumerate(service_events)
+            )
             result, last_seq = await self._committer.submit(unit)
         return IngestOutcome(
             accepted=result.accepted,

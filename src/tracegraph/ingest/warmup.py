@@ -13,7 +13,14 @@ from typing import Any
 
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.events import payload_fingerprint
-from tracegraph.events.governance import owner_set_event, policy_set_event, sla_set_event
+from tracegraph.events.governance import (
+    change_decided_event,
+    change_requested_event,
+    gate_policy_set_event,
+    owner_set_event,
+    policy_set_event,
+    sla_set_event,
+)
 from tracegraph.events.records import PendingEvent, WriteUnit
 from tracegraph.ingest.service import IngestService
 
@@ -42,7 +49,22 @@ def admin_change_events(events: list[Any]) -> list[dict[str, Any]]:
         sla_set_event(pipeline, None, {"max_duration_ms": 1000}, at),
         sla_set_event(pipeline, step, None, at),
         policy_set_event(["email"], [], at),
+        # The governance gate's (docs/governance.md): a policy, a request, its decision.
+        gate_policy_set_event(pipeline, ["owners"], at),
+        change_requested_event(_WARMUP_REQUEST | {"pipeline": pipeline}, at),
+        change_decided_event(_WARMUP_REQUEST["id"], True, "warmup", None, at),
     ]
+
+
+_WARMUP_REQUEST: dict[str, Any] = {
+    "id": "cr-tracegraph-warmup",
+    "kind": "owner",
+    "step": None,
+    "payload": {"owner": "team:tracegraph-warmup"},
+    "diff": {"from_version": None, "to_version": None, "text": "", "changes": []},
+    "base_version": None,
+    "base_digest": "",
+}
 
 
 def warmup_unit(ingest: IngestService) -> WriteUnit:

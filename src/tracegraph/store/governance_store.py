@@ -24,7 +24,14 @@ from neo4j import AsyncManagedTransaction
 
 from tracegraph.audit import AuditRecord
 from tracegraph.audit.definitions import SLA_FIELDS, pipeline_target, sla_view, step_target
-from tracegraph.events.governance import OWNER_SET, POLICY_SET, SLA_SET
+from tracegraph.events.governance import (
+    CHANGE_DECIDED,
+    CHANGE_REQUESTED,
+    GATE_POLICY_SET,
+    OWNER_SET,
+    POLICY_SET,
+    SLA_SET,
+)
 from tracegraph.events.records import SequencedEvent
 from tracegraph.redaction import RedactionPolicy
 from tracegraph.store.audit_store import record_in_tx
@@ -136,7 +143,84 @@ async def _apply_policy(tx: AsyncManagedTransaction, ev: SequencedEvent) -> list
     return [_entry(ev, AUDIT_ACTION, AUDIT_TARGET, before, after.snapshot())]
 
 
-_APPLY = {OWNER_SET: _apply_owner, SLA_SET: _apply_sla, POLICY_SET: _apply_policy}
+def gate_policy_id(pipeline: str | None) -> str:
+    return "default" if pipeline is None else f"pipeline:{pipeline}"
+
+
+async def _apply_gate_policy(tx: AsyncManagedTransaction, ev: SequencedEvent) -> list[AuditRecord]:
+    data = ev.payload["data"]
+    pipeline, gated = data.get("pipeline"), list(data["gated"])
+    policy_id = gate_policy_id(pipeline)
+    result = await tx.run(
+        cypher("apply_gate_policy_set"),
+        id=policy_id,
+        pipeline=pipeline,
+        gated=gated,
+        actor=ev.principal,
+        at=ev.payload["time"],
+        seq=ev.seq,
+    )
+    rec = await result.single(strict=True)
+    before = None if rec["before"] is None else {"gated": list(rec["before"])}
+    if before == {"gated": gated}:
+        return []
+    return [_entry(ev, "gate.policy_changed", f"gate:{policy_id}", before, {"gated": gated})]
+
+
+async def _apply_change_requested(
+    tx: AsyncManagedTransaction, ev: SequencedEvent
+) -> list[AuditRecord]:
+    data = ev.payload["data"]
+    request = {
+        "id": data["id"],
+        "kind": data["kind"],
+        "pipeline": data["pipeline"],
+        "step": data.get("step"),
+        "payload": orjson.dumps(data["payload"]).decode(),
+        "diff": orjson.dumps(data["diff"]).decode(),
+        "base_version": data.get("base_version"),
+        "base_digest": data["base_digest"],
+        "author": ev.principal or _UNKNOWN_ACTOR,
+        "requested_seq": ev.seq,
+    }
+    await (
+        await tx.run(cypher("apply_change_requested"), request=request, at=ev.payload["time"])
+    ).consume()
+    after = {"kind": data["kind"], "pipeline": data["pipeline"], "step": data.get("step")}
+    return [_entry(ev, "change.requested", f"change:{data['id']}", None, after)]
+
+
+async def _apply_change_decided(
+    tx: AsyncManagedTransaction, ev: SequencedEvent
+) -> list[AuditRecord]:
+    data = ev.payload["data"]
+    result = await tx.run(
+        cypher("apply_change_decided"),
+        id=data["id"],
+        decision=data["decision"],
+        comment=data.get("comment"),
+        applied_event=data.get("applied_event"),
+        actor=ev.principal or _UNKNOWN_ACTOR,
+        at=ev.payload["time"],
+    )
+    if await result.single() is None:  # unknown, or decided already
+        return []
+    after = {"state": data["decision"], "comment": data.get("comment")}
+    return [
+        _entry(
+            ev, f"change.{data['decision']}", f"change:{data['id']}", {"state": "pending"}, after
+        )
+    ]
+
+
+_APPLY = {
+    OWNER_SET: _apply_owner,
+    SLA_SET: _apply_sla,
+    POLICY_SET: _apply_policy,
+    GATE_POLICY_SET: _apply_gate_policy,
+    CHANGE_REQUESTED: _apply_change_requested,
+    CHANGE_DECIDED: _apply_change_decided,
+}
 
 
 async def apply_change_in_tx(tx: AsyncManagedTransaction, ev: SequencedEvent) -> None:

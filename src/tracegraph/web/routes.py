@@ -38,6 +38,8 @@ SPA_PATHS: tuple[str, ...] = (
     "/config/{name:path}",
     "/quarantine",
     "/audit",
+    "/changes",
+    "/changes/{name:path}",
 )
 
 _NO_SETUP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tracegraph</title>

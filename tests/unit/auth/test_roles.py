@@ -13,6 +13,7 @@ REVIEWS = READS | {
     Permission.READ_AUDIT,
     Permission.QUARANTINE,
     Permission.ACK_BREACHES,
+    Permission.REVIEW_CHANGES,
 }
 
 

@@ -58,6 +58,10 @@ def test_their_log_rows_name_the_pipeline_and_no_family() -> None:
         ("pipeline.owner_set", "setOwner"),
         ("pipeline.sla_set", "setSla"),
         ("redaction.policy_set", "setRedactionPolicy"),
+        # The governance gate's: an emitter can neither gate nor approve anything.
+        ("gate.policy_set", "setGatePolicy"),
+        ("change.requested", "a gated change"),
+        ("change.decided", "approveChange / rejectChange"),
     ],
 )
 def test_emitters_cannot_send_them(event_type: str, mutation: str) -> None:

@@ -19,7 +19,7 @@ const Q_VALIDATE = `query($p: String!, $y: String!) { validateDefinition(pipelin
   valid version versionGenerated problems { message path line column }
   warnings { message path line column } ${DIFF} } }`;
 const M_SUBMIT = `mutation($p: String!, $y: String!) { submitDefinition(pipeline: $p, yaml: $y) {
-  pipeline version seq isCurrent } }`;
+  pipeline version seq isCurrent changeRequest { id } } }`;
 
 let panel;
 let els = {};
@@ -66,6 +66,12 @@ function render() {
     list: h("ul.config-list#config-pipelines", { "aria-label": "Pipelines" }),
     title: h("h2#h-config", "Configuration"),
     current: h("span.chip#config-current"),
+    // The definition history, its diffs, rollback and pending changes (views/changes.js).
+    history: h(
+      "a.small#config-history",
+      { "data-link": true, hidden: true },
+      "History and changes",
+    ),
     gutter: h("div.config-gutter#config-gutter", { "aria-hidden": "true" }),
     text: textarea,
     status: h("span.muted.small#config-status", { "aria-live": "polite" }),
@@ -80,7 +86,7 @@ function render() {
     result: h("p.small#config-result", { role: "status" }),
   };
   panel.replaceChildren(
-    h("header.panel-head", els.title, els.current, h("span.spacer"), els.status),
+    h("header.panel-head", els.title, els.current, els.history, h("span.spacer"), els.status),
     h(
       "div.panel-body.config-layout",
       h("nav.config-nav", { "aria-label": "Pipelines to configure" }, els.list),
@@ -193,8 +199,9 @@ async function submit() {
     const data = await query(M_SUBMIT, { p: ed.pipeline, y: text });
     const s = data.submitDefinition;
     // Stored is not always live: a later-dated definition stored meanwhile wins.
-    const msg =
-      s.isCurrent === false
+    const msg = s.changeRequest
+      ? `Version ${s.version} of ${s.pipeline} is pending approval (change request ${s.changeRequest.id}).`
+      : s.isCurrent === false
         ? `Version ${s.version} of ${s.pipeline} is stored (event seq ${s.seq}) but not current: a later-dated definition wins.`
         : `Version ${s.version} of ${s.pipeline} is live (event seq ${s.seq}).`;
     ed.submitting = false;
@@ -231,6 +238,8 @@ function renderAll() {
   const cur = ed.current;
   els.current.textContent = cur?.version ? `current v${cur.version}` : "";
   els.current.hidden = !cur?.version;
+  els.history.hidden = !ed.pipeline;
+  if (ed.pipeline) els.history.setAttribute("href", `/changes/${encodeURIComponent(ed.pipeline)}`);
   els.text.disabled = !ed.pipeline;
   els.text.placeholder = ed.pipeline ? "" : "Choose a pipeline on the left";
   renderList();

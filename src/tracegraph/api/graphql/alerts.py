@@ -35,7 +35,9 @@ class BreachStatus(enum.Enum):
     description=(
         "The SLA field that was breached. MISSING_RUN: a cron fire time of a scheduled "
         "pipeline that no run covered within max_start_delay_ms (no subject; observed is "
-        "how late, in ms)."
+        "how late, in ms). CHANGE_REQUEST: not a breach but a gated change of the "
+        "pipeline proposed (OPEN) or decided (RESOLVED, resolvedBy the reviewer); the "
+        "subject is the change request's id (alerts subscription only)."
     )
 )
 class BreachKind(enum.Enum):
@@ -45,6 +47,7 @@ class BreachKind(enum.Enum):
     MIN_SUCCESS_RATE = "min_success_rate"
     MAX_START_DELAY_MS = "max_start_delay_ms"
     MISSING_RUN = "missing_run"
+    CHANGE_REQUEST = "change_request"
 
 
 @strawberry.type(name="SLABreach")

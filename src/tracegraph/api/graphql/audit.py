@@ -121,6 +121,15 @@ async def _pipeline(info: Info[Context, None], name: str) -> Pipeline:
     return Pipeline.from_node(node)
 
 
+def _changed_or_requested(
+    info: Info[Context, None], pipeline: str, request: dict[str, Any] | None
+) -> None:
+    if request is None:
+        info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
+    else:  # gated: held as a change request (Pipeline.pendingChanges shows it)
+        info.context.services.publish_change_request(request)
+
+
 @strawberry.type
 class AuditQuery:
     @strawberry.field(
@@ -162,7 +171,8 @@ class AuditMutation:
         permission_classes=[allow(Permission.MANAGE_OWNERS)],
         description="Set the owner of a pipeline, or of one of its steps: written to the "
         "event log as pipeline.owner_set (audited as owner.changed). A later definition "
-        "of the pipeline replaces it.",
+        "of the pipeline replaces it. When the pipeline's gate holds owner changes it is "
+        "a pending change request instead (see the result's pendingChanges).",
     )
     async def set_owner(
         # step omitted (or null): the pipeline's own owner. Keyword-only after it keeps
@@ -176,7 +186,7 @@ class AuditMutation:
     ) -> Pipeline:
         checked = _check_owner(owner)
         try:
-            await info.context.services.admin_changes.set_owner(
+            request = await info.context.services.gate.set_owner(
                 pipeline, step, checked, info.context.actor
             )
         except UnknownTarget as exc:
@@ -185,21 +195,22 @@ class AuditMutation:
             raise refused_change(exc) from exc
         except IngestError as exc:  # overloaded, or the database did not commit in time
             raise ingest_error(exc) from exc
-        info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
+        _changed_or_requested(info, pipeline, request)
         return await _pipeline(info, pipeline)
 
     @strawberry.mutation(
         permission_classes=[allow(Permission.MANAGE_SLAS)],
         description="Set (or, with every field null, remove) the SLA of a pipeline or of "
         "one of its steps: written to the event log as pipeline.sla_set (audited as "
-        "sla.changed); evaluation uses it from its next round, which the change starts.",
+        "sla.changed); evaluation uses it from its next round, which the change starts. "
+        "When the pipeline's gate holds SLA changes it is a pending change request instead.",
     )
     async def set_sla(
         self, info: Info[Context, None], pipeline: str, step: str | None = None, *, sla: SLAInput
     ) -> Pipeline:
         checked = _check_sla(sla)
         try:
-            await info.context.services.admin_changes.set_sla(
+            request = await info.context.services.gate.set_sla(
                 pipeline, step, checked, info.context.actor
             )
         except UnknownTarget as exc:
@@ -208,5 +219,5 @@ class AuditMutation:
             raise refused_change(exc) from exc
         except IngestError as exc:
             raise ingest_error(exc) from exc
-        info.context.services.hub.note_pipelines([pipeline])  # pipelineChanged
+        _changed_or_requested(info, pipeline, request)
         return await _pipeline(info, pipeline)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,9 +28,12 @@ from tracegraph.api.graphql.permissions import allow, principal_of
 from tracegraph.auth import Permission
 from tracegraph.definitions import diff as diffs
 from tracegraph.definitions.check import Problem
-from tracegraph.definitions.service import InvalidDefinition, NeedsPermission
+from tracegraph.definitions.service import InvalidDefinition, NeedsPermission, Submitted
 from tracegraph.ingest.errors import IngestError
 from tracegraph.store.errors import is_retryable
+
+if TYPE_CHECKING:
+    from tracegraph.api.graphql.gate import ChangeRequest
 
 T = TypeVar("T")
 
@@ -120,22 +123,55 @@ class DefinitionValidation:
     )
 
 
-@strawberry.type(description="A definition stored as a new version.")
+@strawberry.type(
+    description="A definition stored as a new version, or (gated) held as a change request."
+)
 class DefinitionSubmission:
     pipeline: str
     version: str
-    event_id: strawberry.ID
-    seq: int
+    event_id: strawberry.ID | None = strawberry.field(description="Null while pending approval.")
+    seq: int | None = strawberry.field(description="Null while pending approval.")
     diff: DefinitionDiff
     is_current: bool | None = strawberry.field(
         description=(
             "Read back after storing: this version is the pipeline's current one. False if "
-            "a later-dated definition was stored meanwhile and wins; null if not known."
+            "a later-dated definition was stored meanwhile and wins; null if not known "
+            "(or pending approval)."
         )
     )
+    change_request: (
+        Annotated[ChangeRequest, strawberry.lazy("tracegraph.api.graphql.gate")] | None
+    ) = strawberry.field(
+        default=None,
+        description="The pipeline's gate holds definitions for approval: the pending request "
+        "(nothing is live yet).",
+    )
+
+    @classmethod
+    def of(cls, s: Submitted) -> DefinitionSubmission:
+        return cls(
+            pipeline=s.pipeline,
+            version=s.version,
+            event_id=strawberry.ID(s.event_id),
+            seq=s.seq,
+            diff=DefinitionDiff.of(s.diff),
+            is_current=s.current,
+        )
+
+    @classmethod
+    def pending(cls, request: ChangeRequest) -> DefinitionSubmission:
+        return cls(
+            pipeline=request.pipeline,
+            version=str(request.diff.to_version),
+            event_id=None,
+            seq=None,
+            diff=request.diff,
+            is_current=None,
+            change_request=request,
+        )
 
 
-async def _guarded(info: Info[Context, None], call: Awaitable[T]) -> T:
+async def guarded(info: Info[Context, None], call: Awaitable[T]) -> T:
     try:
         return await call
     except InvalidDefinition as exc:
@@ -163,7 +199,7 @@ class DefinitionsQuery:
     async def pipeline_definition(
         self, info: Info[Context, None], pipeline: str
     ) -> PipelineDefinition:
-        state = await _guarded(info, info.context.services.definitions.current(pipeline))
+        state = await guarded(info, info.context.services.definitions.current(pipeline))
         if not state.known:
             raise BadArgument(f"unknown pipeline {pipeline!r}")
         return PipelineDefinition(
@@ -185,7 +221,7 @@ class DefinitionsQuery:
     async def validate_definition(
         self, info: Info[Context, None], pipeline: str, yaml: str
     ) -> DefinitionValidation:
-        v = await _guarded(info, info.context.services.definitions.validate(pipeline, yaml))
+        v = await guarded(info, info.context.services.definitions.validate(pipeline, yaml))
         return DefinitionValidation(
             valid=v.valid,
             problems=[DefinitionProblem.of(p) for p in v.problems],
@@ -204,7 +240,8 @@ class DefinitionsMutation:
             "Store a definition's YAML text as the pipeline's new version (a pipeline.defined "
             "event through ingest). Invalid text: BAD_USER_INPUT with extensions.problems, "
             "nothing stored. Changing an owner or an SLA also needs admin:owners / "
-            "admin:slas (FORBIDDEN naming it)."
+            "admin:slas (FORBIDDEN naming it). When the pipeline's gate holds definitions, "
+            "the result is a pending changeRequest instead (docs/governance.md)."
         ),
         permission_classes=[allow(Permission.OPERATE)],
     )
@@ -213,17 +250,12 @@ class DefinitionsMutation:
     ) -> DefinitionSubmission:
         principal = principal_of(info)
         permissions = frozenset() if principal is None else principal.permissions
-        s = await _guarded(
+        from tracegraph.api.graphql.gate import submission  # the gate's types use ours
+
+        result = await guarded(
             info,
-            info.context.services.definitions.submit(
+            info.context.services.gate.submit_definition(
                 pipeline, yaml, info.context.actor, permissions
             ),
         )
-        return DefinitionSubmission(
-            pipeline=s.pipeline,
-            version=s.version,
-            event_id=strawberry.ID(s.event_id),
-            seq=s.seq,
-            diff=DefinitionDiff.of(s.diff),
-            is_current=s.current,
-        )
+        return submission(info, result)

@@ -18,6 +18,7 @@ from tracegraph.api.graphql.commands import (
 from tracegraph.api.graphql.core import CoreQuery, IngestMutation
 from tracegraph.api.graphql.definitions import DefinitionsMutation, DefinitionsQuery
 from tracegraph.api.graphql.deltas import DeltasQuery, DeltasSubscription
+from tracegraph.api.graphql.gate import GateMutation, GateQuery, GateSubscription
 from tracegraph.api.graphql.hardening import HardenedSchema
 from tracegraph.api.graphql.identity import IdentityQuery
 from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
@@ -43,6 +44,7 @@ class Query(
     DefinitionsQuery,
     QuarantineQuery,
     ApprovalsQuery,
+    GateQuery,
 ):
     pass
 
@@ -58,12 +60,19 @@ class Mutation(
     DefinitionsMutation,
     QuarantineMutation,
     ApprovalsMutation,
+    GateMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(DeltasSubscription, LiveSubscription, AlertsSubscription, CommandsSubscription):
+class Subscription(
+    DeltasSubscription,
+    LiveSubscription,
+    AlertsSubscription,
+    CommandsSubscription,
+    GateSubscription,
+):
     """Entity deltas (tracegraph.api.graphql.deltas), live events and run states
     (tracegraph.api.graphql.subscriptions), alerts, and executors' commands."""
 

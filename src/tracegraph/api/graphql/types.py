@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
@@ -21,6 +21,13 @@ from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_requi
 from tracegraph.auth import Permission
 from tracegraph.history.fold import FoldedPipeline, FoldedRun
 from tracegraph.redaction import without_policy, without_prompt_text
+
+if TYPE_CHECKING:
+    from tracegraph.api.graphql.definitions import DefinitionDiff
+    from tracegraph.api.graphql.gate import ChangeRequest, PipelineVersion
+
+# The governance gate's types (api/graphql/gate.py), which import these.
+_GATE = "tracegraph.api.graphql.gate"
 
 
 @strawberry.enum(description="Status of a run or step run (graph values are lowercase).")
@@ -375,6 +382,33 @@ class Pipeline:
         seq = self.folded.as_of_seq
         folded = await asyncio.gather(*(history.run_as_of(n["id"], seq, None) for n in nodes))
         return [Run.as_of(f) for f in folded if f is not None]
+
+    @strawberry.field(
+        description="Every definition version, oldest first: who submitted it, when, and "
+        "who approved it when it went through the gate (docs/governance.md)."
+    )
+    async def versions(
+        self, info: Info
+    ) -> list[Annotated[PipelineVersion, strawberry.lazy(_GATE)]]:
+        from tracegraph.api.graphql.gate import pipeline_versions
+
+        return await pipeline_versions(info, self.name)
+
+    @strawberry.field(description="What changed between two definition versions.")
+    async def diff(
+        self, info: Info, from_: Annotated[str, strawberry.argument(name="from")], to: str
+    ) -> Annotated[DefinitionDiff, strawberry.lazy("tracegraph.api.graphql.definitions")]:
+        from tracegraph.api.graphql.gate import pipeline_diff
+
+        return await pipeline_diff(info, self.name, from_, to)
+
+    @strawberry.field(description="Change requests of this pipeline waiting for review.")
+    async def pending_changes(
+        self, info: Info
+    ) -> list[Annotated[ChangeRequest, strawberry.lazy(_GATE)]]:
+        from tracegraph.api.graphql.gate import pending_changes
+
+        return await pending_changes(info, self.name)
 
 
 @strawberry.type
