@@ -63,6 +63,9 @@ class FoldedRun:
     calls_of_step_run: dict[str, list[str]] = field(default_factory=dict)
     reads_of_step_run: dict[str, dict[str, Props]] = field(default_factory=dict)
     writes_of_step_run: dict[str, dict[str, Props]] = field(default_factory=dict)
+    # approval id -> its state so far ("pending", then the first decision), as the
+    # approvals block of apply_batch keeps it on the Approval node.
+    approval_states: dict[str, str] = field(default_factory=dict)
     last_seq: int = 0  # the newest seq the fold saw (<= as_of_seq)
     last_received_at: str | None = None
 
@@ -143,12 +146,29 @@ class RunFold:
                     token_step_runs.add(row["step_run"])
             elif family == "artifact":
                 self._artifact(row)
+            elif family == "approval":
+                self._approval(row)
         for call_id in sorted(priced):
             self._price(state.calls[call_id])
         if priced:
             self._total_run()
         for step_run_id in sorted(token_step_runs):
             self._step_tokens(step_run_id)
+
+    def _approval(self, row: Props) -> None:
+        """apply_batch's approvals block: the first decision wins; the step run shows the
+        approval it waits for while that is pending (its status is not changed)."""
+        sr = self.state.step_runs.get(row["step_run"])
+        if sr is None:  # the block MATCHes the step run: nothing without it
+            return
+        states = self.state.approval_states
+        state = states.setdefault(row["id"], "pending")
+        if row["decision"] is not None and state == "pending":
+            state = states[row["id"]] = row["decision"]
+        if state == "pending":
+            sr["awaiting_approval"] = row["id"]
+        elif sr.get("awaiting_approval") == row["id"]:
+            sr["awaiting_approval"] = None
 
     # -- runs, pauses ---------------------------------------------------------------
 
