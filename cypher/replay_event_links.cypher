@@ -7,6 +7,8 @@
 // step-run versions the replay counts (graph_rows.plan_statements).
 UNWIND $rows AS row
 MATCH (e:Event {seq: row.seq})
+// Derived now (the catch-up after an outage runs this too): no longer waiting for it.
+REMOVE e:Underived
 WITH e, row
 WHERE NOT EXISTS { (e)-[:ABOUT]->() }
 FOREACH (_ IN CASE WHEN row.run IS NOT NULL THEN [1] ELSE [] END |

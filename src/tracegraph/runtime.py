@@ -147,6 +147,9 @@ async def _apply_schema_until_ready(services: Services) -> None:
             continue
         services.schema_ready.set()
         log.info("graph schema applied")
+        # Events a stopped process logged first after an outage and did not derive yet
+        # (crash safety): derived now, before or between the first batches.
+        services.committer.catch_up_soon()
         await _bootstrap_admin_key(services)
         return
 
