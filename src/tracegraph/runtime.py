@@ -296,6 +296,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         write_timeout_s=settings.write_timeout_s,
         restart_delay_s=settings.writer_restart_delay_s,
         recovery_probe_s=settings.recovery_probe_s,
+        catch_up_page_events=settings.catch_up_page_events,
     )
     hub = LiveHub(
         LiveReader(

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     # answers, trying this often while it does not (a refused connection costs
     # milliseconds): at most this long is lost between Neo4j's return and the planning.
     recovery_probe_s: float = Field(default=0.25, gt=0)
+    # The catch-up after an outage derives the events logged first meanwhile this many
+    # at a time, one page per turn of the writer between batches: a page of thousands
+    # (a commit's worth) held the batches behind it past their deadline under load.
+    catch_up_page_events: int = Field(default=250, gt=0)
 
     # Commands (issue 18): a command no executor acknowledged within command_ttl_s becomes
     # `expired` (long enough for an executor to reconnect, short enough that a stale pause

@@ -34,8 +34,13 @@ Outages and failures (docs/governance.md, "Outages"):
   made it through authentication (whose key lookup plans cold too) to the writer; the
   statements are planned all at once (``BatchWriter.replan``), so the wait is the
   slowest statement's, not their sum. Until it is done, a batch fails with 503 at once
-  while the database still refuses connections, and otherwise waits for the planning
-  (its requests get their 503 at their deadline).
+  while the database still refuses connections, and otherwise is *logged first*: its
+  new events are committed to the log only (``write(derive=False)``), so it is
+  acknowledged without waiting for the planning of the batch apply (seconds on a cold
+  JVM, tens under load). Once planned, a catch-up turn of the writer (between batches,
+  a bounded page at a time) derives them in seq order and publishes them to the
+  listeners; batches sequenced while any wait are logged first too, so the listeners
+  still see every event once, in seq order, after its derivation.
 - the writer task is supervised: if it dies, everything queued or in flight is answered
   503, ``healthy`` (readiness) is false, and it restarts after ``restart_delay_s``.
 """
@@ -128,6 +133,7 @@ class GroupCommitter:
         restart_delay_s: float = 1.0,
         replan_timeout_s: float = 120.0,
         recovery_probe_s: float = 0.25,
+        catch_up_page_events: int = 250,
     ) -> None:
         self._writer = writer
         # Own collectors per committer (so per app); /metrics exposes them.
@@ -162,6 +168,7 @@ class GroupCommitter:
         self._replanned_at: float | None = None
         # A catch-up turn (deriving events logged first) waits in the queue.
         self._catch_up_queued = False
+        self._catch_up_page = catch_up_page_events
         self.derived_after_outage = 0
         self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
         # The writer loop is running (not dead, not waiting to restart).
@@ -313,7 +320,7 @@ class GroupCommitter:
         try:
             events = await within(
                 self._write_timeout + _DEADLINE_GRACE_S,
-                self._writer.derive_underived(self._max_batch),
+                self._writer.derive_underived(self._catch_up_page),
                 "the derivation of events logged first",
             )
         except Exception as exc:
@@ -332,7 +339,7 @@ class GroupCommitter:
             last_seq=events[-1].seq,
             seconds=round(time.perf_counter() - started, 3),
         )
-        if len(events) >= self._max_batch:
+        if len(events) >= self._catch_up_page:
             self.catch_up_soon()  # more wait: another turn, after the batches queued now
         # Published now, in seq order: every event before them was published already
         # (derived events are a prefix of the log), none after them yet.

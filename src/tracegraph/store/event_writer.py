@@ -124,7 +124,8 @@ class EventWriter:
                 await tx.rollback()
 
     async def replan(self, unit: WriteUnit, timeout_s: float | None = None) -> None:
-        """Plan the statements every batch runs — the claim and the batch apply — again,
+        """Plan the statements every batch runs — the claim and the batch apply, and
+        those of logging first and of the catch-up after it — again,
         for a database that restarted: all at once, each in a transaction of its own
         that is rolled back. A restarted Neo4j plans cold, seconds per statement, and
         planned one after the other (as one write runs them) the waits add up; planned
@@ -150,9 +151,24 @@ class EventWriter:
 
         async def claim(tx: AsyncTransaction) -> None:
             await (await tx.run(cypher("claim_events"), claim={"ids": ids})).consume()
-            # What a batch runs while apply_batch is still being planned (logged first).
-            rows = RowList(event_log_rows(sequenced))
-            await (await tx.run(cypher("log_events_underived"), rows=rows)).consume()
+
+        async def log_first_and_derive(tx: AsyncTransaction) -> None:
+            # What a batch runs while apply_batch is still being planned (logged first),
+            # and the catch-up after it, in the order they run. Other ids and seqs than
+            # the batch apply's sample: the two transactions run side by side and would
+            # wait for each other's locks on the same unique index entries.
+            rows = [
+                {**row, "id": f"{row['id']}#planning", "seq": row["seq"] + _REPLAN_SEQ}
+                for row in event_log_rows(sequenced)
+            ]
+            await (await tx.run(cypher("underived_events_page"), limit=1)).consume()
+            await (
+                await tx.run(cypher("log_events_underived"), log={"rows": RowList(rows)})
+            ).consume()
+            links = [{"seq": r["seq"], "run": r["run"], "pipeline": r["pipeline"]} for r in rows]
+            await (
+                await tx.run(cypher("replay_event_links"), links={"rows": RowList(links)})
+            ).consume()
 
         async def apply(tx: AsyncTransaction) -> None:
             # As in a write, the batch apply runs in a transaction that changed something.
@@ -162,6 +178,7 @@ class EventWriter:
         outcomes = await asyncio.gather(
             self._rolled_back(claim, timeout_s),
             self._rolled_back(apply, timeout_s),
+            self._rolled_back(log_first_and_derive, timeout_s),
             return_exceptions=True,
         )
         failed = [o for o in outcomes if isinstance(o, BaseException)]
@@ -220,7 +237,7 @@ class EventWriter:
             {"seq": e.seq, "run": e.payload.get("run"), "pipeline": e.payload.get("pipeline")}
             for e in events
         ]
-        result = await tx.run(cypher("replay_event_links"), rows=RowList(links))
+        result = await tx.run(cypher("replay_event_links"), links={"rows": RowList(links)})
         # Events linked here are counted in versions; the others (ingested while the
         # replay ran) were counted when they were written.
         linked = {rec["seq"] async for rec in result}
@@ -277,7 +294,7 @@ class EventWriter:
         logged_only = bool(sequenced) and (not derive or bool(claim["underived"]))
         if logged_only:
             rows = RowList(event_log_rows(sequenced))
-            await (await tx.run(cypher("log_events_underived"), rows=rows)).consume()
+            await (await tx.run(cypher("log_events_underived"), log={"rows": rows})).consume()
         elif sequenced:
             await self._apply(tx, sequenced)
 

@@ -426,7 +426,7 @@ async def test_a_batch_during_the_planning_is_logged_first_and_published_once_de
     # 20-48 s under load) and get its 503 at its deadline.
     writer = FakeWriter()
     writer.replan_gate.clear()  # the database answers, and plans for a while
-    gc = committer(writer, max_batch_events=2)
+    gc = committer(writer, catch_up_page_events=2)
     published: list[int] = []
     gc.add_listener(lambda events: published.extend(e.seq for e in events))
     try:
