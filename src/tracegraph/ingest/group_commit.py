@@ -57,6 +57,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.events.governance import is_governance
 from tracegraph.events.records import (
     BatchResult,
     SequencedEvent,
@@ -98,6 +99,10 @@ class _Queued:
 class _Exclusive:
     work: Callable[[], Awaitable[Any]]
     future: asyncio.Future[Any]
+
+
+def _holds_admin_change(unit: WriteUnit) -> bool:
+    return any(is_governance(str(ev.payload.get("type"))) for ev in unit.events)
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -169,6 +174,8 @@ class GroupCommitter:
         # A catch-up turn (deriving events logged first) waits in the queue.
         self._catch_up_queued = False
         self._catch_up_page = catch_up_page_events
+        # Events this process logged first may still wait for their derivation.
+        self._behind = False
         self.derived_after_outage = 0
         self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
         # The writer loop is running (not dead, not waiting to restart).
@@ -330,6 +337,8 @@ class GroupCommitter:
             else:
                 log.error("deriving events logged first failed", code=error_code(exc), exc_info=exc)
             return
+        if len(events) < self._catch_up_page:
+            self._behind = False  # what this process logged first is derived
         if not events:
             return
         self.derived_after_outage += len(events)
@@ -485,12 +494,22 @@ class GroupCommitter:
             batch = [q for q in batch if not q.abandoned]
             if not batch:
                 return
+        log_first = self._log_first()
+        if log_first or self._behind:
+            # An admin change is read back once written (the policy, the owner): it is
+            # not logged first, but asked again once the catch-up is done.
+            admin = [q for q in batch if _holds_admin_change(q.unit)]
+            if admin:
+                self._fail(admin, self._unavailable("the database is recovering from an outage"))
+                batch = [q for q in batch if q not in admin]
+                if not batch:
+                    return
         for q in batch:
             q.taken = True
         started = time.perf_counter()
         self._inflight = batch
         try:
-            result = await self._write([q.unit for q in batch], derive=not self._log_first())
+            result = await self._write([q.unit for q in batch], derive=not log_first)
         except Exception as exc:
             self._inflight = []
             retryable = is_retryable(exc) or is_timed_out(exc)
@@ -570,7 +589,9 @@ class GroupCommitter:
             self._replanned_at = None
         if result.derived:
             await self._notify(result)
-        elif not self._outage:
+            return
+        self._behind = True
+        if not self._outage:
             # Logged first behind older events that wait for their derivation (another
             # replica's, or ours whose catch-up failed): derived and published by it.
             self.catch_up_soon()

@@ -484,3 +484,24 @@ async def test_the_statements_of_a_request_are_planned_alongside_the_writers() -
         await eventually_async(lambda: gc.replans == 1, what="planned again")
     finally:
         await gc.stop()
+
+
+async def test_an_admin_change_is_not_logged_first_but_answered_503() -> None:
+    # AdminChanges reads the change back once written (the stored policy): logged first,
+    # it would not be there yet. It is asked again once the catch-up is done.
+    writer = FakeWriter()
+    writer.replan_gate.clear()
+    gc = committer(writer)
+    try:
+        await outage(gc, writer)
+        admin = unit("admin", 1)
+        admin.events[0].payload["type"] = "pipeline.owner_set"
+        with pytest.raises(DatabaseUnavailable, match="recovering from an outage"):
+            await gc.submit(admin)
+        writer.replan_gate.set()
+        await eventually_async(lambda: gc.replans == 1, what="planned again")
+        result = await gc.submit(unit("admin", 1))
+    finally:
+        await gc.stop()
+    assert writer.written_principals() == [["during"], ["admin"]]
+    assert result[0].accepted == 1 and writer.logged_first == []
