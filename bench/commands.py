@@ -12,10 +12,12 @@ has exactly one executor to reach. All times are wall clock on one machine. Figu
   the executor's receipt;
 * the baseline, measured first in the same run on the same service: the same rate to
   two executors (one per path), so what the 1,000 connected executors add shows;
-* per phase: the issuing mutation's round trip, and the latency split at the command's
-  ``createdAt`` (stamped when its issuing transaction begins): send to stamp (HTTP,
-  GraphQL, the wait for the issuing writer) and stamp to executor (the transaction, its
-  commit, the tailer's read, the hand-over), and per path (subscription, long poll);
+* per phase: the operator's own delay (due to sent), the issuing mutation's round trip,
+  and the latency split at the command's ``createdAt`` (stamped when its issuing
+  transaction begins): due to stamp (the operator's delay, HTTP, GraphQL, the wait for
+  the issuing writer) and stamp to executor (the transaction, its commit, the
+  hand-over), per path (subscription, long poll), and sent to executor (the whole
+  without the operator's own delay: what the service and the wire take);
 * ``lost`` — commands the service accepted that their executor never received.
 
 ::
@@ -60,8 +62,8 @@ from harness import (
 
 # Command id -> (receipt time, the command's createdAt), epoch seconds, one clock.
 Received = dict[str, tuple[float, float]]
-# Command id -> (time just before its mutation was sent, whether a socket executor has it).
-Sent = dict[str, tuple[float, bool]]
+# Command id -> (its due time, when a sender took it, whether a socket executor has it).
+Sent = dict[str, tuple[float, float, bool]]
 # The operator's senders, one HTTP connection each (requests in flight at once).
 WORKERS = 32
 SUBSCRIPTION = (
@@ -213,7 +215,8 @@ async def _issue(
         nonlocal errors
         while (item := await due.get()) is not None:
             i, t0 = item
-            pickup_lags.append((time.time() - t0) * 1000)
+            t_send = time.time()
+            pickup_lags.append((t_send - t0) * 1000)
             variables = {
                 "p": pipelines[i % len(pipelines)],
                 "k": f"bench-{i}-{uuid.uuid4().hex}",
@@ -224,7 +227,7 @@ async def _issue(
                 if not body.get("data"):
                     raise RuntimeError(f"{resp.status_code} {body}")
                 # Even pipelines have the socket executors (_executors_main).
-                sent[body["data"]["startRun"]["id"]] = (t0, i % len(pipelines) % 2 == 0)
+                sent[body["data"]["startRun"]["id"]] = (t0, t_send, i % len(pipelines) % 2 == 0)
                 round_trips.append((time.time() - t0) * 1000)
             except Exception as exc:
                 errors += 1
@@ -442,17 +445,20 @@ def _issuing(base: str, key: str) -> dict[str, float]:
 def _report(phase: Phase, prefix: str) -> list[float]:
     """Print a phase's figures; returns its issue-to-executor latencies (ms).
 
-    Per command: send -> service stamp (createdAt: HTTP, auth, GraphQL, the wait for the
-    issuing writer), stamp -> executor (the transaction, its commit, the tailer's read,
-    the hand-over and the wire), and the whole, by the executor's path."""
+    Per command: due -> service stamp (createdAt: the operator's own delay, HTTP, auth,
+    GraphQL, the wait for the issuing writer), stamp -> executor (the transaction, its
+    commit, the hand-over and the wire), the whole by the executor's path, and from the
+    moment a sender took it (the whole without the operator's own delay)."""
     latencies: list[float] = []
+    from_send: list[float] = []
     to_stamp: list[float] = []
     from_stamp: list[float] = []
     by_path: dict[str, list[float]] = {"subscription": [], "long poll": []}
-    for cid, (t0, socket) in phase.sent.items():
+    for cid, (t0, t_send, socket) in phase.sent.items():
         if cid in phase.received:
             t_got, t_created = phase.received[cid]
             latencies.append((t_got - t0) * 1000)
+            from_send.append((t_got - t_send) * 1000)
             to_stamp.append((t_created - t0) * 1000)
             from_stamp.append((t_got - t_created) * 1000)
             by_path["subscription" if socket else "long poll"].append(latencies[-1])
@@ -476,6 +482,7 @@ def _report(phase: Phase, prefix: str) -> list[float]:
         ("createdAt-to-executor", from_stamp),
         ("issue-to-executor (subscription)", by_path["subscription"]),
         ("issue-to-executor (long poll)", by_path["long poll"]),
+        ("sent-to-executor (without the operator's own delay)", from_send),
         ("issue-to-executor", latencies),
     ):
         if values:
