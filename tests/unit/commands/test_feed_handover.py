@@ -25,8 +25,7 @@ class _Log:
 
     def commit(self, *seqs: int, pipeline: str = "p") -> list[dict[str, Any]]:
         made = [
-            {"id": f"c{seq}", "seq": seq, "pipeline": pipeline, "state": "pending"}
-            for seq in seqs
+            {"id": f"c{seq}", "seq": seq, "pipeline": pipeline, "state": "pending"} for seq in seqs
         ]
         self.commands.extend(made)
         return made
