@@ -18,6 +18,9 @@ has exactly one executor to reach. All times are wall clock on one machine. Figu
   the issuing writer) and stamp to executor (the transaction, its commit, the
   hand-over), per path (subscription, long poll), and sent to executor (the whole
   without the operator's own delay: what the service and the wire take);
+* the machine's own stalls beside them: how late a process that only sleeps (10 ms at a
+  time, in a process of its own) wakes up during the phase, as the load average shows
+  what the other work on the machine was;
 * ``lost`` — commands the service accepted that their executor never received.
 
 ::
@@ -182,6 +185,18 @@ def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Con
                 return
 
     asyncio.run(main())
+
+
+def _stall_probe(conn: Connection, tick_s: float = 0.01) -> None:
+    """How late a process that only sleeps wakes up, in ms, until told to stop: the
+    machine's own stalls (CPU shared with other work), beside the service's figures."""
+    lags: list[float] = []
+    while not conn.poll():
+        t = time.perf_counter()
+        time.sleep(tick_s)
+        lags.append((time.perf_counter() - t - tick_s) * 1000)
+    conn.recv()
+    conn.send(lags)
 
 
 # -- the operator (this process) ---------------------------------------------------------------
@@ -378,6 +393,7 @@ class Phase:
     elapsed_s: float
     service_cpu_s: float
     issuing: dict[str, float]
+    stalls_ms: list[float]
 
     @property
     def lost(self) -> int:
@@ -410,11 +426,17 @@ def _phase(
         _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
         print(f"{len(pipelines)} executors connected and warmed up; issuing", flush=True)
         cpu0, issuing0 = cpu_s(service_pid), _issuing(base, keys["operator"])
+        probe_conn, probe_child = mp.Pipe()
+        probe = mp.get_context("spawn").Process(target=_stall_probe, args=(probe_child,))
+        probe.start()
         t0 = time.monotonic()
         sent, round_trips, refused = asyncio.run(
             _issue(base, keys["operator"], pipelines, rate, seconds)
         )
         elapsed = time.monotonic() - t0
+        probe_conn.send("stop")
+        stalls: list[float] = probe_conn.recv()
+        probe.join(10)
         cpu = cpu_s(service_pid) - cpu0
         issuing = {k: v - issuing0[k] for k, v in _issuing(base, keys["operator"]).items()}
         # Drain: until every accepted command arrived, or 10 s.
@@ -426,7 +448,7 @@ def _phase(
     finally:
         if executors.is_alive():
             executors.kill()
-    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing)
+    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing, stalls)
 
 
 def _issuing(base: str, key: str) -> dict[str, float]:
@@ -468,6 +490,13 @@ def _report(phase: Phase, prefix: str) -> list[float]:
         f"({sent / elapsed:.1f}/s); service CPU {phase.service_cpu_s / elapsed:.0%} of a core; "
         f"load {os.getloadavg()[0]:.1f}"
     )
+    if phase.stalls_ms:
+        print(
+            f"{prefix}machine: an idle process's wake-up lag "
+            f"p50_ms={statistics.median(phase.stalls_ms):.1f} "
+            f"p99_ms={percentile(phase.stalls_ms, 0.99):.1f} max_ms={max(phase.stalls_ms):.1f} "
+            "(the machine's own stalls, not the service's)"
+        )
     groups = phase.issuing.get("transactions", 0)
     if groups:
         print(
