@@ -26,7 +26,7 @@ has exactly one executor to reach. All times are wall clock on one machine. Figu
 ::
 
     .venv/bin/python bench/commands.py [--executors 1000] [--rate 50] [--seconds 60]
-        [--baseline-seconds 10] [--bolt-port 7742]
+        [--baseline-seconds 10] [--bolt-port 7742] [--profile service.prof]
 
 Neo4j: ``NEO4J_URI`` if set (wiped), else the local launcher's instance ``commands`` on
 ``--bolt-port`` (7742), stopped at the end if this run started it. The last line printed
@@ -344,6 +344,11 @@ def main() -> None:
     ap.add_argument(
         "--bolt-port", type=int, default=int(os.environ.get("TRACEGRAPH_BENCH_BOLT_PORT", "7742"))
     )
+    ap.add_argument(
+        "--profile",
+        default="",
+        help="write the service's cProfile stats here (at its exit; it runs slower so)",
+    )
     args = ap.parse_args()
 
     uri = neo4j_uri("commands", args.bolt_port)
@@ -361,6 +366,7 @@ def main() -> None:
             # This bench measures delivery, so keys stay verified for its whole run.
             "TRACEGRAPH_API_KEY_CACHE_TTL_S": "3600",
         },
+        profile=args.profile,
     )
     try:
         print(f"service pid={server.pid}", flush=True)
