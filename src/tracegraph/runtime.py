@@ -306,6 +306,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # Entity documents for the delta subscriptions (docs/live-deltas.md).
         documents=DocumentSource(DocumentReads(driver, database, timeout_s)),
         document_cache_size=settings.live_document_cache_size,
+        # Events every replica committed, tailed from the log (docs/deployment.md).
+        tail_interval_s=settings.live_tail_interval_s,
+        gap_hold_s=settings.live_gap_hold_s,
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
@@ -323,6 +326,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     # Breaches link the runs ingestion writes: SLA writes go through the ingest writer.
     slas = SlaStore(driver, database, timeout_s=timeout_s, write_gate=committer.run_exclusive)
     slas.on_changed = hub.note_breaches  # breachChanged deltas
+    # Alerts another replica raised reach this replica's alert subscribers by breach id.
+    hub.alert_rows = lambda ids: slas.breaches(ids=ids, limit=len(ids))
     webhooks = _webhooks(settings)
     # The evaluator reads the clock and publishes through `services`, bound below (tests
     # replace services.clock); neither is called before the services start.

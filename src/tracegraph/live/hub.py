@@ -16,18 +16,23 @@ in the read; live items at or below the last replayed seq are dropped. If the qu
 overflows while the replay is still reading (a long catch-up), it is emptied and the
 replay reads again from where it got to, which fills that gap from the database.
 
-Ordering: seqs are allocated under a lock inside the commit transaction and one writer
-task commits, so within one process commits — and so publishes — come in seq order.
-Across replicas each process only sees its own commits; live fan-out there would have
-to tail the database event log (``events_after_seq``) or a broker instead of relying
-on the in-process listener.
+Across replicas (issue 20): each replica tails the event log with one cursor
+(:meth:`LiveHub._tail`: one indexed range read ``seq > cursor`` per tick, every
+``tail_interval_s`` and at once when an own commit waits behind a hole), shared by all
+of its subscribers, so events any replica committed reach every replica's hub. Own
+commits are still pushed at once by the group committer. Both go through a
+:class:`~tracegraph.live.sequencer.Sequencer`, which fans each seq out once and in an
+unbroken seq order. Breach changes and SLA alerts are not events: they travel as
+``LiveNote`` nodes (``store/live_notes.py``), tailed the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Collection, Hashable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -37,6 +42,7 @@ from tracegraph.background import BackgroundTask
 from tracegraph.events.records import SequencedEvent
 from tracegraph.live.deltas import Delta, DeltaFeed, DeltaItem, DeltaScope, deliver
 from tracegraph.live.doc_source import DocumentSource
+from tracegraph.live.sequencer import Sequencer
 from tracegraph.store.errors import error_code, is_retryable
 
 log = structlog.get_logger(__name__)
@@ -58,6 +64,20 @@ class LiveReads(Protocol):
     ) -> list[SequencedEvent]: ...
 
     async def runs_by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class TailReads(LiveReads, Protocol):
+    """What the cross-replica tailer reads and writes besides (``LiveReader``)."""
+
+    async def last_seq(self) -> int: ...
+
+    async def last_note(self) -> int: ...
+
+    async def notes_after(self, after: int, limit: int) -> list[dict[str, Any]]: ...
+
+    async def write_note(
+        self, origin: str, breaches: Sequence[str], alerts: Sequence[str]
+    ) -> None: ...
 
 
 class SubscriberClosed(Exception):
@@ -331,8 +351,23 @@ class LiveHub:
         retry_after_s: int = 1,
         documents: DocumentSource | None = None,
         document_cache_size: int = 2000,
+        tail_interval_s: float | None = None,
+        gap_hold_s: float = 1.0,
     ):
         self._reads = reads
+        # Tail the event log (several replicas): None in hubs fed only by their process.
+        self._tail_interval_s = tail_interval_s
+        self._sequencer = Sequencer(gap_hold_s)
+        self._tail_wake = asyncio.Event()
+        self._tail_task = BackgroundTask("tracegraph-live-tail", self._tail)
+        self.origin = uuid.uuid4().hex  # this replica, in the LiveNotes it writes
+        self._note_cursor: int | None = None
+        self._notes_out: list[tuple[list[str], list[str]]] = []
+        # Alert rows (breach states) by breach id, for alerts noted by other replicas
+        # (runtime binds SlaStore.breaches).
+        self.alert_rows: Callable[[list[str]], Awaitable[list[dict[str, Any]]]] | None = None
+        self._notes_wake = asyncio.Event()
+        self._notes_task = BackgroundTask("tracegraph-live-notes", self._write_notes)
         # Versioned entity deltas (live/deltas.py); None in hubs built without documents.
         self.deltas = None if documents is None else DeltaFeed(documents, document_cache_size)
         self._retry_after_s = retry_after_s
@@ -355,6 +390,13 @@ class LiveHub:
 
     def start(self) -> None:
         self._run_task.start()
+        if self._tail_interval_s is not None:
+            self._tail_task.start()
+            self._notes_task.start()
+
+    @property
+    def tailing(self) -> bool:
+        return self._tail_interval_s is not None
 
     async def close(self) -> None:
         self._closed = SubscriberClosed("the server is shutting down", code="SHUTTING_DOWN")
@@ -367,6 +409,8 @@ class LiveHub:
             for delta_sub in self.deltas.all_subscribers():
                 delta_sub.close(self._closed)
         await self._run_task.stop()
+        await self._tail_task.stop()
+        await self._notes_task.stop()
 
     @property
     def subscriber_count(self) -> int:
@@ -380,7 +424,61 @@ class LiveHub:
     # -- publishing (called by the group committer after each commit) -----------------
 
     def publish(self, committed: Sequence[SequencedEvent]) -> None:
-        """Fan out newly committed events (in seq order). Never blocks."""
+        """Fan out events this process committed (in seq order). Never blocks.
+
+        Fanned out at once when they follow the last seq fanned out; else they wait
+        for the tailer to read what precedes them (committed by another replica)."""
+        if not committed:
+            return
+        if not self.tailing and self._sequencer.cursor is None:
+            self._sequencer.start(committed[0].seq - 1)
+        self._fan_out(self._sequencer.offer(committed))
+        if self._sequencer.waiting:
+            self._tail_wake.set()
+
+    async def _tail(self) -> None:
+        """The replica's one cursor over the event log and the LiveNotes (module doc)."""
+        interval = self._tail_interval_s or 0.05
+        while self._sequencer.cursor is None or self._note_cursor is None:
+            try:
+                last, note = await self._reads.last_seq(), await self._reads.last_note()  # type: ignore[attr-defined]
+            except Exception as exc:
+                log.warning("live tail: cannot read where the log ends", error=error_code(exc))
+                await asyncio.sleep(min(1.0, interval * 10))
+                continue
+            self._note_cursor = note
+            self._fan_out(self._sequencer.start(last))
+        while True:
+            # asyncio.timeout, not wait_for (which can lose a cancellation on 3.11).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._tail_wake.wait()
+            self._tail_wake.clear()
+            try:
+                await self._tail_once()
+            except Exception as exc:
+                log.warning("live tail: read failed", error=error_code(exc))
+                await asyncio.sleep(min(1.0, interval * 10))
+
+    async def _tail_once(self) -> None:
+        reads: TailReads = self._reads  # type: ignore[assignment]
+        while True:
+            before = self._sequencer.cursor
+            assert before is not None
+            page = await reads.events_after(before, limit=self._page_size)
+            self._fan_out(self._sequencer.offer(page))
+            if len(page) < self._page_size or self._sequencer.cursor == before:
+                break
+        assert self._note_cursor is not None
+        for note in await reads.notes_after(self._note_cursor, self._page_size):
+            self._note_cursor = max(self._note_cursor, int(note["seq"]))
+            if note["origin"] == self.origin:
+                continue  # applied locally when written
+            self._note_breaches_here(note["breaches"])
+            if note["alerts"] and self._alerts and self.alert_rows is not None:
+                self._publish_alerts_here(await self.alert_rows(list(note["alerts"])))
+
+    def _fan_out(self, committed: Sequence[SequencedEvent]) -> None:
         if not committed:
             return
         self.last_seq = max(self.last_seq, committed[-1].seq)
@@ -393,7 +491,33 @@ class LiveHub:
             self._runs_wanted.set()
 
     def note_breaches(self, ids: Sequence[str]) -> None:
-        """Breaches written with a change (SlaStore.on_changed): their deltas."""
+        """Breaches written with a change (SlaStore.on_changed): their deltas, here and
+        (through a LiveNote) on the other replicas."""
+        self._note_breaches_here(ids)
+        self._note_out(list(ids), [])
+
+    def _note_out(self, breaches: list[str], alerts: list[str]) -> None:
+        if self.tailing and (breaches or alerts):
+            self._notes_out.append((breaches, alerts))
+            self._notes_wake.set()
+
+    async def _write_notes(self) -> None:
+        """Writes queued LiveNotes, batched (one per round)."""
+        reads: TailReads = self._reads  # type: ignore[assignment]
+        while True:
+            await self._notes_wake.wait()
+            self._notes_wake.clear()
+            out, self._notes_out = self._notes_out, []
+            breaches = sorted({b for bs, _ in out for b in bs})
+            alerts = sorted({a for _, al in out for a in al})
+            try:
+                await reads.write_note(self.origin, breaches, alerts)
+            except Exception as exc:
+                # Other replicas miss these deltas/alerts; their subscribers still get
+                # the next change, and a resubscribe reads the current documents.
+                log.warning("live note not written", error=error_code(exc))
+
+    def _note_breaches_here(self, ids: Sequence[str]) -> None:
         if self.deltas is not None and self.deltas.note_breaches(ids):
             self._runs_wanted.set()
 
@@ -490,7 +614,12 @@ class LiveHub:
                     log.warning("live subscriber closed", reason=str(sub.error))
 
     def publish_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
-        """Fan out SLA alerts (breach states) to alert subscribers. Never blocks."""
+        """Fan out SLA alerts (breach states) to alert subscribers, here and on the
+        other replicas. Never blocks."""
+        self._publish_alerts_here(alerts)
+        self._note_out([], [str(a["id"]) for a in alerts if a.get("id") is not None])
+
+    def _publish_alerts_here(self, alerts: Sequence[dict[str, Any]]) -> None:
         if not alerts or not self._alerts:
             return
         self._batch += 1

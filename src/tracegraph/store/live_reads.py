@@ -11,6 +11,9 @@ from tracegraph.events.records import SequencedEvent
 from tracegraph.store.base import Store
 from tracegraph.store.event_reads import events_statement
 
+# LiveNotes kept (a relay between live hubs, read within a tick: a generous margin).
+NOTES_KEPT = 10_000
+
 
 class LiveReader(Store):
     """The two statements the live hub needs. Replay pages are read while a subscriber
@@ -53,3 +56,27 @@ class LiveReader(Store):
         records = await self.read("runs_by_ids", ids=list(ids))
         runs = [dict(rec["run"]) for rec in records]
         return {str(r["id"]): r for r in runs}
+
+    # -- the cross-replica tailer (live/hub.py) -----------------------------------------
+
+    async def last_seq(self) -> int:
+        """The last event seq allocated (where a new tailer starts)."""
+        records = await self.read("last_seq")
+        return int(records[0]["last"]) if records else 0
+
+    async def last_note(self) -> int:
+        records = await self.read("live_note_last")
+        return int(records[0]["last"]) if records else 0
+
+    async def notes_after(self, after: int, limit: int) -> list[dict[str, Any]]:
+        records = await self.read("live_notes_after", after=after, limit=limit)
+        return [dict(rec) for rec in records]
+
+    async def write_note(self, origin: str, breaches: Sequence[str], alerts: Sequence[str]) -> None:
+        await self.write(
+            "live_note_write",
+            origin=origin,
+            breaches=list(breaches),
+            alerts=list(alerts),
+            keep=NOTES_KEPT,
+        )
