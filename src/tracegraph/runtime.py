@@ -32,6 +32,7 @@ from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.quarantine import QuarantineReview
 from tracegraph.ingest.service import IngestService
 from tracegraph.ingest.warmup import replan_unit, warmup_unit
+from tracegraph.leases import DutyLease
 from tracegraph.live.doc_source import DocumentSource
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
@@ -54,6 +55,7 @@ from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.governance_store import GovernanceStore
 from tracegraph.store.graph_reads import GraphReads
 from tracegraph.store.key_store import KeyStore
+from tracegraph.store.lease_store import LeaseStore
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
@@ -92,6 +94,9 @@ class Services:
     slas: SlaStore
     sla_evaluator: SlaEvaluator
     webhooks: WebhookSender
+    # The SLA timer (missing runs included) and its webhooks run on the replica holding
+    # this lease (issue 20); its token fences their writes.
+    sla_lease: DutyLease
     # Scrubbing at ingest: the policy in force, where it is stored, and its refresh timer.
     redaction: ActivePolicy
     policies: PolicyStore
@@ -338,7 +343,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         clock=lambda: services.clock(),
         on_breaches=lambda breaches: services.publish_alerts(breaches),
     )
-    committer.add_listener(sla_evaluator.on_commit)
+    # Every replica's commits (the hub tails them), for the lease holder's evaluator.
+    hub.add_listener(sla_evaluator.on_commit)
+    sla_lease = DutyLease(
+        LeaseStore(driver, database, timeout_s),
+        "sla",
+        ttl_s=settings.lease_ttl_s,
+        on_gain=sla_evaluator.start,
+        on_loss=sla_evaluator.stop,
+    )
+    slas.fence = sla_lease.fence
+    webhooks.may_send = lambda: sla_lease.held
     ingest = IngestService(
         committer,
         redaction,
@@ -391,6 +406,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         slas=slas,
         sla_evaluator=sla_evaluator,
         webhooks=webhooks,
+        sla_lease=sla_lease,
         redaction=redaction,
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
@@ -417,7 +433,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     committer.start()
     hub.start()
     services.webhooks.start()
-    services.sla_evaluator.start()
+    sla_lease.start()
     services.policy_refresher.start()
     heap_trimmer.start()
     services.ws_sessions.start()
@@ -432,6 +448,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await heap_trimmer.stop()
         await services.policy_refresher.stop()
         await services.ws_sessions.stop()
+        await sla_lease.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     # that has not shown up is waited for live_gap_hold_s, then skipped (logged).
     live_tail_interval_s: float = Field(default=0.05, gt=0)
     live_gap_hold_s: float = Field(default=1.0, gt=0)
+    # Background duties (the SLA timer with missing-run detection, and its webhooks) run
+    # on the one replica holding their lease in Neo4j; when it dies another takes over
+    # within lease_ttl_s. Shorter fails over sooner but renews more often (every third).
+    lease_ttl_s: float = Field(default=15.0, ge=1)
 
     # GraphQL read limits: page sizes, lineage/impact depth and answer size.
     max_page_size: int = 200

@@ -82,9 +82,10 @@ def test_run_and_breach_deltas_reach_subscribers_of_another_replica(
     from tests.integration.test_slas import definition, ms, set_clock
     from tests.integration.test_slas import ev as sla_ev
 
-    a = make_service(sla_check_interval_s=0.1)
-    b = make_service()
+    # Either may hold the SLA lease (and find the breach): both on the same clock.
+    a, b = make_service(sla_check_interval_s=0.1), make_service(sla_check_interval_s=0.1)
     set_clock(a, ms(0))
+    set_clock(b, ms(0))
     run, pipe = unique("r"), unique("p")
 
     async def scenario() -> tuple[list[dict], list[dict]]:

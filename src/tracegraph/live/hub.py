@@ -44,10 +44,14 @@ from tracegraph.live.deltas import Delta, DeltaFeed, DeltaItem, DeltaScope, deli
 from tracegraph.live.doc_source import DocumentSource
 from tracegraph.live.sequencer import Sequencer
 from tracegraph.store.errors import error_code, is_retryable
+from tracegraph.store.live_reads import TailPage
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+# A cursor past any seq: the tailer's first read returns only where the counters stand.
+END = 2**62
 
 
 class LiveReads(Protocol):
@@ -69,11 +73,7 @@ class LiveReads(Protocol):
 class TailReads(LiveReads, Protocol):
     """What the cross-replica tailer reads and writes besides (``LiveReader``)."""
 
-    async def last_seq(self) -> int: ...
-
-    async def last_note(self) -> int: ...
-
-    async def notes_after(self, after: int, limit: int) -> list[dict[str, Any]]: ...
+    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage: ...
 
     async def write_note(
         self, origin: str, breaches: Sequence[str], alerts: Sequence[str]
@@ -385,6 +385,8 @@ class LiveHub:
         self.published = 0
         self.dropped_subscribers = 0
         self._batch = 0  # counts publishes (commits) and run-state rounds
+        # Told every event fanned out, whichever replica committed it (the SLA evaluator).
+        self._listeners: list[Callable[[Sequence[SequencedEvent]], object]] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -438,16 +440,17 @@ class LiveHub:
 
     async def _tail(self) -> None:
         """The replica's one cursor over the event log and the LiveNotes (module doc)."""
+        reads: TailReads = self._reads  # type: ignore[assignment]
         interval = self._tail_interval_s or 0.05
         while self._sequencer.cursor is None or self._note_cursor is None:
             try:
-                last, note = await self._reads.last_seq(), await self._reads.last_note()  # type: ignore[attr-defined]
+                ends = await reads.tail(END, END, 1)
             except Exception as exc:
                 log.warning("live tail: cannot read where the log ends", error=error_code(exc))
                 await asyncio.sleep(min(1.0, interval * 10))
                 continue
-            self._note_cursor = note
-            self._fan_out(self._sequencer.start(last))
+            self._note_cursor = ends.last_note
+            self._fan_out(self._sequencer.start(ends.last_event))
         while True:
             # asyncio.timeout, not wait_for (which can lose a cancellation on 3.11).
             with contextlib.suppress(TimeoutError):
@@ -455,32 +458,45 @@ class LiveHub:
                     await self._tail_wake.wait()
             self._tail_wake.clear()
             try:
-                await self._tail_once()
+                await self._tail_once(reads)
             except Exception as exc:
                 log.warning("live tail: read failed", error=error_code(exc))
                 await asyncio.sleep(min(1.0, interval * 10))
 
-    async def _tail_once(self) -> None:
-        reads: TailReads = self._reads  # type: ignore[assignment]
+    async def _tail_once(self, reads: TailReads) -> None:
         while True:
-            before = self._sequencer.cursor
-            assert before is not None
-            page = await reads.events_after(before, limit=self._page_size)
-            self._fan_out(self._sequencer.offer(page))
-            if len(page) < self._page_size or self._sequencer.cursor == before:
+            before, notes_before = self._sequencer.cursor, self._note_cursor
+            assert before is not None and notes_before is not None
+            page = await reads.tail(before, notes_before, self._page_size)
+            if page.last_event < before or page.last_note < notes_before:
+                # The log was wiped (tests, `tracegraph wipe`): start again from its start.
+                log.warning("live tail: the event log was reset; following it from 0")
+                self._sequencer.reset(0)
+                self._note_cursor = 0
+                continue
+            self._fan_out(self._sequencer.offer(page.events))
+            for note in page.notes:
+                self._note_cursor = max(self._note_cursor or 0, int(note["seq"]))
+                if note["origin"] == self.origin:
+                    continue  # applied locally when written
+                self._note_breaches_here(note["breaches"])
+                if note["alerts"] and self._alerts and self.alert_rows is not None:
+                    self._publish_alerts_here(await self.alert_rows(list(note["alerts"])))
+            full = len(page.events) == self._page_size or len(page.notes) == self._page_size
+            if not full or (self._sequencer.cursor, self._note_cursor) == (before, notes_before):
                 break
-        assert self._note_cursor is not None
-        for note in await reads.notes_after(self._note_cursor, self._page_size):
-            self._note_cursor = max(self._note_cursor, int(note["seq"]))
-            if note["origin"] == self.origin:
-                continue  # applied locally when written
-            self._note_breaches_here(note["breaches"])
-            if note["alerts"] and self._alerts and self.alert_rows is not None:
-                self._publish_alerts_here(await self.alert_rows(list(note["alerts"])))
+
+    def add_listener(self, listener: Callable[[Sequence[SequencedEvent]], object]) -> None:
+        self._listeners.append(listener)
 
     def _fan_out(self, committed: Sequence[SequencedEvent]) -> None:
         if not committed:
             return
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:  # a broken listener must never stop the fan-out
+                log.exception("live listener failed")
         self.last_seq = max(self.last_seq, committed[-1].seq)
         self.published += len(committed)
         if self._events:

@@ -48,6 +48,12 @@ class Sequencer:
         self.cursor = min(last_stored, lowest - 1)
         return self.release()
 
+    def reset(self, cursor: int) -> None:
+        """Follow a log that was wiped from ``cursor`` on (what waited is gone)."""
+        self.cursor = cursor
+        self._waiting.clear()
+        self._hole_since = None
+
     def offer(self, events: Iterable[SequencedEvent]) -> list[SequencedEvent]:
         """Note events (any order, maybe known already); return those now releasable."""
         cursor = self.cursor

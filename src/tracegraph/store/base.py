@@ -20,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction, Record, unit_of_work
+from neo4j import (
+    READ_ACCESS,
+    WRITE_ACCESS,
+    AsyncDriver,
+    AsyncManagedTransaction,
+    Record,
+    unit_of_work,
+)
 
 from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.errors import within
@@ -56,9 +63,19 @@ class Store:
         """The records of a read statement (``cypher/<statement>.cypher``)."""
         return await within(self.answer_timeout_s, self._read(statement, params), "the read")
 
-    async def _read(self, statement: str, params: dict[str, Any]) -> list[Record]:
+    async def read_on_leader(self, statement: str, /, **params: Any) -> list[Record]:
+        """A read routed to the cluster's leader (``neo4j://``; the same server on a
+        single one): for reads that must see every commit so far, such as the live
+        tailer's (a follower that lags would look like a wiped log)."""
+        return await within(
+            self.answer_timeout_s, self._read(statement, params, WRITE_ACCESS), "the read"
+        )
+
+    async def _read(
+        self, statement: str, params: dict[str, Any], access: str = READ_ACCESS
+    ) -> list[Record]:
         async with self.driver.session(
-            database=self.database, default_access_mode=READ_ACCESS
+            database=self.database, default_access_mode=access
         ) as session:
             result = await session.run(query(statement, self.timeout_s), params)
             return [record async for record in result]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -10,6 +11,15 @@ import orjson
 from tracegraph.events.records import SequencedEvent
 from tracegraph.store.base import Store
 from tracegraph.store.event_reads import events_statement
+
+
+@dataclass(frozen=True, slots=True)
+class TailPage:
+    last_event: int  # the event counter now
+    last_note: int  # the LiveNote counter now
+    events: list[SequencedEvent]
+    notes: list[dict[str, Any]]
+
 
 # LiveNotes kept (a relay between live hubs, read within a tick: a generous margin).
 NOTES_KEPT = 10_000
@@ -59,18 +69,25 @@ class LiveReader(Store):
 
     # -- the cross-replica tailer (live/hub.py) -----------------------------------------
 
-    async def last_seq(self) -> int:
-        """The last event seq allocated (where a new tailer starts)."""
-        records = await self.read("last_seq")
-        return int(records[0]["last"]) if records else 0
-
-    async def last_note(self) -> int:
-        records = await self.read("live_note_last")
-        return int(records[0]["last"]) if records else 0
-
-    async def notes_after(self, after: int, limit: int) -> list[dict[str, Any]]:
-        records = await self.read("live_notes_after", after=after, limit=limit)
-        return [dict(rec) for rec in records]
+    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage:
+        """One tick of the tailer: events and LiveNotes after its cursors, and where the
+        counters stand (read on the leader: it has every commit)."""
+        [rec] = await self.read_on_leader(
+            "live_tail", after_seq=after_seq, after_note=after_note, limit=limit
+        )
+        events = [
+            SequencedEvent(
+                seq=e["seq"],
+                payload=orjson.loads(e["payload"]),
+                fingerprint=e["fingerprint"],
+                received_at=e["received_at"].to_native(),
+                principal=e["principal"],
+            )
+            for e in rec["events"]
+        ]
+        return TailPage(
+            int(rec["last_event"]), int(rec["last_note"]), events, [dict(n) for n in rec["notes"]]
+        )
 
     async def write_note(self, origin: str, breaches: Sequence[str], alerts: Sequence[str]) -> None:
         await self.write(
