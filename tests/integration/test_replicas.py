@@ -141,3 +141,42 @@ def test_run_and_breach_deltas_reach_subscribers_of_another_replica(
     assert [r["version"] for r in runs] == sorted({r["version"] for r in runs})
     assert breaches[0]["patch"][0]["value"]["status"] == "OPEN"
     assert breaches[-1]["baseVersion"] == breaches[-2]["version"]
+
+
+RUN_QUERY = "query R($id: ID!) { run(id: $id) { id status } }"
+
+
+def test_routing_uris_and_read_your_writes_across_replicas(
+    clean_graph: Driver, make_service: Callable[..., RunningService], neo4j_settings: Any
+) -> None:
+    # neo4j:// (routing: reads to readers, writes to the leader) on the local server.
+    routed = neo4j_settings.model_copy(
+        update={"uri": neo4j_settings.uri.replace("bolt://", "neo4j://")}
+    )
+    a, b = make_service(neo4j=routed), make_service(neo4j=routed)
+    run, pipe = unique("r"), unique("p")
+    with a.client() as http_a, b.client() as http_b:
+        answer = http_a.post("/v1/events", json=[run_event(pipe, run, "started")])
+        assert answer.status_code == 200, answer.text
+        seq = answer.json()["last_seq"]
+        # Through B, with the seq A answered: B answers only once it has that commit.
+        read = http_b.post(
+            "/graphql",
+            json={"query": RUN_QUERY, "variables": {"id": run}},
+            headers={"X-Tracegraph-Min-Seq": str(seq)},
+        )
+        assert read.status_code == 200, read.text
+        assert read.json()["data"]["run"] == {"id": run, "status": "RUNNING"}
+        bad = http_b.post(
+            "/graphql",
+            json={"query": RUN_QUERY, "variables": {"id": run}},
+            headers={"X-Tracegraph-Min-Seq": "soon"},
+        )
+        assert bad.status_code == 400 and "X-Tracegraph-Min-Seq" in bad.text
+        # A seq no replica has committed: a retryable 503, not a stale answer.
+        ahead = http_b.post(
+            "/graphql",
+            json={"query": RUN_QUERY, "variables": {"id": run}},
+            headers={"X-Tracegraph-Min-Seq": str(seq + 1000)},
+        )
+        assert ahead.status_code == 503 and ahead.headers["Retry-After"]

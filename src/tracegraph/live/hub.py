@@ -387,6 +387,7 @@ class LiveHub:
         self._batch = 0  # counts publishes (commits) and run-state rounds
         # Told every event fanned out, whichever replica committed it (the SLA evaluator).
         self._listeners: list[Callable[[Sequence[SequencedEvent]], object]] = []
+        self._progress = asyncio.Event()  # set (and replaced) by every fan-out
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -486,6 +487,21 @@ class LiveHub:
             if not full or (self._sequencer.cursor, self._note_cursor) == (before, notes_before):
                 break
 
+    async def caught_up(self, seq: int, timeout_s: float) -> bool:
+        """Wait until this hub has fanned out ``seq`` (read-your-writes across replicas:
+        the tailer reads the leader, so every statement after it sees that commit too).
+        False after ``timeout_s``."""
+        if self.last_seq >= seq:
+            return True
+        self._tail_wake.set()  # read now, not at the next tick
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self.last_seq < seq:
+                    await self._progress.wait()
+        except TimeoutError:
+            return False
+        return True
+
     def add_listener(self, listener: Callable[[Sequence[SequencedEvent]], object]) -> None:
         self._listeners.append(listener)
 
@@ -498,6 +514,8 @@ class LiveHub:
             except Exception:  # a broken listener must never stop the fan-out
                 log.exception("live listener failed")
         self.last_seq = max(self.last_seq, committed[-1].seq)
+        progress, self._progress = self._progress, asyncio.Event()
+        progress.set()
         self.published += len(committed)
         if self._events:
             self._publish_events(committed)

@@ -75,7 +75,12 @@ class Store:
         self, statement: str, params: dict[str, Any], access: str = READ_ACCESS
     ) -> list[Record]:
         async with self.driver.session(
-            database=self.database, default_access_mode=access
+            database=self.database,
+            default_access_mode=access,
+            # Causal chaining across this process's statements (docs/deployment.md): a
+            # read routed to a follower waits until it has what this process saw, the
+            # live tailer's leader reads included (read-your-writes across replicas).
+            bookmark_manager=self.driver.execute_query_bookmark_manager,
         ) as session:
             result = await session.run(query(statement, self.timeout_s), params)
             return [record async for record in result]
@@ -99,5 +104,7 @@ class Store:
         """``work(tx, *args, **kwargs)`` in one write transaction under the query timeout
         (re-run by the driver on transient errors: compute from what it reads)."""
         timed = unit_of_work(timeout=self.timeout_s)(work)
-        async with self.driver.session(database=self.database) as session:
+        async with self.driver.session(
+            database=self.database, bookmark_manager=self.driver.execute_query_bookmark_manager
+        ) as session:
             return await session.execute_write(timed, *args, **kwargs)
