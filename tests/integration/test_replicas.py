@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from neo4j import Driver
 
 from tests.conftest import RunningService
@@ -29,6 +30,7 @@ from tests.support.live import (
     unique,
     until_subscribed,
 )
+from tracegraph.settings import Neo4jSettings, Settings
 
 POSTS_PER_REPLICA = 8
 EVENTS_PER_POST = 5
@@ -147,36 +149,37 @@ RUN_QUERY = "query R($id: ID!) { run(id: $id) { id status } }"
 
 
 def test_routing_uris_and_read_your_writes_across_replicas(
-    clean_graph: Driver, make_service: Callable[..., RunningService], neo4j_settings: Any
+    clean_graph: Driver, neo4j_settings: Neo4jSettings
 ) -> None:
     # neo4j:// (routing: reads to readers, writes to the leader) on the local server.
     routed = neo4j_settings.model_copy(
         update={"uri": neo4j_settings.uri.replace("bolt://", "neo4j://")}
     )
-    a, b = make_service(neo4j=routed), make_service(neo4j=routed)
+    assert routed.uri.startswith("neo4j://")
+    with RunningService(Settings(neo4j=routed)) as a, RunningService(Settings(neo4j=routed)) as b:
+        _read_your_writes(a, b)
+
+
+def _read_your_writes(a: RunningService, b: RunningService) -> None:
     run, pipe = unique("r"), unique("p")
     with a.client() as http_a, b.client() as http_b:
         answer = http_a.post("/v1/events", json=[run_event(pipe, run, "started")])
         assert answer.status_code == 200, answer.text
         seq = answer.json()["last_seq"]
+
+        def read(min_seq: str) -> httpx.Response:
+            return http_b.post(
+                "/graphql",
+                json={"query": RUN_QUERY, "variables": {"id": run}},
+                headers={"X-Tracegraph-Min-Seq": min_seq},
+            )
+
         # Through B, with the seq A answered: B answers only once it has that commit.
-        read = http_b.post(
-            "/graphql",
-            json={"query": RUN_QUERY, "variables": {"id": run}},
-            headers={"X-Tracegraph-Min-Seq": str(seq)},
-        )
-        assert read.status_code == 200, read.text
-        assert read.json()["data"]["run"] == {"id": run, "status": "RUNNING"}
-        bad = http_b.post(
-            "/graphql",
-            json={"query": RUN_QUERY, "variables": {"id": run}},
-            headers={"X-Tracegraph-Min-Seq": "soon"},
-        )
+        got = read(str(seq))
+        assert got.status_code == 200, got.text
+        assert got.json()["data"]["run"] == {"id": run, "status": "RUNNING"}
+        bad = read("soon")
         assert bad.status_code == 400 and "X-Tracegraph-Min-Seq" in bad.text
         # A seq no replica has committed: a retryable 503, not a stale answer.
-        ahead = http_b.post(
-            "/graphql",
-            json={"query": RUN_QUERY, "variables": {"id": run}},
-            headers={"X-Tracegraph-Min-Seq": str(seq + 1000)},
-        )
+        ahead = read(str(seq + 1000))
         assert ahead.status_code == 503 and ahead.headers["Retry-After"]
