@@ -97,6 +97,8 @@ class DutyLease:
                         self.takeovers += 1
                         log.info("lease taken", lease=self.name, token=token)
             self.token = token
+            if self._running and not self.held:
+                log.warning("lease lost: duty stopped", lease=self.name)
             await self._set_running(self.held)
             # Renew at a third of the lease time; a replica without it tries as often.
             wait = self._ttl_s / 3
@@ -108,8 +110,6 @@ class DutyLease:
         if running == self._running:
             return
         self._running = running
-        if not running:
-            log.warning("lease lost: duty stopped", lease=self.name)
         outcome = (self._on_gain if running else self._on_loss)()
         if outcome is not None:
             await outcome
