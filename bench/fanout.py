@@ -58,6 +58,8 @@ QUERY = (
     "subscription Fanout($pipeline: String) { events(pipeline: $pipeline) "
     "{ seq id type time pipeline run data } }"
 )
+DUPS = "__dups__"  # key of a subscriber's duplicate count in its received map
+
 # -- load clients (separate process) ----------------------------------------------------
 
 
@@ -117,7 +119,11 @@ class _Subscriber(asyncio.Protocol):
         elif kind == "ping":
             self._send({"type": "pong"})
         elif kind == "next" and "errors" not in msg["payload"]:
-            self.received[msg["payload"]["data"]["events"]["id"]] = now
+            eid = msg["payload"]["data"]["events"]["id"]
+            if eid in self.received:  # delivered twice (bench/replicas.py counts these)
+                self.received[DUPS] = self.received.get(DUPS, 0) + 1
+            else:
+                self.received[eid] = now
         else:
             self.received["__closed__"] = now
 
