@@ -381,7 +381,7 @@ class LiveHub:
         self._runs_wanted = asyncio.Event()
         self._run_task = BackgroundTask("tracegraph-live-runs", self._run_states)
         self._closed: SubscriberClosed | None = None
-        self.last_seq = 0  # the highest seq published by this process
+        self.last_seq = 0  # the highest seq fanned out here (committed by any replica)
         self.published = 0
         self.dropped_subscribers = 0
         self._batch = 0  # counts publishes (commits) and run-state rounds
