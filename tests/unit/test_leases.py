@@ -54,3 +54,14 @@ def test_the_duty_runs_while_held_and_stops_when_lost_or_unrenewable() -> None:
         assert backend.owner is None and events[-1] == "loss"
 
     asyncio.run(scenario())
+
+
+def test_replica_settings_out_of_bounds_stop_the_start() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from tracegraph.settings import Settings
+
+    for bad in ({"lease_ttl_s": 0.5}, {"live_tail_interval_s": 0}, {"live_gap_hold_s": -1}):
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            Settings(**bad)
