@@ -64,3 +64,7 @@ CREATE INDEX command_pipeline_seq IF NOT EXISTS FOR (n:Command) ON (n.pipeline, 
 CREATE INDEX command_state_expiry IF NOT EXISTS FOR (n:Command) ON (n.state, n.expires_at);
 CREATE INDEX command_state_acknowledged IF NOT EXISTS FOR (n:Command) ON (n.state, n.acknowledged_at);
 CREATE INDEX command_run IF NOT EXISTS FOR (n:Command) ON (n.run);
+// Several replicas (issue 20): the breach/alert relay between live hubs, tailed by seq,
+// and the leases of the background duties, one node per duty.
+CREATE CONSTRAINT live_note_seq IF NOT EXISTS FOR (n:LiveNote) REQUIRE n.seq IS UNIQUE;
+CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (n:Lease) REQUIRE n.name IS UNIQUE;

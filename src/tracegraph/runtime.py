@@ -32,6 +32,7 @@ from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.quarantine import QuarantineReview
 from tracegraph.ingest.service import IngestService
 from tracegraph.ingest.warmup import replan_unit, warmup_unit
+from tracegraph.leases import DutyLease
 from tracegraph.live.doc_source import DocumentSource
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
@@ -54,6 +55,7 @@ from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.governance_store import GovernanceStore
 from tracegraph.store.graph_reads import GraphReads
 from tracegraph.store.key_store import KeyStore
+from tracegraph.store.lease_store import LeaseStore
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
@@ -92,6 +94,9 @@ class Services:
     slas: SlaStore
     sla_evaluator: SlaEvaluator
     webhooks: WebhookSender
+    # The SLA timer (missing runs included) and its webhooks run on the replica holding
+    # this lease (issue 20); its token fences their writes.
+    sla_lease: DutyLease
     # Scrubbing at ingest: the policy in force, where it is stored, and its refresh timer.
     redaction: ActivePolicy
     policies: PolicyStore
@@ -310,6 +315,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # Entity documents for the delta subscriptions (docs/live-deltas.md).
         documents=DocumentSource(DocumentReads(driver, database, timeout_s)),
         document_cache_size=settings.live_document_cache_size,
+        # Events every replica committed, tailed from the log (docs/deployment.md).
+        tail_interval_s=settings.live_tail_interval_s,
+        gap_hold_s=settings.live_gap_hold_s,
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
@@ -327,6 +335,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     # Breaches link the runs ingestion writes: SLA writes go through the ingest writer.
     slas = SlaStore(driver, database, timeout_s=timeout_s, write_gate=committer.run_exclusive)
     slas.on_changed = hub.note_breaches  # breachChanged deltas
+    # Alerts another replica raised reach this replica's alert subscribers by breach id.
+    hub.alert_rows = lambda ids: slas.breaches(ids=ids, limit=len(ids))
     webhooks = _webhooks(settings)
     # The evaluator reads the clock and publishes through `services`, bound below (tests
     # replace services.clock); neither is called before the services start.
@@ -337,7 +347,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         clock=lambda: services.clock(),
         on_breaches=lambda breaches: services.publish_alerts(breaches),
     )
-    committer.add_listener(sla_evaluator.on_commit)
+    # Every replica's commits (the hub tails them), for the lease holder's evaluator.
+    hub.add_listener(sla_evaluator.on_commit)
+    sla_lease = DutyLease(
+        LeaseStore(driver, database, timeout_s),
+        "sla",
+        ttl_s=settings.lease_ttl_s,
+        on_gain=sla_evaluator.start,
+        on_loss=sla_evaluator.stop,
+    )
+    slas.fence = sla_lease.fence
+    webhooks.may_send = lambda: sla_lease.held
     ingest = IngestService(
         committer,
         redaction,
@@ -390,6 +410,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         slas=slas,
         sla_evaluator=sla_evaluator,
         webhooks=webhooks,
+        sla_lease=sla_lease,
         redaction=redaction,
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
@@ -416,7 +437,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     committer.start()
     hub.start()
     services.webhooks.start()
-    services.sla_evaluator.start()
+    sla_lease.start()
     services.policy_refresher.start()
     heap_trimmer.start()
     services.ws_sessions.start()
@@ -431,6 +452,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await heap_trimmer.stop()
         await services.policy_refresher.stop()
         await services.ws_sessions.stop()
+        await sla_lease.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.
