@@ -119,6 +119,8 @@ def test_after_an_outage_a_batch_is_acknowledged_before_apply_batch_is_planned(
     committer, writer = services.committer, services.committer._writer
     published: list[SequencedEvent] = []
     committer.add_listener(published.extend)
+    fanned_out: list[SequencedEvent] = []  # what the live hub sent on, tailer included
+    services.hub.add_listener(fanned_out.extend)
     assert _post(service, _run_events("before", 1)) == 200
 
     planning = asyncio.Event()  # set on the service's loop
@@ -148,6 +150,9 @@ def test_after_an_outage_a_batch_is_acknowledged_before_apply_batch_is_planned(
     assert len(fetch(clean_graph, "underived_seqs")) == 5
     assert fetch(clean_graph, "run_by_id", id="r") == []  # not derived yet
     assert [e.id for e in published] == ["before-0"]  # nor published
+    # Nor read by the replicas' live tailers (issue 20): they follow the derived log only.
+    tail = service.call(services.hub._reads.tail(0, 0, 100))
+    assert [e.payload["id"] for e in tail.events] == ["before-0"]
 
     service.loop.call_soon_threadsafe(planning.set)
     eventually(lambda: fetch(clean_graph, "underived_seqs") == [], timeout=60, what="derived")
@@ -155,6 +160,8 @@ def test_after_an_outage_a_batch_is_acknowledged_before_apply_batch_is_planned(
     assert [e.id for e in published] == ["before-0", "r-0", "r-1", "r-2", "r2-0", "r2-1"]
     assert [e.seq for e in published] == sorted(e.seq for e in published)
     assert committer.replans == 1
+    eventually(lambda: len(fanned_out) == 6, timeout=10, what="fanned out")
+    assert [e.payload["id"] for e in fanned_out] == [e.id for e in published]
     [run] = fetch(clean_graph, "run_by_id", id="r")
     assert run["r"]["version"] == 3  # one per event about it, as a normal write counts
     assert _post(service, _run_events("r", 4)) == 200  # a normal write again
