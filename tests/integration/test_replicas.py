@@ -93,11 +93,13 @@ def test_run_and_breach_deltas_reach_subscribers_of_another_replica(
     async def scenario() -> tuple[list[dict], list[dict]]:
         runs: list[dict] = []
         breaches: list[dict] = []
+        first_run_document = asyncio.Event()
         async with session(b, TRANSPORT_WS) as s1, session(b, TRANSPORT_WS) as s2:
 
             async def follow_run() -> None:
                 async for result in s1.subscribe(request(RUN_CHANGED, {"run": run})):
                     runs.append(result["runChanged"])
+                    first_run_document.set()
                     if "'SUCCEEDED'" in repr(runs[-1]["patch"]):
                         return
 
@@ -110,6 +112,9 @@ def test_run_and_breach_deltas_reach_subscribers_of_another_replica(
             run_task = asyncio.create_task(follow_run())
             breach_task = asyncio.create_task(follow_breaches())
             await until_subscribed(b, 2)
+            # The run's first document (version 0: nothing yet) before its first event:
+            # posted earlier, the start could already be in it.
+            await asyncio.wait_for(first_run_document.wait(), 30)
             async with a.async_client() as http:
                 # The run, through A: B's subscriber sees it start and complete.
                 await post(http, [run_event(pipe, run, "started")])
