@@ -12,16 +12,21 @@ has exactly one executor to reach. All times are wall clock on one machine. Figu
   the executor's receipt;
 * the baseline, measured first in the same run on the same service: the same rate to
   two executors (one per path), so what the 1,000 connected executors add shows;
-* per phase: the issuing mutation's round trip, and the latency split at the command's
-  ``createdAt`` (stamped when its issuing transaction begins): send to stamp (HTTP,
-  GraphQL, the wait for the issuing writer) and stamp to executor (the transaction, its
-  commit, the tailer's read, the hand-over), and per path (subscription, long poll);
+* per phase: the operator's own delay (due to sent), the issuing mutation's round trip,
+  and the latency split at the command's ``createdAt`` (stamped when its issuing
+  transaction begins): due to stamp (the operator's delay, HTTP, GraphQL, the wait for
+  the issuing writer) and stamp to executor (the transaction, its commit, the
+  hand-over), per path (subscription, long poll), and sent to executor (the whole
+  without the operator's own delay: what the service and the wire take);
+* the machine's own stalls beside them: how late a process that only sleeps (10 ms at a
+  time, in a process of its own) wakes up during the phase, as the load average shows
+  what the other work on the machine was;
 * ``lost`` — commands the service accepted that their executor never received.
 
 ::
 
     .venv/bin/python bench/commands.py [--executors 1000] [--rate 50] [--seconds 60]
-        [--baseline-seconds 10] [--bolt-port 7742]
+        [--baseline-seconds 10] [--bolt-port 7742] [--profile service.prof]
 
 Neo4j: ``NEO4J_URI`` if set (wiped), else the local launcher's instance ``commands`` on
 ``--bolt-port`` (7742), stopped at the end if this run started it. The last line printed
@@ -60,8 +65,8 @@ from harness import (
 
 # Command id -> (receipt time, the command's createdAt), epoch seconds, one clock.
 Received = dict[str, tuple[float, float]]
-# Command id -> (time just before its mutation was sent, whether a socket executor has it).
-Sent = dict[str, tuple[float, bool]]
+# Command id -> (its due time, when a sender took it, whether a socket executor has it).
+Sent = dict[str, tuple[float, float, bool]]
 # The operator's senders, one HTTP connection each (requests in flight at once).
 WORKERS = 32
 SUBSCRIPTION = (
@@ -182,6 +187,18 @@ def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Con
     asyncio.run(main())
 
 
+def _stall_probe(conn: Connection, tick_s: float = 0.01) -> None:
+    """How late a process that only sleeps wakes up, in ms, until told to stop: the
+    machine's own stalls (CPU shared with other work), beside the service's figures."""
+    lags: list[float] = []
+    while not conn.poll():
+        t = time.perf_counter()
+        time.sleep(tick_s)
+        lags.append((time.perf_counter() - t - tick_s) * 1000)
+    conn.recv()
+    conn.send(lags)
+
+
 # -- the operator (this process) ---------------------------------------------------------------
 
 
@@ -196,50 +213,65 @@ async def _issue(
     of many: httpcore walks every pooled connection (a readability syscall each) and
     every queued request on each request's start and end, which on this loaded 2-core
     machine made the operator's own process the bottleneck (measured with py-spy: 68% of
-    its samples in the pool's bookkeeping; the service at 13% of a core)."""
+    its samples in the pool's bookkeeping; the service at 13% of a core).
+
+    The clients are made and connected before the clock starts: an ``httpx.AsyncClient``
+    builds an SSL context when made (~30 ms of CPU each, whatever the scheme), and 32 of
+    them made as the first commands fell due blocked the operator's loop for about a
+    second: the first ~50 commands of every phase were sent up to a second late, which
+    was the whole p99 of a 3,000-command run (measured: due-to-send p99 0.5-1 s)."""
     sent: Sent = {}
     round_trips: list[float] = []
     pickup_lags: list[float] = []  # due time to a sender taking it (the bench's own delay)
     errors = 0
     due: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
-    async def sender() -> None:
+    async def sender(http: httpx.AsyncClient) -> None:
         nonlocal errors
-        async with httpx.AsyncClient(
+        while (item := await due.get()) is not None:
+            i, t0 = item
+            t_send = time.time()
+            pickup_lags.append((t_send - t0) * 1000)
+            variables = {
+                "p": pipelines[i % len(pipelines)],
+                "k": f"bench-{i}-{uuid.uuid4().hex}",
+            }
+            try:
+                resp = await _post_start(http, variables)
+                body = resp.json()
+                if not body.get("data"):
+                    raise RuntimeError(f"{resp.status_code} {body}")
+                # Even pipelines have the socket executors (_executors_main).
+                sent[body["data"]["startRun"]["id"]] = (t0, t_send, i % len(pipelines) % 2 == 0)
+                round_trips.append((time.time() - t0) * 1000)
+            except Exception as exc:
+                errors += 1
+                print(f"issue {i}: {exc!r}", flush=True)
+
+    clients = [
+        httpx.AsyncClient(
             base_url=base,
             headers=bearer(key),
             timeout=30,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        ) as http:
-            while (item := await due.get()) is not None:
-                i, t0 = item
-                pickup_lags.append((time.time() - t0) * 1000)
-                variables = {
-                    "p": pipelines[i % len(pipelines)],
-                    "k": f"bench-{i}-{uuid.uuid4().hex}",
-                }
-                try:
-                    resp = await _post_start(http, variables)
-                    body = resp.json()
-                    if not body.get("data"):
-                        raise RuntimeError(f"{resp.status_code} {body}")
-                    # Even pipelines have the socket executors (_executors_main).
-                    sent[body["data"]["startRun"]["id"]] = (t0, i % len(pipelines) % 2 == 0)
-                    round_trips.append((time.time() - t0) * 1000)
-                except Exception as exc:
-                    errors += 1
-                    print(f"issue {i}: {exc!r}", flush=True)
-
-    senders = [asyncio.create_task(sender()) for _ in range(WORKERS)]
-    start, wall = time.monotonic(), time.time()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        due.put_nowait((i, wall + i / rate))
-    for _ in senders:
-        due.put_nowait(None)
-    await asyncio.gather(*senders)
+        )
+        for _ in range(WORKERS)
+    ]
+    try:
+        # Each sender's connection open before the clock starts.
+        await asyncio.gather(*(http.get("/healthz") for http in clients))
+        senders = [asyncio.create_task(sender(http)) for http in clients]
+        start, wall = time.monotonic(), time.time()
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due.put_nowait((i, wall + i / rate))
+        for _ in senders:
+            due.put_nowait(None)
+        await asyncio.gather(*senders)
+    finally:
+        await asyncio.gather(*(http.aclose() for http in clients))
     print(
         f"operator: due-to-send p50_ms={percentile(pickup_lags, 0.5):.1f} "
         f"p99_ms={percentile(pickup_lags, 0.99):.1f} (the operator's own delay)",
@@ -312,6 +344,11 @@ def main() -> None:
     ap.add_argument(
         "--bolt-port", type=int, default=int(os.environ.get("TRACEGRAPH_BENCH_BOLT_PORT", "7742"))
     )
+    ap.add_argument(
+        "--profile",
+        default="",
+        help="write the service's cProfile stats here (at its exit; it runs slower so)",
+    )
     args = ap.parse_args()
 
     uri = neo4j_uri("commands", args.bolt_port)
@@ -329,6 +366,7 @@ def main() -> None:
             # This bench measures delivery, so keys stay verified for its whole run.
             "TRACEGRAPH_API_KEY_CACHE_TTL_S": "3600",
         },
+        profile=args.profile,
     )
     try:
         print(f"service pid={server.pid}", flush=True)
@@ -361,6 +399,7 @@ class Phase:
     elapsed_s: float
     service_cpu_s: float
     issuing: dict[str, float]
+    stalls_ms: list[float]
 
     @property
     def lost(self) -> int:
@@ -393,11 +432,17 @@ def _phase(
         _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
         print(f"{len(pipelines)} executors connected and warmed up; issuing", flush=True)
         cpu0, issuing0 = cpu_s(service_pid), _issuing(base, keys["operator"])
+        probe_conn, probe_child = mp.Pipe()
+        probe = mp.get_context("spawn").Process(target=_stall_probe, args=(probe_child,))
+        probe.start()
         t0 = time.monotonic()
         sent, round_trips, refused = asyncio.run(
             _issue(base, keys["operator"], pipelines, rate, seconds)
         )
         elapsed = time.monotonic() - t0
+        probe_conn.send("stop")
+        stalls: list[float] = probe_conn.recv()
+        probe.join(10)
         cpu = cpu_s(service_pid) - cpu0
         issuing = {k: v - issuing0[k] for k, v in _issuing(base, keys["operator"]).items()}
         # Drain: until every accepted command arrived, or 10 s.
@@ -409,7 +454,7 @@ def _phase(
     finally:
         if executors.is_alive():
             executors.kill()
-    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing)
+    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing, stalls)
 
 
 def _issuing(base: str, key: str) -> dict[str, float]:
@@ -428,17 +473,20 @@ def _issuing(base: str, key: str) -> dict[str, float]:
 def _report(phase: Phase, prefix: str) -> list[float]:
     """Print a phase's figures; returns its issue-to-executor latencies (ms).
 
-    Per command: send -> service stamp (createdAt: HTTP, auth, GraphQL, the wait for the
-    issuing writer), stamp -> executor (the transaction, its commit, the tailer's read,
-    the hand-over and the wire), and the whole, by the executor's path."""
+    Per command: due -> service stamp (createdAt: the operator's own delay, HTTP, auth,
+    GraphQL, the wait for the issuing writer), stamp -> executor (the transaction, its
+    commit, the hand-over and the wire), the whole by the executor's path, and from the
+    moment a sender took it (the whole without the operator's own delay)."""
     latencies: list[float] = []
+    from_send: list[float] = []
     to_stamp: list[float] = []
     from_stamp: list[float] = []
     by_path: dict[str, list[float]] = {"subscription": [], "long poll": []}
-    for cid, (t0, socket) in phase.sent.items():
+    for cid, (t0, t_send, socket) in phase.sent.items():
         if cid in phase.received:
             t_got, t_created = phase.received[cid]
             latencies.append((t_got - t0) * 1000)
+            from_send.append((t_got - t_send) * 1000)
             to_stamp.append((t_created - t0) * 1000)
             from_stamp.append((t_got - t_created) * 1000)
             by_path["subscription" if socket else "long poll"].append(latencies[-1])
@@ -448,6 +496,13 @@ def _report(phase: Phase, prefix: str) -> list[float]:
         f"({sent / elapsed:.1f}/s); service CPU {phase.service_cpu_s / elapsed:.0%} of a core; "
         f"load {os.getloadavg()[0]:.1f}"
     )
+    if phase.stalls_ms:
+        print(
+            f"{prefix}machine: an idle process's wake-up lag "
+            f"p50_ms={statistics.median(phase.stalls_ms):.1f} "
+            f"p99_ms={percentile(phase.stalls_ms, 0.99):.1f} max_ms={max(phase.stalls_ms):.1f} "
+            "(the machine's own stalls, not the service's)"
+        )
     groups = phase.issuing.get("transactions", 0)
     if groups:
         print(
@@ -462,6 +517,7 @@ def _report(phase: Phase, prefix: str) -> list[float]:
         ("createdAt-to-executor", from_stamp),
         ("issue-to-executor (subscription)", by_path["subscription"]),
         ("issue-to-executor (long poll)", by_path["long poll"]),
+        ("sent-to-executor (without the operator's own delay)", from_send),
         ("issue-to-executor", latencies),
     ):
         if values:

@@ -15,6 +15,12 @@ rate, each carrying its send time. Latency is measured two ways per delivered ev
 ``lost`` counts (subscriber, event) pairs never received. ::
 
     .venv/bin/python bench/fanout.py [--subscribers 1000] [--rate 20] [--seconds 60]
+        [--replicas 2]
+
+``--replicas N`` (issue 20) starts N service processes on the same Neo4j, spreads the
+subscribers over them round-robin and ingests through the first only: the first
+replica's subscribers are the same-run baseline (pushed at commit), the others' events
+arrive through their replica's tailer. One ``replica`` line per replica says which.
 
 Neo4j: ``NEO4J_URI`` if set, else the local launcher's instance ``live`` on 7712.
 The last line printed is ``fanout subscribers=<n> p99_ms=<p> lost=<l>``.
@@ -52,6 +58,8 @@ QUERY = (
     "subscription Fanout($pipeline: String) { events(pipeline: $pipeline) "
     "{ seq id type time pipeline run data } }"
 )
+DUPS = "__dups__"  # key of a subscriber's duplicate count in its received map
+
 # -- load clients (separate process) ----------------------------------------------------
 
 
@@ -111,7 +119,11 @@ class _Subscriber(asyncio.Protocol):
         elif kind == "ping":
             self._send({"type": "pong"})
         elif kind == "next" and "errors" not in msg["payload"]:
-            self.received[msg["payload"]["data"]["events"]["id"]] = now
+            eid = msg["payload"]["data"]["events"]["id"]
+            if eid in self.received:  # delivered twice (bench/replicas.py counts these)
+                self.received[DUPS] = self.received.get(DUPS, 0) + 1
+            else:
+                self.received[eid] = now
         else:
             self.received["__closed__"] = now
 
@@ -120,13 +132,14 @@ class _Subscriber(asyncio.Protocol):
             self.ready.set_exception(exc or ConnectionError("closed before ack"))
 
 
-def _clients_main(url: str, n: int, pipeline: str, key: str, pipe: Connection) -> None:
+def _clients_main(urls: list[str], n: int, pipeline: str, key: str, pipe: Connection) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         per_client: list[dict[str, float]] = [{} for _ in range(n)]
         subs: list[_Subscriber] = []
         for i in range(n):
+            url = urls[i % len(urls)]  # client i on replica i mod N
+            port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
             _, sub = await loop.create_connection(
                 partial(_Subscriber, url, pipeline, per_client[i], key), "127.0.0.1", port
             )
@@ -204,10 +217,13 @@ def main() -> None:
         "--ws", default="", help="a uvicorn WebSocket implementation (default: the service's)"
     )
     ap.add_argument("--profile", help="write the service's cProfile stats to this file")
+    ap.add_argument("--replicas", type=int, default=1, help="service processes (one Neo4j)")
     args = ap.parse_args()
 
     uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     server, base = start_service(uri, ws=args.ws, profile=args.profile or "")
+    others = [start_service(uri, ws=args.ws) for _ in range(args.replicas - 1)]
+    bases = [base, *(b for _, b in others)]
     try:
         # The emitter posts with an ingester key; subscribers read with a viewer key.
         keys = mint_keys(uri, "ingester", "viewer")
@@ -217,7 +233,7 @@ def main() -> None:
         clients = ctx.Process(
             target=_clients_main,
             args=(
-                "ws" + base.removeprefix("http") + "/graphql",
+                ["ws" + b.removeprefix("http") + "/graphql" for b in bases],
                 args.subscribers,
                 pipeline,
                 keys["viewer"],
@@ -265,6 +281,8 @@ def main() -> None:
         clients.join(30)
     finally:
         stop_process(server)
+        for proc, _ in others:
+            stop_process(proc)
 
     latencies: list[float] = []
     commit_latencies: list[float] = []
@@ -279,6 +297,20 @@ def main() -> None:
                 continue
             latencies.append((t - t_sent) * 1000)
             commit_latencies.append(max(0.0, (t - acked[eid]) * 1000))
+    if args.replicas > 1:
+        for r in range(args.replicas):
+            mine = [
+                max(0.0, (got[e] - acked[e]) * 1000)
+                for got in per_client[r :: args.replicas]
+                for e in sent
+                if e in got
+            ]
+            missing = sum(e not in got for got in per_client[r :: args.replicas] for e in sent)
+            where = "ingest here (baseline)" if r == 0 else "ingest on replica 0 (tailed)"
+            print(
+                f"replica {r} {where}: p50_ms={percentile(mine, 0.5):.1f} "
+                f"p99_ms={percentile(mine, 0.99):.1f} lost={missing}"
+            )
     p50 = percentile(latencies, 0.50)
     send_p99 = percentile(latencies, 0.99)
     p99 = percentile(commit_latencies, 0.99)

@@ -18,4 +18,8 @@ CALL (reserved) {
   SET c.value = c.value + reserved
 }
 OPTIONAL MATCH (c:Sequence {name: 'event'})
-RETURN known, reserved, coalesce(c.value, 0) AS last
+// Whether events logged first after an outage still wait for their derivation: read
+// after the counter's lock is taken, so a batch sequenced after them sees them and is
+// logged first too (the derived events are always a prefix of the log).
+RETURN known, reserved, coalesce(c.value, 0) AS last,
+       EXISTS { MATCH (:Underived) } AS underived

@@ -5,8 +5,11 @@
 // versions were counted when it was ingested). One event per row, so versions grow by
 // one per row: the run's, and the pipeline card's. Returns the seqs linked here, whose
 // step-run versions the replay counts (graph_rows.plan_statements).
-UNWIND $rows AS row
+// The rows come in a map ($links.rows): one plan for every page size (claim_events).
+UNWIND $links.rows AS row
 MATCH (e:Event {seq: row.seq})
+// Derived now (the catch-up after an outage runs this too): no longer waiting for it.
+REMOVE e:Underived
 WITH e, row
 WHERE NOT EXISTS { (e)-[:ABOUT]->() }
 FOREACH (_ IN CASE WHEN row.run IS NOT NULL THEN [1] ELSE [] END |

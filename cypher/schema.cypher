@@ -75,3 +75,7 @@ CREATE CONSTRAINT change_request_id IF NOT EXISTS FOR (n:ChangeRequest) REQUIRE 
 CREATE INDEX change_request_state_seq IF NOT EXISTS FOR (n:ChangeRequest) ON (n.state, n.requested_seq);
 CREATE INDEX change_request_pipeline_seq IF NOT EXISTS FOR (n:ChangeRequest) ON (n.pipeline, n.applied_seq);
 CREATE INDEX event_type_pipeline IF NOT EXISTS FOR (n:Event) ON (n.type, n.pipeline);
+// Several replicas (issue 20): the breach/alert relay between live hubs, tailed by seq,
+// and the leases of the background duties, one node per duty.
+CREATE CONSTRAINT live_note_seq IF NOT EXISTS FOR (n:LiveNote) REQUIRE n.seq IS UNIQUE;
+CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (n:Lease) REQUIRE n.name IS UNIQUE;

@@ -7,6 +7,13 @@
 // (SLABreach)-[:ON]->(x) links the run or step run that breached; a `missing_run` breach
 // (a cron fire time that no run covered, subject_label 'Pipeline') has no run, so it is
 // linked to the scheduled Pipeline instead, and carries no `subject`.
+// Fenced (issue 20): written only while $fence (the SLA lease's holder and token) is
+// still current; the lease node is locked (SET) so a takeover cannot commit in between.
+// A null $fence is unfenced (a tool or test running the evaluator on its own).
+OPTIONAL MATCH (lease:Lease {name: $fence.name})
+SET lease.fenced_write_at = datetime()
+WITH lease
+WHERE $fence IS NULL OR (lease.holder = $fence.holder AND lease.token = $fence.token)
 UNWIND $rows AS row
 MATCH (s:SLA {id: row.sla_id})
 OPTIONAL MATCH (old:SLABreach {id: row.id})

@@ -36,6 +36,7 @@ from tracegraph.ingest.pricing import load_prices
 from tracegraph.ingest.quarantine import QuarantineReview
 from tracegraph.ingest.service import IngestService
 from tracegraph.ingest.warmup import replan_unit, warmup_unit
+from tracegraph.leases import DutyLease
 from tracegraph.live.doc_source import DocumentSource
 from tracegraph.live.hub import LiveHub
 from tracegraph.live.sessions import Sessions
@@ -61,6 +62,7 @@ from tracegraph.store.governance_store import GovernanceStore
 from tracegraph.store.graph_reads import GraphReads
 from tracegraph.store.history_reads import HistoryReads
 from tracegraph.store.key_store import KeyStore
+from tracegraph.store.lease_store import LeaseStore
 from tracegraph.store.live_reads import LiveReader
 from tracegraph.store.metrics_reads import MetricsReads
 from tracegraph.store.policy_store import PolicyStore
@@ -99,6 +101,9 @@ class Services:
     slas: SlaStore
     sla_evaluator: SlaEvaluator
     webhooks: WebhookSender
+    # The SLA timer (missing runs included) and its webhooks run on the replica holding
+    # this lease (issue 20); its token fences their writes.
+    sla_lease: DutyLease
     # Scrubbing at ingest: the policy in force, where it is stored, and its refresh timer.
     redaction: ActivePolicy
     policies: PolicyStore
@@ -192,6 +197,9 @@ async def _apply_schema_until_ready(services: Services) -> None:
             continue
         services.schema_ready.set()
         log.info("graph schema applied")
+        # Events a stopped process logged first after an outage and did not derive yet
+        # (crash safety): derived now, before or between the first batches.
+        services.committer.catch_up_soon()
         await _bootstrap_admin_key(services)
         return
 
@@ -339,6 +347,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         write_timeout_s=settings.write_timeout_s,
         restart_delay_s=settings.writer_restart_delay_s,
         recovery_probe_s=settings.recovery_probe_s,
+        catch_up_page_events=settings.catch_up_page_events,
     )
     hub = LiveHub(
         LiveReader(
@@ -352,6 +361,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # Entity documents for the delta subscriptions (docs/live-deltas.md).
         documents=DocumentSource(DocumentReads(driver, database, timeout_s)),
         document_cache_size=settings.live_document_cache_size,
+        # Events every replica committed, tailed from the log (docs/deployment.md).
+        tail_interval_s=settings.live_tail_interval_s,
+        gap_hold_s=settings.live_gap_hold_s,
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)
@@ -369,6 +381,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     # Breaches link the runs ingestion writes: SLA writes go through the ingest writer.
     slas = SlaStore(driver, database, timeout_s=timeout_s, write_gate=committer.run_exclusive)
     slas.on_changed = hub.note_breaches  # breachChanged deltas
+    # Alerts another replica raised reach this replica's alert subscribers by breach id.
+    hub.alert_rows = lambda ids: slas.breaches(ids=ids, limit=len(ids))
     webhooks = _webhooks(settings)
     # The evaluator reads the clock and publishes through `services`, bound below (tests
     # replace services.clock); neither is called before the services start.
@@ -379,7 +393,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         clock=lambda: services.clock(),
         on_breaches=lambda breaches: services.publish_alerts(breaches),
     )
-    committer.add_listener(sla_evaluator.on_commit)
+    # Every replica's commits (the hub tails them), for the lease holder's evaluator.
+    hub.add_listener(sla_evaluator.on_commit)
+    sla_lease = DutyLease(
+        LeaseStore(driver, database, timeout_s),
+        "sla",
+        ttl_s=settings.lease_ttl_s,
+        on_gain=sla_evaluator.start,
+        on_loss=sla_evaluator.stop,
+    )
+    slas.fence = sla_lease.fence
+    webhooks.may_send = lambda: sla_lease.held
     ingest = IngestService(
         committer,
         redaction,
@@ -444,6 +468,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         slas=slas,
         sla_evaluator=sla_evaluator,
         webhooks=webhooks,
+        sla_lease=sla_lease,
         redaction=redaction,
         policies=policies,
         policy_refresher=PolicyRefresher(policies, redaction, settings.redaction_policy_refresh_s),
@@ -476,7 +501,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     committer.start()
     hub.start()
     services.webhooks.start()
-    services.sla_evaluator.start()
+    sla_lease.start()
     services.policy_refresher.start()
     heap_trimmer.start()
     services.ws_sessions.start()
@@ -493,6 +518,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await heap_trimmer.stop()
         await services.policy_refresher.stop()
         await services.ws_sessions.stop()
+        await sla_lease.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.

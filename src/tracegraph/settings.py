@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     # answers, trying this often while it does not (a refused connection costs
     # milliseconds): at most this long is lost between Neo4j's return and the planning.
     recovery_probe_s: float = Field(default=0.25, gt=0)
+    # The catch-up after an outage derives the events logged first meanwhile this many
+    # at a time, one page per turn of the writer between batches: a page of thousands
+    # (a commit's worth) held the batches behind it past their deadline under load.
+    catch_up_page_events: int = Field(default=250, gt=0)
 
     # Commands (issue 18): a command no executor acknowledged within command_ttl_s becomes
     # `expired` (long enough for an executor to reconnect, short enough that a stale pause
@@ -124,6 +128,16 @@ class Settings(BaseSettings):
     # whole document instead of a patch. A run document with its calls' text is tens of
     # KB, so 2,000 bound it to tens of MB.
     live_document_cache_size: int = Field(default=2000, gt=0)
+    # Several replicas (docs/deployment.md): each tails the event log every
+    # live_tail_interval_s (one indexed range read, for all its subscribers) so events
+    # committed by any replica reach its subscribers; own commits go out at once. A seq
+    # that has not shown up is waited for live_gap_hold_s, then skipped (logged).
+    live_tail_interval_s: float = Field(default=0.05, gt=0)
+    live_gap_hold_s: float = Field(default=1.0, gt=0)
+    # Background duties (the SLA timer with missing-run detection, and its webhooks) run
+    # on the one replica holding their lease in Neo4j; when it dies another takes over
+    # within lease_ttl_s. Shorter fails over sooner but renews more often (every third).
+    lease_ttl_s: float = Field(default=15.0, ge=1)
 
     # GraphQL read limits: page sizes, lineage/impact depth and answer size.
     max_page_size: int = 200

@@ -77,10 +77,10 @@ def test_exclusive_writes_run_between_batches_never_beside_them(
     spans: list[tuple[str, float, float]] = []
     original_write = writer.write
 
-    async def timed_write(units):  # type: ignore[no-untyped-def]
+    async def timed_write(units, derive=True):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         try:
-            return await original_write(units)
+            return await original_write(units, derive)
         finally:
             spans.append(("batch", started, time.perf_counter()))
 

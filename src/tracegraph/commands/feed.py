@@ -1,10 +1,16 @@
 """Delivery of commands to executors, equal on every replica (issue 18).
 
 One tailer per process reads the commands after the last seq it saw from the database
-(every ``poll_s``, ~50 ms, and at once when this process issued one: :meth:`wake`) and
-hands each to the executors subscribed here for its pipeline. Because it reads the
-database, a command issued on replica B reaches an executor connected to replica A; no
-list held by one process decides what is delivered.
+(every ``poll_s``, ~50 ms) and hands each to the executors subscribed here for its
+pipeline. Because it reads the database, a command issued on replica B reaches an
+executor connected to replica A; no list held by one process decides what is delivered.
+
+The commands this process issues it hands over itself as soon as their transaction
+committed (:meth:`committed`), without the tailer's read: in seq order, and only while
+they follow on from the last seq handed over. A gap (another replica's commands, or a
+transaction of this one whose commit is not handed over yet) wakes the tailer, which
+reads the gap from the database; every seq is handed over once (the position is the
+last seq handed over, by either way).
 
 Resume without gap (:meth:`CommandFeed.stream`): an executor's queue is registered
 before the database is read for what it missed (open commands of its pipelines with
@@ -123,6 +129,9 @@ class CommandFeed:
         # database; long-polling executors catch up on every poll).
         self._recent: deque[dict[str, Any]] = deque()
         self._floor = 0
+        # Commands this process committed, by seq, until the seqs before them are handed
+        # over (committed); the tailer reads those from the database.
+        self._committed: dict[int, dict[str, Any]] = {}
         self._started = asyncio.Event()
         self._tasks = [
             BackgroundTask("command-tailer", self._tail),
@@ -147,8 +156,34 @@ class CommandFeed:
             receiver.wakeup.set()
 
     def wake(self) -> None:
-        """A command was issued in this process: read it now, not at the next poll."""
+        """Read the database now, not at the next poll."""
         self._wake.set()
+
+    def committed(self, commands: Sequence[dict[str, Any]]) -> None:
+        """Commands whose issuing transaction in this process committed: handed over at
+        once if they follow on from the last seq handed over, else as soon as the tailer
+        read the seqs before them (woken now). Those already handed over are dropped."""
+        if not self._started.is_set():
+            return  # the tailer reads them with the rest
+        for command in commands:
+            if int(command["seq"]) > self.position:
+                self._committed[int(command["seq"])] = command
+        self._hand_over_committed()
+        if self._committed:
+            if len(self._committed) > RECENT:  # the tailer is stuck: it reads them later
+                self._committed.clear()
+            self._wake.set()
+
+    def _hand_over_committed(self) -> None:
+        while (command := self._committed.pop(self.position + 1, None)) is not None:
+            self._hand_over(command)
+        if self._committed and min(self._committed) <= self.position:
+            self._committed = {k: v for k, v in self._committed.items() if k > self.position}
+
+    def _hand_over(self, command: dict[str, Any]) -> None:
+        self._dispatch(command)
+        self.position = int(command["seq"])
+        self._remember(command)
 
     @property
     def receivers(self) -> int:
@@ -174,11 +209,13 @@ class CommandFeed:
                 while True:
                     commands = await self._source.after(self.position, self._page)
                     for command in commands:
-                        self._dispatch(command)
-                        self.position = max(self.position, int(command["seq"]))
-                        self._remember(command)
+                        # Handed over meanwhile by `committed` (seqs come without gaps:
+                        # seq order is commit order).
+                        if int(command["seq"]) > self.position:
+                            self._hand_over(command)
                     if len(commands) < self._page:
                         break
+                self._hand_over_committed()
             except Exception as exc:
                 log.warning("command feed: tail read failed", error=error_code(exc))
                 await asyncio.sleep(min(1.0, self._poll_s * 10))

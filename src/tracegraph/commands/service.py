@@ -1,5 +1,5 @@
-"""Issuing and settling commands: the store's transitions with precise refusals, and a
-local wake-up of the delivery tailer so a command issued here goes out at once.
+"""Issuing and settling commands: the store's transitions with precise refusals, and the
+hand-over of the commands issued here to the delivery feed at once after their commit.
 
 Issuing is group-committed: every command takes the counter's lock until its commit
 (seq order is commit order), so one transaction per request would cap a replica at one
@@ -155,7 +155,10 @@ class CommandService:
                     continue
                 finally:
                     self.group_seconds += time.monotonic() - began
-                self._feed.wake()
+                # Handed to this replica's executors now, not after the tailer's read.
+                self._feed.committed(
+                    [c for answer in answers if isinstance(answer, list) for c in answer]
+                )
                 for (_, future, _), answer in zip(group, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)

@@ -110,6 +110,9 @@ class UnitResult:
 class BatchResult:
     units: list[UnitResult]
     last_seq: int
+    # False when the batch was logged first after an outage (its new events are in the
+    # log, durable, but not derived yet): they are published after their derivation.
+    derived: bool = True
 
 
 def raw_json(payload: dict[str, Any]) -> str:

@@ -34,8 +34,13 @@ Outages and failures (docs/governance.md, "Outages"):
   made it through authentication (whose key lookup plans cold too) to the writer; the
   statements are planned all at once (``BatchWriter.replan``), so the wait is the
   slowest statement's, not their sum. Until it is done, a batch fails with 503 at once
-  while the database still refuses connections, and otherwise waits for the planning
-  (its requests get their 503 at their deadline).
+  while the database still refuses connections, and otherwise is *logged first*: its
+  new events are committed to the log only (``write(derive=False)``), so it is
+  acknowledged without waiting for the planning of the batch apply (seconds on a cold
+  JVM, tens under load). Once planned, a catch-up turn of the writer (between batches,
+  a bounded page at a time) derives them in seq order and publishes them to the
+  listeners; batches sequenced while any wait are logged first too, so the listeners
+  still see every event once, in seq order, after its derivation.
 - the writer task is supervised: if it dies, everything queued or in flight is answered
   503, ``healthy`` (readiness) is false, and it restarts after ``restart_delay_s``.
 """
@@ -52,6 +57,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from tracegraph.background import BackgroundTask
+from tracegraph.events.governance import is_governance
 from tracegraph.events.records import (
     BatchResult,
     SequencedEvent,
@@ -95,6 +101,10 @@ class _Exclusive:
     future: asyncio.Future[Any]
 
 
+def _holds_admin_change(unit: WriteUnit) -> bool:
+    return any(is_governance(str(ev.payload.get("type"))) for ev in unit.events)
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Answer 503 (retry later), as opposed to a failing statement (``store.errors``)."""
     return is_retryable(exc)
@@ -103,7 +113,9 @@ def is_unavailable(exc: BaseException) -> bool:
 class BatchWriter(Protocol):
     """What the committer needs of the store (``store.event_writer.EventWriter``)."""
 
-    async def write(self, units: Sequence[WriteUnit]) -> BatchResult: ...
+    async def write(self, units: Sequence[WriteUnit], derive: bool = True) -> BatchResult: ...
+
+    async def derive_underived(self, limit: int) -> list[SequencedEvent]: ...
 
     async def plan_ahead(
         self, units: Sequence[WriteUnit], timeout_s: float | None = None
@@ -126,6 +138,7 @@ class GroupCommitter:
         restart_delay_s: float = 1.0,
         replan_timeout_s: float = 120.0,
         recovery_probe_s: float = 0.25,
+        catch_up_page_events: int = 250,
     ) -> None:
         self._writer = writer
         # Own collectors per committer (so per app); /metrics exposes them.
@@ -158,6 +171,12 @@ class GroupCommitter:
         self._also_replan: list[Callable[[], Awaitable[object]]] = []
         # When the planning after an outage ended (the first commit after it is logged).
         self._replanned_at: float | None = None
+        # A catch-up turn (deriving events logged first) waits in the queue.
+        self._catch_up_queued = False
+        self._catch_up_page = catch_up_page_events
+        # Events this process logged first may still wait for their derivation.
+        self._behind = False
+        self.derived_after_outage = 0
         self._writer_task = BackgroundTask("tracegraph-group-commit", self._supervise)
         # The writer loop is running (not dead, not waiting to restart).
         self._writer_up = False
@@ -263,6 +282,7 @@ class GroupCommitter:
                 self._replanned_at = time.perf_counter()
             self._outage = False
             self._settle_attempt(attempt, None)
+            self.catch_up_soon()  # what was logged first meanwhile
             return
 
     @staticmethod
@@ -275,18 +295,64 @@ class GroupCommitter:
             attempt.set_exception(exc)
             attempt.exception()  # no batch may be waiting for it: not "never retrieved"
 
-    async def _replan_after_outage(self) -> None:
-        """Before a batch, after an outage: wait for the next planning attempt (started
-        now if the planning was between attempts) and fail with its error if the
-        database is still unavailable (503 in milliseconds while it refuses
-        connections); once it planned, go on."""
+    def _log_first(self) -> bool:
+        """Whether the next batch is logged first (not derived): after an outage, until
+        the write statements are planned again. The planning attempt is started now if
+        it was between attempts; the batch does not wait for it (a restarted Neo4j
+        plans apply_batch for seconds, tens under load), and fails at once with the
+        database's own error while it still refuses connections."""
         if not self._outage or self._replan_unit is None:
-            return
+            return False
         if self._recovery is None or self._recovery.done():
             self._outage_noticed()  # e.g. the writer restarted meanwhile
         self._wake.set()
-        assert self._attempt is not None
-        await asyncio.shield(self._attempt)
+        return True
+
+    def catch_up_soon(self) -> None:
+        """Queue a turn of the writer that derives events logged first (after an outage,
+        or left so by a process that stopped before it derived them): one bounded page
+        per turn, in seq order, between batches (which are logged first while any
+        wait), until none is left."""
+        if self._catch_up_queued:
+            return
+        self._catch_up_queued = True
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_EXCLUSIVE_TURN, _Exclusive(self._catch_up, future))
+
+    async def _catch_up(self) -> None:
+        self._catch_up_queued = False
+        if self._outage and self._replan_unit is not None:
+            return  # the planning is not done: it queues the catch-up when it is
+        started = time.perf_counter()
+        try:
+            events = await within(
+                self._write_timeout + _DEADLINE_GRACE_S,
+                self._writer.derive_underived(self._catch_up_page),
+                "the derivation of events logged first",
+            )
+        except Exception as exc:
+            if is_retryable(exc) or is_timed_out(exc):
+                log.warning("deriving events logged first failed", error=error_code(exc))
+                self._outage_noticed()  # its recovery queues the catch-up again
+            else:
+                log.error("deriving events logged first failed", code=error_code(exc), exc_info=exc)
+            return
+        if len(events) < self._catch_up_page:
+            self._behind = False  # what this process logged first is derived
+        if not events:
+            return
+        self.derived_after_outage += len(events)
+        log.info(
+            "events logged first after an outage derived",
+            events=len(events),
+            last_seq=events[-1].seq,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        if len(events) >= self._catch_up_page:
+            self.catch_up_soon()  # more wait: another turn, after the batches queued now
+        # Published now, in seq order: every event before them was published already
+        # (derived events are a prefix of the log), none after them yet.
+        await self._publish(events)
 
     async def stop(self) -> None:
         if self._recovery is not None:
@@ -365,6 +431,7 @@ class GroupCommitter:
                 log.exception("group-commit writer died; restarting", exc_info=exc)
                 self._fail_everything(self._unavailable("the writer failed"))
                 await asyncio.sleep(self._restart_delay)
+                self.catch_up_soon()  # whatever was logged first and not derived yet
 
     def _fail_everything(self, err: Exception) -> None:
         held: list[_Queued | _Exclusive] = [*self._inflight]
@@ -376,6 +443,8 @@ class GroupCommitter:
         for item in held:
             if isinstance(item, _Queued):
                 self._fail([item], err)
+            elif item.work == self._catch_up:
+                self._catch_up_queued = False  # queued again when the writer restarts
             elif not item.future.done():
                 item.future.set_exception(err)
 
@@ -412,11 +481,11 @@ class GroupCommitter:
         if not item.future.done():
             item.future.set_result(result)
 
-    async def _write(self, units: list[WriteUnit]) -> BatchResult:
+    async def _write(self, units: list[WriteUnit], derive: bool = True) -> BatchResult:
         # The server times the transaction out at write_timeout_s (EventWriter); this
         # deadline, a little later, covers a server that cannot even say so (frozen).
         deadline = self._write_timeout + _DEADLINE_GRACE_S
-        return await within(deadline, self._writer.write(units), "the write")
+        return await within(deadline, self._writer.write(units, derive), "the write")
 
     async def _commit(self, batch: list[_Queued]) -> None:
         gone = [q for q in batch if q.abandoned]
@@ -425,13 +494,22 @@ class GroupCommitter:
             batch = [q for q in batch if not q.abandoned]
             if not batch:
                 return
+        log_first = self._log_first()
+        if log_first or self._behind:
+            # An admin change is read back once written (the policy, the owner): it is
+            # not logged first, but asked again once the catch-up is done.
+            admin = [q for q in batch if _holds_admin_change(q.unit)]
+            if admin:
+                self._fail(admin, self._unavailable("the database is recovering from an outage"))
+                batch = [q for q in batch if q not in admin]
+                if not batch:
+                    return
         for q in batch:
             q.taken = True
         started = time.perf_counter()
         self._inflight = batch
         try:
-            await self._replan_after_outage()
-            result = await self._write([q.unit for q in batch])
+            result = await self._write([q.unit for q in batch], derive=not log_first)
         except Exception as exc:
             self._inflight = []
             retryable = is_retryable(exc) or is_timed_out(exc)
@@ -509,7 +587,14 @@ class GroupCommitter:
                 after_planning_s=round(time.perf_counter() - self._replanned_at, 3),
             )
             self._replanned_at = None
-        await self._notify(result)
+        if result.derived:
+            await self._notify(result)
+            return
+        self._behind = True
+        if not self._outage:
+            # Logged first behind older events that wait for their derivation (another
+            # replica's, or ours whose catch-up failed): derived and published by it.
+            self.catch_up_soon()
 
     def _settle(self, batch: list[_Queued], result: BatchResult) -> None:
         self.batches_committed += 1
@@ -529,9 +614,12 @@ class GroupCommitter:
 
     async def _notify(self, result: BatchResult) -> None:
         committed = [ev for unit in result.units for ev in unit.committed]
+        committed.sort(key=lambda ev: ev.seq)
+        await self._publish(committed)
+
+    async def _publish(self, committed: list[SequencedEvent]) -> None:
         if not committed:
             return
-        committed.sort(key=lambda ev: ev.seq)
         for listener in self._listeners:
             try:
                 outcome = listener(committed)

@@ -16,18 +16,23 @@ in the read; live items at or below the last replayed seq are dropped. If the qu
 overflows while the replay is still reading (a long catch-up), it is emptied and the
 replay reads again from where it got to, which fills that gap from the database.
 
-Ordering: seqs are allocated under a lock inside the commit transaction and one writer
-task commits, so within one process commits — and so publishes — come in seq order.
-Across replicas each process only sees its own commits; live fan-out there would have
-to tail the database event log (``events_after_seq``) or a broker instead of relying
-on the in-process listener.
+Across replicas (issue 20): each replica tails the event log with one cursor
+(:meth:`LiveHub._tail`: one indexed range read ``seq > cursor`` per tick, every
+``tail_interval_s`` and at once when an own commit waits behind a hole), shared by all
+of its subscribers, so events any replica committed reach every replica's hub. Own
+commits are still pushed at once by the group committer. Both go through a
+:class:`~tracegraph.live.sequencer.Sequencer`, which fans each seq out once and in an
+unbroken seq order. Breach changes and SLA alerts are not events: they travel as
+``LiveNote`` nodes (``store/live_notes.py``), tailed the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Collection, Hashable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -37,11 +42,16 @@ from tracegraph.background import BackgroundTask
 from tracegraph.events.records import SequencedEvent
 from tracegraph.live.deltas import Delta, DeltaFeed, DeltaItem, DeltaScope, deliver
 from tracegraph.live.doc_source import DocumentSource
+from tracegraph.live.sequencer import Sequencer
 from tracegraph.store.errors import error_code, is_retryable
+from tracegraph.store.live_reads import TailPage
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+# A cursor past any seq: the tailer's first read returns only where the counters stand.
+END = 2**62
 
 
 class LiveReads(Protocol):
@@ -58,6 +68,16 @@ class LiveReads(Protocol):
     ) -> list[SequencedEvent]: ...
 
     async def runs_by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class TailReads(LiveReads, Protocol):
+    """What the cross-replica tailer reads and writes besides (``LiveReader``)."""
+
+    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage: ...
+
+    async def write_note(
+        self, origin: str, breaches: Sequence[str], alerts: Sequence[str]
+    ) -> None: ...
 
 
 class SubscriberClosed(Exception):
@@ -331,8 +351,23 @@ class LiveHub:
         retry_after_s: int = 1,
         documents: DocumentSource | None = None,
         document_cache_size: int = 2000,
+        tail_interval_s: float | None = None,
+        gap_hold_s: float = 1.0,
     ):
         self._reads = reads
+        # Tail the event log (several replicas): None in hubs fed only by their process.
+        self._tail_interval_s = tail_interval_s
+        self._sequencer = Sequencer(gap_hold_s)
+        self._tail_wake = asyncio.Event()
+        self._tail_task = BackgroundTask("tracegraph-live-tail", self._tail)
+        self.origin = uuid.uuid4().hex  # this replica, in the LiveNotes it writes
+        self._note_cursor: int | None = None
+        self._notes_out: list[tuple[list[str], list[str]]] = []
+        # Alert rows (breach states) by breach id, for alerts noted by other replicas
+        # (runtime binds SlaStore.breaches).
+        self.alert_rows: Callable[[list[str]], Awaitable[list[dict[str, Any]]]] | None = None
+        self._notes_wake = asyncio.Event()
+        self._notes_task = BackgroundTask("tracegraph-live-notes", self._write_notes)
         # Versioned entity deltas (live/deltas.py); None in hubs built without documents.
         self.deltas = None if documents is None else DeltaFeed(documents, document_cache_size)
         self._retry_after_s = retry_after_s
@@ -346,15 +381,25 @@ class LiveHub:
         self._runs_wanted = asyncio.Event()
         self._run_task = BackgroundTask("tracegraph-live-runs", self._run_states)
         self._closed: SubscriberClosed | None = None
-        self.last_seq = 0  # the highest seq published by this process
+        self.last_seq = 0  # the highest seq fanned out here (committed by any replica)
         self.published = 0
         self.dropped_subscribers = 0
         self._batch = 0  # counts publishes (commits) and run-state rounds
+        # Told every event fanned out, whichever replica committed it (the SLA evaluator).
+        self._listeners: list[Callable[[Sequence[SequencedEvent]], object]] = []
+        self._progress = asyncio.Event()  # set (and replaced) by every fan-out
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self._run_task.start()
+        if self._tail_interval_s is not None:
+            self._tail_task.start()
+            self._notes_task.start()
+
+    @property
+    def tailing(self) -> bool:
+        return self._tail_interval_s is not None
 
     async def close(self) -> None:
         self._closed = SubscriberClosed("the server is shutting down", code="SHUTTING_DOWN")
@@ -367,6 +412,8 @@ class LiveHub:
             for delta_sub in self.deltas.all_subscribers():
                 delta_sub.close(self._closed)
         await self._run_task.stop()
+        await self._tail_task.stop()
+        await self._notes_task.stop()
 
     @property
     def subscriber_count(self) -> int:
@@ -380,10 +427,95 @@ class LiveHub:
     # -- publishing (called by the group committer after each commit) -----------------
 
     def publish(self, committed: Sequence[SequencedEvent]) -> None:
-        """Fan out newly committed events (in seq order). Never blocks."""
+        """Fan out events this process committed (in seq order). Never blocks.
+
+        Fanned out at once when they follow the last seq fanned out; else they wait
+        for the tailer to read what precedes them (committed by another replica)."""
         if not committed:
             return
+        if not self.tailing and self._sequencer.cursor is None:
+            self._sequencer.start(committed[0].seq - 1)
+        self._fan_out(self._sequencer.offer(committed))
+        if self._sequencer.waiting:
+            self._tail_wake.set()
+
+    async def _tail(self) -> None:
+        """The replica's one cursor over the event log and the LiveNotes (module doc)."""
+        reads: TailReads = self._reads  # type: ignore[assignment]
+        interval = self._tail_interval_s or 0.05
+        while self._sequencer.cursor is None or self._note_cursor is None:
+            try:
+                ends = await reads.tail(END, END, 1)
+            except Exception as exc:
+                log.warning("live tail: cannot read where the log ends", error=error_code(exc))
+                await asyncio.sleep(min(1.0, interval * 10))
+                continue
+            self._note_cursor = ends.last_note
+            self._fan_out(self._sequencer.start(ends.last_event))
+        while True:
+            # asyncio.timeout, not wait_for (which can lose a cancellation on 3.11).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._tail_wake.wait()
+            self._tail_wake.clear()
+            try:
+                await self._tail_once(reads)
+            except Exception as exc:
+                log.warning("live tail: read failed", error=error_code(exc))
+                await asyncio.sleep(min(1.0, interval * 10))
+
+    async def _tail_once(self, reads: TailReads) -> None:
+        while True:
+            before, notes_before = self._sequencer.cursor, self._note_cursor
+            assert before is not None and notes_before is not None
+            page = await reads.tail(before, notes_before, self._page_size)
+            if page.last_event < before or page.last_note < notes_before:
+                # The log was wiped (tests, `tracegraph wipe`): start again from its start.
+                log.warning("live tail: the event log was reset; following it from 0")
+                self._sequencer.reset(0)
+                self._note_cursor = 0
+                continue
+            self._fan_out(self._sequencer.offer(page.events))
+            for note in page.notes:
+                self._note_cursor = max(self._note_cursor or 0, int(note["seq"]))
+                if note["origin"] == self.origin:
+                    continue  # applied locally when written
+                self._note_breaches_here(note["breaches"])
+                if note["alerts"] and self._alerts and self.alert_rows is not None:
+                    self._publish_alerts_here(await self.alert_rows(list(note["alerts"])))
+            full = len(page.events) == self._page_size or len(page.notes) == self._page_size
+            if not full or (self._sequencer.cursor, self._note_cursor) == (before, notes_before):
+                break
+
+    async def caught_up(self, seq: int, timeout_s: float) -> bool:
+        """Wait until this hub has fanned out ``seq`` (read-your-writes across replicas:
+        the tailer reads the leader, so every statement after it sees that commit too).
+        False after ``timeout_s``."""
+        if self.last_seq >= seq:
+            return True
+        self._tail_wake.set()  # read now, not at the next tick
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self.last_seq < seq:
+                    await self._progress.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def add_listener(self, listener: Callable[[Sequence[SequencedEvent]], object]) -> None:
+        self._listeners.append(listener)
+
+    def _fan_out(self, committed: Sequence[SequencedEvent]) -> None:
+        if not committed:
+            return
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:  # a broken listener must never stop the fan-out
+                log.exception("live listener failed")
         self.last_seq = max(self.last_seq, committed[-1].seq)
+        progress, self._progress = self._progress, asyncio.Event()
+        progress.set()
         self.published += len(committed)
         if self._events:
             self._publish_events(committed)
@@ -393,7 +525,33 @@ class LiveHub:
             self._runs_wanted.set()
 
     def note_breaches(self, ids: Sequence[str]) -> None:
-        """Breaches written with a change (SlaStore.on_changed): their deltas."""
+        """Breaches written with a change (SlaStore.on_changed): their deltas, here and
+        (through a LiveNote) on the other replicas."""
+        self._note_breaches_here(ids)
+        self._note_out(list(ids), [])
+
+    def _note_out(self, breaches: list[str], alerts: list[str]) -> None:
+        if self.tailing and (breaches or alerts):
+            self._notes_out.append((breaches, alerts))
+            self._notes_wake.set()
+
+    async def _write_notes(self) -> None:
+        """Writes queued LiveNotes, batched (one per round)."""
+        reads: TailReads = self._reads  # type: ignore[assignment]
+        while True:
+            await self._notes_wake.wait()
+            self._notes_wake.clear()
+            out, self._notes_out = self._notes_out, []
+            breaches = sorted({b for bs, _ in out for b in bs})
+            alerts = sorted({a for _, al in out for a in al})
+            try:
+                await reads.write_note(self.origin, breaches, alerts)
+            except Exception as exc:
+                # Other replicas miss these deltas/alerts; their subscribers still get
+                # the next change, and a resubscribe reads the current documents.
+                log.warning("live note not written", error=error_code(exc))
+
+    def _note_breaches_here(self, ids: Sequence[str]) -> None:
         if self.deltas is not None and self.deltas.note_breaches(ids):
             self._runs_wanted.set()
 
@@ -490,7 +648,12 @@ class LiveHub:
                     log.warning("live subscriber closed", reason=str(sub.error))
 
     def publish_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
-        """Fan out SLA alerts (breach states) to alert subscribers. Never blocks."""
+        """Fan out SLA alerts (breach states) to alert subscribers, here and on the
+        other replicas. Never blocks."""
+        self._publish_alerts_here(alerts)
+        self._note_out([], [str(a["id"]) for a in alerts if a.get("id") is not None])
+
+    def _publish_alerts_here(self, alerts: Sequence[dict[str, Any]]) -> None:
         if not alerts or not self._alerts:
             return
         self._batch += 1

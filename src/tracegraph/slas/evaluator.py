@@ -119,7 +119,14 @@ class SlaEvaluator:
     def on_commit(self, events: Sequence[Any]) -> None:
         """Note the runs and step runs of committed events. Never blocks, never awaits.
         An SLA changed by an admin (a ``pipeline.sla_set`` event) starts a round of the
-        timer's checks now rather than at its next tick."""
+        timer's checks now rather than at its next tick.
+
+        Ignored while the evaluator is not running: a replica without the SLA lease
+        (issue 20) does not collect work it will not do; the holder hears every
+        replica's commits through its live tailer, and the start-up sweep of a new
+        holder covers open work."""
+        if not self._task.started:
+            return
         for ev in events:
             p = ev.payload
             if p["type"] == SLA_SET:

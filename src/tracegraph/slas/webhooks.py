@@ -8,7 +8,7 @@ exponential backoff without holding up ingestion or other deliveries.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -33,6 +33,10 @@ RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 class _RetryableAnswer(Exception):
     """The receiver answered with a status in ``RETRY_STATUS``; ``str()`` says which."""
+
+
+class _LeaseLost(Exception):
+    """This replica no longer holds the SLA lease: the alert is the new holder's."""
 
 
 def json_safe(value: Any) -> Any:
@@ -73,6 +77,9 @@ class WebhookSender:
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
+        # False while this replica does not hold the SLA lease (issue 20): alerts are
+        # sent by the lease holder only, so a paused old holder sends none.
+        self.may_send: Callable[[], bool] = lambda: True
 
     def enqueue(self, payload: dict[str, Any]) -> bool:
         if not self.urls:
@@ -103,6 +110,10 @@ class WebhookSender:
     async def _run(self) -> None:
         while True:
             payload = await self._queue.get()
+            if not self.may_send():
+                self.dropped += 1
+                log.warning("SLA lease lost: webhook not sent (the new holder alerts)")
+                continue
             for url in self.urls:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver(url, payload))
@@ -125,6 +136,10 @@ class WebhookSender:
         )
         try:
             status: int = await retrying(self._post, url, payload)
+        except _LeaseLost:
+            self.dropped += 1
+            log.warning("SLA lease lost: webhook not retried", url=url)
+            return
         except (_RetryableAnswer, httpx.HTTPError):
             self.failed += 1
             log.warning("webhook gave up", url=url, attempts=self._attempts)
@@ -138,6 +153,8 @@ class WebhookSender:
     async def _post(self, url: str, payload: dict[str, Any]) -> int:
         """One attempt: the answer's status, unless it is worth retrying (raises)."""
         assert self._client is not None
+        if not self.may_send():
+            raise _LeaseLost("the SLA lease was lost")
         resp = await self._client.post(url, json=payload)
         if resp.status_code in RETRY_STATUS:
             raise _RetryableAnswer(f"status {resp.status_code}")

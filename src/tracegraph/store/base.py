@@ -20,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction, Record, unit_of_work
+from neo4j import (
+    READ_ACCESS,
+    WRITE_ACCESS,
+    AsyncDriver,
+    AsyncManagedTransaction,
+    Record,
+    unit_of_work,
+)
 
 from tracegraph.store.cypher_files import cypher, query
 from tracegraph.store.errors import within
@@ -56,9 +63,24 @@ class Store:
         """The records of a read statement (``cypher/<statement>.cypher``)."""
         return await within(self.answer_timeout_s, self._read(statement, params), "the read")
 
-    async def _read(self, statement: str, params: dict[str, Any]) -> list[Record]:
+    async def read_on_leader(self, statement: str, /, **params: Any) -> list[Record]:
+        """A read routed to the cluster's leader (``neo4j://``; the same server on a
+        single one): for reads that must see every commit so far, such as the live
+        tailer's (a follower that lags would look like a wiped log)."""
+        return await within(
+            self.answer_timeout_s, self._read(statement, params, WRITE_ACCESS), "the read"
+        )
+
+    async def _read(
+        self, statement: str, params: dict[str, Any], access: str = READ_ACCESS
+    ) -> list[Record]:
         async with self.driver.session(
-            database=self.database, default_access_mode=READ_ACCESS
+            database=self.database,
+            default_access_mode=access,
+            # Causal chaining across this process's statements (docs/deployment.md): a
+            # read routed to a follower waits until it has what this process saw, the
+            # live tailer's leader reads included (read-your-writes across replicas).
+            bookmark_manager=self.driver.execute_query_bookmark_manager,
         ) as session:
             result = await session.run(query(statement, self.timeout_s), params)
             return [record async for record in result]
@@ -82,5 +104,7 @@ class Store:
         """``work(tx, *args, **kwargs)`` in one write transaction under the query timeout
         (re-run by the driver on transient errors: compute from what it reads)."""
         timed = unit_of_work(timeout=self.timeout_s)(work)
-        async with self.driver.session(database=self.database) as session:
+        async with self.driver.session(
+            database=self.database, bookmark_manager=self.driver.execute_query_bookmark_manager
+        ) as session:
             return await session.execute_write(timed, *args, **kwargs)

@@ -27,7 +27,7 @@ from tracegraph.commands.model import (
     resolve,
 )
 from tracegraph.events import format_timestamp
-from tracegraph.store.audit_store import audit_rows, record_in_tx
+from tracegraph.store.audit_store import audit_rows
 from tracegraph.store.base import Store
 from tracegraph.store.batch_params import RowList
 from tracegraph.store.cypher_files import cypher
@@ -113,16 +113,14 @@ class CommandStore(Store):
             tx: AsyncManagedTransaction,
         ) -> list[list[dict[str, Any]] | InvalidCommand]:
             scopes = [[idempotency_scope(p, r.idempotency_key) for r in reqs] for reqs, p in units]
-            flat = sorted({s for unit in scopes for s in unit})
-            result = await tx.run(cypher("commands_by_scope"), batch={"scopes": RowList(flat)})
-            existing = {rec["command"]["scope"]: rec["command"] async for rec in result}
-            fresh = [
-                r
-                for (reqs, _), unit in zip(units, scopes, strict=True)
-                for r, scope in zip(reqs, unit, strict=True)
-                if scope not in existing
-            ]
-            targets = await self._targets(tx, fresh)
+            # One read for both: the commands already issued under these keys, and the
+            # targets of every request (a repeat's are read too, and not used: cheaper
+            # than a second round trip in a transaction other issuers wait behind).
+            existing, targets = await self._issue_reads(
+                tx,
+                sorted({s for unit in scopes for s in unit}),
+                [r for reqs, _ in units for r in reqs],
+            )
             answers: list[list[str] | InvalidCommand] = []
             planned: dict[str, tuple[CommandRequest, Resolved, str]] = {}
             for (reqs, principal), unit in zip(units, scopes, strict=True):
@@ -156,17 +154,14 @@ class CommandStore(Store):
             created: dict[str, dict[str, Any]] = {}
             if planned:
                 rows = [
-                    self._row(req, res, principal, now, ttl_s)
-                    for req, res, principal in planned.values()
+                    _with_audit(self._row(req, res, principal, now, ttl_s), order, now)
+                    for order, (req, res, principal) in enumerate(planned.values())
                 ]
                 # Created in target order: the links lock their pipeline / run nodes, and
                 # two issuing transactions (of one replica or two) locking them in one
-                # order never wait on each other crosswise.
+                # order never wait on each other crosswise. Seqs in request order.
                 in_order = RowList(sorted(rows, key=_target_order))
-                await (await tx.run(cypher("command_create"), batch={"rows": in_order})).consume()
-                await record_in_tx(tx, [_audit(row["props"], now) for row in rows])
-                ids = [row["props"]["id"] for row in rows]
-                result = await tx.run(cypher("command_seq_advance"), batch={"ids": RowList(ids)})
+                result = await tx.run(cypher("command_issue"), batch={"rows": in_order})
                 created = {r["command"]["scope"]: r["command"] async for r in result}
                 if not created:
                     raise _NoCounter
@@ -204,13 +199,12 @@ class CommandStore(Store):
             CommandKind.START, f"plan-ahead-{uuid.uuid4()}", pipeline=PLAN_AHEAD_PIPELINE
         )
         row = self._row(sample, Resolved(PLAN_AHEAD_PIPELINE), "tracegraph:plan-ahead", now, 1.0)
-        command_id = row["props"]["id"]
         issue: list[tuple[str, dict[str, Any]]] = [
-            ("commands_by_scope", {"batch": {"scopes": RowList([row["props"]["scope"]])}}),
             (
-                "command_targets",
+                "command_issue_reads",
                 {
                     "batch": {
+                        "scopes": RowList([row["props"]["scope"]]),
                         "runs": [],
                         "step_runs": [],
                         "retry_runs": [],
@@ -218,12 +212,7 @@ class CommandStore(Store):
                     }
                 },
             ),
-            ("command_create", {"batch": {"rows": RowList([row])}}),
-            (
-                "audit_record",
-                {"audit": {"entries": RowList(audit_rows([_audit(row["props"], now)]))}},
-            ),
-            ("command_seq_advance", {"batch": {"ids": RowList([command_id])}}),
+            ("command_issue", {"batch": {"rows": RowList([_with_audit(row, 0, now)])}}),
         ]
         # Each of these runs alone in its transaction (Neo4j plans a statement again for
         # a transaction that already changed something).
@@ -265,9 +254,14 @@ class CommandStore(Store):
             finally:
                 await tx.rollback()
 
-    async def _targets(
-        self, tx: AsyncManagedTransaction, requests: Sequence[CommandRequest]
-    ) -> Targets:
+    async def _issue_reads(
+        self,
+        tx: AsyncManagedTransaction,
+        scopes: Sequence[str],
+        requests: Sequence[CommandRequest],
+    ) -> tuple[dict[str, dict[str, Any]], Targets]:
+        """The commands already issued under ``scopes`` (by scope) and what ``requests``
+        act on, in one statement."""
         runs = sorted({r.run for r in requests if r.run is not None and r.step_run is None})
         retry_runs = sorted(
             {r.run for r in requests if r.run is not None and r.kind == "retry" and not r.step_run}
@@ -276,8 +270,9 @@ class CommandStore(Store):
         pipelines = sorted({r.pipeline for r in requests if r.pipeline is not None})
         rec = await (
             await tx.run(
-                cypher("command_targets"),
+                cypher("command_issue_reads"),
                 batch={
+                    "scopes": RowList(scopes),
                     "runs": runs,
                     "step_runs": step_runs,
                     "retry_runs": retry_runs,
@@ -289,7 +284,8 @@ class CommandStore(Store):
         by_run: dict[str, list[dict[str, Any]]] = {}
         for sr in rec["retry_steps"]:
             by_run.setdefault(sr["run"], []).append(sr)
-        return Targets(
+        existing = {c["scope"]: c for c in rec["existing"]}
+        return existing, Targets(
             runs={r["id"]: r for r in rec["runs"]},
             step_runs={s["id"]: s for s in rec["step_runs"]},
             retry_steps=by_run,
@@ -438,6 +434,12 @@ class CommandStore(Store):
 def _target_order(row: dict[str, Any]) -> tuple[str, str, str]:
     props = row["props"]
     return props["pipeline"], props.get("run") or "", props.get("step_run") or ""
+
+
+def _with_audit(row: dict[str, Any], order: int, now: datetime) -> dict[str, Any]:
+    """A command row as command_issue takes it: with its audit entry and request order."""
+    (audit,) = audit_rows([_audit(row["props"], now)])
+    return {**row, "audit": audit, "order": order}
 
 
 def _audit(props: dict[str, Any], now: datetime) -> AuditRecord:

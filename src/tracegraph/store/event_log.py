@@ -6,13 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from neo4j import AsyncDriver
 
 from tracegraph.events.records import SequencedEvent
-from tracegraph.redaction import RedactionCount
 from tracegraph.store.cypher_files import cypher, query
-from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.event_writer import EventWriter, stored_event
 
 PAGE = 5_000
 
@@ -27,19 +25,7 @@ async def read_event_log(
     async with driver.session(database=database) as session:
         while True:
             result = await session.run(cypher("event_log_page"), after_seq=after_seq, limit=size)
-            page = [
-                SequencedEvent(
-                    seq=rec["seq"],
-                    payload=orjson.loads(rec["payload"]),
-                    fingerprint=rec["fingerprint"],
-                    received_at=rec["received_at"].to_native(),
-                    principal=rec["principal"],
-                    redactions=None
-                    if rec["redactions"] is None
-                    else RedactionCount(rec["redactions"], tuple(rec["redaction_kinds"] or ())),
-                )
-                async for rec in result
-            ]
+            page = [stored_event(rec) async for rec in result]
             events.extend(page)
             if len(page) < size or (limit is not None and len(events) >= limit):
                 return events

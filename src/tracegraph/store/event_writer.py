@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import orjson
 from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncTransaction, unit_of_work
 
 from tracegraph.events import format_timestamp
@@ -24,11 +25,13 @@ from tracegraph.events.records import (
     WriteUnit,
     raw_json,
 )
+from tracegraph.redaction import RedactionCount
 from tracegraph.store.audit_store import definition_changes_in_tx, record_in_tx
 from tracegraph.store.batch_params import RowList, batch_params
 from tracegraph.store.cypher_files import cypher
 from tracegraph.store.governance_store import apply_change_in_tx
 from tracegraph.store.graph_rows import (
+    event_log_rows,
     plan_statements,
     redaction_fields,
     stamp,
@@ -38,6 +41,20 @@ from tracegraph.store.graph_rows import (
 _REPLAN_SEQ = 10**15
 # Marks the planning transactions (SHOW TRANSACTIONS shows it as their metadata).
 PLANNING_METADATA = {"tracegraph": "planning"}
+
+
+def stored_event(rec: Any) -> SequencedEvent:
+    """An event as the log stores it (a record of ``event_log_page`` and alike)."""
+    return SequencedEvent(
+        seq=rec["seq"],
+        payload=orjson.loads(rec["payload"]),
+        fingerprint=rec["fingerprint"],
+        received_at=rec["received_at"].to_native(),
+        principal=rec["principal"],
+        redactions=None
+        if rec["redactions"] is None
+        else RedactionCount(rec["redactions"], tuple(rec["redaction_kinds"] or ())),
+    )
 
 
 def _conflict(ev: PendingEvent) -> QuarantineEntry:
@@ -65,13 +82,33 @@ class EventWriter:
         self._prices = prices
         self._tx_timeout = transaction_timeout_s
 
-    async def write(self, units: Sequence[WriteUnit]) -> BatchResult:
+    async def write(self, units: Sequence[WriteUnit], derive: bool = True) -> BatchResult:
+        """Write ``units`` in one transaction. ``derive=False`` (after an outage, while
+        the batch apply is not planned again) logs their new events only, marked
+        ``Underived``, as does any batch sequenced while such events wait: the result
+        says so (``derived``), and :meth:`derive_underived` derives them later."""
         # The server ends a batch that runs too long, freeing its locks (the seq counter
         # above all) even when this client has given up on it: otherwise the abandoned
         # transaction would keep every later batch waiting for the counter.
         work = unit_of_work(timeout=self._tx_timeout)(self._write_tx)
         async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(work, units)
+            return await session.execute_write(work, units, derive)
+
+    async def derive_underived(self, limit: int) -> list[SequencedEvent]:
+        """Derive the oldest ``limit`` events logged first (``write(derive=False)``), in
+        seq order, as a replay does (links, versions, the derived graph) and clear their
+        mark, in one transaction that holds the derivation's lock, so each is derived
+        exactly once whichever replica runs this. Returns them (none: nothing waits)."""
+        work = unit_of_work(timeout=self._tx_timeout)(self._derive_tx)
+        async with self._driver.session(database=self._database) as session:
+            return await session.execute_write(work, limit)
+
+    async def _derive_tx(self, tx: AsyncManagedTransaction, limit: int) -> list[SequencedEvent]:
+        result = await tx.run(cypher("underived_events_page"), limit=limit)
+        events = [stored_event(rec) async for rec in result]
+        if events:
+            await self._derive(tx, events)
+        return events
 
     async def plan_ahead(self, units: Sequence[WriteUnit], timeout_s: float | None = None) -> None:
         """Write ``units`` in a transaction that is rolled back: the database plans every
@@ -87,7 +124,8 @@ class EventWriter:
                 await tx.rollback()
 
     async def replan(self, unit: WriteUnit, timeout_s: float | None = None) -> None:
-        """Plan the statements every batch runs — the claim and the batch apply — again,
+        """Plan the statements every batch runs — the claim and the batch apply, and
+        those of logging first and of the catch-up after it — again,
         for a database that restarted: all at once, each in a transaction of its own
         that is rolled back. A restarted Neo4j plans cold, seconds per statement, and
         planned one after the other (as one write runs them) the waits add up; planned
@@ -114,6 +152,24 @@ class EventWriter:
         async def claim(tx: AsyncTransaction) -> None:
             await (await tx.run(cypher("claim_events"), claim={"ids": ids})).consume()
 
+        async def log_first_and_derive(tx: AsyncTransaction) -> None:
+            # What a batch runs while apply_batch is still being planned (logged first),
+            # and the catch-up after it, in the order they run. Other ids and seqs than
+            # the batch apply's sample: the two transactions run side by side and would
+            # wait for each other's locks on the same unique index entries.
+            rows = [
+                {**row, "id": f"{row['id']}#planning", "seq": row["seq"] + _REPLAN_SEQ}
+                for row in event_log_rows(sequenced)
+            ]
+            await (await tx.run(cypher("underived_events_page"), limit=1)).consume()
+            await (
+                await tx.run(cypher("log_events_underived"), log={"rows": RowList(rows)})
+            ).consume()
+            links = [{"seq": r["seq"], "run": r["run"], "pipeline": r["pipeline"]} for r in rows]
+            await (
+                await tx.run(cypher("replay_event_links"), links={"rows": RowList(links)})
+            ).consume()
+
         async def apply(tx: AsyncTransaction) -> None:
             # As in a write, the batch apply runs in a transaction that changed something.
             await (await tx.run(cypher("planning_tx_state"))).consume()
@@ -122,6 +178,7 @@ class EventWriter:
         outcomes = await asyncio.gather(
             self._rolled_back(claim, timeout_s),
             self._rolled_back(apply, timeout_s),
+            self._rolled_back(log_first_and_derive, timeout_s),
             return_exceptions=True,
         )
         failed = [o for o in outcomes if isinstance(o, BaseException)]
@@ -166,21 +223,28 @@ class EventWriter:
     ) -> None:
         if not events:
             return
-        links = [
-            {"seq": e.seq, "run": e.payload.get("run"), "pipeline": e.payload.get("pipeline")}
-            for e in events
-        ]
-        result = await tx.run(cypher("replay_event_links"), rows=RowList(links))
-        # Events linked here are counted in versions; the others (ingested while the
-        # replay ran) were counted when they were written.
-        linked = {rec["seq"] async for rec in result}
-        await self._apply(tx, events, log=False, counted=linked)
+        await self._derive(tx, events)
         last = max(e.seq for e in events)
         await (await tx.run(cypher("advance_seq"), seq=last)).consume()
         await (await tx.run(cypher("replay_progress"), seq=last)).consume()
 
+    async def _derive(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
+        """Apply logged events to the derived graph: link each to what it is about and
+        count it in versions (unless it has its link: then it was counted already), as
+        the events block of apply_batch does for a batch written whole, so versions come
+        out the same."""
+        links = [
+            {"seq": e.seq, "run": e.payload.get("run"), "pipeline": e.payload.get("pipeline")}
+            for e in events
+        ]
+        result = await tx.run(cypher("replay_event_links"), links={"rows": RowList(links)})
+        # Events linked here are counted in versions; the others (ingested while the
+        # replay ran) were counted when they were written.
+        linked = {rec["seq"] async for rec in result}
+        await self._apply(tx, events, log=False, counted=linked)
+
     async def _write_tx(
-        self, tx: AsyncManagedTransaction, units: Sequence[WriteUnit]
+        self, tx: AsyncManagedTransaction, units: Sequence[WriteUnit], derive: bool = True
     ) -> BatchResult:
         ids = sorted({ev.id for unit in units for ev in unit.events})
         claim = await (await tx.run(cypher("claim_events"), claim={"ids": RowList(ids)})).single()
@@ -229,7 +293,13 @@ class EventWriter:
             res.committed.append(stored)
             res.accepted += 1
 
-        if sequenced:
+        # Logged first: while the batch apply is not planned again after an outage, and
+        # while older events wait for their derivation (derived in seq order, after them).
+        logged_only = bool(sequenced) and (not derive or bool(claim["underived"]))
+        if logged_only:
+            rows = RowList(event_log_rows(sequenced))
+            await (await tx.run(cypher("log_events_underived"), log={"rows": rows})).consume()
+        elif sequenced:
             await self._apply(tx, sequenced)
 
         quarantine = [
@@ -250,7 +320,7 @@ class EventWriter:
             await (await tx.run(cypher("insert_quarantined"), rows=RowList(quarantine))).consume()
         for res in results:
             res.rejected.sort(key=lambda q: q.index)
-        return BatchResult(units=results, last_seq=last_seq)
+        return BatchResult(units=results, last_seq=last_seq, derived=not logged_only)
 
     async def _apply(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -10,6 +11,18 @@ import orjson
 from tracegraph.events.records import SequencedEvent
 from tracegraph.store.base import Store
 from tracegraph.store.event_reads import events_statement
+
+
+@dataclass(frozen=True, slots=True)
+class TailPage:
+    last_event: int  # the event counter now
+    last_note: int  # the LiveNote counter now
+    events: list[SequencedEvent]
+    notes: list[dict[str, Any]]
+
+
+# LiveNotes kept (a relay between live hubs, read within a tick: a generous margin).
+NOTES_KEPT = 10_000
 
 
 class LiveReader(Store):
@@ -53,3 +66,34 @@ class LiveReader(Store):
         records = await self.read("runs_by_ids", ids=list(ids))
         runs = [dict(rec["run"]) for rec in records]
         return {str(r["id"]): r for r in runs}
+
+    # -- the cross-replica tailer (live/hub.py) -----------------------------------------
+
+    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage:
+        """One tick of the tailer: events and LiveNotes after its cursors, and where the
+        counters stand (read on the leader: it has every commit)."""
+        [rec] = await self.read_on_leader(
+            "live_tail", after_seq=after_seq, after_note=after_note, limit=limit
+        )
+        events = [
+            SequencedEvent(
+                seq=e["seq"],
+                payload=orjson.loads(e["payload"]),
+                fingerprint=e["fingerprint"],
+                received_at=e["received_at"].to_native(),
+                principal=e["principal"],
+            )
+            for e in rec["events"]
+        ]
+        return TailPage(
+            int(rec["last_event"]), int(rec["last_note"]), events, [dict(n) for n in rec["notes"]]
+        )
+
+    async def write_note(self, origin: str, breaches: Sequence[str], alerts: Sequence[str]) -> None:
+        await self.write(
+            "live_note_write",
+            origin=origin,
+            breaches=list(breaches),
+            alerts=list(alerts),
+            keep=NOTES_KEPT,
+        )

@@ -39,6 +39,7 @@ async def _settle_in_tx(
     retract: list[str],
     now_ms: int,
     changed: list[str],
+    fence: dict[str, Any] | None = None,
 ) -> tuple[list[str], int]:
     """Record ``findings`` and retract the breaches ``retract`` names, in ``tx``; returns
     the ids of breaches that did not exist before and how many were retracted. The ids
@@ -48,7 +49,7 @@ async def _settle_in_tx(
     fresh: list[str] = []
     if findings:
         rows = list({f.id: f.row() for f in findings}.values())
-        result = await tx.run(cypher("sla_merge_breaches"), rows=rows, now_ms=now_ms)
+        result = await tx.run(cypher("sla_merge_breaches"), rows=rows, now_ms=now_ms, fence=fence)
         async for r in result:
             if r["fresh"]:
                 fresh.append(r["id"])
@@ -56,7 +57,9 @@ async def _settle_in_tx(
                 changed.append(r["id"])
     retracted = 0
     if retract:
-        rec = await (await tx.run(cypher("sla_retract_breaches"), ids=retract)).single()
+        rec = await (
+            await tx.run(cypher("sla_retract_breaches"), ids=retract, fence=fence)
+        ).single()
         retracted = int(rec["retracted"]) if rec else 0
         changed.extend(rec["ids"] if rec else ())
     return fresh, retracted
@@ -77,6 +80,9 @@ class SlaStore(Store):
         # Told the ids of breaches each committed write changed (the live hub's
         # breachChanged deltas); set by runtime.
         self.on_changed: Callable[[list[str]], None] | None = None
+        # The SLA lease's holder and token (leases.DutyLease.fence), checked by every
+        # breach write: a replica that lost the lease writes nothing. None: unfenced.
+        self.fence: Callable[[], dict[str, Any] | None] = lambda: None
 
     def _notify(self, ids: Sequence[str]) -> None:
         if ids and self.on_changed is not None:
@@ -119,7 +125,9 @@ class SlaStore(Store):
                     async for r in result
                 ]
             findings, disproved = decide(pairs)
-            fresh, retracted = await _settle_in_tx(tx, findings, disproved, now_ms, changed)
+            fresh, retracted = await _settle_in_tx(
+                tx, findings, disproved, now_ms, changed, self.fence()
+            )
             return pairs, fresh, retracted
 
         async def write() -> tuple[Pairs, list[str], int]:
@@ -139,7 +147,7 @@ class SlaStore(Store):
             return 0
 
         async def delete() -> list[Record]:
-            return await self.write("sla_retract_breaches", ids=existing)
+            return await self.write("sla_retract_breaches", ids=existing, fence=self.fence())
 
         recs = await self._write_gate(delete)
         if not recs:
@@ -216,7 +224,9 @@ class SlaStore(Store):
         rows = list({f.id: f.row() for f in findings}.values())
 
         async def merge() -> list[Record]:
-            return await self.write("sla_merge_breaches", rows=rows, now_ms=now_ms)
+            return await self.write(
+                "sla_merge_breaches", rows=rows, now_ms=now_ms, fence=self.fence()
+            )
 
         recs = await self._write_gate(merge)
         self._notify([r["id"] for r in recs if r["changed"]])

@@ -46,18 +46,32 @@ class FakeWriter:
         self.replan_gate = asyncio.Event()
         self.replan_gate.set()
         self.replan_failures: list[BaseException] = []
+        # Events logged first (``derive=False``, or behind others logged first), in seq
+        # order, until derive_underived takes them; each call's limit, in order.
+        self.underived: list[SequencedEvent] = []
+        self.derive_limits: list[int] = []
+        self.logged_first: list[list[WriteUnit]] = []
 
-    async def write(self, units: Sequence[WriteUnit]) -> BatchResult:
+    async def write(self, units: Sequence[WriteUnit], derive: bool = True) -> BatchResult:
         self.batches.append(list(units))
         await self.gate.wait()
         if self.failures:
             raise self.failures.pop(0)
         if any(u.principal == self.refuse_principal and u.events for u in units):
             raise CypherTypeError("a statement the database refuses")
+        logged_first = not derive or bool(self.underived)
         results = [self._commit(u) for u in units]
         if self.answer_units is not None:
             results = results[: self.answer_units]
-        return BatchResult(results, self.seq)
+        if logged_first:
+            self.logged_first.append(list(units))
+            self.underived.extend(ev for r in results for ev in r.committed)
+        return BatchResult(results, self.seq, derived=not logged_first)
+
+    async def derive_underived(self, limit: int) -> list[SequencedEvent]:
+        self.derive_limits.append(limit)
+        taken, self.underived = self.underived[:limit], self.underived[limit:]
+        return taken
 
     def _commit(self, unit: WriteUnit) -> UnitResult:
         committed = []
@@ -398,29 +412,60 @@ async def test_while_the_database_refuses_a_batch_fails_at_once_with_its_error()
     try:
         await outage(gc, writer)
         await eventually_async(lambda: writer.replan_attempts >= 2, what="planning retried")
+        writer.failures = [ServiceUnavailable("still down")]  # the write is refused too
         with pytest.raises(DatabaseUnavailable, match=r"unavailable \(ServiceUnavailable\)"):
             await gc.submit(unit("still-during", 1))
     finally:
         await gc.stop()
-    assert writer.written_principals() == [["during"]]  # the refused batch never wrote
+    assert writer.written_principals() == [["during"], ["still-during"]]
+    assert writer.logged_first == [] and gc.replans == 0
 
 
-async def test_a_batch_waits_for_the_planning_in_progress_then_is_written() -> None:
+async def test_a_batch_during_the_planning_is_logged_first_and_published_once_derived() -> None:
+    # It used to wait for the planning of apply_batch (6 s on a quiet restarted Neo4j,
+    # 20-48 s under load) and get its 503 at its deadline.
     writer = FakeWriter()
     writer.replan_gate.clear()  # the database answers, and plans for a while
-    gc = committer(writer)
+    gc = committer(writer, catch_up_page_events=2)
+    published: list[int] = []
+    gc.add_listener(lambda events: published.extend(e.seq for e in events))
     try:
         await outage(gc, writer)
         await eventually_async(lambda: writer.replan_attempts == 1, what="planning started")
-        waiting = asyncio.create_task(gc.submit(unit("after", 1)))
-        await eventually_async(lambda: gc.pending_events == 1, what="the request queued")
-        assert len(writer.batches) == 1 and not waiting.done()  # not written yet
+        first = await gc.submit(unit("after", 3))  # acknowledged before the planning ends
+        assert [e.seq for e in first[0].committed] == [1, 2, 3] and gc.replans == 0
+        assert writer.logged_first == [[first_unit for first_unit in writer.batches[1]]]
+        assert published == [] and writer.derive_limits == []  # nothing derived yet
         writer.replan_gate.set()
-        after = await waiting
+        await eventually_async(lambda: gc.derived_after_outage == 3, what="derived")
+        # Then batches are derived in their own write again, and published after.
+        later = await gc.submit(unit("later", 1))
     finally:
         await gc.stop()
-    assert writer.written_principals() == [["during"], ["after"]]
-    assert [e.seq for e in after[0].committed] == [1] and gc.replans == 1
+    assert gc.replans == 1
+    assert writer.derive_limits == [2, 2]  # bounded pages, one per turn of the writer
+    assert [e.seq for e in later[0].committed] == [4] and len(writer.logged_first) == 1
+    assert published == [1, 2, 3, 4]  # in seq order, each once
+
+
+async def test_batches_behind_events_waiting_for_derivation_are_logged_first_too() -> None:
+    # Derived events stay a prefix of the log (events(afterSeq) and versions rely on
+    # seq order): a batch sequenced while older events wait is logged behind them.
+    writer = FakeWriter()
+    gc = committer(writer)
+    published: list[int] = []
+    gc.add_listener(lambda events: published.extend(e.seq for e in events))
+    writer.underived = [SequencedEvent(1, {"id": "old", "type": "log"}, "fp", _NOW)]
+    writer.seq = 1
+    gc.start()
+    try:
+        await eventually_async(lambda: gc.healthy, what="the writer running")
+        result = await gc.submit(unit("new", 1))
+        assert [e.seq for e in result[0].committed] == [2]
+        await eventually_async(lambda: published == [1, 2], what="derived and published")
+    finally:
+        await gc.stop()
+    assert writer.underived == [] and len(writer.logged_first) == 1
 
 
 async def test_the_statements_of_a_request_are_planned_alongside_the_writers() -> None:
@@ -439,3 +484,24 @@ async def test_the_statements_of_a_request_are_planned_alongside_the_writers() -
         await eventually_async(lambda: gc.replans == 1, what="planned again")
     finally:
         await gc.stop()
+
+
+async def test_an_admin_change_is_not_logged_first_but_answered_503() -> None:
+    # AdminChanges reads the change back once written (the stored policy): logged first,
+    # it would not be there yet. It is asked again once the catch-up is done.
+    writer = FakeWriter()
+    writer.replan_gate.clear()
+    gc = committer(writer)
+    try:
+        await outage(gc, writer)
+        admin = unit("admin", 1)
+        admin.events[0].payload["type"] = "pipeline.owner_set"
+        with pytest.raises(DatabaseUnavailable, match="recovering from an outage"):
+            await gc.submit(admin)
+        writer.replan_gate.set()
+        await eventually_async(lambda: gc.replans == 1, what="planned again")
+        result = await gc.submit(unit("admin", 1))
+    finally:
+        await gc.stop()
+    assert writer.written_principals() == [["during"], ["admin"]]
+    assert result[0].accepted == 1 and writer.logged_first == []

@@ -14,6 +14,7 @@ from tracegraph.api.authentication import authenticate
 from tracegraph.api.graphql.errors import Unauthenticated
 from tracegraph.api.graphql.pagination import page_size
 from tracegraph.auth import Principal
+from tracegraph.ingest.errors import BadRequestBody, DatabaseUnavailable
 from tracegraph.live.sessions import Session
 from tracegraph.runtime import Services
 from tracegraph.store.graph_reads import GraphReads
@@ -91,6 +92,9 @@ class Context(BaseContext):
         return page_size(first, self.services.settings.max_page_size)
 
 
+MIN_SEQ_HEADER = "X-Tracegraph-Min-Seq"
+
+
 async def get_context(conn: HTTPConnection) -> Context:
     """FastAPI dependency (HTTP and WebSocket alike); strawberry fills in request etc.
 
@@ -103,7 +107,30 @@ async def get_context(conn: HTTPConnection) -> Context:
         return Context(services, None, cache=False)
     if _is_graphiql_page(conn) and services.settings.mode == "development":
         return Context(services, None)
-    return Context(services, await authenticate(conn))
+    principal = await authenticate(conn)
+    await _read_your_writes(conn, services)
+    return Context(services, principal)
+
+
+async def _read_your_writes(conn: HTTPConnection, services: Services) -> None:
+    """``X-Tracegraph-Min-Seq: N`` (the ``last_seq`` an ingest answered, on any replica):
+    answer only once this replica has seen seq N (docs/deployment.md), so a client
+    that just ingested through another replica reads its own writes. 503 + Retry-After
+    when it has not within ``TRACEGRAPH_DATABASE_ANSWER_TIMEOUT_S``."""
+    header = conn.headers.get(MIN_SEQ_HEADER)
+    if header is None:
+        return
+    try:
+        seq = int(header)
+    except ValueError:
+        raise BadRequestBody(
+            f"{MIN_SEQ_HEADER} must be a seq (an integer), not {header!r}"
+        ) from None
+    settings = services.settings
+    if not await services.hub.caught_up(seq, settings.database_answer_timeout_s):
+        raise DatabaseUnavailable(
+            f"this replica has not seen seq {seq} yet; retry", settings.retry_after_s
+        )
 
 
 def _is_graphiql_page(conn: HTTPConnection) -> bool:

@@ -1,12 +1,18 @@
-// What commands would act on, looked up in the issuing transaction (before its last
-// statement takes the counter's lock: command_seq_advance): runs with their status, step
-// runs with theirs, the latest attempt of their step and whether a retry of them is
-// already under way (an open or acknowledged retry command), pipelines, and for runs to
-// retry their step runs (to find the first failed step). A missing one comes back
-// found: false.
+// What an issuing transaction reads, in one statement (one round trip, before its write:
+// command_issue): the commands already issued under these idempotency scopes
+// (`["<principal>", "<key>"]`, a JSON pair: command_store.idempotency_scope), and what the
+// commands would act on: runs with their status, step runs with theirs, the latest
+// attempt of their step and whether a retry of them is already under way (an open or
+// acknowledged retry command), pipelines, and for runs to retry their step runs (to find
+// the first failed step). A missing target comes back found: false.
 // Lists come in one map parameter ($batch): Neo4j caches a plan per size range of a list
 // parameter, and issuing groups whatever requests wait (tests/integration/
 // test_command_planning.py).
+CALL () {
+  UNWIND $batch.scopes AS scope
+  MATCH (c:Command {scope: scope})
+  RETURN collect(c {.*}) AS existing
+}
 CALL () {
   UNWIND $batch.runs AS id
   OPTIONAL MATCH (r:Run {id: id})
@@ -40,4 +46,4 @@ CALL () {
   OPTIONAL MATCH (p:Pipeline {name: name})
   RETURN collect({name: name, found: p IS NOT NULL}) AS pipelines
 }
-RETURN runs, step_runs, retry_steps, pipelines
+RETURN existing, runs, step_runs, retry_steps, pipelines

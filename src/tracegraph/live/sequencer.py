@@ -1,0 +1,92 @@
+"""Puts the events a replica learns into one gapless seq order (issue 20).
+
+A replica learns committed events two ways: its own commits, pushed at once by the
+group committer, and everything any replica committed, read by the hub's tailer from
+the event log. :class:`Sequencer` merges both: it keeps the cursor (the last seq fanned
+out), drops what is at or below it (so an event learnt twice is fanned out once) and
+releases events only in an unbroken run from ``cursor + 1``.
+
+Seqs are allocated under the counter's write lock, held until commit
+(``claim_events.cypher``), so a lower seq is visible before a higher one on the leader.
+A hole can still show: a follower that has not applied a transaction yet, or a seq that
+was reserved and never stored. The cursor then waits at the hole for ``hold_s`` (the
+tailer reads again meanwhile) and after that skips it, logged, so one lost seq cannot
+stop the live view.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from tracegraph.events.records import SequencedEvent
+
+log = structlog.get_logger(__name__)
+
+
+class Sequencer:
+    def __init__(self, hold_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._hold_s = hold_s
+        self._clock = clock
+        self.cursor: int | None = None  # None until the tailer read where the log ends
+        self._waiting: dict[int, SequencedEvent] = {}
+        self._hole_since: float | None = None
+        self.skipped = 0  # seqs given up on after hold_s
+
+    @property
+    def waiting(self) -> bool:
+        """Events are held behind a hole (the tailer should read now)."""
+        return bool(self._waiting)
+
+    def start(self, last_stored: int) -> list[SequencedEvent]:
+        """The log ended at ``last_stored`` when the tailer started. Own commits learnt
+        before that start the cursor below themselves (the tailer reads what precedes
+        them)."""
+        lowest = min(self._waiting, default=last_stored + 1)
+        self.cursor = min(last_stored, lowest - 1)
+        return self.release()
+
+    def reset(self, cursor: int) -> None:
+        """Follow a log that was wiped from ``cursor`` on (what waited is gone)."""
+        self.cursor = cursor
+        self._waiting.clear()
+        self._hole_since = None
+
+    def offer(self, events: Iterable[SequencedEvent]) -> list[SequencedEvent]:
+        """Note events (any order, maybe known already); return those now releasable."""
+        cursor = self.cursor
+        for ev in events:
+            if cursor is None or ev.seq > cursor:
+                self._waiting.setdefault(ev.seq, ev)
+        return self.release()
+
+    def release(self) -> list[SequencedEvent]:
+        if self.cursor is None or not self._waiting:
+            return []
+        out: list[SequencedEvent] = []
+        nxt = self.cursor + 1
+        while True:
+            ev = self._waiting.pop(nxt, None)
+            if ev is None:
+                break
+            out.append(ev)
+            nxt += 1
+        if out:
+            self.cursor = out[-1].seq
+            self._hole_since = None
+        if self._waiting:
+            now = self._clock()
+            if self._hole_since is None:
+                self._hole_since = now
+            elif now - self._hole_since >= self._hold_s:
+                lowest = min(self._waiting)
+                log.warning(
+                    "live fan-out skipped seqs never seen", first=self.cursor + 1, last=lowest - 1
+                )
+                self.skipped += lowest - 1 - self.cursor
+                self.cursor = lowest - 1
+                self._hole_since = None
+                out.extend(self.release())
+        return out

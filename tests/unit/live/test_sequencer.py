@@ -1,0 +1,46 @@
+"""The merge of own commits and tailed events into one gapless seq order (issue 20)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tracegraph.events.records import SequencedEvent
+from tracegraph.live.sequencer import Sequencer
+
+
+def ev(seq: int) -> SequencedEvent:
+    return SequencedEvent(
+        seq=seq, payload={"type": "log"}, fingerprint="f", received_at=datetime.now(UTC)
+    )
+
+
+def seqs(events: list[SequencedEvent]) -> list[int]:
+    return [e.seq for e in events]
+
+
+def test_own_commits_wait_behind_a_hole_until_the_tailer_fills_it() -> None:
+    s = Sequencer(hold_s=1.0, clock=lambda: 0.0)
+    assert s.start(10) == []
+    assert seqs(s.offer([ev(11), ev(12)])) == [11, 12]  # own commit, contiguous: at once
+    assert s.offer([ev(15), ev(16)]) == [] and s.waiting  # 13-14 from another replica
+    # The tailer reads 13-16: each seq is released once.
+    assert seqs(s.offer([ev(13), ev(14), ev(15), ev(16)])) == [13, 14, 15, 16]
+    assert s.offer([ev(12), ev(16)]) == [] and not s.waiting  # known already: dropped
+
+
+def test_own_commits_before_the_start_start_the_cursor_below_them() -> None:
+    s = Sequencer(hold_s=1.0)
+    assert s.offer([ev(9), ev(10)]) == []  # no cursor yet: held
+    # The log ended at 12 (11-12 from another replica): released from 9, then read on.
+    assert seqs(s.start(12)) == [9, 10] and s.cursor == 10
+
+
+def test_a_hole_is_skipped_after_the_hold() -> None:
+    now = [0.0]
+    s = Sequencer(hold_s=1.0, clock=lambda: now[0])
+    s.start(0)
+    assert s.offer([ev(2)]) == []
+    now[0] = 0.5
+    assert s.release() == []
+    now[0] = 1.0
+    assert seqs(s.release()) == [2] and s.skipped == 1
