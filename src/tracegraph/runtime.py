@@ -25,7 +25,7 @@ from tracegraph.auth.authenticator import Authenticator
 from tracegraph.auth.jwt_verifier import JwtConfig, JwtVerifier
 from tracegraph.commands.feed import CommandFeed
 from tracegraph.commands.service import CommandService
-from tracegraph.definitions.gate import GateService
+from tracegraph.definitions.gate import CHANGE_REQUEST_ID_PREFIX, GateService
 from tracegraph.definitions.service import DefinitionService
 from tracegraph.heap_trim import HeapTrimmer
 from tracegraph.history.service import RunHistory
@@ -139,7 +139,8 @@ class Services:
         self.hub.publish_alerts([change_request_alert(request)])
         keys = ("id", "kind", "state", "pipeline", "step", "author", "reviewer", "comment")
         body = {k: request.get(k) for k in keys} | {"owners": request.get("owners") or []}
-        self.webhooks.enqueue({"type": "change.request", "changeRequest": body})
+        # Not the SLA lease holder's: the replica that handled the mutation sends it, once.
+        self.webhooks.enqueue({"type": "change.request", "changeRequest": body}, leased=False)
 
 
 def change_request_alert(request: dict[str, Any]) -> dict[str, Any]:
@@ -381,8 +382,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     # Breaches link the runs ingestion writes: SLA writes go through the ingest writer.
     slas = SlaStore(driver, database, timeout_s=timeout_s, write_gate=committer.run_exclusive)
     slas.on_changed = hub.note_breaches  # breachChanged deltas
-    # Alerts another replica raised reach this replica's alert subscribers by breach id.
-    hub.alert_rows = lambda ids: slas.breaches(ids=ids, limit=len(ids))
+    # Alerts another replica raised reach this replica's alert subscribers by id: breaches,
+    # and change requests (ids "cr-…", the gate's alerts; `services` is bound below).
+
+    async def alert_rows(ids: list[str]) -> list[dict[str, Any]]:
+        requests = [i for i in ids if i.startswith(CHANGE_REQUEST_ID_PREFIX)]
+        breaches = [i for i in ids if not i.startswith(CHANGE_REQUEST_ID_PREFIX)]
+        rows = await slas.breaches(ids=breaches, limit=len(breaches)) if breaches else []
+        if requests:
+            notified = await services.gate.notified_requests(requests)
+            rows += [change_request_alert(r) for r in notified]
+        return rows
+
+    hub.alert_rows = alert_rows
     webhooks = _webhooks(settings)
     # The evaluator reads the clock and publishes through `services`, bound below (tests
     # replace services.clock); neither is called before the services start.

@@ -6,6 +6,7 @@ reproducing policies, requests, decisions and the changes they let through."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from gql import gql
@@ -272,3 +273,39 @@ def test_owner_and_sla_changes_through_the_gate_survive_a_rebuild_from_the_log(
     # The audit entries of policies, requests and decisions too (the redaction policy's
     # seed is not an event: test_replay.py covers it).
     assert governance_state(clean_graph)[1] == governance_before[1]
+
+
+def test_a_change_request_alert_reaches_the_owners_subscribers_on_another_replica(
+    clean_graph: Driver, make_service: Callable[..., RunningService]
+) -> None:
+    # Issue 20: alerts travel between replicas by id (LiveNotes); a change request's id is
+    # looked up as one (with the owners it goes to), not as a breach (which found nothing).
+    a, b = make_service(), make_service()
+    pipe = unique("relayed")
+    define(a, pipe, V1)
+    ok(a, "admin", POLICY, p=pipe, g=["OWNERS"])
+    alerts = gql('subscription { alerts(owner: "team:search") { kind status subject } }')
+
+    async def watch() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        async with session(b, role="viewer") as s:
+
+            async def listen() -> None:
+                async for result in s.subscribe(alerts):
+                    got.append(result["alerts"])
+
+            task = asyncio.create_task(listen())
+            await until_subscribed(b, 1, alerts=True)
+            await asyncio.to_thread(ok, a, "admin", SET_OWNER, p=pipe, o="team:platform")
+
+            def arrived() -> bool:
+                if task.done():
+                    task.result()
+                return bool(got)
+
+            await eventually_async(arrived, what="the change request's alert on replica B")
+            task.cancel()
+        return got
+
+    [alert] = asyncio.run(watch())
+    assert alert["kind"] == "CHANGE_REQUEST" and alert["status"] == "OPEN"

@@ -180,6 +180,10 @@ def _notified(row: dict[str, Any], *states: DefinitionState) -> dict[str, Any]:
     return {**row, "owners": sorted(o for o in owners if o)}
 
 
+# Every change request id starts so (alerts relayed between replicas are looked up by it).
+CHANGE_REQUEST_ID_PREFIX = "cr-"
+
+
 class GateService:
     def __init__(
         self,
@@ -297,7 +301,7 @@ class GateService:
         diff: DefinitionDiff,
         actor: str,
     ) -> dict[str, Any]:
-        request_id = f"cr-{uuid.uuid4().hex[:12]}"
+        request_id = f"{CHANGE_REQUEST_ID_PREFIX}{uuid.uuid4().hex[:12]}"
         request = {
             "id": request_id,
             "kind": kind,
@@ -313,6 +317,17 @@ class GateService:
         return _notified(await self.request(request_id), state)
 
     # -- reviewing -------------------------------------------------------------------
+
+    async def notified_requests(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Change requests by id with the owners their alert goes to (the pipeline's
+        current owners and the one a request proposes): how another replica relays an
+        alert it learnt by id (live/hub.py)."""
+        found = await _bounded(self._store.requests_by_id(list(ids)), "the request read")
+        out = []
+        for request in found.values():
+            state = await self._definitions.current(request["pipeline"])
+            out.append(_notified(request, state, *_proposed(request)))
+        return out
 
     async def request(self, request_id: str) -> dict[str, Any]:
         found = await _bounded(self._store.requests_by_id([request_id]), "the request read")

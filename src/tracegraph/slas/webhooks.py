@@ -69,7 +69,8 @@ class WebhookSender:
         self._attempts = max(1, max_attempts)
         self._backoff = backoff_s
         self._backoff_max = backoff_max_s
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
+        # (payload, whether it is the SLA lease holder's to send)
+        self._queue: asyncio.Queue[tuple[dict[str, Any], bool]] = asyncio.Queue(maxsize=queue_size)
         self._slots = asyncio.Semaphore(concurrency)
         self._task = BackgroundTask("tracegraph-webhooks", self._run)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -81,11 +82,14 @@ class WebhookSender:
         # sent by the lease holder only, so a paused old holder sends none.
         self.may_send: Callable[[], bool] = lambda: True
 
-    def enqueue(self, payload: dict[str, Any]) -> bool:
+    def enqueue(self, payload: dict[str, Any], *, leased: bool = True) -> bool:
+        """Queue ``payload`` for every URL. ``leased``: an SLA timer's alert, sent only
+        while this replica holds the SLA lease; a change request's notice (sent once, by
+        the replica that handled the mutation) is not."""
         if not self.urls:
             return False
         try:
-            self._queue.put_nowait(json_safe(payload))
+            self._queue.put_nowait((json_safe(payload), leased))
         except asyncio.QueueFull:
             self.dropped += 1
             log.warning("webhook queue full; alert not delivered", dropped=self.dropped)
@@ -109,14 +113,14 @@ class WebhookSender:
 
     async def _run(self) -> None:
         while True:
-            payload = await self._queue.get()
-            if not self.may_send():
+            payload, leased = await self._queue.get()
+            if leased and not self.may_send():
                 self.dropped += 1
                 log.warning("SLA lease lost: webhook not sent (the new holder alerts)")
                 continue
             for url in self.urls:
                 await self._slots.acquire()
-                task = asyncio.create_task(self._deliver(url, payload))
+                task = asyncio.create_task(self._deliver(url, payload, leased))
                 self._inflight.add(task)
                 task.add_done_callback(self._done)
 
@@ -124,7 +128,7 @@ class WebhookSender:
         self._inflight.discard(task)
         self._slots.release()
 
-    async def _deliver(self, url: str, payload: dict[str, Any]) -> None:
+    async def _deliver(self, url: str, payload: dict[str, Any], leased: bool) -> None:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             # backoff_s, then twice that, and so on, capped at backoff_max_s; no wait after the
@@ -135,7 +139,7 @@ class WebhookSender:
             reraise=True,
         )
         try:
-            status: int = await retrying(self._post, url, payload)
+            status: int = await retrying(self._post, url, payload, leased)
         except _LeaseLost:
             self.dropped += 1
             log.warning("SLA lease lost: webhook not retried", url=url)
@@ -150,10 +154,10 @@ class WebhookSender:
             self.failed += 1
             log.warning("webhook refused", url=url, status=status)
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> int:
+    async def _post(self, url: str, payload: dict[str, Any], leased: bool) -> int:
         """One attempt: the answer's status, unless it is worth retrying (raises)."""
         assert self._client is not None
-        if not self.may_send():
+        if leased and not self.may_send():
             raise _LeaseLost("the SLA lease was lost")
         resp = await self._client.post(url, json=payload)
         if resp.status_code in RETRY_STATUS:

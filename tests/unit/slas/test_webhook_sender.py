@@ -111,3 +111,20 @@ async def test_connection_errors_are_retried() -> None:
     sender, delays = await _send(_closed_port_url(), max_attempts=3, backoff_s=0.01)
     assert (sender.delivered, sender.failed) == (0, 1)
     assert delays == pytest.approx([0.01, 0.02])
+
+
+@pytest.mark.parametrize("receiver", [[200, 200]], indirect=True)
+async def test_without_the_sla_lease_only_unleased_notices_are_sent(receiver: Receiver) -> None:
+    # Issue 20: the SLA timer's alerts belong to the lease holder; a change request's
+    # notice is sent by the replica that handled the mutation, lease or not.
+    sender = WebhookSender([receiver.url], timeout_s=2.0)
+    sender.may_send = lambda: False
+    sender.start()
+    try:
+        assert sender.enqueue({"type": "sla.breach", "id": "b-1"})
+        assert sender.enqueue({"type": "change.request", "id": "cr-1"}, leased=False)
+        await _settled(sender)
+    finally:
+        await sender.stop()
+    assert (sender.delivered, sender.dropped) == (1, 1)
+    assert receiver.answered == [200]
