@@ -15,6 +15,7 @@ from tests.conftest import RunningService
 from tests.support.commands import command, gql, key, ok
 from tests.support.eventually import eventually
 from tracegraph.cli.demo_command import _emit, _Stats
+from tracegraph.demo.governance import PROPOSAL, seed_gate
 
 RUNS = """query($p: String) { runs(first: 100, pipeline: $p) {
   edges { node { id status pipeline { name } steps { id status } } } } }"""
@@ -155,3 +156,32 @@ def test_a_demo_step_waits_for_approval_and_goes_on_once_approved(demo: RunningS
         timeout=30,
         what="the approved step completes",
     )
+
+
+CHANGES = """query { gatePolicy { gated }
+  changeRequests(state: PENDING, pipeline: "rag-nightly") { id author kind } }"""
+APPROVE_CHANGE = 'mutation($id: ID!) { approveChange(id: $id, comment: "ok") { state } }'
+DESCRIPTION = 'query { pipelineDefinition(pipeline: "rag-nightly") { version yaml } }'
+
+
+def test_the_demo_gates_definition_changes_and_leaves_one_for_a_reviewer(
+    demo: RunningService,
+) -> None:
+    """Issue 19 "done when": a reviewer in the demo finds a definition change to decide."""
+    services = demo.app.state.services
+    operator = "key:demo-operator-test"
+    try:
+        assert demo.call(seed_gate(services, operator, "system:demo"))
+        data = ok(demo, "reviewer", CHANGES)
+        assert data["gatePolicy"]["gated"] == ["DEFINITIONS"]
+        [request] = data["changeRequests"]
+        assert (request["author"], request["kind"]) == (operator, "DEFINITION")
+        # Started again (a second demo on the same database): still one waiting.
+        assert demo.call(seed_gate(services, operator, "system:demo"))
+        assert len(ok(demo, "reviewer", CHANGES)["changeRequests"]) == 1
+        approved = ok(demo, "reviewer", APPROVE_CHANGE, id=request["id"])["approveChange"]
+        assert approved["state"] == "APPROVED"
+        yaml = ok(demo, "viewer", DESCRIPTION)["pipelineDefinition"]["yaml"]
+        assert PROPOSAL in yaml
+    finally:  # other tests on this database expect no gate
+        demo.call(services.gate.set_policy(None, [], actor="system:tests"))

@@ -119,6 +119,9 @@ def test_fuzzed_queries_and_mutations_never_fail_on_the_server(
         fuzz()
         tried.add(op.label)
     assert tried == labels
-    # Not vacuous: most operations were answered without errors at least once.
+    # Not vacuous: most queries were answered without errors at least once, and some
+    # mutations (most mutations name an entity, and a fuzzed id names none: refused).
     print(f"answered without errors: {answered}")
-    assert len(answered) >= len(labels) // 2, answered
+    queries = {lbl for lbl in labels if lbl.startswith("Query.")}
+    assert len(queries & set(answered)) >= len(queries) // 2, answered
+    assert any(lbl.startswith("Mutation.") for lbl in answered), answered

@@ -221,6 +221,12 @@ def every_event_type(b: str, run: str, pipeline: str) -> list[dict[str, Any]]:
         ev("run.cancelled", {"reason": b, "by": b}, {**base, "run": f"{run}-3"}),
         ev("run.paused", {"reason": b, "by": b, "command": "cmd-1"}, {**base, "run": f"{run}-4"}),
         ev("run.resumed", {"reason": b, "by": b, "command": "cmd-2"}, {**base, "run": f"{run}-4"}),
+        # Issue 19: the question is text; the approval id and approvers are identifiers.
+        ev(
+            "approval.requested",
+            {"approval": "appr-1", "question": b, "approvers": ["owner"], "timeout_s": 60},
+            step,
+        ),
     ]
 
 

@@ -35,6 +35,9 @@ GOVERNANCE_LABELS = {"ApiKey", "AuthBootstrap", "RedactionPolicy", "AuditEntry"}
 # What running replicas keep (issue 20): duty leases and the live relay between hubs
 # (with its counter). Not built from events.
 REPLICA_LABELS = {"Lease", "LiveNote"}
+# Counters that are not graph state: the live relay's (REPLICA_LABELS), and the lock the
+# catch-up of events logged first takes (counts catch-up turns, e.g. one at each start).
+BOOKKEEPING_SEQUENCES = {"live_note", "derivation"}
 NOT_GRAPH_STATE = GOVERNANCE_LABELS | REPLICA_LABELS
 
 
@@ -74,8 +77,8 @@ def snapshot(driver: Driver) -> tuple[list, list]:
                 # definition replaced which depends on arrival order): not graph state.
                 continue
             props = dict(rec["props"])
-            if labels == ("Sequence",) and props.get("name") == "live_note":
-                continue  # the live relay's counter (REPLICA_LABELS)
+            if labels == ("Sequence",) and props.get("name") in BOOKKEEPING_SEQUENCES:
+                continue
             if labels == ("Quarantined",):
                 props.pop("id")  # a random key of the quarantine entry
             items = sorted((k, _freeze(v)) for k, v in props.items() if k not in ARRIVAL_PROPERTIES)

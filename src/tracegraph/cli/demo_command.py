@@ -21,6 +21,7 @@ from rich.table import Table
 
 from tracegraph.auth.roles import Role
 from tracegraph.demo.control import DemoControl, NewRun
+from tracegraph.demo.governance import seed_gate
 from tracegraph.sdk import Executor, SenderStats, StartRequest, Tracegraph
 from tracegraph.settings import get_settings
 from tracegraph.store.key_store import KeyStore
@@ -99,6 +100,7 @@ class DemoKeys:
         self.emitter = ""
         self.reviewer = ""
         self.operator = ""
+        self.actors: dict[str, str] = {}  # attr -> the actor its requests are recorded as
 
     async def mint(self) -> None:
         # Names are unique among keys; a timestamp keeps repeated demos apart.
@@ -113,6 +115,7 @@ class DemoKeys:
                 name=f"demo-{attr}-{stamp}", role=role, actor=self.ACTOR
             )
             self.ids.append(record.id)
+            self.actors[attr] = f"key:{record.name}"
             setattr(self, attr, text)
 
     async def revoke(self) -> None:
@@ -274,14 +277,20 @@ async def _serve_with_workload(
         raise
     console.print(f"[bold]service up at {base_url}[/] — Ctrl+C to stop")
     console.print(
-        "[bold]dashboard sign-in link[/] (reviewer key, revoked when the demo stops):\n"
+        "[bold]dashboard sign-in link[/] (reviewer key, revoked when the demo stops: "
+        "approve changes and waiting steps, quarantine, audit trail):\n"
         f"  {sign_in_link(base_url, keys.reviewer)}\n"
-        "[bold]operator link[/] (pause, resume, cancel, retry and start runs):\n"
+        "[bold]operator link[/] (pause, resume, cancel, retry and start runs; "
+        "propose definition changes and rollbacks):\n"
         f"  {sign_in_link(base_url, keys.operator)}",
         highlight=False,
         soft_wrap=True,
     )
     emit_task = asyncio.create_task(_emit(base_url, keys.emitter, speed, stats, duration))
+    # For the reviewer: definition changes are gated, one waits (demo/governance.py).
+    gate_task = asyncio.create_task(
+        seed_gate(app.state.services, keys.actors["operator"], DemoKeys.ACTOR)
+    )
     try:
         with Live(stats.table(base_url), console=console, refresh_per_second=2) as live:
             while not emit_task.done() and not stop.requested.is_set():
@@ -294,8 +303,11 @@ async def _serve_with_workload(
         # The workload first, while the service still takes its last events; then the
         # keys; then the service.
         emit_task.cancel()
+        gate_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await emit_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await gate_task
         await keys.revoke()
         server.should_exit = True
         await serve_task
