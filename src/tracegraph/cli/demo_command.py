@@ -20,8 +20,8 @@ from rich.live import Live
 from rich.table import Table
 
 from tracegraph.auth.roles import Role
+from tracegraph.demo import governance as demo_governance
 from tracegraph.demo.control import DemoControl, NewRun
-from tracegraph.demo.governance import seed_gate
 from tracegraph.sdk import Executor, SenderStats, StartRequest, Tracegraph
 from tracegraph.settings import get_settings
 from tracegraph.store.key_store import KeyStore
@@ -131,7 +131,12 @@ def sign_in_link(base_url: str, key: str) -> str:
 
 
 async def _emit(
-    base_url: str, api_key: str, speed: float, stats: _Stats, stop_after: float | None
+    base_url: str,
+    api_key: str,
+    speed: float,
+    stats: _Stats,
+    stop_after: float | None,
+    quarantine_example: bool = False,
 ) -> None:
     from tracegraph.demo.workload import WorkloadGenerator
 
@@ -148,6 +153,8 @@ async def _emit(
         definitions = generator.definitions()
         tg.emit_raw(definitions)
         stats.note(definitions)
+        if quarantine_example:  # something for the reviewer's quarantine screen
+            tg.emit_raw([demo_governance.quarantine_example(datetime.now(UTC))])
         executor.start()
         async for batch in generator.live(speed=speed, control=control):
             tg.emit_raw(batch)
@@ -286,10 +293,12 @@ async def _serve_with_workload(
         highlight=False,
         soft_wrap=True,
     )
-    emit_task = asyncio.create_task(_emit(base_url, keys.emitter, speed, stats, duration))
+    emit_task = asyncio.create_task(
+        _emit(base_url, keys.emitter, speed, stats, duration, quarantine_example=True)
+    )
     # For the reviewer: definition changes are gated, one waits (demo/governance.py).
     gate_task = asyncio.create_task(
-        seed_gate(app.state.services, keys.actors["operator"], DemoKeys.ACTOR)
+        demo_governance.seed_gate(app.state.services, keys.actors["operator"], DemoKeys.ACTOR)
     )
     try:
         with Live(stats.table(base_url), console=console, refresh_per_second=2) as live:

@@ -1,6 +1,7 @@
 """What the demo sets up for a reviewer (issue 19): definition changes go through the
-gate (the default gate policy), and one change already waits for review, proposed by the
-demo's operator, so the printed reviewer link opens onto something to decide.
+gate (the default gate policy), one change already waits for review, proposed by the
+demo's operator, and one event sits in the quarantine, so the printed reviewer link opens
+onto something to decide.
 
 Runs in the demo's own process against the service's objects (``app.state.services``),
 like the demo's keys; nothing here is part of the service.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -60,3 +62,17 @@ async def _definition_of(services: Any, pipeline: str, wait_s: float) -> Any:
             return state
         await asyncio.sleep(0.5)
     return None
+
+
+def quarantine_example(at: datetime) -> dict[str, Any]:
+    """One event a buggy emitter would send (a syslog level the contract does not have),
+    so the demo's quarantine has something to review: fix ``level`` to ``info`` and
+    re-submit it, or discard it with a reason."""
+    return {
+        "id": f"demo-bad-level-{at.strftime('%Y%m%dT%H%M%S')}",
+        "type": "log",
+        "time": at.isoformat().replace("+00:00", "Z"),
+        "source": "sdk/python@indexer",
+        "pipeline": PROPOSED_FOR,
+        "data": {"level": "notice", "message": "Index refresh queued behind the backfill"},
+    }

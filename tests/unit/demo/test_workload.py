@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from tracegraph.demo.governance import quarantine_example
 from tracegraph.demo.workload import WorkloadGenerator
+from tracegraph.events import InvalidEvent, parse_event
 
 Event = dict[str, Any]
 
@@ -403,3 +405,13 @@ def test_every_generated_event_parses(stream: list[Event]) -> None:
             events_module.parse_event(e)
         except events_module.InvalidEvent as exc:  # pragma: no cover - shown on failure
             pytest.fail(f"{e['type']} {e['id']}: {exc}\n{json.dumps(e, indent=1)}")
+
+
+def test_the_demos_quarantine_example_is_refused_for_its_level_alone() -> None:
+    # What the reviewer finds in the demo's quarantine, and the fix the docs suggest.
+    example = quarantine_example(datetime(2026, 12, 4, 2, 14, tzinfo=UTC))
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(example)
+    assert "level" in str(caught.value)
+    fixed = {**example, "data": {**example["data"], "level": "info"}}
+    assert parse_event(fixed).type == "log"
