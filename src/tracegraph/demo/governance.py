@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from tracegraph.auth.roles import ROLE_PERMISSIONS, Role
 from tracegraph.definitions.render import to_yaml
 from tracegraph.definitions.versions import next_version
+
+if TYPE_CHECKING:  # the service's objects (types only: no import at run time)
+    from tracegraph.definitions.service import DefinitionState
+    from tracegraph.runtime import Services
 
 log = structlog.get_logger(__name__)
 
@@ -27,12 +31,14 @@ PROPOSED_FOR = "rag-nightly"
 PROPOSAL = "Nightly refresh of the support-docs and API-reference RAG index"
 
 
-async def seed_gate(services: Any, operator_actor: str, actor: str, wait_s: float = 60.0) -> bool:
+async def seed_gate(
+    services: Services, operator_actor: str, actor: str, wait_s: float = 60.0
+) -> bool:
     """Gate definition changes by default and propose one as the operator; False (logged)
     when the demo pipeline's definition did not arrive in ``wait_s`` or it was refused."""
     try:
         state = await _definition_of(services, PROPOSED_FOR, wait_s)
-        if state is None:
+        if state is None or state.data is None:
             log.warning("demo: no definition to propose a change to", pipeline=PROPOSED_FOR)
             return False
         await services.gate.set_policy(None, ["definitions"], actor=actor)
@@ -54,7 +60,9 @@ async def seed_gate(services: Any, operator_actor: str, actor: str, wait_s: floa
         return False
 
 
-async def _definition_of(services: Any, pipeline: str, wait_s: float) -> Any:
+async def _definition_of(
+    services: Services, pipeline: str, wait_s: float
+) -> DefinitionState | None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         state = await services.definitions.current(pipeline)
