@@ -10,7 +10,19 @@ from starlette.staticfiles import StaticFiles
 
 from tracegraph.settings import REPO_ROOT
 
-WEB_ROOT: Path = REPO_ROOT / "web"
+# An installed wheel carries the dashboard as package data (pyproject.toml's force-include
+# table: web/index.html, web/src and the vendored files of web/node_modules under
+# tracegraph/_web, same layout). A checkout (editable install) has no such folder here and
+# serves the repository's web/ itself, so edits show without reinstalling.
+PACKAGED_WEB_ROOT: Path = Path(__file__).resolve().parents[1] / "_web"
+REPO_WEB_ROOT: Path = REPO_ROOT / "web"
+
+
+def _web_root() -> Path:
+    return PACKAGED_WEB_ROOT if (PACKAGED_WEB_ROOT / "index.html").is_file() else REPO_WEB_ROOT
+
+
+WEB_ROOT: Path = _web_root()
 NODE_MODULES: Path = WEB_ROOT / "node_modules"
 
 # URL name under /static/vendor -> directory inside node_modules. Directories rather than
