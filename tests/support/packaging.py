@@ -23,9 +23,7 @@ WHEEL_WEB_PREFIX = "tracegraph/_web/"
 # Module specifiers of static imports and re-exports (`import x from "…"`, `import "…"`,
 # `export { y } from "…"`) and of dynamic imports with a literal (`import("…")`). Minified
 # vendor code writes `from"…"` with no space, hence `\s*`.
-_SPECIFIER = re.compile(
-    r"""(?:\bimport\s*\(\s*|\bfrom\s*|\bimport\s*)(["'])(?P<spec>[^"'\s]+)\1"""
-)
+_SPECIFIER = re.compile(r"""(?:\bimport\s*\(\s*|\bfrom\s*|\bimport\s*)(["'])(?P<spec>[^"'\s]+)\1""")
 
 
 class _PageAssets(HTMLParser):

@@ -94,7 +94,5 @@ def test_the_wheel_vendors_only_the_served_packages_each_with_its_licence(
 
 def test_the_wheel_still_carries_every_cypher_statement(wheel: zipfile.ZipFile) -> None:
     repo = {p.name for p in (REPO_ROOT / "cypher").glob("*.cypher")}
-    shipped = {
-        Path(n).name for n in wheel.namelist() if n.startswith("tracegraph/_cypher/")
-    }
+    shipped = {Path(n).name for n in wheel.namelist() if n.startswith("tracegraph/_cypher/")}
     assert repo and shipped == repo
