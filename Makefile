@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The dashboard's npm packages (web/node_modules, git-ignored); redone when the lock changes.
 WEB_STAMP := web/node_modules/.installed
 # Exact versions (with hashes) of every Python package: dev.lock for the venv (setup, CI),
-# main.lock (the runtime subset, same versions) for the Docker image. `make lock` after
+# main.lock (the runtime subset, same versions) for the Docker image and a wheel install. `make lock` after
 # editing pyproject.toml; `make upgrade [P=package]` to move to newer releases.
 DEV_LOCK := requirements/dev.lock
 MAIN_LOCK := requirements/main.lock
@@ -16,7 +16,10 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
 setup: $(STAMP) $(WEB_STAMP)
 
-$(STAMP): pyproject.toml $(DEV_LOCK)
+# The web packages first (order only: a new web lock does not reinstall the venv): the
+# project's install packs the dashboard's vendored files (pyproject.toml's force-include
+# table), and a missing one stops it, editable or not.
+$(STAMP): pyproject.toml $(DEV_LOCK) | $(WEB_STAMP)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r $(DEV_LOCK)

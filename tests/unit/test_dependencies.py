@@ -46,10 +46,11 @@ DEV_NOT_IMPORTED = {
     "types-croniter": "stubs read by mypy",
     "types-pyyaml": "stubs read by mypy",
     "uv": "resolves the lock files (make lock / make upgrade)",
+    "hatchling": "the build backend, pinned for the tests' `pip wheel --no-build-isolation`",
     "schemathesis": "used as a pytest plugin and library by the API fuzz tests",
 }
 # Imported by tests through a declared package that depends on them.
-PROVIDED_BY = {"docker": "testcontainers"}
+PROVIDED_BY: dict[str, str] = {}
 # Code that relies on library internals: upgrading these needs a test run first.
 MUST_HAVE_UPPER_BOUND = ("strawberry-graphql", "fastapi", "starlette")
 

@@ -1,8 +1,8 @@
 """The live dashboard: static ES modules from ``web/`` and the SPA fallback for deep links.
 
-The repository checkout is the deployment unit: the front end lives in ``<repo>/web``
-(sources in ``web/src``, npm packages in ``web/node_modules`` installed by ``make setup``).
-There is no bundler; only the specific vendored files the page imports are exposed under
+A checkout serves ``<repo>/web`` (sources in ``web/src``, npm packages in
+``web/node_modules`` installed by ``make setup``); an installed wheel serves its copy,
+``tracegraph/_web`` (the page, the sources and the vendored files). There is no bundler; only the specific vendored files the page imports are exposed under
 ``/static/vendor/...`` so nothing else from ``node_modules`` is served.
 """
 
