@@ -2,8 +2,9 @@
 
 A checkout serves ``<repo>/web`` (sources in ``web/src``, npm packages in
 ``web/node_modules`` installed by ``make setup``); an installed wheel serves its copy,
-``tracegraph/_web`` (the page, the sources and the vendored files). There is no bundler; only the specific vendored files the page imports are exposed under
-``/static/vendor/...`` so nothing else from ``node_modules`` is served.
+``tracegraph/_web`` (the page, the sources and the vendored files). There is no bundler;
+only the specific vendored files the page imports are exposed under ``/static/vendor/...``
+so nothing else from ``node_modules`` is served.
 """
 
 from __future__ import annotations
