@@ -59,12 +59,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**keep, **extra}
 
 
-def test_the_installed_package_reads_its_own_dashboard_files(installed: Path) -> None:
+def test_the_installed_package_reads_its_own_dashboard_and_cypher_files(installed: Path) -> None:
     done = subprocess.run(
         [
             str(installed / "python"),
             "-c",
-            "import tracegraph.web.routes as r; print(r.WEB_ROOT)",
+            "import tracegraph.web.routes as r, tracegraph.store.cypher_files as c;"
+            "print(r.WEB_ROOT); print(c._cypher_dir())",
         ],
         capture_output=True,
         text=True,
@@ -73,9 +74,10 @@ def test_the_installed_package_reads_its_own_dashboard_files(installed: Path) ->
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    web_root = Path(done.stdout.strip())
+    web_root, cypher_dir = (Path(line) for line in done.stdout.split())
     assert web_root.name == "_web" and web_root.parent.parent.name == "site-packages"
     assert web_root.is_relative_to(installed.parent)
+    assert cypher_dir == web_root.parent / "_cypher"
 
 
 @dataclass
@@ -97,6 +99,14 @@ def served(installed: Path, neo4j_settings: Neo4jSettings) -> Iterator[Served]:
         NEO4J_PASSWORD=neo4j_settings.password,
         TRACEGRAPH_HOST="127.0.0.1",
         TRACEGRAPH_PORT=str(port),
+        # The machine running the suite is shared and may be loaded far past its cores;
+        # start-up's schema and policy writes give up for good on a client-side timeout.
+        # Readiness, not speed, is checked here: wide timeouts keep a slow database
+        # from reading as a broken package.
+        NEO4J_TRANSACTION_TIMEOUT_S="120",
+        TRACEGRAPH_QUERY_TIMEOUT_S="120",
+        TRACEGRAPH_WRITE_TIMEOUT_S="120",
+        TRACEGRAPH_DATABASE_ANSWER_TIMEOUT_S="30",
     )
     # Output to a file, not a pipe nobody drains: a full pipe would stall the server.
     served = Served(f"http://127.0.0.1:{port}", installed.parent / f"serve-{port}.log")
