@@ -55,7 +55,7 @@ from tracegraph.store.command_store import CommandStore
 from tracegraph.store.definition_store import DefinitionStore
 from tracegraph.store.document_reads import DocumentReads
 from tracegraph.store.driver import open_driver
-from tracegraph.store.errors import error_code, is_retryable
+from tracegraph.store.errors import error_code, is_retryable, is_timed_out
 from tracegraph.store.event_writer import EventWriter
 from tracegraph.store.gate_store import GateStore
 from tracegraph.store.governance_store import GovernanceStore
@@ -178,8 +178,9 @@ def schema_retry_delays(cap_s: float, first_s: float = 0.5) -> Iterator[float]:
 
 async def _apply_schema_until_ready(services: Services) -> None:
     # The service starts even when Neo4j is down and applies the schema once it answers.
-    # Only retryable failures (store.errors) are retried; anything else is logged once,
-    # precisely, and shown by /readyz, rather than retried forever as an "outage".
+    # Retryable failures (store.errors) and transactions ended at their timeout (a slow,
+    # loaded database, not a bug) are retried; anything else is logged once, precisely,
+    # and shown by /readyz, rather than retried forever as an "outage".
     delays = schema_retry_delays(services.settings.schema_retry_max_delay_s)
     while True:
         try:
@@ -187,7 +188,7 @@ async def _apply_schema_until_ready(services: Services) -> None:
             await _load_redaction_policy(services)
             await _plan_ahead(services)
         except Exception as exc:
-            if not is_retryable(exc):
+            if not (is_retryable(exc) or is_timed_out(exc)):
                 services.schema_error = error_code(exc)
                 log.error(
                     "graph schema not applied: not retried", code=error_code(exc), exc_info=exc

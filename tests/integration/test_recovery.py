@@ -185,3 +185,26 @@ def test_the_planning_after_an_outage_leaves_batches_of_any_size_nothing_to_plan
     assert after_writes == planned, "a batch size planned a statement again"
     stored = {r["id"] for r in fetch(clean_graph, "event_ids")}
     assert len(stored) == sum(sizes)
+
+
+def test_a_database_too_slow_at_start_delays_readiness_and_does_not_end_it(
+    service: RunningService, sync_driver: Driver, neo4j_settings: Neo4jSettings
+) -> None:
+    # Seen on a loaded machine: a start-up read ended at its transaction timeout was
+    # taken for a bug ("graph schema not applied: not retried") and that replica never
+    # became ready. A timeout is the database being slow: retried like an outage.
+    with sync_driver.session() as holder_session:
+        holder = holder_session.begin_transaction()
+        assert holder.run(statements.test_cypher("lock_redaction_policy")).single() is not None
+        slow = RunningService(
+            Settings(neo4j=neo4j_settings, query_timeout_s=1.0), wait_ready=False
+        ).__enter__()
+        try:
+            services = slow.app.state.services
+            time.sleep(3)  # past the 1 s timeout of the policy read, while it waits
+            assert not services.schema_ready.is_set()
+            holder.rollback()
+            eventually(services.schema_ready.is_set, timeout=30, what="the schema applied")
+            assert services.schema_error is None
+        finally:
+            slow.__exit__(None, None, None)
