@@ -114,11 +114,13 @@ SET sc.uri = a.uri, sc.version_id = cur.id, sc.version = cur.version,
 MERGE (sc)-[:OF]->(cur)
 WITH a, cur, sc, removed + [r IN retyped | r.name] AS broken
 WHERE size(broken) > 0
-// What reads a broken field downstream: fields derived from it (in any earlier version
-// of the artifact), the versions holding them, the step runs (or runs) that wrote those.
+// What reads a broken field downstream: fields derived from it (in any other version
+// of the artifact), transitively — a report two steps away breaks too — bounded (a
+// literal: variable-length bounds cannot be parameters) as lineage depth is by default;
+// the versions holding them, the step runs (or runs) that wrote those.
 CALL (a, cur, broken) {
   OPTIONAL MATCH (a)<-[:VERSION_OF]-(v:ArtifactVersion)<-[:FIELD_OF]-(f:Field)
-                 <-[:DERIVED_FROM]-(d:Field)-[:FIELD_OF]->(dv:ArtifactVersion)
+                 <-[:DERIVED_FROM*1..10]-(d:Field)-[:FIELD_OF]->(dv:ArtifactVersion)
   WHERE f.name IN broken AND v <> cur
   OPTIONAL MATCH (dv)<-[:WROTE]-(w)
   OPTIONAL MATCH (dv)-[:VERSION_OF]->(da:Artifact)

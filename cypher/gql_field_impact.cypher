@@ -19,7 +19,7 @@ WITH root,
 WITH root, starts, [s IN starts | s.b] AS start_fields,
   [s IN starts WHERE root:Artifact | {a: root, b: s.a, k: 'HAS_VERSION'}]
   + [s IN starts | {a: s.a, b: s.b, k: 'HAS_FIELD'}] AS root_edges
-WITH root, root_edges, start_fields,
+WITH root, starts, root_edges, start_fields,
   reduce(st = {seen: start_fields, frontier: start_fields, edges: []}, i IN range(1, $depth) |
     CASE WHEN size(st.frontier) = 0 OR size(st.seen) >= $max_nodes THEN st ELSE
     head([hits IN [reduce(h = [], f IN st.frontier |
@@ -28,7 +28,7 @@ WITH root, root_edges, start_fields,
           CASE WHEN x.b IN st.seen OR x.b IN acc THEN acc ELSE acc + x.b END)] |
         {seen: st.seen + nxt, frontier: nxt, edges: st.edges + hits}])])
     END) AS st
-WITH root, root_edges, st, [f IN st.seen WHERE NOT f IN start_fields] AS fields
+WITH root, starts, root_edges, st, [f IN st.seen WHERE NOT f IN start_fields] AS fields
 CALL (fields) {
   UNWIND fields AS f
   MATCH (f)-[:FIELD_OF]->(v:ArtifactVersion)
@@ -84,7 +84,7 @@ RETURN
   [n IN st.seen + avs | n {.id, .uri, .name, .type, .version_id, .version, .hash, .kind,
                            .first_seen, .size_bytes, .records, .schema,
                            eid: elementId(n), labels: labels(n)}]
-    + [s IN starts | s.a {.*, eid: elementId(s.a), labels: labels(s.a)}] AS flow_nodes,
+    + [v IN [s IN starts | s.a] | v {.*, eid: elementId(v), labels: labels(v)}] AS flow_nodes,
   [n IN fields | n {.id, .uri, .name, .type, .version_id, eid: elementId(n),
                     labels: labels(n)}] AS fields,
   [n IN steps | n {.id, .key, .name, .kind, .pipeline, eid: elementId(n), labels: labels(n)}] AS steps,
