@@ -20,10 +20,14 @@ CALL () {
   SET av.field_names = row.names, av.field_types = row.types
   WITH av, row
   CALL (av, row) {
-    // A field the winning schema no longer lists stays (lineage may point at it), marked.
+    // A field the winning schema does not list (a losing event's, applied earlier): gone,
+    // unless column lineage points at it — then kept, unmarked and untyped, as if only
+    // the lineage had named it. Either arrival order ends the same.
     MATCH (old:Field)-[:FIELD_OF]->(av)
     WHERE NOT old.name IN row.names
-    SET old.in_schema = false
+    SET old.in_schema = false, old.type = null, old.position = null
+    WITH old WHERE NOT EXISTS { (old)-[:DERIVED_FROM]-() }
+    DETACH DELETE old
   }
   CALL (av, row) {
     UNWIND range(0, size(row.names) - 1) AS i
