@@ -56,15 +56,20 @@ class SchemaError(ValueError):
 
 def schema_fields(schema: Any) -> list[tuple[str, str | None]] | None:
     """The (name, type) of every field of ``schema``, nested ones dotted, in order; None
-    when ``schema`` says nothing about fields (absent, or an opaque object)."""
+    when ``schema`` says nothing about fields (absent, or another format: an object
+    without ``fields``, anything but a list of objects)."""
     if schema is None:
         return None
     if isinstance(schema, dict):
         if "fields" not in schema:
             return None
         fields, where = schema["fields"], "fields"
-    else:
+    elif isinstance(schema, list) and all(isinstance(item, dict) for item in schema):
         fields, where = schema, ""
+    else:
+        # Some other format (a list of column names, a DDL string…): opaque, as every
+        # schema was before fields were read.
+        return None
     out: list[tuple[str, str | None]] = []
     _flatten(fields, "", where, 0, out)
     if len(out) > MAX_FIELDS:
