@@ -58,6 +58,9 @@ def _events() -> list[dict[str, Any]]:
                                             "type": "DIRECT", "subtype": "AGGREGATION"}]}]),
         _event(9, "step.completed", "report"),
         _event(10, "run.completed", None),
+        # raw.orders v2 drops amount and retypes id: breaking for clean and the report.
+        _event(11, "artifact.written", "load", uri=RAW, version="v2",
+               schema={"fields": [{"name": "id", "type": "TEXT"}]}),
     ]  # fmt: skip
 
 
@@ -81,8 +84,8 @@ def test_lineage_view_expands_an_artifact_into_its_columns(
     fields = page.locator("#graph-nodes li[data-kind=FIELD]")
     # Every version upstream of the report, in its fields: 2 + 2 + 1.
     expect(fields).to_have_count(5, timeout=15_000)
-    expect(page.locator("#graph-nodes")).to_contain_text("field: total: DEC")
-    expect(page.locator("#graph-nodes")).to_contain_text("field: amount_usd: DEC")
+    expect(page.locator("#graph-nodes")).to_contain_text("finance.report @ r1 · total: DEC")
+    expect(page.locator("#graph-nodes")).to_contain_text("clean.orders @ c1 · amount_usd: DEC")
     # Field-level edges: amount -> amount_usd, id -> id, amount_usd -> total.
     expect(page.locator("#graph-columns-note")).to_contain_text("5 fields, 3 field-level edges")
     expect(page.locator("#cy canvas").first).to_be_visible()
@@ -99,15 +102,25 @@ def test_lineage_view_expands_an_artifact_into_its_columns(
     expect(page.locator("#graph-nodes")).not_to_contain_text("· id")
     d.shot("21-field-lineage")
 
-    # What reads raw.orders' amount: the derived fields, and the report's owner.
-    page.goto(f"{service.base_url}/impact?kind=ARTIFACT&key={RAW}&field=amount")
+    # raw.orders' schema changes, and what reads the field v2 removed.
+    page.goto(f"{service.base_url}/lineage?uri={RAW}&direction=DOWNSTREAM")
+    change = page.locator("#schema-change-list li[data-version=v2]")
+    expect(change).to_contain_text("from v1", timeout=15_000)
+    expect(change).to_contain_text("breaking")
+    expect(change).to_contain_text("owners alerted")
+    expect(change).to_contain_text("id: BIGINT → TEXT")
+    d.shot("22-schema-changes")
+    change.locator("a", has_text="what reads amount").click()
+    expect(page).to_have_url(
+        f"{service.base_url}/impact?kind=ARTIFACT&key=warehouse%2Fraw.orders&field=amount"
+    )
     side = page.locator("#graph-side")
     # A cold plan of the field impact statement can take seconds on a loaded machine.
     expect(side.locator("#affected-fields")).to_have_text("Fields reading it (2)", timeout=15_000)
     expect(side).to_contain_text(f"{REPORT} · total")
     expect(side).to_contain_text(f"{CLEAN} · amount_usd")
     expect(side).to_contain_text("team:finance")
-    d.shot("22-field-impact")
+    d.shot("23-field-impact")
 
     # Back, and the columns fold away again.
     page.goto(f"{service.base_url}/lineage?uri={REPORT}&columns=1")

@@ -233,13 +233,16 @@ async function showLineage(q) {
   const version = q.get("version") || null;
   const columns = !field && q.get("columns") === "1";
   let g;
+  let changes;
   let fields = { nodes: [], edges: [], count: 0 };
   try {
-    ({ lineage: g } = await query(
+    ({ lineage: g, schemaChanges: changes } = await query(
       `query($uri: String!, $v: String, $d: Direction, $depth: Int, $f: String) {
       lineage(uri: $uri, version: $v, direction: $d, depth: $depth, field: $f) {
       root { id kind key label depth } nodes { id kind key label depth }
-      edges { from to kind via transformation description } truncated } }`,
+      edges { from to kind via transformation description } truncated }
+      schemaChanges(uri: $uri) { version previousVersion added removed
+        retyped { name from to } breaking alerted } }`,
       { uri, v: version, d: direction, depth, f: field },
     ));
     if (columns) fields = await versionFields(g.nodes);
@@ -314,9 +317,67 @@ async function showLineage(q) {
       ),
       h("a", { href: impactHref("ARTIFACT", uri), "data-link": true }, "Blast radius"),
     ),
+    field ? null : schemaChanges(uri, changes),
     nodeList(nodes, g.root.id),
   );
   announce(`Lineage of ${subject}: ${nodes.length} nodes`);
+}
+
+// The artifact's schema changes, newest first: a removed or retyped field links to what
+// reads it (the blast radius of that field).
+function schemaChanges(uri, changes) {
+  if (!changes.length) return null;
+  const reads = (name) =>
+    h(
+      "a.schema-reads",
+      {
+        href: `${impactHref("ARTIFACT", uri)}&field=${encodeURIComponent(name)}`,
+        "data-link": true,
+      },
+      `what reads ${name}`,
+    );
+  return [
+    h("h3#schema-changes", `Schema changes (${changes.length})`),
+    h(
+      "ul.calls#schema-change-list",
+      changes.map((c) =>
+        h(
+          "li",
+          { dataset: { version: c.version || "" } },
+          h("strong", c.version || "?"),
+          h("span.muted", ` from ${c.previousVersion || "?"}`),
+          c.breaking ? h("span.badge.st-failed", " breaking") : null,
+          c.alerted ? h("span.badge", " owners alerted") : null,
+          c.removed.length
+            ? h(
+                "div",
+                "removed ",
+                c.removed.map((n) => [h("code", n), " (", reads(n), ") "]),
+              )
+            : null,
+          c.retyped.length
+            ? h(
+                "div",
+                "retyped ",
+                c.retyped.map((r) => [
+                  h("code", `${r.name}: ${r.from || "?"} → ${r.to || "?"}`),
+                  " (",
+                  reads(r.name),
+                  ") ",
+                ]),
+              )
+            : null,
+          c.added.length
+            ? h(
+                "div",
+                "added ",
+                c.added.map((n) => [h("code", n), " "]),
+              )
+            : null,
+        ),
+      ),
+    ),
+  ];
 }
 
 // The fields of every artifact version of a lineage graph (one request: an aliased
@@ -353,7 +414,7 @@ async function versionFields(lineageNodes) {
         id: f.id,
         kind: "FIELD",
         key: f.id,
-        label: `${f.name}${f.type ? ": " + f.type : ""}`,
+        label: `${v.uri} @ ${v.version} · ${f.name}${f.type ? ": " + f.type : ""}`,
         depth: 0,
         sources: f.derivedFrom,
       });
