@@ -79,3 +79,9 @@ CREATE INDEX event_type_pipeline IF NOT EXISTS FOR (n:Event) ON (n.type, n.pipel
 // and the leases of the background duties, one node per duty.
 CREATE CONSTRAINT live_note_seq IF NOT EXISTS FOR (n:LiveNote) REQUIRE n.seq IS UNIQUE;
 CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (n:Lease) REQUIRE n.name IS UNIQUE;
+// Columns (issue 22, docs/columns.md): fields of artifact versions (key: version id +
+// '#' + name), the schema change a version made, and the marker of its alert (MERGEd by
+// the transaction that found a breaking change: the replica whose MERGE created it sends).
+CREATE CONSTRAINT field_id IF NOT EXISTS FOR (n:Field) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT schema_change_id IF NOT EXISTS FOR (n:SchemaChange) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT schema_alert_id IF NOT EXISTS FOR (n:SchemaAlert) REQUIRE n.id IS UNIQUE;

@@ -142,6 +142,65 @@ class Services:
         # Not the SLA lease holder's: the replica that handled the mutation sends it, once.
         self.webhooks.enqueue({"type": "change.request", "changeRequest": body}, leased=False)
 
+    def publish_schema_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Breaking schema changes (issue 22) this replica's transaction found first: to
+        the alerts subscription (every replica's, relayed by id) and, once, the webhooks
+        (docs/columns.md). Called only by the replica whose transaction created the
+        alert's marker, so no other replica sends it."""
+        self.hub.publish_alerts([schema_change_alert(a) for a in alerts])
+        for alert in alerts:
+            self.webhooks.enqueue(
+                {"type": "schema.change", "schemaChange": schema_change_body(alert)},
+                leased=False,
+            )
+
+
+SCHEMA_ALERT_ID_PREFIX = "schema:"
+
+
+def schema_change_body(alert: dict[str, Any]) -> dict[str, Any]:
+    """The webhook body of a schema alert (docs/columns.md)."""
+    keys = (
+        "id",
+        "uri",
+        "version_id",
+        "version",
+        "previous_version_id",
+        "removed",
+        "retyped",
+        "fields",
+        "pipelines",
+        "steps",
+        "owners",
+        "at",
+        "detected_at",
+    )
+    return {k: alert.get(k) for k in keys}
+
+
+def schema_change_alert(alert: dict[str, Any]) -> dict[str, Any]:
+    """A breaking schema change as an alert row (``alerts`` subscription; SLABreach
+    shape, kind ``schema_change``): observed is the number of removed and retyped
+    fields, the subject the new version, the pipeline the first one reading them."""
+    broken = len(alert.get("removed") or []) + len(alert.get("retyped") or [])
+    pipelines = sorted(alert.get("pipelines") or [])
+    return {
+        "id": alert["id"],
+        "kind": "schema_change",
+        "version": 1,
+        "observed": broken,
+        "threshold": 0,
+        "at": alert.get("at"),
+        "detected_at": alert.get("detected_at"),
+        "pipeline": pipelines[0] if pipelines else "",
+        "step": None,
+        "subject": alert.get("version_id"),
+        "owners": [
+            {"id": o, "kind": o.partition(":")[0], "name": o.partition(":")[2]}
+            for o in sorted(alert.get("owners") or [])
+        ],
+    }
+
 
 def change_request_alert(request: dict[str, Any]) -> dict[str, Any]:
     """A change request as an alert row (``alerts`` subscription; SLABreach shape, kind
@@ -388,11 +447,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
     async def alert_rows(ids: list[str]) -> list[dict[str, Any]]:
         requests = [i for i in ids if i.startswith(CHANGE_REQUEST_ID_PREFIX)]
-        breaches = [i for i in ids if not i.startswith(CHANGE_REQUEST_ID_PREFIX)]
+        schemas = [i for i in ids if i.startswith(SCHEMA_ALERT_ID_PREFIX)]
+        breaches = [i for i in ids if i not in requests and i not in schemas]
         rows = await slas.breaches(ids=breaches, limit=len(breaches)) if breaches else []
         if requests:
             notified = await services.gate.notified_requests(requests)
             rows += [change_request_alert(r) for r in notified]
+        if schemas:
+            rows += [schema_change_alert(a) for a in await services.reads.schema_alerts(schemas)]
         return rows
 
     hub.alert_rows = alert_rows
@@ -511,6 +573,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await asyncio.wait_for(asyncio.shield(schema_task), timeout=15)
     except TimeoutError:
         log.warning("starting before the graph schema is applied")
+    # Schema alerts a committed batch created go out from this replica (issue 22).
+    writer.on_schema_alerts = services.publish_schema_alerts
     committer.start()
     hub.start()
     services.webhooks.start()

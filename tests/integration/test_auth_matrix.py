@@ -46,6 +46,17 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         READERS,
     ),
     "impact": ('{ impact(kind: PIPELINE, key: "rag-nightly") { truncated } }', READERS),
+    # Columns (issue 22): column-level lineage and impact, fields, schema changes.
+    "lineage field": (
+        '{ lineage(uri: "s3://corpus/chunks", field: "text") { truncated } }',
+        READERS,
+    ),
+    "impact field": (
+        '{ impact(kind: ARTIFACT, key: "s3://corpus/chunks", field: "text") { truncated } }',
+        READERS,
+    ),
+    "artifactFields": ('{ artifactFields(uri: "s3://corpus/chunks") { versionId } }', READERS),
+    "schemaChanges": ('{ schemaChanges(uri: "s3://corpus/chunks") { versionId } }', READERS),
     "events": ("{ events(first: 2) { seq type } }", READERS),
     "metrics": (
         '{ metrics(from: "2026-01-01T00:00:00Z", to: "2026-12-31T00:00:00Z") { totals { runs } } }',
@@ -249,6 +260,7 @@ def test_x_api_key_header_is_accepted(service: RunningService) -> None:
 ROUTES: dict[str, tuple[str, str, str, set[str] | None]] = {
     "events": ("POST", "/v1/events", "event", INGESTERS),
     "openlineage": ("POST", "/api/v1/lineage", "openlineage", INGESTERS),
+    "openlineage batch": ("POST", "/api/v1/lineage/batch", "openlineage batch", INGESTERS),
     "otlp": ("POST", "/v1/traces", "otlp", INGESTERS),
     "quarantine": ("GET", "/v1/quarantine", "", REVIEWERS),
     # An allowed role reaches the handler: 404 for the unknown entry.
@@ -273,6 +285,8 @@ def _body(kind: str) -> dict[str, Any] | None:
             "producer": "https://example.com/matrix",
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
         }
+    if kind == "openlineage batch":
+        return {"events": [_body("openlineage")]}
     if kind == "otlp":
         return {"resourceSpans": []}
     if kind == "discard":

@@ -1,4 +1,5 @@
-"""Ecosystem ingestion: OpenLineage (``POST /api/v1/lineage``) and OTLP (``POST /v1/traces``).
+"""Ecosystem ingestion: OpenLineage (``POST /api/v1/lineage`` and ``/api/v1/lineage/batch``)
+and OTLP (``POST /v1/traces``).
 
 Both translate with the pure adapters in `tracegraph.ingest.adapters` and store through
 `IngestService.ingest`, so validation, dedupe, quarantine and commit-before-ack are the
@@ -116,6 +117,56 @@ async def post_openlineage(
     for rejection in body_out["rejected"]:
         rejection["index"] = pairs[rejection["index"]][0]
     return json_response(body_out, status_code=207 if outcome.rejected else 200)
+
+
+@router.post(
+    "/api/v1/lineage/batch",
+    responses={
+        200: {"description": "every derived event stored or a duplicate"},
+        207: {"description": "some events malformed or rejected; the others are stored"},
+        400: {"description": "not JSON, or not a batch (an array or {events: [...]})"},
+        413: {"description": "over the batch limits"},
+        429: {"description": "over an event or in-flight budget; Retry-After is set"},
+        503: {"description": "database unavailable; Retry-After is set; nothing stored"},
+    },
+)
+async def post_openlineage_batch(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Response:
+    """A batch of OpenLineage events (the batch endpoint of recent OpenLineage clients):
+    a JSON array, or an object with an ``events`` array. Unlike ``/api/v1/lineage``, a
+    malformed event does not fail the request: it is reported in ``rejected`` (its
+    ``index`` in the batch, ``id`` null, the error naming the field) and every other
+    event is stored."""
+    async with admitted_body(request, services) as raw:
+        body = _inflated(request, raw, services)
+        if not body.strip():
+            raise BadRequestBody("request body is empty; send a batch of OpenLineage events")
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequestBody(f"body is not valid JSON: {exc}") from None
+        try:
+            items = openlineage.batch_items(doc)
+        except openlineage.MalformedOpenLineage as exc:
+            raise BadRequestBody(f"invalid OpenLineage batch: {exc}") from None
+        if not items:
+            raise BadRequestBody("the batch holds no events")
+        pairs, malformed = openlineage.translate_batch(items)
+        _check_batch(len(pairs), services)
+        _require_ready(services)
+        body_out: dict[str, Any] = {"accepted": 0, "duplicates": 0, "rejected": [], "last_seq": 0}
+        if pairs:
+            caller = principal_of(request)
+            outcome = await services.ingest.ingest(
+                [event for _, event in pairs], caller.actor, caller.write_scope
+            )
+            body_out = outcome.as_dict()
+            for rejection in body_out["rejected"]:
+                rejection["index"] = pairs[rejection["index"]][0]
+    body_out["rejected"] += [{"index": i, "id": None, "error": e} for i, e in malformed]
+    body_out["rejected"].sort(key=lambda r: r["index"])
+    return json_response(body_out, status_code=207 if body_out["rejected"] else 200)
 
 
 @router.post(

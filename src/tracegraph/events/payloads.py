@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from tracegraph.events.base import Payload
+from tracegraph.events.columns import ColumnLineage, SchemaError, schema_fields
 from tracegraph.events.errors import problem, shown
 from tracegraph.events.fields import (
     Amount,
@@ -212,13 +213,35 @@ class _ArtifactData(Payload):
     schema_: Any = Field(None, alias="schema")
     owner: Owner | None = None
 
+    @model_validator(mode="after")
+    def _readable_schema(self) -> Self:
+        # A schema that lists fields must list them readably: each becomes a Field node
+        # and versions are compared on them (docs/columns.md).
+        try:
+            schema_fields(self.schema_)
+        except SchemaError as exc:
+            raise problem(str(exc), "schema") from None
+        return self
+
 
 class ArtifactReadData(_ArtifactData):
     pass
 
 
 class ArtifactWrittenData(_ArtifactData):
-    pass
+    column_lineage: ColumnLineage | None = Field(
+        None,
+        description="Column-level lineage: each written field and the input fields it "
+        "derives from (docs/columns.md)",
+    )
+
+    @model_validator(mode="after")
+    def _fields_once(self) -> Self:
+        names = [entry.field for entry in self.column_lineage or []]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})[0]
+            raise problem(f"field {twice!r} appears twice", "column_lineage")
+        return self
 
 
 class LogData(Payload):

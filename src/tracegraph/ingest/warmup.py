@@ -67,8 +67,24 @@ _WARMUP_REQUEST: dict[str, Any] = {
 }
 
 
+def columns_event(events: list[Any]) -> dict[str, Any]:
+    """An artifact write with a schema and column lineage (issue 22), made from the
+    sample's first write: apply_columns is planned too, not on the first such batch."""
+    written = next(e for e in events if e.get("type") == "artifact.written")
+    data = {
+        **written["data"],
+        "version": "tracegraph-warmup",
+        "schema": {"fields": [{"name": "id", "type": "BIGINT"}]},
+        "column_lineage": [
+            {"field": "id", "inputs": [{"uri": "tracegraph/warmup", "field": "id"}]}
+        ],
+    }
+    return {**written, "id": "tracegraph-warmup-columns", "data": data}
+
+
 def warmup_unit(ingest: IngestService) -> WriteUnit:
     events = sample_events()
+    events.append(columns_event(events))
     unit = ingest.prepare(events, principal="tracegraph:warmup")
     # Written by the service, never ingested (parse_event refuses them): added as the
     # admin changes service (ingest/admin_changes.py) submits them.

@@ -29,6 +29,22 @@ _ARTIFACT: dict[str, Keep] = {
     "hash": True,
     "owner": True,
     "owners": True,  # the OpenLineage adapter's extra owners
+    # Field names and types key Field nodes and schema comparisons (docs/columns.md);
+    # descriptions stay scrubbed.
+    "schema": {"fields": [{"name": True, "type": True, "fields": [{"name": True, "type": True}]}]},
+    "parent_step": True,
+}
+_WRITTEN: dict[str, Keep] = {
+    **_ARTIFACT,
+    "column_lineage": [
+        {
+            "field": True,
+            "type": True,
+            "inputs": [
+                {"uri": True, "version": True, "field": True, "type": True, "subtype": True}
+            ],
+        }
+    ],
 }
 
 KEPT: dict[str, dict[str, Keep]] = {
@@ -55,7 +71,7 @@ KEPT: dict[str, dict[str, Keep]] = {
     "run.resumed": {**_OTEL, "command": True},
     "response.received": {**_OTEL, "call": True, "messages": _MESSAGES},
     "artifact.read": _ARTIFACT,
-    "artifact.written": _ARTIFACT,
+    "artifact.written": _WRITTEN,
 }
 # Any other type (run.*, step.*, log): only the OTLP bookkeeping.
 KEPT_BY_DEFAULT: dict[str, Keep] = _OTEL

@@ -497,7 +497,8 @@ class Step(_Scope):
 
     @safe
     def wrote(self, uri: str, **artifact: Any) -> None:
-        """``artifact.written``: ``version``, ``kind``, ``hash``, ``records``, ``size_bytes``…"""
+        """``artifact.written``: ``version``, ``kind``, ``hash``, ``records``, ``size_bytes``,
+        ``schema``, ``column_lineage`` (docs/columns.md)…"""
         self.emit("artifact.written", compact({"uri": uri, **artifact}))
 
     def llm(

@@ -81,6 +81,13 @@ class EventWriter:
         self._database = database
         self._prices = prices
         self._tx_timeout = transaction_timeout_s
+        # Told the schema alerts (issue 22) a committed transaction of this writer
+        # created: this replica is the one to send them (docs/columns.md).
+        self.on_schema_alerts: Callable[[list[dict[str, Any]]], None] | None = None
+
+    def _committed_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        if alerts and self.on_schema_alerts is not None:
+            self.on_schema_alerts(alerts)
 
     async def write(self, units: Sequence[WriteUnit], derive: bool = True) -> BatchResult:
         """Write ``units`` in one transaction. ``derive=False`` (after an outage, while
@@ -91,8 +98,11 @@ class EventWriter:
         # above all) even when this client has given up on it: otherwise the abandoned
         # transaction would keep every later batch waiting for the counter.
         work = unit_of_work(timeout=self._tx_timeout)(self._write_tx)
+        alerts: list[dict[str, Any]] = []
         async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(work, units, derive)
+            result = await session.execute_write(work, units, derive, alerts)
+        self._committed_alerts(alerts)
+        return result
 
     async def derive_underived(self, limit: int) -> list[SequencedEvent]:
         """Derive the oldest ``limit`` events logged first (``write(derive=False)``), in
@@ -100,14 +110,20 @@ class EventWriter:
         mark, in one transaction that holds the derivation's lock, so each is derived
         exactly once whichever replica runs this. Returns them (none: nothing waits)."""
         work = unit_of_work(timeout=self._tx_timeout)(self._derive_tx)
+        alerts: list[dict[str, Any]] = []
         async with self._driver.session(database=self._database) as session:
-            return await session.execute_write(work, limit)
+            events: list[SequencedEvent] = await session.execute_write(work, limit, alerts)
+        self._committed_alerts(alerts)
+        return events
 
-    async def _derive_tx(self, tx: AsyncManagedTransaction, limit: int) -> list[SequencedEvent]:
+    async def _derive_tx(
+        self, tx: AsyncManagedTransaction, limit: int, alerts: list[dict[str, Any]]
+    ) -> list[SequencedEvent]:
+        alerts.clear()  # a retried transaction function starts again
         result = await tx.run(cypher("underived_events_page"), limit=limit)
         events = [stored_event(rec) async for rec in result]
         if events:
-            await self._derive(tx, events)
+            await self._derive(tx, events, alerts)
         return events
 
     async def plan_ahead(self, units: Sequence[WriteUnit], timeout_s: float | None = None) -> None:
@@ -215,20 +231,31 @@ class EventWriter:
     async def replay(self, events: Sequence[SequencedEvent]) -> None:
         """Apply stored events (read from the log, which stays as it is) to the derived
         graph, keeping their seq; the replay's progress moves in the same transaction."""
+        alerts: list[dict[str, Any]] = []
         async with self._driver.session(database=self._database) as session:
-            await session.execute_write(self._replay_tx, events)
+            await session.execute_write(self._replay_tx, events, alerts)
+        self._committed_alerts(alerts)
 
     async def _replay_tx(
-        self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]
+        self,
+        tx: AsyncManagedTransaction,
+        events: Sequence[SequencedEvent],
+        alerts: list[dict[str, Any]],
     ) -> None:
+        alerts.clear()
         if not events:
             return
-        await self._derive(tx, events)
+        await self._derive(tx, events, alerts)
         last = max(e.seq for e in events)
         await (await tx.run(cypher("advance_seq"), seq=last)).consume()
         await (await tx.run(cypher("replay_progress"), seq=last)).consume()
 
-    async def _derive(self, tx: AsyncManagedTransaction, events: Sequence[SequencedEvent]) -> None:
+    async def _derive(
+        self,
+        tx: AsyncManagedTransaction,
+        events: Sequence[SequencedEvent],
+        alerts: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Apply logged events to the derived graph: link each to what it is about and
         count it in versions (unless it has its link: then it was counted already), as
         the events block of apply_batch does for a batch written whole, so versions come
@@ -241,11 +268,17 @@ class EventWriter:
         # Events linked here are counted in versions; the others (ingested while the
         # replay ran) were counted when they were written.
         linked = {rec["seq"] async for rec in result}
-        await self._apply(tx, events, log=False, counted=linked)
+        await self._apply(tx, events, log=False, counted=linked, alerts=alerts)
 
     async def _write_tx(
-        self, tx: AsyncManagedTransaction, units: Sequence[WriteUnit], derive: bool = True
+        self,
+        tx: AsyncManagedTransaction,
+        units: Sequence[WriteUnit],
+        derive: bool = True,
+        alerts: list[dict[str, Any]] | None = None,
     ) -> BatchResult:
+        if alerts is not None:
+            alerts.clear()  # a retried transaction function starts again
         ids = sorted({ev.id for unit in units for ev in unit.events})
         claim = await (await tx.run(cypher("claim_events"), claim={"ids": RowList(ids)})).single()
         assert claim is not None  # an aggregation always returns its row
@@ -300,7 +333,7 @@ class EventWriter:
             rows = RowList(event_log_rows(sequenced))
             await (await tx.run(cypher("log_events_underived"), log={"rows": rows})).consume()
         elif sequenced:
-            await self._apply(tx, sequenced)
+            await self._apply(tx, sequenced, alerts=alerts)
 
         quarantine = [
             {
@@ -328,6 +361,7 @@ class EventWriter:
         events: Sequence[SequencedEvent],
         log: bool = True,
         counted: set[int] | None = None,
+        alerts: list[dict[str, Any]] | None = None,
     ) -> None:
         """Apply ``events`` (in seq order). An admin change (owner, SLA, policy) applies
         after every event before it and before every event after it, as it did when it
@@ -338,11 +372,11 @@ class EventWriter:
         start = 0
         for end, ev in enumerate(events, start=1):
             if is_governance(ev.type):
-                await self._apply_segment(tx, events[start:end], log, counted)
+                await self._apply_segment(tx, events[start:end], log, counted, alerts)
                 await apply_change_in_tx(tx, ev)
                 start = end
         if start < len(events):
-            await self._apply_segment(tx, events[start:], log, counted)
+            await self._apply_segment(tx, events[start:], log, counted, alerts)
 
     async def _apply_segment(
         self,
@@ -350,6 +384,7 @@ class EventWriter:
         events: Sequence[SequencedEvent],
         log: bool = True,
         counted: set[int] | None = None,
+        alerts: list[dict[str, Any]] | None = None,
     ) -> None:
         # Definition changes are diffed against the state before the batch applies, and
         # recorded in this transaction (deterministic ids: a replay records nothing new).
@@ -363,6 +398,16 @@ class EventWriter:
             plan.batch["events"] = []
         batch = batch_params(plan.batch)
         await (await tx.run(cypher("apply_batch"), batch=batch, prices=self._prices)).consume()
+        if plan.columns is not None:
+            # Only batches with schemas or column lineage pay for this statement.
+            result = await tx.run(
+                cypher("apply_columns"),
+                columns=batch_params(plan.columns),
+                token=str(uuid.uuid4()),
+            )
+            found = [dict(rec["alert"]) async for rec in result]
+            if alerts is not None:
+                alerts.extend(found)
         await record_in_tx(tx, audit)
 
     async def _apply_pipeline_steps(

@@ -136,6 +136,58 @@ class GraphReads(Store):
         recs = await self.read("gql_impact", kind=kind, key=key, depth=depth, max_nodes=max_nodes)
         return dict(recs[0]) if recs else None
 
+    # -- columns (issue 22, docs/columns.md) -------------------------------------------
+
+    async def field_lineage(
+        self,
+        uri: str,
+        version: str | None,
+        field_name: str,
+        downstream: bool,
+        depth: int,
+        max_nodes: int,
+    ) -> LineageRows:
+        name = "gql_field_lineage_downstream" if downstream else "gql_field_lineage_upstream"
+        rec = (
+            await self.read(
+                name,
+                uri=uri,
+                version=version,
+                field=field_name,
+                depth=depth,
+                max_nodes=max_nodes,
+            )
+        )[0]
+        return LineageRows(
+            artifact=rec["artifact"], levels=rec["levels"], edges=rec["edges"], more=rec["more"]
+        )
+
+    async def field_impact(
+        self, kind: str, key: str, field_name: str, depth: int, max_nodes: int
+    ) -> Props | None:
+        recs = await self.read(
+            "gql_field_impact",
+            kind=kind,
+            key=key,
+            field=field_name,
+            depth=depth,
+            max_nodes=max_nodes,
+        )
+        return dict(recs[0]) if recs else None
+
+    async def artifact_fields(self, uri: str, version: str | None) -> Props:
+        """``artifact`` (None: unknown uri), ``version`` (None: no such version, or none
+        with fields) and its ``fields`` in schema order, each with its ``inputs``."""
+        return dict((await self.read("gql_artifact_fields", uri=uri, version=version))[0])
+
+    async def schema_changes(self, uri: str) -> Props:
+        """``artifact`` (None: unknown uri) and its ``changes``, newest first."""
+        return dict((await self.read("gql_schema_changes", uri=uri))[0])
+
+    async def schema_alerts(self, ids: Sequence[str]) -> list[Props]:
+        recs = await self.read("schema_alerts_by_id", ids=list(ids))
+        return [dict(r["alert"]) for r in recs]
+
 
 @dataclass
 class LineageRows:

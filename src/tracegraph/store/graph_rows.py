@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from tracegraph.events import format_timestamp
+from tracegraph.events.columns import SchemaError, schema_fields
 from tracegraph.events.records import EventRows, SequencedEvent
 from tracegraph.redaction import RedactionCount
 
@@ -97,6 +98,9 @@ class StatementPlan:
     # The steps and step edges of each defined pipeline, by name.
     pipeline_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch: dict[str, list[Any]] = field(default_factory=dict)
+    # apply_columns' parameters (schemas, field lineage), or None when the batch has no
+    # artifact event with columns: the statement is not run at all then.
+    columns: dict[str, list[Any]] | None = None
 
 
 def parse_time(value: str | None) -> str | None:
@@ -481,6 +485,24 @@ def _artifact_row(p: dict[str, Any], seq: int) -> dict[str, Any]:
         "kind_seq": seq,
         "time": parse_time(p["time"]),
         "seq": seq,
+        **_column_fields(data),
+    }
+
+
+def _column_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The schema's fields (names, and types with '' for none: a stored list holds no
+    null) and the column lineage of an artifact event, for apply_columns."""
+    try:
+        fields = schema_fields(data.get("schema"))
+    except SchemaError:
+        # Validated at ingest; a stored event from before that check keeps its schema
+        # as an opaque value.
+        fields = None
+    lineage = data.get("column_lineage") or None
+    return {
+        "field_names": None if fields is None else [name for name, _ in fields],
+        "field_types": None if fields is None else [kind or "" for _, kind in fields],
+        "column_lineage": lineage,
     }
 
 
@@ -691,4 +713,72 @@ def plan_statements(
         "total_runs": sorted({r["run"] for r in call_rows}),
         "token_step_runs": sorted({r["step_run"] for r in call_rows if r["step_run"]} | reported),
     }
+    plan.columns = column_rows(versions, families.get("artifact", []))
+    # apply_batch never sees the column fields: its plan is cached by parameter types,
+    # which these (null or lists) would vary.
+    for row in versions:
+        for name in _COLUMN_FIELDS:
+            row.pop(name, None)
     return plan
+
+
+_COLUMN_FIELDS = ("field_names", "field_types", "column_lineage")
+
+
+def column_rows(
+    versions: list[dict[str, Any]], artifact_rows: list[dict[str, Any]]
+) -> dict[str, list[Any]] | None:
+    """apply_columns' parameters: each version's schema (the winning row's, which
+    apply_batch stored as ``schema``: apply_columns checks they agree), the field lineage
+    of every write, and the artifacts whose versions are compared again."""
+    schemas = [
+        {
+            "version_id": v["version_id"],
+            "uri": v["uri"],
+            "schema": v["schema"],
+            "names": v["field_names"],
+            "types": v["field_types"],
+        }
+        for v in versions
+        if v.get("field_names") is not None
+    ]
+    lineage = [
+        {
+            "version_id": r["version_id"],
+            "uri": r["uri"],
+            "run": r["run"],
+            "step_run": r["step_run"],
+            "time": r["time"],
+            "field": entry["field"],
+            "description": entry.get("description"),
+            "type": entry.get("type"),
+            "inputs": [_input_field(i) for i in entry.get("inputs") or []],
+        }
+        for r in artifact_rows
+        if r["written"] and r.get("column_lineage")
+        for entry in r["column_lineage"]
+    ]
+    if not schemas and not lineage:
+        return None
+    return {
+        "schemas": sorted(schemas, key=lambda row: row["version_id"]),
+        "lineage": lineage,
+        "artifacts": sorted({row["uri"] for row in schemas}),
+        "versions": sorted({row["version_id"] for row in schemas}),
+    }
+
+
+def _input_field(entry: dict[str, Any]) -> dict[str, Any]:
+    version = entry.get("version")
+    return {
+        "uri": entry["uri"],
+        "version": None if version is None else str(version),
+        # Without a version, apply_columns finds the one read (docs/columns.md).
+        "version_id": None
+        if version is None
+        else artifact_version_id(entry["uri"], str(version), None),
+        "field": entry["field"],
+        "type": entry.get("type"),
+        "subtype": entry.get("subtype"),
+        "description": entry.get("description"),
+    }

@@ -1,5 +1,7 @@
 // Lineage (/lineage?uri=…) and blast radius (/impact?kind=…&key=…) as a graph: cytoscape
 // with the dagre layered layout, pan/zoom, click (or Enter in the list) to re-root.
+// Columns (issue 22): /lineage?…&columns=1 expands every artifact version into its fields
+// with the field-level edges between them; /lineage?uri=…&field=… is a field's lineage.
 import cytoscape from "/static/vendor/cytoscape/cytoscape.esm.min.mjs";
 import dagre from "/static/vendor/cytoscape-dagre/cytoscape-dagre.min.mjs";
 import { query } from "../gql.js";
@@ -23,6 +25,7 @@ const KIND_STYLE = {
   OWNER: ["#e3b341", "star", "owner"],
   LLM_CALL: ["#db61a2", "vee", "llm call"],
   SLA: ["#f85149", "triangle", "sla"],
+  FIELD: ["#39c5cf", "rectangle", "field"],
 };
 const KINDS = [
   "PIPELINE",
@@ -90,6 +93,29 @@ function frame(title, form, note) {
   );
 }
 
+// A lineage link keeping the view's other settings (direction, depth, version, field,
+// columns), with `changes` applied (null removes a setting).
+function lineageLink(q, changes) {
+  const params = new URLSearchParams(q.toString());
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === undefined) params.delete(k);
+    else params.set(k, v);
+  }
+  return `/lineage?${params.toString()}`;
+}
+
+// The parts of a field id: `<uri>@<version>#<name>`.
+function fieldParts(id) {
+  const hash = id.lastIndexOf("#");
+  const at = id.lastIndexOf("@", hash);
+  return { uri: id.slice(0, at), version: id.slice(at + 1, hash), name: id.slice(hash + 1) };
+}
+
+function versionParts(id) {
+  const at = id.lastIndexOf("@");
+  return at > 0 ? { uri: id.slice(0, at), version: id.slice(at + 1) } : null;
+}
+
 function lineageForm(q) {
   const uri = h("input#graph-uri", {
     type: "text",
@@ -99,6 +125,14 @@ function lineageForm(q) {
     "aria-label": "Artifact URI",
     size: 36,
     required: true,
+  });
+  const field = h("input#graph-field", {
+    type: "text",
+    name: "field",
+    value: q.get("field") || "",
+    placeholder: "field (optional)",
+    "aria-label": "Field (column-level lineage)",
+    size: 12,
   });
   const dir = h(
     "select#graph-direction",
@@ -126,10 +160,15 @@ function lineageForm(q) {
       role: "search",
       onsubmit: (e) => {
         e.preventDefault();
-        navigate(`${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}`);
+        const f = field.value.trim();
+        navigate(
+          `${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}` +
+            (f ? `&field=${encodeURIComponent(f)}` : ""),
+        );
       },
     },
     uri,
+    field,
     dir,
     depth,
     h("button", { type: "submit" }, "Show lineage"),
@@ -172,7 +211,7 @@ function legend() {
     "div.legend",
     { "aria-hidden": "true" },
     Object.entries(KIND_STYLE)
-      .slice(0, 9)
+      .filter(([k], i) => i < 9 || k === "FIELD")
       .map(([, [c, , w]]) => h("span", { style: { "--c": c } }, w)),
   );
 }
@@ -190,32 +229,82 @@ async function showLineage(q) {
   replace(side, h("p.empty", "Loading…"));
   const direction = q.get("direction") || "UPSTREAM";
   const depth = Number(q.get("depth") || 5);
+  const field = q.get("field") || null;
+  const version = q.get("version") || null;
+  const columns = !field && q.get("columns") === "1";
   let g;
+  let changes;
+  let fields = { nodes: [], edges: [], count: 0 };
   try {
-    ({ lineage: g } = await query(
-      `query($uri: String!, $d: Direction, $depth: Int) { lineage(uri: $uri, direction: $d, depth: $depth) {
-      root { id kind key label depth } nodes { id kind key label depth } edges { from to kind via } truncated } }`,
-      { uri, d: direction, depth },
+    ({ lineage: g, schemaChanges: changes } = await query(
+      `query($uri: String!, $v: String, $d: Direction, $depth: Int, $f: String) {
+      lineage(uri: $uri, version: $v, direction: $d, depth: $depth, field: $f) {
+      root { id kind key label depth } nodes { id kind key label depth }
+      edges { from to kind via transformation description } truncated }
+      schemaChanges(uri: $uri) { version previousVersion added removed
+        retyped { name from to } breaking alerted } }`,
+      { uri, v: version, d: direction, depth, f: field },
     ));
+    if (columns) fields = await versionFields(g.nodes);
   } catch (e) {
     replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e)));
     return;
   }
-  const nodes = dedupe([g.root, ...g.nodes]);
+  const nodes = dedupe([g.root, ...g.nodes, ...fields.nodes]);
+  const edgeLabel = (e) => (e.transformation ? e.transformation.toLowerCase() : e.kind);
   draw(
     nodes,
-    g.edges.map((e) => ({ from: e.from, to: e.to, label: e.kind })),
+    [
+      ...g.edges.map((e) => ({ from: e.from, to: e.to, label: edgeLabel(e) })),
+      ...(columns ? fields.edges : []),
+    ],
     g.root.id,
   );
+  const subject = field ? `${uri} · ${field}` : uri;
   replace(
     side,
     legend(),
     h(
       "p.small",
       `${direction === "UPSTREAM" ? "Upstream of" : "Downstream of"} `,
-      h("strong", uri),
+      h("strong", subject),
       g.truncated ? h("span.badge.st-failed", " truncated") : null,
     ),
+    field
+      ? h(
+          "p.row",
+          h(
+            "a#graph-all-columns",
+            { href: lineageLink(q, { field: null }), "data-link": true },
+            "Whole artifact",
+          ),
+          h(
+            "a",
+            {
+              href: `${impactHref("ARTIFACT", uri)}&field=${encodeURIComponent(field)}`,
+              "data-link": true,
+            },
+            "What reads this field",
+          ),
+        )
+      : h(
+          "p.row",
+          h(
+            "button#graph-columns",
+            {
+              type: "button",
+              "aria-pressed": String(columns),
+              onclick: () => navigate(lineageLink(q, { columns: columns ? null : "1" })),
+            },
+            columns ? "Hide columns" : "Columns",
+          ),
+          columns
+            ? h(
+                "span.muted.small#graph-columns-note",
+                ` ${fields.count} fields, ${fields.edges.filter((e) => e.derived).length} field-level edges`,
+              )
+            : null,
+        ),
     h(
       "p.row",
       h(
@@ -228,14 +317,127 @@ async function showLineage(q) {
       ),
       h("a", { href: impactHref("ARTIFACT", uri), "data-link": true }, "Blast radius"),
     ),
+    field ? null : schemaChanges(uri, changes),
     nodeList(nodes, g.root.id),
   );
-  announce(`Lineage of ${uri}: ${nodes.length} nodes`);
+  announce(`Lineage of ${subject}: ${nodes.length} nodes`);
+}
+
+// The artifact's schema changes, newest first: a removed or retyped field links to what
+// reads it (the blast radius of that field).
+function schemaChanges(uri, changes) {
+  if (!changes.length) return null;
+  const reads = (name) =>
+    h(
+      "a.schema-reads",
+      {
+        href: `${impactHref("ARTIFACT", uri)}&field=${encodeURIComponent(name)}`,
+        "data-link": true,
+      },
+      `what reads ${name}`,
+    );
+  return [
+    h("h3#schema-changes", `Schema changes (${changes.length})`),
+    h(
+      "ul.calls#schema-change-list",
+      changes.map((c) =>
+        h(
+          "li",
+          { dataset: { version: c.version || "" } },
+          h("strong", c.version || "?"),
+          h("span.muted", ` from ${c.previousVersion || "?"}`),
+          c.breaking ? h("span.badge.st-failed", " breaking") : null,
+          c.alerted ? h("span.badge", " owners alerted") : null,
+          c.removed.length
+            ? h(
+                "div",
+                "removed ",
+                c.removed.map((n) => [h("code", n), " (", reads(n), ") "]),
+              )
+            : null,
+          c.retyped.length
+            ? h(
+                "div",
+                "retyped ",
+                c.retyped.map((r) => [
+                  h("code", `${r.name}: ${r.from || "?"} → ${r.to || "?"}`),
+                  " (",
+                  reads(r.name),
+                  ") ",
+                ]),
+              )
+            : null,
+          c.added.length
+            ? h(
+                "div",
+                "added ",
+                c.added.map((n) => [h("code", n), " "]),
+              )
+            : null,
+        ),
+      ),
+    ),
+  ];
+}
+
+// The fields of every artifact version of a lineage graph (one request: an aliased
+// artifactFields per version, capped), as FIELD nodes beside their versions, with the
+// edges field -> version and input field -> derived field (transformation as label).
+const MAX_EXPANDED = 40;
+async function versionFields(lineageNodes) {
+  const versions = lineageNodes
+    .filter((n) => n.kind === "ARTIFACT_VERSION")
+    .map((n) => ({ id: n.id, ...versionParts(n.id) }))
+    .filter((v) => v.uri)
+    .slice(0, MAX_EXPANDED);
+  if (!versions.length) return { nodes: [], edges: [], count: 0 };
+  const args = versions.map((_, i) => `$u${i}: String!, $v${i}: String`).join(", ");
+  const body = versions
+    .map(
+      (_, i) => `f${i}: artifactFields(uri: $u${i}, version: $v${i}) { versionId
+        fields { id name type derivedFrom { id transformation subtype description } } }`,
+    )
+    .join("\n");
+  const vars = {};
+  versions.forEach((v, i) => {
+    vars[`u${i}`] = v.uri;
+    vars[`v${i}`] = v.version;
+  });
+  const data = await query(`query(${args}) { ${body} }`, vars);
+  const nodes = [];
+  const edges = [];
+  const shown = new Set();
+  versions.forEach((v, i) => {
+    for (const f of data[`f${i}`]?.fields || []) {
+      shown.add(f.id);
+      nodes.push({
+        id: f.id,
+        kind: "FIELD",
+        key: f.id,
+        label: `${v.uri} @ ${v.version} · ${f.name}${f.type ? ": " + f.type : ""}`,
+        depth: 0,
+        sources: f.derivedFrom,
+      });
+      edges.push({ from: f.id, to: v.id, label: "", field: true });
+    }
+  });
+  for (const n of nodes)
+    for (const s of n.sources)
+      if (shown.has(s.id))
+        edges.push({
+          from: s.id,
+          to: n.id,
+          label: [s.transformation, s.subtype].filter(Boolean).join("/").toLowerCase(),
+          field: true,
+          derived: true,
+        });
+  return { nodes, edges, count: nodes.length };
 }
 
 async function showImpact(q) {
   const kind = q.get("kind");
   const key = q.get("key");
+  const field = q.get("field") || null;
   frame("Blast radius", impactForm(q), null);
   if (!kind || !key) {
     replace(side, h("p.empty", "Choose a kind and key to see everything downstream of it."));
@@ -245,13 +447,13 @@ async function showImpact(q) {
   let im;
   try {
     ({ impact: im } = await query(
-      `query($k: NodeKind!, $key: String!) { impact(kind: $k, key: $key) {
-      root { id kind key label depth }
+      `query($k: NodeKind!, $key: String!, $f: String) { impact(kind: $k, key: $key, field: $f) {
+      root { id kind key label depth } fields { id uri version name type }
       artifacts { id uri version kind } steps { id key name } pipelines { name owner { name } }
       runs { id status pipeline { name } } owners { id name kind }
       slas { id maxDurationMs maxTokens maxCostUsd minSuccessRate window maxStartDelayMs }
       paths truncated } }`,
-      { k: kind, key },
+      { k: kind, key, f: field },
     ));
   } catch (e) {
     replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e)));
@@ -272,6 +474,7 @@ async function showImpact(q) {
   for (const r of im.runs) put(r.id, "RUN", r.id);
   for (const o of im.owners) put(o.id, "OWNER", o.name);
   for (const s of im.slas) put(s.id, "SLA", `SLA ${slaText(s)}`);
+  for (const f of im.fields) put(f.id, "FIELD", `${f.uri} @ ${f.version} · ${f.name}`);
   const ids = new Set(im.paths.flat());
   ids.add(im.root.id);
   const edges = new Map();
@@ -291,8 +494,8 @@ async function showImpact(q) {
     legend(),
     h(
       "p.small",
-      "Everything affected by ",
-      h("strong", `${kind.toLowerCase()} ${key}`),
+      field ? "Everything reading the field " : "Everything affected by ",
+      h("strong", `${kind.toLowerCase()} ${key}${field ? ` · ${field}` : ""}`),
       im.truncated ? h("span.badge.st-failed", " truncated") : null,
     ),
     section(
@@ -302,6 +505,23 @@ async function showImpact(q) {
       "affected-owners",
     ),
     section("SLAs at risk", im.slas, (s) => h("li", slaText(s)), "affected-slas"),
+    field
+      ? section(
+          "Fields reading it",
+          im.fields,
+          (f) =>
+            h(
+              "li",
+              h(
+                "a",
+                { href: nodeHref({ kind: "FIELD", key: f.id }), "data-link": true },
+                `${f.uri} · ${f.name}`,
+              ),
+              f.version ? h("span.muted", ` @ ${f.version}`) : null,
+            ),
+          "affected-fields",
+        )
+      : null,
     section("Pipelines", im.pipelines, (p) =>
       h(
         "li",
@@ -347,6 +567,13 @@ function dedupe(nodes) {
 }
 
 function nodeHref(n) {
+  if (n.kind === "FIELD") {
+    const f = fieldParts(n.key);
+    return (
+      `/lineage?uri=${encodeURIComponent(f.uri)}&version=${encodeURIComponent(f.version)}` +
+      `&field=${encodeURIComponent(f.name)}`
+    );
+  }
   if (n.kind === "ARTIFACT_VERSION" || n.kind === "ARTIFACT") {
     const uri =
       n.kind === "ARTIFACT_VERSION" && n.key.includes("@")
@@ -399,6 +626,7 @@ function draw(nodes, edges, rootId) {
       .filter((e) => ids.has(e.from) && ids.has(e.to))
       .map((e, i) => ({
         data: { id: `e${i}`, source: e.from, target: e.to, label: e.label || "" },
+        classes: e.derived ? "derived" : e.field ? "field" : "",
       })),
   ];
   cy = cytoscape({
@@ -446,6 +674,12 @@ function draw(nodes, edges, rootId) {
           "text-rotation": "autorotate",
         },
       },
+      // A field hangs off its version (dotted); field-level lineage stands out.
+      { selector: "edge.field", style: { "line-style": "dotted", width: 1 } },
+      {
+        selector: "edge.derived",
+        style: { "line-color": "#39c5cf", width: 2, "line-style": "solid" },
+      },
       { selector: "node:active, node:selected", style: { "overlay-opacity": 0.15 } },
     ],
     layout: {
@@ -469,6 +703,8 @@ const wrap = (s) => (s.length > 26 ? s.slice(0, 24) + "…" : s);
 // Graph labels stay short (the side list has the full names): last path segment + version.
 function shortLabel(n) {
   const text = n.label || n.key || n.id;
+  if (n.kind === "FIELD")
+    return wrap(n.label.includes(" · ") ? n.label.split(" · ").pop() : n.label);
   if (n.kind === "ARTIFACT_VERSION" || n.kind === "ARTIFACT" || /^[a-z0-9]+:\/\//.test(text)) {
     const at = text.lastIndexOf("@");
     const [uri, version] =

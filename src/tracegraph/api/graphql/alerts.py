@@ -37,7 +37,11 @@ class BreachStatus(enum.Enum):
         "pipeline that no run covered within max_start_delay_ms (no subject; observed is "
         "how late, in ms). CHANGE_REQUEST: not a breach but a gated change of the "
         "pipeline proposed (OPEN) or decided (RESOLVED, resolvedBy the reviewer); the "
-        "subject is the change request's id (alerts subscription only)."
+        "subject is the change request's id (alerts subscription only). SCHEMA_CHANGE: "
+        "not a breach but a breaking schema change of an artifact (removed or retyped "
+        "fields something downstream reads); the subject is the new artifact version, "
+        "observed the number of broken fields, the owners those of the readers "
+        "(alerts subscription only; docs/columns.md)."
     )
 )
 class BreachKind(enum.Enum):
@@ -48,6 +52,7 @@ class BreachKind(enum.Enum):
     MAX_START_DELAY_MS = "max_start_delay_ms"
     MISSING_RUN = "missing_run"
     CHANGE_REQUEST = "change_request"
+    SCHEMA_CHANGE = "schema_change"
 
 
 @strawberry.type(name="SLABreach")

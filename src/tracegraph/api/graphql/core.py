@@ -28,7 +28,7 @@ from tracegraph.api.graphql.types import (
     RunEdge,
     RunStatus,
 )
-from tracegraph.api.graphql.views import impact_answer, lineage_graph
+from tracegraph.api.graphql.views import field_lineage_graph, impact_answer, lineage_graph
 from tracegraph.auth import Permission
 from tracegraph.history.service import RunTooLong
 from tracegraph.ingest.errors import IngestError
@@ -188,7 +188,9 @@ class CoreQuery:
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],
         description="Artifact versions upstream or downstream of an artifact (every version "
-        "of it when no version is given), depth-bounded; edges point the way data flowed.",
+        "of it when no version is given), depth-bounded; edges point the way data flowed. "
+        "With field: column-level lineage of that field (nodes are fields, kind FIELD; "
+        "edges carry the transformation; docs/columns.md).",
     )
     async def lineage(
         self,
@@ -197,10 +199,25 @@ class CoreQuery:
         version: str | None = None,
         direction: Direction | None = Direction.UPSTREAM,
         depth: int | None = 5,
+        field: str | None = None,
     ) -> LineageGraph:
         depth = 5 if depth is None else depth
         settings = info.context.services.settings
         applied = _check_depth(depth, settings.lineage_max_depth)
+        if field is not None:
+            if not field:
+                raise BadArgument("field: must be a field name, not empty")
+            field_rows = await info.context.services.reads.field_lineage(
+                uri,
+                version,
+                field,
+                downstream=direction is Direction.DOWNSTREAM,
+                depth=applied,
+                max_nodes=settings.lineage_max_nodes,
+            )
+            return field_lineage_graph(
+                field_rows, uri, version, field, depth, applied, settings.lineage_max_nodes
+            )
         rows = await info.context.services.reads.lineage(
             uri,
             version,
@@ -212,10 +229,18 @@ class CoreQuery:
 
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],
-        description="The blast radius of a node, with one explaining path each.",
+        description="The blast radius of a node, with one explaining path each. With "
+        "field: (kind ARTIFACT or ARTIFACT_VERSION) what reads that field downstream — "
+        "the derived fields, the artifacts holding them, the step runs that wrote them, "
+        "their steps, runs, pipelines and owners (docs/columns.md).",
     )
     async def impact(
-        self, info: Info[Context, None], kind: NodeKind, key: str, depth: int | None = 10
+        self,
+        info: Info[Context, None],
+        kind: NodeKind,
+        key: str,
+        depth: int | None = 10,
+        field: str | None = None,
     ) -> Impact:
         depth = 10 if depth is None else depth
         if kind not in IMPACT_ROOTS:
@@ -224,6 +249,8 @@ class CoreQuery:
             )
         settings = info.context.services.settings
         applied = _check_depth(depth, settings.lineage_max_depth)
+        if field is not None:
+            return await _field_impact(info, kind, key, field, depth, applied)
         rec = await info.context.services.reads.impact(
             kind.value, key, depth=applied, max_nodes=settings.lineage_max_nodes
         )
@@ -248,6 +275,24 @@ class CoreQuery:
             after_seq or 0, limit, pipeline, str(run) if run is not None else None
         )
         return [Event.from_payload(seq, payload, principal) for seq, payload, principal in rows]
+
+
+async def _field_impact(
+    info: Info[Context, None], kind: NodeKind, key: str, field: str, depth: int, applied: int
+) -> Impact:
+    if kind not in (NodeKind.ARTIFACT, NodeKind.ARTIFACT_VERSION):
+        raise BadArgument(f"field: applies to kind ARTIFACT or ARTIFACT_VERSION, not {kind.value}")
+    if not field:
+        raise BadArgument("field: must be a field name, not empty")
+    max_nodes = info.context.services.settings.lineage_max_nodes
+    rec = await info.context.services.reads.field_impact(
+        kind.value, key, field, depth=applied, max_nodes=max_nodes
+    )
+    if rec is None:
+        raise BadArgument(f"unknown {kind.value} {key!r}")
+    if not rec["start_count"]:
+        raise BadArgument(f"{kind.value} {key!r} has no field {field!r}")
+    return impact_answer(rec, depth, applied, max_nodes)
 
 
 @strawberry.type

@@ -10,6 +10,7 @@ import strawberry
 from tracegraph.api.graphql.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
 from tracegraph.api.graphql.approvals import ApprovalsMutation, ApprovalsQuery
 from tracegraph.api.graphql.audit import AuditMutation, AuditQuery
+from tracegraph.api.graphql.columns import ColumnsQuery
 from tracegraph.api.graphql.commands import (
     CommandsMutation,
     CommandsQuery,
@@ -40,6 +41,7 @@ class Query(
     KeysQuery,
     AuditQuery,
     CoreQuery,
+    ColumnsQuery,
     CommandsQuery,
     DefinitionsQuery,
     QuarantineQuery,

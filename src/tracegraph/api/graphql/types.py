@@ -16,6 +16,7 @@ import orjson
 import strawberry
 from strawberry.types import Info
 
+from tracegraph.api.graphql.column_types import ArtifactField
 from tracegraph.api.graphql.permissions import can, hidden_unless
 from tracegraph.api.graphql.scalars import JSON, DateTime, to_datetime, to_required_datetime
 from tracegraph.auth import Permission
@@ -68,6 +69,7 @@ class NodeKind(enum.Enum):
     STEP_RUN = "STEP_RUN"
     LLM_CALL = "LLM_CALL"
     SLA = "SLA"
+    FIELD = "FIELD"  # a column of an artifact version (lineage with field:, issue 22)
 
 
 def _int(value: Any) -> int | None:
@@ -570,6 +572,14 @@ class LineageEdge:
     to: strawberry.ID
     kind: str
     via: strawberry.ID | None
+    transformation: str | None = strawberry.field(
+        default=None,
+        description="Column lineage (field:): the transformation's type and subtype, "
+        "e.g. DIRECT/IDENTITY",
+    )
+    description: str | None = strawberry.field(
+        default=None, description="Column lineage (field:): the transformation, in words"
+    )
 
 
 @strawberry.type
@@ -593,6 +603,11 @@ class Impact:
         description="For each affected node, one shortest path of ids from the root."
     )
     truncated: bool
+    fields: list[ArtifactField] = strawberry.field(
+        default_factory=list,
+        description="impact(field:): the fields derived from the field, transitively "
+        "(column lineage); empty otherwise.",
+    )
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from tracegraph.api.graphql.column_types import ArtifactField, field_label
 from tracegraph.api.graphql.errors import BadArgument
 from tracegraph.api.graphql.types import (
     SLA,
@@ -35,6 +36,7 @@ _KIND_BY_LABEL = {
     "StepRun": NodeKind.STEP_RUN,
     "LLMCall": NodeKind.LLM_CALL,
     "SLA": NodeKind.SLA,
+    "Field": NodeKind.FIELD,
 }
 
 
@@ -114,6 +116,75 @@ def lineage_graph(
     return LineageGraph(root=root, nodes=nodes, edges=edges, truncated=hit_limit or depth_cut)
 
 
+def field_lineage_graph(
+    rows: LineageRows,
+    uri: str,
+    version: str | None,
+    field_name: str,
+    requested_depth: int,
+    applied_depth: int,
+    max_nodes: int,
+) -> LineageGraph:
+    """Column-level lineage (``lineage(field:)``): nodes are fields (kind FIELD), edges
+    DERIVED with the transformation; the root is the field of the version given, else
+    the artifact, its fields of every version at depth 0 (edges FIELD_OF)."""
+    if rows.artifact is None:
+        raise BadArgument(f"unknown artifact uri {uri!r}")
+    if not rows.levels or not rows.levels[0]:
+        where = f"version {version!r} of artifact {uri!r}" if version else f"artifact {uri!r}"
+        raise BadArgument(f"{where} has no field {field_name!r}")
+    nodes: list[LineageNode] = []
+    kept: set[str] = set()
+    cut = False
+    for depth, level in enumerate(rows.levels):
+        for f in level:
+            if len(kept) >= max_nodes:
+                cut = True
+                break
+            kept.add(f["id"])
+            nodes.append(
+                LineageNode(
+                    id=strawberry.ID(f["id"]),
+                    kind=NodeKind.FIELD,
+                    key=f["id"],
+                    label=field_label(f),
+                    depth=depth,
+                )
+            )
+    edges: list[LineageEdge] = []
+    if version is None:
+        root = LineageNode(
+            id=strawberry.ID(uri), kind=NodeKind.ARTIFACT, key=uri, label=uri, depth=0
+        )
+        nodes.insert(0, root)
+        edges.extend(
+            LineageEdge(from_=strawberry.ID(f["id"]), to=root.id, kind="FIELD_OF", via=None)
+            for f in rows.levels[0]
+        )
+    else:
+        root = nodes[0]
+    seen: set[tuple[str, str]] = set()
+    for e in rows.edges:
+        pair = (e["from"], e["to"])
+        if pair in seen or e["from"] not in kept or e["to"] not in kept:
+            continue
+        seen.add(pair)
+        kinds = [k for k in (e.get("type"), e.get("subtype")) if k]
+        edges.append(
+            LineageEdge(
+                from_=strawberry.ID(e["from"]),
+                to=strawberry.ID(e["to"]),
+                kind="DERIVED",
+                via=None if e.get("via") is None else strawberry.ID(e["via"]),
+                transformation="/".join(kinds) or None,
+                description=e.get("description"),
+            )
+        )
+    hit_limit = cut or (len(kept) >= max_nodes and rows.more)
+    depth_cut = rows.more and requested_depth > applied_depth
+    return LineageGraph(root=root, nodes=nodes, edges=edges, truncated=hit_limit or depth_cut)
+
+
 def _lineage_node(props: dict[str, Any], depth: int) -> LineageNode:
     label_names = props.get("labels") or []
     kind = next((_KIND_BY_LABEL[lb] for lb in label_names if lb in _KIND_BY_LABEL), NodeKind.RUN)
@@ -140,7 +211,8 @@ def impact_answer(
                 queue.append(nxt)
 
     keys: dict[str, str] = {root_eid: node_key(rec["root"])}
-    for group in ("flow_nodes", "steps", "runs", "pipelines", "artifacts", "owners", "slas"):
+    groups = ("flow_nodes", "steps", "runs", "pipelines", "artifacts", "owners", "slas")
+    for group in groups:
         for n in rec[group]:
             keys[n["eid"]] = node_key(n)
 
@@ -169,7 +241,9 @@ def impact_answer(
     runs = affected(rec["runs"])
     owners = affected(rec["owners"])
     slas = affected(rec["slas"])
-    paths = [path(n["eid"]) for n in artifacts + steps + pipelines + runs + owners + slas]
+    # impact(field:) (gql_field_impact): the derived fields come first in the paths.
+    fields = affected(rec.get("fields") or [])
+    paths = [path(n["eid"]) for n in fields + artifacts + steps + pipelines + runs + owners + slas]
     hit_limit = len(rec["flow_nodes"]) >= max_nodes
     return Impact(
         root=_lineage_node(rec["root"], 0),
@@ -181,4 +255,5 @@ def impact_answer(
         slas=[SLA.from_node(n) for n in slas],
         paths=paths,
         truncated=hit_limit or (bool(rec["more"]) and requested_depth > applied_depth),
+        fields=[ArtifactField.of(n) for n in fields],
     )

@@ -54,9 +54,40 @@ class RunRef(_Model):
     runId: NonEmpty
 
 
+class RootRef(_Model):
+    run: RunRef
+    job: JobRef
+
+
 class ParentRunFacet(_Model):
     run: RunRef
     job: JobRef
+    # The root of a nested chain (ParentRunFacet 1-1-0+): a grandchild names it.
+    root: RootRef | None = None
+
+
+class ColumnTransformation(_Model):
+    type: str | None = None
+    subtype: str | None = None
+    description: str | None = None
+    masking: bool | None = None
+
+
+class InputFieldRef(_Model):
+    namespace: str
+    name: NonEmpty
+    field: NonEmpty
+    transformations: list[ColumnTransformation] | None = None
+
+
+class ColumnFieldLineage(_Model):
+    inputFields: list[InputFieldRef] = Field(default_factory=list)
+    transformationDescription: str | None = None
+    transformationType: str | None = None
+
+
+class ColumnLineageFacet(_Model):
+    fields: dict[str, ColumnFieldLineage] = Field(default_factory=dict)
 
 
 class ErrorMessageRunFacet(_Model):
@@ -249,8 +280,13 @@ def _owners(facet: OwnershipFacet | None) -> list[str]:
 # -- translation -----------------------------------------------------------------------------
 
 
-def _dataset_facts(dataset: Dataset, loc: tuple[str | int, ...]) -> dict[str, Any]:
-    """The artifact fields of a dataset; the facets we do not map stay under `openlineage`."""
+def _dataset_facts(
+    dataset: Dataset,
+    loc: tuple[str | int, ...],
+    input_versions: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The artifact fields of a dataset; the facets we do not map stay under `openlineage`.
+    ``input_versions``: the versions of the event's inputs by uri, for column lineage."""
     facets, extra = dataset.facets, {**dataset.inputFacets, **dataset.outputFacets}
     floc = (*loc, "facets")
     version = _facet(DatasetVersionFacet, facets, "version", floc)
@@ -263,6 +299,7 @@ def _dataset_facts(dataset: Dataset, loc: tuple[str | int, ...]) -> dict[str, An
     stats = _facet(
         StatisticsFacet, dataset.outputFacets, "outputStatistics", (*loc, "outputFacets")
     ) or _facet(StatisticsFacet, dataset.inputFacets, "inputStatistics", (*loc, "inputFacets"))
+    columns = _facet(ColumnLineageFacet, facets, "columnLineage", floc)
     facts: dict[str, Any] = {
         "uri": dataset_uri(dataset.namespace, dataset.name),
         "kind": "dataset",
@@ -273,17 +310,59 @@ def _dataset_facts(dataset: Dataset, loc: tuple[str | int, ...]) -> dict[str, An
         "owners": owners if len(owners) > 1 else None,
         "records": stats.rowCount if stats else None,
         "size_bytes": stats.size if stats else None,
+        "column_lineage": _column_lineage(columns, input_versions or {}) if columns else None,
         "openlineage": _drop_none(
             {
                 "namespace": dataset.namespace,
                 "name": dataset.name,
-                "facets": _without(facets, "version", "schema", "ownership") or None,
+                "facets": _without(facets, "version", "schema", "ownership", "columnLineage")
+                or None,
                 "inputFacets": dataset.inputFacets or None,
                 "outputFacets": dataset.outputFacets or None,
             }
         ),
     }
     return _drop_none(facts)
+
+
+def _column_lineage(
+    facet: ColumnLineageFacet, input_versions: dict[str, str]
+) -> list[dict[str, Any]] | None:
+    """The ``columnLineage`` facet as ``column_lineage`` (docs/columns.md): an input
+    field's version is its dataset's in the same event (else apply_columns finds it)."""
+    out = []
+    for name, lineage in facet.fields.items():
+        inputs = []
+        for ref in lineage.inputFields:
+            uri = dataset_uri(ref.namespace, ref.name)
+            # Several transformations of one input field: the first types the edge, all
+            # of them describe it.
+            steps = ref.transformations or []
+            first = steps[0] if steps else None
+            words = "; ".join(t.description for t in steps if t.description)
+            inputs.append(
+                _drop_none(
+                    {
+                        "uri": uri,
+                        "version": input_versions.get(uri),
+                        "field": ref.field,
+                        "type": first.type if first else None,
+                        "subtype": first.subtype if first else None,
+                        "description": words or None,
+                    }
+                )
+            )
+        out.append(
+            _drop_none(
+                {
+                    "field": name,
+                    "inputs": inputs,
+                    "description": lineage.transformationDescription,
+                    "type": lineage.transformationType,
+                }
+            )
+        )
+    return out or None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -311,7 +390,19 @@ def _run_event(ev: RunEvent) -> list[dict[str, Any]]:
     time = format_timestamp(ev.eventTime)
     kind = ev.eventType or "OTHER"
     parent = _facet(ParentRunFacet, ev.run.facets, "parent", ())
-    if parent is not None:
+    parent_step: str | None = None
+    if (
+        parent is not None
+        and parent.root is not None
+        and (parent.root.run.runId != parent.run.runId)
+    ):
+        # A nested chain: the root's run is ours, the job a step of it, and the job in
+        # between is recorded as its parent step.
+        root = parent.root
+        pipeline = pipeline_name(root.job.namespace, root.job.name)
+        run, step = root.run.runId, sanitize_name(ev.job.name)
+        parent_step = sanitize_name(parent.job.name)
+    elif parent is not None:
         pipeline = pipeline_name(parent.job.namespace, parent.job.name)
         run, step = parent.run.runId, sanitize_name(ev.job.name)
     else:
@@ -337,11 +428,23 @@ def _run_event(ev: RunEvent) -> list[dict[str, Any]]:
         }
     )
     our_type, data = _status_event(ev, kind, step is not None, context)
+    if parent_step is not None and our_type != "log":
+        data["parent_step"] = parent_step
     events = [{"id": event_id(our_type), "type": our_type, **envelope, "data": data}]
+    input_versions = {
+        facts["uri"]: facts["version"]
+        for facts in (_dataset_facts(d, ("inputs", i)) for i, d in enumerate(ev.inputs))
+        if facts.get("version") is not None
+    }
     for side, datasets in (("artifact.read", ev.inputs), ("artifact.written", ev.outputs)):
         for i, dataset in enumerate(datasets):
             loc = ("inputs" if side == "artifact.read" else "outputs", i)
-            facts = _dataset_facts(dataset, loc)
+            facts = _dataset_facts(dataset, loc, input_versions)
+            if side == "artifact.read":
+                # Column lineage describes what is written; an input's facet is kept as is.
+                facts.pop("column_lineage", None)
+            if parent_step is not None:
+                facts["parent_step"] = parent_step
             events.append(
                 {"id": event_id(side, facts["uri"]), "type": side, **envelope, "data": facts}
             )
@@ -449,16 +552,48 @@ def translate_body(doc: Any) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
+def batch_items(doc: Any) -> list[Any]:
+    """The events of a ``/api/v1/lineage/batch`` body: a JSON array of events, or an
+    object with an ``events`` array (both shapes are in use)."""
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return list(doc["events"])
+    if isinstance(doc, list):
+        return doc
+    raise MalformedOpenLineage(
+        "body: a batch is a JSON array of OpenLineage events or an object with an 'events' array"
+    )
+
+
+def translate_batch(
+    items: list[Any],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    """Each event of a batch on its own: (source index, our event) pairs of the good
+    ones, and (index, error) of the malformed ones, which lose nothing else."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    errors: list[tuple[int, str]] = []
+    for index, raw in enumerate(items):
+        try:
+            event = parse_openlineage(raw, (index,))
+            derived = translate(event)
+        except MalformedOpenLineage as exc:
+            errors.append((index, f"invalid OpenLineage event: {exc}"))
+            continue
+        out.extend((index, e) for e in derived)
+    return out, errors
+
+
 __all__ = [
     "AnyOpenLineageEvent",
     "DatasetEvent",
     "JobEvent",
     "MalformedOpenLineage",
     "RunEvent",
+    "batch_items",
     "dataset_uri",
     "owner_id",
     "parse_openlineage",
     "pipeline_name",
     "translate",
+    "translate_batch",
     "translate_body",
 ]
