@@ -73,7 +73,9 @@ class LiveReads(Protocol):
 class TailReads(LiveReads, Protocol):
     """What the cross-replica tailer reads and writes besides (``LiveReader``)."""
 
-    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage: ...
+    async def tail(
+        self, after_seq: int, after_note: int, limit: int, timeout_s: float | None = None
+    ) -> TailPage: ...
 
     async def write_note(
         self, origin: str, breaches: Sequence[str], alerts: Sequence[str]
@@ -353,10 +355,17 @@ class LiveHub:
         document_cache_size: int = 2000,
         tail_interval_s: float | None = None,
         gap_hold_s: float = 1.0,
+        first_tail_timeout_s: float = 30.0,
     ):
         self._reads = reads
         # Tail the event log (several replicas): None in hubs fed only by their process.
         self._tail_interval_s = tail_interval_s
+        # How long the tailer's first read may take. Not the answer timeout of a tick
+        # (seconds, for a frozen database): on a cold server that read is planned while
+        # start-up plans every write statement, and under load that took longer than a
+        # tick's 3 s; cut off, it was planned again on each retry and the replica's
+        # subscribers missed other replicas' events for the first 30-60 s.
+        self._first_tail_timeout_s = first_tail_timeout_s
         self._sequencer = Sequencer(gap_hold_s)
         self._tail_wake = asyncio.Event()
         self._tail_task = BackgroundTask("tracegraph-live-tail", self._tail)
@@ -400,6 +409,15 @@ class LiveHub:
     @property
     def tailing(self) -> bool:
         return self._tail_interval_s is not None
+
+    @property
+    def tail_ready(self) -> bool:
+        """The tailer knows where the log ends and follows it (always, without one):
+        from now on every replica's commits reach this hub's subscribers. /readyz waits
+        for it, so a balancer sends no subscriber here before."""
+        return not self.tailing or (
+            self._sequencer.cursor is not None and self._note_cursor is not None
+        )
 
     async def close(self) -> None:
         self._closed = SubscriberClosed("the server is shutting down", code="SHUTTING_DOWN")
@@ -445,13 +463,14 @@ class LiveHub:
         interval = self._tail_interval_s or 0.05
         while self._sequencer.cursor is None or self._note_cursor is None:
             try:
-                ends = await reads.tail(END, END, 1)
+                ends = await reads.tail(END, END, 1, timeout_s=self._first_tail_timeout_s)
             except Exception as exc:
                 log.warning("live tail: cannot read where the log ends", error=error_code(exc))
                 await asyncio.sleep(min(1.0, interval * 10))
                 continue
             self._note_cursor = ends.last_note
             self._fan_out(self._sequencer.start(ends.last_event))
+            log.info("live tail: following the event log", after_seq=self._sequencer.cursor)
         while True:
             # asyncio.timeout, not wait_for (which can lose a cancellation on 3.11).
             with contextlib.suppress(TimeoutError):
