@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Hashable, Sequence
@@ -366,7 +367,7 @@ class LiveHub:
         # tick's 3 s; cut off, it was planned again on each retry and the replica's
         # subscribers missed other replicas' events for the first 30-60 s.
         self._first_tail_timeout_s = first_tail_timeout_s
-        self._sequencer = Sequencer(gap_hold_s)
+        self._sequencer = Sequencer(gap_hold_s, read_evidence=tail_interval_s is not None)
         self._tail_wake = asyncio.Event()
         self._tail_task = BackgroundTask("tracegraph-live-tail", self._tail)
         self.origin = uuid.uuid4().hex  # this replica, in the LiveNotes it writes
@@ -487,6 +488,7 @@ class LiveHub:
         while True:
             before, notes_before = self._sequencer.cursor, self._note_cursor
             assert before is not None and notes_before is not None
+            began = time.monotonic()
             page = await reads.tail(before, notes_before, self._page_size)
             if page.last_event < before or page.last_note < notes_before:
                 # The log was wiped (tests, `tracegraph wipe`): start again from its start.
@@ -494,7 +496,10 @@ class LiveHub:
                 self._sequencer.reset(0)
                 self._note_cursor = 0
                 continue
-            self._fan_out(self._sequencer.offer(page.events))
+            # A full page may stop short of a hole: only a page that reached the end of
+            # the log as read is evidence that a seq is not there.
+            whole = len(page.events) < self._page_size
+            self._fan_out(self._sequencer.offer(page.events, read_began=began if whole else None))
             for note in page.notes:
                 self._note_cursor = max(self._note_cursor or 0, int(note["seq"]))
                 if note["origin"] == self.origin:
