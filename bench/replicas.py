@@ -41,6 +41,7 @@ from fanout import DUPS, _clients_main
 from harness import (
     BENCH_BOLT_PORT,
     BENCH_INSTANCE,
+    RETRIES,
     StallProbes,
     bearer,
     kill_children,
@@ -241,10 +242,11 @@ def main() -> None:
             f"p99_ms={percentile(values, 0.99):.1f} max_ms={max(values, default=0):.1f}"
         )
     print(
-        f"first {args.seconds / 10:.0f}s: p99_ms={percentile(early, 0.99):.1f} "
+        f"first {args.seconds / 10:.1f}s: p99_ms={percentile(early, 0.99):.1f} "
         f"max_ms={max(early, default=0):.1f} ({len(early)} deliveries)"
     )
     print(f"ingest events/s: 1 replica={one:.0f} {args.replicas} replicas={many:.0f}")
+    print(f"posts sent again (status: count): {RETRIES or 'none'}")
     print(
         f"replicas n={args.replicas} p99_ms={p99:.1f} lost={lost} dup={dup} "
         f"ingest_ratio={many / one if one else float('nan'):.2f}"
