@@ -43,7 +43,7 @@ def test_readyz_is_503_until_the_live_tailer_has_read_where_the_log_ends(
         assert held.status_code == 503
         assert held.json()["live_tail"] == "starting"
         assert held.json()["schema_applied"] is True
-        # The first read gets the transaction's time, not a tick's 3 s answer timeout.
+        # The first read gets the transaction's time, not a request's 3 s answer timeout.
         assert first_reads[0] == service.settings.neo4j.transaction_timeout_s
         released.set()
         ready = eventually(

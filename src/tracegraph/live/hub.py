@@ -356,17 +356,20 @@ class LiveHub:
         document_cache_size: int = 2000,
         tail_interval_s: float | None = None,
         gap_hold_s: float = 1.0,
-        first_tail_timeout_s: float = 30.0,
+        tail_timeout_s: float = 30.0,
     ):
         self._reads = reads
         # Tail the event log (several replicas): None in hubs fed only by their process.
         self._tail_interval_s = tail_interval_s
-        # How long the tailer's first read may take. Not the answer timeout of a tick
-        # (seconds, for a frozen database): on a cold server that read is planned while
-        # start-up plans every write statement, and under load that took longer than a
-        # tick's 3 s; cut off, it was planned again on each retry and the replica's
-        # subscribers missed other replicas' events for the first 30-60 s.
-        self._first_tail_timeout_s = first_tail_timeout_s
+        # How long a tailer's read may take. Not the answer timeout of a request's reads
+        # (3 s, so a caller hears of a frozen database in time): nobody waits on the
+        # tailer, and cutting a slow read off only starts it again from scratch. On a
+        # cold server the first read is planned while start-up plans every write
+        # statement, and under load that took longer than 3 s: cut off, it was planned
+        # again on each retry and the replica followed no other replica for 30-75 s
+        # (measured: 22 timeouts in a row at load 22); later ticks timed out the same way
+        # whenever the machine stalled.
+        self._tail_timeout_s = tail_timeout_s
         self._sequencer = Sequencer(gap_hold_s, read_evidence=tail_interval_s is not None)
         self._tail_wake = asyncio.Event()
         self._tail_task = BackgroundTask("tracegraph-live-tail", self._tail)
@@ -464,7 +467,7 @@ class LiveHub:
         interval = self._tail_interval_s or 0.05
         while self._sequencer.cursor is None or self._note_cursor is None:
             try:
-                ends = await reads.tail(END, END, 1, timeout_s=self._first_tail_timeout_s)
+                ends = await reads.tail(END, END, 1, timeout_s=self._tail_timeout_s)
             except Exception as exc:
                 log.warning("live tail: cannot read where the log ends", error=error_code(exc))
                 await asyncio.sleep(min(1.0, interval * 10))
@@ -489,7 +492,9 @@ class LiveHub:
             before, notes_before = self._sequencer.cursor, self._note_cursor
             assert before is not None and notes_before is not None
             began = time.monotonic()
-            page = await reads.tail(before, notes_before, self._page_size)
+            page = await reads.tail(
+                before, notes_before, self._page_size, timeout_s=self._tail_timeout_s
+            )
             if page.last_event < before or page.last_note < notes_before:
                 # The log was wiped (tests, `tracegraph wipe`): start again from its start.
                 log.warning("live tail: the event log was reset; following it from 0")
