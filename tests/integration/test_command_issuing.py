@@ -12,6 +12,7 @@ import httpx
 from neo4j import Driver
 
 from tests.support.commands import event, ok
+from tests.support.eventually import eventually
 from tests.support.live import unique
 
 START = """mutation($p: String!, $key: String!) {
@@ -79,7 +80,15 @@ def test_metrics_split_each_issuing_transaction_into_read_write_and_commit(
     with service.client("admin") as http:
         definition = event(pipeline, None, "pipeline.defined", 0)
         definition["data"] = {"steps": [{"key": "work"}]}
-        assert http.post("/v1/events", json=[definition]).status_code == 200
+        # A cold, loaded server may answer 503 while it plans its statements: a client
+        # honouring Retry-After sends again (duplicates are recognised).
+        eventually(
+            lambda: http.post("/v1/events", json=[definition]),
+            until=lambda r: r.status_code == 200,
+            timeout=120,
+            interval=1.0,
+            what="the definition stored",
+        )
     before = _metrics(service)
     for i in range(3):
         ok(service, "operator", START, p=pipeline, key=f"m{i}")
