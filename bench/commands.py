@@ -52,8 +52,10 @@ import httpx
 import orjson
 
 from harness import (
+    StallProbes,
     bearer,
     cpu_s,
+    kill_children,
     mint_keys,
     neo4j_uri,
     percentile,
@@ -185,18 +187,6 @@ def _executors_main(base: str, n: int, pipelines: list[str], key: str, conn: Con
                 return
 
     asyncio.run(main())
-
-
-def _stall_probe(conn: Connection, tick_s: float = 0.01) -> None:
-    """How late a process that only sleeps wakes up, in ms, until told to stop: the
-    machine's own stalls (CPU shared with other work), beside the service's figures."""
-    lags: list[float] = []
-    while not conn.poll():
-        t = time.perf_counter()
-        time.sleep(tick_s)
-        lags.append((time.perf_counter() - t - tick_s) * 1000)
-    conn.recv()
-    conn.send(lags)
 
 
 # -- the operator (this process) ---------------------------------------------------------------
@@ -399,7 +389,7 @@ class Phase:
     elapsed_s: float
     service_cpu_s: float
     issuing: dict[str, float]
-    stalls_ms: list[float]
+    probe_lines: list[str]
 
     @property
     def lost(self) -> int:
@@ -432,17 +422,14 @@ def _phase(
         _wait_for(parent, ("count", list(warm)), len(warm), 120, "warm-up commands received")
         print(f"{len(pipelines)} executors connected and warmed up; issuing", flush=True)
         cpu0, issuing0 = cpu_s(service_pid), _issuing(base, keys["operator"])
-        probe_conn, probe_child = mp.Pipe()
-        probe = mp.get_context("spawn").Process(target=_stall_probe, args=(probe_child,))
-        probe.start()
+        probes = StallProbes([base])
+        probes.start()
         t0 = time.monotonic()
         sent, round_trips, refused = asyncio.run(
             _issue(base, keys["operator"], pipelines, rate, seconds)
         )
         elapsed = time.monotonic() - t0
-        probe_conn.send("stop")
-        stalls: list[float] = probe_conn.recv()
-        probe.join(10)
+        probe_lines = probes.stop()
         cpu = cpu_s(service_pid) - cpu0
         issuing = {k: v - issuing0[k] for k, v in _issuing(base, keys["operator"]).items()}
         # Drain: until every accepted command arrived, or 10 s.
@@ -452,9 +439,8 @@ def _phase(
         received: Received = parent.recv()
         executors.join(30)
     finally:
-        if executors.is_alive():
-            executors.kill()
-    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing, stalls)
+        kill_children(executors)
+    return Phase(sent, received, round_trips, refused, elapsed, cpu, issuing, probe_lines)
 
 
 def _issuing(base: str, key: str) -> dict[str, float]:
@@ -496,21 +482,25 @@ def _report(phase: Phase, prefix: str) -> list[float]:
         f"({sent / elapsed:.1f}/s); service CPU {phase.service_cpu_s / elapsed:.0%} of a core; "
         f"load {os.getloadavg()[0]:.1f}"
     )
-    if phase.stalls_ms:
-        print(
-            f"{prefix}machine: an idle process's wake-up lag "
-            f"p50_ms={statistics.median(phase.stalls_ms):.1f} "
-            f"p99_ms={percentile(phase.stalls_ms, 0.99):.1f} max_ms={max(phase.stalls_ms):.1f} "
-            "(the machine's own stalls, not the service's)"
-        )
+    for line in phase.probe_lines:
+        print(f"{prefix}{line}")
     groups = phase.issuing.get("transactions", 0)
     if groups:
+        issuing = phase.issuing
         print(
             f"{prefix}issuing transactions={groups:.0f} "
-            f"requests_per_transaction={phase.issuing['requests'] / groups:.1f} "
-            f"transaction_ms={1000 * phase.issuing['transaction_seconds'] / groups:.1f} "
-            f"queue_wait_ms={1000 * phase.issuing['queue_seconds'] / phase.issuing['requests']:.1f}"
+            f"requests_per_transaction={issuing['requests'] / groups:.1f} "
+            f"transaction_ms={1000 * issuing['transaction_seconds'] / groups:.1f} "
+            f"queue_wait_ms={1000 * issuing['queue_seconds'] / issuing['requests']:.1f}"
         )
+        if "commit_seconds" in issuing:  # services that split it (since wip-latency)
+            print(
+                f"{prefix}issuing split: read_ms={1000 * issuing['read_seconds'] / groups:.1f} "
+                f"write_ms={1000 * issuing['write_seconds'] / groups:.1f} "
+                f"commit_ms={1000 * issuing['commit_seconds'] / groups:.1f} "
+                f"slow_transactions={issuing['slow_transactions']:.0f} "
+                f"slow_commits={issuing['slow_commits']:.0f} (over 100 ms)"
+            )
     for name, values in (
         ("issue round trip", phase.round_trips),
         ("send-to-createdAt", to_stamp),

@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 import httpx
 
@@ -165,17 +166,15 @@ else:
 """
 
 
-def start_service(
-    uri: str,
-    env: dict[str, str] | None = None,
-    *,
-    ws: str = "",
-    profile: str = "",
+# How long a started service may take to answer /readyz: on this shared 2-core machine
+# under load, planning every write statement cold took minutes, and /readyz also waits for
+# the live tailer's first read.
+READY_TIMEOUT_S = 240.0
+
+
+def _spawn_service(
+    uri: str, env: dict[str, str] | None, ws: str, profile: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The service under test on ``uri`` in its own process, ready: (process, base URL).
-    ``env`` adds ``TRACEGRAPH_*`` settings to the bench defaults (unthrottled, warnings
-    only); ``ws`` / ``profile`` as :data:`SERVICE_SCRIPT` says. Stop it with
-    :func:`stop_process`."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     full_env = {
@@ -190,12 +189,48 @@ def start_service(
         cwd=REPO_ROOT,
         env=full_env,
     )
-    try:
-        wait_ready(base, proc)
-    except BaseException:
-        stop_process(proc)
-        raise
     return proc, base
+
+
+def start_service(
+    uri: str,
+    env: dict[str, str] | None = None,
+    *,
+    ws: str = "",
+    profile: str = "",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The service under test on ``uri`` in its own process, ready: (process, base URL).
+    ``env`` adds ``TRACEGRAPH_*`` settings to the bench defaults (unthrottled, warnings
+    only); ``ws`` / ``profile`` as :data:`SERVICE_SCRIPT` says. Stop it with
+    :func:`stop_process`."""
+    return start_services(uri, 1, env, ws=ws, profile=profile)[0]
+
+
+def start_services(
+    uri: str,
+    n: int,
+    env: dict[str, str] | None = None,
+    *,
+    ws: str = "",
+    profile: str = "",
+) -> list[tuple[subprocess.Popen[bytes], str]]:
+    """``n`` replicas of the service on ``uri``, started at once (as a deployment starts
+    them: their start-ups compete for the database) and waited for until each answers
+    ``/readyz``; the time each took is printed. ``profile`` profiles the first."""
+    started = time.monotonic()
+    services = [_spawn_service(uri, env, ws, profile if i == 0 else "") for i in range(n)]
+    try:
+        for i, (proc, base) in enumerate(services):
+            wait_ready(base, proc, READY_TIMEOUT_S - (time.monotonic() - started))
+            print(
+                f"service {i} pid={proc.pid} ready after {time.monotonic() - started:.1f}s",
+                flush=True,
+            )
+    except BaseException:
+        for proc, _ in services:
+            stop_process(proc)
+        raise
+    return services
 
 
 def cpu_s(pid: int) -> float:
@@ -207,7 +242,9 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+def wait_ready(
+    base: str, proc: subprocess.Popen[bytes], timeout_s: float = READY_TIMEOUT_S
+) -> None:
     """Wait until the service under test answers ``/readyz``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -220,7 +257,7 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) 
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("service not ready")
+    raise RuntimeError(f"service not ready after {timeout_s:.0f}s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -294,3 +331,136 @@ def mint_keys(uri: str, *roles: str) -> dict[str, str]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+async def post_retrying(
+    http: httpx.AsyncClient, url: str, json: Any, attempts: int = 30
+) -> httpx.Response:
+    """POST, sent again on 429/503 after ``Retry-After`` (a service that is still planning
+    its statements, or a shed request) and when the server closed a keep-alive connection
+    as it was used: what a real client does; the caller's timing includes the retries.
+    Every retry is counted in :data:`RETRIES` (printed by the benchmarks)."""
+    import asyncio
+
+    resp: httpx.Response | None = None
+    for attempt in range(attempts):
+        try:
+            resp = await http.post(url, json=json)
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            # Not a timeout: a request the service did not answer in the client's
+            # timeout fails the run rather than being sent again unseen.
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2)
+            continue
+        if resp.status_code not in (429, 503):
+            return resp
+        RETRIES[resp.status_code] = RETRIES.get(resp.status_code, 0) + 1
+        await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+    assert resp is not None
+    return resp
+
+
+# Answers post_retrying sent again, by status (this process).
+RETRIES: dict[int, int] = {}
+
+
+# -- stall probes ------------------------------------------------------------------------
+
+
+def _machine_probe(conn: Connection, tick_s: float = 0.01) -> None:
+    """How late a process that only sleeps wakes up, in ms, until told to stop: the
+    machine's own stalls (CPU shared with other work)."""
+    lags: list[float] = []
+    while not conn.poll():
+        t = time.perf_counter()
+        time.sleep(tick_s)
+        lags.append((time.perf_counter() - t - tick_s) * 1000)
+    conn.recv()
+    conn.send(lags)
+
+
+def _service_probe(conn: Connection, bases: list[str], tick_s: float = 0.05) -> None:
+    """Round trips of ``GET /healthz`` to each service (one keep-alive connection each),
+    every ``tick_s``, in ms, until told to stop. /healthz does no I/O: a slow answer is the
+    service's event loop busy or blocked (or the machine's stall: compare the machine
+    probe). (start time, ms) per service."""
+    clients = [httpx.Client(base_url=b, timeout=60) for b in bases]
+    samples: list[list[tuple[float, float]]] = [[] for _ in bases]
+    try:
+        while not conn.poll():
+            for http, mine in zip(clients, samples, strict=True):
+                t0, t = time.time(), time.perf_counter()
+                try:
+                    http.get("/healthz")
+                except httpx.HTTPError:
+                    continue
+                mine.append((t0, (time.perf_counter() - t) * 1000))
+            time.sleep(tick_s)
+    finally:
+        for http in clients:
+            http.close()
+    conn.recv()
+    conn.send(samples)
+
+
+class StallProbes:
+    """Both probes in processes of their own for the length of a measured phase:
+    ``start()``, ``stop()`` (returns the report lines). The service probe says whether
+    a latency tail coincides with the service's event loop stalling, the machine probe
+    whether the machine itself stalled then (other work on the shared cores)."""
+
+    def __init__(self, bases: list[str]) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._machine, machine_child = mp.Pipe()
+        self._service, service_child = mp.Pipe()
+        self._procs = [
+            ctx.Process(target=_machine_probe, args=(machine_child,), daemon=True),
+            ctx.Process(target=_service_probe, args=(service_child, bases), daemon=True),
+        ]
+        self.machine_ms: list[float] = []
+        self.service_ms: list[list[tuple[float, float]]] = []
+
+    def start(self) -> None:
+        for proc in self._procs:
+            proc.start()
+
+    def stop(self) -> list[str]:
+        self._machine.send("stop")
+        self._service.send("stop")
+        self.machine_ms = self._machine.recv()
+        self.service_ms = self._service.recv()
+        for proc in self._procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        lines = [
+            f"machine: an idle process's wake-up lag p50_ms={percentile(self.machine_ms, 0.5):.1f}"
+            f" p99_ms={percentile(self.machine_ms, 0.99):.1f}"
+            f" max_ms={max(self.machine_ms, default=float('nan')):.1f}"
+            f" (load {os.getloadavg()[0]:.1f})"
+        ]
+        for i, samples in enumerate(self.service_ms):
+            ms = [m for _, m in samples]
+            stalls = sum(1 for m in ms if m > 100)
+            lines.append(
+                f"service {i}: /healthz round trip p50_ms={percentile(ms, 0.5):.1f} "
+                f"p99_ms={percentile(ms, 0.99):.1f} max_ms={max(ms, default=float('nan')):.1f} "
+                f"over_100ms={stalls} of {len(ms)} (its event loop's stalls)"
+            )
+        return lines
+
+
+def kill_children(*procs: Any) -> None:
+    """Stop helper processes (multiprocessing) that are still alive: a benchmark that
+    failed half-way must not leave its load clients running (or hang waiting for them)."""
+    for proc in procs:
+        if proc is None or not proc.is_alive():
+            continue
+        proc.terminate()
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)

@@ -425,6 +425,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # Events every replica committed, tailed from the log (docs/deployment.md).
         tail_interval_s=settings.live_tail_interval_s,
         gap_hold_s=settings.live_gap_hold_s,
+        # Nobody waits on the tailer's reads (the first is planned on a cold, busy
+        # server): the transaction's own limit, not a request's answer timeout.
+        tail_timeout_s=settings.neo4j.transaction_timeout_s,
     )
     # Fan-out happens after commit, in seq order; publish never blocks the writer.
     committer.add_listener(hub.publish)

@@ -12,6 +12,7 @@ import httpx
 from neo4j import Driver
 
 from tests.support.commands import event, ok
+from tests.support.eventually import eventually
 from tests.support.live import unique
 
 START = """mutation($p: String!, $key: String!) {
@@ -60,3 +61,50 @@ def test_concurrent_issues_on_two_replicas_give_one_command_each_with_gap_free_s
     seqs = sorted(c["seq"] for c in stored)
     assert seqs == list(range(1, 101))  # unique, no gap
     assert {a["id"]: a["seq"] for a in answers} == {c["id"]: c["seq"] for c in stored}
+
+
+def _metrics(service: Any) -> dict[str, float]:
+    with service.client("admin") as http:
+        text = http.get("/metrics").text
+    return {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("tracegraph_command_issue_") and "_created" not in line
+    }
+
+
+def test_metrics_split_each_issuing_transaction_into_read_write_and_commit(
+    clean_graph: Driver, service: Any
+) -> None:
+    pipeline = unique("issue-metrics")
+    with service.client("admin") as http:
+        definition = event(pipeline, None, "pipeline.defined", 0)
+        definition["data"] = {"steps": [{"key": "work"}]}
+        # A cold, loaded server may answer 503 while it plans its statements: a client
+        # honouring Retry-After sends again (duplicates are recognised).
+        eventually(
+            lambda: http.post("/v1/events", json=[definition]),
+            until=lambda r: r.status_code == 200,
+            timeout=120,
+            interval=1.0,
+            what="the definition stored",
+        )
+    before = _metrics(service)
+    for i in range(3):
+        ok(service, "operator", START, p=pipeline, key=f"m{i}")
+    after = _metrics(service)
+    delta = {name: after[name] - before.get(name, 0.0) for name in after}
+    assert delta["tracegraph_command_issue_transactions_total"] >= 1
+    # Every part of a transaction that ran is timed, and the parts fit in its wall time.
+    parts = ("read", "write", "commit")
+    for part in parts:
+        assert delta[f"tracegraph_command_issue_{part}_seconds_total"] > 0, part
+    assert (
+        sum(delta[f"tracegraph_command_issue_{p}_seconds_total"] for p in parts)
+        <= delta["tracegraph_command_issue_transaction_seconds_total"]
+    )
+    # The slow ones are counted (how many depends on the machine: present, and no more
+    # than the transactions that ran).
+    slow = delta["tracegraph_command_issue_slow_transactions_total"]
+    assert 0 <= slow <= delta["tracegraph_command_issue_transactions_total"]
+    assert delta["tracegraph_command_issue_slow_commits_total"] <= slow

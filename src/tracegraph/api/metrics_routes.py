@@ -126,7 +126,8 @@ _DROPPED = (
 
 def _commands(service: Any) -> Iterator[Metric]:
     """The command issuer's group commits (commands/service.py): transactions, the
-    requests they took, their wall time, and the requests' wait for one to begin."""
+    requests they took, their wall time split into read, write and commit, the slow ones
+    (the tail of issue-to-executor latency), and the requests' wait for one to begin."""
     if service is None:
         return
     for name, help_text, attr in (
@@ -145,6 +146,32 @@ def _commands(service: Any) -> Iterator[Metric]:
             "tracegraph_command_issue_queue_seconds",
             "Time requests waited for their issuing transaction to begin, summed.",
             "queue_wait_seconds",
+        ),
+        (
+            "tracegraph_command_issue_read_seconds",
+            "Time of the issuing transactions' read statement, summed.",
+            "reads_seconds",
+        ),
+        (
+            "tracegraph_command_issue_write_seconds",
+            "Time of the issuing transactions' write statement (with its wait for the "
+            "command counter's lock), summed.",
+            "write_seconds",
+        ),
+        (
+            "tracegraph_command_issue_commit_seconds",
+            "Time of the issuing transactions' commits, summed.",
+            "commit_seconds",
+        ),
+        (
+            "tracegraph_command_issue_slow_transactions",
+            "Issuing transactions that took over 100 ms (each also logged with its split).",
+            "slow_groups",
+        ),
+        (
+            "tracegraph_command_issue_slow_commits",
+            "Issuing transactions whose commit alone took over 100 ms.",
+            "slow_commits",
         ),
     ):
         counter = CounterMetricFamily(name, help_text)

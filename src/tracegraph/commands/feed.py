@@ -186,6 +186,11 @@ class CommandFeed:
         self._remember(command)
 
     @property
+    def started(self) -> bool:
+        """The tailer knows where the commands end (/readyz waits for it)."""
+        return self._started.is_set()
+
+    @property
     def receivers(self) -> int:
         return self._receiver_count
 

@@ -241,3 +241,15 @@ def resolve(req: CommandRequest, targets: Targets) -> Resolved:
             f"{req.kind.value} needs a run that is {' or '.join(sorted(allowed))}"
         )
     return Resolved(run["pipeline"], req.run)
+
+
+@dataclass(slots=True)
+class IssueTiming:
+    """Where one issuing transaction's wall time went, in seconds (of its last attempt,
+    if the driver ran it again): the read statement, the write statement (which waits
+    for the command counter's lock while another issuing transaction commits) and the
+    commit (after the last statement until the server confirmed it)."""
+
+    reads_s: float = 0.0
+    write_s: float = 0.0
+    commit_s: float = 0.0

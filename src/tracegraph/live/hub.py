@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Hashable, Sequence
@@ -73,7 +74,9 @@ class LiveReads(Protocol):
 class TailReads(LiveReads, Protocol):
     """What the cross-replica tailer reads and writes besides (``LiveReader``)."""
 
-    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage: ...
+    async def tail(
+        self, after_seq: int, after_note: int, limit: int, timeout_s: float | None = None
+    ) -> TailPage: ...
 
     async def write_note(
         self, origin: str, breaches: Sequence[str], alerts: Sequence[str]
@@ -353,11 +356,21 @@ class LiveHub:
         document_cache_size: int = 2000,
         tail_interval_s: float | None = None,
         gap_hold_s: float = 1.0,
+        tail_timeout_s: float = 30.0,
     ):
         self._reads = reads
         # Tail the event log (several replicas): None in hubs fed only by their process.
         self._tail_interval_s = tail_interval_s
-        self._sequencer = Sequencer(gap_hold_s)
+        # How long a tailer's read may take. Not the answer timeout of a request's reads
+        # (3 s, so a caller hears of a frozen database in time): nobody waits on the
+        # tailer, and cutting a slow read off only starts it again from scratch. On a
+        # cold server the first read is planned while start-up plans every write
+        # statement, and under load that took longer than 3 s: cut off, it was planned
+        # again on each retry and the replica followed no other replica for 30-75 s
+        # (measured: 22 timeouts in a row at load 22); later ticks timed out the same way
+        # whenever the machine stalled.
+        self._tail_timeout_s = tail_timeout_s
+        self._sequencer = Sequencer(gap_hold_s, read_evidence=tail_interval_s is not None)
         self._tail_wake = asyncio.Event()
         self._tail_task = BackgroundTask("tracegraph-live-tail", self._tail)
         self.origin = uuid.uuid4().hex  # this replica, in the LiveNotes it writes
@@ -400,6 +413,15 @@ class LiveHub:
     @property
     def tailing(self) -> bool:
         return self._tail_interval_s is not None
+
+    @property
+    def tail_ready(self) -> bool:
+        """The tailer knows where the log ends and follows it (always, without one):
+        from now on every replica's commits reach this hub's subscribers. /readyz waits
+        for it, so a balancer sends no subscriber here before."""
+        return not self.tailing or (
+            self._sequencer.cursor is not None and self._note_cursor is not None
+        )
 
     async def close(self) -> None:
         self._closed = SubscriberClosed("the server is shutting down", code="SHUTTING_DOWN")
@@ -445,13 +467,14 @@ class LiveHub:
         interval = self._tail_interval_s or 0.05
         while self._sequencer.cursor is None or self._note_cursor is None:
             try:
-                ends = await reads.tail(END, END, 1)
+                ends = await reads.tail(END, END, 1, timeout_s=self._tail_timeout_s)
             except Exception as exc:
                 log.warning("live tail: cannot read where the log ends", error=error_code(exc))
                 await asyncio.sleep(min(1.0, interval * 10))
                 continue
             self._note_cursor = ends.last_note
             self._fan_out(self._sequencer.start(ends.last_event))
+            log.info("live tail: following the event log", after_seq=self._sequencer.cursor)
         while True:
             # asyncio.timeout, not wait_for (which can lose a cancellation on 3.11).
             with contextlib.suppress(TimeoutError):
@@ -468,14 +491,20 @@ class LiveHub:
         while True:
             before, notes_before = self._sequencer.cursor, self._note_cursor
             assert before is not None and notes_before is not None
-            page = await reads.tail(before, notes_before, self._page_size)
+            began = time.monotonic()
+            page = await reads.tail(
+                before, notes_before, self._page_size, timeout_s=self._tail_timeout_s
+            )
             if page.last_event < before or page.last_note < notes_before:
                 # The log was wiped (tests, `tracegraph wipe`): start again from its start.
                 log.warning("live tail: the event log was reset; following it from 0")
                 self._sequencer.reset(0)
                 self._note_cursor = 0
                 continue
-            self._fan_out(self._sequencer.offer(page.events))
+            # A full page may stop short of a hole: only a page that reached the end of
+            # the log as read is evidence that a seq is not there.
+            whole = len(page.events) < self._page_size
+            self._fan_out(self._sequencer.offer(page.events, read_began=began if whole else None))
             for note in page.notes:
                 self._note_cursor = max(self._note_cursor or 0, int(note["seq"]))
                 if note["origin"] == self.origin:

@@ -12,6 +12,13 @@ A hole can still show: a follower that has not applied a transaction yet, or a s
 was reserved and never stored. The cursor then waits at the hole for ``hold_s`` (the
 tailer reads again meanwhile) and after that skips it, logged, so one lost seq cannot
 stop the live view.
+
+A hole is skipped only on evidence (``read_evidence``): a tailer's read that *began*
+after the hole showed has answered without it. Time alone is no evidence: on a loaded
+machine the tailer's reads time out for seconds, and skipping then dropped other
+replicas' events that were committed and readable (measured: bench/replicas.py at load
+13-25 logged "skipped seqs never seen" for seqs that were stored, and their subscribers
+never got them).
 """
 
 from __future__ import annotations
@@ -27,9 +34,19 @@ log = structlog.get_logger(__name__)
 
 
 class Sequencer:
-    def __init__(self, hold_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        hold_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        read_evidence: bool = False,
+    ) -> None:
         self._hold_s = hold_s
         self._clock = clock
+        # Skip a hole only once a read begun after it showed has answered (a tailing
+        # hub); a hub fed only by its own commits has no reads to wait for.
+        self._read_evidence = read_evidence
+        self._last_read_began: float | None = None
         self.cursor: int | None = None  # None until the tailer read where the log ends
         self._waiting: dict[int, SequencedEvent] = {}
         self._hole_since: float | None = None
@@ -54,8 +71,14 @@ class Sequencer:
         self._waiting.clear()
         self._hole_since = None
 
-    def offer(self, events: Iterable[SequencedEvent]) -> list[SequencedEvent]:
-        """Note events (any order, maybe known already); return those now releasable."""
+    def offer(
+        self, events: Iterable[SequencedEvent], *, read_began: float | None = None
+    ) -> list[SequencedEvent]:
+        """Note events (any order, maybe known already); return those now releasable.
+        ``read_began``: the events are a tailer's read of the log that began then (its
+        clock), so a hole older than that is not in the log as read."""
+        if read_began is not None:
+            self._last_read_began = max(self._last_read_began or read_began, read_began)
         cursor = self.cursor
         for ev in events:
             if cursor is None or ev.seq > cursor:
@@ -80,7 +103,7 @@ class Sequencer:
             now = self._clock()
             if self._hole_since is None:
                 self._hole_since = now
-            elif now - self._hole_since >= self._hold_s:
+            elif now - self._hole_since >= self._hold_s and self._read_since_hole():
                 lowest = min(self._waiting)
                 log.warning(
                     "live fan-out skipped seqs never seen", first=self.cursor + 1, last=lowest - 1
@@ -90,3 +113,9 @@ class Sequencer:
                 self._hole_since = None
                 out.extend(self.release())
         return out
+
+    def _read_since_hole(self) -> bool:
+        if not self._read_evidence:
+            return True
+        began, since = self._last_read_began, self._hole_since
+        return began is not None and since is not None and began > since

@@ -63,13 +63,15 @@ class Store:
         """The records of a read statement (``cypher/<statement>.cypher``)."""
         return await within(self.answer_timeout_s, self._read(statement, params), "the read")
 
-    async def read_on_leader(self, statement: str, /, **params: Any) -> list[Record]:
+    async def read_on_leader(
+        self, statement: str, /, *, answer_timeout_s: float | None = None, **params: Any
+    ) -> list[Record]:
         """A read routed to the cluster's leader (``neo4j://``; the same server on a
         single one): for reads that must see every commit so far, such as the live
-        tailer's (a follower that lags would look like a wiped log)."""
-        return await within(
-            self.answer_timeout_s, self._read(statement, params, WRITE_ACCESS), "the read"
-        )
+        tailer's (a follower that lags would look like a wiped log). ``answer_timeout_s``
+        replaces the store's answer timeout for this read."""
+        seconds = self.answer_timeout_s if answer_timeout_s is None else answer_timeout_s
+        return await within(seconds, self._read(statement, params, WRITE_ACCESS), "the read")
 
     async def _read(
         self, statement: str, params: dict[str, Any], access: str = READ_ACCESS

@@ -7,6 +7,7 @@ files say how), so replicas acting on one command at once decide it once.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from tracegraph.commands.model import (
     CommandRequest,
     CommandState,
     InvalidCommand,
+    IssueTiming,
     Resolved,
     Targets,
     resolve,
@@ -98,7 +100,11 @@ class CommandStore(Store):
         return answer
 
     async def issue_units(
-        self, units: Sequence[IssueUnit], now: datetime, ttl_s: float
+        self,
+        units: Sequence[IssueUnit],
+        now: datetime,
+        ttl_s: float,
+        timing: IssueTiming | None = None,
     ) -> list[list[dict[str, Any]] | InvalidCommand]:
         """Issue several callers' units in one transaction (one lock and one commit for
         all: ``commands/service.py`` gathers them). Each unit is all-or-nothing: its
@@ -107,11 +113,17 @@ class CommandStore(Store):
         stored, while the other units go on. A request whose idempotency key (per
         principal) was used before returns that command (refused if it asked for
         something else). Seqs are allocated by the transaction's last statement, under
-        the counter's lock (held to commit): seq order is commit order on every replica."""
+        the counter's lock (held to commit): seq order is commit order on every replica.
+        ``timing``, when given, is filled with where the transaction's time went."""
+        clock = timing if timing is not None else IssueTiming()
+        work_done = 0.0
 
         async def work(
             tx: AsyncManagedTransaction,
         ) -> list[list[dict[str, Any]] | InvalidCommand]:
+            nonlocal work_done
+            began = time.monotonic()
+            clock.write_s = 0.0
             scopes = [[idempotency_scope(p, r.idempotency_key) for r in reqs] for reqs, p in units]
             # One read for both: the commands already issued under these keys, and the
             # targets of every request (a repeat's are read too, and not used: cheaper
@@ -121,6 +133,8 @@ class CommandStore(Store):
                 sorted({s for unit in scopes for s in unit}),
                 [r for reqs, _ in units for r in reqs],
             )
+            read_done = time.monotonic()
+            clock.reads_s = read_done - began
             answers: list[list[str] | InvalidCommand] = []
             planned: dict[str, tuple[CommandRequest, Resolved, str]] = {}
             for (reqs, principal), unit in zip(units, scopes, strict=True):
@@ -163,8 +177,10 @@ class CommandStore(Store):
                 in_order = RowList(sorted(rows, key=_target_order))
                 result = await tx.run(cypher("command_issue"), batch={"rows": in_order})
                 created = {r["command"]["scope"]: r["command"] async for r in result}
+                clock.write_s = time.monotonic() - read_done
                 if not created:
                     raise _NoCounter
+            work_done = time.monotonic()
             return [
                 a
                 if isinstance(a, InvalidCommand)
@@ -172,16 +188,22 @@ class CommandStore(Store):
                 for a in answers
             ]
 
+        async def committed() -> list[list[dict[str, Any]] | InvalidCommand]:
+            answers = await self.transaction(work)
+            # execute_write commits once `work` returned: the rest is the commit.
+            clock.commit_s = time.monotonic() - work_done
+            return answers
+
         for _ in range(3):
             try:
-                return await self.transaction(work)
+                return await committed()
             except _NoCounter:
                 await self.write("command_seq_init")
             except ConstraintError:
                 # The same idempotency key issued at once on two replicas: the other one
                 # committed first (unique scope); its command is the answer.
                 continue
-        return await self.transaction(work)
+        return await committed()
 
     async def plan_ahead(self, timeout_s: float = 120.0) -> None:
         """Run every command statement once in a transaction that is rolled back: the

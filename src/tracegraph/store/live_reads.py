@@ -69,11 +69,18 @@ class LiveReader(Store):
 
     # -- the cross-replica tailer (live/hub.py) -----------------------------------------
 
-    async def tail(self, after_seq: int, after_note: int, limit: int) -> TailPage:
+    async def tail(
+        self, after_seq: int, after_note: int, limit: int, timeout_s: float | None = None
+    ) -> TailPage:
         """One tick of the tailer: events and LiveNotes after its cursors, and where the
-        counters stand (read on the leader: it has every commit)."""
+        counters stand (read on the leader: it has every commit). ``timeout_s``: how
+        long to wait for the answer (default: the store's answer timeout)."""
         [rec] = await self.read_on_leader(
-            "live_tail", after_seq=after_seq, after_note=after_note, limit=limit
+            "live_tail",
+            answer_timeout_s=timeout_s,
+            after_seq=after_seq,
+            after_note=after_note,
+            limit=limit,
         )
         events = [
             SequencedEvent(

@@ -12,6 +12,7 @@ import pytest
 from tests.support.eventually import eventually_async
 from tracegraph.events.records import SequencedEvent
 from tracegraph.live.hub import EventFilter, LiveHub, RunFilter, SubscriberClosed
+from tracegraph.store.live_reads import TailPage
 
 
 def _ev(seq: int, pipeline: str = "p", run: str | None = "r", type_: str = "log") -> SequencedEvent:
@@ -156,3 +157,57 @@ async def test_run_updates_read_touched_runs_once_per_round() -> None:
         await stream.aclose()
     finally:
         await hub.close()
+
+
+class SlowStartLog(FakeLog):
+    """A log whose tailer reads wait until released (a cold server planning the read);
+    it records each read's answer timeout."""
+
+    def __init__(self, hub_ref: list[LiveHub]) -> None:
+        super().__init__(hub_ref)
+        self.released = asyncio.Event()
+        self.timeouts: list[float | None] = []
+
+    async def tail(
+        self, after_seq: int, after_note: int, limit: int, timeout_s: float | None = None
+    ) -> TailPage:
+        self.timeouts.append(timeout_s)
+        await self.released.wait()
+        last = self.events[-1].seq if self.events else 0
+        return TailPage(last, 0, [e for e in self.events if e.seq > after_seq][:limit], [])
+
+    async def write_note(self, origin: str, breaches: Sequence[str], alerts: Sequence[str]) -> None:
+        return None
+
+
+async def test_the_tailer_is_ready_after_its_first_read_and_reads_with_the_long_timeout() -> None:
+    ref: list[LiveHub] = []
+    log = SlowStartLog(ref)
+    hub = LiveHub(log, tail_interval_s=0.01, tail_timeout_s=42.0)
+    ref.append(hub)
+    log.events.extend(_ev(s) for s in range(1, 4))  # committed before this replica started
+    hub.start()
+    try:
+        await eventually_async(lambda: log.timeouts, what="the first read under way")
+        await asyncio.sleep(0.05)
+        # The read has not answered: not ready (/readyz says 503), however long it takes.
+        assert not hub.tail_ready
+        assert log.timeouts == [42.0]  # not a request's answer timeout (3 s)
+        log.released.set()
+        await eventually_async(lambda: hub.tail_ready, what="the tailer following the log")
+        # It follows from where the log ended: a later commit of another replica reaches
+        # a subscriber; every tick gets the long timeout too (nobody waits on it).
+        stream = hub.events(EventFilter.of(pipeline="p"))
+        first = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.05)
+        log.events.append(_ev(4))
+        assert (await asyncio.wait_for(first, 5)).seq == 4
+        await stream.aclose()
+        assert set(log.timeouts) == {42.0}
+    finally:
+        await hub.close()
+
+
+async def test_a_hub_that_does_not_tail_is_ready_at_once() -> None:
+    hub, _ = _hub()
+    assert hub.tail_ready

@@ -44,3 +44,26 @@ def test_a_hole_is_skipped_after_the_hold() -> None:
     assert s.release() == []
     now[0] = 1.0
     assert seqs(s.release()) == [2] and s.skipped == 1
+
+
+def test_a_tailing_sequencer_skips_a_hole_only_after_a_read_begun_since_answered() -> None:
+    # The tailer's reads time out on a loaded machine: time alone must not skip the hole
+    # (the seq may be stored and readable: skipping it lost events for the subscribers).
+    now = [0.0]
+    s = Sequencer(hold_s=1.0, clock=lambda: now[0], read_evidence=True)
+    s.start(0)
+    assert s.offer([ev(1)], read_began=0.0) != []
+    assert s.offer([ev(3)]) == []  # own commit; 2 from another replica, not read yet
+    now[0] = 5.0
+    assert s.release() == [] and s.skipped == 0  # held on, however long
+    # A read that began before the hole showed proves nothing.
+    assert s.offer([], read_began=-1.0) == [] and s.skipped == 0
+    # A read begun after it fills it when 2 is there...
+    assert seqs(s.offer([ev(2)], read_began=5.0)) == [2, 3] and s.skipped == 0
+    # ...and a read begun after it that answers without it lets the hold skip it.
+    now[0] = 6.0
+    assert s.offer([ev(5)]) == []
+    now[0] = 6.5
+    assert s.offer([], read_began=6.5) == []  # read, but the hold has not passed
+    now[0] = 7.0
+    assert seqs(s.release()) == [5] and s.skipped == 1
