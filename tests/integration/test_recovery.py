@@ -22,6 +22,7 @@ from tracegraph.runtime import schema_retry_delays
 from tracegraph.settings import Neo4jSettings, Settings
 from tracegraph.store.driver import open_driver
 from tracegraph.store.event_writer import EventWriter
+from tracegraph.store.policy_store import POLICY_ID
 
 
 def test_a_service_started_during_an_outage_retries_the_schema_at_least_every_2_s() -> None:
@@ -195,7 +196,10 @@ def test_a_database_too_slow_at_start_delays_readiness_and_does_not_end_it(
     # became ready. A timeout is the database being slow: retried like an outage.
     with sync_driver.session() as holder_session:
         holder = holder_session.begin_transaction()
-        assert holder.run(statements.test_cypher("lock_redaction_policy")).single() is not None
+        assert (
+            holder.run(statements.test_cypher("lock_redaction_policy"), id=POLICY_ID).single()
+            is not None
+        )
         slow = RunningService(
             Settings(neo4j=neo4j_settings, query_timeout_s=1.0), wait_ready=False
         ).__enter__()

@@ -46,8 +46,11 @@ def _is_pool_exhausted(exc: Neo4jError) -> bool:
 
 
 def is_timed_out(exc: BaseException) -> bool:
-    """The server ended a transaction at its timeout (for a write: unresponsive)."""
-    return isinstance(exc, Neo4jError) and "TransactionTimedOut" in (exc.code or "")
+    """The server ended a transaction at its timeout (for a write: unresponsive). One
+    stopped while it waited for a lock says ``LockClientStopped`` ("retry your operation
+    in a new transaction"): the same timeout, met in a lock queue."""
+    code = exc.code or "" if isinstance(exc, Neo4jError) else ""
+    return "TransactionTimedOut" in code or code.endswith("Transaction.LockClientStopped")
 
 
 def error_code(exc: BaseException) -> str:
