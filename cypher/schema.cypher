@@ -79,3 +79,9 @@ CREATE INDEX event_type_pipeline IF NOT EXISTS FOR (n:Event) ON (n.type, n.pipel
 // and the leases of the background duties, one node per duty.
 CREATE CONSTRAINT live_note_seq IF NOT EXISTS FOR (n:LiveNote) REQUIRE n.seq IS UNIQUE;
 CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (n:Lease) REQUIRE n.name IS UNIQUE;
+// Retention (docs/retention.md): the range scans of a pass, oldest first — events by
+// arrival, LLM calls by when they were sent (answered-only ones: llm_call_received),
+// finished runs by their end.
+CREATE INDEX event_received IF NOT EXISTS FOR (n:Event) ON (n.received_at);
+CREATE INDEX llm_call_sent IF NOT EXISTS FOR (n:LLMCall) ON (n.sent_at);
+CREATE INDEX run_ended IF NOT EXISTS FOR (n:Run) ON (n.ended_at);
