@@ -85,3 +85,9 @@ CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (n:Lease) REQUIRE n.name IS UNIQU
 CREATE CONSTRAINT field_id IF NOT EXISTS FOR (n:Field) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT schema_change_id IF NOT EXISTS FOR (n:SchemaChange) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT schema_alert_id IF NOT EXISTS FOR (n:SchemaAlert) REQUIRE n.id IS UNIQUE;
+// Retention (docs/retention.md): the range scans of a pass, oldest first — events by
+// arrival, LLM calls by when they were sent (answered-only ones: llm_call_received),
+// finished runs by their end.
+CREATE INDEX event_received IF NOT EXISTS FOR (n:Event) ON (n.received_at);
+CREATE INDEX llm_call_sent IF NOT EXISTS FOR (n:LLMCall) ON (n.sent_at);
+CREATE INDEX run_ended IF NOT EXISTS FOR (n:Run) ON (n.ended_at);

@@ -46,6 +46,7 @@ from tracegraph.redaction import (
     PolicyRefresher,
     make_policy,
 )
+from tracegraph.retention.service import RetentionDuty, RetentionService, retention_service
 from tracegraph.settings import Settings
 from tracegraph.slas.evaluator import SlaEvaluator
 from tracegraph.slas.webhooks import WebhookSender
@@ -121,6 +122,10 @@ class Services:
     history: RunHistory
     # The governance gate: policies, change requests, versions (definitions/gate.py).
     gate: GateService
+    # Retention, archive and erasure (docs/retention.md); passes run on the replica that
+    # holds the `retention` lease, when any class has a retention set.
+    retention: RetentionService
+    retention_lease: DutyLease | None = None
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -517,6 +522,23 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     definitions = DefinitionService(
         DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
     )
+    retention = retention_service(settings, driver, timeout_s)
+    retention_lease = None
+    if retention.days.enabled:
+        retention_duty = RetentionDuty(
+            retention, settings.retention_interval_s, held=lambda: retention_lease_held()
+        )
+        retention_lease = DutyLease(
+            LeaseStore(driver, database, timeout_s),
+            "retention",
+            ttl_s=settings.lease_ttl_s,
+            on_gain=retention_duty.start,
+            on_loss=retention_duty.stop,
+        )
+
+    def retention_lease_held() -> bool:
+        return retention_lease is not None and retention_lease.held
+
     services = Services(
         settings=settings,
         driver=driver,
@@ -570,6 +592,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             lambda: services.clock(),
         ),
         schema_ready=schema_ready,
+        retention=retention,
+        retention_lease=retention_lease,
     )
     schema_task = asyncio.create_task(_apply_schema_until_ready(services))
     try:
@@ -582,6 +606,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     hub.start()
     services.webhooks.start()
     sla_lease.start()
+    if retention_lease is not None:
+        retention_lease.start()
     services.policy_refresher.start()
     heap_trimmer.start()
     services.ws_sessions.start()
@@ -599,6 +625,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await services.policy_refresher.stop()
         await services.ws_sessions.stop()
         await sla_lease.stop()
+        if retention_lease is not None:
+            await retention_lease.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.

@@ -139,6 +139,24 @@ class Settings(BaseSettings):
     # within lease_ttl_s. Shorter fails over sooner but renews more often (every third).
     lease_ttl_s: float = Field(default=15.0, ge=1)
 
+    # Retention (docs/retention.md): how many days each class of data stays in Neo4j
+    # before it is archived to Parquet files under retention_archive_dir and removed;
+    # 0 keeps it forever (the default: nothing is removed unless asked). Events: the raw
+    # payloads of run activity (log events have their own class); text: prompt/response
+    # text of LLM calls (the calls' figures stay); runs: the derived graph of finished
+    # runs (what lineage needs stays).
+    retention_events_days: int = Field(default=0, ge=0)
+    retention_text_days: int = Field(default=0, ge=0)
+    retention_logs_days: int = Field(default=0, ge=0)
+    retention_runs_days: int = Field(default=0, ge=0)
+    retention_archive_dir: Path = Path("archive")
+    # Rows archived and deleted per transaction, and the pause between two batches: small
+    # transactions with gaps never hold the locks ingestion needs for long.
+    retention_batch_size: int = Field(default=1000, gt=0, le=50_000)
+    retention_batch_pause_s: float = Field(default=0.05, ge=0)
+    # How often the replica holding the `retention` lease runs a pass.
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
     # GraphQL read limits: page sizes, lineage/impact depth and answer size.
     max_page_size: int = 200
     lineage_max_depth: int = 20

@@ -113,6 +113,8 @@ GRAPHQL_OPERATIONS: dict[str, tuple[str, set[str]]] = {
         'mutation { setOwner(pipeline: "rag-nightly", owner: "team:search") { name } }',
         ADMINS,
     ),
+    # Erasure (docs/retention.md): admin:erase, admins only.
+    "eraseSubject": ('mutation { eraseSubject(subject: "user-4711") { nodes } }', ADMINS),
     "setSla": (
         'mutation { setSla(pipeline: "rag-nightly", sla: {maxTokens: 100000}) { name } }',
         ADMINS,

@@ -45,6 +45,7 @@ DEV_NOT_IMPORTED = {
     "types-protobuf": "stubs read by mypy",
     "types-croniter": "stubs read by mypy",
     "types-pyyaml": "stubs read by mypy",
+    "pyarrow-stubs": "stubs read by mypy",
     "uv": "resolves the lock files (make lock / make upgrade)",
     "hatchling": "the build backend, pinned for the tests' `pip wheel --no-build-isolation`",
     "schemathesis": "used as a pytest plugin and library by the API fuzz tests",

@@ -29,6 +29,8 @@ class Permission(StrEnum):
     EXECUTE = "commands:execute"  # receive, acknowledge and settle commands
     # Approve or reject gated changes (four-eyes: never one's own; docs/governance.md).
     REVIEW_CHANGES = "changes:review"
+    # Erase a person's text everywhere, archives included (docs/retention.md).
+    ERASE = "admin:erase"
 
 
 _REVIEWER = frozenset(

@@ -26,6 +26,7 @@ from tracegraph.api.graphql.keys import KeysMutation, KeysQuery
 from tracegraph.api.graphql.metrics_types import MetricsQuery
 from tracegraph.api.graphql.policy import PolicyMutation, PolicyQuery
 from tracegraph.api.graphql.quarantine import QuarantineMutation, QuarantineQuery
+from tracegraph.api.graphql.retention import RetentionMutation
 from tracegraph.api.graphql.subscriptions import Subscription as LiveSubscription
 from tracegraph.settings import Settings
 
@@ -63,6 +64,7 @@ class Mutation(
     QuarantineMutation,
     ApprovalsMutation,
     GateMutation,
+    RetentionMutation,
 ):
     pass
 

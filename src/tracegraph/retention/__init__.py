@@ -1,0 +1,1 @@
+"""Retention, archive, replay from the archive and erasure (docs/retention.md)."""
