@@ -119,7 +119,7 @@ def test_lineage_on_example(example) -> None:  # type: ignore[no-untyped-def]
     assert up["root"]["kind"] == "ARTIFACT"
     ids = {n["id"] for n in up["nodes"]}
     assert "s3://support/raw-docs@2026-11-19" in ids
-    assert all(e["kind"] in {"DERIVED", "VERSION_OF"} for e in up["edges"])
+    assert all(e["kind"] in {"OBSERVED", "INFERRED", "VERSION_OF"} for e in up["edges"])
     assert up["truncated"] is False
     down = q(example, text, uri="s3://support/raw-docs", v="2026-11-19", d="DOWNSTREAM", depth=1)[
         "lineage"

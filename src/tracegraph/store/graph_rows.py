@@ -18,6 +18,7 @@ import orjson
 
 from tracegraph.events import format_timestamp
 from tracegraph.events.records import EventRows, SequencedEvent
+from tracegraph.events.step_paths import dependency_paths, path_signature
 from tracegraph.redaction import RedactionCount
 
 RUN_STATUS: dict[str, tuple[str, int]] = {
@@ -97,6 +98,9 @@ class StatementPlan:
     # The steps and step edges of each defined pipeline, by name.
     pipeline_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch: dict[str, list[Any]] = field(default_factory=dict)
+    # The step runs that read or wrote an artifact in this batch: their inferred lineage
+    # (cypher/apply_inferred_lineage) is brought up to date after apply_batch.
+    linked_step_runs: list[str] = field(default_factory=list)
 
 
 def parse_time(value: str | None) -> str | None:
@@ -250,7 +254,23 @@ def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[s
                 }
             )
             edges.extend({"from": sid, "to": f"{name}/{up}"} for up in st.get("depends_on") or [])
-        steps[name] = {"row": {"pipeline": name, "steps": step_rows}, "edges": edges}
+        paths = dependency_paths(
+            {st["key"]: list(st.get("depends_on") or []) for st in data.get("steps") or []}
+        )
+        steps[name] = {
+            "row": {"pipeline": name, "steps": step_rows},
+            "edges": edges,
+            # The explaining path of every transitive dependency (events/step_paths.py),
+            # for inferred lineage; applied only when the signature changed.
+            "paths": {
+                "pipeline": name,
+                "signature": path_signature(paths),
+                "paths": [
+                    {"from": f"{name}/{down}", "to": f"{name}/{up}", "path": path}
+                    for (down, up), path in sorted(paths.items())
+                ],
+            },
+        }
     return rows, steps
 
 
@@ -691,4 +711,5 @@ def plan_statements(
         "total_runs": sorted({r["run"] for r in call_rows}),
         "token_step_runs": sorted({r["step_run"] for r in call_rows if r["step_run"]} | reported),
     }
+    plan.linked_step_runs = sorted({r["step_run"] for r in links if r["step_run"]})
     return plan

@@ -188,7 +188,8 @@ class CoreQuery:
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],
         description="Artifact versions upstream or downstream of an artifact (every version "
-        "of it when no version is given), depth-bounded; edges point the way data flowed.",
+        "of it when no version is given), depth-bounded; edges point the way data flowed. "
+        "Inferred edges (inside a run, along the step DAG) are included unless observedOnly.",
     )
     async def lineage(
         self,
@@ -197,6 +198,7 @@ class CoreQuery:
         version: str | None = None,
         direction: Direction | None = Direction.UPSTREAM,
         depth: int | None = 5,
+        observed_only: bool | None = False,
     ) -> LineageGraph:
         depth = 5 if depth is None else depth
         settings = info.context.services.settings
@@ -207,15 +209,22 @@ class CoreQuery:
             downstream=direction is Direction.DOWNSTREAM,
             depth=applied,
             max_nodes=settings.lineage_max_nodes,
+            observed_only=bool(observed_only),
         )
         return lineage_graph(rows, uri, version, depth, applied, settings.lineage_max_nodes)
 
     @strawberry.field(
         permission_classes=[allow(Permission.READ)],
-        description="The blast radius of a node, with one explaining path each.",
+        description="The blast radius of a node, with one explaining path each; data flows "
+        "along inferred lineage too unless observedOnly.",
     )
     async def impact(
-        self, info: Info[Context, None], kind: NodeKind, key: str, depth: int | None = 10
+        self,
+        info: Info[Context, None],
+        kind: NodeKind,
+        key: str,
+        depth: int | None = 10,
+        observed_only: bool | None = False,
     ) -> Impact:
         depth = 10 if depth is None else depth
         if kind not in IMPACT_ROOTS:
@@ -225,7 +234,11 @@ class CoreQuery:
         settings = info.context.services.settings
         applied = _check_depth(depth, settings.lineage_max_depth)
         rec = await info.context.services.reads.impact(
-            kind.value, key, depth=applied, max_nodes=settings.lineage_max_nodes
+            kind.value,
+            key,
+            depth=applied,
+            max_nodes=settings.lineage_max_nodes,
+            observed_only=bool(observed_only),
         )
         if rec is None:
             raise BadArgument(f"unknown {kind.value} {key!r}")
