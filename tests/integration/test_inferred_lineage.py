@@ -182,7 +182,7 @@ def test_inferred_edges_match_networkx_in_any_arrival_order(
     service: RunningService, clean_graph: Driver, seed: int
 ) -> None:
     copies = list(orders(seed))
-    for w, events, batch in copies:
+    for _w, events, batch in copies:
         send(service, events, batch)
     graph = stored(clean_graph)
     first = copies[0][0]

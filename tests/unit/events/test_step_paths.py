@@ -24,9 +24,7 @@ def networkx_paths(depends_on: dict[str, list[str]]) -> dict[tuple[str, str], li
 def random_dag(rng: random.Random, n: int) -> dict[str, list[str]]:
     keys = [f"s{i}" for i in range(n)]
     rng.shuffle(keys)  # the keys' order is not the DAG's order
-    return {
-        keys[i]: sorted(rng.sample(keys[:i], rng.randint(0, min(i, 3)))) for i in range(n)
-    }
+    return {keys[i]: sorted(rng.sample(keys[:i], rng.randint(0, min(i, 3)))) for i in range(n)}
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -120,18 +120,30 @@ function lineageForm(q) {
     "aria-label": "Depth",
     style: { width: "4.5em" },
   });
+  const observed = h("input#graph-observed", {
+    type: "checkbox",
+    name: "observed",
+    checked: q.get("observed") === "1",
+  });
   return h(
     "form.row",
     {
       role: "search",
       onsubmit: (e) => {
         e.preventDefault();
-        navigate(`${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}`);
+        const only = observed.checked ? "&observed=1" : "";
+        navigate(`${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}${only}`);
       },
     },
     uri,
     dir,
     depth,
+    h(
+      "label.small",
+      { title: "Leave out lineage inferred along a run's step DAG" },
+      observed,
+      " observed only",
+    ),
     h("button", { type: "submit" }, "Show lineage"),
   );
 }
@@ -190,12 +202,15 @@ async function showLineage(q) {
   replace(side, h("p.empty", "Loading…"));
   const direction = q.get("direction") || "UPSTREAM";
   const depth = Number(q.get("depth") || 5);
+  const observedOnly = q.get("observed") === "1";
   let g;
   try {
     ({ lineage: g } = await query(
-      `query($uri: String!, $d: Direction, $depth: Int) { lineage(uri: $uri, direction: $d, depth: $depth) {
-      root { id kind key label depth } nodes { id kind key label depth } edges { from to kind via } truncated } }`,
-      { uri, d: direction, depth },
+      `query($uri: String!, $d: Direction, $depth: Int, $o: Boolean) {
+      lineage(uri: $uri, direction: $d, depth: $depth, observedOnly: $o) {
+      root { id kind key label depth } nodes { id kind key label depth }
+      edges { from to kind via path } truncated } }`,
+      { uri, d: direction, depth, o: observedOnly },
     ));
   } catch (e) {
     replace(side, h(isForbidden(e) ? "p.muted" : "p.unavailable", errorText(e)));
@@ -204,9 +219,16 @@ async function showLineage(q) {
   const nodes = dedupe([g.root, ...g.nodes]);
   draw(
     nodes,
-    g.edges.map((e) => ({ from: e.from, to: e.to, label: e.kind })),
+    g.edges.map((e) => ({
+      from: e.from,
+      to: e.to,
+      label: e.kind === "INFERRED" ? "inferred" : "",
+      kind: e.kind,
+      tip: edgeTip(e),
+    })),
     g.root.id,
   );
+  const inferred = g.edges.filter((e) => e.kind === "INFERRED");
   replace(
     side,
     legend(),
@@ -229,6 +251,20 @@ async function showLineage(q) {
       h("a", { href: impactHref("ARTIFACT", uri), "data-link": true }, "Blast radius"),
     ),
     nodeList(nodes, g.root.id),
+    inferred.length
+      ? [
+          h("h3", `Inferred edges (${inferred.length})`),
+          h(
+            "p.muted.small",
+            "Dashed in the graph: inside a run, a later step wrote the target and depends " +
+              "(through the step DAG) on a step that read or wrote the source.",
+          ),
+          h(
+            "ul.calls#graph-inferred",
+            inferred.map((e) => h("li", { title: edgeTip(e) }, `${e.from} → ${e.to}`)),
+          ),
+        ]
+      : null,
   );
   announce(`Lineage of ${uri}: ${nodes.length} nodes`);
 }
@@ -382,6 +418,12 @@ function nodeList(nodes, rootId) {
   ];
 }
 
+// What an edge's tooltip says: an inferred edge's explaining step path and its run.
+function edgeTip(e) {
+  if (e.kind !== "INFERRED") return e.via ? `${e.kind.toLowerCase()} via ${e.via}` : "";
+  return `inferred in run ${e.via} through ${(e.path || []).join(" → ")}`;
+}
+
 function draw(nodes, edges, rootId) {
   const ids = new Set(nodes.map((n) => n.id));
   const elements = [
@@ -398,7 +440,14 @@ function draw(nodes, edges, rootId) {
     ...edges
       .filter((e) => ids.has(e.from) && ids.has(e.to))
       .map((e, i) => ({
-        data: { id: `e${i}`, source: e.from, target: e.to, label: e.label || "" },
+        data: {
+          id: `e${i}`,
+          source: e.from,
+          target: e.to,
+          label: e.label || "",
+          kind: e.kind || "",
+          tip: e.tip || "",
+        },
       })),
   ];
   cy = cytoscape({
@@ -446,6 +495,11 @@ function draw(nodes, edges, rootId) {
           "text-rotation": "autorotate",
         },
       },
+      {
+        // inferred lineage (inside a run, along the step DAG): dashed, its path on hover
+        selector: 'edge[kind = "INFERRED"]',
+        style: { "line-style": "dashed", "line-color": "#a371f7", "target-arrow-color": "#a371f7" },
+      },
       { selector: "node:active, node:selected", style: { "overlay-opacity": 0.15 } },
     ],
     layout: {
@@ -457,6 +511,21 @@ function draw(nodes, edges, rootId) {
       fit: true,
       padding: 30,
     },
+  });
+  // The edge's tooltip: the page's own element (the canvas has no title per edge).
+  const tip = h("div.cy-tip#cy-tip", { role: "tooltip", hidden: true });
+  cyBox.append(tip);
+  cy.on("mouseover", "edge", (e) => {
+    const text = e.target.data("tip");
+    if (!text) return;
+    const at = e.renderedPosition || e.target.renderedMidpoint();
+    tip.textContent = text;
+    tip.style.left = `${at.x + 12}px`;
+    tip.style.top = `${at.y + 12}px`;
+    tip.hidden = false;
+  });
+  cy.on("mouseout", "edge", () => {
+    tip.hidden = true;
   });
   cy.on("tap", "node", (e) => {
     const href = e.target.data("href");

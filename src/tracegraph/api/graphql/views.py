@@ -95,9 +95,7 @@ def lineage_graph(
         )
     else:
         root = nodes[0]
-    edges.extend(
-        derivation_edges([e for e in rows.edges if e["from"] in kept and e["to"] in kept])
-    )
+    edges.extend(derivation_edges([e for e in rows.edges if e["from"] in kept and e["to"] in kept]))
     hit_limit = cut or (len(kept) >= max_nodes and rows.more)
     depth_cut = rows.more and requested_depth > applied_depth
     return LineageGraph(root=root, nodes=nodes, edges=edges, truncated=hit_limit or depth_cut)
