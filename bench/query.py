@@ -3,6 +3,7 @@ at least 1,000,000 nodes, built server-side with batched Cypher (bench/cypher/*.
 and reading one run's events out of a long event log (``--events``, default 10^6).
 
     .venv/bin/python bench/query.py [--runs-per-pipeline 400] [--pipelines 100] [--requests 200]
+    .venv/bin/python bench/query.py --inferred   # with inferred lineage stored (docs/lineage.md)
     .venv/bin/python bench/query.py --events-only --events 1000000
     .venv/bin/python bench/query.py --events-only --events 10000000 --offline-build
 
@@ -36,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from neo4j import GraphDatabase
+from neo4j import Driver, GraphDatabase
 
 from harness import (
     BENCH_BOLT_PORT,
@@ -51,6 +52,7 @@ from harness import (
     stop_process,
     stops_what_it_starts,
 )
+from tracegraph.events.step_paths import dependency_paths, path_signature
 from tracegraph.store.cypher_files import cypher
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +67,9 @@ IMPACT = """query($key: String!) {
     paths truncated } }"""
 
 
-def build_graph(uri: str, pipelines: int, runs_per_pipeline: int, cross_every: int) -> int:
+def build_graph(
+    uri: str, pipelines: int, runs_per_pipeline: int, cross_every: int, inferred: bool = False
+) -> int:
     reset_graph(uri)
     with GraphDatabase.driver(uri) as driver:
         t0 = time.perf_counter()
@@ -84,9 +88,37 @@ def build_graph(uri: str, pipelines: int, runs_per_pipeline: int, cross_every: i
             )
             if i % 50 == 0:
                 print(f"  built iteration {i}/{runs_per_pipeline}", file=sys.stderr, flush=True)
+        if inferred:
+            add_inferred_lineage(driver, pipelines, runs_per_pipeline)
         nodes = sum(r["count"] for r in driver.execute_query(cypher("count_by_label")).records)
         print(f"built {nodes} nodes in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         return int(nodes)
+
+
+def add_inferred_lineage(driver: Driver, pipelines: int, runs_per_pipeline: int) -> None:
+    """Inferred lineage (docs/lineage.md) with the service's own statements, as ingest
+    stores it: the chain DAG's step paths per pipeline, then every run's edges (each of
+    its 10 steps wrote a version derived from what every earlier step read and wrote)."""
+    paths = dependency_paths({f"s{k}": [f"s{k - 1}"] if k else [] for k in range(STEPS)})
+    rows = [
+        {
+            "pipeline": f"bench-{p}",
+            "signature": path_signature(paths),
+            "paths": [
+                {"from": f"bench-{p}/{down}", "to": f"bench-{p}/{up}", "path": path}
+                for (down, up), path in sorted(paths.items())
+            ],
+        }
+        for p in range(pipelines)
+    ]
+    driver.execute_query(cypher("apply_step_paths"), rows=rows)
+    for i in range(runs_per_pipeline):
+        step_runs = [f"run-{p}-{i}/s{k}#1" for p in range(pipelines) for k in range(STEPS)]
+        driver.execute_query(
+            cypher("apply_inferred_lineage"), touched={"step_runs": step_runs, "pipelines": []}
+        )
+    edges = driver.execute_query(bench_cypher("inferred_bench_count")).records[0]["n"]
+    print(f"  inferred lineage: {edges} edges", file=sys.stderr, flush=True)
 
 
 TARGET_RUN = "bench-live-run"
@@ -174,6 +206,11 @@ def main() -> int:
         help="1 in N step runs also reads another pipeline's output",
     )
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument(
+        "--inferred",
+        action="store_true",
+        help="also store inferred lineage (docs/lineage.md) the way ingest does",
+    )
     ap.add_argument("--events", type=int, default=1_000_000, help="event log length (0: none)")
     ap.add_argument("--target-events", type=int, default=1000, help="events of the opened run")
     ap.add_argument("--events-only", action="store_true", help="only the event-log case")
@@ -210,7 +247,9 @@ def main() -> int:
             reset_graph(uri)
             nodes = 0
         else:
-            nodes = build_graph(uri, args.pipelines, args.runs_per_pipeline, args.cross_every)
+            nodes = build_graph(
+                uri, args.pipelines, args.runs_per_pipeline, args.cross_every, args.inferred
+            )
         if args.events:
             build_event_log(uri, args.events, args.target_events)
 

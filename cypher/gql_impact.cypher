@@ -3,7 +3,9 @@
 //    pipeline -> steps and runs, step -> step runs, run -> step runs, artifact -> versions,
 //    prompt version / model -> LLM calls -> the step runs (or runs) that made them.
 // 3. Data flow, breadth first, 2 * $depth half-steps: artifact version -> the step runs
-//    (or runs) that READ it -> the versions they WROTE; stops at about $max_nodes nodes.
+//    (or runs) that READ it -> the versions they WROTE, and (unless $observed_only)
+//    artifact version -> the versions inferred from it inside a run (INFERRED_FLOW, one
+//    half-step); stops at about $max_nodes nodes.
 // 4. Around what was reached: steps of the step runs and their DAG descendants (steps
 //    that DEPEND_ON them, transitively), runs, pipelines, artifacts, owners and SLAs.
 // Edges are [from elementId, to elementId, kind] in the direction of the explanation.
@@ -47,7 +49,9 @@ WITH root, s1,
     CASE WHEN size(st.frontier) = 0 OR size(st.seen) >= $max_nodes THEN st ELSE
     head([hits IN [reduce(h = [], f IN st.frontier | h
         + [(f)<-[:READ]-(m) WHERE f:ArtifactVersion | {a: f, b: m, k: 'READ_BY'}]
-        + [(f)-[:WROTE]->(m:ArtifactVersion) WHERE f:StepRun OR f:Run | {a: f, b: m, k: 'WROTE'}])] |
+        + [(f)-[:WROTE]->(m:ArtifactVersion) WHERE f:StepRun OR f:Run | {a: f, b: m, k: 'WROTE'}]
+        + [(f)-[e:INFERRED_FLOW]->(m:ArtifactVersion) WHERE f:ArtifactVersion AND NOT $observed_only
+             | {a: f, b: m, k: 'INFERRED', run: e.run, path: e.path}])] |
       head([nxt IN [reduce(acc = [], x IN hits |
           CASE WHEN x.b IN st.seen OR x.b IN acc THEN acc ELSE acc + x.b END)] |
         {seen: st.seen + nxt, frontier: nxt, edges: st.edges + hits}])])
@@ -123,6 +127,9 @@ RETURN
   root {.*, eid: elementId(root), labels: labels(root)} AS root,
   [e IN flow + sr_step + sr_run + av_art + dag + step_pipe + run_pipe + owned + governed |
     [elementId(e.a), elementId(e.b), e.k]] AS edges,
+  // The data-flow derivations followed: observed ones are READ_BY + WROTE pairs above.
+  [e IN s2.edges WHERE e.k = 'INFERRED' | {from: e.a.id, to: e.b.id, run: e.run, path: e.path}]
+    AS inferred,
   [n IN s2.seen | CASE WHEN n:LLMCall THEN {id: n.id, eid: elementId(n), labels: labels(n)}
                   ELSE n {.*, eid: elementId(n), labels: labels(n)} END] AS flow_nodes,
   [n IN steps | n {.id, .key, .name, .kind, .pipeline, eid: elementId(n), labels: labels(n)}] AS steps,
@@ -132,5 +139,6 @@ RETURN
   [o IN owners | o {.*, eid: elementId(o), labels: labels(o)}] AS owners,
   [s IN slas | s {.*, eid: elementId(s), labels: labels(s)}] AS slas,
   size(s2.seen) >= $max_nodes
-    OR any(f IN s2.frontier WHERE EXISTS { (f)<-[:READ]-() } OR EXISTS { (f)-[:WROTE]->() })
+    OR any(f IN s2.frontier WHERE EXISTS { (f)<-[:READ]-() } OR EXISTS { (f)-[:WROTE]->() }
+           OR (NOT $observed_only AND EXISTS { (f)-[:INFERRED_FLOW]->() }))
     AS more

@@ -7,6 +7,7 @@ the sign-in tests drive the form itself."""
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -437,6 +438,55 @@ def test_lineage_view_renders_known_upstream(
     expect(side).to_contain_text("team:search")
     expect(side).to_contain_text("rag-nightly")
     d.shot("09-impact")
+    assert d.errors == []
+
+
+# The drawn graph, through the cytoscape instance its container keeps (_cyreg).
+INFERRED_EDGES_JS = """() => {
+  const cy = document.querySelector('#cy')._cyreg.cy;
+  const solid = cy.edges('[kind != "INFERRED"]').every((o) => o.style('line-style') === 'solid');
+  return cy.edges('[kind = "INFERRED"]').map((e) => ({
+    source: e.source().id(), dashed: e.style('line-style') === 'dashed', solid,
+    at: e.renderedMidpoint() }));
+}"""
+
+
+def test_lineage_view_draws_inferred_edges_dashed_with_their_path(
+    dash: Callable[..., Dash], service: RunningService, example_events: list[dict]
+) -> None:
+    ingest(service, example_events)
+    d = dash()
+    page = d.open("/lineage?uri=s3://support/eval-reports&depth=1")
+    expect(page.locator("#graph-nodes")).to_contain_text("s3://support/raw-docs")
+    expect(page.locator("#cy canvas").first).to_be_visible()
+    # Inside run-rag-0001 the report was written by eval, which depends on every step
+    # before it: what those read and wrote is one (inferred, dashed) hop upstream.
+    edges = page.evaluate(INFERRED_EDGES_JS)
+    assert {e["source"] for e in edges} >= {
+        "s3://support/raw-docs@2026-11-19",
+        "s3://support/clean-docs@2026-11-20",
+    }
+    assert all(e["dashed"] and e["solid"] for e in edges)
+    raw = page.locator("#graph-inferred li", has_text="s3://support/raw-docs@2026-11-19")
+    expect(raw).to_have_attribute(
+        "title", "inferred in run run-rag-0001 through fetch-docs → chunk → embed → index → eval"
+    )
+    # Hovering the dashed edge shows the same path in the graph's tooltip.
+    [at] = [e["at"] for e in edges if e["source"] == "s3://support/raw-docs@2026-11-19"]
+    box = page.locator("#cy").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + at["x"], box["y"] + at["y"])
+    tip = page.locator("#cy-tip")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("inferred in run run-rag-0001 through")
+    d.shot("08b-lineage-inferred")
+    # Observed only: the raw source is no longer one hop away, and nothing is dashed.
+    page.locator("#graph-observed").check()
+    page.get_by_role("button", name="Show lineage").click()
+    expect(page).to_have_url(re.compile(r"observed=1"))
+    expect(page.locator("#graph-nodes")).not_to_contain_text("s3://support/raw-docs")
+    expect(page.locator("#graph-inferred")).to_have_count(0)
+    assert page.evaluate(INFERRED_EDGES_JS) == []
     assert d.errors == []
 
 

@@ -88,6 +88,26 @@ def test_lineage_and_impact_tables_and_json(
     assert any(k.startswith("s3://support/embeddings") for k in keys)
     assert not any(k.startswith("s3://support/raw-docs") for k in keys)
 
+    # The eval report's upstream reaches its raw source in one hop, inferred along the
+    # run's steps; --observed-only walks the observed chain (raw-docs is 5 hops away).
+    report = ("s3://support/eval-reports", "--version", "2026-11-20", "--depth", "1", "--json")
+    code, out = cli(service, "lineage", *report)
+    assert code == 0, out
+    edges = {e["from"]: e for e in json.loads(out)["edges"]}
+    raw = edges["s3://support/raw-docs@2026-11-19"]
+    assert (raw["kind"], raw["path"]) == (
+        "INFERRED",
+        ["fetch-docs", "chunk", "embed", "index", "eval"],
+    )
+    code, out = cli(service, "lineage", *report, "--observed-only")
+    assert code == 0, out
+    graph = json.loads(out)
+    assert {e["kind"] for e in graph["edges"]} == {"OBSERVED"}
+    assert "s3://support/raw-docs@2026-11-19" not in {n["key"] for n in graph["nodes"]}
+    code, out = cli(service, "lineage", *report[:3])
+    assert code == 0, out
+    assert "INFERRED" in out  # the table (its path column may wrap in a narrow terminal)
+
     code, out = cli(service, "impact", "artifact", "s3://support/raw-docs")
     assert code == 0, out
     assert "rag-nightly" in out
@@ -97,6 +117,11 @@ def test_lineage_and_impact_tables_and_json(
     answer = json.loads(out)
     assert [p["name"] for p in answer["pipelines"]] == ["rag-nightly"]
     assert answer["root"]["kind"] == "ARTIFACT"
+    assert {e["kind"] for e in answer["edges"]} == {"OBSERVED", "INFERRED"}
+    code, out = cli(
+        service, "impact", "ARTIFACT", "s3://support/raw-docs", "--json", "--observed-only"
+    )
+    assert {e["kind"] for e in json.loads(out)["edges"]} == {"OBSERVED"}
 
     code, out = cli(service, "impact", "ARTIFACT", "s3://no/such")
     assert code == 1

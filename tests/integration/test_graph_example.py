@@ -36,6 +36,10 @@ EXPECTED_RELATIONSHIPS = {
     "OWNED_BY": 4,  # pipeline, fetch-docs, eval, vector://support-docs
     "GOVERNED_BY": 3,
     "ABOUT": 41,
+    # inferred lineage (docs/lineage.md): each step's transitive dependencies in a chain of
+    # five (4 + 3 + 2 + 1), and what later steps wrote from what earlier ones touched
+    "DEPENDS_TRANSITIVELY": 10,
+    "INFERRED_FLOW": 14,
 }
 
 
@@ -90,3 +94,10 @@ def test_example_stream_gives_the_expected_graph(
             f"{r}/eval#1",
         ),
     }
+    # The report's raw source, inferred through the steps that fed it (docs/lineage.md).
+    inferred = {(rec["src"], rec["dst"]): rec for rec in fetch(clean_graph, "inferred_edges")}
+    raw_to_report = inferred[
+        ("s3://support/raw-docs@2026-11-19", "s3://support/eval-reports@2026-11-20")
+    ]
+    assert raw_to_report["run"] == r
+    assert raw_to_report["path"] == ["fetch-docs", "chunk", "embed", "index", "eval"]

@@ -59,6 +59,26 @@ def derived(g: nx.MultiDiGraph) -> nx.DiGraph:
     return d
 
 
+def inferred(g: nx.MultiDiGraph) -> dict[tuple[str, str], set[str]]:
+    """Inferred lineage from the snapshot's observed facts alone: inside a run, when
+    step run B's step depends (networkx descendants of the DEPENDS_ON graph) on step run
+    A's, every version A read or wrote -> every version B wrote; {(a, b): {runs}}."""
+    dag = nx.DiGraph([(b, a) for a, b, k in g.edges(keys=True) if k == "DEPENDS_ON"])
+    out_edges: dict[tuple[str, str], set[str]] = {}
+    for run in [n for n in g if n[0] == "Run"]:
+        srs = out(g, run, "HAS", "StepRun")
+        for sa in srs:
+            for sb in srs:
+                [step_a], [step_b] = out(g, sa, "OF", "Step"), out(g, sb, "OF", "Step")
+                if step_a not in dag or step_b not in nx.descendants(dag, step_a):
+                    continue
+                for x in out(g, sa, "READ") | out(g, sa, "WROTE"):
+                    for y in out(g, sb, "WROTE"):
+                        if x != y:
+                            out_edges.setdefault((x[1], y[1]), set()).add(run[1])
+    return out_edges
+
+
 def expected_impact(g: nx.MultiDiGraph, root: tuple, depth: int) -> dict[str, set]:
     # seeds as the structural expansion does it, then 2*depth half-steps of data flow
     frontier = {root}
@@ -86,11 +106,13 @@ def expected_impact(g: nx.MultiDiGraph, root: tuple, depth: int) -> dict[str, se
         frontier = nxt - seen
         seen |= frontier
     frontier = set(seen)
+    flows = inferred(g)
     for _ in range(2 * depth):
         nxt = set()
         for f in frontier:
             if f[0] == "ArtifactVersion":
                 nxt |= into(g, f, "READ")
+                nxt |= {("ArtifactVersion", b) for a, b in flows if a == f[1]}
             if f[0] in ("StepRun", "Run"):
                 nxt |= out(g, f, "WROTE", "ArtifactVersion")
         frontier = nxt - seen
@@ -170,6 +192,9 @@ def check_lineage(
         },
     )["lineage"]
     d = derived(g)
+    for (a, b), runs in inferred(g).items():
+        d.add_edge(a, b)
+        d.edges[a, b].setdefault("inferred", set()).update(runs)
     if not downstream:
         d = d.reverse(copy=True)
     dist = (
@@ -181,9 +206,15 @@ def check_lineage(
     want_edges = set()
     for a, b in d.edges():
         if a in dist and dist[a] < depth and b in dist:
-            for via in d.edges[a, b]["via"]:
-                want_edges.add((b, a, via) if not downstream else (a, b, via))
-    assert {(e["from"], e["to"], e["via"]) for e in res["edges"]} == want_edges
+            observed = d.edges[a, b].get("via", set())
+            # an inferred edge is left out where an observed one links the same versions
+            vias = [(via, "OBSERVED") for via in observed] + [
+                (run, "INFERRED") for run in d.edges[a, b].get("inferred", ()) if not observed
+            ]
+            for via, kind in vias:
+                want_edges.add((b, a, via, kind) if not downstream else (a, b, via, kind))
+    got = {(e["from"], e["to"], e["via"], e["kind"]) for e in res["edges"]}
+    assert got == want_edges
 
 
 @pytest.fixture

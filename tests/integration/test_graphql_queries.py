@@ -119,7 +119,7 @@ def test_lineage_on_example(example) -> None:  # type: ignore[no-untyped-def]
     assert up["root"]["kind"] == "ARTIFACT"
     ids = {n["id"] for n in up["nodes"]}
     assert "s3://support/raw-docs@2026-11-19" in ids
-    assert all(e["kind"] in {"DERIVED", "VERSION_OF"} for e in up["edges"])
+    assert all(e["kind"] in {"OBSERVED", "INFERRED", "VERSION_OF"} for e in up["edges"])
     assert up["truncated"] is False
     down = q(example, text, uri="s3://support/raw-docs", v="2026-11-19", d="DOWNSTREAM", depth=1)[
         "lineage"
@@ -131,10 +131,23 @@ def test_lineage_on_example(example) -> None:  # type: ignore[no-untyped-def]
         "label": "s3://support/raw-docs @ 2026-11-19",
         "depth": 0,
     }
-    assert {(e["from"], e["to"]) for e in down["edges"]} == {
-        ("s3://support/raw-docs@2026-11-19", "s3://support/clean-docs@2026-11-20")
+    raw = "s3://support/raw-docs@2026-11-19"
+    # fetch-docs read raw and wrote clean (observed); every later step of the run depends
+    # on fetch-docs, so what they wrote derives from raw too (inferred, via the run).
+    assert {(e["to"], e["kind"], e["via"]) for e in down["edges"] if e["from"] == raw} == {
+        ("s3://support/clean-docs@2026-11-20", "OBSERVED", f"{RUN}/fetch-docs#1"),
+        ("s3://support/chunks@2026-11-20", "INFERRED", RUN),
+        ("s3://support/embeddings@2026-11-20", "INFERRED", RUN),
+        ("vector://support-docs@2026-11-20", "INFERRED", RUN),
+        ("s3://support/eval-reports@2026-11-20", "INFERRED", RUN),
     }
-    assert down["edges"][0]["via"] == f"{RUN}/fetch-docs#1"
+    observed = text.replace("depth: $depth)", "depth: $depth, observedOnly: true)")
+    down = q(
+        example, observed, uri="s3://support/raw-docs", v="2026-11-19", d="DOWNSTREAM", depth=1
+    )["lineage"]
+    assert [(e["from"], e["to"], e["kind"], e["via"]) for e in down["edges"]] == [
+        (raw, "s3://support/clean-docs@2026-11-20", "OBSERVED", f"{RUN}/fetch-docs#1")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ KINDS = (
 )
 
 IMPACT_QUERY = """
-query Impact($kind: NodeKind!, $key: String!, $depth: Int) {
-  impact(kind: $kind, key: $key, depth: $depth) {
+query Impact($kind: NodeKind!, $key: String!, $depth: Int, $observedOnly: Boolean) {
+  impact(kind: $kind, key: $key, depth: $depth, observedOnly: $observedOnly) {
     root { id kind key label depth }
     artifacts { id uri version kind }
     steps { id key name }
@@ -38,6 +38,7 @@ query Impact($kind: NodeKind!, $key: String!, $depth: Int) {
     owners { id kind name }
     slas { id maxDurationMs maxTokens maxCostUsd minSuccessRate }
     paths
+    edges { from to kind via path }
     truncated
   }
 }
@@ -78,6 +79,13 @@ def impact(
         ),
     ],
     depth: Annotated[int, typer.Option(help="How many hops to follow.")] = 10,
+    observed_only: Annotated[
+        bool,
+        typer.Option(
+            "--observed-only",
+            help="Follow only observed data flow, not lineage inferred along a run's step DAG.",
+        ),
+    ] = False,
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -86,9 +94,8 @@ def impact(
     kind = kind.upper().replace("-", "_")
     if kind not in KINDS:
         raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}", param_hint="KIND")
-    answer = graphql(url, api_key, IMPACT_QUERY, {"kind": kind, "key": key, "depth": depth})[
-        "impact"
-    ]
+    variables = {"kind": kind, "key": key, "depth": depth, "observedOnly": observed_only}
+    answer = graphql(url, api_key, IMPACT_QUERY, variables)["impact"]
     if as_json:
         print_json(answer)
         return

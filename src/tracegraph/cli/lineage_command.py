@@ -17,11 +17,16 @@ from tracegraph.cli.client_common import (
 )
 
 LINEAGE_QUERY = """
-query Lineage($uri: String!, $version: String, $direction: Direction, $depth: Int) {
-  lineage(uri: $uri, version: $version, direction: $direction, depth: $depth) {
+query Lineage(
+  $uri: String!, $version: String, $direction: Direction, $depth: Int, $observedOnly: Boolean
+) {
+  lineage(
+    uri: $uri, version: $version, direction: $direction, depth: $depth,
+    observedOnly: $observedOnly
+  ) {
     root { id kind key label depth }
     nodes { id kind key label depth }
-    edges { from to kind via }
+    edges { from to kind via path }
     truncated
   }
 }
@@ -39,11 +44,12 @@ def lineage_tables(graph: dict[str, Any], direction: str) -> tuple[Table, Table]
     for col in ("from", "to", "kind", "via"):
         edges.add_column(col)
     for e in graph["edges"]:
+        # an inferred edge's run alone does not explain it: its step path does
+        via = e["via"] or ""
+        if e.get("path"):
+            via = f"{via}: {' > '.join(e['path'])}"
         edges.add_row(
-            labels.get(e["from"], e["from"]),
-            labels.get(e["to"], e["to"]),
-            e["kind"],
-            e["via"] or "",
+            labels.get(e["from"], e["from"]), labels.get(e["to"], e["to"]), e["kind"], via
         )
     return nodes, edges
 
@@ -55,6 +61,14 @@ def lineage(
     ] = None,
     down: Annotated[bool, typer.Option("--down", help="Downstream instead of upstream.")] = False,
     depth: Annotated[int, typer.Option(help="How many hops to follow.")] = 5,
+    observed_only: Annotated[
+        bool,
+        typer.Option(
+            "--observed-only",
+            help="Only observed edges (a step run read one and wrote the other), not those "
+            "inferred along a run's step DAG.",
+        ),
+    ] = False,
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -65,7 +79,13 @@ def lineage(
         url,
         api_key,
         LINEAGE_QUERY,
-        {"uri": uri, "version": version, "direction": direction, "depth": depth},
+        {
+            "uri": uri,
+            "version": version,
+            "direction": direction,
+            "depth": depth,
+            "observedOnly": observed_only,
+        },
     )
     graph = data["lineage"]
     if as_json:

@@ -390,10 +390,11 @@ class EventWriter:
         # recorded in this transaction (deterministic ids: a replay records nothing new).
         audit = await definition_changes_in_tx(tx, events)
         plan = plan_statements(events, self._prices, counted)
+        repathed: list[str] = []
         if plan.pipelines:
             result = await tx.run(cypher("apply_pipeline_defined"), rows=RowList(plan.pipelines))
             winners = [rec["pipeline"] async for rec in result]
-            await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
+            repathed = await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
         if not log:  # a replay: the events are in the log already
             plan.batch["events"] = []
         batch = batch_params(plan.batch)
@@ -408,6 +409,11 @@ class EventWriter:
             found = [dict(rec["alert"]) async for rec in result]
             if alerts is not None:
                 alerts.extend(found)
+        if plan.linked_step_runs or repathed:
+            # After apply_batch, so the batch's own reads and writes take part.
+            # One map parameter (see apply_batch): an empty list plans apart from a full one.
+            touched = {"step_runs": plan.linked_step_runs, "pipelines": repathed}
+            await (await tx.run(cypher("apply_inferred_lineage"), touched=touched)).consume()
         await record_in_tx(tx, audit)
 
     async def _apply_pipeline_steps(
@@ -415,11 +421,16 @@ class EventWriter:
         tx: AsyncManagedTransaction,
         winners: list[str],
         pipeline_steps: dict[str, dict[str, Any]],
-    ) -> None:
+    ) -> list[str]:
+        """Write the winners' steps and DAG; returns the pipelines whose explaining step
+        paths changed (their runs' inferred lineage is rebuilt)."""
         if not winners:
-            return
+            return []
         rows = [pipeline_steps[name]["row"] for name in winners]
         edges = [edge for name in winners for edge in pipeline_steps[name]["edges"]]
         await (await tx.run(cypher("apply_pipeline_steps"), rows=rows)).consume()
         if edges:
             await (await tx.run(cypher("apply_step_dependencies"), edges=edges)).consume()
+        paths = [pipeline_steps[name]["paths"] for name in winners]
+        result = await tx.run(cypher("apply_step_paths"), rows=paths)
+        return [rec["pipeline"] async for rec in result]

@@ -124,16 +124,42 @@ class GraphReads(Store):
     # -- lineage and impact ---------------------------------------------------------------
 
     async def lineage(
-        self, uri: str, version: str | None, downstream: bool, depth: int, max_nodes: int
+        self,
+        uri: str,
+        version: str | None,
+        downstream: bool,
+        depth: int,
+        max_nodes: int,
+        observed_only: bool = False,
     ) -> LineageRows:
+        """Edges are ``{from, to, via, kind, path}``: kind ``OBSERVED`` (via: the step run
+        or run) or ``INFERRED`` (via: the run; path: the explaining step keys)."""
         name = "gql_lineage_downstream" if downstream else "gql_lineage_upstream"
-        rec = (await self.read(name, uri=uri, version=version, depth=depth, max_nodes=max_nodes))[0]
+        rec = (
+            await self.read(
+                name,
+                uri=uri,
+                version=version,
+                depth=depth,
+                max_nodes=max_nodes,
+                observed_only=observed_only,
+            )
+        )[0]
         return LineageRows(
             artifact=rec["artifact"], levels=rec["levels"], edges=rec["edges"], more=rec["more"]
         )
 
-    async def impact(self, kind: str, key: str, depth: int, max_nodes: int) -> Props | None:
-        recs = await self.read("gql_impact", kind=kind, key=key, depth=depth, max_nodes=max_nodes)
+    async def impact(
+        self, kind: str, key: str, depth: int, max_nodes: int, observed_only: bool = False
+    ) -> Props | None:
+        recs = await self.read(
+            "gql_impact",
+            kind=kind,
+            key=key,
+            depth=depth,
+            max_nodes=max_nodes,
+            observed_only=observed_only,
+        )
         return dict(recs[0]) if recs else None
 
     # -- columns (issue 22, docs/columns.md) -------------------------------------------

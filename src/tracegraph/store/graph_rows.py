@@ -19,6 +19,7 @@ import orjson
 from tracegraph.events import format_timestamp
 from tracegraph.events.columns import SchemaError, schema_fields
 from tracegraph.events.records import EventRows, SequencedEvent
+from tracegraph.events.step_paths import dependency_paths, path_signature
 from tracegraph.redaction import RedactionCount
 
 RUN_STATUS: dict[str, tuple[str, int]] = {
@@ -101,6 +102,9 @@ class StatementPlan:
     # apply_columns' parameters (schemas, field lineage), or None when the batch has no
     # artifact event with columns: the statement is not run at all then.
     columns: dict[str, list[Any]] | None = None
+    # The step runs that read or wrote an artifact in this batch: their inferred lineage
+    # (cypher/apply_inferred_lineage) is brought up to date after apply_batch.
+    linked_step_runs: list[str] = field(default_factory=list)
 
 
 def parse_time(value: str | None) -> str | None:
@@ -254,7 +258,23 @@ def _pipeline_rows(events: Iterable[SequencedEvent]) -> tuple[list[dict], dict[s
                 }
             )
             edges.extend({"from": sid, "to": f"{name}/{up}"} for up in st.get("depends_on") or [])
-        steps[name] = {"row": {"pipeline": name, "steps": step_rows}, "edges": edges}
+        paths = dependency_paths(
+            {st["key"]: list(st.get("depends_on") or []) for st in data.get("steps") or []}
+        )
+        steps[name] = {
+            "row": {"pipeline": name, "steps": step_rows},
+            "edges": edges,
+            # The explaining path of every transitive dependency (events/step_paths.py),
+            # for inferred lineage; applied only when the signature changed.
+            "paths": {
+                "pipeline": name,
+                "signature": path_signature(paths),
+                "paths": [
+                    {"from": f"{name}/{down}", "to": f"{name}/{up}", "path": path}
+                    for (down, up), path in sorted(paths.items())
+                ],
+            },
+        }
     return rows, steps
 
 
@@ -719,6 +739,7 @@ def plan_statements(
     for row in versions:
         for name in _COLUMN_FIELDS:
             row.pop(name, None)
+    plan.linked_step_runs = sorted({r["step_run"] for r in links if r["step_run"]})
     return plan
 
 

@@ -154,6 +154,11 @@ function lineageForm(q) {
     "aria-label": "Depth",
     style: { width: "4.5em" },
   });
+  const observed = h("input#graph-observed", {
+    type: "checkbox",
+    name: "observed",
+    checked: q.get("observed") === "1",
+  });
   return h(
     "form.row",
     {
@@ -161,8 +166,9 @@ function lineageForm(q) {
       onsubmit: (e) => {
         e.preventDefault();
         const f = field.value.trim();
+        const only = observed.checked ? "&observed=1" : "";
         navigate(
-          `${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}` +
+          `${lineageHref(uri.value.trim(), dir.value)}&depth=${depth.value}${only}` +
             (f ? `&field=${encodeURIComponent(f)}` : ""),
         );
       },
@@ -171,6 +177,12 @@ function lineageForm(q) {
     field,
     dir,
     depth,
+    h(
+      "label.small",
+      { title: "Leave out lineage inferred along a run's step DAG" },
+      observed,
+      " observed only",
+    ),
     h("button", { type: "submit" }, "Show lineage"),
   );
 }
@@ -232,18 +244,20 @@ async function showLineage(q) {
   const field = q.get("field") || null;
   const version = q.get("version") || null;
   const columns = !field && q.get("columns") === "1";
+  const observedOnly = q.get("observed") === "1";
   let g;
   let changes;
   let fields = { nodes: [], edges: [], count: 0 };
   try {
     ({ lineage: g, schemaChanges: changes } = await query(
-      `query($uri: String!, $v: String, $d: Direction, $depth: Int, $f: String) {
-      lineage(uri: $uri, version: $v, direction: $d, depth: $depth, field: $f) {
+      `query($uri: String!, $v: String, $d: Direction, $depth: Int, $f: String, $o: Boolean) {
+      lineage(uri: $uri, version: $v, direction: $d, depth: $depth, field: $f,
+        observedOnly: $o) {
       root { id kind key label depth } nodes { id kind key label depth }
-      edges { from to kind via transformation description } truncated }
+      edges { from to kind via path transformation description } truncated }
       schemaChanges(uri: $uri) { version previousVersion added removed
         retyped { name from to } breaking alerted } }`,
-      { uri, v: version, d: direction, depth, f: field },
+      { uri, v: version, d: direction, depth, f: field, o: observedOnly },
     ));
     if (columns) fields = await versionFields(g.nodes);
   } catch (e) {
@@ -251,16 +265,24 @@ async function showLineage(q) {
     return;
   }
   const nodes = dedupe([g.root, ...g.nodes, ...fields.nodes]);
-  const edgeLabel = (e) => (e.transformation ? e.transformation.toLowerCase() : e.kind);
+  const edgeLabel = (e) =>
+    e.transformation ? e.transformation.toLowerCase() : e.kind === "OBSERVED" ? "" : e.kind;
   draw(
     nodes,
     [
-      ...g.edges.map((e) => ({ from: e.from, to: e.to, label: edgeLabel(e) })),
+      ...g.edges.map((e) => ({
+        from: e.from,
+        to: e.to,
+        label: e.kind === "INFERRED" ? "inferred" : edgeLabel(e),
+        kind: e.kind,
+        tip: edgeTip(e),
+      })),
       ...(columns ? fields.edges : []),
     ],
     g.root.id,
   );
   const subject = field ? `${uri} · ${field}` : uri;
+  const inferred = g.edges.filter((e) => e.kind === "INFERRED");
   replace(
     side,
     legend(),
@@ -319,6 +341,20 @@ async function showLineage(q) {
     ),
     field ? null : schemaChanges(uri, changes),
     nodeList(nodes, g.root.id),
+    inferred.length
+      ? [
+          h("h3", `Inferred edges (${inferred.length})`),
+          h(
+            "p.muted.small",
+            "Dashed in the graph: inside a run, a later step wrote the target and depends " +
+              "(through the step DAG) on a step that read or wrote the source.",
+          ),
+          h(
+            "ul.calls#graph-inferred",
+            inferred.map((e) => h("li", { title: edgeTip(e) }, `${e.from} → ${e.to}`)),
+          ),
+        ]
+      : null,
   );
   announce(`Lineage of ${subject}: ${nodes.length} nodes`);
 }
@@ -609,6 +645,12 @@ function nodeList(nodes, rootId) {
   ];
 }
 
+// What an edge's tooltip says: an inferred edge's explaining step path and its run.
+function edgeTip(e) {
+  if (e.kind !== "INFERRED") return e.via ? `${e.kind.toLowerCase()} via ${e.via}` : "";
+  return `inferred in run ${e.via} through ${(e.path || []).join(" → ")}`;
+}
+
 function draw(nodes, edges, rootId) {
   const ids = new Set(nodes.map((n) => n.id));
   const elements = [
@@ -625,7 +667,14 @@ function draw(nodes, edges, rootId) {
     ...edges
       .filter((e) => ids.has(e.from) && ids.has(e.to))
       .map((e, i) => ({
-        data: { id: `e${i}`, source: e.from, target: e.to, label: e.label || "" },
+        data: {
+          id: `e${i}`,
+          source: e.from,
+          target: e.to,
+          label: e.label || "",
+          kind: e.kind || "",
+          tip: e.tip || "",
+        },
         classes: e.derived ? "derived" : e.field ? "field" : "",
       })),
   ];
@@ -680,6 +729,11 @@ function draw(nodes, edges, rootId) {
         selector: "edge.derived",
         style: { "line-color": "#39c5cf", width: 2, "line-style": "solid" },
       },
+      {
+        // inferred lineage (inside a run, along the step DAG): dashed, its path on hover
+        selector: 'edge[kind = "INFERRED"]',
+        style: { "line-style": "dashed", "line-color": "#a371f7", "target-arrow-color": "#a371f7" },
+      },
       { selector: "node:active, node:selected", style: { "overlay-opacity": 0.15 } },
     ],
     layout: {
@@ -691,6 +745,21 @@ function draw(nodes, edges, rootId) {
       fit: true,
       padding: 30,
     },
+  });
+  // The edge's tooltip: the page's own element (the canvas has no title per edge).
+  const tip = h("div.cy-tip#cy-tip", { role: "tooltip", hidden: true });
+  cyBox.append(tip);
+  cy.on("mouseover", "edge", (e) => {
+    const text = e.target.data("tip");
+    if (!text) return;
+    const at = e.renderedPosition || e.target.renderedMidpoint();
+    tip.textContent = text;
+    tip.style.left = `${at.x + 12}px`;
+    tip.style.top = `${at.y + 12}px`;
+    tip.hidden = false;
+  });
+  cy.on("mouseout", "edge", () => {
+    tip.hidden = true;
   });
   cy.on("tap", "node", (e) => {
     const href = e.target.data("href");

@@ -190,7 +190,8 @@ class CoreQuery:
         description="Artifact versions upstream or downstream of an artifact (every version "
         "of it when no version is given), depth-bounded; edges point the way data flowed. "
         "With field: column-level lineage of that field (nodes are fields, kind FIELD; "
-        "edges carry the transformation; docs/columns.md).",
+        "edges carry the transformation; docs/columns.md). Inferred edges (inside a run, "
+        "along the step DAG; docs/lineage.md) are included unless observedOnly.",
     )
     async def lineage(
         self,
@@ -200,6 +201,7 @@ class CoreQuery:
         direction: Direction | None = Direction.UPSTREAM,
         depth: int | None = 5,
         field: str | None = None,
+        observed_only: bool | None = False,
     ) -> LineageGraph:
         depth = 5 if depth is None else depth
         settings = info.context.services.settings
@@ -224,6 +226,7 @@ class CoreQuery:
             downstream=direction is Direction.DOWNSTREAM,
             depth=applied,
             max_nodes=settings.lineage_max_nodes,
+            observed_only=bool(observed_only),
         )
         return lineage_graph(rows, uri, version, depth, applied, settings.lineage_max_nodes)
 
@@ -232,7 +235,8 @@ class CoreQuery:
         description="The blast radius of a node, with one explaining path each. With "
         "field: (kind ARTIFACT or ARTIFACT_VERSION) what reads that field downstream — "
         "the derived fields, the artifacts holding them, the step runs that wrote them, "
-        "their steps, runs, pipelines and owners (docs/columns.md).",
+        "their steps, runs, pipelines and owners (docs/columns.md). Data flows along "
+        "inferred lineage too unless observedOnly (docs/lineage.md).",
     )
     async def impact(
         self,
@@ -241,6 +245,7 @@ class CoreQuery:
         key: str,
         depth: int | None = 10,
         field: str | None = None,
+        observed_only: bool | None = False,
     ) -> Impact:
         depth = 10 if depth is None else depth
         if kind not in IMPACT_ROOTS:
@@ -252,7 +257,11 @@ class CoreQuery:
         if field is not None:
             return await _field_impact(info, kind, key, field, depth, applied)
         rec = await info.context.services.reads.impact(
-            kind.value, key, depth=applied, max_nodes=settings.lineage_max_nodes
+            kind.value,
+            key,
+            depth=applied,
+            max_nodes=settings.lineage_max_nodes,
+            observed_only=bool(observed_only),
         )
         if rec is None:
             raise BadArgument(f"unknown {kind.value} {key!r}")

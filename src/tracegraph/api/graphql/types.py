@@ -570,8 +570,20 @@ class LineageNode:
 class LineageEdge:
     from_: strawberry.ID = strawberry.field(name="from")
     to: strawberry.ID
-    kind: str
-    via: strawberry.ID | None
+    kind: str = strawberry.field(
+        description="OBSERVED (a step run, or run, read `from` and wrote `to`), INFERRED "
+        "(inside a run, `to` was written by a step that depends, through the step DAG, on "
+        "one that read or wrote `from`), or VERSION_OF (a version of the root artifact). "
+        "Column lineage (field:): DERIVED (field from field) and FIELD_OF."
+    )
+    via: strawberry.ID | None = strawberry.field(
+        description="OBSERVED: the step run (or run) that read and wrote; INFERRED: the run."
+    )
+    path: list[str] | None = strawberry.field(
+        default=None,
+        description="INFERRED only: the explaining step dependency, step keys from the "
+        "step that read or wrote `from` to the step that wrote `to`.",
+    )
     transformation: str | None = strawberry.field(
         default=None,
         description="Column lineage (field:): the transformation's type and subtype, "
@@ -607,6 +619,11 @@ class Impact:
         default_factory=list,
         description="impact(field:): the fields derived from the field, transitively "
         "(column lineage); empty otherwise.",
+    )
+    edges: list[LineageEdge] = strawberry.field(
+        default_factory=list,
+        description="The data-flow derivations between artifact versions this answer "
+        "followed: OBSERVED (via the step run) and INFERRED (via the run, with its path).",
     )
 
 

@@ -97,23 +97,59 @@ def lineage_graph(
         )
     else:
         root = nodes[0]
-    seen: set[tuple[str, str, str]] = set()
-    for e in rows.edges:
-        triple = (e["from"], e["to"], e["via"])
-        if triple in seen or e["from"] not in kept or e["to"] not in kept:
+    edges.extend(derivation_edges([e for e in rows.edges if e["from"] in kept and e["to"] in kept]))
+    hit_limit = cut or (len(kept) >= max_nodes and rows.more)
+    depth_cut = rows.more and requested_depth > applied_depth
+    return LineageGraph(root=root, nodes=nodes, edges=edges, truncated=hit_limit or depth_cut)
+
+
+def derivation_edges(rows: list[dict[str, Any]]) -> list[LineageEdge]:
+    """Lineage edges from ``{from, to, via, kind, path}`` rows, once each. An inferred
+    edge between two versions an observed edge already links says nothing more (the
+    usual case: B read what A wrote), so it is left out: observed edges stay observed."""
+    observed = {(e["from"], e["to"]) for e in rows if e["kind"] == "OBSERVED"}
+    seen: set[tuple[str, str, str, str]] = set()
+    edges: list[LineageEdge] = []
+    for e in rows:
+        key = (e["from"], e["to"], e["via"], e["kind"])
+        if key in seen or (e["kind"] == "INFERRED" and (e["from"], e["to"]) in observed):
             continue
-        seen.add(triple)
+        seen.add(key)
         edges.append(
             LineageEdge(
                 from_=strawberry.ID(e["from"]),
                 to=strawberry.ID(e["to"]),
-                kind="DERIVED",
+                kind=e["kind"],
                 via=strawberry.ID(e["via"]),
+                path=list(e["path"]) if e.get("path") is not None else None,
             )
         )
-    hit_limit = cut or (len(kept) >= max_nodes and rows.more)
-    depth_cut = rows.more and requested_depth > applied_depth
-    return LineageGraph(root=root, nodes=nodes, edges=edges, truncated=hit_limit or depth_cut)
+    return edges
+
+
+def _impact_derivations(rec: dict[str, Any], keys: dict[str, str]) -> list[LineageEdge]:
+    """The artifact-to-artifact derivations an impact answer followed: a READ_BY edge
+    (version -> step run) and a WROTE edge from that step run make an observed one; the
+    inferred ones come with the record."""
+    read_by: dict[str, list[str]] = {}
+    wrote: dict[str, list[str]] = {}
+    for a, b, kind in rec["edges"]:
+        if kind == "READ_BY":
+            read_by.setdefault(b, []).append(a)
+        elif kind == "WROTE":
+            wrote.setdefault(a, []).append(b)
+    rows: list[dict[str, Any]] = [
+        {"from": keys[x], "to": keys[y], "via": keys[via], "kind": "OBSERVED", "path": None}
+        for via, inputs in sorted(read_by.items())
+        for x in inputs
+        for y in wrote.get(via, ())
+        if x in keys and y in keys and via in keys
+    ]
+    rows += [
+        {"from": e["from"], "to": e["to"], "via": e["run"], "kind": "INFERRED", "path": e["path"]}
+        for e in rec.get("inferred") or []
+    ]
+    return derivation_edges(sorted(rows, key=lambda e: (e["from"], e["to"], e["kind"], e["via"])))
 
 
 def field_lineage_graph(
@@ -254,6 +290,7 @@ def impact_answer(
         owners=[Owner.from_node(n) for n in owners],
         slas=[SLA.from_node(n) for n in slas],
         paths=paths,
+        edges=_impact_derivations(rec, keys),
         truncated=hit_limit or (bool(rec["more"]) and requested_depth > applied_depth),
         fields=[ArtifactField.of(n) for n in fields],
     )

@@ -21,12 +21,19 @@ RAW, CLEAN, CHUNKS = av("s3://raw", "1"), av("s3://clean", "1"), av("s3://chunks
 
 
 def rows(
-    *levels: list[dict[str, Any]], edges: Sequence[tuple[str, str, str]] = (), more: bool = False
+    *levels: list[dict[str, Any]],
+    edges: Sequence[tuple[str, str, str]] = (),
+    more: bool = False,
+    inferred: Sequence[dict[str, Any]] = (),
 ) -> LineageRows:
     return LineageRows(
         artifact={"uri": levels[0][0]["uri"]} if levels and levels[0] else {"uri": "x"},
         levels=list(levels),
-        edges=[{"from": a, "to": b, "via": via} for a, b, via in edges],
+        edges=[
+            {"from": a, "to": b, "via": via, "kind": "OBSERVED", "path": None}
+            for a, b, via in edges
+        ]
+        + list(inferred),
         more=more,
     )
 
@@ -54,10 +61,31 @@ def test_lineage_of_a_version_is_rooted_at_it_with_depths_and_derived_edges() ->
     assert [n.depth for n in graph.nodes] == [0, 1, 2]
     assert graph.nodes[0].label == "s3://chunks @ 7"
     assert [(str(e.from_), str(e.to), e.kind, str(e.via)) for e in graph.edges] == [
-        (CLEAN["id"], CHUNKS["id"], "DERIVED", "run-2"),
-        (RAW["id"], CLEAN["id"], "DERIVED", "run-1"),
+        (CLEAN["id"], CHUNKS["id"], "OBSERVED", "run-2"),
+        (RAW["id"], CLEAN["id"], "OBSERVED", "run-1"),
     ]
     assert graph.truncated is False
+
+
+def test_inferred_edges_carry_their_path_and_give_way_to_observed_ones() -> None:
+    def inferred(a: str, b: str) -> dict[str, Any]:
+        return {"from": a, "to": b, "via": "run-1", "kind": "INFERRED", "path": ["a", "b"]}
+
+    found = rows(
+        [CHUNKS],
+        [CLEAN, RAW],
+        edges=[(CLEAN["id"], CHUNKS["id"], "run-1/b#1")],
+        inferred=[
+            inferred(CLEAN["id"], CHUNKS["id"]),  # observed too: left out
+            inferred(RAW["id"], CHUNKS["id"]),
+            inferred(RAW["id"], CHUNKS["id"]),  # twice: once in the answer
+        ],
+    )
+    graph = lineage_graph(found, "s3://chunks", "7", 5, 5, 100)
+    assert [(str(e.from_), e.kind, str(e.via), e.path) for e in graph.edges] == [
+        (CLEAN["id"], "OBSERVED", "run-1/b#1", None),
+        (RAW["id"], "INFERRED", "run-1", ["a", "b"]),
+    ]
 
 
 def test_lineage_of_an_artifact_roots_at_the_artifact_over_all_its_versions() -> None:
