@@ -125,7 +125,7 @@ class Services:
     # Retention, archive and erasure (docs/retention.md); passes run on the replica that
     # holds the `retention` lease, when any class has a retention set.
     retention: RetentionService
-    retention_lease: DutyLease | None = None
+    retention_lease: DutyLease
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The SLA timer's notion of now; tests replace it to make late starts happen.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -523,21 +523,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         DefinitionStore(driver, database, timeout_s), ingest, lambda: services.clock()
     )
     retention = retention_service(settings, driver, timeout_s)
-    retention_lease = None
-    if retention.days.enabled:
-        retention_duty = RetentionDuty(
-            retention, settings.retention_interval_s, held=lambda: retention_lease_held()
-        )
-        retention_lease = DutyLease(
-            LeaseStore(driver, database, timeout_s),
-            "retention",
-            ttl_s=settings.lease_ttl_s,
-            on_gain=retention_duty.start,
-            on_loss=retention_duty.stop,
-        )
-
-    def retention_lease_held() -> bool:
-        return retention_lease is not None and retention_lease.held
+    # Built whole always; started only when some data class has a retention period
+    # (a replica with none never takes the lease, so it never runs a pass).
+    retention_duty = RetentionDuty(
+        retention, settings.retention_interval_s, held=lambda: retention_lease.held
+    )
+    retention_lease = DutyLease(
+        LeaseStore(driver, database, timeout_s),
+        "retention",
+        ttl_s=settings.lease_ttl_s,
+        on_gain=retention_duty.start,
+        on_loss=retention_duty.stop,
+    )
 
     services = Services(
         settings=settings,
@@ -606,7 +603,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     hub.start()
     services.webhooks.start()
     sla_lease.start()
-    if retention_lease is not None:
+    if retention.days.enabled:
         retention_lease.start()
     services.policy_refresher.start()
     heap_trimmer.start()
@@ -625,8 +622,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await services.policy_refresher.stop()
         await services.ws_sessions.stop()
         await sla_lease.stop()
-        if retention_lease is not None:
-            await retention_lease.stop()
+        await retention_lease.stop()
         await services.sla_evaluator.stop()
         await services.webhooks.stop()
         # Subscribers end first (with a "shutting down" reason), then ingestion.

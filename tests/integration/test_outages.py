@@ -240,10 +240,12 @@ def test_replay_subscription_in_outage_ends_with_retryable_error(
 def _poisoned_apply(original: Any) -> Any:
     """EventWriter._apply that fails with a Cypher error for events whose id says poison."""
 
-    async def apply(self: EventWriter, tx: AsyncManagedTransaction, events: Any) -> None:
+    async def apply(
+        self: EventWriter, tx: AsyncManagedTransaction, events: Any, *args: Any, **kwargs: Any
+    ) -> None:
         if any(str(ev.payload["id"]).startswith("poison") for ev in events):
             await (await tx.run(test_statements.test_cypher("fail_arithmetic"))).consume()
-        await original(self, tx, events)
+        await original(self, tx, events, *args, **kwargs)
 
     return apply
 
