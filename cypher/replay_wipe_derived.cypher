@@ -9,7 +9,9 @@
 // Commands (issue 18) are not built from events either: kept, with their run and
 // pipeline as properties (their TARGETS/FOR edges go with the derived nodes and are
 // made again at the end of the replay: replay_command_links). Nor are the leases of
-// background duties (issue 20), held by running replicas: kept.
+// background duties (issue 20), held by running replicas: kept. The metric rollups
+// (Rollup, RollupBin) go with the graph they sum and the replay adds them up again; their
+// completeness marker (RollupState) stays, as the replay keeps them complete.
 MATCH (a)-[r]->(b)
 WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)
        AND (b:ApiKey OR b:AuthBootstrap OR b:RedactionPolicy OR b:AuditEntry))
@@ -18,5 +20,5 @@ WITH count(*) AS relationships
 MATCH (n)
 WHERE NOT (n:ApiKey OR n:AuthBootstrap OR n:RedactionPolicy OR n:AuditEntry
            OR n:Event OR n:Sequence OR n:Quarantined OR n:ReplayState OR n:Command
-           OR n:Lease)
+           OR n:Lease OR n:RollupState)
 CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

@@ -79,3 +79,12 @@ CREATE INDEX event_type_pipeline IF NOT EXISTS FOR (n:Event) ON (n.type, n.pipel
 // and the leases of the background duties, one node per duty.
 CREATE CONSTRAINT live_note_seq IF NOT EXISTS FOR (n:LiveNote) REQUIRE n.seq IS UNIQUE;
 CREATE CONSTRAINT lease_name IF NOT EXISTS FOR (n:Lease) REQUIRE n.name IS UNIQUE;
+// Metric rollups (issue 21, store/rollups.py): buckets and latency-sketch bins by their
+// key; read by level and time range, with or without a pipeline.
+CREATE CONSTRAINT rollup_key IF NOT EXISTS FOR (n:Rollup) REQUIRE n.k IS UNIQUE;
+CREATE CONSTRAINT rollup_bin_key IF NOT EXISTS FOR (n:RollupBin) REQUIRE n.k IS UNIQUE;
+CREATE INDEX rollup_level_time IF NOT EXISTS FOR (n:Rollup) ON (n.level, n.t);
+CREATE INDEX rollup_pipeline_level_time IF NOT EXISTS FOR (n:Rollup) ON (n.pipeline, n.level, n.t);
+CREATE INDEX rollup_bin_level_time IF NOT EXISTS FOR (n:RollupBin) ON (n.level, n.t);
+CREATE INDEX rollup_bin_pipeline_level_time IF NOT EXISTS FOR (n:RollupBin) ON (n.pipeline, n.level, n.t);
+CREATE CONSTRAINT rollup_state_name IF NOT EXISTS FOR (n:RollupState) REQUIRE n.name IS UNIQUE;

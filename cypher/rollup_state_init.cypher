@@ -1,0 +1,8 @@
+// At startup: the metric rollups' completeness marker. A database with nothing to sum
+// yet starts complete (every write keeps the rollups up to date from then on); one
+// written by a version without rollups starts incomplete until `tracegraph rollups
+// rebuild` has summed its history. Incomplete rollups are not read: the metrics are
+// computed from the graph as before.
+MERGE (s:RollupState {name: 'rollups'})
+  ON CREATE SET s.complete = NOT (EXISTS { MATCH (:Event) } OR EXISTS { MATCH (:LLMCall) }
+                                  OR EXISTS { MATCH (:StepRun) } OR EXISTS { MATCH (:Run) })
