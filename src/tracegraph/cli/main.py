@@ -12,6 +12,7 @@ from tracegraph.cli.lineage_command import lineage
 from tracegraph.cli.neo4j_commands import neo4j_app
 from tracegraph.cli.quarantine_command import quarantine_app
 from tracegraph.cli.replay_command import replay
+from tracegraph.cli.rollups_command import rollups_app
 from tracegraph.cli.serve_command import serve
 from tracegraph.cli.tail_command import tail
 
@@ -31,6 +32,7 @@ app.command()(emit)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 app.command()(replay)
+app.add_typer(rollups_app, name="rollups")
 
 if __name__ == "__main__":
     app()

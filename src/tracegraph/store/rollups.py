@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 from ddsketch.mapping import LogarithmicMapping
-from neo4j import AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncManagedTransaction
 
 from tracegraph.store.batch_params import RowList
 from tracegraph.store.cypher_files import cypher
@@ -292,3 +292,35 @@ async def rebuild_page_in_tx(
         )
         await update_rollups(tx, touched)
     return ids
+
+
+REBUILD_LABELS = ("LLMCall", "StepRun", "Run", "Event")
+REBUILD_PAGE = 2_000
+
+
+async def rebuild_rollups(
+    driver: AsyncDriver,
+    database: str,
+    page: int = REBUILD_PAGE,
+    on_page: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """``tracegraph rollups rebuild``: bring every LLM call, step run, run and event into
+    the rollups, ``page`` nodes per transaction (bounded; ingestion goes on beside it).
+    The rollups are marked incomplete meanwhile (metrics read the graph), complete at
+    the end. Idempotent: what is counted already does not move them. Returns the nodes
+    visited per label; ``on_page(label, visited so far)`` after each page."""
+    visited = dict.fromkeys(REBUILD_LABELS, 0)
+    async with driver.session(database=database) as session:
+        await (await session.run(cypher("rollup_state_set"), complete=False)).consume()
+        for label in REBUILD_LABELS:
+            after = ""
+            while True:
+                ids = await session.execute_write(rebuild_page_in_tx, label, after, page)
+                if not ids:
+                    break
+                visited[label] += len(ids)
+                after = ids[-1]
+                if on_page is not None:
+                    on_page(label, visited[label])
+        await (await session.run(cypher("rollup_state_set"), complete=True)).consume()
+    return visited
