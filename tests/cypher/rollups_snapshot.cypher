@@ -1,7 +1,8 @@
-// The metric rollups as stored: every bucket and sketch bin with its figures (zero bins
-// left behind by moves are not figures: dropped), to compare two builds of them.
+// The metric rollups as stored: every bucket and sketch bin with its figures, to compare
+// two builds of them. Buckets and bins emptied by moves (a late prompt naming a call's
+// model moves it to another bucket) hold nothing: left out.
 CALL () {
-  MATCH (r:Rollup)
+  MATCH (r:Rollup) WHERE r.n <> 0
   RETURN collect([r.k, r.n, r.errors, r.succeeded, r.failed, r.cancelled, r.finished,
                   r.input_tokens, r.output_tokens, r.cost_nano, r.estimated_cost_nano]) AS buckets
 }

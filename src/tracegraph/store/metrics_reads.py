@@ -287,6 +287,8 @@ class MetricsReads(Store):
             sketches[_group_key(by, dims)].update(counts)
         out = []
         for key, g in groups.items():
+            if not g["calls"]:
+                continue  # buckets emptied by calls that moved (a late prompt named its model)
             row = {
                 "key": key,
                 "calls": g["calls"],
