@@ -8,11 +8,14 @@ UNWIND $ranges AS rg
 CALL (rg) {
   WITH rg WHERE $pipeline IS NOT NULL
   MATCH (r:Rollup)
+  // Hinted: planned while there were few rollups, the planner scanned the other index.
+  USING INDEX r:Rollup(pipeline, level, t)
   WHERE r.pipeline = $pipeline AND r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
   RETURN r
   UNION ALL
   WITH rg WHERE $pipeline IS NULL
   MATCH (r:Rollup)
+  USING INDEX r:Rollup(level, t)
   WHERE r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
   RETURN r
 }

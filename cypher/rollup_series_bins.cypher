@@ -5,11 +5,14 @@ UNWIND $ranges AS rg
 CALL (rg) {
   WITH rg WHERE $pipeline IS NOT NULL
   MATCH (b:RollupBin)
+  // Hinted: planned while there were few rollups, the planner scanned the other index.
+  USING INDEX b:RollupBin(pipeline, level, t)
   WHERE b.pipeline = $pipeline AND b.level = rg.level AND b.t >= rg.from AND b.t < rg.to
   RETURN b
   UNION ALL
   WITH rg WHERE $pipeline IS NULL
   MATCH (b:RollupBin)
+  USING INDEX b:RollupBin(level, t)
   WHERE b.level = rg.level AND b.t >= rg.from AND b.t < rg.to
   RETURN b
 }
