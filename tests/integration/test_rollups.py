@@ -64,7 +64,12 @@ def _post_concurrently(services: list[RunningService], events: list[dict[str, An
     def send(service: RunningService, mine: list[list[dict[str, Any]]]) -> None:
         with service.client() as client:
             for batch in mine:
-                resp = client.post("/v1/events", json=batch)
+                # A batch the database did not commit in time is sent again, as the API
+                # asks (503: duplicates are recognised), a few times.
+                for _attempt in range(5):
+                    resp = client.post("/v1/events", json=batch)
+                    if resp.status_code != 503:
+                        break
                 if resp.status_code != 200:
                     failures.append(resp.text)
 
