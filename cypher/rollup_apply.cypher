@@ -1,7 +1,7 @@
 // Moves the metric rollups by a batch's differences (store/rollups.py): one row per
 // rollup bucket (kind, level, start, dimensions) and one per sketch bin, summed in
 // Python first, so the cost follows the distinct buckets, not the events; then records
-// each changed entity's new contribution. Rows come sorted by key: concurrent writers
+// each changed entity's new contribution. Emptied buckets and bins are deleted. Rows come sorted by key: concurrent writers
 // take the bucket locks in one order.
 CALL () {
   UNWIND $rollup.buckets AS row
@@ -20,6 +20,10 @@ CALL () {
       r.output_tokens = r.output_tokens + row.output_tokens,
       r.cost_nano = r.cost_nano + row.cost_nano,
       r.estimated_cost_nano = r.estimated_cost_nano + row.estimated_cost_nano
+  // A bucket left with nothing (its last call moved to another) goes: the rollups are
+  // then the same whatever the arrival order.
+  WITH r WHERE r.n = 0
+  DELETE r
 }
 CALL () {
   UNWIND $rollup.bins AS row
@@ -28,6 +32,8 @@ CALL () {
                   b.pipeline = row.pipeline, b.step = row.step, b.provider = row.provider,
                   b.model = row.model, b.sign = row.sign, b.idx = row.idx, b.n = 0
   SET b.n = b.n + row.n
+  WITH b WHERE b.n = 0
+  DELETE b
 }
 CALL () {
   UNWIND $rollup.calls AS row
