@@ -186,10 +186,11 @@ def main() -> int:
     sizes = [args.runs] if args.skip_build else [args.runs // 10, args.runs]
     figures = [measure_size(uri, runs, args) for runs in sizes]
     status_p95, aggregate_p95 = figures[-1]
-    growth = aggregate_p95 / figures[0][1]
+    # One size only (--skip-build): no growth to report.
+    growth = f"{aggregate_p95 / figures[0][1]:.2f}" if len(figures) > 1 else "n/a"
     print(
         f"metrics runs={args.runs} status_p95_ms={status_p95:.1f}"
-        f" aggregate_p95_ms={aggregate_p95:.1f} growth={growth:.2f}"
+        f" aggregate_p95_ms={aggregate_p95:.1f} growth={growth}"
     )
     return 0
 
