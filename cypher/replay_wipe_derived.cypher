@@ -11,6 +11,9 @@
 // made again at the end of the replay: replay_command_links). Nor are the leases of
 // background duties (issue 20), held by running replicas: kept. Schema alerts' markers
 // (issue 22) say an alert was sent: kept, so a replay sends none again.
+// The metric rollups
+// (Rollup, RollupBin) go with the graph they sum and the replay adds them up again; their
+// completeness marker (RollupState) stays, as the replay keeps them complete.
 MATCH (a)-[r]->(b)
 WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)
        AND (b:ApiKey OR b:AuthBootstrap OR b:RedactionPolicy OR b:AuditEntry))
@@ -19,5 +22,5 @@ WITH count(*) AS relationships
 MATCH (n)
 WHERE NOT (n:ApiKey OR n:AuthBootstrap OR n:RedactionPolicy OR n:AuditEntry
            OR n:Event OR n:Sequence OR n:Quarantined OR n:ReplayState OR n:Command
-           OR n:Lease OR n:SchemaAlert)
+           OR n:Lease OR n:SchemaAlert OR n:RollupState)
 CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

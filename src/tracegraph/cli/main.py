@@ -13,6 +13,7 @@ from tracegraph.cli.neo4j_commands import neo4j_app
 from tracegraph.cli.quarantine_command import quarantine_app
 from tracegraph.cli.replay_command import replay
 from tracegraph.cli.retention_command import retention_app
+from tracegraph.cli.rollups_command import rollups_app
 from tracegraph.cli.serve_command import serve
 from tracegraph.cli.tail_command import tail
 
@@ -33,6 +34,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 app.command()(replay)
 app.add_typer(retention_app, name="retention")
+app.add_typer(rollups_app, name="rollups")
 
 if __name__ == "__main__":
     app()

@@ -37,6 +37,7 @@ async def wipe_graph(driver: AsyncDriver, database: str) -> None:
     the audit trail stay."""
     async with driver.session(database=database) as session:
         await (await session.run(query("replay_wipe_derived"))).consume()
+        await (await session.run(query("replay_wipe_rollup_marks"))).consume()
 
 
 async def _run(driver: AsyncDriver, database: str, name: str, **params: Any) -> list[Any]:

@@ -36,6 +36,7 @@ from tracegraph.store.graph_rows import (
     redaction_fields,
     stamp,
 )
+from tracegraph.store.rollups import Touched, update_rollups
 
 # Where the planning after an outage numbers its sample events: above any real seq.
 _REPLAN_SEQ = 10**15
@@ -395,6 +396,17 @@ class EventWriter:
             result = await tx.run(cypher("apply_pipeline_defined"), rows=RowList(plan.pipelines))
             winners = [rec["pipeline"] async for rec in result]
             repathed = await self._apply_pipeline_steps(tx, winners, plan.pipeline_steps)
+        rollup_touched = Touched(
+            calls=plan.batch["priced_calls"],
+            step_runs=[row["id"] for row in plan.batch["steps"]],
+            runs=[
+                row["run"]
+                # step rows too: a step run's events make its run at least running
+                for family in ("runs", "touches", "pauses", "steps")
+                for row in plan.batch[family]
+            ],
+            events=[row["id"] for row in plan.batch["events"]],
+        )
         if not log:  # a replay: the events are in the log already
             plan.batch["events"] = []
         batch = batch_params(plan.batch)
@@ -414,6 +426,8 @@ class EventWriter:
             # One map parameter (see apply_batch): an empty list plans apart from a full one.
             touched = {"step_runs": plan.linked_step_runs, "pipelines": repathed}
             await (await tx.run(cypher("apply_inferred_lineage"), touched=touched)).consume()
+        # The metric rollups move in the same transaction, by what this batch changed.
+        await update_rollups(tx, rollup_touched)
         await record_in_tx(tx, audit)
 
     async def _apply_pipeline_steps(

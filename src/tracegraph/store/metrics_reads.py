@@ -1,20 +1,28 @@
-"""Metrics over time from the graph (statements in ``cypher/metrics_*.cypher``).
+"""Metrics over time: from the rollups (``store/rollups.py``) or the graph itself.
 
-Aggregated at query time over indexed time ranges (runs and step runs by start, LLM calls
-by answer, events by source time): nothing extra on the write path, and identical event
-sets give identical figures whatever their arrival order. ``bench/metrics.py`` checks the
-latency targets this relies on.
+Read from the rollups when they are complete (``RollupState``) and the request's bucket
+edges fall on whole minutes (the dashboard asks so): each bucket is cut into whole hours
+and the minutes around them, so the cost follows the number of rollup buckets, not of
+events. Counts, tokens and cost are exact (cost to 10^-9 USD per call); percentiles come
+from the summed sketch bins, within 1 % of the exact value. Otherwise (a rollup rebuild
+still running, or edges inside a minute) the figures are aggregated from the graph at
+query time over indexed time ranges (``cypher/metrics_*.cypher``: runs and step runs by
+start, LLM calls by answer, events by source time), exact, as before the rollups.
+``bench/metrics.py`` checks the latency targets this relies on.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from neo4j import Record
 
 from tracegraph.store.base import Store
+from tracegraph.store.rollups import HOUR_MS, MINUTE_MS, NANO, Bin, quantile
 
 Props = dict[str, Any]
 
@@ -72,11 +80,124 @@ EMPTY_BUCKET: Props = {
 }
 
 
+PERCENTILES = ((0.5, "p50"), (0.95, "p95"), (0.99, "p99"))
+
+
+def rollup_ranges(from_ms: int, to_ms: int, bucket_ms: int) -> list[Props]:
+    """The rollup ranges of each bucket of [from_ms, to_ms): whole hours at the hour
+    level, the minutes before and after them at the minute level."""
+    ranges: list[Props] = []
+    for index, start in enumerate(range(from_ms, to_ms, bucket_ms)):
+        end = min(start + bucket_ms, to_ms)
+        first_hour = -(-start // HOUR_MS) * HOUR_MS
+        last_hour = end // HOUR_MS * HOUR_MS
+        if first_hour < last_hour:
+            parts = [("m", start, first_hour), ("h", first_hour, last_hour), ("m", last_hour, end)]
+        else:
+            parts = [("m", start, end)]
+        ranges.extend(
+            {"level": level, "from": lo, "to": hi, "bucket": index}
+            for level, lo, hi in parts
+            if lo < hi
+        )
+    return ranges
+
+
+def _on_minutes(*ms: int) -> bool:
+    return all(value % MINUTE_MS == 0 for value in ms)
+
+
+def _percentiles(bins: Counter[Bin]) -> Iterator[tuple[str, float | None]]:
+    for q, name in PERCENTILES:
+        yield name, quantile(bins, q)
+
+
 class MetricsReads(Store):
+    async def rollups_complete(self) -> bool:
+        return bool((await self.read("rollup_state"))[0]["complete"])
+
+    async def _rollups(
+        self, flt: MetricFilter, ranges: list[Props], kinds: list[str], by_dims: bool
+    ) -> tuple[list[Record], dict[tuple[Any, str, Any], Counter[Bin]]]:
+        params = {**flt.params(), "ranges": ranges, "kinds": kinds, "by_dims": by_dims}
+        sums, bin_rows = await asyncio.gather(
+            self.read("rollup_series", **params), self.read("rollup_series_bins", **params)
+        )
+        bins: dict[tuple[Any, str, Any], Counter[Bin]] = defaultdict(Counter)
+        for r in bin_rows:
+            dims = None if r["dims"] is None else tuple(r["dims"])
+            bins[(r["bucket"], r["kind"], dims)][(r["sign"], r["idx"])] += r["n"]
+        return sums, bins
+
     async def buckets(
         self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
     ) -> list[Props]:
         """One dict per bucket (empty buckets included), oldest first."""
+        if _on_minutes(from_ms, to_ms, bucket_ms) and await self.rollups_complete():
+            return await self.rollup_buckets(flt, from_ms, to_ms, bucket_ms)
+        return await self.exact_buckets(flt, from_ms, to_ms, bucket_ms)
+
+    def _empty_buckets(self, flt: MetricFilter, count: int) -> list[Props]:
+        out = [dict(EMPTY_BUCKET, bucket=i) for i in range(count)]
+        if not flt.has_runs:
+            for b in out:
+                b.update(runs=None, runs_succeeded=None, runs_failed=None, runs_cancelled=None)
+        if not flt.has_events:
+            for b in out:
+                b["events"] = None
+        return out
+
+    async def rollup_buckets(
+        self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
+    ) -> list[Props]:
+        """:meth:`buckets` from the rollups (edges on whole minutes)."""
+        kinds = ["step", "call"]
+        if flt.has_runs:
+            kinds.append("run")
+        if flt.has_events:
+            kinds.append("event")
+        sums, bins = await self._rollups(
+            flt, rollup_ranges(from_ms, to_ms, bucket_ms), kinds, by_dims=False
+        )
+        out = self._empty_buckets(flt, max(1, -(-(to_ms - from_ms) // bucket_ms)))
+        for r in sums:
+            b = out[r["bucket"]]
+            kind = r["kind"]
+            if kind == "run":
+                b.update(
+                    runs=r["n"],
+                    runs_succeeded=r["succeeded"],
+                    runs_failed=r["failed"],
+                    runs_cancelled=r["cancelled"],
+                )
+            elif kind == "step":
+                b.update(
+                    step_runs=r["n"],
+                    step_runs_succeeded=r["succeeded"],
+                    step_runs_failed=r["failed"],
+                    step_runs_finished=r["finished"],
+                )
+            elif kind == "call":
+                b.update(
+                    calls=r["n"],
+                    call_errors=r["errors"],
+                    input_tokens=r["input_tokens"],
+                    output_tokens=r["output_tokens"],
+                    cost_usd=r["cost_nano"] / NANO,
+                    estimated_cost_usd=r["estimated_cost_nano"] / NANO,
+                )
+            else:
+                b["events"] = r["n"]
+        prefixes = {"run": "run_", "step": "step_", "call": "latency_"}
+        for (bucket, kind, _dims), counts in bins.items():
+            prefix = prefixes[kind]
+            out[bucket].update({prefix + name: v for name, v in _percentiles(counts)})
+        return out
+
+    async def exact_buckets(
+        self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
+    ) -> list[Props]:
+        """:meth:`buckets` aggregated from the graph (exact percentiles)."""
         params = {**flt.params(), "from_ms": from_ms, "to_ms": to_ms, "bucket_ms": bucket_ms}
         no_rows: asyncio.Future[list[Record]] = asyncio.get_running_loop().create_future()
         no_rows.set_result([])
@@ -86,14 +207,7 @@ class MetricsReads(Store):
             self.read("metrics_llm_calls", **params),
             self.read("metrics_events", **params) if flt.has_events else no_rows,
         )
-        count = max(1, -(-(to_ms - from_ms) // bucket_ms))
-        out = [dict(EMPTY_BUCKET, bucket=i) for i in range(count)]
-        if not flt.has_runs:
-            for b in out:
-                b.update(runs=None, runs_succeeded=None, runs_failed=None, runs_cancelled=None)
-        if not flt.has_events:
-            for b in out:
-                b["events"] = None
+        out = self._empty_buckets(flt, max(1, -(-(to_ms - from_ms) // bucket_ms)))
         for r in runs:
             out[r["bucket"]].update(
                 runs=r["runs"],
@@ -138,6 +252,66 @@ class MetricsReads(Store):
         pipeline: str | None = None,
         provider: str | None = None,
     ) -> list[Props]:
+        """LLM-call figures grouped by ``by`` (PIPELINE, STEP, MODEL, PROVIDER), costliest
+        first."""
+        if _on_minutes(from_ms, to_ms) and await self.rollups_complete():
+            return await self.rollup_breakdown(by, from_ms, to_ms, pipeline, provider)
+        return await self.exact_breakdown(by, from_ms, to_ms, pipeline, provider)
+
+    async def rollup_breakdown(
+        self,
+        by: str,
+        from_ms: int,
+        to_ms: int,
+        pipeline: str | None = None,
+        provider: str | None = None,
+    ) -> list[Props]:
+        flt = MetricFilter(pipeline=pipeline, provider=provider)
+        ranges = rollup_ranges(from_ms, to_ms, to_ms - from_ms)
+        sums, bins = await self._rollups(flt, ranges, ["call"], by_dims=True)
+        groups: dict[Any, Props] = {}
+        sketches: dict[Any, Counter[Bin]] = defaultdict(Counter)
+        for r in sums:
+            dims = tuple(r["dims"])
+            key = _group_key(by, dims)
+            g = groups.setdefault(
+                key,
+                {"key": key, "calls": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0,
+                 "cost_nano": 0, "estimated_cost_nano": 0},
+            )  # fmt: skip
+            for name in ("errors", "input_tokens", "output_tokens", "cost_nano"):
+                g[name] += r[name]
+            g["calls"] += r["n"]
+            g["estimated_cost_nano"] += r["estimated_cost_nano"]
+        for (_bucket, _kind, dims), counts in bins.items():
+            sketches[_group_key(by, dims)].update(counts)
+        out = []
+        for key, g in groups.items():
+            if not g["calls"]:
+                continue  # buckets emptied by calls that moved (a late prompt named its model)
+            row = {
+                "key": key,
+                "calls": g["calls"],
+                "errors": g["errors"],
+                "input_tokens": g["input_tokens"],
+                "output_tokens": g["output_tokens"],
+                "cost_usd": g["cost_nano"] / NANO,
+                "estimated_cost_usd": g["estimated_cost_nano"] / NANO,
+            }
+            row.update(_percentiles(sketches.get(key, Counter())))
+            out.append(row)
+        # As the exact statement: costliest first, then by key (nulls last).
+        out.sort(key=lambda r: (-r["cost_usd"], r["key"] is None, r["key"] or ""))
+        return out
+
+    async def exact_breakdown(
+        self,
+        by: str,
+        from_ms: int,
+        to_ms: int,
+        pipeline: str | None = None,
+        provider: str | None = None,
+    ) -> list[Props]:
         recs = await self.read(
             "metrics_breakdown",
             by=by,
@@ -147,3 +321,16 @@ class MetricsReads(Store):
             provider=provider,
         )
         return [dict(r) for r in recs]
+
+
+def _group_key(by: str, dims: Any) -> str | None:
+    """The breakdown key of a call's (pipeline, step, provider, model), as
+    metrics_breakdown.cypher builds it (null when a part is null)."""
+    pipeline, step, provider, model = dims
+    if by == "PIPELINE":
+        return pipeline
+    if by == "STEP":
+        return None if pipeline is None else f"{pipeline}/{step if step is not None else '-'}"
+    if by == "PROVIDER":
+        return provider
+    return None if provider is None or model is None else f"{provider}/{model}"

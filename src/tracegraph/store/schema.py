@@ -12,3 +12,5 @@ async def apply_schema(driver: AsyncDriver, database: str) -> None:
         for statement in script_queries("schema"):
             await (await session.run(statement)).consume()
         await (await session.run(query("await_indexes"))).consume()
+        # After the constraints: two replicas starting at once merge one marker.
+        await (await session.run(query("rollup_state_init"))).consume()
