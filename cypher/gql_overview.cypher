@@ -11,8 +11,8 @@ CALL () {
 CALL (rolled_up) {
   WITH rolled_up WHERE rolled_up
   MATCH (u:Rollup)
-  USING INDEX u:Rollup(level, t)
-  WHERE u.level = 'h' AND u.t >= $since.epochMillis AND u.kind = 'call'
+  USING INDEX u:Rollup(kind, level, t)
+  WHERE u.kind = 'call' AND u.level = 'h' AND u.t >= $since.epochMillis
   RETURN sum(u.input_tokens + u.output_tokens) AS tokens_today,
          sum(u.cost_nano) / 1.0e9 AS cost_today_usd
   UNION ALL

@@ -12,7 +12,7 @@
 // background duties (issue 20), held by running replicas: kept. Schema alerts' markers
 // (issue 22) say an alert was sent: kept, so a replay sends none again.
 // The metric rollups
-// (Rollup, RollupBin) go with the graph they sum and the replay adds them up again; their
+// (Rollup) go with the graph they sum and the replay adds them up again; their
 // completeness marker (RollupState) stays, as the replay keeps them complete.
 MATCH (a)-[r]->(b)
 WHERE NOT ((a:ApiKey OR a:AuthBootstrap OR a:RedactionPolicy OR a:AuditEntry)

@@ -1,8 +1,9 @@
 // Moves the metric rollups by a batch's differences (store/rollups.py): one row per
-// rollup bucket (kind, level, start, dimensions) and one per sketch bin, summed in
-// Python first, so the cost follows the distinct buckets, not the events; then records
-// each changed entity's new contribution. Emptied buckets and bins are deleted. Rows come sorted by key: concurrent writers
-// take the bucket locks in one order.
+// rollup bucket (kind, level, start, dimensions), summed in Python first, so the cost
+// follows the distinct buckets, not the events; then records each changed entity's new
+// contribution. Rows come sorted by key: concurrent writers take the bucket locks in
+// one order. A bucket's latency sketch is two lists on it (bin codes ascending, counts):
+// a read fetches one node per bucket, however many bins it holds.
 CALL () {
   UNWIND $rollup.buckets AS row
   MERGE (r:Rollup {k: row.k})
@@ -13,6 +14,8 @@ CALL () {
                   r.n = 0, r.errors = 0, r.succeeded = 0, r.failed = 0, r.cancelled = 0,
                   r.finished = 0, r.input_tokens = 0, r.output_tokens = 0,
                   r.cost_nano = 0, r.estimated_cost_nano = 0
+  // This SET write-locks the bucket before its sketch is read below: no other writer
+  // can change the lists between that read and their rewrite.
   SET r.n = r.n + row.n, r.errors = r.errors + row.errors,
       r.succeeded = r.succeeded + row.succeeded, r.failed = r.failed + row.failed,
       r.cancelled = r.cancelled + row.cancelled, r.finished = r.finished + row.finished,
@@ -20,20 +23,23 @@ CALL () {
       r.output_tokens = r.output_tokens + row.output_tokens,
       r.cost_nano = r.cost_nano + row.cost_nano,
       r.estimated_cost_nano = r.estimated_cost_nano + row.estimated_cost_nano
+  WITH r, row
+  CALL (r, row) {
+    WITH r, row WHERE size(row.bins) > 0
+    WITH r, row, coalesce(r.bins, []) AS bins, coalesce(r.counts, []) AS counts
+    UNWIND [i IN range(0, size(bins) - 1) | [bins[i], counts[i]]] + row.bins AS pair
+    WITH r, pair[0] AS code, sum(pair[1]) AS n
+    ORDER BY code
+    WITH r, collect(CASE WHEN n <> 0 THEN code END) AS codes,
+         collect(CASE WHEN n <> 0 THEN n END) AS ns
+    // An emptied sketch is no property at all (the same node whatever the order).
+    SET r.bins = CASE WHEN size(codes) > 0 THEN codes END,
+        r.counts = CASE WHEN size(ns) > 0 THEN ns END
+  }
   // A bucket left with nothing (its last call moved to another) goes: the rollups are
   // then the same whatever the arrival order.
   WITH r WHERE r.n = 0
   DELETE r
-}
-CALL () {
-  UNWIND $rollup.bins AS row
-  MERGE (b:RollupBin {k: row.k})
-    ON CREATE SET b.kind = row.kind, b.level = row.level, b.t = row.t,
-                  b.pipeline = row.pipeline, b.step = row.step, b.provider = row.provider,
-                  b.model = row.model, b.sign = row.sign, b.idx = row.idx, b.n = 0
-  SET b.n = b.n + row.n
-  WITH b WHERE b.n = 0
-  DELETE b
 }
 CALL () {
   UNWIND $rollup.calls AS row

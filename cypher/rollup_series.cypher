@@ -1,32 +1,48 @@
-// Metric rollups summed per requested bucket (store/metrics_reads.py): $ranges are
-// {level ('m' minute, 'h' hour), from, to (epoch ms), bucket (index)}, the buckets of a
-// series cut into whole hours and the minutes around them. Filters as in the exact
-// statements (metrics_*.cypher): a rollup without the filtered dimension (a run has no
-// step) never matches one. $by_dims: also grouped by pipeline, step, provider and model
-// (breakdowns). Each range seeks the (pipeline, level, t) or (level, t) index.
-UNWIND $ranges AS rg
-CALL (rg) {
-  WITH rg WHERE $pipeline IS NOT NULL
-  MATCH (r:Rollup)
-  // Hinted: planned while there were few rollups, the planner scanned the other index.
-  USING INDEX r:Rollup(pipeline, level, t)
-  WHERE r.pipeline = $pipeline AND r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
-  RETURN r
-  UNION ALL
-  WITH rg WHERE $pipeline IS NULL
-  MATCH (r:Rollup)
-  USING INDEX r:Rollup(level, t)
-  WHERE r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
-  RETURN r
-}
-WITH rg, r
-WHERE r.kind IN $kinds
-  AND ($step IS NULL OR r.step = $step)
-  AND ($provider IS NULL OR r.provider = $provider)
-  AND ($model IS NULL OR r.model = $model)
-RETURN rg.bucket AS bucket, r.kind AS kind,
+// Metric rollups summed per requested bucket (store/metrics_reads.py), in one statement
+// for the whole request. $ranges are {level ('m' minute, 'h' hour), from, to} (epoch
+// ms): the buckets of a series cut into whole hours and the minutes around them, runs of
+// one level merged, so a series of hourly buckets is one index seek. Each rollup lies in
+// one bucket: its index is (t - $from) / $bucket_ms. Filters as in the exact statements
+// (metrics_*.cypher): a rollup without the filtered dimension (a run has no step) never
+// matches one. $by_dims: also grouped by pipeline, step, provider and model
+// (breakdowns). Sums are added here; the latency sketches of the kinds in $sketch_kinds
+// come back as each bucket's lists (bin codes, counts), merged in Python. `complete`:
+// whether the rollups may be read at all (RollupState), else no rows and the caller
+// reads the graph.
+OPTIONAL MATCH (state:RollupState {name: 'rollups'})
+WITH coalesce(state.complete, false) AS complete
+CALL (complete) {
+  UNWIND CASE WHEN complete THEN $ranges ELSE [] END AS rg
+  CALL (rg) {
+    WITH rg WHERE $pipeline IS NOT NULL
+    MATCH (r:Rollup)
+    // Hinted: planned while there were few rollups, the planner scanned another index.
+    USING INDEX r:Rollup(pipeline, level, t)
+    WHERE r.pipeline = $pipeline AND r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
+    RETURN r
+    UNION ALL
+    WITH rg WHERE $pipeline IS NULL
+    MATCH (r:Rollup)
+    USING INDEX r:Rollup(level, t)
+    WHERE r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
+    RETURN r
+  }
+  WITH r
+  WHERE r.kind IN $kinds
+    AND ($step IS NULL OR r.step = $step)
+    AND ($provider IS NULL OR r.provider = $provider)
+    AND ($model IS NULL OR r.model = $model)
+  WITH (r.t - $from) / $bucket_ms AS bucket, r.kind AS kind,
        CASE WHEN $by_dims THEN [r.pipeline, r.step, r.provider, r.model] END AS dims,
        sum(r.n) AS n, sum(r.errors) AS errors, sum(r.succeeded) AS succeeded,
        sum(r.failed) AS failed, sum(r.cancelled) AS cancelled, sum(r.finished) AS finished,
        sum(r.input_tokens) AS input_tokens, sum(r.output_tokens) AS output_tokens,
-       sum(r.cost_nano) AS cost_nano, sum(r.estimated_cost_nano) AS estimated_cost_nano
+       sum(r.cost_nano) AS cost_nano, sum(r.estimated_cost_nano) AS estimated_cost_nano,
+       // Both lists of a bucket or neither (collect skips nulls): they stay aligned.
+       collect(CASE WHEN r.kind IN $sketch_kinds THEN r.bins END) AS bins,
+       collect(CASE WHEN r.kind IN $sketch_kinds THEN r.counts END) AS counts
+  RETURN collect([bucket, kind, dims, n, errors, succeeded, failed, cancelled, finished,
+                  input_tokens, output_tokens, cost_nano, estimated_cost_nano,
+                  bins, counts]) AS rows
+}
+RETURN complete, rows

@@ -1,7 +1,7 @@
 // A database as a version without rollups left it: no rollups, no recorded
 // contributions, no counted marks, the marker incomplete.
 MATCH (n)
-WHERE n:Rollup OR n:RollupBin
+WHERE n:Rollup
 DETACH DELETE n
 WITH count(*) AS deleted
 OPTIONAL MATCH (x)

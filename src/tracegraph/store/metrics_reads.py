@@ -14,15 +14,15 @@ start, LLM calls by answer, events by source time), exact, as before the rollups
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from neo4j import Record
 
 from tracegraph.store.base import Store
-from tracegraph.store.rollups import HOUR_MS, MINUTE_MS, NANO, Bin, quantile
+from tracegraph.store.rollups import HOUR_MS, MINUTE_MS, NANO, Bin, code_bin, quantile
 
 Props = dict[str, Any]
 
@@ -103,11 +103,54 @@ def rollup_ranges(from_ms: int, to_ms: int, bucket_ms: int) -> list[Props]:
     return ranges
 
 
+def merged_ranges(ranges: list[Props]) -> list[Props]:
+    """Adjacent ranges of one level as one (``bucket`` dropped: rollup_series finds a
+    rollup's bucket from its start), so a series of whole-hour buckets is one seek."""
+    out: list[Props] = []
+    for rg in ranges:
+        if out and out[-1]["level"] == rg["level"] and out[-1]["to"] == rg["from"]:
+            out[-1]["to"] = rg["to"]
+        else:
+            out.append({"level": rg["level"], "from": rg["from"], "to": rg["to"]})
+    return out
+
+
+# The percentiles each kind's sketch answers.
+SKETCH_KINDS = ("run", "step", "call")
+SUM_FIELDS = (
+    "n", "errors", "succeeded", "failed", "cancelled", "finished", "input_tokens",
+    "output_tokens", "cost_nano", "estimated_cost_nano",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class RolledGroup:
+    """One (bucket, kind, dims) of rollup_series: its sums and merged sketch."""
+
+    sums: dict[str, int]
+    sketch: Counter[int]
+
+    def add(self, other: RolledGroup) -> None:
+        for name, value in other.sums.items():
+            self.sums[name] += value
+        self.sketch.update(other.sketch)
+
+
+def _group_of(row: list[Any]) -> RolledGroup:
+    sums = dict(zip(SUM_FIELDS, row[3:13], strict=True))
+    sketch: Counter[int] = Counter()
+    for codes, counts in zip(row[13], row[14], strict=True):
+        for code, n in zip(codes, counts, strict=True):
+            sketch[code] += n
+    return RolledGroup(sums, sketch)
+
+
 def _on_minutes(*ms: int) -> bool:
     return all(value % MINUTE_MS == 0 for value in ms)
 
 
-def _percentiles(bins: Counter[Bin]) -> Iterator[tuple[str, float | None]]:
+def _percentiles(codes: Counter[int]) -> Iterator[tuple[str, float | None]]:
+    bins: Counter[Bin] = Counter({code_bin(code): n for code, n in codes.items()})
     for q, name in PERCENTILES:
         yield name, quantile(bins, q)
 
@@ -117,25 +160,77 @@ class MetricsReads(Store):
         return bool((await self.read("rollup_state"))[0]["complete"])
 
     async def _rollups(
-        self, flt: MetricFilter, ranges: list[Props], kinds: list[str], by_dims: bool
-    ) -> tuple[list[Record], dict[tuple[Any, str, Any], Counter[Bin]]]:
-        params = {**flt.params(), "ranges": ranges, "kinds": kinds, "by_dims": by_dims}
-        sums, bin_rows = await asyncio.gather(
-            self.read("rollup_series", **params), self.read("rollup_series_bins", **params)
+        self,
+        flt: MetricFilter,
+        from_ms: int,
+        to_ms: int,
+        bucket_ms: int,
+        kinds: list[str],
+        sketch_kinds: Iterable[str],
+        by_dims: bool,
+    ) -> dict[tuple[int, str, Any], RolledGroup] | None:
+        """The rollups of [from_ms, to_ms) per (bucket, kind, dims), in one statement;
+        None when they are incomplete (the caller reads the graph)."""
+        [record] = await self.read(
+            "rollup_series",
+            **flt.params(),
+            ranges=merged_ranges(rollup_ranges(from_ms, to_ms, bucket_ms)),
+            kinds=kinds,
+            sketch_kinds=[k for k in sketch_kinds if k in kinds],
+            by_dims=by_dims,
+            bucket_ms=bucket_ms,
+            **{"from": from_ms},
         )
-        bins: dict[tuple[Any, str, Any], Counter[Bin]] = defaultdict(Counter)
-        for r in bin_rows:
-            dims = None if r["dims"] is None else tuple(r["dims"])
-            bins[(r["bucket"], r["kind"], dims)][(r["sign"], r["idx"])] += r["n"]
-        return sums, bins
+        if not record["complete"]:
+            return None
+        return {
+            (row[0], row[1], None if row[2] is None else tuple(row[2])): _group_of(row)
+            for row in record["rows"]
+        }
 
     async def buckets(
-        self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
+        self,
+        flt: MetricFilter,
+        from_ms: int,
+        to_ms: int,
+        bucket_ms: int,
+        sketch_kinds: Iterable[str] = SKETCH_KINDS,
     ) -> list[Props]:
-        """One dict per bucket (empty buckets included), oldest first."""
-        if _on_minutes(from_ms, to_ms, bucket_ms) and await self.rollups_complete():
-            return await self.rollup_buckets(flt, from_ms, to_ms, bucket_ms)
-        return await self.exact_buckets(flt, from_ms, to_ms, bucket_ms)
+        """One dict per bucket (empty buckets included), oldest first. Percentiles only of
+        ``sketch_kinds`` (run, step, call) from the rollups (the others None)."""
+        series, _ = await self.series_and_totals(
+            flt, from_ms, to_ms, bucket_ms, sketch_kinds, totals=False
+        )
+        assert series is not None
+        return series
+
+    async def series_and_totals(
+        self,
+        flt: MetricFilter,
+        from_ms: int,
+        to_ms: int,
+        bucket_ms: int,
+        sketch_kinds: Iterable[str] = SKETCH_KINDS,
+        *,
+        series: bool = True,
+        totals: bool = True,
+    ) -> tuple[list[Props] | None, Props | None]:
+        """The buckets of [from_ms, to_ms) and/or the whole range as one bucket. From the
+        rollups both come from one read (the totals merge the buckets: sums and sketches
+        alike); else from the graph."""
+        width = max(1, to_ms - from_ms)
+        if _on_minutes(from_ms, to_ms, bucket_ms):
+            got = await self.rollup_series_and_totals(
+                flt, from_ms, to_ms, bucket_ms if series else width, sketch_kinds
+            )
+            if got is not None:
+                rows, whole = got
+                return (rows if series else None), (whole if totals else None)
+        exact_series, exact_totals = await asyncio.gather(
+            self.exact_buckets(flt, from_ms, to_ms, bucket_ms) if series else _none(),
+            self.exact_buckets(flt, from_ms, to_ms, width) if totals else _none(),
+        )
+        return exact_series, (exact_totals[0] if exact_totals else None)
 
     def _empty_buckets(self, flt: MetricFilter, count: int) -> list[Props]:
         out = [dict(EMPTY_BUCKET, bucket=i) for i in range(count)]
@@ -147,52 +242,53 @@ class MetricsReads(Store):
                 b["events"] = None
         return out
 
-    async def rollup_buckets(
-        self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
-    ) -> list[Props]:
-        """:meth:`buckets` from the rollups (edges on whole minutes)."""
+    def _kinds(self, flt: MetricFilter) -> list[str]:
         kinds = ["step", "call"]
         if flt.has_runs:
             kinds.append("run")
         if flt.has_events:
             kinds.append("event")
-        sums, bins = await self._rollups(
-            flt, rollup_ranges(from_ms, to_ms, bucket_ms), kinds, by_dims=False
+        return kinds
+
+    async def rollup_buckets(
+        self,
+        flt: MetricFilter,
+        from_ms: int,
+        to_ms: int,
+        bucket_ms: int,
+        sketch_kinds: Iterable[str] = SKETCH_KINDS,
+    ) -> list[Props]:
+        """:meth:`buckets` from the rollups (edges on whole minutes; they must be
+        complete)."""
+        got = await self.rollup_series_and_totals(flt, from_ms, to_ms, bucket_ms, sketch_kinds)
+        assert got is not None, "the rollups are incomplete"
+        return got[0]
+
+    async def rollup_series_and_totals(
+        self,
+        flt: MetricFilter,
+        from_ms: int,
+        to_ms: int,
+        bucket_ms: int,
+        sketch_kinds: Iterable[str],
+    ) -> tuple[list[Props], Props] | None:
+        groups = await self._rollups(
+            flt, from_ms, to_ms, bucket_ms, self._kinds(flt), sketch_kinds, by_dims=False
         )
+        if groups is None:
+            return None
         out = self._empty_buckets(flt, max(1, -(-(to_ms - from_ms) // bucket_ms)))
-        for r in sums:
-            b = out[r["bucket"]]
-            kind = r["kind"]
-            if kind == "run":
-                b.update(
-                    runs=r["n"],
-                    runs_succeeded=r["succeeded"],
-                    runs_failed=r["failed"],
-                    runs_cancelled=r["cancelled"],
-                )
-            elif kind == "step":
-                b.update(
-                    step_runs=r["n"],
-                    step_runs_succeeded=r["succeeded"],
-                    step_runs_failed=r["failed"],
-                    step_runs_finished=r["finished"],
-                )
-            elif kind == "call":
-                b.update(
-                    calls=r["n"],
-                    call_errors=r["errors"],
-                    input_tokens=r["input_tokens"],
-                    output_tokens=r["output_tokens"],
-                    cost_usd=r["cost_nano"] / NANO,
-                    estimated_cost_usd=r["estimated_cost_nano"] / NANO,
-                )
+        [whole] = self._empty_buckets(flt, 1)
+        merged: dict[str, RolledGroup] = {}
+        for (bucket, kind, _dims), group in groups.items():
+            _fill(out[bucket], kind, group)
+            if kind in merged:
+                merged[kind].add(group)
             else:
-                b["events"] = r["n"]
-        prefixes = {"run": "run_", "step": "step_", "call": "latency_"}
-        for (bucket, kind, _dims), counts in bins.items():
-            prefix = prefixes[kind]
-            out[bucket].update({prefix + name: v for name, v in _percentiles(counts)})
-        return out
+                merged[kind] = RolledGroup(dict(group.sums), Counter(group.sketch))
+        for kind, group in merged.items():
+            _fill(whole, kind, group)
+        return out, whole
 
     async def exact_buckets(
         self, flt: MetricFilter, from_ms: int, to_ms: int, bucket_ms: int
@@ -267,38 +363,32 @@ class MetricsReads(Store):
         provider: str | None = None,
     ) -> list[Props]:
         flt = MetricFilter(pipeline=pipeline, provider=provider)
-        ranges = rollup_ranges(from_ms, to_ms, to_ms - from_ms)
-        sums, bins = await self._rollups(flt, ranges, ["call"], by_dims=True)
-        groups: dict[Any, Props] = {}
-        sketches: dict[Any, Counter[Bin]] = defaultdict(Counter)
-        for r in sums:
-            dims = tuple(r["dims"])
+        found = await self._rollups(
+            flt, from_ms, to_ms, to_ms - from_ms, ["call"], ["call"], by_dims=True
+        )
+        assert found is not None, "the rollups are incomplete"
+        groups: dict[Any, RolledGroup] = {}
+        for (_bucket, _kind, dims), group in found.items():
             key = _group_key(by, dims)
-            g = groups.setdefault(
-                key,
-                {"key": key, "calls": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0,
-                 "cost_nano": 0, "estimated_cost_nano": 0},
-            )  # fmt: skip
-            for name in ("errors", "input_tokens", "output_tokens", "cost_nano"):
-                g[name] += r[name]
-            g["calls"] += r["n"]
-            g["estimated_cost_nano"] += r["estimated_cost_nano"]
-        for (_bucket, _kind, dims), counts in bins.items():
-            sketches[_group_key(by, dims)].update(counts)
+            if key in groups:
+                groups[key].add(group)
+            else:
+                groups[key] = RolledGroup(dict(group.sums), Counter(group.sketch))
         out = []
-        for key, g in groups.items():
-            if not g["calls"]:
+        for key, group in groups.items():
+            g = group.sums
+            if not g["n"]:
                 continue  # buckets emptied by calls that moved (a late prompt named its model)
             row = {
                 "key": key,
-                "calls": g["calls"],
+                "calls": g["n"],
                 "errors": g["errors"],
                 "input_tokens": g["input_tokens"],
                 "output_tokens": g["output_tokens"],
                 "cost_usd": g["cost_nano"] / NANO,
                 "estimated_cost_usd": g["estimated_cost_nano"] / NANO,
             }
-            row.update(_percentiles(sketches.get(key, Counter())))
+            row.update(_percentiles(group.sketch))
             out.append(row)
         # As the exact statement: costliest first, then by key (nulls last).
         out.sort(key=lambda r: (-r["cost_usd"], r["key"] is None, r["key"] or ""))
@@ -334,3 +424,43 @@ def _group_key(by: str, dims: Any) -> str | None:
     if by == "PROVIDER":
         return provider
     return None if provider is None or model is None else f"{provider}/{model}"
+
+
+async def _none() -> None:
+    return None
+
+
+_PREFIXES = {"run": "run_", "step": "step_", "call": "latency_"}
+
+
+def _fill(b: Props, kind: str, group: RolledGroup) -> None:
+    """Put one kind's rollup sums (and percentiles, when its sketch was read) into the
+    bucket dict ``b``."""
+    r = group.sums
+    if kind == "run":
+        b.update(
+            runs=r["n"],
+            runs_succeeded=r["succeeded"],
+            runs_failed=r["failed"],
+            runs_cancelled=r["cancelled"],
+        )
+    elif kind == "step":
+        b.update(
+            step_runs=r["n"],
+            step_runs_succeeded=r["succeeded"],
+            step_runs_failed=r["failed"],
+            step_runs_finished=r["finished"],
+        )
+    elif kind == "call":
+        b.update(
+            calls=r["n"],
+            call_errors=r["errors"],
+            input_tokens=r["input_tokens"],
+            output_tokens=r["output_tokens"],
+            cost_usd=r["cost_nano"] / NANO,
+            estimated_cost_usd=r["estimated_cost_nano"] / NANO,
+        )
+    else:
+        b["events"] = r["n"]
+    if group.sketch and kind in _PREFIXES:
+        b.update({_PREFIXES[kind] + name: v for name, v in _percentiles(group.sketch)})

@@ -16,8 +16,15 @@ distinct bucket (and sketch bin), not per event. Cost is summed as integer nano-
 (exact and order-independent; each call's cost rounds to 10^-9 USD).
 
 Percentiles come from DDSketch bins (``ddsketch``'s logarithmic mapping with 1 %
-relative accuracy): bin counts are summed across buckets at read time and the quantile
-is read off them, within 1 % of the exact value of the same rank.
+relative accuracy), kept on each bucket as two lists (``bins``: bin codes, ascending;
+``counts``), so a read fetches one node per bucket whatever its number of bins; the
+counts are merged across buckets at read time and the quantile read off them, within
+1 % of the exact value of the same rank.
+
+``tracegraph rollups rebuild`` sums a page of nodes server-side
+(``cypher/rollup_rebuild_*.cypher``: the same contributions, JSON text and sketch keys
+computed in Cypher) and applies one row per bucket, so it costs a pass of aggregation
+queries, not per-node Python.
 """
 
 from __future__ import annotations
@@ -74,6 +81,17 @@ def sketch_bin(value: float) -> Bin:
     return (sign, int(MAPPING.key(abs(value))))
 
 
+def bin_code(b: Bin) -> int:
+    """One integer per bin, as stored in a bucket's ``bins`` list (ascending codes are
+    ascending values within a sign)."""
+    sign, idx = b
+    return idx * 4 + sign + 1
+
+
+def code_bin(code: int) -> Bin:
+    return (code % 4 - 1, code // 4)
+
+
 def bin_value(sign: int, idx: int) -> float:
     """The value a bin stands for (within the relative accuracy of all it holds)."""
     return 0.0 if sign == 0 else sign * float(MAPPING.value(idx))
@@ -115,7 +133,8 @@ def _contribution(
 
 
 def _nano(cost: float | None) -> int:
-    return 0 if cost is None else round(cost * NANO)
+    # Half up (not Python's half-even round): the rebuild computes the same in Cypher.
+    return 0 if cost is None else math.floor(cost * NANO + 0.5)
 
 
 def call_contribution(row: Row) -> Contribution | None:
@@ -166,42 +185,43 @@ def encode(contribution: Contribution | None) -> str:
 
 @dataclass
 class RollupDelta:
-    """A batch's differences, summed per bucket and per sketch bin."""
+    """A batch's differences, summed per bucket (with its sketch bins' differences)."""
 
     buckets: dict[str, Row] = field(default_factory=dict)
-    bins: dict[str, Row] = field(default_factory=dict)
+
+    def bucket(self, kind: str, level: str, start: int, dims: Sequence[Any]) -> Row:
+        key = bucket_key(kind, level, start, dims)
+        row = self.buckets.get(key)
+        if row is None:
+            row = {"k": key, "kind": kind, "level": level, "t": start, "sketch": Counter()}
+            row.update(zip(DIMS, dims, strict=True))
+            row.update(dict.fromkeys(FIELDS, 0))
+            self.buckets[key] = row
+        return row
 
     def add(self, contribution: Contribution, sign: int) -> None:
         kind, t, dims = contribution["kind"], contribution["t"], contribution["d"]
-        dim_key = orjson.dumps(dims).decode()
         for level, width in LEVELS:
-            start = t - t % width
-            key = f"{kind}|{level}|{start}|{dim_key}"
-            row = self.buckets.get(key)
-            if row is None:
-                row = {"k": key, "kind": kind, "level": level, "t": start}
-                row.update(zip(DIMS, dims, strict=True))
-                row.update(dict.fromkeys(FIELDS, 0))
-                self.buckets[key] = row
+            row = self.bucket(kind, level, t - t % width, dims)
             for name, value in zip(FIELDS, contribution["f"], strict=True):
                 row[name] += sign * value
             if contribution["b"] is not None:
-                bin_sign, idx = contribution["b"]
-                bin_key = f"{key}|{bin_sign}:{idx}"
-                b = self.bins.get(bin_key)
-                if b is None:
-                    b = {"k": bin_key, "kind": kind, "level": level, "t": start}
-                    b.update(zip(BIN_DIMS, dims, strict=False))
-                    b.update(sign=bin_sign, idx=idx, n=0)
-                    self.bins[bin_key] = b
-                b["n"] += sign
+                row["sketch"][bin_code(tuple(contribution["b"]))] += sign
 
     def bucket_rows(self) -> list[Row]:
-        rows = (r for r in self.buckets.values() if any(r[name] for name in FIELDS))
+        """Rows for rollup_apply: the changed buckets in key order (concurrent writers
+        lock them in one order), each with its bins' differences as [code, n] pairs."""
+        rows = []
+        for row in self.buckets.values():
+            bins = sorted([code, n] for code, n in row["sketch"].items() if n)
+            if bins or any(row[name] for name in FIELDS):
+                rows.append({**{k: v for k, v in row.items() if k != "sketch"}, "bins": bins})
         return sorted(rows, key=lambda r: r["k"])
 
-    def bin_rows(self) -> list[Row]:
-        return sorted((b for b in self.bins.values() if b["n"]), key=lambda b: b["k"])
+
+def bucket_key(kind: str, level: str, start: int, dims: Sequence[Any]) -> str:
+    """A bucket's unique key (the rebuild builds the same from what Cypher returns)."""
+    return f"{kind}|{level}|{start}|{orjson.dumps(list(dims)).decode()}"
 
 
 @dataclass
@@ -263,39 +283,91 @@ async def update_rollups(tx: AsyncManagedTransaction, touched: Touched) -> None:
     record = await (await tx.run(cypher("rollup_touched"), touched=params)).single()
     assert record is not None  # aggregations always return their row
     delta, changed = plan_update(dict(record))
-    buckets, bins = delta.bucket_rows(), delta.bin_rows()
-    if not (buckets or bins or any(changed.values())):
+    await apply_rollups(tx, delta.bucket_rows(), changed)
+
+
+async def apply_rollups(
+    tx: AsyncManagedTransaction, buckets: list[Row], changed: dict[str, list[Row]]
+) -> None:
+    """Add ``buckets`` (rows of :meth:`RollupDelta.bucket_rows`) to the rollups and
+    record the entities' new contributions."""
+    if not (buckets or any(changed.values())):
         return
     rollup = {
         "buckets": RowList(buckets),
-        "bins": RowList(bins),
-        **{label: RowList(rows) for label, rows in changed.items()},
+        **{label: RowList(changed.get(label, [])) for label in ("calls", "step_runs", "runs")},
     }
     await (await tx.run(cypher("rollup_apply"), rollup=rollup)).consume()
 
 
+# Each label's rebuild statement (cypher/rollup_rebuild_*.cypher) and the Touched field
+# its leftovers go to.
+REBUILD_STATEMENTS = {
+    "LLMCall": ("rollup_rebuild_calls", "call", "calls"),
+    "StepRun": ("rollup_rebuild_step_runs", "step", "step_runs"),
+    "Run": ("rollup_rebuild_runs", "run", "runs"),
+    "Event": ("rollup_rebuild_events", "event", "events"),
+}
+REBUILD_LABELS = tuple(REBUILD_STATEMENTS)
+REBUILD_PAGE = 20_000
+
+
+def _json_escapes() -> tuple[list[str], list[str]]:
+    """The characters JSON text escapes and orjson's escape of each: the rebuild's Cypher
+    writes a contribution's text byte for byte as :func:`encode` does."""
+    chars = [chr(i) for i in range(32)] + ['"', "\\"]
+    return chars, [orjson.dumps(ch).decode()[1:-1] for ch in chars]
+
+
+ESCAPE_FROM, ESCAPE_TO = _json_escapes()
+
+
+def rebuild_params() -> dict[str, Any]:
+    """What the rebuild statements need to compute contributions as this module does:
+    the sketch mapping's multiplier and offset, and the JSON escapes."""
+    return {
+        "multiplier": MAPPING._multiplier,
+        "offset": MAPPING._offset,
+        "min_possible": MAPPING.min_possible,
+        "escape_from": ESCAPE_FROM,
+        "escape_to": ESCAPE_TO,
+    }
+
+
 async def rebuild_page_in_tx(
     tx: AsyncManagedTransaction, label: str, after: str, limit: int
-) -> list[str]:
+) -> tuple[int, str]:
     """One page of ``tracegraph rollups rebuild``: the next ``limit`` nodes of ``label``
-    after id ``after``, brought into the rollups (only what is missing moves them)."""
+    after id ``after``. Cypher locks them, computes the contributions of those never
+    counted, records them and returns the page's sums per bucket; those get applied
+    here, in the same transaction. A node whose recorded contribution differs from its
+    figures (not written by this version) moves by the difference, as at ingest.
+    Returns (nodes visited, the last id)."""
+    statement, kind, field_name = REBUILD_STATEMENTS[label]
     record = await (
-        await tx.run(cypher("rollup_rebuild_page"), label=label, after=after, limit=limit)
+        await tx.run(cypher(statement), after=after, limit=limit, **rebuild_params())
     ).single()
-    ids: list[str] = list(record["ids"]) if record is not None else []
-    if ids:
-        touched = Touched(
-            calls=ids if label == "LLMCall" else (),
-            step_runs=ids if label == "StepRun" else (),
-            runs=ids if label == "Run" else (),
-            events=ids if label == "Event" else (),
-        )
-        await update_rollups(tx, touched)
-    return ids
-
-
-REBUILD_LABELS = ("LLMCall", "StepRun", "Run", "Event")
-REBUILD_PAGE = 2_000
+    if record is None:  # an empty page
+        return 0, after
+    buckets = []
+    for row in record["buckets"]:
+        dims = list(row["dims"]) + [None] * (len(DIMS) - len(row["dims"]))
+        bucket = {
+            "k": bucket_key(kind, row["level"], row["t"], dims),
+            "kind": kind,
+            "level": row["level"],
+            "t": row["t"],
+            **dict(zip(DIMS, dims, strict=True)),
+            **{name: row["f"][i] for i, name in enumerate(FIELDS)},
+            "bins": sorted([list(pair) for pair in row["bins"]]),
+        }
+        buckets.append(bucket)
+    buckets.sort(key=lambda r: r["k"])
+    await apply_rollups(tx, buckets, {})
+    stale = list(record["stale"])
+    if stale:
+        await update_rollups(tx, Touched(**{field_name: stale}))
+    return int(record["visited"]), str(record["last_id"])
 
 
 async def rebuild_rollups(
@@ -315,11 +387,10 @@ async def rebuild_rollups(
         for label in REBUILD_LABELS:
             after = ""
             while True:
-                ids = await session.execute_write(rebuild_page_in_tx, label, after, page)
-                if not ids:
+                count, after = await session.execute_write(rebuild_page_in_tx, label, after, page)
+                if not count:
                     break
-                visited[label] += len(ids)
-                after = ids[-1]
+                visited[label] += count
                 if on_page is not None:
                     on_page(label, visited[label])
         await (await session.run(cypher("rollup_state_set"), complete=True)).consume()

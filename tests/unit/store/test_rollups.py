@@ -10,11 +10,13 @@ from typing import Any
 import orjson
 import pytest
 
-from tracegraph.store.metrics_reads import _group_key, rollup_ranges
+from tracegraph.store.metrics_reads import _group_key, merged_ranges, rollup_ranges
 from tracegraph.store.rollups import (
     RELATIVE_ACCURACY,
     Bin,
+    bin_code,
     call_contribution,
+    code_bin,
     encode,
     plan_update,
     quantile,
@@ -66,14 +68,15 @@ def test_a_new_call_adds_itself_to_its_minute_and_hour() -> None:
     for r in rows:
         assert (r["n"], r["input_tokens"], r["output_tokens"]) == (1, 61, 2)
         assert r["cost_nano"] == 213_000 and r["estimated_cost_nano"] == 0
-    assert sum(b["n"] for b in delta.bin_rows()) == 2  # one bin per level
+    # One sketch bin per level: the call's latency, as the library keys it.
+    assert [r["bins"] for r in rows] == [[[bin_code(sketch_bin(612)), 1]]] * 2
     assert changed["calls"] == [{"id": "c1", "rollup": encode(call_contribution(_call()))}]
 
 
 def test_an_unchanged_call_moves_nothing() -> None:
     recorded = encode(call_contribution(_call()))
     delta, changed = plan_update(_record(calls=[_call(rollup=recorded)]))
-    assert delta.bucket_rows() == [] and delta.bin_rows() == [] and changed["calls"] == []
+    assert delta.bucket_rows() == [] and changed["calls"] == []
 
 
 def test_a_changed_call_moves_by_the_difference_even_across_buckets() -> None:
@@ -102,7 +105,7 @@ def test_a_run_finishing_moves_from_running_to_succeeded() -> None:
     delta, _ = plan_update(_record(runs=[done]))
     for r in delta.bucket_rows():
         assert (r["n"], r["succeeded"]) == (0, 1)
-    assert sum(b["n"] for b in delta.bin_rows()) == 2
+        assert r["bins"] == [[bin_code(sketch_bin(5000)), 1]]
 
 
 def test_ranges_cut_buckets_into_whole_hours_and_the_minutes_around_them() -> None:
@@ -125,3 +128,37 @@ def test_breakdown_keys_are_the_exact_statements_keys() -> None:
     assert _group_key("PROVIDER", dims) == "openai"
     assert _group_key("MODEL", dims) == "openai/gpt-4o"
     assert _group_key("MODEL", ("p", "s", None, "m")) is None
+
+
+def test_bin_codes_round_trip_and_order_values_within_a_sign() -> None:
+    values = [0.0, 1e-6, 0.5, 1, 2, 612, 1e6, -0.5, -3, -1e6]
+    for v in values:
+        assert code_bin(bin_code(sketch_bin(v))) == sketch_bin(v)
+    positive = sorted((v for v in values if v > 0), key=lambda v: bin_code(sketch_bin(v)))
+    assert positive == sorted(v for v in values if v > 0)
+
+
+def test_a_latency_change_inside_one_bucket_moves_only_its_bins() -> None:
+    recorded = encode(call_contribution(_call()))
+    delta, _ = plan_update(_record(calls=[_call(rollup=recorded, latency=900)]))
+    for r in delta.bucket_rows():
+        assert r["n"] == 0 and r["input_tokens"] == 0
+        assert r["bins"] == sorted(
+            [[bin_code(sketch_bin(612)), -1], [bin_code(sketch_bin(900)), 1]]
+        )
+
+
+def test_cost_rounds_half_up_to_nano_usd_as_the_rebuild_does() -> None:
+    assert call_contribution(_call(cost=2.5e-9))["f"][8] == math.floor(2.5e-9 * 1e9 + 0.5)
+    assert call_contribution(_call(cost=None))["f"][8] == 0
+
+
+def test_hourly_buckets_read_as_one_range_per_level() -> None:
+    ranges = merged_ranges(rollup_ranges(0, 168 * HOUR, HOUR))
+    assert ranges == [{"level": "h", "from": 0, "to": 168 * HOUR}]
+    start = 30 * 60_000
+    ranges = merged_ranges(rollup_ranges(start, start + 3 * HOUR, HOUR))
+    # Every bucket straddles an hour: minutes only, one run.
+    assert ranges == [{"level": "m", "from": start, "to": start + 3 * HOUR}]
+    ranges = merged_ranges(rollup_ranges(start, start + 4 * HOUR, 2 * HOUR))
+    assert [r["level"] for r in ranges] == ["m", "h", "m", "h", "m"]

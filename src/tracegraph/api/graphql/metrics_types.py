@@ -2,12 +2,15 @@
 
 Resolvers only check arguments and map rows; the aggregation is Cypher over indexed time
 ranges (``tracegraph.store.metrics_reads``). ``Metrics.series`` and ``Metrics.totals``
-each cost one round of queries, and only when selected.
+share one read when both are selected (from the rollups: one statement), and only the
+sketches of the percentiles selected are read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -115,6 +118,37 @@ def _ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
+# Which sketch answers a MetricPoint field's percentiles.
+_SKETCH_OF_FIELD = {"latency": "call", "stepDuration": "step", "runDuration": "run"}
+
+
+def _selected_names(selections: Iterable[Any]) -> set[str]:
+    """Every field name selected under these selections, fragments included."""
+    names: set[str] = set()
+    for sel in selections:
+        name = getattr(sel, "name", None)
+        if name:
+            names.add(name)
+        names |= _selected_names(getattr(sel, "selections", None) or [])
+    return names
+
+
+def _plan(info: Info[Context, None]) -> tuple[bool, bool, frozenset[str]]:
+    """What a ``metrics`` field asks: (series?, totals?, the sketches its percentiles
+    need). Percentiles nobody asked for cost a sketch read each."""
+    fields = info.selected_fields[0].selections if info.selected_fields else []
+    top = {getattr(sel, "name", None) for sel in fields}
+    names = _selected_names(fields)
+    sketches = frozenset(
+        kind
+        for prefix, kind in _SKETCH_OF_FIELD.items()
+        if any(n.startswith(prefix) for n in names)
+    )
+    # A fragment hides which of series/totals it selects: then both.
+    unknown = None in top
+    return ("series" in top or unknown), ("totals" in top or unknown), sketches
+
+
 @strawberry.type(description="Metrics of the selected scope over [from, to).")
 class Metrics:
     pipeline: str | None
@@ -125,14 +159,37 @@ class Metrics:
     to: DateTime
     bucket_seconds: int
     flt: strawberry.Private[MetricFilter]
+    # What the request selected, and the one read serving series and totals (from the
+    # rollups a single statement answers both: totals merge the buckets).
+    plan: strawberry.Private[tuple[bool, bool, frozenset[str]]]
+    shared: strawberry.Private[dict[str, asyncio.Task[Any]]]
+
+    def _figures(
+        self, info: Info[Context, None]
+    ) -> asyncio.Task[tuple[list[dict[str, Any]] | None, dict[str, Any] | None]]:
+        task = self.shared.get("figures")
+        if task is None:
+            series, totals, sketches = self.plan
+            task = asyncio.ensure_future(
+                info.context.services.metrics.series_and_totals(
+                    self.flt,
+                    _ms(self.from_),
+                    _ms(self.to),
+                    self.bucket_seconds * 1000,
+                    sketches,
+                    series=series,
+                    totals=totals,
+                )
+            )
+            self.shared["figures"] = task
+        return task
 
     @strawberry.field(description="One point per bucket, oldest first (empty buckets as 0).")
     async def series(self, info: Info[Context, None]) -> list[MetricPoint]:
         start, end = self.from_, self.to
         step = timedelta(seconds=self.bucket_seconds)
-        rows = await info.context.services.metrics.buckets(
-            self.flt, _ms(start), _ms(end), self.bucket_seconds * 1000
-        )
+        rows, _ = await asyncio.shield(self._figures(info))
+        assert rows is not None
         return [
             MetricPoint.from_row(r, start + step * i, min(start + step * (i + 1), end))
             for i, r in enumerate(rows)
@@ -140,10 +197,9 @@ class Metrics:
 
     @strawberry.field(description="The whole range as one point (exact percentiles).")
     async def totals(self, info: Info[Context, None]) -> MetricPoint:
-        start, end = self.from_, self.to
-        width = max(1, _ms(end) - _ms(start))
-        rows = await info.context.services.metrics.buckets(self.flt, _ms(start), _ms(end), width)
-        return MetricPoint.from_row(rows[0], start, end)
+        _, whole = await asyncio.shield(self._figures(info))
+        assert whole is not None
+        return MetricPoint.from_row(whole, self.from_, self.to)
 
 
 @strawberry.type(description="LLM-call figures of one group (pipeline, step, model, provider).")
@@ -213,6 +269,7 @@ class MetricsQuery:
     )
     def metrics(
         self,
+        info: Info[Context, None],
         from_: Annotated[DateTime, strawberry.argument(name="from")],
         to: DateTime,
         pipeline: str | None = None,
@@ -235,6 +292,8 @@ class MetricsQuery:
             to=to,
             bucket_seconds=bucket_seconds,
             flt=MetricFilter(pipeline, step, provider, model),
+            plan=_plan(info),
+            shared={},
         )
 
     @strawberry.field(
