@@ -23,11 +23,17 @@ CALL () {
       r.output_tokens = r.output_tokens + row.output_tokens,
       r.cost_nano = r.cost_nano + row.cost_nano,
       r.estimated_cost_nano = r.estimated_cost_nano + row.estimated_cost_nano
-  WITH r, row
-  CALL (r, row) {
-    WITH r, row WHERE size(row.bins) > 0
-    WITH r, row, coalesce(r.bins, []) AS bins, coalesce(r.counts, []) AS counts
-    UNWIND [i IN range(0, size(bins) - 1) | [bins[i], counts[i]]] + row.bins AS pair
+  // Read after that lock: whether the bucket has a sketch yet.
+  WITH r, row, r.bins IS NULL AS fresh
+  CALL (r, row, fresh) {
+    // A bucket without a sketch takes the batch's bins as they are (sorted, non-zero):
+    // what the merge below would make of them, without its aggregation.
+    WITH r, row WHERE fresh AND size(row.bins) > 0
+    SET r.bins = [pair IN row.bins | pair[0]], r.counts = [pair IN row.bins | pair[1]]
+  }
+  CALL (r, row, fresh) {
+    WITH r, row WHERE NOT fresh AND size(row.bins) > 0
+    UNWIND [i IN range(0, size(r.bins) - 1) | [r.bins[i], r.counts[i]]] + row.bins AS pair
     WITH r, pair[0] AS code, sum(pair[1]) AS n
     ORDER BY code
     WITH r, collect(CASE WHEN n <> 0 THEN code END) AS codes,

@@ -13,18 +13,20 @@ OPTIONAL MATCH (state:RollupState {name: 'rollups'})
 WITH coalesce(state.complete, false) AS complete
 CALL (complete) {
   UNWIND CASE WHEN complete THEN $ranges ELSE [] END AS rg
+  // Both branches are planned for every request; the one not wanted seeks with a null
+  // key, which finds nothing. (A filter on $pipeline alone was placed above its seek:
+  // the pipeline-less branch read every rollup in range, then dropped them.)
   CALL (rg) {
-    WITH rg WHERE $pipeline IS NOT NULL
     MATCH (r:Rollup)
     // Hinted: planned while there were few rollups, the planner scanned another index.
     USING INDEX r:Rollup(pipeline, level, t)
     WHERE r.pipeline = $pipeline AND r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
     RETURN r
     UNION ALL
-    WITH rg WHERE $pipeline IS NULL
     MATCH (r:Rollup)
     USING INDEX r:Rollup(level, t)
-    WHERE r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
+    WHERE r.level = CASE WHEN $pipeline IS NULL THEN rg.level END
+      AND r.t >= rg.from AND r.t < rg.to
     RETURN r
   }
   WITH r
