@@ -82,6 +82,50 @@ def test_pipeline_totals_and_series(loaded: RunningService) -> None:
     assert series[3]["runs"] == 0 and series[3]["latencyP50Ms"] is None
 
 
+def test_series_and_totals_alone_with_fragments_and_aliases(loaded: RunningService) -> None:
+    """Series and totals share one read; each alone, through fragments and aliases, the
+    figures are the same, and percentiles are filled exactly where selected."""
+    both = metrics(loaded, pipeline="rag-nightly")
+    variables = {"from": FROM, "to": TO, "p": "rag-nightly"}
+    queries = {
+        "totals only": """query($from: DateTime!, $to: DateTime!, $p: String) {
+            metrics(from: $from, to: $to, pipeline: $p) { totals { stepRuns latencyP95Ms } } }""",
+        "series only": """query($from: DateTime!, $to: DateTime!, $p: String) {
+            metrics(from: $from, to: $to, pipeline: $p) { series { stepRuns latencyP95Ms } } }""",
+        "fragment": """query($from: DateTime!, $to: DateTime!, $p: String) {
+            metrics(from: $from, to: $to, pipeline: $p) { ...M } }
+            fragment M on Metrics { series { stepRuns latencyP95Ms } totals { ...P } }
+            fragment P on MetricPoint { stepRuns latencyP95Ms }""",
+        "aliases": """query($from: DateTime!, $to: DateTime!, $p: String) {
+            metrics(from: $from, to: $to, pipeline: $p) {
+              a: totals { stepRuns latencyP95Ms } b: series { stepRuns latencyP95Ms } } }""",
+        "no percentiles": """query($from: DateTime!, $to: DateTime!, $p: String) {
+            metrics(from: $from, to: $to, pipeline: $p) {
+              totals { stepRuns costUsd } series { stepRuns } } }""",
+    }
+    want_totals = {"stepRuns": 6, "latencyP95Ms": both["totals"]["latencyP95Ms"]}
+    want_series = [{"stepRuns": p["stepRuns"], "latencyP95Ms": p["latencyP95Ms"]}
+                   for p in both["series"]]  # fmt: skip
+    assert want_totals["latencyP95Ms"] == pytest.approx(612, rel=SKETCH)
+    with loaded.client() as c:
+        got = {
+            name: c.post("/graphql", json={"query": q, "variables": variables}).json()
+            for name, q in queries.items()
+        }
+    for name, body in got.items():
+        assert "errors" not in body, (name, body)
+    assert got["totals only"]["data"]["metrics"]["totals"] == want_totals
+    assert got["series only"]["data"]["metrics"]["series"] == want_series
+    frag = got["fragment"]["data"]["metrics"]
+    assert frag["totals"] == want_totals and frag["series"] == want_series
+    aliased = got["aliases"]["data"]["metrics"]
+    assert aliased["a"] == want_totals and aliased["b"] == want_series
+    plain = got["no percentiles"]["data"]["metrics"]
+    assert plain["totals"]["stepRuns"] == 6 and plain["totals"]["costUsd"] == pytest.approx(
+        0.000426
+    )
+
+
 def test_step_model_and_provider_scopes(loaded: RunningService) -> None:
     embed = metrics(loaded, pipeline="rag-nightly", step="embed")["totals"]
     assert (embed["stepRuns"], embed["stepRunsFailed"], embed["errorRate"]) == (2, 1, 0.5)

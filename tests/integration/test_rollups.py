@@ -139,6 +139,11 @@ async def _compare(settings: Neo4jSettings, driver: Driver) -> int:
                 for r, e in zip(rolled, exact, strict=True):
                     _same(r, e, f"{flt} bucket {bucket_ms} #{e['bucket']}")
                     compared += e["calls"] + e["step_runs"]
+                # Totals merged from the buckets' sums and sketches == the exact whole range.
+                _, whole = await reads.series_and_totals(flt, from_ms, to_ms, bucket_ms)
+                [exact_whole] = await reads.exact_buckets(flt, from_ms, to_ms, to_ms - from_ms)
+                assert whole is not None
+                _same(whole, exact_whole, f"{flt} totals over buckets of {bucket_ms}")
         for by in ("PIPELINE", "STEP", "MODEL", "PROVIDER"):
             for pipeline in (None, pipelines[0]):
                 rolled_rows = await reads.rollup_breakdown(by, from_ms, to_ms, pipeline)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from tracegraph.api.graphql.context import Context
 from tracegraph.api.graphql.errors import BadArgument
@@ -137,15 +138,16 @@ def _plan(info: Info[Context, None]) -> tuple[bool, bool, frozenset[str]]:
     """What a ``metrics`` field asks: (series?, totals?, the sketches its percentiles
     need). Percentiles nobody asked for cost a sketch read each."""
     fields = info.selected_fields[0].selections if info.selected_fields else []
-    top = {getattr(sel, "name", None) for sel in fields}
+    direct = [sel for sel in fields if isinstance(sel, SelectedField)]
+    top = {sel.name for sel in direct}
     names = _selected_names(fields)
     sketches = frozenset(
         kind
         for prefix, kind in _SKETCH_OF_FIELD.items()
-        if any(n.startswith(prefix) for n in names)
+        if any(name.startswith(prefix) for name in names)
     )
     # A fragment hides which of series/totals it selects: then both.
-    unknown = None in top
+    unknown = len(direct) < len(fields)
     return ("series" in top or unknown), ("totals" in top or unknown), sketches
 
 
