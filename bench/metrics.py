@@ -105,9 +105,11 @@ def build_rollups(uri: str) -> None:
             await driver.close()
 
     visited = asyncio.run(rebuild())
+    elapsed = time.perf_counter() - started
+    nodes = sum(visited.values())
     print(
-        f"rollups rebuilt over {sum(visited.values())} nodes"
-        f" in {time.perf_counter() - started:.1f}s",
+        f"rollups rebuilt over {nodes} nodes in {elapsed:.1f}s"
+        f" ({nodes / elapsed:.0f} nodes/s, load {os.getloadavg()[0]:.1f})",
         file=sys.stderr,
     )
 
@@ -164,9 +166,10 @@ def measure_size(uri: str, runs: int, args: argparse.Namespace) -> tuple[float, 
     finally:
         stop_process(server)
     for name, values in (("status", status), ("aggregate (pipeline, week, hourly)", aggregate)):
+        # The machine is shared: the load average says how much to trust the figure.
         print(
             f"runs={runs} {name}: n={len(values)} p50={percentile(values, 0.5):.1f} ms"
-            f" p95={percentile(values, 0.95):.1f} ms",
+            f" p95={percentile(values, 0.95):.1f} ms (load {os.getloadavg()[0]:.1f})",
             flush=True,
         )
     return percentile(status, 0.95), percentile(aggregate, 0.95)
