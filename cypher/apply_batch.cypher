@@ -17,7 +17,10 @@ CALL () {
     id: row.id, seq: row.seq, type: row.type, time: datetime(row.time), received_at: datetime(row.received_at),
     source: row.source, pipeline: row.pipeline, run: row.run, step: row.step,
     attempt: row.attempt, payload: row.payload, fingerprint: row.fingerprint,
-    principal: row.principal, redactions: row.redactions, redaction_kinds: row.redaction_kinds
+    principal: row.principal, redactions: row.redactions, redaction_kinds: row.redaction_kinds,
+    // Counted in the metric rollups by this same transaction (rollup_touched's
+    // new_events); events logged any other way are counted (and marked) when derived.
+    rolled: true
   })
   FOREACH (_ IN CASE WHEN row.run IS NOT NULL THEN [1] ELSE [] END |
     MERGE (r:Run {id: row.run})

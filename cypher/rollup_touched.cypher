@@ -4,7 +4,8 @@
 // rollups move by the difference. The batch's writes hold these nodes' locks whenever
 // their figures changed, so no other writer moves them in between. Events are counted
 // once: those not yet counted are marked (the mark's lock makes it exactly once across
-// replicas, replays and `tracegraph rollups rebuild`).
+// replicas, replays and `tracegraph rollups rebuild`). Events this transaction created
+// (apply_batch marks them counted) come as rows, $touched.new_events: no read, no mark.
 CALL () {
   UNWIND $touched.calls AS id
   MATCH (c:LLMCall {id: id})
@@ -36,4 +37,10 @@ CALL () {
   SET e.rolled = true
   RETURN collect({pipeline: e.pipeline, step: e.step, t: e.time.epochMillis}) AS events
 }
-RETURN calls, step_runs, runs, events
+CALL () {
+  UNWIND $touched.new_events AS row
+  // As apply_batch stores the event's time.
+  RETURN collect({pipeline: row.pipeline, step: row.step,
+                  t: datetime(row.time).epochMillis}) AS new_events
+}
+RETURN calls, step_runs, runs, events + new_events AS events

@@ -405,7 +405,10 @@ class EventWriter:
                 for family in ("runs", "touches", "pauses", "steps")
                 for row in plan.batch[family]
             ],
-            events=[row["id"] for row in plan.batch["events"]],
+            # Logged by this batch (apply_batch creates them marked): counted from their
+            # rows. A replay's or a derivation's are in the graph already.
+            events=[] if log else [row["id"] for row in plan.batch["events"]],
+            new_events=plan.batch["events"] if log else [],
         )
         if not log:  # a replay: the events are in the log already
             plan.batch["events"] = []

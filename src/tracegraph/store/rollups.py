@@ -231,7 +231,11 @@ class Touched:
     calls: Iterable[str] = ()
     step_runs: Iterable[str] = ()
     runs: Iterable[str] = ()
+    # Events already in the graph, counted unless marked (replay, derivation).
     events: Iterable[str] = ()
+    # Events this transaction created, as their log rows (pipeline, step, time): marked
+    # counted at creation (apply_batch), so not read again.
+    new_events: Iterable[Row] = ()
 
     def params(self) -> dict[str, RowList]:
         return {
@@ -239,6 +243,10 @@ class Touched:
             "step_runs": RowList(sorted(set(self.step_runs))),
             "runs": RowList(sorted(set(self.runs))),
             "events": RowList(sorted(set(self.events))),
+            "new_events": RowList(
+                {"pipeline": e["pipeline"], "step": e["step"], "time": e["time"]}
+                for e in self.new_events
+            ),
         }
 
 
