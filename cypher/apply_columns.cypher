@@ -77,11 +77,27 @@ CALL () {
                   src.in_schema = false
   MERGE (src)-[:FIELD_OF]->(iv)
   MERGE (f)-[d:DERIVED_FROM]->(src)
+  // Every writer (run and step run) that claimed this edge, sorted: several runs may
+  // write one version (a daily partition), and the edge is theirs together. A claim
+  // named without a version is `floating` too: cypher/reresolve_field_inputs moves it
+  // when a read (or version) of its artifact arrives later, so any arrival order ends
+  // the same.
+  WITH f, row, input, ia, d, row.run + '\u001f' + coalesce(row.step_run, '') AS writer
   SET d.type = coalesce(input.type, d.type),
       d.subtype = coalesce(input.subtype, d.subtype),
       d.description = coalesce(input.description, d.description),
-      d.step_run = coalesce(row.step_run, d.step_run),
-      d.run = row.run
+      d.writers = COLLECT {
+        UNWIND coalesce(d.writers, []) + [writer] AS w RETURN DISTINCT w ORDER BY w },
+      d.floating = CASE WHEN input.version_id IS NULL
+        THEN COLLECT {
+          UNWIND coalesce(d.floating, []) + [writer] AS w RETURN DISTINCT w ORDER BY w }
+        ELSE coalesce(d.floating, []) END
+  // The edge's run and step run: its greatest writer's (all of them are in `writers`).
+  WITH d, ia, input, split(last(d.writers), '\u001f') AS last_writer
+  SET d.run = last_writer[0],
+      d.step_run = CASE WHEN last_writer[1] = '' THEN null ELSE last_writer[1] END
+  FOREACH (_ IN CASE WHEN input.version_id IS NULL THEN [1] ELSE [] END |
+    SET ia.floating_field_inputs = true)
 }
 // -- schema changes: consecutive versions (by first seen) of each touched artifact ----
 UNWIND $columns.artifacts AS uri

@@ -535,6 +535,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         on_gain=retention_duty.start,
         on_loss=retention_duty.stop,
     )
+    retention.store.fence = retention_lease.fence
 
     services = Services(
         settings=settings,

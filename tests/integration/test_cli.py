@@ -128,6 +128,56 @@ def test_lineage_and_impact_tables_and_json(
     assert "unknown ARTIFACT" in out
 
 
+def _column_events() -> list[dict]:
+    """db/src.city -> db/dst.city (run a) -> db/report.town (run b)."""
+
+    def event(i: int, run: str, kind: str, data: dict) -> dict:
+        return {"id": f"cli-col-{i}", "type": kind, "time": f"2026-11-20T04:00:0{i}Z",
+                "source": "test-cli", "pipeline": "cli-cols", "run": run, "step": "copy",
+                "data": data}  # fmt: skip
+
+    def lineage(field: str, uri: str, source: str) -> list[dict]:
+        return [{"field": field, "inputs": [{"uri": uri, "field": source}]}]
+
+    return [
+        event(1, "a", "artifact.read", {"uri": "db/src", "version": "1",
+                                        "schema": [{"name": "city", "type": "TEXT"}]}),
+        event(2, "a", "artifact.written", {"uri": "db/dst", "version": "1",
+                                           "column_lineage": lineage("city", "db/src", "city")}),
+        event(3, "b", "artifact.read", {"uri": "db/dst", "version": "1"}),
+        event(4, "b", "artifact.written", {"uri": "db/report", "version": "1",
+                                           "column_lineage": lineage("town", "db/dst", "city")}),
+    ]  # fmt: skip
+
+
+def test_lineage_and_impact_of_a_field(service: RunningService, tmp_path: Path) -> None:
+    path = tmp_path / "columns.json"
+    path.write_text(json.dumps(_column_events()))
+    code, out = cli(service, "emit", str(path))
+    assert code == 0, out
+
+    code, out = cli(service, "lineage", "db/report", "--field", "town", "--json")
+    assert code == 0, out
+    graph = json.loads(out)
+    keys = {n["key"] for n in graph["nodes"]}
+    assert {"db/dst@1#city", "db/src@1#city"} <= keys, keys
+    code, out = cli(service, "lineage", "db/report", "--field", "town")
+    assert code == 0, out
+    assert "db/src" in out
+
+    code, out = cli(service, "impact", "ARTIFACT", "db/src", "--field", "city", "--json")
+    assert code == 0, out
+    fields = {(f["uri"], f["name"]) for f in json.loads(out)["fields"]}
+    assert fields == {("db/dst", "city"), ("db/report", "town")}, fields
+    code, out = cli(service, "impact", "ARTIFACT", "db/src", "--field", "city")
+    assert code == 0, out
+    assert "db/report@1 town" in out and "2 fields" in out
+
+    code, out = cli(service, "lineage", "db/report", "--field", "")
+    assert code == 1
+    assert "field: must be a field name, not empty" in out
+
+
 def test_quarantine_list_and_resubmit(service: RunningService, tmp_path: Path) -> None:
     naive = _log(10, time="2026-11-20T02:00:00")  # no offset: rejected
     broken = {"id": "cli-11", "type": "log", "source": "x", "time": "2026-11-20T02:00:00Z"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +28,8 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 
-from tests.conftest import RunningService
+from tests.conftest import RunningService, wipe
+from tests.support.cypher import fetch
 from tests.support.eventually import eventually, eventually_async
 from tests.support.graph import rebuild, snapshot
 from tests.support.live import session, until_subscribed
@@ -634,3 +636,65 @@ def test_replay_rebuilds_the_columns_and_alerts_no_one_again(
     # time and the token of the transaction that sent it) is the one from before: the
     # replay found it there and sent nothing.
     assert snapshot(clean_graph) == before
+
+
+def _post_each(service: RunningService, events: list[dict[str, Any]]) -> None:
+    """One event per request: each its own transaction, in the given order."""
+    with service.client("ingester") as c:
+        for event in events:
+            r = c.post("/v1/events", json=[event])
+            assert r.status_code == 200, r.text
+
+
+def test_an_unversioned_input_field_is_the_version_read_whatever_arrives_first(
+    service: RunningService, clean_graph: Driver
+) -> None:
+    # Writes name their input fields without a version (OpenLineage producers do): each
+    # is the version the same step run read — even when that read arrives after the
+    # write. Two runs write one version (a daily partition) from the versions they each
+    # read, so the field derives from both. The graph ends the same in every arrival
+    # order, with no placeholder version left behind.
+    base = {"source": "test", "pipeline": "native", "step": "copy"}
+
+    def read(run: str, second: int, version: str) -> dict[str, Any]:
+        return {"id": f"{run}-read", "type": "artifact.read", "run": run, **base,
+                "time": f"2026-11-20T03:00:{second:02d}Z",
+                "data": {"uri": "db/src", "version": version}}  # fmt: skip
+
+    def write(run: str, second: int) -> dict[str, Any]:
+        return {"id": f"{run}-write", "type": "artifact.written", "run": run, **base,
+                "time": f"2026-11-20T03:00:{second:02d}Z",
+                "data": {"uri": "db/dst", "version": "2026-11-20",
+                         "column_lineage": [{"field": "city", "description": "copied",
+                                             "inputs": [{"uri": "db/src", "field": "city",
+                                                         "subtype": "IDENTITY"}]}]}}  # fmt: skip
+
+    events = [read("r-old", 0, "1"), write("r-old", 1), read("r-new", 2, "2"), write("r-new", 3)]
+    orders = [events, events[::-1]] + [
+        random.Random(seed).sample(events, len(events)) for seed in range(4)
+    ]
+    expected = None
+    for order in orders:
+        wipe(clean_graph, keep_governance=True)
+        _post_each(service, order)
+        dst = gql(
+            service,
+            """{ artifactFields(uri: "db/dst") { fields { name derivedFrom { id } } } }""",
+        )["artifactFields"]["fields"]
+        ids = [e["id"] for e in order]
+        assert dst == [
+            {"name": "city", "derivedFrom": [{"id": "db/src@1#city"}, {"id": "db/src@2#city"}]}
+        ], (ids, dst)
+        edges = [
+            (r["field"], r["input"], sorted(dict(r["props"]).items()))
+            for r in fetch(clean_graph, "field_lineage_edges")
+        ]
+        # Each edge is its own run's: the one that read that version.
+        assert [(e[1], dict(e[2])["run"]) for e in edges] == [
+            ("db/src@1#city", "r-old"),
+            ("db/src@2#city", "r-new"),
+        ], edges
+        state = (snapshot(clean_graph), edges)
+        if expected is None:
+            expected = state
+        assert state == expected, ids

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 import pyarrow.parquet as pq
+import pytest
 from neo4j import Driver
 
 from tests.conftest import RunningService
@@ -32,6 +33,7 @@ from tracegraph.retention.erase import subject_hash
 from tracegraph.retention.service import RetentionService, retention_service
 from tracegraph.settings import Neo4jSettings
 from tracegraph.store.cypher_files import query
+from tracegraph.store.errors import LeaseLost
 
 # Every class expires after 30 days; the workload's events happened a month ago (their
 # times) and were received now, so a pass "as of" a year from now expires everything.
@@ -244,6 +246,38 @@ def test_the_retention_duty_runs_under_its_lease_and_is_audited(
         what="the pass that archived the runs is audited",
     )
     assert Archive(tmp_path).verify() == [] and Archive(tmp_path).files()
+
+
+def test_a_holder_that_lost_the_retention_lease_deletes_nothing(
+    clean_graph: Driver, make_service: Any, tmp_path: Path
+) -> None:
+    # Issue 20: a paused holder whose lease was taken over (its token superseded) wakes
+    # and goes on with its pass — the database refuses its deletes, so nothing archived
+    # by it is lost; the current token's pass then prunes as usual.
+    svc = make_service(
+        retention_runs_days=1,
+        retention_archive_dir=tmp_path,
+        retention_interval_s=3600,  # one pass at start (empty graph), then none
+        lease_ttl_s=3,
+    )
+    services = svc.app.state.services
+    eventually(lambda: services.retention_lease.held, what="the retention lease")
+    _post_in_batches(svc, WorkloadGenerator(seed=15).events(400), [200])
+    before = _state(clean_graph)
+    assert before["ended_runs"] > 0 and before["lineage_runs"] == 0
+    current = services.retention_lease.fence()
+    stale = {**current, "token": current["token"] - 1}
+    store = services.retention.store
+    store.fence = lambda: stale
+    with pytest.raises(LeaseLost, match="retention"):
+        svc.call(services.retention.run_pass())
+    assert _state(clean_graph) == before
+
+    store.fence = services.retention_lease.fence
+    report = svc.call(services.retention.run_pass())
+    assert report.archived["runs"] > 0
+    after = _state(clean_graph)
+    assert after["ended_runs"] == after["lineage_runs"] > 0
 
 
 SUBJECT = "cust-90210-zq"

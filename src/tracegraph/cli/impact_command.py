@@ -28,8 +28,10 @@ KINDS = (
 )
 
 IMPACT_QUERY = """
-query Impact($kind: NodeKind!, $key: String!, $depth: Int, $observedOnly: Boolean) {
-  impact(kind: $kind, key: $key, depth: $depth, observedOnly: $observedOnly) {
+query Impact(
+  $kind: NodeKind!, $key: String!, $depth: Int, $observedOnly: Boolean, $field: String
+) {
+  impact(kind: $kind, key: $key, depth: $depth, observedOnly: $observedOnly, field: $field) {
     root { id kind key label depth }
     artifacts { id uri version kind }
     steps { id key name }
@@ -39,6 +41,7 @@ query Impact($kind: NodeKind!, $key: String!, $depth: Int, $observedOnly: Boolea
     slas { id maxDurationMs maxTokens maxCostUsd minSuccessRate }
     paths
     edges { from to kind via path }
+    fields { id uri version name type }
     truncated
   }
 }
@@ -60,6 +63,9 @@ def impact_table(answer: dict[str, Any]) -> Table:
     for s in answer["slas"]:
         limits = {k: v for k, v in s.items() if k != "id" and v is not None}
         table.add_row("sla", s["id"], ", ".join(f"{k}={v}" for k, v in limits.items()))
+    for f in answer.get("fields") or []:
+        version = f"@{f['version']}" if f.get("version") else ""
+        table.add_row("field", f"{f['uri']}{version} {f['name']}", f.get("type") or "")
     for a in answer["artifacts"]:
         label = f"{a['uri']}@{a['version']}" if a.get("version") else a["uri"]
         table.add_row("artifact", label, a.get("kind") or "")
@@ -86,6 +92,14 @@ def impact(
             help="Follow only observed data flow, not lineage inferred along a run's step DAG.",
         ),
     ] = False,
+    field: Annotated[
+        str | None,
+        typer.Option(
+            "--field",
+            help="Impact of one field (column) of an ARTIFACT or ARTIFACT_VERSION: the "
+            "fields derived from it and what reads them.",
+        ),
+    ] = None,
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -94,7 +108,13 @@ def impact(
     kind = kind.upper().replace("-", "_")
     if kind not in KINDS:
         raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}", param_hint="KIND")
-    variables = {"kind": kind, "key": key, "depth": depth, "observedOnly": observed_only}
+    variables = {
+        "kind": kind,
+        "key": key,
+        "depth": depth,
+        "observedOnly": observed_only,
+        "field": field,
+    }
     answer = graphql(url, api_key, IMPACT_QUERY, variables)["impact"]
     if as_json:
         print_json(answer)
@@ -102,7 +122,8 @@ def impact(
     console.print(impact_table(answer))
     counts = ", ".join(
         f"{len(answer[k])} {k}"
-        for k in ("pipelines", "steps", "owners", "slas", "artifacts", "runs")
+        for k in ("fields", "pipelines", "steps", "owners", "slas", "artifacts", "runs")
+        if k != "fields" or answer.get("fields")
     )
     console.print(f"blast radius: {counts}")
     if answer["truncated"]:

@@ -18,11 +18,12 @@ from tracegraph.cli.client_common import (
 
 LINEAGE_QUERY = """
 query Lineage(
-  $uri: String!, $version: String, $direction: Direction, $depth: Int, $observedOnly: Boolean
+  $uri: String!, $version: String, $direction: Direction, $depth: Int, $observedOnly: Boolean,
+  $field: String
 ) {
   lineage(
     uri: $uri, version: $version, direction: $direction, depth: $depth,
-    observedOnly: $observedOnly
+    observedOnly: $observedOnly, field: $field
   ) {
     root { id kind key label depth }
     nodes { id kind key label depth }
@@ -69,11 +70,18 @@ def lineage(
             "inferred along a run's step DAG.",
         ),
     ] = False,
+    field: Annotated[
+        str | None,
+        typer.Option(
+            "--field", help="Column-level lineage of this field (column) of the artifact."
+        ),
+    ] = None,
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upstream (default) or downstream lineage of an artifact, as tables or JSON."""
+    """Upstream (default) or downstream lineage of an artifact (or of one of its fields),
+    as tables or JSON."""
     direction = "DOWNSTREAM" if down else "UPSTREAM"
     data = graphql(
         url,
@@ -85,6 +93,7 @@ def lineage(
             "direction": direction,
             "depth": depth,
             "observedOnly": observed_only,
+            "field": field,
         },
     )
     graph = data["lineage"]

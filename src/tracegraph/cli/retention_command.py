@@ -87,6 +87,8 @@ def run_pass(
                         "another replica holds the retention lease (a pass is running "
                         "there); try again later"
                     )
+                fence = {"name": "retention", "holder": holder, "token": token}
+                service.store.fence = lambda: fence
             report = await service.run_pass(as_of=when, dry_run=dry_run)
             return report.summary()
         finally:

@@ -36,6 +36,9 @@ class ArtifactSpec:
     records: tuple[int, int] = (0, 0)
     bytes_per_record: int = 0
     schema: tuple[tuple[str, str], ...] = ()
+    # Column lineage sent with each write (docs/columns.md): (field, transformation,
+    # type, ((input uri, input field, subtype), ...)); input versions are the ones read.
+    columns: tuple[tuple[str, str, str, tuple[tuple[str, str, str], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,21 @@ ANSWERS = ArtifactSpec(
     (("ticket", "string"), ("question", "string"), ("answer", "string"), ("model", "string")),
 )
 CANDIDATE_ANSWERS = ArtifactSpec(
-    "s3://evals/candidate-answers", "dataset", "team:ml-quality", "seq", (180, 240), 2_400
+    "s3://evals/candidate-answers",
+    "dataset",
+    "team:ml-quality",
+    "seq",
+    (180, 240),
+    2_400,
+    (("question", "string"), ("answer", "string"), ("model", "string")),
+    (
+        (
+            "question",
+            "copied from the golden set",
+            "DIRECT",
+            ((GOLDENS.uri, "question", "IDENTITY"),),
+        ),
+    ),
 )
 EVAL_SCORES = ArtifactSpec(
     "postgres://analytics/public.eval_scores",
@@ -185,6 +202,23 @@ EVAL_SCORES = ArtifactSpec(
     (180, 240),
     160,
     (("run", "string"), ("question", "string"), ("verdict", "string"), ("judge", "string")),
+    (
+        (
+            "question",
+            "the judged question",
+            "DIRECT",
+            ((CANDIDATE_ANSWERS.uri, "question", "IDENTITY"),),
+        ),
+        (
+            "verdict",
+            "the judge model grades the answer against the reference",
+            "DIRECT",
+            (
+                (CANDIDATE_ANSWERS.uri, "answer", "TRANSFORMATION"),
+                (GOLDENS.uri, "reference_answer", "TRANSFORMATION"),
+            ),
+        ),
+    ),
 )
 EVAL_REPORT = ArtifactSpec(
     "s3://evals/reports/eval-suite.html", "file", "team:ml-quality", "seq", (1, 1), 310_000

@@ -566,6 +566,19 @@ class _RunSimulation:
                 outputs["records"] = records
             if art.schema:
                 written["schema"] = {"fields": [{"name": n, "type": t} for n, t in art.schema]}
+            if art.columns:
+                written["column_lineage"] = [
+                    {
+                        "field": name,
+                        "description": description,
+                        "type": kind,
+                        "inputs": [
+                            {"uri": uri, "field": source, "type": kind, "subtype": subtype}
+                            for uri, source, subtype in inputs
+                        ],
+                    }
+                    for name, description, kind, inputs in art.columns
+                ]
             self.emit(
                 "artifact.written",
                 written,

@@ -29,6 +29,11 @@ class DatabaseUnresponsive(Exception):
     """The database did not answer within our deadline (frozen, partitioned, overloaded)."""
 
 
+class LeaseLost(Exception):
+    """A fenced write was refused: the lease it carried is no longer this replica's
+    (another took over while it was paused). The duty stops; it writes nothing more."""
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True when the same call may well succeed later: answer 503, or retry."""
     if isinstance(exc, DatabaseUnresponsive | ServiceUnavailable | SessionExpired):

@@ -424,6 +424,12 @@ class EventWriter:
             found = [dict(rec["alert"]) async for rec in result]
             if alerts is not None:
                 alerts.extend(found)
+        if plan.artifact_uris:
+            # After apply_columns and this batch's reads: an input field named without a
+            # version moves to the version read, whichever arrived first.
+            await (
+                await tx.run(cypher("reresolve_field_inputs"), uris=plan.artifact_uris)
+            ).consume()
         if plan.linked_step_runs or repathed:
             # After apply_batch, so the batch's own reads and writes take part.
             # One map parameter (see apply_batch): an empty list plans apart from a full one.

@@ -105,6 +105,9 @@ class StatementPlan:
     # The step runs that read or wrote an artifact in this batch: their inferred lineage
     # (cypher/apply_inferred_lineage) is brought up to date after apply_batch.
     linked_step_runs: list[str] = field(default_factory=list)
+    # The artifacts this batch read, wrote or named as a column input: column lineage
+    # inputs named without a version follow their reads (cypher/reresolve_field_inputs).
+    artifact_uris: list[str] = field(default_factory=list)
 
 
 def parse_time(value: str | None) -> str | None:
@@ -734,6 +737,10 @@ def plan_statements(
         "token_step_runs": sorted({r["step_run"] for r in call_rows if r["step_run"]} | reported),
     }
     plan.columns = column_rows(versions, families.get("artifact", []))
+    plan.artifact_uris = sorted(
+        {row["uri"] for row in versions}
+        | {i["uri"] for row in (plan.columns or {}).get("lineage", []) for i in row["inputs"]}
+    )
     # apply_batch never sees the column fields: its plan is cached by parameter types,
     # which these (null or lists) would vary.
     for row in versions:

@@ -3,12 +3,16 @@ the range scans that find expired data, and the bounded deletes and rewrites."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from neo4j import AsyncDriver
 
 from tracegraph.events import format_timestamp
 from tracegraph.store.base import Store
 from tracegraph.store.batch_params import RowList
+from tracegraph.store.errors import LeaseLost
 
 
 def _cutoff(at: datetime) -> str:
@@ -16,6 +20,19 @@ def _cutoff(at: datetime) -> str:
 
 
 class RetentionStore(Store):
+    def __init__(self, driver: AsyncDriver, database: str, timeout_s: float) -> None:
+        super().__init__(driver, database, timeout_s)
+        # The retention lease's holder and token (leases.DutyLease.fence), checked by
+        # every delete and strip of a pass: a replica that lost the lease removes
+        # nothing. None (the CLI, a test): unfenced. Set by runtime.
+        self.fence: Callable[[], dict[str, Any] | None] = lambda: None
+
+    async def _fenced(self, name: str, result: str, **params: Any) -> int:
+        [record] = await self.write(name, fence=self.fence(), **params)
+        if not record["current"]:
+            raise LeaseLost(f"retention: the lease was taken over; {name} refused")
+        return int(record[result])
+
     # -- events (raw payloads, logs) -------------------------------------------------
 
     async def expired_events(
@@ -31,8 +48,9 @@ class RetentionStore(Store):
         return int(record["count"])
 
     async def delete_events(self, seqs: list[int]) -> int:
-        [record] = await self.write("retention_events_delete", batch={"seqs": RowList(seqs)})
-        return int(record["deleted"])
+        return await self._fenced(
+            "retention_events_delete", "deleted", batch={"seqs": RowList(seqs)}
+        )
 
     # -- text ------------------------------------------------------------------------
 
@@ -52,8 +70,9 @@ class RetentionStore(Store):
 
     async def strip_event_text(self, rows: list[dict[str, Any]]) -> int:
         """Rows of ``{seq, payload}``: the payloads without their text."""
-        [record] = await self.write("retention_text_events_strip", batch={"rows": RowList(rows)})
-        return int(record["stripped"])
+        return await self._fenced(
+            "retention_text_events_strip", "stripped", batch={"rows": RowList(rows)}
+        )
 
     async def text_calls(self, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
         records = await self.read("retention_text_calls", cutoff=_cutoff(cutoff), limit=limit)
@@ -64,8 +83,9 @@ class RetentionStore(Store):
         return int(record["count"])
 
     async def strip_call_text(self, ids: list[str]) -> int:
-        [record] = await self.write("retention_text_calls_strip", batch={"ids": RowList(ids)})
-        return int(record["stripped"])
+        return await self._fenced(
+            "retention_text_calls_strip", "stripped", batch={"ids": RowList(ids)}
+        )
 
     # -- runs ------------------------------------------------------------------------
 
@@ -88,11 +108,11 @@ class RetentionStore(Store):
         return [dict(r) for r in records]
 
     async def prune_runs(self, delete: list[str], keep_runs: list[str]) -> int:
-        [record] = await self.write(
+        return await self._fenced(
             "retention_runs_prune",
+            "deleted",
             batch={"delete": RowList(delete), "keep_runs": RowList(keep_runs)},
         )
-        return int(record["deleted"])
 
     # -- replay from the archive -----------------------------------------------------
 
