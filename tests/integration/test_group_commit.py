@@ -12,6 +12,7 @@ from neo4j import Driver
 
 from tests.conftest import RunningService
 from tests.support.cypher import fetch
+from tests.support.eventually import eventually
 from tests.support.graph import counts, snapshot
 from tracegraph.demo.workload import WorkloadGenerator
 from tracegraph.ingest.pricing import DEFAULT_PRICES
@@ -159,8 +160,15 @@ def test_planning_ahead_changes_nothing_in_the_graph(
 def test_a_started_service_has_planned_but_stored_nothing(
     service: RunningService, clean_graph: Driver
 ) -> None:
+    # Ready comes a moment after the schema (the live tailer and the command feed
+    # first read where their logs end), so poll it as a readiness probe would.
     with service.client() as client:
-        assert client.get("/readyz").status_code == 200
+        eventually(
+            lambda: client.get("/readyz").status_code,
+            until=lambda code: code == 200,
+            timeout=30,
+            what="/readyz answers 200",
+        )
     # The warm-up sample (definitions, runs, an invalid event) was rolled back.
     labels, rels = counts(clean_graph)
     assert not set(labels) & {"Event", "Pipeline", "Run", "Step", "LLMCall", "Artifact"}
