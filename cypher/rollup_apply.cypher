@@ -1,8 +1,8 @@
 // Moves the metric rollups by a batch's differences (store/rollups.py): one row per
 // rollup bucket (kind, level, start, dimensions), summed in Python first, so the cost
 // follows the distinct buckets, not the events; then records each changed entity's new
-// contribution. Rows come sorted by key: concurrent writers take the bucket locks in
-// one order. A bucket's latency sketch is two lists on it (bin codes ascending, counts):
+// contribution (by the element id rollup_touched read in this transaction). Rows come
+// sorted by key: concurrent writers take the bucket locks in one order. A bucket's latency sketch is two lists on it (bin codes ascending, counts):
 // a read fetches one node per bucket, however many bins it holds.
 CALL () {
   UNWIND $rollup.buckets AS row
@@ -10,19 +10,25 @@ CALL () {
     ON CREATE SET r.kind = row.kind, r.level = row.level, r.t = row.t,
                   r.pipeline = row.pipeline, r.step = row.step, r.provider = row.provider,
                   r.model = row.model, r.template = row.template,
-                  r.template_version = row.template_version,
-                  r.n = 0, r.errors = 0, r.succeeded = 0, r.failed = 0, r.cancelled = 0,
-                  r.finished = 0, r.input_tokens = 0, r.output_tokens = 0,
-                  r.cost_nano = 0, r.estimated_cost_nano = 0
+                  r.template_version = row.template_version, r.n = 0
   // This SET write-locks the bucket before its sketch is read below: no other writer
-  // can change the lists between that read and their rewrite.
-  SET r.n = r.n + row.n, r.errors = r.errors + row.errors,
-      r.succeeded = r.succeeded + row.succeeded, r.failed = r.failed + row.failed,
-      r.cancelled = r.cancelled + row.cancelled, r.finished = r.finished + row.finished,
-      r.input_tokens = r.input_tokens + row.input_tokens,
-      r.output_tokens = r.output_tokens + row.output_tokens,
-      r.cost_nano = r.cost_nano + row.cost_nano,
-      r.estimated_cost_nano = r.estimated_cost_nano + row.estimated_cost_nano
+  // can change the lists between that read and their rewrite. A bucket holds only its
+  // kind's figures (store/rollups.py KIND_FIELDS; a row carries only those).
+  SET r.n = r.n + row.n
+  FOREACH (_ IN CASE WHEN row.kind = 'call' THEN [1] ELSE [] END |
+    SET r.errors = coalesce(r.errors, 0) + row.errors,
+        r.input_tokens = coalesce(r.input_tokens, 0) + row.input_tokens,
+        r.output_tokens = coalesce(r.output_tokens, 0) + row.output_tokens,
+        r.cost_nano = coalesce(r.cost_nano, 0) + row.cost_nano,
+        r.estimated_cost_nano = coalesce(r.estimated_cost_nano, 0) + row.estimated_cost_nano)
+  FOREACH (_ IN CASE WHEN row.kind = 'step' THEN [1] ELSE [] END |
+    SET r.succeeded = coalesce(r.succeeded, 0) + row.succeeded,
+        r.failed = coalesce(r.failed, 0) + row.failed,
+        r.finished = coalesce(r.finished, 0) + row.finished)
+  FOREACH (_ IN CASE WHEN row.kind = 'run' THEN [1] ELSE [] END |
+    SET r.succeeded = coalesce(r.succeeded, 0) + row.succeeded,
+        r.failed = coalesce(r.failed, 0) + row.failed,
+        r.cancelled = coalesce(r.cancelled, 0) + row.cancelled)
   // Read after that lock: whether the bucket has a sketch yet.
   WITH r, row, r.bins IS NULL AS fresh
   CALL (r, row, fresh) {
@@ -49,16 +55,19 @@ CALL () {
 }
 CALL () {
   UNWIND $rollup.calls AS row
-  MATCH (c:LLMCall {id: row.id})
+  MATCH (c:LLMCall)
+  WHERE elementId(c) = row.eid
   SET c.rollup = row.rollup
 }
 CALL () {
   UNWIND $rollup.step_runs AS row
-  MATCH (sr:StepRun {id: row.id})
+  MATCH (sr:StepRun)
+  WHERE elementId(sr) = row.eid
   SET sr.rollup = row.rollup
 }
 CALL () {
   UNWIND $rollup.runs AS row
-  MATCH (r:Run {id: row.id})
+  MATCH (r:Run)
+  WHERE elementId(r) = row.eid
   SET r.rollup = row.rollup
 }

@@ -23,9 +23,11 @@ CALL (complete) {
     WHERE r.pipeline = $pipeline AND r.level = rg.level AND r.t >= rg.from AND r.t < rg.to
     RETURN r
     UNION ALL
+    // Without a pipeline: one seek per requested kind.
+    UNWIND $kinds AS kind
     MATCH (r:Rollup)
-    USING INDEX r:Rollup(level, t)
-    WHERE r.level = CASE WHEN $pipeline IS NULL THEN rg.level END
+    USING INDEX r:Rollup(kind, level, t)
+    WHERE r.kind = kind AND r.level = CASE WHEN $pipeline IS NULL THEN rg.level END
       AND r.t >= rg.from AND r.t < rg.to
     RETURN r
   }

@@ -5,11 +5,13 @@
 // their figures changed, so no other writer moves them in between. Events are counted
 // once: those not yet counted are marked (the mark's lock makes it exactly once across
 // replicas, replays and `tracegraph rollups rebuild`). Events this transaction created
-// (apply_batch marks them counted) come as rows, $touched.new_events: no read, no mark.
+// (apply_batch marks them counted) are counted in Python from the batch: not read here.
+// Each node comes with its element id: rollup_apply records its new contribution by
+// that id (no second index seek).
 CALL () {
   UNWIND $touched.calls AS id
   MATCH (c:LLMCall {id: id})
-  RETURN collect({id: c.id, rollup: c.rollup, pipeline: c.pipeline, step: c.step,
+  RETURN collect({eid: elementId(c), rollup: c.rollup, pipeline: c.pipeline, step: c.step,
                   provider: c.provider, model: c.model, template: c.template,
                   template_version: c.template_version, t: c.received_at.epochMillis,
                   error: c.error IS NOT NULL, latency: c.latency_ms,
@@ -19,14 +21,14 @@ CALL () {
 CALL () {
   UNWIND $touched.step_runs AS id
   MATCH (sr:StepRun {id: id})
-  RETURN collect({id: sr.id, rollup: sr.rollup, pipeline: sr.pipeline, step: sr.step,
+  RETURN collect({eid: elementId(sr), rollup: sr.rollup, pipeline: sr.pipeline, step: sr.step,
                   provider: sr.provider, model: sr.model, t: sr.started_at.epochMillis,
                   status: sr.status, duration: sr.duration_ms}) AS step_runs
 }
 CALL () {
   UNWIND $touched.runs AS id
   MATCH (r:Run {id: id})
-  RETURN collect({id: r.id, rollup: r.rollup, pipeline: r.pipeline,
+  RETURN collect({eid: elementId(r), rollup: r.rollup, pipeline: r.pipeline,
                   t: r.started_at.epochMillis, status: r.status,
                   duration: r.duration_ms}) AS runs
 }
@@ -37,10 +39,4 @@ CALL () {
   SET e.rolled = true
   RETURN collect({pipeline: e.pipeline, step: e.step, t: e.time.epochMillis}) AS events
 }
-CALL () {
-  UNWIND $touched.new_events AS row
-  // As apply_batch stores the event's time.
-  RETURN collect({pipeline: row.pipeline, step: row.step,
-                  t: datetime(row.time).epochMillis}) AS new_events
-}
-RETURN calls, step_runs, runs, events + new_events AS events
+RETURN calls, step_runs, runs, events

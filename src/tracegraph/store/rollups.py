@@ -33,6 +33,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -63,6 +64,14 @@ FIELDS = (
     "cost_nano",
     "estimated_cost_nano",
 )
+# The figures each kind can have: a bucket stores only its kind's (a smaller node and
+# write; a read's sum() skips the absent ones).
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "call": ("n", "errors", "input_tokens", "output_tokens", "cost_nano", "estimated_cost_nano"),
+    "step": ("n", "succeeded", "failed", "finished"),
+    "run": ("n", "succeeded", "failed", "cancelled"),
+    "event": ("n",),
+}
 DIMS = ("pipeline", "step", "provider", "model", "template", "template_version")
 BIN_DIMS = DIMS[:4]
 FINISHED = frozenset({"succeeded", "failed", "cancelled", "skipped"})
@@ -175,8 +184,14 @@ def run_contribution(row: Row) -> Contribution | None:
     return _contribution("run", row["t"], [row["pipeline"]], figures, row["duration"])
 
 
-def event_contribution(row: Row) -> Contribution | None:
-    return _contribution("event", row["t"], [row["pipeline"], row["step"]], {"n": 1}, None)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def epoch_ms(time: str) -> int:
+    """Milliseconds since the epoch of an RFC 3339 timestamp, as Cypher's
+    ``datetime(time).epochMillis`` (floored)."""
+    return (datetime.fromisoformat(time) - _EPOCH) // _MS
 
 
 def encode(contribution: Contribution | None) -> str:
@@ -195,26 +210,45 @@ class RollupDelta:
         if row is None:
             row = {"k": key, "kind": kind, "level": level, "t": start, "sketch": Counter()}
             row.update(zip(DIMS, dims, strict=True))
-            row.update(dict.fromkeys(FIELDS, 0))
+            row.update(dict.fromkeys(KIND_FIELDS[kind], 0))
             self.buckets[key] = row
         return row
 
     def add(self, contribution: Contribution, sign: int) -> None:
         kind, t, dims = contribution["kind"], contribution["t"], contribution["d"]
+        kind_fields = KIND_FIELDS[kind]
+        figures = [
+            (name, value)
+            for name, value in zip(FIELDS, contribution["f"], strict=True)
+            if name in kind_fields
+        ]
         for level, width in LEVELS:
             row = self.bucket(kind, level, t - t % width, dims)
-            for name, value in zip(FIELDS, contribution["f"], strict=True):
+            for name, value in figures:
                 row[name] += sign * value
             if contribution["b"] is not None:
                 row["sketch"][bin_code(tuple(contribution["b"]))] += sign
 
+    def add_events(self, events: Iterable[Row]) -> None:
+        """Count events (rows with pipeline, step and ``t``, epoch ms), summed per
+        (pipeline, step, minute) first: a batch is mostly a few runs' events."""
+        per_minute: Counter[tuple[Any, Any, int]] = Counter()
+        for ev in events:
+            t = ev["t"]
+            per_minute[(ev["pipeline"], ev["step"], t - t % MINUTE_MS)] += 1
+        for (pipeline, step, minute), n in per_minute.items():
+            dims = [pipeline, step, None, None, None, None]
+            for level, width in LEVELS:
+                self.bucket("event", level, minute - minute % width, dims)["n"] += n
+
     def bucket_rows(self) -> list[Row]:
         """Rows for rollup_apply: the changed buckets in key order (concurrent writers
-        lock them in one order), each with its bins' differences as [code, n] pairs."""
+        lock them in one order), each with its bins' differences as [code, n] pairs and
+        only its kind's figures."""
         rows = []
         for row in self.buckets.values():
             bins = sorted([code, n] for code, n in row["sketch"].items() if n)
-            if bins or any(row[name] for name in FIELDS):
+            if bins or any(row[name] for name in KIND_FIELDS[row["kind"]]):
                 rows.append({**{k: v for k, v in row.items() if k != "sketch"}, "bins": bins})
         return sorted(rows, key=lambda r: r["k"])
 
@@ -234,7 +268,7 @@ class Touched:
     # Events already in the graph, counted unless marked (replay, derivation).
     events: Iterable[str] = ()
     # Events this transaction created, as their log rows (pipeline, step, time): marked
-    # counted at creation (apply_batch), so not read again.
+    # counted at creation (apply_batch) and counted here, in Python: nothing to read.
     new_events: Iterable[Row] = ()
 
     def params(self) -> dict[str, RowList]:
@@ -243,11 +277,13 @@ class Touched:
             "step_runs": RowList(sorted(set(self.step_runs))),
             "runs": RowList(sorted(set(self.runs))),
             "events": RowList(sorted(set(self.events))),
-            "new_events": RowList(
-                {"pipeline": e["pipeline"], "step": e["step"], "time": e["time"]}
-                for e in self.new_events
-            ),
         }
+
+    def new_event_rows(self) -> list[Row]:
+        return [
+            {"pipeline": e["pipeline"], "step": e["step"], "t": epoch_ms(e["time"])}
+            for e in self.new_events
+        ]
 
 
 _ENTITIES: tuple[tuple[str, Callable[[Row], Contribution | None]], ...] = (
@@ -273,12 +309,9 @@ def plan_update(record: Row) -> tuple[RollupDelta, dict[str, list[Row]]]:
                 delta.add(orjson.loads(old_text), -1)
             if new is not None:
                 delta.add(new, +1)
-            rows.append({"id": row["id"], "rollup": new_text})
+            rows.append({"eid": row["eid"], "rollup": new_text})
         changed[label] = rows
-    for row in record["events"]:
-        contribution = event_contribution(row)
-        if contribution is not None:
-            delta.add(contribution, +1)
+    delta.add_events(row for row in record["events"] if row["t"] is not None)
     return delta, changed
 
 
@@ -286,11 +319,13 @@ async def update_rollups(tx: AsyncManagedTransaction, touched: Touched) -> None:
     """Move the rollups by what this transaction changed in ``touched`` (run after the
     batch applied, in its transaction)."""
     params = touched.params()
-    if not any(params.values()):
-        return
-    record = await (await tx.run(cypher("rollup_touched"), touched=params)).single()
-    assert record is not None  # aggregations always return their row
-    delta, changed = plan_update(dict(record))
+    if any(params.values()):
+        record = await (await tx.run(cypher("rollup_touched"), touched=params)).single()
+        assert record is not None  # aggregations always return their row
+        delta, changed = plan_update(dict(record))
+    else:
+        delta, changed = RollupDelta(), {}
+    delta.add_events(touched.new_event_rows())
     await apply_rollups(tx, delta.bucket_rows(), changed)
 
 
@@ -366,7 +401,7 @@ async def rebuild_page_in_tx(
             "level": row["level"],
             "t": row["t"],
             **dict(zip(DIMS, dims, strict=True)),
-            **{name: row["f"][i] for i, name in enumerate(FIELDS)},
+            **{name: row["f"][i] for i, name in enumerate(FIELDS) if name in KIND_FIELDS[kind]},
             "bins": sorted([list(pair) for pair in row["bins"]]),
         }
         buckets.append(bucket)

@@ -28,7 +28,7 @@ HOUR = 3_600_000
 
 def _call(**figures: Any) -> dict[str, Any]:
     row = {
-        "id": "c1", "rollup": None, "pipeline": "p", "step": "s", "provider": "openai",
+        "eid": "4:c:1", "rollup": None, "pipeline": "p", "step": "s", "provider": "openai",
         "model": "gpt-4o", "template": "t", "template_version": "1", "t": 90_061_000,
         "error": False, "latency": 612, "input_tokens": 61, "output_tokens": 2,
         "cost": 0.000213, "estimated": False,
@@ -70,7 +70,7 @@ def test_a_new_call_adds_itself_to_its_minute_and_hour() -> None:
         assert r["cost_nano"] == 213_000 and r["estimated_cost_nano"] == 0
     # One sketch bin per level: the call's latency, as the library keys it.
     assert [r["bins"] for r in rows] == [[[bin_code(sketch_bin(612)), 1]]] * 2
-    assert changed["calls"] == [{"id": "c1", "rollup": encode(call_contribution(_call()))}]
+    assert changed["calls"] == [{"eid": "4:c:1", "rollup": encode(call_contribution(_call()))}]
 
 
 def test_an_unchanged_call_moves_nothing() -> None:
@@ -97,7 +97,7 @@ def test_an_unanswered_call_counts_nothing() -> None:
 
 
 def test_a_run_finishing_moves_from_running_to_succeeded() -> None:
-    running = {"id": "r", "pipeline": "p", "t": 0, "status": "running", "duration": None}
+    running = {"eid": "4:r:1", "pipeline": "p", "t": 0, "status": "running", "duration": None}
     _, changed = plan_update(_record(runs=[{**running, "rollup": None}]))
     recorded = changed["runs"][0]["rollup"]
     assert orjson.loads(recorded)["f"][0] == 1
