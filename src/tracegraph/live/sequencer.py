@@ -19,6 +19,9 @@ machine the tailer's reads time out for seconds, and skipping then dropped other
 replicas' events that were committed and readable (measured: bench/replicas.py at load
 13-25 logged "skipped seqs never seen" for seqs that were stored, and their subscribers
 never got them).
+
+A seq the tailer read but cannot deliver (a row it could not decode: ``passed``) is no
+hole: the cursor moves past it at once, without fanning anything out for it.
 """
 
 from __future__ import annotations
@@ -48,9 +51,11 @@ class Sequencer:
         self._read_evidence = read_evidence
         self._last_read_began: float | None = None
         self.cursor: int | None = None  # None until the tailer read where the log ends
-        self._waiting: dict[int, SequencedEvent] = {}
+        # Events waiting for the seqs before them; None: a seq read with nothing to deliver.
+        self._waiting: dict[int, SequencedEvent | None] = {}
         self._hole_since: float | None = None
         self.skipped = 0  # seqs given up on after hold_s
+        self.passed = 0  # seqs read that had nothing to deliver (undecodable rows)
 
     @property
     def waiting(self) -> bool:
@@ -72,17 +77,25 @@ class Sequencer:
         self._hole_since = None
 
     def offer(
-        self, events: Iterable[SequencedEvent], *, read_began: float | None = None
+        self,
+        events: Iterable[SequencedEvent],
+        *,
+        read_began: float | None = None,
+        passed: Iterable[int] = (),
     ) -> list[SequencedEvent]:
         """Note events (any order, maybe known already); return those now releasable.
         ``read_began``: the events are a tailer's read of the log that began then (its
-        clock), so a hole older than that is not in the log as read."""
+        clock), so a hole older than that is not in the log as read. ``passed``: seqs
+        that read returned with nothing to deliver (the cursor moves past them)."""
         if read_began is not None:
             self._last_read_began = max(self._last_read_began or read_began, read_began)
         cursor = self.cursor
         for ev in events:
             if cursor is None or ev.seq > cursor:
                 self._waiting.setdefault(ev.seq, ev)
+        for seq in passed:
+            if cursor is None or seq > cursor:
+                self._waiting.setdefault(seq, None)
         return self.release()
 
     def release(self) -> list[SequencedEvent]:
@@ -90,14 +103,15 @@ class Sequencer:
             return []
         out: list[SequencedEvent] = []
         nxt = self.cursor + 1
-        while True:
-            ev = self._waiting.pop(nxt, None)
+        while nxt in self._waiting:
+            ev = self._waiting.pop(nxt)
             if ev is None:
-                break
-            out.append(ev)
+                self.passed += 1
+            else:
+                out.append(ev)
             nxt += 1
-        if out:
-            self.cursor = out[-1].seq
+        if nxt > self.cursor + 1:
+            self.cursor = nxt - 1
             self._hole_since = None
         if self._waiting:
             now = self._clock()

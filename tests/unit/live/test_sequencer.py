@@ -67,3 +67,15 @@ def test_a_tailing_sequencer_skips_a_hole_only_after_a_read_begun_since_answered
     assert s.offer([], read_began=6.5) == []  # read, but the hold has not passed
     now[0] = 7.0
     assert seqs(s.release()) == [5] and s.skipped == 1
+
+
+def test_seqs_read_with_nothing_to_deliver_are_passed_at_once() -> None:
+    # Rows the tailer read but could not decode: no hole to wait at, and nothing fanned out.
+    s = Sequencer(hold_s=60.0, clock=lambda: 0.0, read_evidence=True)
+    s.start(0)
+    assert seqs(s.offer([ev(1), ev(3)], passed=[2])) == [1, 3]
+    assert s.cursor == 3 and s.passed == 1 and s.skipped == 0
+    assert s.offer([ev(5)]) == [] and s.waiting  # 4: not read yet, a hole
+    assert seqs(s.offer([], passed=[4])) == [5] and not s.waiting
+    assert s.offer([], passed=[5, 6]) == [] and s.cursor == 6  # a passed seq at the end
+    assert s.passed == 3
