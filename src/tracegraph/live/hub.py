@@ -501,13 +501,17 @@ class LiveHub:
                 self._sequencer.reset(0)
                 self._note_cursor = 0
                 continue
-            # A full page may stop short of a hole: only a page that reached the end of
-            # the log as read is evidence that a seq is not there. Rows it could not
-            # decode count as read (the cursor passes them: never read again).
+            # A page that reached the end of the log as read shows a seq missing
+            # anywhere after the cursor; a full one only up to its last row (a hole
+            # followed by more than a page is still shown missing by it). Rows it could
+            # not decode count as read (the cursor passes them: never read again).
             whole = page.read < self._page_size
             self._fan_out(
                 self._sequencer.offer(
-                    page.events, read_began=began if whole else None, passed=page.skipped_seqs
+                    page.events,
+                    read_began=began,
+                    read_through=None if whole else page.last_read,
+                    passed=page.skipped_seqs,
                 )
             )
             for note in page.notes:

@@ -37,6 +37,13 @@ class TailPage:
         counts these, not only the events that decoded."""
         return len(self.events) + len(self.skipped_seqs)
 
+    @property
+    def last_read(self) -> int | None:
+        """The highest seq among the rows read (None: no row). A full page covered the
+        log only up to it: a seq missing beyond it may still be there."""
+        seqs = [*self.skipped_seqs, *(e.seq for e in self.events[-1:])]
+        return max(seqs, default=None)
+
 
 def _event_of(row: Any) -> SequencedEvent:
     return SequencedEvent(

@@ -269,3 +269,39 @@ async def test_the_tailer_passes_rows_it_cannot_decode_and_reads_on() -> None:
         assert await hub.caught_up(9, timeout_s=5)
     finally:
         await hub.close()
+
+
+async def test_a_hole_followed_by_more_than_a_page_is_skipped_and_every_page_read() -> None:
+    # Seq 2 was taken by a transaction that rolled back; more than a page follows it.
+    # A full page is no proof that 2 is missing from all of the log, only from what it
+    # covers: up to its last row, which is past the hole.
+    hub, log = _tailing_hub(page_size=3, gap_hold_s=0.05)
+    hub.start()
+    try:
+        await eventually_async(lambda: hub.tail_ready, what="the tailer following the log")
+        stream = hub.events(EventFilter.of(pipeline="p"))
+        task = asyncio.create_task(_collect(stream, 10))
+        await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
+        log.missing.add(2)
+        log.add(*range(1, 12))
+        assert await asyncio.wait_for(task, 5) == [1, *range(3, 12)]
+    finally:
+        await hub.close()
+
+
+async def test_own_commits_after_a_hole_and_more_than_a_page_of_others_reach_subscribers() -> None:
+    # The hole's replica-mates: this hub's own commits wait behind it too.
+    hub, log = _tailing_hub(page_size=3, gap_hold_s=0.05)
+    hub.start()
+    try:
+        await eventually_async(lambda: hub.tail_ready, what="the tailer following the log")
+        stream = hub.events(EventFilter.of(pipeline="p"))
+        task = asyncio.create_task(_collect(stream, 9))
+        await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
+        log.missing.add(1)
+        log.add(*range(1, 9))  # another replica's, after the hole: more than two pages
+        log.commit(_ev(9), _ev(10))  # then this replica's own
+        log.last = 10
+        assert await asyncio.wait_for(task, 5) == list(range(2, 11))
+    finally:
+        await hub.close()
