@@ -34,6 +34,7 @@ import multiprocessing as mp
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
@@ -67,7 +68,14 @@ class _Subscriber(asyncio.Protocol):
     """One subscriber on the ``websockets`` sans-I/O protocol: no task per connection,
     frames parsed straight from ``data_received``, so 1,000 of them stay cheap."""
 
-    def __init__(self, url: str, pipeline: str, received: dict[str, float], key: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        pipeline: str,
+        received: dict[str, float],
+        key: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         from websockets.client import ClientProtocol
         from websockets.typing import Subprotocol
         from websockets.uri import parse_uri
@@ -80,6 +88,9 @@ class _Subscriber(asyncio.Protocol):
         self.init_payload = {"Authorization": f"Bearer {key}"}
         self.ready = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
+        # A message's receipt time, read before it is parsed (bench/replicas.py reads
+        # when its event loop woke for the data, not when this callback's turn came).
+        self.clock = clock
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # a TCP connection: writable
@@ -101,7 +112,7 @@ class _Subscriber(asyncio.Protocol):
         from websockets.frames import Frame, Opcode
         from websockets.http11 import Response
 
-        now = time.time()
+        now = self.clock()
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if isinstance(event, Response):

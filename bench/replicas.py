@@ -1,23 +1,30 @@
 """Several replicas on one Neo4j (issue 20): cross-replica live latency and ingest scaling.
 
-N service processes share one database. Subscribers (plain WebSocket clients in their
-own process, bench/fanout.py's) are spread over the replicas round-robin, all on one
-pipeline; an ingester posts one event at a time at ``--rate``, round-robin through every
-replica. Each subscriber must receive every event once: ``lost`` and ``dup`` count
-(subscriber, event) pairs missing or delivered twice; ``p99_ms`` is commit (the POST's
-answer) to client. Then ingest throughput: batches posted as fast as they are answered
-for ``--flood-seconds`` through one replica, then through all N (no subscribers on
-that pipeline): ``ingest_ratio`` = events/s with N / with 1. ::
+N service processes share one database. Subscribers (plain WebSocket clients,
+bench/fanout.py's) are spread over the replicas round-robin, all on one pipeline, and
+over ``--client-procs`` client processes (default: one per replica, each then holding
+one replica's subscribers), so that the clients' own event-loop contention does not
+inflate the latency measured: with all 1,000 in one process, a message could wait behind
+hundreds of others' parsing before its receipt was stamped. Receipt is stamped when the
+client's event loop wakes for the data (the selector's return), before any parsing. An
+ingester posts one event at a time at ``--rate``, round-robin through every replica.
+Each subscriber must receive every event once: ``lost`` and ``dup`` count (subscriber,
+event) pairs missing or delivered twice; ``p99_ms`` is commit (the POST's answer) to
+client. Then ingest throughput: batches posted as fast as they are answered for
+``--flood-seconds`` through one replica, then through all N (no subscribers on that
+pipeline): ``ingest_ratio`` = events/s with N / with 1. ::
 
     .venv/bin/python bench/replicas.py [--replicas 3] [--subscribers 1000] [--rate 20]
-        [--seconds 60] [--flood-seconds 20]
+        [--seconds 60] [--flood-seconds 20] [--client-procs N]
 
 The replicas start at once (as a deployment starts them) and are used once each answers
 ``/readyz`` (which waits for its live tailer's first read). Printed besides: the latency
 per replica and split by path (the subscriber's replica committed the event: pushed at
 once; another did: read by the tailer), the first tenth of the run against the rest (a
-replica whose tailer starts late shows there), and the stall probes (bench/harness.py:
-the services' event loops and the machine, with the load average).
+replica whose tailer starts late shows there), the stall probes (bench/harness.py:
+the services' event loops and the machine, with the load average), and each client
+process's own pass (its subscribers' latency, lost, dup, and its CPU seconds while the
+events were paced: one near a core's worth of the run shows client contention).
 
 Neo4j: ``NEO4J_URI`` if set (wiped), else the local instance ``TRACEGRAPH_BENCH_INSTANCE``
 on ``TRACEGRAPH_BENCH_BOLT_PORT``; wiped before the run and between the ingest phases.
@@ -30,14 +37,18 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
+import selectors
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
 
-from fanout import DUPS, _clients_main
+from fanout import DUPS, _Subscriber
 from harness import (
     BENCH_BOLT_PORT,
     BENCH_INSTANCE,
@@ -58,6 +69,103 @@ from harness import (
 # Subscribers connect in waves; each has to be acked, subscribed and then reached by the
 # warm-up event through every replica (1,000 on a loaded 2-core machine took minutes).
 READY_WAIT_S = 240.0
+
+
+# -- load clients (separate processes) ----------------------------------------------------
+
+
+class _WakeStamp(selectors.DefaultSelector):
+    """The client loop's selector, noting when each ``select`` returned: the moment the
+    loop woke for what arrived, before any callback ran. Every message read in that turn
+    is stamped with it, not with the time its own callback came (after the parsing of
+    all the messages ahead of it)."""
+
+    woke_at = 0.0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(timeout)
+        self.woke_at = time.time()
+        return ready
+
+
+def _client_proc_main(urls: list[str], pipeline: str, key: str, pipe: Connection) -> None:
+    """One client process: a subscriber per entry of ``urls`` (its replica's endpoint),
+    answering the parent's commands over ``pipe`` ("count <event id>", "mark", "stop")."""
+    selector = _WakeStamp()
+    loop = asyncio.SelectorEventLoop(selector)
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(_clients(urls, pipeline, key, pipe, lambda: selector.woke_at))
+    finally:
+        loop.close()
+
+
+async def _clients(
+    urls: list[str], pipeline: str, key: str, pipe: Connection, clock: Callable[[], float]
+) -> None:
+    loop = asyncio.get_running_loop()
+    received: list[dict[str, float]] = [{} for _ in urls]
+    subs: list[_Subscriber] = []
+    for i, url in enumerate(urls):
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        _, sub = await loop.create_connection(
+            partial(_Subscriber, url, pipeline, received[i], key, clock), "127.0.0.1", port
+        )
+        subs.append(sub)
+        if i % 50 == 49:
+            await asyncio.sleep(0.02)  # don't flood the listen backlog
+    await asyncio.gather(*(s.ready for s in subs))
+    pipe.send("ready")
+    cpu_from = time.process_time()
+    while True:
+        command = await loop.run_in_executor(None, pipe.recv)
+        if command == "stop":
+            break
+        if command == "mark":  # the paced events start: this process's CPU from here
+            cpu_from = time.process_time()
+            pipe.send("ok")
+            continue
+        # "count <event id>": how many of this process's subscribers have received it.
+        eid = command.split(" ", 1)[1]
+        pipe.send(sum(eid in got for got in received))
+    cpu = time.process_time() - cpu_from
+    for sub in subs:
+        if sub.transport is not None:
+            sub.transport.close()
+    pipe.send((received, cpu))
+
+
+@dataclass
+class _ClientProc:
+    """A client process as the parent sees it: which subscribers (global index, so
+    subscriber i is on replica i mod N) and, once stopped, what they received."""
+
+    index: int
+    subscribers: list[int]
+    conn: Connection
+    proc: mp.process.BaseProcess
+    received: list[dict[str, float]] = field(default_factory=list)
+    cpu_s: float = float("nan")
+
+
+def _start_clients(
+    urls: list[str], n: int, procs: int, pipeline: str, key: str
+) -> list[_ClientProc]:
+    """``n`` subscribers, subscriber i on replica i mod N and in process i mod ``procs``
+    (one process per replica when ``procs`` is N: each holds one replica's)."""
+    ctx = mp.get_context("spawn")
+    out = []
+    for p in range(procs):
+        mine = list(range(p, n, procs))
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=_client_proc_main,
+            args=([urls[i % len(urls)] for i in mine], pipeline, key, child),
+            daemon=True,
+        )
+        proc.start()
+        out.append(_ClientProc(p, mine, parent, proc))
+    return out
 
 
 def _event(pipeline: str, eid: str, i: int) -> dict[str, Any]:
@@ -132,7 +240,14 @@ def main() -> None:
     ap.add_argument(
         "--service-log-level", default="warning", help="the replicas' TRACEGRAPH_LOG_LEVEL"
     )
+    ap.add_argument(
+        "--client-procs",
+        type=int,
+        default=None,
+        help="client processes the subscribers are spread over (default: one per replica)",
+    )
     args = ap.parse_args()
+    client_procs = max(1, min(args.client_procs or args.replicas, args.subscribers))
 
     uri = neo4j_uri(BENCH_INSTANCE, BENCH_BOLT_PORT)
     reset_graph(uri)
@@ -146,34 +261,33 @@ def main() -> None:
     }
     services = start_services(uri, args.replicas, env)
     bases = [b for _, b in services]
-    clients: mp.process.BaseProcess | None = None
+    clients: list[_ClientProc] = []
     try:
         keys = mint_keys(uri, "ingester", "viewer")
         pipeline = f"replicas-{uuid.uuid4().hex[:8]}"
-        parent, child = mp.Pipe()
-        clients = mp.get_context("spawn").Process(
-            target=_clients_main,
-            args=(
-                ["ws" + b.removeprefix("http") + "/graphql" for b in bases],
-                args.subscribers,
-                pipeline,
-                keys["viewer"],
-                child,
-            ),
-            daemon=True,
-        )
-        clients.start()
-        if not parent.poll(READY_WAIT_S):
-            raise RuntimeError("subscribers did not connect")
-        assert parent.recv() == "ready"
+        urls = ["ws" + b.removeprefix("http") + "/graphql" for b in bases]
+        clients = _start_clients(urls, args.subscribers, client_procs, pipeline, keys["viewer"])
+        deadline = time.monotonic() + READY_WAIT_S
+        for c in clients:
+            if not c.conn.poll(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError(f"client process {c.index}: subscribers did not connect")
+            assert c.conn.recv() == "ready"
+        conns = [c.conn for c in clients]
         # Warm-up through every replica, then one event every subscriber must have
         # (every subscription registered, every replica's tailer following).
         asyncio.run(_paced(bases, keys["ingester"], f"{pipeline}-warm", 5, 2))
         for r, base in enumerate(bases):
             eid = f"{pipeline}-warmup-{r}"
             asyncio.run(_paced_one(base, keys["ingester"], pipeline, eid))
-            _wait_count(parent, eid, args.subscribers, "warm-up event")
-        print(f"{args.subscribers} subscribers on {args.replicas} replicas; ingesting", flush=True)
+            _wait_count(conns, eid, args.subscribers, "warm-up event")
+        print(
+            f"{args.subscribers} subscribers on {args.replicas} replicas in {len(clients)} "
+            "client processes; ingesting",
+            flush=True,
+        )
+        for c in clients:
+            c.conn.send("mark")
+            assert c.conn.recv() == "ok"
         probes = StallProbes(bases)
         probes.start()
         sent, acked = asyncio.run(
@@ -184,11 +298,13 @@ def main() -> None:
         # Drain: until every subscriber has the last event, or 10 s.
         last = max(sent, key=lambda e: sent[e])
         with contextlib.suppress(RuntimeError):
-            _wait_count(parent, last, args.subscribers, "drain", 10.0)
+            _wait_count(conns, last, args.subscribers, "drain", 10.0)
         time.sleep(1.0)
-        parent.send("stop")
-        per_client: list[dict[str, float]] = parent.recv()
-        clients.join(30)
+        for c in clients:
+            c.conn.send("stop")
+        for c in clients:
+            c.received, c.cpu_s = c.conn.recv()
+            c.proc.join(30)
         # Each ingest phase on an empty graph (a wipe deletes the keys: minted again).
         reset_graph(uri)
         one = asyncio.run(
@@ -199,7 +315,7 @@ def main() -> None:
             _flood(bases, mint_keys(uri, "ingester")["ingester"], args.flood_seconds)
         )
     finally:
-        kill_children(clients)
+        kill_children(*(c.proc for c in clients))
         for proc, _ in services:
             stop_process(proc)
 
@@ -210,22 +326,37 @@ def main() -> None:
     t_start = min(sent.values())
     early_until = t_start + args.seconds / 10
     lost = dup = 0
+    passes: list[str] = []
     order = {eid: i for i, eid in enumerate(sorted(sent, key=lambda e: sent[e]))}
-    for c, got in enumerate(per_client):
-        dup += int(got.get(DUPS, 0))
-        replica = c % len(bases)
-        for eid in sent:
-            t = got.get(eid)
-            if t is None:
-                lost += 1
-                continue
-            ms = max(0.0, (t - acked[eid]) * 1000)
-            latencies.append(ms)
-            by_replica[replica].append(ms)
-            # _paced posts event i through replica i mod N.
-            by_path["own" if order[eid] % len(bases) == replica else "tailed"].append(ms)
-            if sent[eid] < early_until:
-                early.append(ms)
+    for client in clients:
+        mine: list[float] = []
+        proc_lost = proc_dup = 0
+        for sub, got in zip(client.subscribers, client.received, strict=True):
+            proc_dup += int(got.get(DUPS, 0))
+            replica = sub % len(bases)
+            for eid in sent:
+                t = got.get(eid)
+                if t is None:
+                    proc_lost += 1
+                    continue
+                ms = max(0.0, (t - acked[eid]) * 1000)
+                mine.append(ms)
+                by_replica[replica].append(ms)
+                # _paced posts event i through replica i mod N.
+                by_path["own" if order[eid] % len(bases) == replica else "tailed"].append(ms)
+                if sent[eid] < early_until:
+                    early.append(ms)
+        latencies.extend(mine)
+        lost += proc_lost
+        dup += proc_dup
+        replicas_held = sorted({sub % len(bases) for sub in client.subscribers})
+        passes.append(
+            f"client process {client.index}: subscribers={len(client.subscribers)} "
+            f"replicas={','.join(map(str, replicas_held))} deliveries={len(mine)} "
+            f"p50_ms={percentile(mine, 0.5):.1f} p99_ms={percentile(mine, 0.99):.1f} "
+            f"max_ms={max(mine, default=0):.1f} lost={proc_lost} dup={proc_dup} "
+            f"cpu_s={client.cpu_s:.2f} (of {args.seconds:.0f} s paced)"
+        )
     p99 = percentile(latencies, 0.99)
     print(
         f"paced: events={len(sent)} deliveries={len(latencies)} p50_ms="
@@ -247,6 +378,8 @@ def main() -> None:
     )
     print(f"ingest events/s: 1 replica={one:.0f} {args.replicas} replicas={many:.0f}")
     print(f"posts sent again (status: count): {RETRIES or 'none'}")
+    for line in passes:
+        print(line)
     print(
         f"replicas n={args.replicas} p99_ms={p99:.1f} lost={lost} dup={dup} "
         f"ingest_ratio={many / one if one else float('nan'):.2f}"
@@ -260,12 +393,14 @@ async def _paced_one(base: str, key: str, pipeline: str, eid: str) -> None:
 
 
 def _wait_count(
-    parent: Connection, eid: str, target: int, what: str, timeout_s: float = READY_WAIT_S
+    conns: list[Connection], eid: str, target: int, what: str, timeout_s: float = READY_WAIT_S
 ) -> None:
+    """Until ``target`` subscribers (over every client process) have event ``eid``."""
     deadline = time.monotonic() + timeout_s
     while True:
-        parent.send(f"count {eid}")
-        have = parent.recv()
+        for conn in conns:
+            conn.send(f"count {eid}")
+        have = sum(conn.recv() for conn in conns)
         if have == target:
             return
         if time.monotonic() > deadline:

@@ -5,6 +5,9 @@
 // Events logged first after an outage (label Underived) are not read: they go live once
 // derived (the catch-up publishes them on its replica, the other tailers read them
 // then). They are the newest part of the log, so the page stops before the first one.
+// An Event without its payload (a wipe or replay under way, a retention delete that took
+// it out first) is not read either: nothing to deliver, and its seq is a hole the
+// sequencer passes once a read that began after it showed answered without it.
 OPTIONAL MATCH (ce:Sequence {name: 'event'})
 OPTIONAL MATCH (cn:Sequence {name: 'live_note'})
 WITH coalesce(ce.value, 0) AS last_event, coalesce(cn.value, 0) AS last_note
@@ -15,6 +18,7 @@ CALL () {
 CALL (first_underived) {
   MATCH (e:Event)
   WHERE e.seq > $after_seq AND (first_underived IS NULL OR e.seq < first_underived)
+    AND e.payload IS NOT NULL
   WITH e ORDER BY e.seq LIMIT $limit
   RETURN collect({seq: e.seq, payload: e.payload, fingerprint: e.fingerprint,
                   received_at: e.received_at, principal: e.principal}) AS events

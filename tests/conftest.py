@@ -137,13 +137,20 @@ def free_port() -> int:
 class RunningService:
     """The real app under uvicorn in a background thread, on a free loopback port."""
 
-    def __init__(self, settings: Settings, *, wait_ready: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, wait_ready: bool = True, wait_live: bool = True
+    ) -> None:
         from tracegraph.api.app import create_app
 
         # Like a deployment's readiness probe: tests start once the graph schema is
         # applied (a cold, loaded Neo4j may take longer than start-up waits for it, and
-        # writes meanwhile get a retryable 503 that a test's first post would trip on).
+        # writes meanwhile get a retryable 503 that a test's first post would trip on)...
         self.wait_ready = wait_ready
+        # ...and the live tailer and the command feed have read where the event log and
+        # the commands end (/readyz's "live_tail" and "commands"). Both start after the
+        # schema: a test that subscribed or emitted before then raced their first read.
+        # ``wait_live=False``: a test that observes that not-yet-ready state.
+        self.wait_live = wait_live
         from tracegraph.api.ws_protocol import uvicorn_ws_options
 
         self.settings = settings
@@ -178,9 +185,17 @@ class RunningService:
 
         eventually(started, timeout=60, what="the service started")
         if self.wait_ready:
-            schema = self.app.state.services.schema_ready
-            eventually(schema.is_set, timeout=120, what="the graph schema applied")
+            services = self.app.state.services
+            eventually(services.schema_ready.is_set, timeout=120, what="the graph schema applied")
+            if self.wait_live:
+                eventually(self.live_ready, timeout=120, what="the live tail and command feed")
         return self
+
+    def live_ready(self) -> bool:
+        """The hub's tailer and the command feed follow the log (what /readyz waits for
+        besides the database, the schema and the writer)."""
+        services = self.app.state.services
+        return bool(services.hub.tail_ready and services.command_feed.started)
 
     def __exit__(self, *exc: object) -> None:
         # A service left running keeps its SLA timer on its own (fake) clock and writes
@@ -252,9 +267,11 @@ class RunningService:
 def make_service(neo4j_settings: Neo4jSettings) -> Iterator[Callable[..., RunningService]]:
     started: list[RunningService] = []
 
-    def _make(**overrides: object) -> RunningService:
+    def _make(*, wait_live: bool = True, **overrides: object) -> RunningService:
+        """A service with these settings, returned once ready (``wait_live=False``: once
+        its schema is applied, before its live tail and command feed follow)."""
         settings = Settings(neo4j=neo4j_settings, **overrides)  # type: ignore[arg-type]
-        svc = RunningService(settings).__enter__()
+        svc = RunningService(settings, wait_live=wait_live).__enter__()
         started.append(svc)
         return svc
 

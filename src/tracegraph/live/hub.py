@@ -501,10 +501,19 @@ class LiveHub:
                 self._sequencer.reset(0)
                 self._note_cursor = 0
                 continue
-            # A full page may stop short of a hole: only a page that reached the end of
-            # the log as read is evidence that a seq is not there.
-            whole = len(page.events) < self._page_size
-            self._fan_out(self._sequencer.offer(page.events, read_began=began if whole else None))
+            # A page that reached the end of the log as read shows a seq missing
+            # anywhere after the cursor; a full one only up to its last row (a hole
+            # followed by more than a page is still shown missing by it). Rows it could
+            # not decode count as read (the cursor passes them: never read again).
+            whole = page.read < self._page_size
+            self._fan_out(
+                self._sequencer.offer(
+                    page.events,
+                    read_began=began,
+                    read_through=None if whole else page.last_read,
+                    passed=page.skipped_seqs,
+                )
+            )
             for note in page.notes:
                 self._note_cursor = max(self._note_cursor or 0, int(note["seq"]))
                 if note["origin"] == self.origin:
@@ -512,7 +521,7 @@ class LiveHub:
                 self._note_breaches_here(note["breaches"])
                 if note["alerts"] and self._alerts and self.alert_rows is not None:
                     self._publish_alerts_here(await self.alert_rows(list(note["alerts"])))
-            full = len(page.events) == self._page_size or len(page.notes) == self._page_size
+            full = page.read >= self._page_size or len(page.notes) == self._page_size
             if not full or (self._sequencer.cursor, self._note_cursor) == (before, notes_before):
                 break
 
@@ -535,16 +544,21 @@ class LiveHub:
         self._listeners.append(listener)
 
     def _fan_out(self, committed: Sequence[SequencedEvent]) -> None:
+        # The sequencer's cursor may also pass seqs with nothing to fan out (rows the
+        # tailer could not decode): this hub has still had everything up to it.
+        top = max(committed[-1].seq if committed else 0, self._sequencer.cursor or 0)
+        if committed:
+            for listener in self._listeners:
+                try:
+                    listener(committed)
+                except Exception:  # a broken listener must never stop the fan-out
+                    log.exception("live listener failed")
+        if top > self.last_seq:
+            self.last_seq = top
+            progress, self._progress = self._progress, asyncio.Event()
+            progress.set()
         if not committed:
             return
-        for listener in self._listeners:
-            try:
-                listener(committed)
-            except Exception:  # a broken listener must never stop the fan-out
-                log.exception("live listener failed")
-        self.last_seq = max(self.last_seq, committed[-1].seq)
-        progress, self._progress = self._progress, asyncio.Event()
-        progress.set()
         self.published += len(committed)
         if self._events:
             self._publish_events(committed)

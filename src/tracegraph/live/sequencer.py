@@ -19,6 +19,18 @@ machine the tailer's reads time out for seconds, and skipping then dropped other
 replicas' events that were committed and readable (measured: bench/replicas.py at load
 13-25 logged "skipped seqs never seen" for seqs that were stored, and their subscribers
 never got them).
+
+A read shows a seq missing only up to where it read: a page that was full (the tailer
+reads ``page_size`` rows at a time) covers the log up to its last row, no further. So each
+read reports how far it covered (``read_through``: its last row when full, None when it
+reached the end of the log as read), and a hole counts as shown missing only when a read
+begun after it covered it. A hole followed by more than one page of events is skipped
+that way; before, only a read that reached the end counted, and the tailer, reading the
+same full page behind the hole again on every tick, never got there: nothing after the
+hole was delivered.
+
+A seq the tailer read but cannot deliver (a row it could not decode: ``passed``) is no
+hole: the cursor moves past it at once, without fanning anything out for it.
 """
 
 from __future__ import annotations
@@ -46,11 +58,16 @@ class Sequencer:
         # Skip a hole only once a read begun after it showed has answered (a tailing
         # hub); a hub fed only by its own commits has no reads to wait for.
         self._read_evidence = read_evidence
+        # The latest read of the log: when it began, and how far it covered (None: to
+        # the end of the log as read).
         self._last_read_began: float | None = None
+        self._last_read_through: int | None = None
         self.cursor: int | None = None  # None until the tailer read where the log ends
-        self._waiting: dict[int, SequencedEvent] = {}
+        # Events waiting for the seqs before them; None: a seq read with nothing to deliver.
+        self._waiting: dict[int, SequencedEvent | None] = {}
         self._hole_since: float | None = None
         self.skipped = 0  # seqs given up on after hold_s
+        self.passed = 0  # seqs read that had nothing to deliver (undecodable rows)
 
     @property
     def waiting(self) -> bool:
@@ -70,19 +87,33 @@ class Sequencer:
         self.cursor = cursor
         self._waiting.clear()
         self._hole_since = None
+        self._last_read_began = self._last_read_through = None
 
     def offer(
-        self, events: Iterable[SequencedEvent], *, read_began: float | None = None
+        self,
+        events: Iterable[SequencedEvent],
+        *,
+        read_began: float | None = None,
+        read_through: int | None = None,
+        passed: Iterable[int] = (),
     ) -> list[SequencedEvent]:
         """Note events (any order, maybe known already); return those now releasable.
-        ``read_began``: the events are a tailer's read of the log that began then (its
-        clock), so a hole older than that is not in the log as read."""
-        if read_began is not None:
-            self._last_read_began = max(self._last_read_began or read_began, read_began)
+        ``read_began``: the events are a tailer's read of the log (from the cursor) that
+        began then (its clock), so a hole older than that and not past ``read_through``
+        (the last seq the read covered; None: it reached the end of the log) is not in
+        the log. ``passed``: seqs that read returned with nothing to deliver (the cursor
+        moves past them)."""
+        if read_began is not None and (
+            self._last_read_began is None or read_began >= self._last_read_began
+        ):
+            self._last_read_began, self._last_read_through = read_began, read_through
         cursor = self.cursor
         for ev in events:
             if cursor is None or ev.seq > cursor:
                 self._waiting.setdefault(ev.seq, ev)
+        for seq in passed:
+            if cursor is None or seq > cursor:
+                self._waiting.setdefault(seq, None)
         return self.release()
 
     def release(self) -> list[SequencedEvent]:
@@ -90,14 +121,15 @@ class Sequencer:
             return []
         out: list[SequencedEvent] = []
         nxt = self.cursor + 1
-        while True:
-            ev = self._waiting.pop(nxt, None)
+        while nxt in self._waiting:
+            ev = self._waiting.pop(nxt)
             if ev is None:
-                break
-            out.append(ev)
+                self.passed += 1
+            else:
+                out.append(ev)
             nxt += 1
-        if out:
-            self.cursor = out[-1].seq
+        if nxt > self.cursor + 1:
+            self.cursor = nxt - 1
             self._hole_since = None
         if self._waiting:
             now = self._clock()
@@ -115,7 +147,12 @@ class Sequencer:
         return out
 
     def _read_since_hole(self) -> bool:
+        """A read begun after the hole showed covered it (up to the seq before the
+        lowest one waiting) and did not find it."""
         if not self._read_evidence:
             return True
         began, since = self._last_read_began, self._hole_since
-        return began is not None and since is not None and began > since
+        if began is None or since is None or began <= since:
+            return False
+        through = self._last_read_through
+        return through is None or through >= min(self._waiting) - 1

@@ -211,3 +211,97 @@ async def test_the_tailer_is_ready_after_its_first_read_and_reads_with_the_long_
 async def test_a_hub_that_does_not_tail_is_ready_at_once() -> None:
     hub, _ = _hub()
     assert hub.tail_ready
+
+
+class TailLog(FakeLog):
+    """Another replica's commits, read only by the tailer: ``bad`` seqs are rows the
+    read cannot decode (LiveReader.tail passes them back as skipped), ``missing`` seqs
+    are not in the log (a seq taken by a transaction that rolled back: a hole)."""
+
+    def __init__(self, hub_ref: list[LiveHub]) -> None:
+        super().__init__(hub_ref)
+        self.bad: set[int] = set()
+        self.missing: set[int] = set()
+        self.last = 0
+
+    def add(self, *seqs: int) -> None:
+        self.events.extend(_ev(s) for s in seqs if s not in self.missing)
+        self.last = max(self.last, *seqs)
+
+    async def tail(
+        self, after_seq: int, after_note: int, limit: int, timeout_s: float | None = None
+    ) -> TailPage:
+        await asyncio.sleep(0)
+        rows = [e for e in self.events if e.seq > after_seq][:limit]
+        good = [e for e in rows if e.seq not in self.bad]
+        skipped = tuple(e.seq for e in rows if e.seq in self.bad)
+        return TailPage(self.last, 0, good, [], skipped)
+
+    async def write_note(self, origin: str, breaches: Sequence[str], alerts: Sequence[str]) -> None:
+        return None
+
+
+def _tailing_hub(page_size: int = 3, gap_hold_s: float = 60.0) -> tuple[LiveHub, TailLog]:
+    ref: list[LiveHub] = []
+    log = TailLog(ref)
+    hub = LiveHub(
+        log, queue_size=100, page_size=page_size, tail_interval_s=0.01, gap_hold_s=gap_hold_s
+    )
+    ref.append(hub)
+    return hub, log
+
+
+async def test_the_tailer_passes_rows_it_cannot_decode_and_reads_on() -> None:
+    hub, log = _tailing_hub(page_size=3)
+    hub.start()
+    try:
+        await eventually_async(lambda: hub.tail_ready, what="the tailer following the log")
+        stream = hub.events(EventFilter.of(pipeline="p"))
+        task = asyncio.create_task(_collect(stream, 4))
+        await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
+        # A whole page (3 rows) of undecodable rows, then more: no hold (60 s) to wait.
+        log.bad |= {1, 2, 3, 5}
+        log.add(*range(1, 9))
+        assert await asyncio.wait_for(task, 5) == [4, 6, 7, 8]
+        # An undecodable last row: the hub has had the log up to it (read-your-writes).
+        log.bad.add(9)
+        log.add(9)
+        assert await hub.caught_up(9, timeout_s=5)
+    finally:
+        await hub.close()
+
+
+async def test_a_hole_followed_by_more_than_a_page_is_skipped_and_every_page_read() -> None:
+    # Seq 2 was taken by a transaction that rolled back; more than a page follows it.
+    # A full page is no proof that 2 is missing from all of the log, only from what it
+    # covers: up to its last row, which is past the hole.
+    hub, log = _tailing_hub(page_size=3, gap_hold_s=0.05)
+    hub.start()
+    try:
+        await eventually_async(lambda: hub.tail_ready, what="the tailer following the log")
+        stream = hub.events(EventFilter.of(pipeline="p"))
+        task = asyncio.create_task(_collect(stream, 10))
+        await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
+        log.missing.add(2)
+        log.add(*range(1, 12))
+        assert await asyncio.wait_for(task, 5) == [1, *range(3, 12)]
+    finally:
+        await hub.close()
+
+
+async def test_own_commits_after_a_hole_and_more_than_a_page_of_others_reach_subscribers() -> None:
+    # The hole's replica-mates: this hub's own commits wait behind it too.
+    hub, log = _tailing_hub(page_size=3, gap_hold_s=0.05)
+    hub.start()
+    try:
+        await eventually_async(lambda: hub.tail_ready, what="the tailer following the log")
+        stream = hub.events(EventFilter.of(pipeline="p"))
+        task = asyncio.create_task(_collect(stream, 9))
+        await eventually_async(lambda: hub.subscriber_count == 1, what="the subscriber")
+        log.missing.add(1)
+        log.add(*range(1, 9))  # another replica's, after the hole: more than two pages
+        log.commit(_ev(9), _ev(10))  # then this replica's own
+        log.last = 10
+        assert await asyncio.wait_for(task, 5) == list(range(2, 11))
+    finally:
+        await hub.close()
